@@ -1,0 +1,21 @@
+"""minirnn: recurrent networks in numpy, with hand-written BPTT and checked gradients.
+
+The abstractions live in their own modules and are re-exported here:
+:class:`Parameter`, :class:`Layer`, :class:`Cell`, :class:`Optimizer`,
+:class:`Loss`, plus :class:`Sequential` and :class:`Solver`.
+"""
+
+from minirnn.cells.base import Cell
+from minirnn.layers.base import Layer
+from minirnn.losses.base import Loss
+from minirnn.model import Sequential
+from minirnn.optim.base import Optimizer
+from minirnn.parameter import Parameter
+from minirnn.solver import Solver, TrainingDivergedError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Cell", "Layer", "Loss", "Optimizer", "Parameter", "Sequential", "Solver",
+    "TrainingDivergedError", "__version__",
+]

@@ -1,0 +1,150 @@
+"""Callbacks: code the :class:`~minirnn.Solver` calls at train, epoch and batch boundaries.
+
+Printing is a callback (:class:`ProgressPrinter`), so the Solver itself only records.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from minirnn.solver import Solver
+
+__all__ = ["Callback", "EarlyStopping", "ProgressPrinter"]
+
+
+class Callback:
+    """Base class; override any hook. ``self.solver`` is set before ``on_train_begin``.
+
+    A callback stops training by setting ``self.solver.stop_training = True`` and
+    may change ``self.solver.optimizer.lr``.
+    """
+
+    solver: Solver
+
+    def set_solver(self, solver: Solver) -> None:
+        self.solver = solver
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        """Called once before the first epoch."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        """Called before each epoch (0-based)."""
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        """Called after each optimizer step with ``logs["loss"]`` of that batch."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        """Called after each epoch with that epoch's metrics (``loss``, ``val_loss``...)."""
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        """Called once when training ends, also when stopped early."""
+
+
+class EarlyStopping(Callback):
+    """Stop when a monitored metric stops improving (Keras ``EarlyStopping``).
+
+    Parameters
+    ----------
+    monitor : str
+        Metric in the epoch logs; lower is better (``"val_loss"``, ``"loss"``).
+    min_delta : float
+        An improvement must be larger than this.
+    patience : int
+        Epochs without improvement before stopping.
+    restore_best_weights : bool
+        On stop (and at the end of training) load the weights of the best epoch.
+
+    Attributes
+    ----------
+    best : float
+    best_epoch : int
+    stopped_epoch : int or None
+        Epoch at which training was stopped, None if it ran to the end.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        restore_best_weights: bool = False,
+    ) -> None:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be a non-negative int, got {patience!r}")
+        if not min_delta >= 0:
+            raise ValueError(f"min_delta must be non-negative, got {min_delta!r}")
+        self.monitor = monitor
+        self.min_delta = float(min_delta)
+        self.patience = patience
+        self.restore_best_weights = restore_best_weights
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = math.inf
+        self.best_epoch = -1
+        self.wait = 0
+        self.stopped_epoch: int | None = None
+        self.best_weights: dict[str, np.ndarray] | None = None
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        # A reused callback must not carry the last run's best value over.
+        self._reset()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self.monitor not in logs:
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r} but the epoch logs only have "
+                f"{sorted(logs)}; pass validation data to fit() to get 'val_loss'"
+            )
+        current = float(logs[self.monitor])
+        if current < self.best - self.min_delta:
+            self.best = current
+            self.best_epoch = epoch
+            self.wait = 0
+            if self.restore_best_weights:
+                self.best_weights = self.solver.model.state_dict()
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.solver.stop_training = True
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        if self.restore_best_weights and self.best_weights is not None:
+            self.solver.model.load_state_dict(self.best_weights)
+
+
+class ProgressPrinter(Callback):
+    """Print one line per epoch (and every ``every_batches`` batches if > 0)."""
+
+    def __init__(self, every_batches: int = 0, stream: IO[str] | None = None) -> None:
+        self.every_batches = every_batches
+        self.stream = stream
+        self._start = 0.0
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream or sys.stdout, flush=True)
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        if self.every_batches and (batch + 1) % self.every_batches == 0:
+            self._print(f"  batch {batch + 1}: loss {logs['loss']:.5f}")
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        parts = [f"epoch {epoch + 1}/{self.solver.epochs}"]
+        for key in ("loss", "val_loss", "grad_norm"):
+            if key in logs:
+                parts.append(f"{key} {logs[key]:.5f}")
+        parts.append(f"{time.perf_counter() - self._epoch_start:.1f}s")
+        self._print("  ".join(parts))

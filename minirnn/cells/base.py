@@ -1,0 +1,265 @@
+"""The :class:`Cell` contract: one step of a recurrence, forward and backward.
+
+A recurrent layer (:class:`minirnn.layers.Recurrent`) owns the time loop and
+calls the cell. To keep the input projection of every time step one matrix
+product, the cell never sees ``x_t`` itself but its projection::
+
+    xp_t = x_t @ weight_ih.T + bias_ih      (N, G*H)   -- all t at once, before the loop
+    hp_t = h_{t-1} @ weight_hh.T + bias_hh  (N, G*H)   -- inside the loop
+
+``G = num_chunks`` gates are stacked along the last axis in the order of
+``gate_names`` (PyTorch's layout). A research cell implements :meth:`step` and
+:meth:`step_backward` on these projections; multi-layer, bidirectional
+sequences, BPTT and gradient checking then come for free.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+
+from minirnn import init as initializers
+from minirnn._validation import check_array, check_float_dtype, check_positive_int
+from minirnn.parameter import Parameter
+
+__all__ = ["Cell", "State"]
+
+#: A recurrent state: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM; each (N, H).
+State = tuple[np.ndarray, ...]
+
+
+class Cell(ABC):
+    """One step of a recurrence with fused gate matrices.
+
+    Parameters
+    ----------
+    input_size : int
+        D, features of ``x_t``.
+    hidden_size : int
+        H, features of every state entry.
+    bias : bool
+        Whether ``bias_ih`` and ``bias_hh`` exist.
+    dtype : float32 or float64
+    rng : numpy.random.Generator or int, optional
+        Source of the initial weights (PyTorch's uniform(-1/sqrt(H), 1/sqrt(H))).
+
+    Attributes
+    ----------
+    weight_ih : Parameter, shape (G*H, D)
+    weight_hh : Parameter, shape (G*H, H)
+    bias_ih, bias_hh : Parameter, shape (G*H,), or None without bias
+    """
+
+    #: G, the number of gate blocks stacked in the fused matrices.
+    num_chunks: ClassVar[int] = 1
+    #: Names of the gate blocks in stacking order (documentation and Keras/PyTorch mapping).
+    gate_names: ClassVar[tuple[str, ...]] = ("h",)
+    #: Names of the state entries; the first one is the output ``h``.
+    state_names: ClassVar[tuple[str, ...]] = ("h",)
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        dtype: Any = np.float64,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
+        self.bias = bool(bias)
+        dt = check_float_dtype(dtype, "dtype")
+        gh = self.num_chunks * self.hidden_size
+        self.weight_ih = Parameter(np.zeros((gh, self.input_size), dt), "weight_ih")
+        self.weight_hh = Parameter(np.zeros((gh, self.hidden_size), dt), "weight_hh")
+        self.bias_ih: Parameter | None = None
+        self.bias_hh: Parameter | None = None
+        if self.bias:
+            self.bias_ih = Parameter(np.zeros(gh, dt), "bias_ih")
+            self.bias_hh = Parameter(np.zeros(gh, dt), "bias_hh")
+        self.reset_parameters(np.random.default_rng(rng))
+        self._cache: Any = None
+
+    # ---------------------------------------------------------- parameters
+    def reset_parameters(self, rng: np.random.Generator) -> None:
+        """PyTorch's default: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))."""
+        for _, param in self.named_parameters():
+            initializers.uniform_hidden(param.data, self.hidden_size, rng)
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(name, Parameter)``: weight_ih, weight_hh, then biases if any."""
+        yield "weight_ih", self.weight_ih
+        yield "weight_hh", self.weight_hh
+        if self.bias_ih is not None and self.bias_hh is not None:
+            yield "bias_ih", self.bias_ih
+            yield "bias_hh", self.bias_hh
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        for param in self.parameters():
+            param.zero_grad()
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.weight_ih.dtype
+
+    def astype(self, dtype: Any) -> Cell:
+        """Convert every parameter to ``dtype``; returns ``self``."""
+        dt = check_float_dtype(dtype, "dtype")
+        for param in self.parameters():
+            param.astype(dt)
+        return self
+
+    # ------------------------------------------------ projections (fused GEMMs)
+    def project_input(self, x: np.ndarray) -> np.ndarray:
+        """``x @ weight_ih.T + bias_ih`` for x of shape (M, D); returns (M, G*H)."""
+        xp = x @ self.weight_ih.data.T
+        if self.bias_ih is not None:
+            xp += self.bias_ih.data
+        return xp
+
+    def project_input_backward(self, dxp: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Accumulate grads of ``weight_ih``/``bias_ih`` from dxp (M, G*H); return dx (M, D)."""
+        self.weight_ih.grad += dxp.T @ x
+        if self.bias_ih is not None:
+            self.bias_ih.grad += dxp.sum(axis=0)
+        return dxp @ self.weight_ih.data
+
+    def project_hidden(self, h: np.ndarray) -> np.ndarray:
+        """``h @ weight_hh.T + bias_hh`` for h of shape (N, H); returns (N, G*H)."""
+        hp = h @ self.weight_hh.data.T
+        if self.bias_hh is not None:
+            hp += self.bias_hh.data
+        return hp
+
+    def project_hidden_backward(self, dhp: np.ndarray, h: np.ndarray) -> None:
+        """Accumulate grads of ``weight_hh``/``bias_hh`` from dhp (M, G*H) and h (M, H).
+
+        The recurrent layer calls this once after the time loop with all steps
+        stacked, so dW_hh is one matrix product rather than one per step.
+        """
+        self.weight_hh.grad += dhp.T @ h
+        if self.bias_hh is not None:
+            self.bias_hh.grad += dhp.sum(axis=0)
+
+    def hidden_input_grad(self, dhp: np.ndarray) -> np.ndarray:
+        """dL/dh_{t-1} through the recurrent product: ``dhp @ weight_hh`` (N, H)."""
+        return dhp @ self.weight_hh.data
+
+    # ---------------------------------------------------------- the step math
+    @abstractmethod
+    def step(self, xp: np.ndarray, hp: np.ndarray, state: State) -> tuple[State, Any]:
+        """One step forward.
+
+        Parameters
+        ----------
+        xp : ndarray, shape (N, G*H)
+            Input projection of this step.
+        hp : ndarray, shape (N, G*H)
+            Recurrent projection ``project_hidden(state[0])``.
+        state : tuple of ndarray, each (N, H)
+            Previous state.
+
+        Returns
+        -------
+        new_state : tuple of ndarray, each (N, H); ``new_state[0]`` is the output h.
+        cache : anything backward needs (post-activations, previous state).
+        """
+
+    @abstractmethod
+    def step_backward(
+        self, dstate: State, cache: Any
+    ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray | None, ...]]:
+        """One step backward.
+
+        Parameters
+        ----------
+        dstate : tuple of ndarray, each (N, H)
+            dL/d(new_state). The cell may overwrite these arrays.
+        cache : the cache that :meth:`step` returned.
+
+        Returns
+        -------
+        dxp : ndarray, shape (N, G*H)
+            dL/dxp.
+        dhp : ndarray, shape (N, G*H)
+            dL/dhp. May be the very same object as ``dxp`` when the two are
+            equal (RNN, LSTM); the layer then stores it once.
+        dstate_prev : tuple
+            dL/d(state) through every path *except* ``hp`` (the layer adds
+            ``dhp @ weight_hh`` to entry 0). ``None`` means zero.
+        """
+
+    # ------------------------------------------------ standalone single step
+    def initial_state(self, batch_size: int) -> State:
+        """Zeros for every state entry, each of shape (N, H)."""
+        return tuple(
+            np.zeros((batch_size, self.hidden_size), self.dtype) for _ in self.state_names
+        )
+
+    def _check_state(self, state: Any, batch_size: int) -> State:
+        if isinstance(state, np.ndarray):
+            state = (state,)
+        if not isinstance(state, tuple) or len(state) != len(self.state_names):
+            raise ValueError(
+                f"{type(self).__name__} state must be a tuple of {len(self.state_names)} "
+                f"arrays {self.state_names}, got {type(state).__name__}"
+                + (f" of length {len(state)}" if isinstance(state, tuple) else "")
+            )
+        expected = (batch_size, self.hidden_size)
+        for name, s in zip(self.state_names, state, strict=True):
+            check_array(s, f"state {name!r}", ndim=2, dtype=self.dtype)
+            if s.shape != expected:
+                raise ValueError(f"state {name!r}: expected shape {expected}, got {s.shape}")
+        return state
+
+    def forward(self, x: np.ndarray, state: State | np.ndarray | None = None) -> State:
+        """One step on x (N, D) from ``state`` (zeros if None); returns the new state."""
+        check_array(x, "x", ndim=2, dtype=self.dtype, last_dim=self.input_size)
+        n = x.shape[0]
+        state = self.initial_state(n) if state is None else self._check_state(state, n)
+        new_state, cache = self.step(self.project_input(x), self.project_hidden(state[0]), state)
+        self._cache = (x, state[0], cache)
+        return new_state
+
+    def backward(self, dstate: State | np.ndarray) -> tuple[np.ndarray, State]:
+        """Backward of the last :meth:`forward`.
+
+        Parameters
+        ----------
+        dstate : tuple of ndarray, each (N, H)
+            dL/d(new_state) (an array alone is taken as dL/dh).
+
+        Returns
+        -------
+        dx : ndarray, shape (N, D)
+        dstate_prev : tuple of ndarray, each (N, H)
+        """
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        x, h_prev, cache = self._cache
+        if isinstance(dstate, np.ndarray):
+            dstate = (dstate,) + tuple(np.zeros_like(h_prev) for _ in self.state_names[1:])
+        dstate = self._check_state(dstate, x.shape[0])
+        dxp, dhp, partial = self.step_backward(tuple(d.copy() for d in dstate), cache)
+        self.project_hidden_backward(dhp, h_prev)
+        dx = self.project_input_backward(dxp, x)
+        dh_prev = self.hidden_input_grad(dhp)
+        if partial[0] is not None:
+            dh_prev += partial[0]
+        rest = tuple(np.zeros_like(h_prev) if d is None else d for d in partial[1:])
+        return dx, (dh_prev, *rest)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(input_size={self.input_size}, "
+            f"hidden_size={self.hidden_size}, bias={self.bias})"
+        )

@@ -1,0 +1,351 @@
+"""Numerical gradient checks of any :class:`Layer`, :class:`Cell` or :class:`Loss`.
+
+The analytic gradients that ``backward`` produces are compared with central
+differences in float64. The scalar that is differentiated is ``sum(out * g)``
+for a fixed random upstream gradient ``g`` (so every output element matters
+with a different weight), plus the same for final states where a layer has them.
+
+Typical use on a class you just wrote::
+
+    from minirnn.gradcheck import gradcheck
+    report = gradcheck(MyLayer(3, 4).astype(np.float64), x)   # raises if wrong
+    print(report)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from minirnn.cells.base import Cell
+from minirnn.layers.base import Layer
+from minirnn.losses.base import Loss
+
+__all__ = ["GradcheckError", "GradcheckReport", "GradientComparison", "gradcheck",
+           "numerical_gradient"]
+
+#: Default bound on the relative error (see :class:`GradientComparison`).
+DEFAULT_TOLERANCE = 1e-7
+
+
+class GradcheckError(AssertionError):
+    """Raised when an analytic gradient disagrees with the numerical one."""
+
+    def __init__(self, report: GradcheckReport) -> None:
+        super().__init__(str(report))
+        self.report = report
+
+
+@dataclass(frozen=True)
+class GradientComparison:
+    """Analytic vs numerical gradient of one array.
+
+    ``relative_error = max|a - n| / max(max|a|, max|n|)``: the worst element's
+    error measured against the gradient's scale (0 when both are exactly 0).
+    """
+
+    name: str
+    analytic: np.ndarray
+    numerical: np.ndarray
+    relative_error: float
+    worst_index: tuple[int, ...]
+
+    @property
+    def max_abs_error(self) -> float:
+        return float(np.max(np.abs(self.analytic - self.numerical), initial=0.0))
+
+    def line(self, tolerance: float) -> str:
+        status = "ok" if self.relative_error <= tolerance else "FAIL"
+        text = f"  {self.name:<24} rel err {self.relative_error:9.2e}  {status}"
+        if status == "FAIL" and self.analytic.size:
+            idx = self.worst_index
+            text += (f"  (worst at {idx}: analytic {self.analytic[idx]:.10g}, "
+                     f"numerical {self.numerical[idx]:.10g})")
+        return text
+
+
+@dataclass
+class GradcheckReport:
+    """All comparisons of one check; ``passed`` if every relative error <= tolerance."""
+
+    subject: str
+    tolerance: float
+    comparisons: list[GradientComparison] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.relative_error <= self.tolerance for c in self.comparisons)
+
+    @property
+    def max_relative_error(self) -> float:
+        return max((c.relative_error for c in self.comparisons), default=0.0)
+
+    def __getitem__(self, name: str) -> GradientComparison:
+        for c in self.comparisons:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def __str__(self) -> str:
+        head = (f"gradcheck {self.subject}: {'passed' if self.passed else 'FAILED'} "
+                f"(max rel err {self.max_relative_error:.2e}, tolerance {self.tolerance:.0e})")
+        return "\n".join([head] + [c.line(self.tolerance) for c in self.comparisons])
+
+
+def numerical_gradient(
+    f: Callable[[], float], array: np.ndarray, eps: float = 1e-5, order: int = 4
+) -> np.ndarray:
+    """Central-difference gradient of ``f()`` with respect to ``array`` (perturbed in place).
+
+    Parameters
+    ----------
+    f : callable returning float
+        Reads ``array`` each time it is called.
+    array : ndarray, float64
+        Each element is perturbed by +-eps (and +-2 eps for ``order=4``) and
+        restored in a ``finally`` block, so an exception leaves it unchanged.
+    eps : float
+    order : {2, 4}
+        2: ``(f(x+h) - f(x-h)) / 2h``; 4: the five-point stencil
+        ``(-f(x+2h) + 8 f(x+h) - 8 f(x-h) + f(x-2h)) / 12h``, whose truncation
+        error is O(h^4) and so leaves only rounding error at h = 1e-5..1e-4.
+
+    Returns
+    -------
+    ndarray, shape of ``array``
+    """
+    if order not in (2, 4):
+        raise ValueError(f"order must be 2 or 4, got {order}")
+    grad = np.zeros(array.shape, dtype=np.float64)
+    flat = array.reshape(-1)
+    if not np.shares_memory(flat, array):
+        raise ValueError("numerical_gradient needs a contiguous array it can perturb in place")
+    out = grad.reshape(-1)
+    for i in range(flat.size):
+        original = flat[i]
+        try:
+            def at(delta: float, i: int = i, original: Any = original) -> float:
+                flat[i] = original + delta
+                return float(f())
+            if order == 2:
+                out[i] = (at(eps) - at(-eps)) / (2 * eps)
+            else:
+                out[i] = (-at(2 * eps) + 8 * at(eps) - 8 * at(-eps) + at(-2 * eps)) / (12 * eps)
+        finally:
+            flat[i] = original
+    return grad
+
+
+def _compare(name: str, analytic: np.ndarray, numerical: np.ndarray) -> GradientComparison:
+    analytic = np.asarray(analytic, dtype=np.float64)
+    if analytic.shape != numerical.shape:
+        raise GradcheckError(GradcheckReport(
+            f"(shape mismatch for {name}: analytic {analytic.shape} vs expected "
+            f"{numerical.shape})", 0.0))
+    diff = np.abs(analytic - numerical)
+    scale = max(float(np.max(np.abs(analytic), initial=0.0)),
+                float(np.max(np.abs(numerical), initial=0.0)))
+    if diff.size == 0:
+        return GradientComparison(name, analytic, numerical, 0.0, ())
+    worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    worst_index = tuple(int(i) for i in worst)
+    if not np.isfinite(diff).all():
+        rel = float("inf")
+    else:
+        rel = 0.0 if scale == 0.0 else float(diff[worst_index] / scale)
+    return GradientComparison(name, analytic, numerical, rel, worst_index)
+
+
+def _require_float64(name: str, *arrays: np.ndarray) -> None:
+    for a in arrays:
+        if a.dtype != np.float64:
+            raise TypeError(
+                f"gradcheck runs in float64 but {name} has dtype {a.dtype}; "
+                "convert with .astype(np.float64)"
+            )
+
+
+def gradcheck(
+    obj: Layer | Cell | Loss,
+    *inputs: Any,
+    tolerance: float = DEFAULT_TOLERANCE,
+    eps: float = 1e-5,
+    order: int = 4,
+    seed: int = 0,
+    raise_on_failure: bool = True,
+    check_parameters: bool = True,
+) -> GradcheckReport:
+    """Compare ``obj``'s backward with central differences.
+
+    Parameters
+    ----------
+    obj : Layer, Cell or Loss, in float64
+        * Layer: ``inputs = (x,)``; recurrent layers (anything with
+          ``final_state`` and ``initial_state_grad``) also take an initial
+          state ``inputs = (x, state0)``; with ``state0`` omitted a random one
+          is drawn so that its gradient is checked too.
+        * Cell: ``inputs = (x, state)`` for one step; ``state`` drawn if omitted.
+        * Loss: ``inputs = (pred, target)`` or ``(pred, target, mask)``.
+    tolerance : float
+        Largest accepted relative error (see :class:`GradientComparison`).
+    eps, order
+        See :func:`numerical_gradient`.
+    seed : int
+        Seeds the upstream gradient and any drawn state.
+    raise_on_failure : bool
+        Raise :class:`GradcheckError` (an ``AssertionError``) with the report.
+    check_parameters : bool
+        Also check every parameter (``Layer``/``Cell``).
+
+    Returns
+    -------
+    GradcheckReport
+
+    Notes
+    -----
+    The inputs are copied; parameters are perturbed in place and restored, and
+    their ``grad`` is restored to its value before the check.
+    """
+    rng = np.random.default_rng(seed)
+    if isinstance(obj, Loss):
+        subject, f, analytic, arrays = _setup_loss(obj, inputs)
+    elif isinstance(obj, Cell):
+        subject, f, analytic, arrays = _setup_cell(obj, inputs, rng)
+    elif isinstance(obj, Layer):
+        subject, f, analytic, arrays = _setup_layer(obj, inputs, rng)
+    else:
+        raise TypeError(f"gradcheck expects a Layer, Cell or Loss, got {type(obj).__name__}")
+    params = list(_parameters(obj)) if check_parameters else []
+    for pname, p in params:
+        _require_float64(f"parameter {pname!r}", p.data)
+    saved_grads = [p.grad.copy() for _, p in params]
+    try:
+        for _, p in params:
+            p.zero_grad()
+        grads = analytic()
+        report = GradcheckReport(subject, tolerance)
+        for name, array in arrays:
+            report.comparisons.append(
+                _compare(name, grads[name], numerical_gradient(f, array, eps, order)))
+        for pname, p in params:
+            analytic_grad = p.grad.copy()
+            report.comparisons.append(
+                _compare(pname, analytic_grad, numerical_gradient(f, p.data, eps, order)))
+    finally:
+        for (_, p), g in zip(params, saved_grads, strict=True):
+            p.grad[...] = g
+    if raise_on_failure and not report.passed:
+        raise GradcheckError(report)
+    return report
+
+
+def _parameters(obj: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(obj, (Layer, Cell)):
+        yield from obj.named_parameters()
+
+
+_Setup = tuple[str, Callable[[], float], Callable[[], dict[str, np.ndarray]],
+               list[tuple[str, np.ndarray]]]
+
+
+def _setup_loss(loss: Loss, inputs: tuple[Any, ...]) -> _Setup:
+    if len(inputs) not in (2, 3):
+        raise TypeError("gradcheck(loss, pred, target[, mask]) takes 2 or 3 inputs")
+    pred = np.array(inputs[0], copy=True)
+    target = np.array(inputs[1], copy=True)
+    mask = None if len(inputs) == 2 else np.array(inputs[2], copy=True)
+    _require_float64("pred", pred)
+
+    def f() -> float:
+        return loss.forward(pred, target, mask)
+
+    def analytic() -> dict[str, np.ndarray]:
+        loss.forward(pred, target, mask)
+        return {"pred": loss.backward()}
+
+    return type(loss).__name__, f, analytic, [("pred", pred)]
+
+
+def _setup_cell(cell: Cell, inputs: tuple[Any, ...], rng: np.random.Generator) -> _Setup:
+    if len(inputs) not in (1, 2):
+        raise TypeError("gradcheck(cell, x[, state]) takes 1 or 2 inputs")
+    x = np.array(inputs[0], copy=True)
+    _require_float64("x", x)
+    n = x.shape[0]
+    if len(inputs) == 2 and inputs[1] is not None:
+        given = inputs[1]
+        state = tuple(np.array(s, copy=True) for s in
+                      ((given,) if isinstance(given, np.ndarray) else given))
+    else:
+        state = tuple(rng.standard_normal((n, cell.hidden_size)) for _ in cell.state_names)
+    upstream = tuple(rng.standard_normal((n, cell.hidden_size)) for _ in cell.state_names)
+
+    def f() -> float:
+        new_state = cell.forward(x, state)
+        return float(sum(np.sum(s * g) for s, g in zip(new_state, upstream, strict=True)))
+
+    def analytic() -> dict[str, np.ndarray]:
+        cell.forward(x, state)
+        dx, dstate = cell.backward(upstream)
+        grads = {"x": dx}
+        grads.update({f"state.{k}": d for k, d in zip(cell.state_names, dstate, strict=True)})
+        return grads
+
+    arrays = [("x", x)] + [(f"state.{k}", s) for k, s in zip(cell.state_names, state, strict=True)]
+    return repr(cell), f, analytic, arrays
+
+
+def _setup_layer(layer: Layer, inputs: tuple[Any, ...], rng: np.random.Generator) -> _Setup:
+    if len(inputs) not in (1, 2):
+        raise TypeError("gradcheck(layer, x[, initial_state]) takes 1 or 2 inputs")
+    x = np.array(inputs[0], copy=True)
+    _require_float64("x", x)
+    recurrent = hasattr(layer, "final_state") and hasattr(layer, "initial_state_grad")
+    if not recurrent:
+        if len(inputs) == 2:
+            raise TypeError(f"{type(layer).__name__} takes no initial state")
+        y0 = layer.forward(x)
+        g = rng.standard_normal(y0.shape)
+
+        def f() -> float:
+            return float(np.sum(layer.forward(x) * g))
+
+        def analytic() -> dict[str, np.ndarray]:
+            layer.forward(x)
+            return {"x": layer.backward(g)}
+
+        return repr(layer), f, analytic, [("x", x)]
+
+    fwd: Any = layer.forward
+    bwd: Any = layer.backward
+    names: tuple[str, ...] = layer.state_names  # type: ignore[attr-defined]
+    if len(inputs) == 2 and inputs[1] is not None:
+        given = inputs[1]
+        state = tuple(np.array(s, copy=True) for s in
+                      ((given,) if isinstance(given, np.ndarray) else given))
+    else:
+        fwd(x)
+        state = tuple(rng.standard_normal(s.shape) for s in layer.final_state)  # type: ignore[attr-defined]
+    y0 = fwd(x, state)
+    g = rng.standard_normal(y0.shape)
+    g_final = tuple(rng.standard_normal(s.shape) for s in layer.final_state)  # type: ignore[attr-defined]
+
+    def f_rec() -> float:
+        y = fwd(x, state)
+        total = float(np.sum(y * g))
+        for s, gs in zip(layer.final_state, g_final, strict=True):  # type: ignore[attr-defined]
+            total += float(np.sum(s * gs))
+        return total
+
+    def analytic_rec() -> dict[str, np.ndarray]:
+        fwd(x, state)
+        grads = {"x": bwd(g, g_final)}
+        for k, d in zip(names, layer.initial_state_grad, strict=True):  # type: ignore[attr-defined]
+            grads[f"initial_state.{k}"] = d
+        return grads
+
+    arrays = [("x", x)] + [(f"initial_state.{k}", s) for k, s in zip(names, state, strict=True)]
+    return repr(layer), f_rec, analytic_rec, arrays

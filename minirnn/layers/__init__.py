@@ -1,0 +1,13 @@
+"""Layers: the :class:`Layer` contract and every built-in layer."""
+
+from minirnn.layers.activations import Activation, Identity, ReLU, Sigmoid, Tanh
+from minirnn.layers.base import Layer
+from minirnn.layers.dense import Dense
+from minirnn.layers.dropout import Dropout
+from minirnn.layers.recurrent import GRU, LSTM, RNN, Recurrent
+from minirnn.layers.sequence import LastStep
+
+__all__ = [
+    "GRU", "LSTM", "RNN", "Activation", "Dense", "Dropout", "Identity", "LastStep",
+    "Layer", "ReLU", "Recurrent", "Sigmoid", "Tanh",
+]

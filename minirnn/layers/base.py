@@ -1,0 +1,152 @@
+"""The :class:`Layer` contract: forward, backward, named parameters, state dicts."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from minirnn._validation import check_float_dtype
+from minirnn.parameter import Parameter
+
+__all__ = ["Layer"]
+
+
+class Layer(ABC):
+    """Base class of every layer and model.
+
+    A subclass declares its parameters with :meth:`add_parameter` (and any
+    sub-layers with :meth:`add_layer`), then writes :meth:`forward` and
+    :meth:`backward`. Everything else -- optimizers, the Solver, save/load and
+    :func:`minirnn.gradcheck` -- works through :meth:`named_parameters` and
+    :meth:`state_dict` and needs nothing more.
+
+    ``forward`` caches what ``backward`` needs (and nothing more); calling
+    ``forward`` twice and then ``backward`` differentiates the second call.
+    ``backward`` *adds* into each ``Parameter.grad``; call :meth:`zero_grad`
+    between steps.
+    """
+
+    def __init__(self) -> None:
+        self._parameters: dict[str, Parameter] = {}
+        self._layers: dict[str, Layer] = {}
+
+    # ------------------------------------------------------------------ contract
+    @abstractmethod
+    def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
+        """Compute the output for input ``x`` and cache what backward needs."""
+
+    @abstractmethod
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Given dL/dy for the last forward, accumulate parameter grads and return dL/dx."""
+
+    def __call__(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
+        return self.forward(x, training=training)
+
+    # ------------------------------------------------------------- registration
+    def add_parameter(self, name: str, data: np.ndarray) -> Parameter:
+        """Register ``data`` as a trainable parameter called ``name`` and return it."""
+        if not name or "." in name:
+            raise ValueError(f"parameter name must be non-empty and without '.', got {name!r}")
+        if name in self._parameters or name in self._layers:
+            raise ValueError(f"{type(self).__name__} already has a member named {name!r}")
+        param = Parameter(data, name)
+        self._parameters[name] = param
+        return param
+
+    def register_parameter(self, name: str, param: Parameter) -> Parameter:
+        """Register an existing :class:`Parameter` (shared with a cell) under ``name``."""
+        if name in self._parameters or name in self._layers:
+            raise ValueError(f"{type(self).__name__} already has a member named {name!r}")
+        self._parameters[name] = param
+        return param
+
+    def add_layer(self, name: str, layer: Layer) -> Layer:
+        """Register a sub-layer whose parameters are reported as ``name.<param>``."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"add_layer expects a Layer, got {type(layer).__name__}")
+        if name in self._parameters or name in self._layers:
+            raise ValueError(f"{type(self).__name__} already has a member named {name!r}")
+        self._layers[name] = layer
+        return layer
+
+    # --------------------------------------------------------------- parameters
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(qualified_name, parameter)`` pairs, own parameters first."""
+        for name, param in self._parameters.items():
+            yield prefix + name, param
+        for lname, layer in self._layers.items():
+            yield from layer.named_parameters(prefix + lname + ".")
+
+    def parameters(self) -> list[Parameter]:
+        """All parameters, in :meth:`named_parameters` order."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Reset every parameter's gradient to zero."""
+        for param in self.parameters():
+            param.zero_grad()
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The floating dtype of the parameters (float64 for a layer without any)."""
+        params = self.parameters()
+        return params[0].dtype if params else np.dtype(np.float64)
+
+    def astype(self, dtype: Any) -> Layer:
+        """Convert every parameter to ``dtype`` (float32 or float64); returns ``self``."""
+        dt = check_float_dtype(dtype, "dtype")
+        for param in self.parameters():
+            param.astype(dt)
+        self._on_dtype_change(dt)
+        return self
+
+    def _on_dtype_change(self, dtype: np.dtype) -> None:
+        """Hook for layers that keep dtype-dependent state besides parameters."""
+        for layer in self._layers.values():
+            layer._on_dtype_change(dtype)
+
+    # --------------------------------------------------------------- state dict
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Return a plain ``{qualified_name: copy of value}`` dict."""
+        return {name: param.data.copy() for name, param in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Load values by name. Everything is checked before anything is written.
+
+        Raises
+        ------
+        KeyError
+            If a name is missing or unexpected.
+        ValueError
+            If a shape differs.
+        """
+        own = dict(self.named_parameters())
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise KeyError(
+                f"state dict does not match {type(self).__name__}: "
+                f"missing {missing}, unexpected {unexpected}"
+            )
+        converted = {}
+        for name, param in own.items():
+            value = np.asarray(state[name])
+            if value.shape != param.shape:
+                raise ValueError(
+                    f"state dict entry {name!r}: expected shape {param.shape}, got {value.shape}"
+                )
+            if not np.issubdtype(value.dtype, np.floating):
+                raise TypeError(
+                    f"state dict entry {name!r}: expected a floating array, got {value.dtype}"
+                )
+            if not np.isfinite(value).all():
+                raise ValueError(f"state dict entry {name!r} contains NaN or Inf")
+            converted[name] = value
+        for name, param in own.items():
+            param.data[...] = converted[name]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

@@ -1,0 +1,429 @@
+"""Recurrent layers: the time loop and backpropagation through time around a :class:`Cell`.
+
+:class:`Recurrent` is generic: give it any :class:`~minirnn.cells.Cell` subclass and it
+runs it over a sequence, stacked ``num_layers`` deep and optionally in both
+directions. :class:`RNN`, :class:`LSTM` and :class:`GRU` only choose the cell.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minirnn._validation import (
+    check_array,
+    check_float_dtype,
+    check_positive_int,
+    check_probability,
+)
+from minirnn.cells.base import Cell, State
+from minirnn.cells.gru import GRUCell
+from minirnn.cells.lstm import LSTMCell
+from minirnn.cells.rnn import RNNCell
+from minirnn.layers.base import Layer
+
+__all__ = ["GRU", "LSTM", "RNN", "Recurrent"]
+
+
+class Recurrent(Layer):
+    """Run a cell over sequences: stacking, directions, BPTT.
+
+    Parameters
+    ----------
+    cell_class : type of Cell
+        The step to run (also a user's own :class:`~minirnn.Cell` subclass).
+    input_size : int
+        D, features per time step.
+    hidden_size : int
+        H, features of the hidden state.
+    num_layers : int
+        Number of stacked recurrent layers; layer k > 0 reads layer k-1's output.
+    bias : bool
+        Whether the cells have ``bias_ih`` and ``bias_hh``.
+    batch_first : bool
+        Input and output are (N, T, D) if True (the default, as in Keras), else
+        (T, N, D) as in PyTorch's default.
+    dropout : float
+        Dropout probability on the outputs of every layer but the last, in
+        training only (PyTorch's ``dropout``).
+    bidirectional : bool
+        Run a second cell per layer from the end of the sequence backwards; the
+        output then has ``2 * H`` features, forward direction first.
+    dtype : float32 or float64
+    seed : int or numpy.random.Generator, optional
+        Seeds the initial weights and the dropout masks.
+    cell_kwargs : dict, optional
+        Extra keyword arguments of ``cell_class`` (e.g. ``nonlinearity``).
+
+    Notes
+    -----
+    Parameters are named as in PyTorch: ``weight_ih_l{k}``, ``weight_hh_l{k}``,
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` and the ``_reverse`` variants, with
+    PyTorch's shapes, so ``state_dict()`` moves to ``torch.nn.RNN/LSTM/GRU``
+    and back unchanged.
+
+    States (initial and final) are tuples with one array per entry of
+    ``cell_class.state_names``, each of shape (num_layers * num_directions, N, H),
+    ordered layer by layer, forward direction first (PyTorch's ``h_n`` layout).
+    """
+
+    def __init__(
+        self,
+        cell_class: type[Cell],
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        dtype: Any = np.float64,
+        seed: int | np.random.Generator | None = None,
+        cell_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if not (isinstance(cell_class, type) and issubclass(cell_class, Cell)):
+            raise TypeError(f"cell_class must be a Cell subclass, got {cell_class!r}")
+        self.cell_class = cell_class
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        for flag, value in (("bias", bias), ("batch_first", batch_first),
+                            ("bidirectional", bidirectional)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{flag} must be a bool, got {type(value).__name__}")
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.bidirectional = bool(bidirectional)
+        self.dropout = check_probability(dropout, "dropout")
+        self.num_directions = 2 if self.bidirectional else 1
+        check_float_dtype(dtype, "dtype")
+        self._rng = np.random.default_rng(seed)
+        self.cells: list[list[Cell]] = []
+        for layer in range(self.num_layers):
+            layer_input = self.input_size if layer == 0 else self.hidden_size * self.num_directions
+            row = []
+            for direction in range(self.num_directions):
+                cell = cell_class(layer_input, self.hidden_size, self.bias, dtype=dtype,
+                                  rng=self._rng, **(cell_kwargs or {}))
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                for name, param in cell.named_parameters():
+                    self.register_parameter(name + suffix, param)
+                row.append(cell)
+            self.cells.append(row)
+        self.state_names = cell_class.state_names
+        self.final_state: State | None = None
+        self.initial_state_grad: State | None = None
+        self._cache: Any = None
+
+    # --------------------------------------------------------------- states
+    @property
+    def output_size(self) -> int:
+        """Features of the output sequence: ``num_directions * H``."""
+        return self.num_directions * self.hidden_size
+
+    def _state_shape(self, batch_size: int) -> tuple[int, int, int]:
+        return (self.num_layers * self.num_directions, batch_size, self.hidden_size)
+
+    def _check_states(self, states: Any, batch_size: int, what: str) -> State:
+        """Accept an array (single-state cells) or a tuple of arrays, each (L*dirs, N, H)."""
+        if isinstance(states, np.ndarray) and len(self.state_names) == 1:
+            states = (states,)
+        if not isinstance(states, (tuple, list)) or len(states) != len(self.state_names):
+            raise ValueError(
+                f"{what} must be a tuple of {len(self.state_names)} arrays "
+                f"{self.state_names}, got {type(states).__name__}"
+            )
+        expected = self._state_shape(batch_size)
+        for name, s in zip(self.state_names, states, strict=True):
+            check_array(s, f"{what} {name!r}", ndim=3, dtype=self.dtype)
+            if s.shape != expected:
+                raise ValueError(
+                    f"{what} {name!r}: expected shape (num_layers * num_directions, N, H) = "
+                    f"{expected}, got {s.shape}"
+                )
+        return tuple(states)
+
+    @property
+    def h_n(self) -> np.ndarray:
+        """Final hidden state of the last forward, (num_layers * num_directions, N, H)."""
+        if self.final_state is None:
+            raise RuntimeError("h_n is available after forward")
+        return self.final_state[0]
+
+    # -------------------------------------------------------------- forward
+    def forward(
+        self,
+        x: np.ndarray,
+        initial_state: State | np.ndarray | None = None,
+        *,
+        training: bool = False,
+    ) -> np.ndarray:
+        """Run the sequence.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, T, D) (or (T, N, D) with ``batch_first=False``)
+        initial_state : ndarray or tuple of ndarray, each (L * dirs, N, H), optional
+            ``h0`` (``(h0, c0)`` for LSTM). Zeros if omitted.
+        training : bool
+            Enables dropout between layers.
+
+        Returns
+        -------
+        ndarray, shape (N, T, dirs * H) (or (T, N, dirs * H))
+            The last layer's hidden state at every step. The final states of
+            every layer are in :attr:`final_state`.
+        """
+        check_array(x, "input", ndim=3, dtype=self.dtype, last_dim=self.input_size)
+        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2) if self.batch_first else x)
+        batch = x_tm.shape[1]
+        if initial_state is None:
+            states0 = tuple(np.zeros(self._state_shape(batch), self.dtype)
+                            for _ in self.state_names)
+        else:
+            states0 = self._check_states(initial_state, batch, "initial_state")
+        finals: list[list[np.ndarray]] = [[] for _ in self.state_names]
+        caches = []
+        masks: list[np.ndarray | None] = []
+        layer_input = x_tm
+        for layer, row in enumerate(self.cells):
+            outputs = []
+            for direction, cell in enumerate(row):
+                idx = layer * self.num_directions + direction
+                state0 = tuple(s[idx] for s in states0)
+                y, final, cache = _run_forward(cell, layer_input, state0, reverse=direction == 1)
+                outputs.append(y)
+                caches.append(cache)
+                for k, s in enumerate(final):
+                    finals[k].append(s)
+            out = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
+            mask = None
+            if training and self.dropout > 0 and layer < self.num_layers - 1:
+                keep = 1.0 - self.dropout
+                mask = (self._rng.random(out.shape) < keep).astype(self.dtype) / keep
+                out = out * mask
+            masks.append(mask)
+            layer_input = out
+        self.final_state = tuple(np.stack(f) for f in finals)
+        self._cache = (caches, masks, batch)
+        return layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
+
+    # ------------------------------------------------------------- backward
+    def backward(
+        self,
+        dy: np.ndarray | None,
+        d_final_state: State | np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Backpropagate through time.
+
+        Parameters
+        ----------
+        dy : ndarray, shape of the output, or None
+            dL/d(output). None means zero (only the final state matters).
+        d_final_state : ndarray or tuple of ndarray, each (L * dirs, N, H), optional
+            dL/d(final_state).
+
+        Returns
+        -------
+        ndarray, shape of the input
+            dL/dx. dL/d(initial_state) is left in :attr:`initial_state_grad`.
+        """
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        caches, masks, batch = self._cache
+        T = caches[0][0].shape[0]
+        out_shape = (T, batch, self.output_size)
+        if dy is not None:
+            check_array(dy, "dy", ndim=3, dtype=self.dtype)
+            given = dy.transpose(1, 0, 2) if self.batch_first else dy
+            if given.shape != out_shape:
+                expected = (batch, T, self.output_size) if self.batch_first else out_shape
+                raise ValueError(f"dy: expected the output's shape {expected}, got {dy.shape}")
+            d_out: np.ndarray | None = given
+        else:
+            d_out = None
+        dfinal = (None if d_final_state is None
+                  else self._check_states(d_final_state, batch, "d_final_state"))
+        dinit: list[list[np.ndarray]] = [
+            [np.empty(0)] * (self.num_layers * self.num_directions) for _ in self.state_names
+        ]
+        H = self.hidden_size
+        for layer in range(self.num_layers - 1, -1, -1):
+            if d_out is not None and masks[layer] is not None:
+                d_out = d_out * masks[layer]
+            d_in = None
+            for direction, cell in enumerate(self.cells[layer]):
+                idx = layer * self.num_directions + direction
+                dy_dir = None if d_out is None else d_out[:, :, direction * H:(direction + 1) * H]
+                dfin = None if dfinal is None else tuple(s[idx] for s in dfinal)
+                dx_dir, dstate0 = _run_backward(cell, dy_dir, dfin, caches[idx])
+                d_in = dx_dir if d_in is None else d_in + dx_dir
+                for k, ds in enumerate(dstate0):
+                    dinit[k][idx] = ds
+            d_out = d_in
+        self.initial_state_grad = tuple(np.stack(d) for d in dinit)
+        assert d_out is not None
+        return np.ascontiguousarray(d_out.transpose(1, 0, 2)) if self.batch_first else d_out
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size}, "
+            f"num_layers={self.num_layers}, bias={self.bias}, batch_first={self.batch_first}, "
+            f"dropout={self.dropout}, bidirectional={self.bidirectional})"
+        )
+
+
+def _run_forward(
+    cell: Cell, x_tm: np.ndarray, state0: State, *, reverse: bool
+) -> tuple[np.ndarray, State, tuple[Any, ...]]:
+    """One layer, one direction: x_tm (T, N, D) -> outputs (T, N, H), final state, cache."""
+    T, N, D = x_tm.shape
+    H = cell.hidden_size
+    # The input projection of every step is one matrix product.
+    xp = cell.project_input(x_tm.reshape(T * N, D)).reshape(T, N, -1)
+    ys = np.empty((T, N, H), dtype=x_tm.dtype)
+    steps: list[Any] = []
+    state = state0
+    order = range(T - 1, -1, -1) if reverse else range(T)
+    for t in order:
+        state, step_cache = cell.step(xp[t], cell.project_hidden(state[0]), state)
+        ys[t] = state[0]
+        steps.append(step_cache)
+    return ys, state, (x_tm, state0[0], ys, steps, reverse)
+
+
+def _run_backward(
+    cell: Cell,
+    dys: np.ndarray | None,
+    dfinal: State | None,
+    cache: tuple[Any, ...],
+) -> tuple[np.ndarray, State]:
+    """BPTT for one layer and direction; returns dx (T, N, D) and dL/d(state0)."""
+    x_tm, h0, ys, steps, reverse = cache
+    T, N, D = x_tm.shape
+    n_states = len(cell.state_names)
+    if dfinal is None:
+        dstate: list[np.ndarray] = [np.zeros_like(h0) for _ in range(n_states)]
+    else:
+        dstate = [d.copy() for d in dfinal]
+    dxp_all: np.ndarray | None = None
+    dhp_all: np.ndarray | None = None
+    shared = True
+    # steps[j] belongs to time index order[j]; walk them in reverse.
+    order = range(T - 1, -1, -1) if reverse else range(T)
+    for j in range(T - 1, -1, -1):
+        t = order[j]
+        if dys is not None:
+            dstate[0] += dys[t]
+        dxp, dhp, partial = cell.step_backward(tuple(dstate), steps[j])
+        if dxp_all is None:
+            dxp_all = np.empty((T, N, dxp.shape[1]), dtype=dxp.dtype)
+            shared = dhp is dxp
+            if not shared:
+                dhp_all = np.empty_like(dxp_all)
+        dxp_all[t] = dxp
+        if not shared:
+            assert dhp_all is not None
+            dhp_all[t] = dhp
+        dh_prev = cell.hidden_input_grad(dhp)
+        if partial[0] is not None:
+            dh_prev += partial[0]
+        dstate = [dh_prev] + [np.zeros_like(h0) if d is None else d for d in partial[1:]]
+    assert dxp_all is not None
+    if dhp_all is None:
+        dhp_all = dxp_all
+    # h_{t-1} of every step, in time order, for dW_hh as one product over all steps.
+    h_prev = np.empty_like(ys)
+    if reverse:
+        h_prev[:-1] = ys[1:]
+        h_prev[-1] = h0
+    else:
+        h_prev[0] = h0
+        h_prev[1:] = ys[:-1]
+    G = dxp_all.shape[2]
+    cell.project_hidden_backward(dhp_all.reshape(T * N, G), h_prev.reshape(T * N, -1))
+    dx = cell.project_input_backward(dxp_all.reshape(T * N, G), x_tm.reshape(T * N, D))
+    return dx.reshape(T, N, D), tuple(dstate)
+
+
+class RNN(Recurrent):
+    """Elman RNN over sequences, with PyTorch's ``torch.nn.RNN`` arguments.
+
+    See :class:`Recurrent` for the arguments and :class:`~minirnn.cells.RNNCell`
+    for the equations.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        dtype: Any = np.float64,
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        self.nonlinearity = nonlinearity
+        super().__init__(RNNCell, input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, dtype=dtype, seed=seed,
+                         cell_kwargs={"nonlinearity": nonlinearity})
+
+
+class LSTM(Recurrent):
+    """LSTM over sequences, with PyTorch's ``torch.nn.LSTM`` arguments.
+
+    States are ``(h, c)``. See :class:`Recurrent` and :class:`~minirnn.cells.LSTMCell`.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        dtype: Any = np.float64,
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(LSTMCell, input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, dtype=dtype, seed=seed)
+
+    @property
+    def c_n(self) -> np.ndarray:
+        """Final cell state of the last forward, (num_layers * num_directions, N, H)."""
+        if self.final_state is None:
+            raise RuntimeError("c_n is available after forward")
+        return self.final_state[1]
+
+
+class GRU(Recurrent):
+    """GRU over sequences, with PyTorch's ``torch.nn.GRU`` arguments.
+
+    See :class:`Recurrent` and :class:`~minirnn.cells.GRUCell`.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        dtype: Any = np.float64,
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        super().__init__(GRUCell, input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, dtype=dtype, seed=seed)

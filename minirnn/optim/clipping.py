@@ -1,0 +1,48 @@
+"""Gradient clipping, a step of its own between backward and ``Optimizer.step``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from minirnn.parameter import Parameter
+
+__all__ = ["clip_grad_norm", "clip_grad_value", "global_grad_norm"]
+
+
+def global_grad_norm(params: Iterable[Parameter]) -> float:
+    """L2 norm of all gradients taken together."""
+    total = 0.0
+    for p in params:
+        total += float(np.vdot(p.grad, p.grad).real)
+    return float(np.sqrt(total))
+
+
+def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
+    """Scale all gradients together so their global L2 norm is at most ``max_norm``.
+
+    Keeps the gradient's direction (Pascanu et al. 2013; ``torch.nn.utils.clip_grad_norm_``).
+
+    Returns
+    -------
+    float
+        The global norm *before* clipping (what a history should record).
+    """
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be greater than zero, got {max_norm}")
+    params = list(params)
+    norm = global_grad_norm(params)
+    if np.isfinite(norm) and norm > max_norm:
+        scale = max_norm / (norm + 1e-6)
+        for p in params:
+            p.grad *= scale
+    return norm
+
+
+def clip_grad_value(params: Iterable[Parameter], clip_value: float) -> None:
+    """Clip every gradient element to [-clip_value, clip_value] (changes the direction)."""
+    if not clip_value > 0:
+        raise ValueError(f"clip_value must be greater than zero, got {clip_value}")
+    for p in params:
+        np.clip(p.grad, -clip_value, clip_value, out=p.grad)
