@@ -43,8 +43,12 @@ class GradcheckError(AssertionError):
 class GradientComparison:
     """Analytic vs numerical gradient of one array.
 
-    ``relative_error = max|a - n| / max(max|a|, max|n|)``: the worst element's
-    error measured against the gradient's scale (0 when both are exactly 0).
+    ``relative_error = max|a - n| / max(max|a|, max|n|, floor)``: the worst
+    element's error measured against the gradient's scale. ``floor`` is the
+    smallest scale that central differences can resolve to the tolerance (their
+    rounding noise, about ``u * sum|terms of f| / eps``, divided by the
+    tolerance): a gradient that is exactly 0 analytically and 1e-14 numerically
+    is rounding noise, not a bug.
     """
 
     name: str
@@ -139,7 +143,9 @@ def numerical_gradient(
     return grad
 
 
-def _compare(name: str, analytic: np.ndarray, numerical: np.ndarray) -> GradientComparison:
+def _compare(
+    name: str, analytic: np.ndarray, numerical: np.ndarray, floor: float = 0.0
+) -> GradientComparison:
     analytic = np.asarray(analytic, dtype=np.float64)
     if analytic.shape != numerical.shape:
         raise GradcheckError(GradcheckReport(
@@ -147,7 +153,7 @@ def _compare(name: str, analytic: np.ndarray, numerical: np.ndarray) -> Gradient
             f"{numerical.shape})", 0.0))
     diff = np.abs(analytic - numerical)
     scale = max(float(np.max(np.abs(analytic), initial=0.0)),
-                float(np.max(np.abs(numerical), initial=0.0)))
+                float(np.max(np.abs(numerical), initial=0.0)), floor)
     if diff.size == 0:
         return GradientComparison(name, analytic, numerical, 0.0, ())
     worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
@@ -211,11 +217,11 @@ def gradcheck(
     """
     rng = np.random.default_rng(seed)
     if isinstance(obj, Loss):
-        subject, f, analytic, arrays = _setup_loss(obj, inputs)
+        subject, f, magnitude, analytic, arrays = _setup_loss(obj, inputs)
     elif isinstance(obj, Cell):
-        subject, f, analytic, arrays = _setup_cell(obj, inputs, rng)
+        subject, f, magnitude, analytic, arrays = _setup_cell(obj, inputs, rng)
     elif isinstance(obj, Layer):
-        subject, f, analytic, arrays = _setup_layer(obj, inputs, rng)
+        subject, f, magnitude, analytic, arrays = _setup_layer(obj, inputs, rng)
     else:
         raise TypeError(f"gradcheck expects a Layer, Cell or Loss, got {type(obj).__name__}")
     params = list(_parameters(obj)) if check_parameters else []
@@ -226,14 +232,17 @@ def gradcheck(
         for _, p in params:
             p.zero_grad()
         grads = analytic()
+        # Rounding noise of one numerical derivative, with a safety factor of ~10.
+        noise = 16 * np.finfo(np.float64).eps * max(magnitude(), 1e-300) / eps
+        floor = noise / tolerance
         report = GradcheckReport(subject, tolerance)
         for name, array in arrays:
-            report.comparisons.append(
-                _compare(name, grads[name], numerical_gradient(f, array, eps, order)))
+            report.comparisons.append(_compare(
+                name, grads[name], numerical_gradient(f, array, eps, order), floor))
         for pname, p in params:
             analytic_grad = p.grad.copy()
-            report.comparisons.append(
-                _compare(pname, analytic_grad, numerical_gradient(f, p.data, eps, order)))
+            report.comparisons.append(_compare(
+                pname, analytic_grad, numerical_gradient(f, p.data, eps, order), floor))
     finally:
         for (_, p), g in zip(params, saved_grads, strict=True):
             p.grad[...] = g
@@ -247,8 +256,9 @@ def _parameters(obj: Any) -> Iterator[tuple[str, Any]]:
         yield from obj.named_parameters()
 
 
-_Setup = tuple[str, Callable[[], float], Callable[[], dict[str, np.ndarray]],
-               list[tuple[str, np.ndarray]]]
+# (subject, f, magnitude: sum of |terms| of f, analytic grads, arrays to perturb)
+_Setup = tuple[str, Callable[[], float], Callable[[], float],
+               Callable[[], dict[str, np.ndarray]], list[tuple[str, np.ndarray]]]
 
 
 def _setup_loss(loss: Loss, inputs: tuple[Any, ...]) -> _Setup:
@@ -266,7 +276,10 @@ def _setup_loss(loss: Loss, inputs: tuple[Any, ...]) -> _Setup:
         loss.forward(pred, target, mask)
         return {"pred": loss.backward()}
 
-    return type(loss).__name__, f, analytic, [("pred", pred)]
+    def magnitude() -> float:
+        return abs(f())
+
+    return type(loss).__name__, f, magnitude, analytic, [("pred", pred)]
 
 
 def _setup_cell(cell: Cell, inputs: tuple[Any, ...], rng: np.random.Generator) -> _Setup:
@@ -287,6 +300,11 @@ def _setup_cell(cell: Cell, inputs: tuple[Any, ...], rng: np.random.Generator) -
         new_state = cell.forward(x, state)
         return float(sum(np.sum(s * g) for s, g in zip(new_state, upstream, strict=True)))
 
+    def magnitude() -> float:
+        new_state = cell.forward(x, state)
+        return float(sum(np.sum(np.abs(s * g)) for s, g in zip(new_state, upstream,
+                                                                 strict=True)))
+
     def analytic() -> dict[str, np.ndarray]:
         cell.forward(x, state)
         dx, dstate = cell.backward(upstream)
@@ -295,7 +313,7 @@ def _setup_cell(cell: Cell, inputs: tuple[Any, ...], rng: np.random.Generator) -
         return grads
 
     arrays = [("x", x)] + [(f"state.{k}", s) for k, s in zip(cell.state_names, state, strict=True)]
-    return repr(cell), f, analytic, arrays
+    return repr(cell), f, magnitude, analytic, arrays
 
 
 def _setup_layer(layer: Layer, inputs: tuple[Any, ...], rng: np.random.Generator) -> _Setup:
@@ -317,7 +335,10 @@ def _setup_layer(layer: Layer, inputs: tuple[Any, ...], rng: np.random.Generator
             layer.forward(x)
             return {"x": layer.backward(g)}
 
-        return repr(layer), f, analytic, [("x", x)]
+        def magnitude() -> float:
+            return float(np.sum(np.abs(layer.forward(x) * g)))
+
+        return repr(layer), f, magnitude, analytic, [("x", x)]
 
     fwd: Any = layer.forward
     bwd: Any = layer.backward
@@ -333,12 +354,11 @@ def _setup_layer(layer: Layer, inputs: tuple[Any, ...], rng: np.random.Generator
     g = rng.standard_normal(y0.shape)
     g_final = tuple(rng.standard_normal(s.shape) for s in layer.final_state)  # type: ignore[attr-defined]
 
-    def f_rec() -> float:
+    def f_rec(absolute: bool = False) -> float:
         y = fwd(x, state)
-        total = float(np.sum(y * g))
-        for s, gs in zip(layer.final_state, g_final, strict=True):  # type: ignore[attr-defined]
-            total += float(np.sum(s * gs))
-        return total
+        terms = [y * g] + [s * gs for s, gs in
+                           zip(layer.final_state, g_final, strict=True)]  # type: ignore[attr-defined]
+        return float(sum(np.sum(np.abs(t) if absolute else t) for t in terms))
 
     def analytic_rec() -> dict[str, np.ndarray]:
         fwd(x, state)
@@ -348,4 +368,4 @@ def _setup_layer(layer: Layer, inputs: tuple[Any, ...], rng: np.random.Generator
         return grads
 
     arrays = [("x", x)] + [(f"initial_state.{k}", s) for k, s in zip(names, state, strict=True)]
-    return repr(layer), f_rec, analytic_rec, arrays
+    return repr(layer), f_rec, lambda: f_rec(absolute=True), analytic_rec, arrays
