@@ -56,7 +56,8 @@ class EarlyStopping(Callback):
     min_delta : float
         An improvement must be larger than this.
     patience : int
-        Epochs without improvement before stopping.
+        Number of epochs without improvement after which training stops
+        (as in Keras, 0 and 1 both stop at the first epoch that does not improve).
     restore_best_weights : bool
         On stop (and at the end of training) load the weights of the best epoch.
 
@@ -111,7 +112,8 @@ class EarlyStopping(Callback):
                 self.best_weights = self.solver.model.state_dict()
             return
         self.wait += 1
-        if self.wait > self.patience:
+        # Keras semantics: stop after `patience` epochs without improvement (0 acts as 1).
+        if self.wait >= max(self.patience, 1):
             self.stopped_epoch = epoch
             self.solver.stop_training = True
 
