@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from minirnn.callbacks import Callback
+from minirnn.callbacks import Callback, EarlyStopping
 from minirnn.data.adding import ADDING_BASELINE_MSE, adding_problem
 from minirnn.layers import GRU, LSTM, RNN, Dense, LastStep, Recurrent
 from minirnn.model import Sequential
@@ -18,7 +18,9 @@ from minirnn.solver import Solver, TrainingDivergedError
 
 __all__ = ["build_adding_model", "main"]
 
-_CELLS: dict[str, type[Recurrent]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+_CELLS: dict[str, Callable[..., Recurrent]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+# Adam learning rates that train reliably at the default size (see README).
+_DEFAULT_LR = {"lstm": 3e-3, "gru": 3e-3, "rnn": 1e-3}
 
 
 def build_adding_model(cell: str, hidden_size: int, *, dtype: np.dtype | type = np.float32,
@@ -64,17 +66,26 @@ def _parser() -> argparse.ArgumentParser:
     adding = tasks.add_parser(
         "adding", help="the adding problem (Le, Jaitly & Hinton 2015)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    adding.add_argument("--cell", choices=sorted(_CELLS), default="lstm")
-    adding.add_argument("--hidden-size", type=_positive_int, default=64)
-    adding.add_argument("--seq-len", type=_positive_int, default=50)
-    adding.add_argument("--train-size", type=_positive_int, default=20000)
-    adding.add_argument("--test-size", type=_positive_int, default=2000)
-    adding.add_argument("--epochs", type=_positive_int, default=15)
-    adding.add_argument("--batch-size", type=_positive_int, default=32)
-    adding.add_argument("--lr", type=_positive_float, default=3e-3)
-    adding.add_argument("--clip-norm", type=_positive_float, default=1.0)
-    adding.add_argument("--seed", type=int, default=0)
-    adding.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    adding.add_argument("--cell", choices=sorted(_CELLS), default="lstm",
+                        help="recurrent layer")
+    adding.add_argument("--hidden-size", type=_positive_int, default=64, help="units H")
+    adding.add_argument("--seq-len", type=_positive_int, default=50, help="sequence length T")
+    adding.add_argument("--train-size", type=_positive_int, default=10000,
+                        help="training sequences (validation and test sets are drawn apart)")
+    adding.add_argument("--test-size", type=_positive_int, default=2000, help="test sequences")
+    adding.add_argument("--epochs", type=_positive_int, default=10, help="maximum epochs")
+    adding.add_argument("--batch-size", type=_positive_int, default=32, help="mini-batch size")
+    adding.add_argument("--lr", type=_positive_float, default=argparse.SUPPRESS,
+                        help="Adam learning rate (default: {})".format(", ".join(
+                            f"{k} {v:g}" for k, v in sorted(_DEFAULT_LR.items()))))
+    adding.add_argument("--clip-norm", type=_positive_float, default=1.0,
+                        help="clip the global gradient norm to this")
+    adding.add_argument("--patience", type=_positive_int, default=5,
+                        help="early stopping: epochs without validation improvement; "
+                             "the best epoch's weights are kept")
+    adding.add_argument("--seed", type=int, default=0, help="seed of data, weights, shuffling")
+    adding.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                        help="floating dtype of model and data")
     return parser
 
 
@@ -87,12 +98,14 @@ def _train_adding(args: argparse.Namespace) -> int:
     x_train, y_train = adding_problem(args.train_size, args.seq_len, seed=rng, dtype=dtype)
     x_val, y_val = adding_problem(max(args.test_size // 2, 1), args.seq_len, seed=rng, dtype=dtype)
     x_test, y_test = adding_problem(args.test_size, args.seq_len, seed=rng, dtype=dtype)
+    lr = getattr(args, "lr", _DEFAULT_LR[args.cell])
     model = build_adding_model(args.cell, args.hidden_size, dtype=dtype, seed=args.seed)
-    solver = Solver(model, optimizer=Adam(model, lr=args.lr), batch_size=args.batch_size,
+    stopper = EarlyStopping(patience=args.patience, restore_best_weights=True)
+    solver = Solver(model, optimizer=Adam(model, lr=lr), batch_size=args.batch_size,
                     epochs=args.epochs, seed=args.seed, clip_norm=args.clip_norm,
-                    callbacks=[_EpochLine()])
+                    callbacks=[_EpochLine(), stopper])
     print(f"adding problem: T={args.seq_len}, {args.train_size} training sequences; "
-          f"{args.cell.upper()} with {args.hidden_size} units, Adam lr {args.lr}, "
+          f"{args.cell.upper()} with {args.hidden_size} units, Adam lr {lr:g}, "
           f"batch {args.batch_size}, {args.dtype}", flush=True)
     start = time.perf_counter()
     try:
@@ -101,7 +114,11 @@ def _train_adding(args: argparse.Namespace) -> int:
         print(f"minirnn: training diverged: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted: evaluating the current weights", file=sys.stderr)
+        # EarlyStopping.on_train_end has already restored the best weights so far.
+        print("interrupted: evaluating the best weights so far", file=sys.stderr)
+    if stopper.best_epoch >= 0:
+        print(f"best validation MSE {stopper.best:.5f} at epoch {stopper.best_epoch + 1}; "
+              "testing those weights")
     test_mse = solver.evaluate(x_test, y_test)
     always_one = float(np.mean((y_test.astype(np.float64) - 1.0) ** 2))
     verdict = "beats" if test_mse < ADDING_BASELINE_MSE else "does not beat"

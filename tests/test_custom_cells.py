@@ -50,15 +50,15 @@ class ForgetGateSignBug(LSTMCell):
     """LSTM whose backward drops the forget gate's contribution to dc_prev."""
 
     def step_backward(self, dstate, cache):
-        da, dhp, (dh_prev, dc_prev) = super().step_backward(dstate, cache)
-        return da, dhp, (dh_prev, dc_prev * 0.999)
+        da, _, (dh_prev, dc_prev) = super().step_backward(dstate, cache)
+        return da, da, (dh_prev, dc_prev * 0.999)
 
 
 class GRUResetBug(GRUCell):
     """GRU that forgets to multiply the n block of dL/dhp by r (a classic mistake)."""
 
     def step_backward(self, dstate, cache):
-        dxp, dhp, rest = super().step_backward(dstate, cache)
+        dxp, _, rest = super().step_backward(dstate, cache)
         return dxp, dxp, rest
 
 

@@ -247,7 +247,7 @@ class Cell(ABC):
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         x, h_prev, cache = self._cache
         if isinstance(dstate, np.ndarray):
-            dstate = (dstate,) + tuple(np.zeros_like(h_prev) for _ in self.state_names[1:])
+            dstate = (dstate, *(np.zeros_like(h_prev) for _ in self.state_names[1:]))
         dstate = self._check_state(dstate, x.shape[0])
         dxp, dhp, partial = self.step_backward(tuple(d.copy() for d in dstate), cache)
         self.project_hidden_backward(dhp, h_prev)

@@ -47,7 +47,8 @@ class Dense(Layer):
         self.out_features = check_positive_int(out_features, "out_features")
         dt = check_float_dtype(dtype, "dtype")
         rng = np.random.default_rng(seed)
-        self.weight = self.add_parameter("weight", np.empty((self.out_features, self.in_features), dt))
+        shape = (self.out_features, self.in_features)
+        self.weight = self.add_parameter("weight", np.empty(shape, dt))
         initializers.uniform_fan_in(self.weight.data, self.in_features, rng)
         self.bias = None
         if bias:
@@ -69,7 +70,7 @@ class Dense(Layer):
         if self._x is None:
             raise RuntimeError("Dense.backward called before forward")
         x = self._x
-        expected = x.shape[:-1] + (self.out_features,)
+        expected = (*x.shape[:-1], self.out_features)
         if not isinstance(dy, np.ndarray) or dy.shape != expected:
             raise ValueError(f"dy: expected shape {expected}, got {getattr(dy, 'shape', dy)}")
         dy2 = dy.reshape(-1, self.out_features)

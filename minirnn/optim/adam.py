@@ -31,7 +31,8 @@ class Adam(Optimizer):
     .. math::
         m \\leftarrow \\beta_1 m + (1-\\beta_1) g,\\quad
         v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2 \\\\
-        p \\leftarrow p - \\eta\\, \\frac{m / (1-\\beta_1^t)}{\\sqrt{v / (1-\\beta_2^t)} + \\epsilon}
+        p \\leftarrow p - \\eta\\,
+        \\frac{m / (1-\\beta_1^t)}{\\sqrt{v / (1-\\beta_2^t)} + \\epsilon}
     """
 
     hyperparameters = ("lr", "betas", "eps", "weight_decay")
