@@ -293,8 +293,8 @@ def _setup_cell(cell: Cell, inputs: tuple[Any, ...], rng: np.random.Generator) -
         state = tuple(np.array(s, copy=True) for s in
                       ((given,) if isinstance(given, np.ndarray) else given))
     else:
-        state = tuple(rng.standard_normal((n, cell.hidden_size)) for _ in cell.state_names)
-    upstream = tuple(rng.standard_normal((n, cell.hidden_size)) for _ in cell.state_names)
+        state = tuple(rng.standard_normal((n, size)) for size in cell.state_sizes)
+    upstream = tuple(rng.standard_normal((n, size)) for size in cell.state_sizes)
 
     def f() -> float:
         new_state = cell.forward(x, state)

@@ -51,6 +51,9 @@ class Cell(ABC):
     weight_ih : Parameter, shape (G*H, D)
     weight_hh : Parameter, shape (G*H, H)
     bias_ih, bias_hh : Parameter, shape (G*H,), or None without bias
+    kernel_init, recurrent_init, bias_init : str or callable
+        Initializers of ``weight_ih``, ``weight_hh`` and the biases (see
+        :func:`minirnn.init.initialize`); ``"uniform"`` is PyTorch's default.
     """
 
     #: G, the number of gate blocks stacked in the fused matrices.
@@ -68,40 +71,73 @@ class Cell(ABC):
         *,
         dtype: Any = np.float64,
         rng: np.random.Generator | int | None = None,
+        kernel_init: initializers.Initializer = "uniform",
+        recurrent_init: initializers.Initializer = "uniform",
+        bias_init: initializers.Initializer = "uniform",
     ) -> None:
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         if not isinstance(bias, (bool, np.bool_)):
             raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
         self.bias = bool(bias)
-        dt = check_float_dtype(dtype, "dtype")
+        self.kernel_init = kernel_init
+        self.recurrent_init = recurrent_init
+        self.bias_init = bias_init
+        self._dtype = check_float_dtype(dtype, "dtype")
+        self._parameters: dict[str, Parameter] = {}
         gh = self.num_chunks * self.hidden_size
-        self.weight_ih = Parameter(np.zeros((gh, self.input_size), dt), "weight_ih")
-        self.weight_hh = Parameter(np.zeros((gh, self.hidden_size), dt), "weight_hh")
+        self.weight_ih = self.add_parameter("weight_ih", (gh, self.input_size))
+        self.weight_hh = self.add_parameter("weight_hh", (gh, self.output_size))
         self.bias_ih: Parameter | None = None
         self.bias_hh: Parameter | None = None
         if self.bias:
-            self.bias_ih = Parameter(np.zeros(gh, dt), "bias_ih")
-            self.bias_hh = Parameter(np.zeros(gh, dt), "bias_hh")
+            self.bias_ih = self.add_parameter("bias_ih", (gh,))
+            self.bias_hh = self.add_parameter("bias_hh", (gh,))
+        self.create_extra_parameters()
         self.reset_parameters(np.random.default_rng(rng))
         self._cache: Any = None
 
     # ---------------------------------------------------------- parameters
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        """Feature size of each state entry; all H unless a subclass says otherwise."""
+        return (self.hidden_size,) * len(self.state_names)
+
+    @property
+    def output_size(self) -> int:
+        """Features of the output ``h`` (= state entry 0), which also feeds ``weight_hh``."""
+        return self.state_sizes[0]
+
+    def add_parameter(self, name: str, shape: tuple[int, ...]) -> Parameter:
+        """Create a zero parameter of ``shape`` in the cell's dtype (filled by reset_parameters)."""
+        param = Parameter(np.zeros(shape, self._dtype), name)
+        self._parameters[name] = param
+        return param
+
+    def create_extra_parameters(self) -> None:
+        """Hook for subclasses with parameters beyond the four fused ones."""
+
     def reset_parameters(self, rng: np.random.Generator) -> None:
-        """PyTorch's default: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))."""
-        for _, param in self.named_parameters():
-            initializers.uniform_hidden(param.data, self.hidden_size, rng)
+        """Fill every parameter.
+
+        ``weight_ih``, ``weight_hh`` and the biases follow ``kernel_init``,
+        ``recurrent_init`` and ``bias_init`` (per gate block); any other
+        parameter gets PyTorch's U(-1/sqrt(H), 1/sqrt(H)).
+        """
+        schemes = {"weight_ih": self.kernel_init, "weight_hh": self.recurrent_init,
+                   "bias_ih": self.bias_init, "bias_hh": self.bias_init}
+        for name, param in self._parameters.items():
+            initializers.initialize(param.data, schemes.get(name, "uniform"), rng,
+                                    hidden_size=self.hidden_size,
+                                    num_chunks=self.num_chunks if name in schemes else 1,
+                                    name=name)
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        """Yield ``(name, Parameter)``: weight_ih, weight_hh, then biases if any."""
-        yield "weight_ih", self.weight_ih
-        yield "weight_hh", self.weight_hh
-        if self.bias_ih is not None and self.bias_hh is not None:
-            yield "bias_ih", self.bias_ih
-            yield "bias_hh", self.bias_hh
+        """Yield ``(name, Parameter)`` in PyTorch's order: weight_ih, weight_hh, biases, extras."""
+        yield from self._parameters.items()
 
     def parameters(self) -> list[Parameter]:
-        return [p for _, p in self.named_parameters()]
+        return list(self._parameters.values())
 
     def zero_grad(self) -> None:
         for param in self.parameters():
@@ -116,6 +152,7 @@ class Cell(ABC):
         dt = check_float_dtype(dtype, "dtype")
         for param in self.parameters():
             param.astype(dt)
+        self._dtype = dt
         return self
 
     # ------------------------------------------------ projections (fused GEMMs)
@@ -134,7 +171,7 @@ class Cell(ABC):
         return dxp @ self.weight_ih.data
 
     def project_hidden(self, h: np.ndarray) -> np.ndarray:
-        """``h @ weight_hh.T + bias_hh`` for h of shape (N, H); returns (N, G*H)."""
+        """``h @ weight_hh.T + bias_hh`` for h of shape (N, output_size); returns (N, G*H)."""
         hp = h @ self.weight_hh.data.T
         if self.bias_hh is not None:
             hp += self.bias_hh.data
@@ -200,10 +237,8 @@ class Cell(ABC):
 
     # ------------------------------------------------ standalone single step
     def initial_state(self, batch_size: int) -> State:
-        """Zeros for every state entry, each of shape (N, H)."""
-        return tuple(
-            np.zeros((batch_size, self.hidden_size), self.dtype) for _ in self.state_names
-        )
+        """Zeros for every state entry, each of shape (N, state_sizes[k])."""
+        return tuple(np.zeros((batch_size, size), self.dtype) for size in self.state_sizes)
 
     def _check_state(self, state: Any, batch_size: int) -> State:
         if isinstance(state, np.ndarray):
@@ -214,8 +249,8 @@ class Cell(ABC):
                 f"arrays {self.state_names}, got {type(state).__name__}"
                 + (f" of length {len(state)}" if isinstance(state, tuple) else "")
             )
-        expected = (batch_size, self.hidden_size)
-        for name, s in zip(self.state_names, state, strict=True):
+        for name, size, s in zip(self.state_names, self.state_sizes, state, strict=True):
+            expected = (batch_size, size)
             check_array(s, f"state {name!r}", ndim=2, dtype=self.dtype)
             if s.shape != expected:
                 raise ValueError(f"state {name!r}: expected shape {expected}, got {s.shape}")
@@ -247,7 +282,8 @@ class Cell(ABC):
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         x, h_prev, cache = self._cache
         if isinstance(dstate, np.ndarray):
-            dstate = (dstate, *(np.zeros_like(h_prev) for _ in self.state_names[1:]))
+            dstate = (dstate, *(np.zeros((x.shape[0], k), self.dtype)
+                                 for k in self.state_sizes[1:]))
         dstate = self._check_state(dstate, x.shape[0])
         dxp, dhp, partial = self.step_backward(tuple(d.copy() for d in dstate), cache)
         self.project_hidden_backward(dhp, h_prev)
@@ -255,7 +291,8 @@ class Cell(ABC):
         dh_prev = self.hidden_input_grad(dhp)
         if partial[0] is not None:
             dh_prev += partial[0]
-        rest = tuple(np.zeros_like(h_prev) if d is None else d for d in partial[1:])
+        rest = tuple(np.zeros((x.shape[0], k), self.dtype) if d is None else d
+                     for k, d in zip(self.state_sizes[1:], partial[1:], strict=True))
         return dx, (dh_prev, *rest)
 
     def __repr__(self) -> str:

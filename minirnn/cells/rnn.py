@@ -18,8 +18,8 @@ class RNNCell(Cell):
 
     Parameters
     ----------
-    input_size, hidden_size, bias, dtype, rng
-        See :class:`minirnn.Cell`.
+    input_size, hidden_size, bias, **kwargs
+        See :class:`minirnn.Cell` (dtype, rng, initializers).
     nonlinearity : {"tanh", "relu"}
 
     Notes
@@ -39,16 +39,14 @@ class RNNCell(Cell):
         hidden_size: int,
         bias: bool = True,
         nonlinearity: str = "tanh",
-        *,
-        dtype: Any = np.float64,
-        rng: np.random.Generator | int | None = None,
+        **kwargs: Any,
     ) -> None:
         if nonlinearity not in _NONLINEARITIES:
             raise ValueError(
                 f"nonlinearity must be one of {_NONLINEARITIES}, got {nonlinearity!r}"
             )
         self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng)
+        super().__init__(input_size, hidden_size, bias, **kwargs)
 
     def step(self, xp: np.ndarray, hp: np.ndarray, state: State) -> tuple[State, Any]:
         h = np.add(xp, hp)

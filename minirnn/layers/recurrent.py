@@ -21,13 +21,15 @@ from minirnn.cells.base import Cell, State
 from minirnn.cells.gru import GRUCell
 from minirnn.cells.lstm import LSTMCell
 from minirnn.cells.rnn import RNNCell
+from minirnn.init import Initializer
 from minirnn.layers.base import Layer
+from minirnn.parameter import Parameter
 
 __all__ = ["GRU", "LSTM", "RNN", "Recurrent"]
 
 
 class Recurrent(Layer):
-    """Run a cell over sequences: stacking, directions, BPTT.
+    """Run a cell over sequences: stacking, directions, variable lengths, BPTT.
 
     Parameters
     ----------
@@ -50,6 +52,19 @@ class Recurrent(Layer):
     bidirectional : bool
         Run a second cell per layer from the end of the sequence backwards; the
         output then has ``2 * H`` features, forward direction first.
+    recurrent_dropout : float
+        Variational dropout of the recurrent input ``h_{t-1}`` (Gal & Ghahramani
+        2016): one mask per sequence and layer/direction, the same at every step,
+        in training only. Not in PyTorch (Keras's ``recurrent_dropout``).
+    learn_initial_state : bool
+        Make the initial state a trainable parameter (``h0``, and ``c0`` for
+        LSTM, each (num_layers * num_directions, size)) used whenever no
+        ``initial_state`` is passed.
+    kernel_init, recurrent_init, bias_init : str or callable
+        Initializers of ``weight_ih``, ``weight_hh`` and the biases, applied per
+        gate block (:func:`minirnn.init.initialize`): ``"uniform"`` (PyTorch's
+        default), ``"xavier_uniform"``, ``"xavier_normal"``, ``"he_uniform"``,
+        ``"he_normal"``, ``"orthogonal"``, ``"normal"``, ``"zeros"``.
     dtype : float32 or float64
     seed : int or numpy.random.Generator, optional
         Seeds the initial weights and the dropout masks.
@@ -59,13 +74,19 @@ class Recurrent(Layer):
     Notes
     -----
     Parameters are named as in PyTorch: ``weight_ih_l{k}``, ``weight_hh_l{k}``,
-    ``bias_ih_l{k}``, ``bias_hh_l{k}`` and the ``_reverse`` variants, with
-    PyTorch's shapes, so ``state_dict()`` moves to ``torch.nn.RNN/LSTM/GRU``
-    and back unchanged.
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (and ``weight_hr_l{k}`` for a projected
+    LSTM), with ``_reverse`` for the backward direction and PyTorch's shapes,
+    so ``state_dict()`` moves to ``torch.nn.RNN/LSTM/GRU`` and back unchanged.
 
     States (initial and final) are tuples with one array per entry of
-    ``cell_class.state_names``, each of shape (num_layers * num_directions, N, H),
-    ordered layer by layer, forward direction first (PyTorch's ``h_n`` layout).
+    ``cell_class.state_names``, each of shape (num_layers * num_directions, N,
+    size), ordered layer by layer, forward direction first (PyTorch's ``h_n``).
+
+    Variable-length batches (``lengths``) behave as PyTorch's packed
+    sequences: steps at or after a sequence's length are padding, their
+    outputs are 0, the forward direction's final state is the state at the
+    last valid step, the reverse direction starts at the last valid step, and
+    padding affects no gradient.
     """
 
     def __init__(
@@ -79,6 +100,11 @@ class Recurrent(Layer):
         dropout: float = 0.0,
         bidirectional: bool = False,
         *,
+        recurrent_dropout: float = 0.0,
+        learn_initial_state: bool = False,
+        kernel_init: Initializer = "uniform",
+        recurrent_init: Initializer = "uniform",
+        bias_init: Initializer = "uniform",
         dtype: Any = np.float64,
         seed: int | np.random.Generator | None = None,
         cell_kwargs: dict[str, Any] | None = None,
@@ -91,29 +117,43 @@ class Recurrent(Layer):
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.num_layers = check_positive_int(num_layers, "num_layers")
         for flag, value in (("bias", bias), ("batch_first", batch_first),
-                            ("bidirectional", bidirectional)):
+                            ("bidirectional", bidirectional),
+                            ("learn_initial_state", learn_initial_state)):
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{flag} must be a bool, got {type(value).__name__}")
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.bidirectional = bool(bidirectional)
         self.dropout = check_probability(dropout, "dropout")
+        self.recurrent_dropout = check_probability(recurrent_dropout, "recurrent_dropout")
         self.num_directions = 2 if self.bidirectional else 1
         check_float_dtype(dtype, "dtype")
         self._rng = np.random.default_rng(seed)
         self.cells: list[list[Cell]] = []
+        layer_input = self.input_size
         for layer in range(self.num_layers):
-            layer_input = self.input_size if layer == 0 else self.hidden_size * self.num_directions
             row = []
             for direction in range(self.num_directions):
                 cell = cell_class(layer_input, self.hidden_size, self.bias, dtype=dtype,
-                                  rng=self._rng, **(cell_kwargs or {}))
+                                  rng=self._rng, kernel_init=kernel_init,
+                                  recurrent_init=recurrent_init, bias_init=bias_init,
+                                  **(cell_kwargs or {}))
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
                 for name, param in cell.named_parameters():
                     self.register_parameter(name + suffix, param)
                 row.append(cell)
             self.cells.append(row)
-        self.state_names = cell_class.state_names
+            layer_input = row[0].output_size * self.num_directions
+        first = self.cells[0][0]
+        self.state_names = first.state_names
+        self.state_sizes = first.state_sizes
+        self.initial_state_params: tuple[Parameter, ...] = ()
+        if learn_initial_state:
+            count = self.num_layers * self.num_directions
+            self.initial_state_params = tuple(
+                self.add_parameter(f"{name}0", np.zeros((count, size), first.dtype))
+                for name, size in zip(self.state_names, self.state_sizes, strict=True)
+            )
         self.final_state: State | None = None
         self.initial_state_grad: State | None = None
         self._cache: Any = None
@@ -121,14 +161,15 @@ class Recurrent(Layer):
     # --------------------------------------------------------------- states
     @property
     def output_size(self) -> int:
-        """Features of the output sequence: ``num_directions * H``."""
-        return self.num_directions * self.hidden_size
+        """Features of the output sequence: ``num_directions * cell.output_size``."""
+        return self.num_directions * self.state_sizes[0]
 
-    def _state_shape(self, batch_size: int) -> tuple[int, int, int]:
-        return (self.num_layers * self.num_directions, batch_size, self.hidden_size)
+    def _state_shapes(self, batch_size: int) -> list[tuple[int, int, int]]:
+        count = self.num_layers * self.num_directions
+        return [(count, batch_size, size) for size in self.state_sizes]
 
     def _check_states(self, states: Any, batch_size: int, what: str) -> State:
-        """Accept an array (single-state cells) or a tuple of arrays, each (L*dirs, N, H)."""
+        """Accept an array (single-state cells) or a tuple of arrays, (L*dirs, N, size) each."""
         if isinstance(states, np.ndarray) and len(self.state_names) == 1:
             states = (states,)
         if not isinstance(states, (tuple, list)) or len(states) != len(self.state_names):
@@ -136,15 +177,30 @@ class Recurrent(Layer):
                 f"{what} must be a tuple of {len(self.state_names)} arrays "
                 f"{self.state_names}, got {type(states).__name__}"
             )
-        expected = self._state_shape(batch_size)
-        for name, s in zip(self.state_names, states, strict=True):
+        for name, expected, s in zip(self.state_names, self._state_shapes(batch_size), states,
+                                     strict=True):
             check_array(s, f"{what} {name!r}", ndim=3, dtype=self.dtype)
             if s.shape != expected:
                 raise ValueError(
-                    f"{what} {name!r}: expected shape (num_layers * num_directions, N, H) = "
+                    f"{what} {name!r}: expected shape (num_layers * num_directions, N, size) = "
                     f"{expected}, got {s.shape}"
                 )
         return tuple(states)
+
+    def _check_lengths(self, lengths: Any, batch: int, steps: int) -> np.ndarray | None:
+        """Validate per-sequence lengths; returns the (T, N, 1) step mask or None if all full."""
+        arr = np.asarray(lengths)
+        if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"lengths must be integers, got dtype {arr.dtype}")
+        if arr.shape != (batch,):
+            raise ValueError(f"lengths must have shape (N,) = ({batch},), got {arr.shape}")
+        if arr.min() < 1 or arr.max() > steps:
+            raise ValueError(
+                f"lengths must be in [1, T] = [1, {steps}], got min {arr.min()} max {arr.max()}"
+            )
+        if np.all(arr == steps):
+            return None
+        return (np.arange(steps)[:, None] < arr[None, :])[:, :, None]
 
     @property
     def h_n(self) -> np.ndarray:
@@ -159,6 +215,7 @@ class Recurrent(Layer):
         x: np.ndarray,
         initial_state: State | np.ndarray | None = None,
         *,
+        lengths: np.ndarray | None = None,
         training: bool = False,
     ) -> np.ndarray:
         """Run the sequence.
@@ -166,25 +223,31 @@ class Recurrent(Layer):
         Parameters
         ----------
         x : ndarray, shape (N, T, D) (or (T, N, D) with ``batch_first=False``)
-        initial_state : ndarray or tuple of ndarray, each (L * dirs, N, H), optional
-            ``h0`` (``(h0, c0)`` for LSTM). Zeros if omitted.
+        initial_state : ndarray or tuple of ndarray, each (L * dirs, N, size), optional
+            ``h0`` (``(h0, c0)`` for LSTM). Zeros (or the learned state) if omitted.
+        lengths : array of int, shape (N,), optional
+            Valid steps of each sequence, in [1, T]; later steps are padding.
         training : bool
-            Enables dropout between layers.
+            Enables dropout and recurrent dropout.
 
         Returns
         -------
         ndarray, shape (N, T, dirs * H) (or (T, N, dirs * H))
-            The last layer's hidden state at every step. The final states of
-            every layer are in :attr:`final_state`.
+            The last layer's hidden state at every step (0 at padding). The
+            final states of every layer are in :attr:`final_state`.
         """
         check_array(x, "input", ndim=3, dtype=self.dtype, last_dim=self.input_size)
         x_tm = np.ascontiguousarray(x.transpose(1, 0, 2) if self.batch_first else x)
-        batch = x_tm.shape[1]
-        if initial_state is None:
-            states0 = tuple(np.zeros(self._state_shape(batch), self.dtype)
-                            for _ in self.state_names)
-        else:
+        steps, batch = x_tm.shape[:2]
+        step_mask = None if lengths is None else self._check_lengths(lengths, batch, steps)
+        learned = initial_state is None and bool(self.initial_state_params)
+        if initial_state is not None:
             states0 = self._check_states(initial_state, batch, "initial_state")
+        elif learned:
+            states0 = tuple(np.repeat(p.data[:, None, :], batch, axis=1)
+                            for p in self.initial_state_params)
+        else:
+            states0 = tuple(np.zeros(shape, self.dtype) for shape in self._state_shapes(batch))
         finals: list[list[np.ndarray]] = [[] for _ in self.state_names]
         caches = []
         masks: list[np.ndarray | None] = []
@@ -194,7 +257,13 @@ class Recurrent(Layer):
             for direction, cell in enumerate(row):
                 idx = layer * self.num_directions + direction
                 state0 = tuple(s[idx] for s in states0)
-                y, final, cache = _run_forward(cell, layer_input, state0, reverse=direction == 1)
+                rec_mask = None
+                if training and self.recurrent_dropout > 0:
+                    keep = 1.0 - self.recurrent_dropout
+                    rec_mask = ((self._rng.random((batch, cell.output_size)) < keep)
+                                .astype(self.dtype) / self.dtype.type(keep))
+                y, final, cache = _run_forward(cell, layer_input, state0, direction == 1,
+                                               step_mask, rec_mask)
                 outputs.append(y)
                 caches.append(cache)
                 for k, s in enumerate(final):
@@ -208,7 +277,7 @@ class Recurrent(Layer):
             masks.append(mask)
             layer_input = out
         self.final_state = tuple(np.stack(f) for f in finals)
-        self._cache = (caches, masks, batch)
+        self._cache = (caches, masks, batch, steps, learned)
         return layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
 
     # ------------------------------------------------------------- backward
@@ -223,24 +292,24 @@ class Recurrent(Layer):
         ----------
         dy : ndarray, shape of the output, or None
             dL/d(output). None means zero (only the final state matters).
-        d_final_state : ndarray or tuple of ndarray, each (L * dirs, N, H), optional
+        d_final_state : ndarray or tuple of ndarray, each (L * dirs, N, size), optional
             dL/d(final_state).
 
         Returns
         -------
         ndarray, shape of the input
-            dL/dx. dL/d(initial_state) is left in :attr:`initial_state_grad`.
+            dL/dx. dL/d(initial_state) is left in :attr:`initial_state_grad`
+            (and added to the learned initial state's gradient when it was used).
         """
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        caches, masks, batch = self._cache
-        T = caches[0][0].shape[0]
-        out_shape = (T, batch, self.output_size)
+        caches, masks, batch, steps, learned = self._cache
+        out_shape = (steps, batch, self.output_size)
         if dy is not None:
             check_array(dy, "dy", ndim=3, dtype=self.dtype)
             given = dy.transpose(1, 0, 2) if self.batch_first else dy
             if given.shape != out_shape:
-                expected = (batch, T, self.output_size) if self.batch_first else out_shape
+                expected = (batch, steps, self.output_size) if self.batch_first else out_shape
                 raise ValueError(f"dy: expected the output's shape {expected}, got {dy.shape}")
             d_out: np.ndarray | None = given
         else:
@@ -250,14 +319,15 @@ class Recurrent(Layer):
         dinit: list[list[np.ndarray]] = [
             [np.empty(0)] * (self.num_layers * self.num_directions) for _ in self.state_names
         ]
-        H = self.hidden_size
+        width = self.state_sizes[0]
         for layer in range(self.num_layers - 1, -1, -1):
             if d_out is not None and masks[layer] is not None:
                 d_out = d_out * masks[layer]
             d_in = None
             for direction, cell in enumerate(self.cells[layer]):
                 idx = layer * self.num_directions + direction
-                dy_dir = None if d_out is None else d_out[:, :, direction * H:(direction + 1) * H]
+                dy_dir = (None if d_out is None
+                          else d_out[:, :, direction * width:(direction + 1) * width])
                 dfin = None if dfinal is None else tuple(s[idx] for s in dfinal)
                 dx_dir, dstate0 = _run_backward(cell, dy_dir, dfin, caches[idx])
                 d_in = dx_dir if d_in is None else d_in + dx_dir
@@ -265,6 +335,10 @@ class Recurrent(Layer):
                     dinit[k][idx] = ds
             d_out = d_in
         self.initial_state_grad = tuple(np.stack(d) for d in dinit)
+        if learned:
+            for param, grad in zip(self.initial_state_params, self.initial_state_grad,
+                                   strict=True):
+                param.grad += grad.sum(axis=1)
         assert d_out is not None
         return np.ascontiguousarray(d_out.transpose(1, 0, 2)) if self.batch_first else d_out
 
@@ -277,22 +351,41 @@ class Recurrent(Layer):
 
 
 def _run_forward(
-    cell: Cell, x_tm: np.ndarray, state0: State, *, reverse: bool
+    cell: Cell,
+    x_tm: np.ndarray,
+    state0: State,
+    reverse: bool,
+    step_mask: np.ndarray | None,
+    rec_mask: np.ndarray | None,
 ) -> tuple[np.ndarray, State, tuple[Any, ...]]:
-    """One layer, one direction: x_tm (T, N, D) -> outputs (T, N, H), final state, cache."""
+    """One layer, one direction: x_tm (T, N, D) -> outputs (T, N, H), final state, cache.
+
+    ``step_mask`` (T, N, 1) marks valid steps (None: all valid); ``rec_mask``
+    (N, H) is the recurrent-dropout mask applied to h before ``weight_hh``.
+    """
     T, N, D = x_tm.shape
-    H = cell.hidden_size
     # The input projection of every step is one matrix product.
     xp = cell.project_input(x_tm.reshape(T * N, D)).reshape(T, N, -1)
-    ys = np.empty((T, N, H), dtype=x_tm.dtype)
+    ys = np.empty((T, N, cell.output_size), dtype=x_tm.dtype)
+    h_in = np.empty_like(ys)  # what entered weight_hh at each step, for dW_hh after the loop
     steps: list[Any] = []
     state = state0
     order = range(T - 1, -1, -1) if reverse else range(T)
     for t in order:
-        state, step_cache = cell.step(xp[t], cell.project_hidden(state[0]), state)
-        ys[t] = state[0]
+        h_rec = state[0] if rec_mask is None else state[0] * rec_mask
+        h_in[t] = h_rec
+        new_state, step_cache = cell.step(xp[t], cell.project_hidden(h_rec), state)
+        if step_mask is not None:
+            # Padding carries the state through unchanged and outputs zeros.
+            valid = step_mask[t]
+            new_state = tuple(np.where(valid, new, old)
+                              for new, old in zip(new_state, state, strict=True))
+            ys[t] = np.where(valid, new_state[0], 0.0)
+        else:
+            ys[t] = new_state[0]
+        state = new_state
         steps.append(step_cache)
-    return ys, state, (x_tm, state0[0], ys, steps, reverse)
+    return ys, state, (x_tm, h_in, steps, reverse, step_mask, rec_mask)
 
 
 def _run_backward(
@@ -302,11 +395,12 @@ def _run_backward(
     cache: tuple[Any, ...],
 ) -> tuple[np.ndarray, State]:
     """BPTT for one layer and direction; returns dx (T, N, D) and dL/d(state0)."""
-    x_tm, h0, ys, steps, reverse = cache
+    x_tm, h_in, steps, reverse, step_mask, rec_mask = cache
     T, N, D = x_tm.shape
-    n_states = len(cell.state_names)
+    sizes = cell.state_sizes
+    dtype = x_tm.dtype
     if dfinal is None:
-        dstate: list[np.ndarray] = [np.zeros_like(h0) for _ in range(n_states)]
+        dstate: list[np.ndarray] = [np.zeros((N, k), dtype) for k in sizes]
     else:
         dstate = [d.copy() for d in dfinal]
     dxp_all: np.ndarray | None = None
@@ -316,7 +410,15 @@ def _run_backward(
     order = range(T - 1, -1, -1) if reverse else range(T)
     for j in range(T - 1, -1, -1):
         t = order[j]
-        if dys is not None:
+        carried: list[np.ndarray] | None = None
+        if step_mask is not None:
+            valid = step_mask[t]
+            if dys is not None:
+                dstate[0] += np.where(valid, dys[t], 0.0)
+            # Padding passed the state through: its gradient bypasses the cell.
+            carried = [np.where(valid, 0.0, d) for d in dstate]
+            dstate = [np.where(valid, d, 0.0) for d in dstate]
+        elif dys is not None:
             dstate[0] += dys[t]
         dxp, dhp, partial = cell.step_backward(tuple(dstate), steps[j])
         if dxp_all is None:
@@ -329,22 +431,19 @@ def _run_backward(
             assert dhp_all is not None
             dhp_all[t] = dhp
         dh_prev = cell.hidden_input_grad(dhp)
+        if rec_mask is not None:
+            dh_prev *= rec_mask
         if partial[0] is not None:
             dh_prev += partial[0]
-        dstate = [dh_prev] + [np.zeros_like(h0) if d is None else d for d in partial[1:]]
+        dstate = [dh_prev] + [np.zeros((N, k), dtype) if d is None else d
+                              for k, d in zip(sizes[1:], partial[1:], strict=True)]
+        if carried is not None:
+            dstate = [d + c for d, c in zip(dstate, carried, strict=True)]
     assert dxp_all is not None
     if dhp_all is None:
         dhp_all = dxp_all
-    # h_{t-1} of every step, in time order, for dW_hh as one product over all steps.
-    h_prev = np.empty_like(ys)
-    if reverse:
-        h_prev[:-1] = ys[1:]
-        h_prev[-1] = h0
-    else:
-        h_prev[0] = h0
-        h_prev[1:] = ys[:-1]
     G = dxp_all.shape[2]
-    cell.project_hidden_backward(dhp_all.reshape(T * N, G), h_prev.reshape(T * N, -1))
+    cell.project_hidden_backward(dhp_all.reshape(T * N, G), h_in.reshape(T * N, -1))
     dx = cell.project_input_backward(dxp_all.reshape(T * N, G), x_tm.reshape(T * N, D))
     return dx.reshape(T, N, D), tuple(dstate)
 
@@ -352,8 +451,8 @@ def _run_backward(
 class RNN(Recurrent):
     """Elman RNN over sequences, with PyTorch's ``torch.nn.RNN`` arguments.
 
-    See :class:`Recurrent` for the arguments and :class:`~minirnn.cells.RNNCell`
-    for the equations.
+    See :class:`Recurrent` for the arguments (keyword arguments go there) and
+    :class:`~minirnn.cells.RNNCell` for the equations.
     """
 
     def __init__(
@@ -366,20 +465,20 @@ class RNN(Recurrent):
         batch_first: bool = True,
         dropout: float = 0.0,
         bidirectional: bool = False,
-        *,
-        dtype: Any = np.float64,
-        seed: int | np.random.Generator | None = None,
+        **kwargs: Any,
     ) -> None:
         self.nonlinearity = nonlinearity
         super().__init__(RNNCell, input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, dtype=dtype, seed=seed,
-                         cell_kwargs={"nonlinearity": nonlinearity})
+                         dropout, bidirectional, cell_kwargs={"nonlinearity": nonlinearity},
+                         **kwargs)
 
 
 class LSTM(Recurrent):
-    """LSTM over sequences, with PyTorch's ``torch.nn.LSTM`` arguments.
+    """LSTM over sequences, with PyTorch's ``torch.nn.LSTM`` arguments (``proj_size`` too).
 
-    States are ``(h, c)``. See :class:`Recurrent` and :class:`~minirnn.cells.LSTMCell`.
+    States are ``(h, c)``; with ``proj_size = P > 0``, ``h`` has P features and
+    the output ``dirs * P``. ``peephole`` and ``forget_bias`` go to
+    :class:`~minirnn.cells.LSTMCell`; other keyword arguments to :class:`Recurrent`.
     """
 
     def __init__(
@@ -391,12 +490,17 @@ class LSTM(Recurrent):
         batch_first: bool = True,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
         *,
-        dtype: Any = np.float64,
-        seed: int | np.random.Generator | None = None,
+        peephole: bool = False,
+        forget_bias: float | None = None,
+        **kwargs: Any,
     ) -> None:
+        self.proj_size = proj_size
         super().__init__(LSTMCell, input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, dtype=dtype, seed=seed)
+                         dropout, bidirectional,
+                         cell_kwargs={"proj_size": proj_size, "peephole": peephole,
+                                      "forget_bias": forget_bias}, **kwargs)
 
     @property
     def c_n(self) -> np.ndarray:
@@ -409,7 +513,8 @@ class LSTM(Recurrent):
 class GRU(Recurrent):
     """GRU over sequences, with PyTorch's ``torch.nn.GRU`` arguments.
 
-    See :class:`Recurrent` and :class:`~minirnn.cells.GRUCell`.
+    ``reset_after=False`` selects Cho et al.'s variant (see
+    :class:`~minirnn.cells.GRUCell`); other keyword arguments go to :class:`Recurrent`.
     """
 
     def __init__(
@@ -422,8 +527,10 @@ class GRU(Recurrent):
         dropout: float = 0.0,
         bidirectional: bool = False,
         *,
-        dtype: Any = np.float64,
-        seed: int | np.random.Generator | None = None,
+        reset_after: bool = True,
+        **kwargs: Any,
     ) -> None:
+        self.reset_after = reset_after
         super().__init__(GRUCell, input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, dtype=dtype, seed=seed)
+                         dropout, bidirectional, cell_kwargs={"reset_after": reset_after},
+                         **kwargs)
