@@ -183,6 +183,7 @@ def gradcheck(
     seed: int = 0,
     raise_on_failure: bool = True,
     check_parameters: bool = True,
+    forward_kwargs: dict[str, Any] | None = None,
 ) -> GradcheckReport:
     """Compare ``obj``'s backward with central differences.
 
@@ -205,6 +206,9 @@ def gradcheck(
         Raise :class:`GradcheckError` (an ``AssertionError``) with the report.
     check_parameters : bool
         Also check every parameter (``Layer``/``Cell``).
+    forward_kwargs : dict, optional
+        Extra keyword arguments of a layer's ``forward`` (e.g. ``{"lengths": ...}``).
+        Anything random in training mode must be made deterministic first.
 
     Returns
     -------
@@ -216,12 +220,15 @@ def gradcheck(
     their ``grad`` is restored to its value before the check.
     """
     rng = np.random.default_rng(seed)
+    if forward_kwargs and not isinstance(obj, Layer):
+        raise TypeError("forward_kwargs apply to layers only")
     if isinstance(obj, Loss):
         subject, f, magnitude, analytic, arrays = _setup_loss(obj, inputs)
     elif isinstance(obj, Cell):
         subject, f, magnitude, analytic, arrays = _setup_cell(obj, inputs, rng)
     elif isinstance(obj, Layer):
-        subject, f, magnitude, analytic, arrays = _setup_layer(obj, inputs, rng)
+        subject, f, magnitude, analytic, arrays = _setup_layer(obj, inputs, rng,
+                                                               forward_kwargs or {})
     else:
         raise TypeError(f"gradcheck expects a Layer, Cell or Loss, got {type(obj).__name__}")
     params = list(_parameters(obj)) if check_parameters else []
@@ -316,7 +323,9 @@ def _setup_cell(cell: Cell, inputs: tuple[Any, ...], rng: np.random.Generator) -
     return repr(cell), f, magnitude, analytic, arrays
 
 
-def _setup_layer(layer: Layer, inputs: tuple[Any, ...], rng: np.random.Generator) -> _Setup:
+def _setup_layer(
+    layer: Layer, inputs: tuple[Any, ...], rng: np.random.Generator, kwargs: dict[str, Any]
+) -> _Setup:
     if len(inputs) not in (1, 2):
         raise TypeError("gradcheck(layer, x[, initial_state]) takes 1 or 2 inputs")
     x = np.array(inputs[0], copy=True)
@@ -325,28 +334,33 @@ def _setup_layer(layer: Layer, inputs: tuple[Any, ...], rng: np.random.Generator
     if not recurrent:
         if len(inputs) == 2:
             raise TypeError(f"{type(layer).__name__} takes no initial state")
-        y0 = layer.forward(x)
+        y0 = layer.forward(x, **kwargs)
         g = rng.standard_normal(y0.shape)
 
         def f() -> float:
-            return float(np.sum(layer.forward(x) * g))
+            return float(np.sum(layer.forward(x, **kwargs) * g))
 
         def analytic() -> dict[str, np.ndarray]:
-            layer.forward(x)
+            layer.forward(x, **kwargs)
             return {"x": layer.backward(g)}
 
         def magnitude() -> float:
-            return float(np.sum(np.abs(layer.forward(x) * g)))
+            return float(np.sum(np.abs(layer.forward(x, **kwargs) * g)))
 
         return repr(layer), f, magnitude, analytic, [("x", x)]
 
-    fwd: Any = layer.forward
+    def fwd(x: np.ndarray, state: Any = None) -> np.ndarray:
+        return layer.forward(x, state, **kwargs)  # type: ignore[call-arg]
+
     bwd: Any = layer.backward
     names: tuple[str, ...] = layer.state_names  # type: ignore[attr-defined]
+    state: tuple[np.ndarray, ...] | None
     if len(inputs) == 2 and inputs[1] is not None:
         given = inputs[1]
         state = tuple(np.array(s, copy=True) for s in
                       ((given,) if isinstance(given, np.ndarray) else given))
+    elif getattr(layer, "initial_state_params", ()):
+        state = None  # the layer's learned initial state, checked as a parameter
     else:
         fwd(x)
         state = tuple(rng.standard_normal(s.shape) for s in layer.final_state)  # type: ignore[attr-defined]
@@ -367,5 +381,7 @@ def _setup_layer(layer: Layer, inputs: tuple[Any, ...], rng: np.random.Generator
             grads[f"initial_state.{k}"] = d
         return grads
 
-    arrays = [("x", x)] + [(f"initial_state.{k}", s) for k, s in zip(names, state, strict=True)]
+    arrays = [("x", x)]
+    if state is not None:
+        arrays += [(f"initial_state.{k}", s) for k, s in zip(names, state, strict=True)]
     return repr(layer), f_rec, lambda: f_rec(absolute=True), analytic_rec, arrays

@@ -1,0 +1,189 @@
+"""Every recurrent option: gradient checks (masks included) and behaviour."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minirnn import Layer
+from minirnn.cells import LSTMCell
+from minirnn.gradcheck import gradcheck
+from minirnn.layers import GRU, LSTM, RNN
+from minirnn.testing import recurrent_shapes, seeds
+
+TOL = 1e-7
+CLASSES = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+class FixedNoise(Layer):
+    """Runs ``inner`` in training mode with the same random masks at every forward."""
+
+    def __init__(self, inner, seed):
+        super().__init__()
+        self.inner = self.add_layer("inner", inner)
+        self.seed = seed
+
+    def forward(self, x, *, training=False):
+        self.inner._rng = np.random.default_rng(self.seed)
+        return self.inner.forward(x, training=True)
+
+    def backward(self, dy):
+        return self.inner.backward(dy)
+
+
+def _options(kind, draw):
+    if kind == "lstm":
+        return {"peephole": draw(st.booleans()), "proj": draw(st.integers(0, 4)),
+                "forget_bias": draw(st.sampled_from([None, 1.0]))}
+    if kind == "gru":
+        return {"reset_after": draw(st.booleans())}
+    return {}
+
+
+def _make(kind, shape, seed, num_layers, bidirectional, extra, **kwargs):
+    extra = dict(extra)
+    if kind == "lstm":
+        proj = extra.pop("proj") % shape.hidden
+        extra["proj_size"] = proj
+    return CLASSES[kind](shape.features, shape.hidden, num_layers=num_layers,
+                         bidirectional=bidirectional, seed=seed, **extra, **kwargs)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@given(shape=recurrent_shapes(), seed=seeds(), num_layers=st.integers(1, 2),
+       bidirectional=st.booleans(), bias=st.booleans(), learned=st.booleans(), data=st.data())
+def test_gradients_with_lengths_and_options(kind, shape, seed, num_layers, bidirectional, bias,
+                                            learned, data):
+    extra = _options(kind, data.draw)
+    if not bias:
+        extra.pop("forget_bias", None)
+    layer = _make(kind, shape, seed, num_layers, bidirectional, extra, bias=bias,
+                  learn_initial_state=learned)
+    rng = np.random.default_rng(seed)
+    for p in layer.initial_state_params:
+        p.data[...] = rng.uniform(-1, 1, p.shape)
+    lengths = np.array(data.draw(st.lists(st.integers(1, shape.time), min_size=shape.batch,
+                                          max_size=shape.batch)))
+    x = rng.uniform(-2, 2, (shape.batch, shape.time, shape.features))
+    report = gradcheck(layer, x, seed=seed, tolerance=TOL, forward_kwargs={"lengths": lengths})
+    names = {c.name for c in report.comparisons}
+    assert ("h0" in names) == learned and ("initial_state.h" in names) != learned
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@given(shape=recurrent_shapes(), seed=seeds(), num_layers=st.integers(1, 3),
+       bidirectional=st.booleans(), dropout=st.sampled_from([0.0, 0.3]),
+       recurrent_dropout=st.sampled_from([0.0, 0.4]), data=st.data())
+def test_gradients_with_dropout_masks_in_training(kind, shape, seed, num_layers, bidirectional,
+                                                  dropout, recurrent_dropout, data):
+    extra = _options(kind, data.draw)
+    layer = _make(kind, shape, seed, num_layers, bidirectional, extra, dropout=dropout,
+                  recurrent_dropout=recurrent_dropout)
+    x = np.random.default_rng(seed).uniform(-2, 2, (shape.batch, shape.time, shape.features))
+    gradcheck(FixedNoise(layer, seed), x, seed=seed, tolerance=TOL)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_dropout_only_in_training(kind):
+    layer = CLASSES[kind](3, 6, num_layers=3, dropout=0.5, recurrent_dropout=0.5, seed=0)
+    plain = CLASSES[kind](3, 6, num_layers=3, seed=0)
+    plain.load_state_dict(layer.state_dict())
+    x = np.random.default_rng(0).standard_normal((4, 5, 3))
+    np.testing.assert_array_equal(layer.forward(x), plain.forward(x))
+    np.testing.assert_array_equal(layer.forward(x, training=False), plain.forward(x))
+    a, b = layer.forward(x, training=True), layer.forward(x, training=True)
+    assert not np.allclose(a, plain.forward(x)) and not np.allclose(a, b)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@given(shape=recurrent_shapes(max_time=6), seed=seeds(), bidirectional=st.booleans(),
+       num_layers=st.integers(1, 2), data=st.data())
+def test_padding_changes_nothing(kind, shape, seed, bidirectional, num_layers, data):
+    """Each sequence alone, truncated to its length, gives the same outputs, states, grads."""
+    layer = CLASSES[kind](shape.features, shape.hidden, num_layers=num_layers,
+                          bidirectional=bidirectional, seed=seed)
+    rng = np.random.default_rng(seed)
+    N, T = shape.batch, shape.time
+    lengths = np.array(data.draw(st.lists(st.integers(1, T), min_size=N, max_size=N)))
+    x = rng.standard_normal((N, T, shape.features))
+    x[np.arange(T)[None, :] >= lengths[:, None]] = 1e3  # garbage in the padding
+    y = layer.forward(x, lengths=lengths)
+    dy = rng.standard_normal(y.shape)
+    d_final = tuple(rng.standard_normal(s.shape) for s in layer.final_state)
+    finals = layer.final_state
+    layer.zero_grad()
+    dx = layer.backward(dy, d_final)
+    batch_grads = {n: p.grad.copy() for n, p in layer.named_parameters()}
+    assert np.all(y[np.arange(T)[None, :] >= lengths[:, None]] == 0)
+    assert np.all(dx[np.arange(T)[None, :] >= lengths[:, None]] == 0)
+    layer.zero_grad()
+    for i, n in enumerate(lengths):
+        yi = layer.forward(x[i:i + 1, :n])
+        np.testing.assert_allclose(yi[0], y[i, :n], rtol=1e-12, atol=1e-12)
+        for s_alone, s_batch in zip(layer.final_state, finals, strict=True):
+            np.testing.assert_allclose(s_alone[:, 0], s_batch[:, i], rtol=1e-12, atol=1e-12)
+        dxi = layer.backward(dy[i:i + 1, :n], tuple(d[:, i:i + 1] for d in d_final))
+        np.testing.assert_allclose(dxi[0], dx[i, :n], rtol=1e-10, atol=1e-12)
+    for name, p in layer.named_parameters():
+        np.testing.assert_allclose(p.grad, batch_grads[name], rtol=1e-10, atol=1e-12)
+
+
+def test_lengths_validation():
+    layer = GRU(2, 3)
+    x = np.zeros((2, 4, 2))
+    with pytest.raises(ValueError, match=r"shape \(N,\) = \(2,\), got \(3,\)"):
+        layer.forward(x, lengths=np.array([1, 2, 3]))
+    with pytest.raises(ValueError, match=r"in \[1, T\] = \[1, 4\], got min 0 max 2"):
+        layer.forward(x, lengths=np.array([0, 2]))
+    with pytest.raises(ValueError, match="got min 2 max 5"):
+        layer.forward(x, lengths=[5, 2])
+    with pytest.raises(TypeError, match="lengths must be integers"):
+        layer.forward(x, lengths=np.array([1.5, 2.0]))
+
+
+def test_projected_lstm_shapes():
+    layer = LSTM(3, 6, num_layers=2, bidirectional=True, proj_size=2, seed=0)
+    shapes = {k: v.shape for k, v in layer.state_dict().items()}
+    assert shapes["weight_hr_l0"] == (2, 6) and shapes["weight_hh_l1_reverse"] == (24, 2)
+    assert shapes["weight_ih_l1"] == (24, 4)
+    y = layer.forward(np.zeros((5, 7, 3)))
+    assert y.shape == (5, 7, 4)
+    assert layer.h_n.shape == (4, 5, 2) and layer.c_n.shape == (4, 5, 6)
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+        LSTM(3, 4, proj_size=4)
+
+
+def test_learned_initial_state_trains_and_is_used():
+    layer = GRU(2, 3, num_layers=2, learn_initial_state=True, seed=0)
+    assert layer.state_dict()["h0"].shape == (2, 3)
+    x = np.zeros((4, 1, 2))
+    base = layer.forward(x)
+    layer.initial_state_params[0].data[...] = 0.5
+    assert not np.allclose(layer.forward(x), base)
+    # An explicit initial state overrides the learned one.
+    np.testing.assert_allclose(layer.forward(x, np.zeros((2, 4, 3))), base)
+
+
+def test_initializers():
+    rng_layer = LSTM(5, 8, kernel_init="xavier_uniform", recurrent_init="orthogonal",
+                     bias_init="zeros", forget_bias=1.0, seed=0)
+    w_hh = rng_layer.state_dict()["weight_hh_l0"]
+    for block in np.split(w_hh, 4):
+        np.testing.assert_allclose(block @ block.T, np.eye(8), atol=1e-12)
+    w_ih = rng_layer.state_dict()["weight_ih_l0"]
+    assert np.abs(w_ih).max() <= np.sqrt(6 / (5 + 8))
+    b_ih, b_hh = rng_layer.state_dict()["bias_ih_l0"], rng_layer.state_dict()["bias_hh_l0"]
+    np.testing.assert_array_equal(b_ih[8:16], 1.0)
+    assert np.all(b_hh == 0) and np.all(b_ih[:8] == 0)
+    he = GRU(50, 40, kernel_init="he_normal", seed=0).state_dict()["weight_ih_l0"]
+    assert he.std() == pytest.approx(np.sqrt(2 / 50), rel=0.1)
+    custom = RNN(2, 3, kernel_init=lambda block, rng: block.fill(0.25), seed=0)
+    assert np.all(custom.state_dict()["weight_ih_l0"] == 0.25)
+    default = RNN(2, 16, seed=0).state_dict()["weight_hh_l0"]
+    assert np.abs(default).max() <= 0.25
+    with pytest.raises(ValueError, match="unknown initializer 'glorot'"):
+        RNN(2, 3, kernel_init="glorot")
+    with pytest.raises(ValueError, match="needs a matrix"):
+        RNN(2, 3, bias_init="orthogonal")
+    with pytest.raises(ValueError, match="forget_bias needs bias=True"):
+        LSTMCell(2, 3, bias=False, forget_bias=1.0)
