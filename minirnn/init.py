@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Union
 
 import numpy as np
 
 __all__ = ["SCHEMES", "Initializer", "initialize", "uniform_fan_in", "uniform_hidden"]
 
 #: An initializer: a scheme name or a callable ``f(block, rng)`` that fills ``block`` in place.
-Initializer = Union[str, Callable[[np.ndarray, np.random.Generator], None]]
+Initializer = str | Callable[[np.ndarray, np.random.Generator], None]
 
 
 def uniform_hidden(array: np.ndarray, hidden_size: int, rng: np.random.Generator) -> None:
@@ -110,7 +109,8 @@ def initialize(
         if array.ndim == 1 and scheme in _WEIGHTS_ONLY:
             raise ValueError(f"{name}: initializer {scheme!r} needs a matrix, not a bias vector")
     elif not callable(scheme):
-        raise TypeError(f"{name}: initializer must be a str or callable, got {type(scheme).__name__}")
+        raise TypeError(
+            f"{name}: initializer must be a str or callable, got {type(scheme).__name__}")
     rows = array.shape[0]
     block_rows = rows // num_chunks if rows % num_chunks == 0 else rows
     for start in range(0, rows, block_rows):

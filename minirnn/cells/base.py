@@ -114,7 +114,7 @@ class Cell(ABC):
         self._parameters[name] = param
         return param
 
-    def create_extra_parameters(self) -> None:
+    def create_extra_parameters(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Hook for subclasses with parameters beyond the four fused ones."""
 
     def reset_parameters(self, rng: np.random.Generator) -> None:
