@@ -45,6 +45,13 @@ class Callback:
     def on_train_end(self, logs: dict[str, Any]) -> None:
         """Called once when training ends, also when stopped early."""
 
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint must keep to resume exactly (JSON values and ndarrays)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (called after ``on_train_begin`` on resume)."""
+
 
 class EarlyStopping(Callback):
     """Stop when a monitored metric stops improving (Keras ``EarlyStopping``).
@@ -120,6 +127,17 @@ class EarlyStopping(Callback):
     def on_train_end(self, logs: dict[str, Any]) -> None:
         if self.restore_best_weights and self.best_weights is not None:
             self.solver.model.load_state_dict(self.best_weights)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = float(state["best"])
+        self.best_epoch = int(state["best_epoch"])
+        self.wait = int(state["wait"])
+        self.stopped_epoch = state["stopped_epoch"]
+        self.best_weights = state["best_weights"]
 
 
 class ProgressPrinter(Callback):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -73,6 +74,11 @@ class Sequential(Layer):
             raise ValueError(f"predict: x must not be empty, got shape {x.shape}")
         parts = [self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
         return np.concatenate(parts, axis=0)
+
+    def get_config(self) -> dict[str, Any]:
+        """``{"layers": [{"class": name, "config": {...}}, ...]}``."""
+        return {"layers": [{"class": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self._layers.values()]}
 
     def __repr__(self) -> str:
         inner = "\n".join(f"  ({name}): {layer!r}" for name, layer in self._layers.items())

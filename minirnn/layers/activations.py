@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minirnn._math import sigmoid
@@ -39,6 +41,9 @@ class Activation(Layer):
                 f"dy: expected shape {self._y.shape}, got {getattr(dy, 'shape', type(dy))}"
             )
         return dy * self._derivative(self._y)
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

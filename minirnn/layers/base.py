@@ -148,5 +148,23 @@ class Layer(ABC):
         for name, param in own.items():
             param.data[...] = converted[name]
 
+    def named_layers(self, prefix: str = "") -> Iterator[tuple[str, Layer]]:
+        """Yield ``(qualified_name, layer)`` for every sub-layer, depth first."""
+        for name, layer in self._layers.items():
+            yield prefix + name, layer
+            yield from layer.named_layers(prefix + name + ".")
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments as JSON values, so a model file can rebuild the layer.
+
+        Built-in layers implement it; a custom layer that should be saved with
+        :func:`minirnn.io.save_model` implements it too and is registered with
+        :func:`minirnn.io.register_layer`.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement get_config(); implement it (returning "
+            "its constructor arguments) to save this layer in a model file"
+        )
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -79,6 +79,10 @@ class Dense(Layer):
             self.bias.grad += dy2.sum(axis=0)
         return dy @ self.weight.data
 
+    def get_config(self) -> dict[str, Any]:
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "bias": self.bias is not None, "dtype": str(self.dtype)}
+
     def __repr__(self) -> str:
         return (f"Dense(in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None})")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minirnn._validation import check_array, check_probability
@@ -45,6 +47,9 @@ class Dropout(Layer):
         if not isinstance(dy, np.ndarray) or dy.shape != self._shape:
             raise ValueError(f"dy: expected shape {self._shape}, got {getattr(dy, 'shape', dy)}")
         return dy if self._mask is None else dy * self._mask
+
+    def get_config(self) -> dict[str, Any]:
+        return {"p": self.p}
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"

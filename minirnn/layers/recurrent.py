@@ -127,7 +127,20 @@ class Recurrent(Layer):
         self.dropout = check_probability(dropout, "dropout")
         self.recurrent_dropout = check_probability(recurrent_dropout, "recurrent_dropout")
         self.num_directions = 2 if self.bidirectional else 1
-        check_float_dtype(dtype, "dtype")
+        dt = check_float_dtype(dtype, "dtype")
+        self.cell_kwargs = dict(cell_kwargs or {})
+        # Constructor arguments as JSON values, for model files (see get_config).
+        self._config: dict[str, Any] = {
+            "input_size": self.input_size, "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers, "bias": self.bias, "batch_first": self.batch_first,
+            "dropout": self.dropout, "bidirectional": self.bidirectional,
+            "recurrent_dropout": self.recurrent_dropout,
+            "learn_initial_state": bool(learn_initial_state), "dtype": str(dt),
+        }
+        for name, init in (("kernel_init", kernel_init), ("recurrent_init", recurrent_init),
+                           ("bias_init", bias_init)):
+            if isinstance(init, str):
+                self._config[name] = init
         self._rng = np.random.default_rng(seed)
         self.cells: list[list[Cell]] = []
         layer_input = self.input_size
@@ -341,6 +354,17 @@ class Recurrent(Layer):
                 param.grad += grad.sum(axis=1)
         assert d_out is not None
         return np.ascontiguousarray(d_out.transpose(1, 0, 2)) if self.batch_first else d_out
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (initializers given as callables are not recorded)."""
+        config = dict(self._config)
+        config["dtype"] = str(self.dtype)
+        if type(self) is Recurrent:
+            config["cell_class"] = self.cell_class.__name__
+            config["cell_kwargs"] = dict(self.cell_kwargs)
+        else:
+            config.update(self.cell_kwargs)
+        return config
 
     def __repr__(self) -> str:
         return (

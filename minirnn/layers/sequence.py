@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from minirnn._validation import check_array
@@ -43,6 +45,9 @@ class LastStep(Layer):
         else:
             dx[-1] = dy
         return dx
+
+    def get_config(self) -> dict[str, Any]:
+        return {"batch_first": self.batch_first}
 
     def __repr__(self) -> str:
         return f"LastStep(batch_first={self.batch_first})"

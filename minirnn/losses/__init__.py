@@ -1,6 +1,7 @@
-"""Losses: the :class:`Loss` contract, MSE and L1."""
+"""Losses: the :class:`Loss` contract and the built-in losses (all maskable)."""
 
 from minirnn.losses.base import Loss
-from minirnn.losses.regression import L1, MSE
+from minirnn.losses.classification import BCE, BCEWithLogits, CrossEntropy
+from minirnn.losses.regression import L1, MSE, Huber
 
-__all__ = ["L1", "MSE", "Loss"]
+__all__ = ["BCE", "L1", "MSE", "BCEWithLogits", "CrossEntropy", "Huber", "Loss"]

@@ -11,7 +11,7 @@ import numpy as np
 from minirnn.optim.base import Optimizer, _check_nonnegative
 from minirnn.parameter import Parameter
 
-__all__ = ["Adam"]
+__all__ = ["Adam", "AdamW"]
 
 
 class Adam(Optimizer):
@@ -53,10 +53,13 @@ class Adam(Optimizer):
         self.weight_decay = _check_nonnegative(weight_decay, "weight_decay")
 
     def update(self, param: Parameter, state: dict[str, np.ndarray]) -> None:
-        beta1, beta2 = self.betas
         g = param.grad
         if self.weight_decay:
             g = g + self.weight_decay * param.data
+        self._adam_step(param, state, g)
+
+    def _adam_step(self, param: Parameter, state: dict[str, np.ndarray], g: np.ndarray) -> None:
+        beta1, beta2 = self.betas
         if "exp_avg" not in state:
             state["exp_avg"] = np.zeros_like(param.data)
             state["exp_avg_sq"] = np.zeros_like(param.data)
@@ -71,3 +74,27 @@ class Adam(Optimizer):
         denom /= math.sqrt(1.0 - beta2**t)
         denom += self.eps
         param.data -= step_size * (m / denom)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as ``torch.optim.AdamW``.
+
+    The decay shrinks the weights directly, ``p <- p (1 - lr * weight_decay)``,
+    before the Adam step, instead of being added to the gradient.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Parameter] | Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, 0.0)
+        self.weight_decay = _check_nonnegative(weight_decay, "weight_decay")
+
+    def update(self, param: Parameter, state: dict[str, np.ndarray]) -> None:
+        if self.weight_decay:
+            param.data *= 1.0 - self.lr * self.weight_decay
+        self._adam_step(param, state, param.grad)
