@@ -15,7 +15,7 @@ import numpy as np
 if TYPE_CHECKING:
     from minirnn.solver import Solver
 
-__all__ = ["Callback", "EarlyStopping", "ProgressPrinter"]
+__all__ = ["Callback", "EarlyStopping", "LambdaCallback", "ProgressBar", "ProgressPrinter"]
 
 
 class Callback:
@@ -167,4 +167,85 @@ class ProgressPrinter(Callback):
             if key in logs:
                 parts.append(f"{key} {logs[key]:.5f}")
         parts.append(f"{time.perf_counter() - self._epoch_start:.1f}s")
+        if "samples_per_second" in logs:
+            parts.append(f"{logs['samples_per_second']:.0f} samples/s")
         self._print("  ".join(parts))
+
+
+class ProgressBar(Callback):
+    """A progress bar per epoch with the running loss and speed.
+
+    Uses tqdm when it is installed; otherwise prints a plain line every
+    ``every_batches`` batches and one at the end of each epoch.
+    """
+
+    def __init__(self, every_batches: int = 50, stream: IO[str] | None = None) -> None:
+        self.every_batches = max(int(every_batches), 1)
+        self.stream = stream
+        self._bar: Any = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        self._start = time.perf_counter()
+        self._loss_sum = 0.0
+        self._seen = 0
+        self._epoch = epoch
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            self._bar = None
+            return
+        self._bar = tqdm(desc=f"epoch {epoch + 1}/{self.solver.epochs}", unit="batch",
+                         file=self.stream, leave=True)
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        size = int(logs.get("size", 1))
+        self._loss_sum += logs["loss"] * size
+        self._seen += size
+        speed = self._seen / max(time.perf_counter() - self._start, 1e-9)
+        if self._bar is not None:
+            self._bar.set_postfix(loss=f"{self._loss_sum / self._seen:.5f}",
+                                  speed=f"{speed:.0f}/s")
+            self._bar.update(1)
+        elif (batch + 1) % self.every_batches == 0:
+            print(f"epoch {self._epoch + 1}/{self.solver.epochs}  batch {batch + 1}  "
+                  f"loss {self._loss_sum / self._seen:.5f}  {speed:.0f} samples/s",
+                  file=self.stream or sys.stdout, flush=True)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        extra = f"  val_loss {logs['val_loss']:.5f}" if "val_loss" in logs else ""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        print(f"epoch {epoch + 1}/{self.solver.epochs}  loss {logs['loss']:.5f}{extra}  "
+              f"{logs.get('samples_per_second', 0):.0f} samples/s",
+              file=self.stream or sys.stdout, flush=True)
+
+
+class LambdaCallback(Callback):
+    """Callbacks from plain functions (R rnn's ``epoch_function``; Keras ``LambdaCallback``).
+
+    Each argument is ``f(solver, index, logs)`` (``on_train_*`` get ``f(solver, logs)``).
+    """
+
+    def __init__(self, on_epoch_end: Any = None, on_batch_end: Any = None,
+                 on_train_begin: Any = None, on_train_end: Any = None) -> None:
+        self._epoch_end = on_epoch_end
+        self._batch_end = on_batch_end
+        self._train_begin = on_train_begin
+        self._train_end = on_train_end
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self._epoch_end is not None:
+            self._epoch_end(self.solver, epoch, logs)
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        if self._batch_end is not None:
+            self._batch_end(self.solver, batch, logs)
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        if self._train_begin is not None:
+            self._train_begin(self.solver, logs)
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        if self._train_end is not None:
+            self._train_end(self.solver, logs)

@@ -53,11 +53,30 @@ class Sequential(Layer):
     def __getitem__(self, index: int) -> Layer:
         return self.layers[index]
 
-    def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
-        """Apply every layer in order."""
+    accepts_lengths = True
+
+    def forward(
+        self, x: np.ndarray, *, training: bool = False, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Apply every layer in order.
+
+        ``lengths`` (N,), the valid steps of each sequence, goes to every layer
+        that takes it (recurrent layers, :class:`~minirnn.layers.LastStep`)
+        while the data is still a sequence (3-D).
+        """
         for layer in self._layers.values():
-            x = layer.forward(x, training=training)
+            if lengths is not None and layer.accepts_lengths and x.ndim == 3:
+                x = layer.forward(x, training=training, lengths=lengths)  # type: ignore[call-arg]
+            else:
+                x = layer.forward(x, training=training)
         return x
+
+    def reset_states(self) -> None:
+        """Forget the states carried between batches by stateful recurrent layers."""
+        for _, layer in self.named_layers():
+            reset = getattr(layer, "reset_states", None)
+            if callable(reset):
+                reset()
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Backward through every layer in reverse order; returns dL/d(input)."""
@@ -65,14 +84,20 @@ class Sequential(Layer):
             dy = layer.backward(dy)
         return dy
 
-    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    def predict(self, x: np.ndarray, batch_size: int = 256,
+                lengths: np.ndarray | None = None) -> np.ndarray:
         """Forward in evaluation mode, in batches, casting ``x`` to the model's dtype."""
-        x = np.asarray(x, dtype=self.dtype)
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be greater than zero, got {batch_size}")
-        if len(x) == 0:
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"x must be a numpy ndarray, got {type(x).__name__}")
+        x = x.astype(self.dtype, copy=False)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"batch_size must be an int greater than zero, got {batch_size!r}")
+        if x.ndim == 0 or len(x) == 0:
             raise ValueError(f"predict: x must not be empty, got shape {x.shape}")
-        parts = [self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        parts = []
+        for i in range(0, len(x), batch_size):
+            lb = None if lengths is None else np.asarray(lengths)[i:i + batch_size]
+            parts.append(self.forward(x[i:i + batch_size], lengths=lb))
         return np.concatenate(parts, axis=0)
 
     def get_config(self) -> dict[str, Any]:

@@ -29,6 +29,10 @@ class Layer(ABC):
     between steps.
     """
 
+    #: Whether ``forward`` takes ``lengths=`` (per-sequence valid steps); Sequential passes
+    #: them only to such layers.
+    accepts_lengths: bool = False
+
     def __init__(self) -> None:
         self._parameters: dict[str, Parameter] = {}
         self._layers: dict[str, Layer] = {}

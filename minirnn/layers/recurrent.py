@@ -169,7 +169,18 @@ class Recurrent(Layer):
             )
         self.final_state: State | None = None
         self.initial_state_grad: State | None = None
+        #: Stateful mode (Keras ``stateful``): each forward without an explicit
+        #: initial state starts from the previous forward's final state
+        #: (detached: no gradient flows into the previous batch).
+        self.stateful = False
+        self.carried_state: State | None = None
         self._cache: Any = None
+
+    accepts_lengths = True
+
+    def reset_states(self) -> None:
+        """Forget the carried state (stateful mode); the next forward starts from zeros."""
+        self.carried_state = None
 
     # --------------------------------------------------------------- states
     @property
@@ -253,6 +264,14 @@ class Recurrent(Layer):
         x_tm = np.ascontiguousarray(x.transpose(1, 0, 2) if self.batch_first else x)
         steps, batch = x_tm.shape[:2]
         step_mask = None if lengths is None else self._check_lengths(lengths, batch, steps)
+        if initial_state is None and self.stateful and self.carried_state is not None:
+            if self.carried_state[0].shape[1] != batch:
+                raise ValueError(
+                    f"stateful {type(self).__name__}: the carried state has batch size "
+                    f"{self.carried_state[0].shape[1]}, this batch has {batch}; use equal batch "
+                    "sizes (drop_last=True) or call reset_states()"
+                )
+            initial_state = self.carried_state
         learned = initial_state is None and bool(self.initial_state_params)
         if initial_state is not None:
             states0 = self._check_states(initial_state, batch, "initial_state")
@@ -290,6 +309,8 @@ class Recurrent(Layer):
             masks.append(mask)
             layer_input = out
         self.final_state = tuple(np.stack(f) for f in finals)
+        if self.stateful:
+            self.carried_state = tuple(s.copy() for s in self.final_state)
         self._cache = (caches, masks, batch, steps, learned)
         return layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
 

@@ -15,35 +15,50 @@ __all__ = ["LastStep"]
 class LastStep(Layer):
     """Keep the last time step: (N, T, F) -> (N, F) (Keras ``return_sequences=False``).
 
+    With ``lengths`` (N,), each sequence's last *valid* step ``lengths[i] - 1``
+    is taken, as PyTorch users do with ``h_n`` of packed sequences.
+
     Parameters
     ----------
     batch_first : bool
         Input is (N, T, F) if True, (T, N, F) otherwise.
     """
 
+    accepts_lengths = True
+
     def __init__(self, batch_first: bool = True) -> None:
         super().__init__()
         self.batch_first = bool(batch_first)
-        self._shape: tuple[int, ...] | None = None
-        self._dtype: np.dtype | None = None
+        self._cache: tuple[tuple[int, ...], np.ndarray] | None = None
 
-    def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, *, training: bool = False,
+                lengths: np.ndarray | None = None) -> np.ndarray:
         check_array(x, "input", ndim=3)
-        self._shape = x.shape
-        self._dtype = x.dtype
-        return x[:, -1] if self.batch_first else x[-1]
+        xb = x if self.batch_first else x.transpose(1, 0, 2)
+        n, t = xb.shape[:2]
+        if lengths is None:
+            last = np.full(n, t - 1)
+        else:
+            arr = np.asarray(lengths)
+            if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer) or \
+                    arr.min() < 1 or arr.max() > t:
+                raise ValueError(f"lengths must be {n} integers in [1, {t}], got {lengths!r}")
+            last = arr - 1
+        self._cache = (x.shape, last)
+        return xb[np.arange(n), last]
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        if self._shape is None or self._dtype is None:
+        if self._cache is None:
             raise RuntimeError("LastStep.backward called before forward")
-        n, f = (self._shape[0], self._shape[2]) if self.batch_first else self._shape[1:]
+        shape, last = self._cache
+        n, f = (shape[0], shape[2]) if self.batch_first else (shape[1], shape[2])
         if not isinstance(dy, np.ndarray) or dy.shape != (n, f):
             raise ValueError(f"dy: expected shape {(n, f)}, got {getattr(dy, 'shape', dy)}")
-        dx = np.zeros(self._shape, dtype=dy.dtype)
+        dx = np.zeros(shape, dtype=dy.dtype)
         if self.batch_first:
-            dx[:, -1] = dy
+            dx[np.arange(n), last] = dy
         else:
-            dx[-1] = dy
+            dx[last, np.arange(n)] = dy
         return dx
 
     def get_config(self) -> dict[str, Any]:

@@ -91,7 +91,9 @@ class Optimizer(ABC):
                         f"optimizer state {i}.{k}: expected shape {p.shape}, got {np.shape(v)}"
                     )
         for k, v in state["hyperparameters"].items():
-            setattr(self, k, v)
+            if k not in self.hyperparameters:
+                raise ValueError(f"optimizer state has unknown hyperparameter {k!r}")
+            setattr(self, k, tuple(v) if isinstance(v, list) else v)
         self.step_count = int(state["step_count"])
         self.state = [
             {k: np.array(v, dtype=p.dtype) for k, v in s.items()}
