@@ -1,5 +1,50 @@
-"""Built-in task generators."""
+"""Built-in tasks and data helpers: generators, series windows, scalers, splits, baselines.
+
+Numpy only; nothing here reads a file unless you call :func:`load_csv_column`.
+"""
 
 from minirnn.data.adding import ADDING_BASELINE_MSE, adding_problem
+from minirnn.data.baselines import (
+    LinearAR,
+    fit_linear_ar,
+    persistence_forecast,
+    predict_linear_ar,
+    rmse,
+)
+from minirnn.data.binary import (
+    bin2int,
+    binary_addition,
+    binary_addition_operands,
+    encode_binary_addition,
+    int2bin,
+)
+from minirnn.data.copy import COPY_BLANK, copy_task, copy_task_baseline
+from minirnn.data.io import load_csv_column
+from minirnn.data.scaling import MinMaxScaler, NotFittedError, StandardScaler
+from minirnn.data.series import sliding_windows
+from minirnn.data.splits import chronological_split, split_sizes
 
-__all__ = ["ADDING_BASELINE_MSE", "adding_problem"]
+__all__ = [
+    "ADDING_BASELINE_MSE",
+    "COPY_BLANK",
+    "LinearAR",
+    "MinMaxScaler",
+    "NotFittedError",
+    "StandardScaler",
+    "adding_problem",
+    "bin2int",
+    "binary_addition",
+    "binary_addition_operands",
+    "chronological_split",
+    "copy_task",
+    "copy_task_baseline",
+    "encode_binary_addition",
+    "fit_linear_ar",
+    "int2bin",
+    "load_csv_column",
+    "persistence_forecast",
+    "predict_linear_ar",
+    "rmse",
+    "sliding_windows",
+    "split_sizes",
+]
