@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import tempfile
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -180,10 +179,9 @@ def read_file(path: str | os.PathLike[str], kind: str) -> tuple[dict[str, Any],
             arrays = {k: data[k] for k in names if k != _HEADER_KEY}
     except ModelFileError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, TypeError,
-            json.JSONDecodeError, UnicodeDecodeError, NotImplementedError,
-            RuntimeError) as exc:
-        raise ModelFileError(f"{path}: unreadable or corrupt model file ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - any parse failure (zip, npy header, JSON) is corruption
+        raise ModelFileError(f"{path}: unreadable or corrupt model file "
+                             f"({type(exc).__name__}: {exc})") from exc
     if not isinstance(header, dict) or header.get("format") != "minirnn":
         raise ModelFileError(f"{path}: not a minirnn file (header format "
                              f"{header.get('format') if isinstance(header, dict) else header!r})")

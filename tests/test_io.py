@@ -1,0 +1,189 @@
+"""Model files: round trips; truncated, bit-flipped, swapped, pickled, foreign and newer files
+are rejected with ModelFileError and load nothing; a save killed mid-write loses nothing."""
+
+import json
+import pickle
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from minirnn import Sequential
+from minirnn.io import FORMAT_VERSION, ModelFileError, load_model, read_file, save_model
+from minirnn.layers import GRU, LSTM, RNN, Dense, Dropout, Identity, LastStep, ReLU, Sigmoid, Tanh
+
+
+def _tiny(seed=0):
+    return Sequential(RNN(1, 2, seed=seed), LastStep(), Dense(2, 1, seed=seed))
+
+
+def _same(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(np.array_equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("model", [
+    Sequential(LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2, peephole=True, seed=0),
+               Tanh(), Dropout(0.3), LastStep(), Dense(4, 2), Sigmoid()),
+    Sequential(GRU(3, 4, reset_after=False, learn_initial_state=True, dtype=np.float32),
+               ReLU(), Dense(4, 1, dtype=np.float32), Identity()),
+    RNN(3, 2, nonlinearity="relu", batch_first=False, bias=False),
+], ids=["lstm", "gru32", "rnn"])
+def test_round_trip(model, tmp_path):
+    path = tmp_path / "m.npz"
+    save_model(path, model)
+    loaded = load_model(path)
+    assert type(loaded) is type(model) and _same(model, loaded)
+    assert loaded.get_config() == model.get_config()
+    x = np.random.default_rng(0).standard_normal((2, 4, 3)).astype(model.dtype)
+    np.testing.assert_array_equal(loaded.forward(x), model.forward(x))
+
+
+def test_truncated_at_every_byte_is_rejected(tmp_path):
+    path = tmp_path / "m.npz"
+    save_model(path, _tiny())
+    data = path.read_bytes()
+    bad = tmp_path / "bad.npz"
+    for cut in range(len(data)):
+        bad.write_bytes(data[:cut])
+        with pytest.raises(ModelFileError):
+            load_model(bad)
+
+
+def test_bit_flips_are_rejected_or_harmless(tmp_path):
+    original = _tiny()
+    path = tmp_path / "m.npz"
+    save_model(path, original)
+    data = bytearray(path.read_bytes())
+    bad = tmp_path / "bad.npz"
+    rejected = 0
+    for pos in range(0, len(data), 3):
+        for bit in (0, 5):
+            flipped = bytearray(data)
+            flipped[pos] ^= 1 << bit
+            bad.write_bytes(bytes(flipped))
+            try:
+                loaded = load_model(bad)
+            except ModelFileError:
+                rejected += 1
+                continue
+            # A flip in zip metadata nobody reads (e.g. a timestamp) may be harmless, but a
+            # loaded model is then exactly the saved one: never silently different.
+            assert _same(loaded, original), f"flip at byte {pos} bit {bit} changed the model"
+    assert rejected > 0.9 * 2 * len(range(0, len(data), 3))
+
+
+def _rewrite(src, dst, change):
+    """Copy an npz, letting ``change(header, arrays)`` edit it, without fixing checksums."""
+    with np.load(src, allow_pickle=False) as f:
+        header = json.loads(str(f["__header__"]))
+        arrays = {k: f[k] for k in f.files if k != "__header__"}
+    change(header, arrays)
+    np.savez(dst, __header__=np.array(json.dumps(header)), **arrays)
+
+
+def test_swapped_arrays_are_rejected(tmp_path):
+    model = Sequential(GRU(2, 2, seed=0), LastStep(), Dense(2, 2, seed=0))
+    path = tmp_path / "m.npz"
+    save_model(path, model)
+
+    def swap(header, arrays):
+        a, b = "model/0.weight_hh_l0", "model/0.weight_ih_l0"
+        arrays[a], arrays[b] = arrays[b].copy(), arrays[a].copy()
+
+    _rewrite(path, tmp_path / "swapped.npz", swap)
+    with pytest.raises(ModelFileError, match="checksum"):
+        load_model(tmp_path / "swapped.npz")
+
+
+def test_pickles_are_never_loaded(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    obj = np.empty(1, dtype=object)
+    obj[0] = Evil()
+    np.savez(tmp_path / "evil.npz", __header__=np.array("{}"), payload=obj)
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path / "evil.npz")
+    (tmp_path / "raw.npz").write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path / "raw.npz")
+    assert not marker.exists()
+
+
+def test_foreign_newer_and_malicious_headers(tmp_path):
+    path = tmp_path / "m.npz"
+    save_model(path, _tiny())
+    cases = {
+        "newer": (lambda h, a: h.update(format_version=FORMAT_VERSION + 1), "not supported"),
+        "other arch": (lambda h, a: h["model"]["config"]["layers"][0].update(
+            {"class": "LSTM"}), "parameters do not match|cannot build LSTM"),
+        "bigger": (lambda h, a: h["model"]["config"]["layers"][0]["config"].update(
+            hidden_size=3), "parameters do not match|needs"),
+        "import": (lambda h, a: h["model"].update({"class": "os.system"}),
+                   "unknown layer class 'os.system'"),
+        "not minirnn": (lambda h, a: h.update(format="keras"), "not a minirnn file"),
+        "checkpoint": (lambda h, a: h.update(kind="checkpoint"), "expected a model file"),
+        "missing array": (lambda h, a: a.pop("model/2.bias"), "do not match the header"),
+        "bad config": (lambda h, a: h["model"]["config"]["layers"][0]["config"].update(
+            hidden_size=-1), "cannot build RNN"),
+    }
+    for name, (change, message) in cases.items():
+        dst = tmp_path / f"{name}.npz"
+        _rewrite(path, dst, change)
+        with pytest.raises(ModelFileError, match=message):
+            load_model(dst)
+    with pytest.raises(ModelFileError, match="no such file"):
+        load_model(tmp_path / "absent.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(ModelFileError, match="corrupt"):
+        load_model(tmp_path / "text.npz")
+
+
+def test_save_killed_mid_write_leaves_old_file(tmp_path):
+    path = tmp_path / "model.npz"
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        from minirnn import Sequential
+        from minirnn.io import save_model
+        from minirnn.layers import Dense, RNN, LastStep
+        save_model({str(path)!r}, Sequential(RNN(1, 2, seed=0), LastStep(), Dense(2, 1, seed=0)))
+        print("saved", flush=True)
+        big = Sequential(RNN(1, 2, seed=0), LastStep(), Dense(2, 1, seed=0), Dense(1, 6000),
+                         Dense(6000, 6000))
+        while True:
+            save_model({str(path)!r}, big)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().strip() == b"saved"
+        deadline = time.time() + 60
+        while not list(tmp_path.glob(".model.npz.*.tmp")):
+            assert time.time() < deadline, "the second save never started"
+            time.sleep(0.001)
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _same(load_model(path), _tiny())
+
+
+def test_header_lists_every_array_with_checksum(tmp_path):
+    path = tmp_path / "m.npz"
+    save_model(path, _tiny(), metadata={"task": "adding"})
+    header, arrays = read_file(path, "model")
+    assert header["format"] == "minirnn" and header["format_version"] == FORMAT_VERSION
+    assert set(header["arrays"]) == set(arrays) == {f"model/{k}" for k in _tiny().state_dict()}
+    assert header["metadata"] == {"task": "adding"}
+    assert all(len(meta["sha256"]) == 64 for meta in header["arrays"].values())
+    with zipfile.ZipFile(path) as z:
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in z.infolist())
