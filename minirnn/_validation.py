@@ -38,6 +38,16 @@ def check_probability(value: Any, name: str) -> float:
     return float(value)
 
 
+def check_finite_output(y: np.ndarray, layer: str, x: np.ndarray) -> np.ndarray:
+    """Raise FloatingPointError if finite inputs overflowed to a non-finite output."""
+    if not np.isfinite(y).all():
+        raise FloatingPointError(
+            f"{layer} produced NaN/Inf from finite input (largest |input| "
+            f"{float(np.max(np.abs(x))):.3g}): the values overflow {y.dtype}; scale the input"
+        )
+    return y
+
+
 def check_array(
     x: Any,
     name: str,

@@ -179,7 +179,7 @@ def read_file(path: str | os.PathLike[str], kind: str) -> tuple[dict[str, Any],
             arrays = {k: data[k] for k in names if k != _HEADER_KEY}
     except ModelFileError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any parse failure (zip, npy header, JSON) is corruption
+    except Exception as exc:  # any parse failure (zip, npy header, JSON) means corruption
         raise ModelFileError(f"{path}: unreadable or corrupt model file "
                              f"({type(exc).__name__}: {exc})") from exc
     if not isinstance(header, dict) or header.get("format") != "minirnn":
@@ -260,7 +260,10 @@ def save_model(path: str | os.PathLike[str], model: Layer,
 
 
 def load_model(path: str | os.PathLike[str]) -> Layer:
-    """Load a model saved by :func:`save_model`; raises :class:`ModelFileError` if anything is off."""
+    """Load a model saved by :func:`save_model`.
+
+    Raises :class:`ModelFileError` (and loads nothing) if anything is off.
+    """
     header, arrays = read_file(path, "model")
     model = build_layer(header.get("model"))
     state = check_model_arrays(model, arrays, str(path))

@@ -338,7 +338,7 @@ class Solver:
         elif validation_split:
             if not 0.0 < validation_split < 1.0:
                 raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-            n_val = int(round(x.shape[0] * validation_split))
+            n_val = round(x.shape[0] * validation_split)
             if n_val < 1 or n_val >= x.shape[0]:
                 raise ValueError(f"validation_split {validation_split} of {x.shape[0]} samples "
                                  f"leaves {n_val} for validation: need at least 1 on each side")
@@ -468,7 +468,12 @@ class Solver:
               loss_mask: np.ndarray | None = None) -> tuple[float, float]:
         """One update: forward, loss, backward, checks, clipping, optimizer step."""
         self.optimizer.zero_grad()
-        pred = self._forward(xb, lb, training=True)
+        try:
+            pred = self._forward(xb, lb, training=True)
+        except FloatingPointError as exc:
+            raise TrainingDivergedError(
+                f"{exc} at epoch {self.epoch + 1}, batch {batch + 1}; training stopped with the "
+                "weights from before this batch", self.history) from exc
         full_mask = mb if loss_mask is None else (loss_mask if mb is None else mb * loss_mask)
         loss = self.loss.forward(pred, yb, full_mask)
         if not np.isfinite(loss):
@@ -483,7 +488,7 @@ class Solver:
         if not math.isfinite(norm):
             layer_names = dict(self.model.named_layers())
             bad = []
-            for (name, p), sq in zip(named, squares, strict=True):
+            for (name, _), sq in zip(named, squares, strict=True):
                 if not math.isfinite(sq):
                     owner = layer_names.get(name.rsplit(".", 1)[0]) if "." in name else None
                     bad.append(f"{name} ({type(owner or self.model).__name__})")

@@ -94,7 +94,7 @@ def test_against_keras_itself(keras, kind, reset_after, bidirectional):
     ours = CLASSES[kind](3, 5, num_layers=2, bidirectional=bidirectional, seed=0, **extra)
     cls = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
     stack = []
-    for k in range(2):
+    for _ in range(2):
         def make():
             return cls[kind](5, return_sequences=True, **extra)
         stack.append(keras.layers.Bidirectional(make()) if bidirectional else make())

@@ -7,7 +7,12 @@ from typing import Any
 import numpy as np
 
 from minirnn import init as initializers
-from minirnn._validation import check_array, check_float_dtype, check_positive_int
+from minirnn._validation import (
+    check_array,
+    check_finite_output,
+    check_float_dtype,
+    check_positive_int,
+)
 from minirnn.layers.base import Layer
 
 __all__ = ["Dense"]
@@ -63,7 +68,7 @@ class Dense(Layer):
         y = x @ self.weight.data.T
         if self.bias is not None:
             y += self.bias.data
-        return y
+        return check_finite_output(y, "Dense", x)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dy (..., F) -> dx (..., D); accumulates ``weight.grad`` and ``bias.grad``."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from minirnn._validation import (
     check_array,
+    check_finite_output,
     check_float_dtype,
     check_positive_int,
     check_probability,
@@ -308,6 +309,7 @@ class Recurrent(Layer):
                 out = out * mask
             masks.append(mask)
             layer_input = out
+        check_finite_output(layer_input, type(self).__name__, x)
         self.final_state = tuple(np.stack(f) for f in finals)
         if self.stateful:
             self.carried_state = tuple(s.copy() for s in self.final_state)

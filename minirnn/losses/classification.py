@@ -13,7 +13,9 @@ __all__ = ["BCE", "BCEWithLogits", "CrossEntropy"]
 
 
 class BCE(Loss):
-    """Binary cross-entropy from probabilities, ``-[y log p + (1-y) log(1-p)]`` (PyTorch ``BCELoss``).
+    """Binary cross-entropy from probabilities (PyTorch ``BCELoss``).
+
+    ``-[y log p + (1-y) log(1-p)]``.
 
     As in PyTorch, each log is clamped at -100 so p = 0 or 1 gives a finite
     loss; the gradient uses ``p`` clipped to [eps, 1 - eps]. Prefer
@@ -55,7 +57,7 @@ class BCEWithLogits(Loss):
 
 
 class CrossEntropy(Loss):
-    """Softmax cross-entropy over the last axis with integer class targets (PyTorch ``CrossEntropyLoss``).
+    """Softmax cross-entropy over the last axis, integer class targets (``CrossEntropyLoss``).
 
     Parameters
     ----------

@@ -58,7 +58,7 @@ class StepDecay(_Schedule):
 
 
 class CosineAnnealing(_Schedule):
-    """Cosine from the base rate to ``eta_min`` over ``t_max`` epochs (PyTorch ``CosineAnnealingLR``)."""
+    """Cosine from the base rate to ``eta_min`` over ``t_max`` epochs (``CosineAnnealingLR``)."""
 
     def __init__(self, t_max: int, eta_min: float = 0.0) -> None:
         if isinstance(t_max, bool) or not isinstance(t_max, int) or t_max < 1:
