@@ -175,6 +175,10 @@ class Recurrent(Layer):
         #: (detached: no gradient flows into the previous batch).
         self.stateful = False
         self.carried_state: State | None = None
+        #: When True, backward keeps dL/dh_t of every step in :attr:`hidden_grads`
+        #: (one (T, N, H) array per layer and direction, time-major) for diagnostics.
+        self.record_hidden_grads = False
+        self.hidden_grads: list[np.ndarray] = []
         self._cache: Any = None
 
     accepts_lengths = True
@@ -356,6 +360,7 @@ class Recurrent(Layer):
             [np.empty(0)] * (self.num_layers * self.num_directions) for _ in self.state_names
         ]
         width = self.state_sizes[0]
+        recorded: dict[int, np.ndarray] = {}
         for layer in range(self.num_layers - 1, -1, -1):
             if d_out is not None and masks[layer] is not None:
                 d_out = d_out * masks[layer]
@@ -365,12 +370,17 @@ class Recurrent(Layer):
                 dy_dir = (None if d_out is None
                           else d_out[:, :, direction * width:(direction + 1) * width])
                 dfin = None if dfinal is None else tuple(s[idx] for s in dfinal)
-                dx_dir, dstate0 = _run_backward(cell, dy_dir, dfin, caches[idx])
+                record = None
+                if self.record_hidden_grads:
+                    record = recorded[idx] = np.empty((steps, batch, width), self.dtype)
+                dx_dir, dstate0 = _run_backward(cell, dy_dir, dfin, caches[idx], record)
                 d_in = dx_dir if d_in is None else d_in + dx_dir
                 for k, ds in enumerate(dstate0):
                     dinit[k][idx] = ds
             d_out = d_in
         self.initial_state_grad = tuple(np.stack(d) for d in dinit)
+        if self.record_hidden_grads:
+            self.hidden_grads = [recorded[i] for i in sorted(recorded)]
         if learned:
             for param, grad in zip(self.initial_state_params, self.initial_state_grad,
                                    strict=True):
@@ -440,8 +450,12 @@ def _run_backward(
     dys: np.ndarray | None,
     dfinal: State | None,
     cache: tuple[Any, ...],
+    hidden_grads: np.ndarray | None = None,
 ) -> tuple[np.ndarray, State]:
-    """BPTT for one layer and direction; returns dx (T, N, D) and dL/d(state0)."""
+    """BPTT for one layer and direction; returns dx (T, N, D) and dL/d(state0).
+
+    ``hidden_grads`` (T, N, H), if given, receives dL/dh_t of every step (diagnostics).
+    """
     x_tm, h_in, steps, reverse, step_mask, rec_mask = cache
     T, N, D = x_tm.shape
     sizes = cell.state_sizes
@@ -467,6 +481,8 @@ def _run_backward(
             dstate = [np.where(valid, d, 0.0) for d in dstate]
         elif dys is not None:
             dstate[0] += dys[t]
+        if hidden_grads is not None:
+            hidden_grads[t] = dstate[0]
         dxp, dhp, partial = cell.step_backward(tuple(dstate), steps[j])
         if dxp_all is None:
             dxp_all = np.empty((T, N, dxp.shape[1]), dtype=dxp.dtype)
