@@ -385,3 +385,114 @@ def _setup_layer(
     if state is not None:
         arrays += [(f"initial_state.{k}", s) for k, s in zip(names, state, strict=True)]
     return repr(layer), f_rec, lambda: f_rec(absolute=True), analytic_rec, arrays
+
+
+# --------------------------------------------------------------------------- targets
+def _layer_input(layer: Any, rng: np.random.Generator) -> np.ndarray:
+    first = getattr(layer, "layers", None)
+    if first:
+        return _layer_input(first[0], rng)
+    if hasattr(layer, "input_size"):
+        return rng.uniform(-2, 2, (3, 5, int(layer.input_size)))
+    if hasattr(layer, "in_features"):
+        return rng.uniform(-2, 2, (3, 4, int(layer.in_features)))
+    return rng.uniform(-2, 2, (3, 5, 4))
+
+
+def gradcheck_target(
+    obj: Any, *, seed: int = 0, tolerance: float = DEFAULT_TOLERANCE
+) -> list[tuple[str, GradcheckReport]]:
+    """Gradient-check a class or instance the way ``minirnn gradcheck`` does.
+
+    Parameters
+    ----------
+    obj : Cell subclass, Layer subclass, Loss subclass, an instance of one, or a
+        zero-argument function returning an instance.
+        A Cell class is checked alone (one step, ``cls(3, 4)``) and inside a
+        2-layer bidirectional :class:`~minirnn.layers.Recurrent` with
+        variable lengths. A Layer class is built with ``cls()`` or
+        ``cls(3, 4)``. Everything is converted to float64.
+
+    Returns
+    -------
+    list of (label, GradcheckReport)
+    """
+    from minirnn.layers.recurrent import Recurrent
+    from minirnn.losses.classification import CrossEntropy
+
+    rng = np.random.default_rng(seed)
+    if isinstance(obj, type) and issubclass(obj, Cell):
+        cell = obj(3, 4, rng=seed)
+        layer = Recurrent(obj, 3, 4, num_layers=2, bidirectional=True, seed=seed)
+        x = rng.uniform(-2, 2, (3, 5, 3))
+        lengths = np.array([5, 2, 4])
+        return [
+            (" (one step)", gradcheck(cell, rng.uniform(-2, 2, (3, 3)), seed=seed,
+                                      tolerance=tolerance, raise_on_failure=False)),
+            (" (in Recurrent: 2 layers, bidirectional, lengths)",
+             gradcheck(layer, x, seed=seed, tolerance=tolerance, raise_on_failure=False,
+                       forward_kwargs={"lengths": lengths})),
+        ]
+    if isinstance(obj, type) and issubclass(obj, (Layer, Loss)):
+        make: Any = obj
+        try:
+            instance = make()
+        except TypeError:
+            instance = make(3, 4)
+        obj = instance
+    elif callable(obj) and not isinstance(obj, (Layer, Cell, Loss)):
+        obj = obj()
+    if isinstance(obj, Cell):
+        obj.astype(np.float64)
+        return [("", gradcheck(obj, rng.uniform(-2, 2, (3, obj.input_size)), seed=seed,
+                               tolerance=tolerance, raise_on_failure=False))]
+    if isinstance(obj, Loss):
+        pred = rng.uniform(-2, 2, (4, 5, 3))
+        if isinstance(obj, CrossEntropy):
+            target: np.ndarray = rng.integers(0, 3, (4, 5))
+        else:
+            target = rng.uniform(0, 1, pred.shape)
+        return [("", gradcheck(obj, pred, target, rng.random((4, 5)) < 0.8, seed=seed,
+                               tolerance=tolerance, raise_on_failure=False))]
+    if isinstance(obj, Layer):
+        obj.astype(np.float64)
+        return [("", gradcheck(obj, _layer_input(obj, rng), seed=seed, tolerance=tolerance,
+                               raise_on_failure=False))]
+    raise TypeError(f"cannot gradient-check {obj!r}: expected a Cell, Layer or Loss "
+                    "(class or instance) or a function returning one")
+
+
+def builtin_gradcheck_targets() -> list[tuple[str, Any]]:
+    """Every built-in cell, layer and loss, as (name, class or factory)."""
+    from minirnn import cells, layers, losses
+    from minirnn.model import Sequential
+
+    def seq() -> Layer:
+        return Sequential(layers.LSTM(3, 4, seed=0), layers.Tanh(), layers.LastStep(),
+                          layers.Dense(4, 2, seed=0))
+
+    def factory(make: Any) -> Any:
+        return make
+
+    return [
+        ("RNNCell", cells.RNNCell),
+        ("LSTMCell", cells.LSTMCell),
+        ("GRUCell", cells.GRUCell),
+        ("LSTMCell(proj_size=2)", factory(lambda: cells.LSTMCell(3, 4, proj_size=2, rng=0))),
+        ("LSTMCell(peephole=True)", factory(lambda: cells.LSTMCell(3, 4, peephole=True, rng=0))),
+        ("GRUCell(reset_after=False)",
+         factory(lambda: cells.GRUCell(3, 4, reset_after=False, rng=0))),
+        ("RNN(relu, 2 layers)", factory(lambda: layers.RNN(3, 4, num_layers=2,
+                                                           nonlinearity="relu", seed=1))),
+        ("LSTM(proj, peephole, bidirectional)",
+         factory(lambda: layers.LSTM(3, 5, proj_size=2, peephole=True, bidirectional=True,
+                                     seed=0))),
+        ("GRU(reset_after=False, learned h0)",
+         factory(lambda: layers.GRU(3, 4, reset_after=False, learn_initial_state=True,
+                                    seed=0))),
+        ("Dense", factory(lambda: layers.Dense(3, 4, seed=0))),
+        ("Tanh", layers.Tanh), ("Sigmoid", layers.Sigmoid), ("LastStep", layers.LastStep),
+        ("Sequential(LSTM, Tanh, LastStep, Dense)", seq),
+        ("MSE", losses.MSE), ("L1", losses.L1), ("Huber", losses.Huber),
+        ("BCEWithLogits", losses.BCEWithLogits), ("CrossEntropy", losses.CrossEntropy),
+    ]

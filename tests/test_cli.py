@@ -12,6 +12,11 @@ TINY = ["--seq-len", "6", "--train-size", "64", "--test-size", "32", "--epochs",
         "--hidden-size", "4", "--batch-size", "16"]
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the command writes minirnn-runs/ into the working folder
+
+
 def _test_mse(output: str) -> float:
     match = re.search(r"test MSE (\d+\.\d+)\s+vs baseline 0\.1767", output)
     assert match, output

@@ -300,3 +300,43 @@ class Cell(ABC):
             f"{type(self).__name__}(input_size={self.input_size}, "
             f"hidden_size={self.hidden_size}, bias={self.bias})"
         )
+
+
+def accumulate_sequence_grads(
+    cell: Cell, dA: np.ndarray, Y: np.ndarray, h0: np.ndarray, x_tm: np.ndarray,
+    reverse: bool, dhp_n: np.ndarray | None = None,
+) -> None:
+    """dW_ih, dW_hh and the biases from the pre-activation gradients dA (T, N, G*H).
+
+    ``h_{t-1}`` is the previous output (``Y`` shifted by one step, ``h0`` first), so
+    dW_hh is one product over T-1 steps plus one for the first step. With ``dhp_n``
+    (GRU), the last H columns of dL/dhp differ from dA's and are given separately.
+    """
+    T, N, D = x_tm.shape
+    G = dA.shape[2]
+    H = Y.shape[2]
+    flat = dA.reshape(T * N, G)
+    cell.weight_ih.grad += flat.T @ x_tm.reshape(T * N, D)
+    if reverse:
+        d_mid, y_prev, d_first = dA[:-1], Y[1:], dA[T - 1]
+    else:
+        d_mid, y_prev, d_first = dA[1:], Y[:-1], dA[0]
+    y_prev = y_prev.reshape(-1, H)
+    if dhp_n is None:
+        cell.weight_hh.grad += d_mid.reshape(-1, G).T @ y_prev
+        cell.weight_hh.grad += d_first.T @ h0
+    else:
+        k = G - H
+        cell.weight_hh.grad[:k] += d_mid.reshape(-1, G)[:, :k].T @ y_prev
+        cell.weight_hh.grad[:k] += d_first[:, :k].T @ h0
+        n_mid, n_first = (dhp_n[:-1], dhp_n[T - 1]) if reverse else (dhp_n[1:], dhp_n[0])
+        cell.weight_hh.grad[k:] += n_mid.reshape(-1, H).T @ y_prev
+        cell.weight_hh.grad[k:] += n_first.T @ h0
+    if cell.bias_ih is not None and cell.bias_hh is not None:
+        db = flat.sum(axis=0)
+        cell.bias_ih.grad += db
+        if dhp_n is None:
+            cell.bias_hh.grad += db
+        else:
+            cell.bias_hh.grad[: G - H] += db[: G - H]
+            cell.bias_hh.grad[G - H :] += dhp_n.reshape(T * N, H).sum(axis=0)

@@ -19,9 +19,9 @@ from minirnn._validation import (
     check_probability,
 )
 from minirnn.cells.base import Cell, State
-from minirnn.cells.gru import GRUCell
-from minirnn.cells.lstm import LSTMCell
-from minirnn.cells.rnn import RNNCell
+from minirnn.cells.gru import GRUCell, gru_sequence_backward, gru_sequence_forward
+from minirnn.cells.lstm import LSTMCell, lstm_sequence_backward, lstm_sequence_forward
+from minirnn.cells.rnn import RNNCell, rnn_sequence_backward, rnn_sequence_forward
 from minirnn.init import Initializer
 from minirnn.layers.base import Layer
 from minirnn.parameter import Parameter
@@ -407,6 +407,27 @@ class Recurrent(Layer):
         )
 
 
+def _sequence_kernels(cell: Cell) -> tuple[Any, Any] | None:
+    """Fused whole-sequence forward/backward for a built-in cell in its plain form, else None.
+
+    Only the exact built-in classes qualify (a subclass may override ``step``), and only
+    the variants the kernels implement: LSTM without peepholes or projection, GRU with
+    ``reset_after=True``. Everything else runs the generic per-step path.
+    """
+    kind = type(cell)
+    if kind is LSTMCell:
+        assert isinstance(cell, LSTMCell)
+        if not cell.peephole and not cell.proj_size:
+            return lstm_sequence_forward, lstm_sequence_backward
+    elif kind is GRUCell:
+        assert isinstance(cell, GRUCell)
+        if cell.reset_after:
+            return gru_sequence_forward, gru_sequence_backward
+    elif kind is RNNCell:
+        return rnn_sequence_forward, rnn_sequence_backward
+    return None
+
+
 def _run_forward(
     cell: Cell,
     x_tm: np.ndarray,
@@ -420,17 +441,25 @@ def _run_forward(
     ``step_mask`` (T, N, 1) marks valid steps (None: all valid); ``rec_mask``
     (N, H) is the recurrent-dropout mask applied to h before ``weight_hh``.
     """
+    if step_mask is None and rec_mask is None:
+        kernels = _sequence_kernels(cell)
+        if kernels is not None:
+            ys, final, fused = kernels[0](cell, x_tm, state0, reverse)
+            return ys, final, ("fused", kernels[1], fused)
     T, N, D = x_tm.shape
     # The input projection of every step is one matrix product.
     xp = cell.project_input(x_tm.reshape(T * N, D)).reshape(T, N, -1)
     ys = np.empty((T, N, cell.output_size), dtype=x_tm.dtype)
-    h_in = np.empty_like(ys)  # what entered weight_hh at each step, for dW_hh after the loop
+    # What entered weight_hh at each step, for dW_hh after the loop. Without a mask or
+    # recurrent dropout it is the previous output, so backward takes it from ys instead.
+    h_in = None if step_mask is None and rec_mask is None else np.empty_like(ys)
     steps: list[Any] = []
     state = state0
     order = range(T - 1, -1, -1) if reverse else range(T)
     for t in order:
         h_rec = state[0] if rec_mask is None else state[0] * rec_mask
-        h_in[t] = h_rec
+        if h_in is not None:
+            h_in[t] = h_rec
         new_state, step_cache = cell.step(xp[t], cell.project_hidden(h_rec), state)
         if step_mask is not None:
             # Padding carries the state through unchanged and outputs zeros.
@@ -442,7 +471,8 @@ def _run_forward(
             ys[t] = new_state[0]
         state = new_state
         steps.append(step_cache)
-    return ys, state, (x_tm, h_in, steps, reverse, step_mask, rec_mask)
+    del xp
+    return ys, state, ("steps", x_tm, h_in, ys, state0[0], steps, reverse, step_mask, rec_mask)
 
 
 def _run_backward(
@@ -456,7 +486,11 @@ def _run_backward(
 
     ``hidden_grads`` (T, N, H), if given, receives dL/dh_t of every step (diagnostics).
     """
-    x_tm, h_in, steps, reverse, step_mask, rec_mask = cache
+    if cache[0] == "fused":
+        _, backward, fused = cache
+        result: tuple[np.ndarray, State] = backward(cell, dys, dfinal, fused, hidden_grads)
+        return result
+    _, x_tm, h_in, ys, h0, steps, reverse, step_mask, rec_mask = cache
     T, N, D = x_tm.shape
     sizes = cell.state_sizes
     dtype = x_tm.dtype
@@ -506,7 +540,15 @@ def _run_backward(
     if dhp_all is None:
         dhp_all = dxp_all
     G = dxp_all.shape[2]
-    cell.project_hidden_backward(dhp_all.reshape(T * N, G), h_in.reshape(T * N, -1))
+    H = ys.shape[2]
+    if h_in is not None:
+        cell.project_hidden_backward(dhp_all.reshape(T * N, G), h_in.reshape(T * N, H))
+    else:
+        # h_{t-1} is the previous output (h0 at the first step): T-1 steps in one product.
+        mid, prev, first = ((dhp_all[:-1], ys[1:], dhp_all[T - 1]) if reverse
+                            else (dhp_all[1:], ys[:-1], dhp_all[0]))
+        cell.project_hidden_backward(mid.reshape(-1, G), prev.reshape(-1, H))
+        cell.project_hidden_backward(first, h0)
     dx = cell.project_input_backward(dxp_all.reshape(T * N, G), x_tm.reshape(T * N, D))
     return dx.reshape(T, N, D), tuple(dstate)
 

@@ -1,0 +1,67 @@
+"""Figures (needs the optional ``matplotlib``): loss curves and gradient flow."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+try:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display needed
+    import matplotlib.pyplot as plt
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("minirnn.plots needs matplotlib: pip install 'minirnn[plot]'") from exc
+
+__all__ = ["plot_grad_flow", "plot_history"]
+
+
+def plot_history(histories: Mapping[str, Any], path: str | os.PathLike[str], *,
+                 metric: str = "loss", log_scale: bool = True,
+                 title: str | None = None) -> None:
+    """Training (solid) and validation (dashed) curves of one or more runs in one figure.
+
+    Parameters
+    ----------
+    histories : mapping of label to History (or dict of metric lists)
+    path : where to save the PNG
+    metric : base metric name; ``val_<metric>`` is drawn too when present
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    for i, (label, history) in enumerate(histories.items()):
+        data = getattr(history, "history", history)
+        color = f"C{i}"
+        epochs = np.arange(1, len(data[metric]) + 1)
+        ax.plot(epochs, data[metric], color=color, label=f"{label} train")
+        if f"val_{metric}" in data:
+            ax.plot(epochs, data[f"val_{metric}"], color=color, ls="--", label=f"{label} val")
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_grad_flow(flows: Mapping[str, np.ndarray], path: str | os.PathLike[str], *,
+                   title: str = "gradient flow") -> None:
+    """``||dL/dh_t||`` against t (log scale) for one or more models."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    for label, flow in flows.items():
+        ax.semilogy(np.arange(1, len(flow) + 1), np.maximum(flow, 1e-300), label=label)
+    ax.set_xlabel("time step t")
+    ax.set_ylabel("mean ||dL/dh_t||")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
