@@ -27,7 +27,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "minirnn.testing needs hypothesis: pip install 'minirnn[test]'"
     ) from exc
 
-__all__ = ["RecurrentShape", "arrays_for", "recurrent_shapes", "seeds", "sequence_batches"]
+__all__ = [
+    "ContractCheck", "ContractError", "ContractReport", "RecurrentShape", "arrays_for",
+    "check_layer", "recurrent_shapes", "seeds", "sequence_batches",
+]
 
 
 @dataclass(frozen=True)
@@ -85,3 +88,243 @@ def sequence_batches(
     s = shape if shape is not None else draw(recurrent_shapes())
     dims = (s.batch, s.time, s.features) if batch_first else (s.time, s.batch, s.features)
     return draw(arrays_for(dims, dtype, bound))
+
+
+# ------------------------------------------------------------------ contract kit
+@dataclass
+class ContractCheck:
+    """One item of :func:`check_layer`'s report."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class ContractReport:
+    """What :func:`check_layer` found; ``passed`` if every check passed (skips count as passed)."""
+
+    subject: str
+    checks: list[ContractCheck]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def __str__(self) -> str:
+        lines = [f"check_layer {self.subject}: {'passed' if self.passed else 'FAILED'}"]
+        for c in self.checks:
+            status = "ok  " if c.passed else "FAIL"
+            lines.append(f"  {status} {c.name:<34} {c.detail}")
+        return "\n".join(lines)
+
+
+class ContractError(AssertionError):
+    """Raised by :func:`check_layer` when a check fails; ``report`` has the details."""
+
+    def __init__(self, report: ContractReport) -> None:
+        super().__init__(str(report))
+        self.report = report
+
+
+def _instantiate(obj: Any) -> Any:
+    from minirnn.cells.base import Cell
+    from minirnn.layers.base import Layer
+    from minirnn.layers.recurrent import Recurrent
+
+    if isinstance(obj, type) and issubclass(obj, Cell):
+        return Recurrent(obj, 3, 4, num_layers=2, bidirectional=True, seed=0)
+    if isinstance(obj, type) and issubclass(obj, Layer):
+        try:
+            return obj()
+        except TypeError:
+            return obj(3, 4)
+    if isinstance(obj, Layer):
+        return obj
+    raise TypeError(f"check_layer expects a Layer or Cell (class or instance), got {obj!r}")
+
+
+def _input_shape(layer: Any, batch: int, time: int) -> tuple[int, ...]:
+    first = getattr(layer, "layers", None)
+    if first:
+        return _input_shape(first[0], batch, time)
+    if hasattr(layer, "input_size"):
+        return (batch, time, int(layer.input_size))
+    if hasattr(layer, "in_features"):
+        return (batch, time, int(layer.in_features))
+    return (batch, time, 4)
+
+
+def check_layer(
+    obj: Any,
+    *,
+    input_shape: tuple[int, ...] | None = None,
+    seed: int = 0,
+    max_examples: int = 10,
+    raise_on_failure: bool = True,
+) -> ContractReport:
+    """Run minirnn's layer contract on a layer or cell you wrote; one readable report.
+
+    Parameters
+    ----------
+    obj : Layer or Cell, class or instance
+        A Cell (class) is checked inside a 2-layer bidirectional
+        :class:`~minirnn.layers.Recurrent`; a Layer class is built with
+        ``cls()`` or ``cls(3, 4)``.
+    input_shape : tuple, optional
+        Shape of a test input; by default (N, T, D) from ``input_size`` or
+        ``in_features``.
+    seed : int
+    max_examples : int
+        Hypothesis examples of the gradient check (batch and time drawn).
+    raise_on_failure : bool
+        Raise :class:`ContractError` with the report when a check fails.
+
+    Returns
+    -------
+    ContractReport
+        Checks: output shape and dtype; parameter and gradient names, shapes
+        and dtypes; inputs not mutated; forward twice then backward
+        differentiates the second call; gradients accumulate and reset;
+        ``state_dict`` round trip (returns copies); model file round trip (if
+        the layer has ``get_config``); hypothesis-driven gradient check in float64.
+    """
+    import copy
+
+    from hypothesis import given, settings
+
+    from minirnn.gradcheck import gradcheck
+    from minirnn.io import ModelFileError, build_layer
+
+    layer = _instantiate(obj)
+    rng = np.random.default_rng(seed)
+    checks: list[ContractCheck] = []
+
+    def record(name: str, fn: Any) -> None:
+        try:
+            detail = fn()
+            checks.append(ContractCheck(name, True, detail or ""))
+        except Exception as exc:  # a failing check is reported, not raised
+            checks.append(ContractCheck(name, False, f"{type(exc).__name__}: {exc}"))
+
+    shape = input_shape or _input_shape(layer, 3, 5)
+    x = rng.uniform(-2, 2, shape).astype(layer.dtype)
+
+    def shapes() -> str:
+        y = layer.forward(x)
+        assert isinstance(y, np.ndarray), f"forward returned {type(y).__name__}"
+        assert y.dtype == layer.dtype, f"output dtype {y.dtype} != layer dtype {layer.dtype}"
+        assert y.shape[0] == x.shape[0], f"batch axis {x.shape[0]} became {y.shape[0]}"
+        assert np.isfinite(y).all(), "output not finite"
+        dx = layer.backward(np.ones_like(y))
+        assert dx.shape == x.shape, f"dx shape {dx.shape} != input shape {x.shape}"
+        return f"{x.shape} -> {y.shape}"
+
+    def parameters() -> str:
+        named = list(layer.named_parameters())
+        names = [n for n, _ in named]
+        assert len(set(names)) == len(names), f"duplicate names {names}"
+        for name, p in named:
+            assert p.grad.shape == p.data.shape, f"{name}: grad {p.grad.shape} vs {p.data.shape}"
+            assert p.grad.dtype == p.data.dtype, f"{name}: grad dtype {p.grad.dtype}"
+        sd = layer.state_dict()
+        assert list(sd) == names, f"state_dict keys {list(sd)} != parameter names {names}"
+        return f"{len(names)} parameters"
+
+    def not_mutated() -> str:
+        x0 = x.copy()
+        y = layer.forward(x)
+        g = rng.standard_normal(y.shape).astype(layer.dtype)
+        g0 = g.copy()
+        layer.backward(g)
+        assert np.array_equal(x, x0), "forward/backward changed the input"
+        assert np.array_equal(g, g0), "backward changed dy"
+        return ""
+
+    def twice() -> str:
+        x2 = rng.uniform(-2, 2, shape).astype(layer.dtype)
+        y = layer.forward(x)
+        g = rng.standard_normal(y.shape).astype(layer.dtype)
+        layer.zero_grad()
+        dx_ref = layer.backward(g)
+        ref = [p.grad.copy() for p in layer.parameters()]
+        layer.zero_grad()
+        layer.forward(x2)
+        layer.forward(x)
+        dx = layer.backward(g)
+        assert np.allclose(dx, dx_ref, rtol=1e-6, atol=1e-9), "dx depends on an earlier forward"
+        for p, r in zip(layer.parameters(), ref, strict=True):
+            assert np.allclose(p.grad, r, rtol=1e-6, atol=1e-9), f"{p.name} grad differs"
+        return ""
+
+    def accumulate() -> str:
+        if not layer.parameters():
+            return "no parameters"
+        y = layer.forward(x)
+        g = rng.standard_normal(y.shape).astype(layer.dtype)
+        layer.zero_grad()
+        layer.forward(x)
+        layer.backward(g)
+        once = [p.grad.copy() for p in layer.parameters()]
+        layer.forward(x)
+        layer.backward(g)
+        for p, o in zip(layer.parameters(), once, strict=True):
+            assert np.allclose(p.grad, 2 * o, rtol=1e-6, atol=1e-9), \
+                f"{p.name}: backward must add into grad (+=)"
+        layer.zero_grad()
+        assert all(not p.grad.any() for p in layer.parameters()), "zero_grad left values"
+        return ""
+
+    def round_trip() -> str:
+        y = layer.forward(x)
+        sd = layer.state_dict()
+        for v in sd.values():
+            v += 1.0  # must be a copy
+        assert np.array_equal(layer.forward(x), y), "state_dict returned views, not copies"
+        other = copy.deepcopy(layer)
+        for p in other.parameters():
+            p.data += 0.5
+        other.load_state_dict(layer.state_dict())
+        assert np.array_equal(other.forward(x), y), "load_state_dict did not restore outputs"
+        return ""
+
+    def file_round_trip() -> str:
+        try:
+            config = layer.get_config()
+        except NotImplementedError:
+            return "skipped: no get_config()"
+        try:
+            rebuilt = build_layer({"class": type(layer).__name__, "config": config})
+        except ModelFileError as exc:
+            return f"skipped: {exc}"
+        rebuilt.load_state_dict(layer.state_dict())
+        assert np.array_equal(rebuilt.forward(x), layer.forward(x)), "rebuilt layer differs"
+        return "get_config -> rebuild -> same outputs"
+
+    def gradients() -> str:
+        double = copy.deepcopy(layer).astype(np.float64)
+        worst = [0.0]
+
+        @settings(max_examples=max_examples, deadline=None, database=None)
+        @given(batch=st.integers(1, 3), time=st.integers(1, 4), data_seed=seeds())
+        def run(batch: int, time: int, data_seed: int) -> None:
+            s = input_shape or _input_shape(double, batch, time)
+            xs = np.random.default_rng(data_seed).uniform(-2, 2, s)
+            report = gradcheck(double, xs, seed=data_seed % 2**31)
+            worst[0] = max(worst[0], report.max_relative_error)
+
+        run()
+        return f"max rel err {worst[0]:.2e} over {max_examples} drawn cases"
+
+    record("forward/backward shapes and dtype", shapes)
+    record("parameter and gradient names/shapes", parameters)
+    record("inputs not mutated", not_mutated)
+    record("forward twice then backward", twice)
+    record("gradients accumulate and reset", accumulate)
+    record("state_dict round trip", round_trip)
+    record("model file round trip", file_round_trip)
+    record("gradient check (hypothesis, float64)", gradients)
+    report = ContractReport(repr(layer).splitlines()[0], checks)
+    if raise_on_failure and not report.passed:
+        raise ContractError(report)
+    return report
