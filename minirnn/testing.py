@@ -135,10 +135,11 @@ def _instantiate(obj: Any) -> Any:
     if isinstance(obj, type) and issubclass(obj, Cell):
         return Recurrent(obj, 3, 4, num_layers=2, bidirectional=True, seed=0)
     if isinstance(obj, type) and issubclass(obj, Layer):
+        make: Any = obj
         try:
-            return obj()
+            return make()
         except TypeError:
-            return obj(3, 4)
+            return make(3, 4)
     if isinstance(obj, Layer):
         return obj
     raise TypeError(f"check_layer expects a Layer or Cell (class or instance), got {obj!r}")
