@@ -179,9 +179,11 @@ class ProgressBar(Callback):
     ``every_batches`` batches and one at the end of each epoch.
     """
 
-    def __init__(self, every_batches: int = 50, stream: IO[str] | None = None) -> None:
+    def __init__(self, every_batches: int = 50, stream: IO[str] | None = None,
+                 epoch_summary: bool = True) -> None:
         self.every_batches = max(int(every_batches), 1)
         self.stream = stream
+        self.epoch_summary = epoch_summary
         self._bar: Any = None
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
@@ -216,6 +218,8 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        if not self.epoch_summary:
+            return
         print(f"epoch {epoch + 1}/{self.solver.epochs}  loss {logs['loss']:.5f}{extra}  "
               f"{logs.get('samples_per_second', 0):.0f} samples/s",
               file=self.stream or sys.stdout, flush=True)

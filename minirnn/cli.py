@@ -128,8 +128,8 @@ def _solver(args: argparse.Namespace, model: Sequential, loss: Loss, metric: str
             lr: float) -> tuple[Solver, EarlyStopping]:
     stopper = EarlyStopping(patience=args.patience, restore_best_weights=True)
     callbacks: list[Callback] = [_EpochLine(metric), stopper]
-    if args.progress:
-        callbacks.append(ProgressBar(every_batches=100))
+    if args.progress or (args.progress is None and sys.stdout.isatty()):
+        callbacks.append(ProgressBar(every_batches=100, epoch_summary=False))
     optimizer = _OPTIMIZERS[args.optimizer](model, lr=lr)
     solver = Solver(model, loss=loss, optimizer=optimizer, batch_size=args.batch_size,
                     epochs=args.epochs, seed=args.seed, clip_norm=args.clip_norm,
@@ -426,8 +426,9 @@ def _add_common(parser: argparse.ArgumentParser, task: str) -> None:
     parser.add_argument("--grad-flow", action="store_true",
                         help="save and plot the norm of dL/dh_t per step after training")
     parser.add_argument("--no-plot", action="store_true", help="do not draw figures")
-    parser.add_argument("--progress", action="store_true",
-                        help="progress bar within epochs (tqdm if installed)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar with the running loss within epochs (tqdm if "
+                             "installed); default: on when the output is a terminal")
 
 
 def _parser() -> argparse.ArgumentParser:
