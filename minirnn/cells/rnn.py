@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from minirnn._math import tanh
 from minirnn.cells.base import Cell, State, accumulate_sequence_grads
 
 __all__ = ["RNNCell"]
@@ -89,17 +90,18 @@ def rnn_sequence_forward(
         Y += cell.bias_ih.data + cell.bias_hh.data
     w_hh = cell.weight_hh.data.T
     hp = np.empty((N, H), x_tm.dtype)
-    tanh = cell.nonlinearity == "tanh"
+    use_tanh = cell.nonlinearity == "tanh"
     h = state0[0]
-    for t in range(T - 1, -1, -1) if reverse else range(T):
-        y = Y[t]
-        np.matmul(h, w_hh, out=hp)
-        y += hp
-        if tanh:
-            np.tanh(y, out=y)
-        else:
-            np.maximum(y, 0, out=y)
-        h = y
+    with np.errstate(over="ignore"):
+        for t in range(T - 1, -1, -1) if reverse else range(T):
+            y = Y[t]
+            np.matmul(h, w_hh, out=hp)
+            y += hp
+            if use_tanh:
+                tanh(y, out=y)
+            else:
+                np.maximum(y, 0, out=y)
+            h = y
     return Y, (h,), (x_tm, state0[0], Y, reverse)
 
 
@@ -117,14 +119,14 @@ def rnn_sequence_backward(
     dh = np.zeros((N, H), x_tm.dtype) if dfinal is None else dfinal[0].copy()
     dZ = np.empty_like(Y)
     w_hh = cell.weight_hh.data
-    tanh = cell.nonlinearity == "tanh"
+    use_tanh = cell.nonlinearity == "tanh"
     for t in range(T) if reverse else range(T - 1, -1, -1):
         if dys is not None:
             dh += dys[t]
         if hidden_grads is not None:
             hidden_grads[t] = dh
         y, dz = Y[t], dZ[t]
-        if tanh:
+        if use_tanh:
             np.multiply(y, y, out=dz)
             np.subtract(1.0, dz, out=dz)
             dz *= dh
