@@ -65,7 +65,7 @@ def temperatures(out: Path, tmp: Path, data: Path) -> dict[str, float] | None:
         print(f"{csv} not found: skipping the temperature figure")
         return None
     main(["train", "series", "--csv", str(csv), "--column", "Temp", "--date-column", "Date",
-          "--no-plot", "--output", str(tmp / "temp")])
+          "--cell", "lstm", "--no-plot", "--output", str(tmp / "temp")])
     report = json.loads((tmp / "temp" / "report.json").read_text())
     main(["predict", str(tmp / "temp" / "model.npz"), "--csv", str(csv), "--output",
           str(tmp / "temp" / "pred.csv")])

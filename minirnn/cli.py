@@ -60,7 +60,7 @@ _TASK_DEFAULTS: dict[str, dict[str, Any]] = {
                "lr": {"lstm": 3e-3, "gru": 3e-3, "rnn": 1e-3}, "patience": 5},
     "binary-addition": {"cell": "rnn", "hidden_size": 16, "epochs": 20, "batch_size": 32,
                         "lr": {"lstm": 1e-2, "gru": 1e-2, "rnn": 1e-2}, "patience": 5},
-    "series": {"cell": "lstm", "hidden_size": 32, "epochs": 60, "batch_size": 32,
+    "series": {"cell": "gru", "hidden_size": 32, "epochs": 60, "batch_size": 32,
                "lr": {"lstm": 3e-3, "gru": 3e-3, "rnn": 1e-3}, "patience": 10},
 }
 

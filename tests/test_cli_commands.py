@@ -160,7 +160,8 @@ def test_binary_addition_defaults_get_every_sum_right(tmp_path, capsys):
 @pytest.mark.skipif(not TEMPS.exists(), reason="shared Melbourne temperature data not present")
 def test_lstm_beats_persistence_on_melbourne_temperatures(tmp_path):
     assert main(["train", "series", "--csv", str(TEMPS), "--column", "Temp", "--date-column",
-                 "Date", "--epochs", "15", "--no-plot", "--output", str(tmp_path)]) == 0
+                 "Date", "--cell", "lstm", "--epochs", "15", "--no-plot",
+                 "--output", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["persistence_rmse"] == pytest.approx(2.62, abs=0.01)
     assert report["test_rmse"] < report["persistence_rmse"]
