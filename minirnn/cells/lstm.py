@@ -243,7 +243,8 @@ def lstm_sequence_forward(
     w_hh = (cell.weight_hh.data * scale[:, None]).T
     Y = np.empty((T, N, H), dt)
     C = np.empty((T, N, H), dt)
-    TC = np.empty((T, N, H), dt)
+    # tanh(c_t) is not kept (backward recomputes it): the cache stays at what BPTT needs.
+    tc = np.empty((N, H), dt)
     hp = np.empty((N, 4 * H), dt)
     ig = np.empty((N, H), dt)
     h, c = state0
@@ -260,10 +261,10 @@ def lstm_sequence_forward(
             np.multiply(a[:, H : 2 * H], c, out=ct)
             np.multiply(a[:, :H], a[:, 2 * H : 3 * H], out=ig)
             ct += ig
-            tc = tanh(ct, out=TC[t])
+            tanh(ct, out=tc)
             h = np.multiply(a[:, 3 * H :], tc, out=Y[t])
             c = ct
-    return Y, (h, c), (x_tm, state0, A, C, TC, Y, reverse)
+    return Y, (h, c), (x_tm, state0, A, C, Y, reverse)
 
 
 def lstm_sequence_backward(
@@ -274,7 +275,7 @@ def lstm_sequence_backward(
     hidden_grads: np.ndarray | None = None,
 ) -> tuple[np.ndarray, State]:
     """BPTT of :func:`lstm_sequence_forward`; returns dx (T, N, D) and (dh0, dc0)."""
-    x_tm, (h0, c0), A, C, TC, Y, reverse = cache
+    x_tm, (h0, c0), A, C, Y, reverse = cache
     T, N, D = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
@@ -288,36 +289,38 @@ def lstm_sequence_backward(
     da = np.empty((N, 4 * H), dt)
     ds = np.empty((N, 4 * H), dt)
     b1 = np.empty((N, H), dt)
+    tc = np.empty((N, H), dt)
     ds_g = ds[:, 2 * H : 3 * H]
-    for t in range(T) if reverse else range(T - 1, -1, -1):
-        if dys is not None:
-            dh += dys[t]
-        if hidden_grads is not None:
-            hidden_grads[t] = dh
-        a = A[t]
-        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        tc = TC[t]
-        first = t == (T - 1 if reverse else 0)
-        c_prev = c0 if first else C[t + 1 if reverse else t - 1]
-        # dc_t += dh * o * (1 - tanh(c)^2)
-        np.multiply(tc, tc, out=b1)
-        np.subtract(1.0, b1, out=b1)
-        b1 *= o
-        b1 *= dh
-        dc += b1
-        # Gate gradients before the nonlinearities' derivatives.
-        np.multiply(dc, g, out=da[:, :H])
-        np.multiply(dc, c_prev, out=da[:, H : 2 * H])
-        np.multiply(dc, i, out=da[:, 2 * H : 3 * H])
-        np.multiply(dh, tc, out=da[:, 3 * H :])
-        # sigma' = s (1 - s) on i, f, o; tanh' = 1 - g^2 on g.
-        np.subtract(1.0, a, out=ds)
-        ds *= a
-        np.multiply(g, g, out=ds_g)
-        np.subtract(1.0, ds_g, out=ds_g)
-        dc *= f
-        np.multiply(da, ds, out=a)  # A[t] now holds dL/da_t
-        np.matmul(a, w_hh, out=dh)
+    with np.errstate(over="ignore"):
+        for t in range(T) if reverse else range(T - 1, -1, -1):
+            if dys is not None:
+                dh += dys[t]
+            if hidden_grads is not None:
+                hidden_grads[t] = dh
+            a = A[t]
+            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+            tanh(C[t], out=tc)
+            first = t == (T - 1 if reverse else 0)
+            c_prev = c0 if first else C[t + 1 if reverse else t - 1]
+            # dc_t += dh * o * (1 - tanh(c)^2)
+            np.multiply(tc, tc, out=b1)
+            np.subtract(1.0, b1, out=b1)
+            b1 *= o
+            b1 *= dh
+            dc += b1
+            # Gate gradients before the nonlinearities' derivatives.
+            np.multiply(dc, g, out=da[:, :H])
+            np.multiply(dc, c_prev, out=da[:, H : 2 * H])
+            np.multiply(dc, i, out=da[:, 2 * H : 3 * H])
+            np.multiply(dh, tc, out=da[:, 3 * H :])
+            # sigma' = s (1 - s) on i, f, o; tanh' = 1 - g^2 on g.
+            np.subtract(1.0, a, out=ds)
+            ds *= a
+            np.multiply(g, g, out=ds_g)
+            np.subtract(1.0, ds_g, out=ds_g)
+            dc *= f
+            np.multiply(da, ds, out=a)  # A[t] now holds dL/da_t
+            np.matmul(a, w_hh, out=dh)
     accumulate_sequence_grads(cell, A, Y, h0, x_tm, reverse)
     dx = A.reshape(T * N, 4 * H) @ cell.weight_ih.data
     return dx.reshape(T, N, D), (dh, dc)
