@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._math import sigmoid, tanh
+from minirnn._math import SINGLE_THREAD_MACS, blas_single_thread, sigmoid, tanh
 from minirnn.cells.base import Cell, State, accumulate_sequence_grads
 
 __all__ = ["GRUCell"]
@@ -190,7 +190,8 @@ def gru_sequence_forward(
     hp = np.empty((N, 3 * H), dt)
     b1 = np.empty((N, H), dt)
     h = state0[0]
-    with np.errstate(over="ignore"):
+    small = N * H * 3 * H < SINGLE_THREAD_MACS
+    with np.errstate(over="ignore"), blas_single_thread(small):
         for t in range(T - 1, -1, -1) if reverse else range(T):
             a = A[t]
             np.matmul(h, w_hh, out=hp)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._math import sigmoid, tanh
+from minirnn._math import SINGLE_THREAD_MACS, blas_single_thread, sigmoid, tanh
 from minirnn.cells.base import Cell, State, accumulate_sequence_grads
 
 __all__ = ["LSTMCell"]
@@ -248,7 +248,8 @@ def lstm_sequence_forward(
     hp = np.empty((N, 4 * H), dt)
     ig = np.empty((N, H), dt)
     h, c = state0
-    with np.errstate(over="ignore"):
+    small = N * H * 4 * H < SINGLE_THREAD_MACS
+    with np.errstate(over="ignore"), blas_single_thread(small):
         for t in range(T - 1, -1, -1) if reverse else range(T):
             a = A[t]
             np.matmul(h, w_hh, out=hp)
@@ -291,7 +292,8 @@ def lstm_sequence_backward(
     b1 = np.empty((N, H), dt)
     tc = np.empty((N, H), dt)
     ds_g = ds[:, 2 * H : 3 * H]
-    with np.errstate(over="ignore"):
+    small = N * H * 4 * H < SINGLE_THREAD_MACS
+    with np.errstate(over="ignore"), blas_single_thread(small):
         for t in range(T) if reverse else range(T - 1, -1, -1):
             if dys is not None:
                 dh += dys[t]
