@@ -355,14 +355,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for cell, dtype, size in configs:
         row = run_config(cell, dtype, size, total_budget / len(configs), max_repeats)
+        last = row
         for _ in range(RETRIES):
             if (row.other_cpu or 0.0) <= BUSY:
                 break
-            print(f"  ({cell} {dtype} {size}: other processes used {row.other_cpu:.0%} of the "
+            print(f"  ({cell} {dtype} {size}: other processes used {last.other_cpu:.0%} of the "
                   "CPUs; measuring again)", flush=True)
             time.sleep(5)
-            again = run_config(cell, dtype, size, total_budget / len(configs), max_repeats)
-            row = min(row, again, key=lambda r: r.other_cpu or 0.0)
+            last = run_config(cell, dtype, size, total_budget / len(configs), max_repeats)
+            row = min(row, last, key=lambda r: r.other_cpu or 0.0)
         rows.append(row)
         print(f"  {cell:4s} {dtype} {size}: train {row.train_ms:.2f} ms "
               f"(ratio {fmt(row.train_ratio, '.2f') or '-'}), infer {row.infer_ms:.2f} ms "
