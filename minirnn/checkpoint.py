@@ -10,6 +10,7 @@ uninterrupted run.
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -131,9 +132,7 @@ def load_checkpoint(path: str | os.PathLike[str], solver: Solver) -> None:
         cb_states = [_join(c["state"], arrays) for c in saved_cbs]
         best = info.get("best")
         # Validate the optimizer state on a scratch copy before touching anything.
-        scratch = type(solver.optimizer).__new__(type(solver.optimizer))
-        scratch.__dict__.update(solver.optimizer.__dict__)
-        scratch.load_state_dict(opt_state)
+        copy.copy(solver.optimizer).load_state_dict(opt_state)
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError) as exc:

@@ -170,14 +170,23 @@ def _finish(args: argparse.Namespace, solver: Solver, stopper: EarlyStopping,
     print(f"saved {folder / 'model.npz'}, history.csv, history.json, report.json", flush=True)
 
 
+def _task_splits(make: Callable[..., tuple[np.ndarray, np.ndarray]], dtype: np.dtype,
+                 args: argparse.Namespace) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Training, validation (half the test size) and test sets from one seeded generator.
+
+    ``make(n, seed=rng, dtype=dtype)`` draws n samples of a built-in task.
+    """
+    rng = np.random.default_rng(args.seed)
+    sizes = (args.train_size, max(args.test_size // 2, 1), args.test_size)
+    return tuple(make(n, seed=rng, dtype=dtype) for n in sizes)
+
+
 def _train_adding(args: argparse.Namespace) -> int:
     if args.seq_len < 2:
         raise UsageError("--seq-len must be at least 2 (two marked positions)")
     dtype = np.dtype(args.dtype)
-    rng = np.random.default_rng(args.seed)
-    x, y = adding_problem(args.train_size, args.seq_len, seed=rng, dtype=dtype)
-    xv, yv = adding_problem(max(args.test_size // 2, 1), args.seq_len, seed=rng, dtype=dtype)
-    xt, yt = adding_problem(args.test_size, args.seq_len, seed=rng, dtype=dtype)
+    (x, y), (xv, yv), (xt, yt) = _task_splits(
+        lambda n, **kw: adding_problem(n, args.seq_len, **kw), dtype, args)
     model = build_adding_model(args.cell, args.hidden_size, dtype=dtype, seed=args.seed,
                                num_layers=args.layers, bidirectional=args.bidirectional)
     solver, stopper = _solver(args, model, MSE(), "MSE", args.lr)
@@ -204,10 +213,8 @@ def _train_binary_addition(args: argparse.Namespace) -> int:
         raise UsageError("--bidirectional does not apply to binary addition: the carry flows "
                          "from the least significant bit on, a causal model must learn it")
     dtype = np.dtype(args.dtype)
-    rng = np.random.default_rng(args.seed)
-    x, y = binary_addition(args.train_size, args.bits, seed=rng, dtype=dtype)
-    xv, yv = binary_addition(max(args.test_size // 2, 1), args.bits, seed=rng, dtype=dtype)
-    xt, yt = binary_addition(args.test_size, args.bits, seed=rng, dtype=dtype)
+    (x, y), (xv, yv), (xt, yt) = _task_splits(
+        lambda n, **kw: binary_addition(n, args.bits, **kw), dtype, args)
     recurrent = _CELLS[args.cell](2, args.hidden_size, num_layers=args.layers, dtype=dtype,
                                   seed=np.random.default_rng(args.seed))
     model = Sequential(recurrent, Dense(recurrent.output_size, 1, dtype=dtype,

@@ -14,6 +14,7 @@ from minirnn._validation import check_positive_int
 from minirnn.callbacks import Callback, ProgressBar, ProgressPrinter
 from minirnn.layers.base import Layer
 from minirnn.losses.base import Loss
+from minirnn.losses.classification import CrossEntropy
 from minirnn.losses.regression import MSE
 from minirnn.optim.adam import Adam
 from minirnn.optim.base import Optimizer
@@ -266,6 +267,11 @@ class Solver:
             raise ValueError(f"tbptt k2 must be a multiple of k1 (k2 >= k1), got ({k1}, {k2})")
         return k1, k2
 
+    @property
+    def _integer_targets(self) -> bool:
+        """Class-index targets stay integers (CrossEntropy); others are cast to the dtype."""
+        return isinstance(self.loss, CrossEntropy)
+
     # ---------------------------------------------------------------- states
     def _recurrent_layers(self) -> list[Any]:
         layers = [self.model] + [layer for _, layer in self.model.named_layers()]
@@ -320,7 +326,7 @@ class Solver:
             A loss or gradient became NaN/Inf; the weights are those before
             the failing step.
         """
-        integer_targets = type(self.loss).__name__ == "CrossEntropy"
+        integer_targets = self._integer_targets
         x, y = _as_data(x, y, self.model.dtype, "training", integer_targets)
         steps = x.shape[1] if x.ndim == 3 else None
         lengths = _as_lengths(lengths, x.shape[0], steps, "training")
@@ -501,7 +507,7 @@ class Solver:
                 param_norms.setdefault(name, []).append(math.sqrt(sq))
         params = [p for _, p in named]
         if self.clip_norm is not None:
-            clip_grad_norm(params, self.clip_norm)
+            clip_grad_norm(params, self.clip_norm, norm=norm)
         if self.clip_value is not None:
             clip_grad_value(params, self.clip_value)
         self.optimizer.step()
@@ -549,8 +555,7 @@ class Solver:
     def evaluate(self, x: np.ndarray, y: np.ndarray, *, lengths: np.ndarray | None = None,
                  mask: np.ndarray | None = None) -> float:
         """Mean loss over ``(x, y)`` in eval mode, weighted by batch size."""
-        integer_targets = type(self.loss).__name__ == "CrossEntropy"
-        x, y = _as_data(x, y, self.model.dtype, "evaluation", integer_targets)
+        x, y = _as_data(x, y, self.model.dtype, "evaluation", self._integer_targets)
         lengths = _as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None,
                               "evaluation")
         mask = self._make_mask(mask, lengths, x, y)

@@ -302,6 +302,18 @@ class Cell(ABC):
         )
 
 
+def split_at_first_step(
+    d: np.ndarray, Y: np.ndarray, reverse: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pair per-step gradients d (T, ...) with the previous output of each step.
+
+    Returns ``(d at the T-1 steps that have a previous output, those outputs, d at the
+    first step)``; the first step's previous output is the initial state. The first step is
+    t = 0 forward and t = T-1 in the reverse direction.
+    """
+    return (d[:-1], Y[1:], d[-1]) if reverse else (d[1:], Y[:-1], d[0])
+
+
 def accumulate_sequence_grads(
     cell: Cell, dA: np.ndarray, Y: np.ndarray, h0: np.ndarray, x_tm: np.ndarray,
     reverse: bool, dhp_n: np.ndarray | None = None,
@@ -317,10 +329,7 @@ def accumulate_sequence_grads(
     H = Y.shape[2]
     flat = dA.reshape(T * N, G)
     cell.weight_ih.grad += flat.T @ x_tm.reshape(T * N, D)
-    if reverse:
-        d_mid, y_prev, d_first = dA[:-1], Y[1:], dA[T - 1]
-    else:
-        d_mid, y_prev, d_first = dA[1:], Y[:-1], dA[0]
+    d_mid, y_prev, d_first = split_at_first_step(dA, Y, reverse)
     y_prev = y_prev.reshape(-1, H)
     if dhp_n is None:
         cell.weight_hh.grad += d_mid.reshape(-1, G).T @ y_prev
@@ -329,7 +338,7 @@ def accumulate_sequence_grads(
         k = G - H
         cell.weight_hh.grad[:k] += d_mid.reshape(-1, G)[:, :k].T @ y_prev
         cell.weight_hh.grad[:k] += d_first[:, :k].T @ h0
-        n_mid, n_first = (dhp_n[:-1], dhp_n[T - 1]) if reverse else (dhp_n[1:], dhp_n[0])
+        n_mid, _, n_first = split_at_first_step(dhp_n, Y, reverse)
         cell.weight_hh.grad[k:] += n_mid.reshape(-1, H).T @ y_prev
         cell.weight_hh.grad[k:] += n_first.T @ h0
     if cell.bias_ih is not None and cell.bias_hh is not None:

@@ -18,7 +18,7 @@ from minirnn._validation import (
     check_positive_int,
     check_probability,
 )
-from minirnn.cells.base import Cell, State
+from minirnn.cells.base import Cell, State, split_at_first_step
 from minirnn.cells.gru import GRUCell, gru_sequence_backward, gru_sequence_forward
 from minirnn.cells.lstm import LSTMCell, lstm_sequence_backward, lstm_sequence_forward
 from minirnn.cells.rnn import RNNCell, rnn_sequence_backward, rnn_sequence_forward
@@ -545,8 +545,7 @@ def _run_backward(
         cell.project_hidden_backward(dhp_all.reshape(T * N, G), h_in.reshape(T * N, H))
     else:
         # h_{t-1} is the previous output (h0 at the first step): T-1 steps in one product.
-        mid, prev, first = ((dhp_all[:-1], ys[1:], dhp_all[T - 1]) if reverse
-                            else (dhp_all[1:], ys[:-1], dhp_all[0]))
+        mid, prev, first = split_at_first_step(dhp_all, ys, reverse)
         cell.project_hidden_backward(mid.reshape(-1, G), prev.reshape(-1, H))
         cell.project_hidden_backward(first, h0)
     dx = cell.project_input_backward(dxp_all.reshape(T * N, G), x_tm.reshape(T * N, D))

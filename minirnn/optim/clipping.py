@@ -19,10 +19,12 @@ def global_grad_norm(params: Iterable[Parameter]) -> float:
     return float(np.sqrt(total))
 
 
-def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
+def clip_grad_norm(params: Iterable[Parameter], max_norm: float, *,
+                   norm: float | None = None) -> float:
     """Scale all gradients together so their global L2 norm is at most ``max_norm``.
 
     Keeps the gradient's direction (Pascanu et al. 2013; ``torch.nn.utils.clip_grad_norm_``).
+    ``norm``, if the caller already has the global norm, saves computing it again.
 
     Returns
     -------
@@ -32,7 +34,8 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
     if not max_norm > 0:
         raise ValueError(f"max_norm must be greater than zero, got {max_norm}")
     params = list(params)
-    norm = global_grad_norm(params)
+    if norm is None:
+        norm = global_grad_norm(params)
     if np.isfinite(norm) and norm > max_norm:
         scale = max_norm / (norm + 1e-6)
         for p in params:
