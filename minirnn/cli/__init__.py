@@ -1,0 +1,51 @@
+"""The ``minirnn`` command.
+
+``minirnn train adding|binary-addition|series [options]``, ``minirnn predict MODEL --csv ...``
+and ``minirnn gradcheck [module:Class ...]``; ``--help`` on every subcommand. Errors in the
+user's input (a bad CSV, a missing column, an impossible window) exit with status 2 and one
+line on stderr, never a traceback.
+
+One module per command: each adds its parser and sets ``run``, the function that executes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from minirnn.cli import gradcheck, series, toy_tasks
+from minirnn.cli._common import UsageError
+from minirnn.cli.toy_tasks import build_adding_model
+
+__all__ = ["UsageError", "build_adding_model", "main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="minirnn", description="minirnn: recurrent networks "
+                                     "in numpy with checked gradients.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train a model on a built-in task",
+                                formatter_class=fmt)
+    tasks = train.add_subparsers(dest="task", required=True)
+    toy_tasks.add_parsers(tasks, fmt)
+    series.add_parsers(tasks, commands, fmt)
+    gradcheck.add_parser(commands, fmt)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``minirnn`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "train" and not hasattr(args, "lr"):
+            args.lr = args.task_defaults["lr"][args.cell]
+        return int(args.run(args))
+    except UsageError as exc:
+        print(f"minirnn: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
