@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn.callbacks import Callback, EarlyStopping, ProgressBar
+from minirnn.callbacks import Callback, EarlyStopping, ProgressBar, TimeLimit
 from minirnn.diagnostics import gradient_flow
 from minirnn.io import ModelFileError, check_model_arrays, read_file, save_model
 from minirnn.layers import GRU, LSTM, RNN, Dense, LastStep, Recurrent
@@ -143,6 +143,7 @@ def make_solver(args: argparse.Namespace, model: Sequential, loss: Loss, metric:
     if not quiet:
         callbacks.append(EpochLine(metric))
     callbacks.append(stopper)
+    callbacks.extend(time_limit(args))
     lr = lr if lr is not None else getattr(args, "lr", None)
     opt_class = OPTIMIZERS[args.optimizer]
     optimizer = opt_class(model) if lr is None else opt_class(model, lr=lr)
@@ -152,6 +153,24 @@ def make_solver(args: argparse.Namespace, model: Sequential, loss: Loss, metric:
                     epochs=args.epochs, seed=args.seed, clip_norm=args.clip_norm,
                     callbacks=callbacks, checkpoint_path=checkpoint)
     return solver, stopper
+
+
+def time_limit(args: argparse.Namespace) -> list[Callback]:
+    """``[TimeLimit(args.time_limit, verbose=True)]`` if ``--time-limit`` was given, else ``[]``.
+
+    Commands that build their own Solver add these callbacks to honour ``--time-limit``.
+    """
+    seconds = getattr(args, "time_limit", None)
+    return [] if seconds is None else [TimeLimit(seconds, verbose=True)]
+
+
+def time_limit_report(solver: Solver) -> dict[str, Any]:
+    """How far a run got under ``--time-limit`` (empty without one), for report.json."""
+    for cb in solver.callbacks:
+        if isinstance(cb, TimeLimit):
+            return {"time_limit": {"seconds": cb.seconds, "reached": cb.stopped,
+                                   "epochs_done": cb.epochs_done, "elapsed": cb.elapsed}}
+    return {}
 
 
 def fit(solver: Solver, x: np.ndarray, y: np.ndarray,
@@ -191,7 +210,8 @@ def finish(args: argparse.Namespace, solver: Solver, stopper: EarlyStopping,
         np.savetxt(folder / "grad_flow.csv", flow, header="norm of dL/dh_t, t = 0..T-1")
         ends = f"t=1: {flow[0]:.3g}, t={len(flow)}: {flow[-1]:.3g}"
         print(f"gradient flow (mean ||dL/dh_t||): {ends}; saved grad_flow.csv", flush=True)
-    full = {**report, "status": "interrupted" if solver.interrupted else "finished",
+    full = {**report, **time_limit_report(solver),
+            "status": "interrupted" if solver.interrupted else "finished",
             "epochs_run": solver.epoch, "config": run_config(args)}
     write_json(folder / "report.json", full)
     if not args.no_plot:
@@ -386,6 +406,9 @@ def add_common(parser: argparse.ArgumentParser, task: str, d: dict[str, Any]) ->
     parser.add_argument("--patience", type=positive_int, default=d["patience"],
                         help="early stopping: epochs without validation improvement; the "
                              "best epoch's weights are kept")
+    parser.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
+                        help="stop training cleanly after this many seconds, keeping the best "
+                             "weights so far")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, weights, shuffling")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--output", default=None,
