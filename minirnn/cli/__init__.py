@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from minirnn.cli import gradcheck, series, toy_tasks
+from minirnn.cli import gradcheck, series, text, toy_tasks
 from minirnn.cli._common import UsageError
 from minirnn.cli.toy_tasks import build_adding_model
 
@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     tasks = train.add_subparsers(dest="task", required=True)
     toy_tasks.add_parsers(tasks, fmt)
     series.add_parsers(tasks, commands, fmt)
+    text.add_parsers(tasks, commands, fmt)
     gradcheck.add_parser(commands, fmt)
     return parser
 
