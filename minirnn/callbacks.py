@@ -15,7 +15,9 @@ import numpy as np
 if TYPE_CHECKING:
     from minirnn.solver import Solver
 
-__all__ = ["Callback", "EarlyStopping", "LambdaCallback", "ProgressBar", "ProgressPrinter"]
+__all__ = [
+    "Callback", "EarlyStopping", "LambdaCallback", "ProgressBar", "ProgressPrinter", "TimeLimit",
+]
 
 
 class Callback:
@@ -253,3 +255,123 @@ class LambdaCallback(Callback):
     def on_train_end(self, logs: dict[str, Any]) -> None:
         if self._train_end is not None:
             self._train_end(self.solver, logs)
+
+
+class TimeLimit(Callback):
+    """Stop training cleanly once ``seconds`` of wall time have passed (TF-Addons ``TimeStopping``).
+
+    The clock starts at ``on_train_begin``. The limit is checked after every
+    batch: the Solver then ends the current epoch early (its logs cover the
+    batches done), runs validation and the epoch-end callbacks as usual, and
+    stops. The model keeps the best weights seen: those of an
+    :class:`EarlyStopping` with ``restore_best_weights=True`` if the run has
+    one, otherwise the Solver's best epoch (lowest ``val_loss``, else ``loss``),
+    as after Ctrl-C.
+
+    Parameters
+    ----------
+    seconds : float
+        Wall-time budget of ``fit`` (training and validation), > 0.
+    restore_best_weights : bool
+        When the limit stops training, load the best weights seen (see above).
+    verbose : bool
+        Print :meth:`summary` when the limit stops training.
+
+    Attributes
+    ----------
+    stopped : bool
+        True if the limit ended training.
+    stopped_epoch : int or None
+        Epoch (0-based) during which it stopped.
+    stopped_batch : int or None
+        Batches done in that epoch when it stopped.
+    batches_per_epoch : int or None
+        Batches in a full epoch (known once one epoch has completed).
+    elapsed : float
+        Seconds from ``on_train_begin`` to ``on_train_end``.
+    """
+
+    def __init__(self, seconds: float, restore_best_weights: bool = True,
+                 verbose: bool = False) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or \
+                not seconds > 0 or not math.isfinite(seconds):
+            raise ValueError(f"seconds must be a finite number greater than zero, "
+                             f"got {seconds!r}")
+        self.seconds = float(seconds)
+        self.restore_best_weights = bool(restore_best_weights)
+        self.verbose = bool(verbose)
+        self._clock = time.perf_counter  # replaceable so tests need no real waiting
+        self._reset()
+
+    def _reset(self) -> None:
+        self.stopped = False
+        self.stopped_epoch: int | None = None
+        self.stopped_batch: int | None = None
+        self.batches_per_epoch: int | None = None
+        self.elapsed = 0.0
+        self._start = self._clock()
+        self._batches = 0
+        self._completed_epochs = 0
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        self._reset()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        self._batches = 0
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        self._batches = batch + 1
+        if not self.stopped and self._clock() - self._start >= self.seconds:
+            self.stopped = True
+            self.solver.stop_training = True  # the Solver ends this epoch after this batch
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self.stopped and self.stopped_epoch is None:
+            self.stopped_epoch = epoch
+            self.stopped_batch = self._batches
+        else:
+            self.batches_per_epoch = self._batches
+            self._completed_epochs += 1
+            if self._clock() - self._start >= self.seconds:  # e.g. validation was slow
+                self.stopped = True
+                self.stopped_epoch = epoch
+                self.stopped_batch = self._batches
+                self.solver.stop_training = True
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        self.elapsed = self._clock() - self._start
+        if not self.stopped:
+            return
+        if self.restore_best_weights:
+            defers = any(isinstance(cb, EarlyStopping) and cb.restore_best_weights
+                         for cb in self.solver.callbacks)
+            best = getattr(self.solver, "_best", None)
+            if not defers and best is not None:
+                self.solver.model.load_state_dict(best[1])
+        if self.verbose:
+            print(self.summary(), flush=True)
+
+    @property
+    def epochs_done(self) -> float:
+        """Epochs of training done, counting a partial last epoch as a fraction."""
+        done = float(self._completed_epochs)
+        if self.stopped and self.stopped_batch is not None and self.stopped_epoch is not None \
+                and self.stopped_epoch >= self._completed_epochs:
+            per = self.batches_per_epoch
+            done += self.stopped_batch / per if per else 0.0
+        return done
+
+    def summary(self) -> str:
+        """One line: whether the limit was reached and how far training got."""
+        if not self.stopped:
+            return (f"time limit {self.seconds:g}s not reached: training ended after "
+                    f"{self.elapsed:.1f}s")
+        assert self.stopped_epoch is not None
+        where = f"{self.epochs_done:.2f} epochs done"
+        if self.batches_per_epoch is None:
+            where = f"{self.stopped_batch} batches of the first epoch done"
+        text = (f"time limit {self.seconds:g}s reached after {self.elapsed:.1f}s in epoch "
+                f"{self.stopped_epoch + 1} of {self.solver.epochs} ({where})")
+        if self.restore_best_weights:
+            text += "; keeping the best weights seen"
+        return text

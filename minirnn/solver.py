@@ -454,6 +454,8 @@ class Solver:
             norms.append(norm)
             for cb in self.callbacks:
                 cb.on_batch_end(batch, {"loss": loss, "grad_norm": norm, "size": len(idx)})
+            if self.stop_training:  # e.g. TimeLimit: end this epoch early, keep its logs
+                break
         elapsed = time.perf_counter() - start
         logs = {"loss": loss_sum / seen, "grad_norm": float(np.mean(norms)),
                 "lr": self.optimizer.lr, "time": elapsed,
