@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ from minirnn.solver import History, Solver
 
 __all__ = ["LanguageModel", "TextSolver", "bits_per_token", "perplexity"]
 
-_CELLS: dict[str, type[Recurrent]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+_CELLS: dict[str, Callable[..., Recurrent]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 
 
 def bits_per_token(nats: float) -> float:
@@ -214,7 +215,7 @@ class LanguageModel(Layer):
                              f"{temperature!r}")
         size = len(self.vocab)
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(
-                top_k, (int, np.integer)) or not 1 <= top_k):
+                top_k, (int, np.integer)) or top_k < 1):
             raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
         rng = np.random.default_rng(seed)
         codes = self.vocab.encode(prime, what="the prime")

@@ -239,8 +239,16 @@ class Vocabulary:
                              f"{arr.dtype} in [{arr.min()}, {arr.max()}]")
         if self.level == "char":
             return "".join(self.tokens[i] for i in arr.tolist())
-        words = [self.tokens[i] for i in arr.tolist()]
-        return " ".join(words).replace(f" {EOS} ", "\n").replace(EOS, "\n")
+        parts: list[str] = []
+        for i in arr.tolist():
+            word = self.tokens[i]
+            if word == EOS:
+                parts.append("\n")
+                continue
+            if parts and parts[-1] != "\n":
+                parts.append(" ")
+            parts.append(word)
+        return "".join(parts)
 
     # --------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
@@ -309,7 +317,7 @@ def split_text(codes: np.ndarray, val_fraction: float = 0.1) -> tuple[np.ndarray
     """(training, validation): the validation span is the last ``val_fraction`` of the text."""
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    cut = len(codes) - int(round(len(codes) * val_fraction))
+    cut = len(codes) - round(len(codes) * val_fraction)
     return codes[:cut], codes[cut:]
 
 
