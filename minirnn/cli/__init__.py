@@ -15,7 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from minirnn.cli import classify, gradcheck, series, toy_tasks
+from minirnn.cli import classify, gradcheck, series, text, toy_tasks
 from minirnn.cli._common import UsageError
 from minirnn.cli.toy_tasks import build_adding_model
 
@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     toy_tasks.add_parsers(tasks, fmt)
     series.add_parsers(tasks, commands, fmt)
     classify.add_parser(tasks, fmt)
+    text.add_parsers(tasks, commands, fmt)
     gradcheck.add_parser(commands, fmt)
     return parser
 
