@@ -1,6 +1,7 @@
 """The ``minirnn`` command.
 
-``minirnn train adding|binary-addition|series [options]``, ``minirnn predict MODEL --csv ...``
+``minirnn train adding|binary-addition|series|classify [options]``,
+``minirnn predict MODEL --csv ...``
 and ``minirnn gradcheck [module:Class ...]``; ``--help`` on every subcommand. Errors in the
 user's input (a bad CSV, a missing column, an impossible window) exit with status 2 and one
 line on stderr, never a traceback.
@@ -15,8 +16,14 @@ import sys
 from collections.abc import Sequence
 
 from minirnn import __version__
-from minirnn.cli import gradcheck, series, toy_tasks
-from minirnn.cli._common import UsageError, prepare_output, resume_argv
+from minirnn.cli import classify, gradcheck, series, text, toy_tasks
+from minirnn.cli._common import (
+    OPTIMIZERS,
+    UsageError,
+    optimizer_default_lr,
+    prepare_output,
+    resume_argv,
+)
 from minirnn.cli.toy_tasks import build_adding_model
 
 __all__ = ["UsageError", "build_adding_model", "main"]
@@ -33,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     tasks = train.add_subparsers(dest="task", required=True)
     toy_tasks.add_parsers(tasks, fmt)
     series.add_parsers(tasks, commands, fmt)
+    classify.add_parser(tasks, fmt)
+    text.add_parsers(tasks, commands, fmt)
     gradcheck.add_parser(commands, fmt)
     return parser
 
@@ -49,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             full = resume_argv(argv, args.resume)
             args = parser.parse_args(full)
             args.argv = full[:-4]  # reproducing the run does not resume it
+        if getattr(args, "lr", 0) is None and getattr(args, "optimizer", None) in OPTIMIZERS:
+            # No --lr: the optimizer's own default (as torch and Keras), for every command.
+            args.lr = optimizer_default_lr(args.optimizer)
         if hasattr(args, "overwrite"):  # a command that writes a run folder
             created = prepare_output(args)
         return int(args.run(args))
