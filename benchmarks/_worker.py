@@ -163,6 +163,7 @@ def main(backend: Backend) -> None:
         raise ValueError(f"unknown task {task['task']!r}")
     result["wall_s"] = time.perf_counter() - t0
     result["loadavg_after"] = loadavg()
+    result["env_after"] = backend.env()  # thread policies may decide at the first call
     print(json.dumps(result))
 
 
@@ -179,5 +180,6 @@ def threadpools() -> list[dict[str, Any]]:
 
 def thread_env() -> dict[str, str]:
     """Thread-related environment variables that are set."""
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY",
+             "MINIRNN_BLAS_THREADS")
     return {k: os.environ[k] for k in names if k in os.environ}

@@ -419,8 +419,11 @@ def _env_line(raw: dict[str, Any]) -> str:
         blas = ", ".join(f"{p.get('internal_api')} {p.get('version')} "
                          f"({p.get('num_threads')} threads, {p.get('threading_layer', '?')})"
                          for p in e.get("threadpools", []) if p.get("user_api") == "blas")
+        decisions = sorted({str(w.get("env_after", {}).get("minirnn_thread_policy"))
+                            for w in mini})
         parts.append(f"minirnn {raw['meta'].get('revision', '?')} on numpy {e.get('numpy')} + "
-                     f"scipy {e.get('scipy')}, BLAS: {blas or 'unknown'}")
+                     f"scipy {e.get('scipy')}, BLAS: {blas or 'unknown'}; minirnn's BLAS thread "
+                     f"decision per worker: {' / '.join(decisions)}")
     if ref:
         e = ref[0]["env"]
         libs = "; ".join(e.get("parallel_info", []))

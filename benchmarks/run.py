@@ -43,6 +43,8 @@ GRAD_TOL = {"float32": 1e-3, "float64": 1e-8}
 #: (label, framework, extra environment) of the thread-policy-under-load test.
 LOAD_VARIANTS = (
     ("minirnn (its own BLAS thread policy)", "minirnn", {}),
+    ("minirnn, MINIRNN_BLAS_THREADS=keep (BLAS default)", "minirnn",
+     {"MINIRNN_BLAS_THREADS": "keep"}),
     ("minirnn, OPENBLAS_NUM_THREADS=1", "minirnn", {"OPENBLAS_NUM_THREADS": "1"}),
     ("torch (default threads)", "torch", {}),
     ("torch, OMP_NUM_THREADS=1", "torch", {"OMP_NUM_THREADS": "1"}),

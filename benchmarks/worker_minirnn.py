@@ -67,9 +67,17 @@ class MinirnnBackend:
         return lambda: a @ b
 
     def env(self) -> dict[str, Any]:
+        policy = None
+        try:  # minirnn's BLAS thread decision (made once, at the first recurrent forward)
+            from minirnn.threads import blas_thread_policy
+
+            policy = blas_thread_policy().get("decision")
+        except (ImportError, AttributeError):
+            pass
         return {"python": platform.python_version(), "numpy": np.__version__,
                 "scipy": scipy.__version__, "minirnn": getattr(minirnn, "__version__", None),
-                "threadpools": _worker.threadpools(), "thread_env": _worker.thread_env()}
+                "threadpools": _worker.threadpools(), "thread_env": _worker.thread_env(),
+                "minirnn_thread_policy": policy}
 
     def tinyrun_step(self) -> Callable[[], object]:
         runner = MinirnnRunner(Case("lstm", "float32", 50, 32, 2, 64))
