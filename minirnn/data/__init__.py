@@ -23,10 +23,19 @@ from minirnn.data.io import load_csv_column
 from minirnn.data.scaling import MinMaxScaler, NotFittedError, StandardScaler
 from minirnn.data.series import sliding_windows
 from minirnn.data.splits import chronological_split, split_sizes
+from minirnn.data.ts import (
+    LabelledSequences,
+    fill_missing,
+    load_csv_sequences,
+    load_ts,
+    load_ts_header,
+    pad_sequences,
+)
 
 __all__ = [
     "ADDING_BASELINE_MSE",
     "COPY_BLANK",
+    "LabelledSequences",
     "LinearAR",
     "MinMaxScaler",
     "NotFittedError",
@@ -39,9 +48,14 @@ __all__ = [
     "copy_task",
     "copy_task_baseline",
     "encode_binary_addition",
+    "fill_missing",
     "fit_linear_ar",
     "int2bin",
     "load_csv_column",
+    "load_csv_sequences",
+    "load_ts",
+    "load_ts_header",
+    "pad_sequences",
     "persistence_forecast",
     "predict_linear_ar",
     "rmse",
