@@ -159,6 +159,7 @@ def summarize_run(raw: dict[str, Any]) -> list[dict[str, Any]]:
     of a round ran back to back) and then summarised.
     """
     times: dict[tuple[str, str, str], dict[int, float]] = {}
+    best: dict[tuple[str, str, str], float] = {}  # fastest single call over all rounds
     order: list[tuple[str, str]] = []
     for w in raw["workers"]:
         for res in w.get("results", []):
@@ -166,6 +167,8 @@ def summarize_run(raw: dict[str, Any]) -> list[dict[str, Any]]:
             if cm not in order:
                 order.append(cm)
             times.setdefault((w["framework"], *cm), {})[w["round"]] = res["median_s"]
+            fastest = best.setdefault((w["framework"], *cm), res.get("min_s", res["median_s"]))
+            best[(w["framework"], *cm)] = min(fastest, res.get("min_s", res["median_s"]))
     ceilings = gemm_ceilings(raw["workers"])
     memory = {m["case"]: m for w in raw["workers"] for m in w.get("memory", [])}
     rows = []
@@ -184,6 +187,8 @@ def summarize_run(raw: dict[str, Any]) -> list[dict[str, Any]]:
         mini, ref = times.get(("minirnn", key, mode)), times.get(("torch", key, mode))
         ratios = paired_ratios(mini, ref) if mini and ref else []
         row["ratio"] = summarize(ratios) if ratios else None
+        if ("minirnn", key, mode) in best and ("torch", key, mode) in best:
+            row["best_ratio"] = best[("minirnn", key, mode)] / best[("torch", key, mode)]
         peaks = memory.get(key, {}).get(mode)
         if peaks:
             row["minimum_bytes"] = (bptt_minimum_bytes(case) if mode == "train"
@@ -237,13 +242,15 @@ def ratio_table(rows: Sequence[dict[str, Any]]) -> str:
         body.append([
             c.cell, c.dtype.replace("float", "f"), f"{c.T}, {c.N}, {c.D}, {c.H}",
             fmt_range(tr.get("ratio")), fmt_range(inf.get("ratio")),
+            fmt(tr.get("best_ratio"), ".2f"), fmt(inf.get("best_ratio"), ".2f"),
             _pct(tr.get("minirnn_frac")), _pct(tr.get("torch_frac")),
             _pct(inf.get("minirnn_frac")), _pct(inf.get("torch_frac")),
             fmt(tr.get("memory_ratio"), ".2f"), fmt(tr.get("steady_ratio"), ".2f"),
         ])
     header = ["cell", "dtype", "T, N, D, H", "train ratio", "infer ratio",
-              "train % GEMM minirnn", "train % GEMM torch", "infer % GEMM minirnn",
-              "infer % GEMM torch", "train peak / BPTT min", "steady peak / BPTT min"]
+              "train best/best", "infer best/best", "train % GEMM minirnn", "train % GEMM torch",
+              "infer % GEMM minirnn", "infer % GEMM torch", "train peak / BPTT min",
+              "steady peak / BPTT min"]
     return markdown_table(header, body, numeric_from=3)
 
 
@@ -269,7 +276,9 @@ def times_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def _pct(frac: float | None) -> str:
-    return "" if frac is None else f"{100 * frac:.0f} %"
+    if frac is None:
+        return ""
+    return f"{100 * frac:.1f} %" if frac < 0.1 else f"{100 * frac:.0f} %"
 
 
 def _mb(n: float | None) -> str:
@@ -467,11 +476,21 @@ def render_report(raw: dict[str, Any], results_path: str = "results.json") -> st
                         if parity and not bad else
                         f"**mismatch** on {', '.join(bad)}." if bad else "not checked."),
         "",
+        *(["", f"**Loaded run**: other processes used {100 * median(others):.0f} % of the "
+            "CPUs in the median worker. Absolute times and GEMM fractions are unreliable, and "
+            "ratios too: torch's default OpenMP threads slow down far more than minirnn under "
+            "load (see *Thread policy under load*), which favours minirnn. Re-run on a quiet "
+            "machine before drawing conclusions."]
+          if others and median(others) > 0.25 else []),
+        "",
         "### Targets (issue 15)",
         "",
         targets_markdown(check_targets(rows)),
         "",
         "### Ratios minirnn / torch (median over rounds, range in brackets; > 1: minirnn slower)",
+        "",
+        "`best/best`: fastest single call of minirnn over all rounds / fastest of torch (less "
+        "sensitive to load than the median; the targets use the median).",
         "",
         ratio_table(rows),
         "",

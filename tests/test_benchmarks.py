@@ -85,6 +85,7 @@ def test_summarize_run_pairs_rounds_and_uses_the_best_gemm():
     assert train["ratio"]["median"] == 1.5
     assert (train["ratio"]["min"], train["ratio"]["max"]) == (1.0, 2.0)
     assert train["minirnn"]["median"] == 2.5 and train["torch"]["median"] == 2.0
+    assert train["best_ratio"] == 2.0  # fastest minirnn call 2 s / fastest torch call 1 s
     assert train["ceiling"] == 90.0  # best rate of any framework in float32
     rate = 3 * 54_067_200 / 2.5 / 1e9
     assert train["minirnn_gflops"] == pytest.approx(rate)
