@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         raw["workers"], raw["parity"] = measure_cases(cases, rounds, task, log)
         raw["load_test"] = [] if args.no_load_test else measure_load(
-            1 if args.quick else 3, 30, 5.0 if args.quick else 20.0, log)
+            1 if args.quick else 3, 30, 5.0 if args.quick else 10.0, log)
         raw["meta"]["loadavg_end"] = loadavg()
         raw["meta"]["wall_s"] = round(time.perf_counter() - start, 1)
         results.parent.mkdir(parents=True, exist_ok=True)
