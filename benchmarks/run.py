@@ -212,8 +212,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="timed calls per case and round at least (default 3, 1 with --quick)")
     parser.add_argument("--budget", type=float,
                         help="seconds of timed calls per case and round (default 0.3, 0.05 quick)")
-    parser.add_argument("--no-load-test", action="store_true",
-                        help="skip the thread-policy-under-load test")
+    parser.add_argument("--load-rounds", type=int,
+                        help="rounds of the thread-policy-under-load test (default 3, 1 quick; "
+                             "0 skips it)")
+    parser.add_argument("--no-load-test", action="store_true", help="same as --load-rounds 0")
     args = parser.parse_args(argv)
     results = args.results or RESULTS / ("results-quick.json" if args.quick else "results.json")
 
@@ -243,8 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         }}
         start = time.perf_counter()
         raw["workers"], raw["parity"] = measure_cases(cases, rounds, task, log)
-        raw["load_test"] = [] if args.no_load_test else measure_load(
-            1 if args.quick else 3, 30, 5.0 if args.quick else 10.0, log)
+        load_rounds = 0 if args.no_load_test else (
+            args.load_rounds if args.load_rounds is not None else (1 if args.quick else 3))
+        raw["load_test"] = measure_load(load_rounds, 30, 5.0 if args.quick else 10.0, log)
         raw["meta"]["loadavg_end"] = loadavg()
         raw["meta"]["wall_s"] = round(time.perf_counter() - start, 1)
         results.parent.mkdir(parents=True, exist_ok=True)
