@@ -307,7 +307,9 @@ class Cell(ParameterOwner, ABC):
         check_array(x, "x", ndim=2, dtype=self.dtype, last_dim=self.input_size)
         n = x.shape[0]
         state = self.initial_state(n) if state is None else self._check_state(state, n)
-        new_state, cache = self.step(self.project_input(x), self.project_hidden(state[0]), state)
+        with np.errstate(over="ignore"):  # exp-form gates overflow to their exact limits
+            new_state, cache = self.step(self.project_input(x), self.project_hidden(state[0]),
+                                         state)
         self._cache = (x, state[0], cache)
         return new_state
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._math import sigmoid
+from minirnn._math import sigmoid_unchecked, tanh
 from minirnn.cells.base import Cell, State
 
 __all__ = ["GRUCell"]
@@ -53,7 +53,6 @@ class GRUCell(Cell):
     num_chunks = 3
     gate_names = ("r", "z", "n")
     state_names = ("h",)
-    fused_kernel = "gru"
 
     def __init__(
         self,
@@ -101,7 +100,7 @@ class GRUCell(Cell):
         H = self.hidden_size
         h_prev = state[0]
         rz = np.add(xp[:, : 2 * H], hp[:, : 2 * H])
-        sigmoid(rz, out=rz)
+        sigmoid_unchecked(rz, out=rz)
         r = rz[:, :H]
         z = rz[:, H:]
         if self.reset_after:
@@ -115,7 +114,7 @@ class GRUCell(Cell):
             if self.bias_hh is not None:
                 n += self.bias_hh.data[2 * H :]
         n += xp[:, 2 * H :]
-        np.tanh(n, out=n)
+        tanh(n, out=n)
         # h = n + z * (h_prev - n)  ==  (1 - z) n + z h_prev
         h = h_prev - n
         h *= z
@@ -157,10 +156,6 @@ class GRUCell(Cell):
             np.multiply(d_rh, r, out=dhp[:, 2 * H :])
         dh_prev = dh * z
         return dxp, dhp, (dh_prev,)
-
-    def fused_kernel_applies(self) -> bool:
-        """The fused kernel covers reset_after=True only."""
-        return bool(self.reset_after)
 
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + ("" if self.reset_after else ", reset_after=False") + ")"

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._math import sigmoid
+from minirnn._math import sigmoid_unchecked, tanh
 from minirnn.cells.base import Cell, State
 
 __all__ = ["LSTMCell"]
@@ -113,15 +113,15 @@ class LSTMCell(Cell):
             return self._peephole_step(gates, c_prev)
         # Sigmoid over all four blocks is one call; g is then overwritten with tanh.
         a_g = gates[:, 2 * H : 3 * H].copy()
-        sigmoid(gates, out=gates)
-        np.tanh(a_g, out=gates[:, 2 * H : 3 * H])
+        sigmoid_unchecked(gates, out=gates)
+        tanh(a_g, out=gates[:, 2 * H : 3 * H])
         i = gates[:, :H]
         f = gates[:, H : 2 * H]
         g = gates[:, 2 * H : 3 * H]
         o = gates[:, 3 * H :]
         c = f * c_prev
         c += i * g
-        tanh_c = np.tanh(c)
+        tanh_c = tanh(c, out=np.empty_like(c))
         h = o * tanh_c
         if self.weight_hr is not None:
             return (h @ self.weight_hr.data.T, c), (gates, c_prev, c, tanh_c, h)
@@ -133,15 +133,15 @@ class LSTMCell(Cell):
         assert self.weight_co is not None
         gates[:, :H] += self.weight_ci.data * c_prev
         gates[:, H : 2 * H] += self.weight_cf.data * c_prev
-        sigmoid(gates[:, : 2 * H], out=gates[:, : 2 * H])
-        np.tanh(gates[:, 2 * H : 3 * H], out=gates[:, 2 * H : 3 * H])
+        sigmoid_unchecked(gates[:, : 2 * H], out=gates[:, : 2 * H])
+        tanh(gates[:, 2 * H : 3 * H], out=gates[:, 2 * H : 3 * H])
         i, f, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H]
         c = f * c_prev
         c += i * g
         # The output gate looks at the new cell state.
         gates[:, 3 * H :] += self.weight_co.data * c
-        sigmoid(gates[:, 3 * H :], out=gates[:, 3 * H :])
-        tanh_c = np.tanh(c)
+        sigmoid_unchecked(gates[:, 3 * H :], out=gates[:, 3 * H :])
+        tanh_c = tanh(c, out=np.empty_like(c))
         h = gates[:, 3 * H :] * tanh_c
         if self.weight_hr is not None:
             return (h @ self.weight_hr.data.T, c), (gates, c_prev, c, tanh_c, h)

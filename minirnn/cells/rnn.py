@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from minirnn._math import tanh
 from minirnn.cells.base import Cell, State
 
 __all__ = ["RNNCell"]
@@ -32,7 +33,6 @@ class RNNCell(Cell):
     num_chunks = 1
     gate_names = ("h",)
     state_names = ("h",)
-    fused_kernel = "rnn"
 
     def __init__(
         self,
@@ -52,7 +52,7 @@ class RNNCell(Cell):
     def step(self, xp: np.ndarray, hp: np.ndarray, state: State) -> tuple[State, Any]:
         h = np.add(xp, hp)
         if self.nonlinearity == "tanh":
-            np.tanh(h, out=h)
+            tanh(h, out=h)
         else:
             np.maximum(h, 0, out=h)
         return (h,), h
