@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from minirnn.solver import Solver
 
 __all__ = [
-    "Callback", "EarlyStopping", "LambdaCallback", "ProgressBar", "ProgressPrinter", "TimeLimit",
+    "Callback", "EarlyStopping", "LambdaCallback", "ModelCheckpoint", "ProgressBar",
+    "ProgressPrinter", "TimeLimit", "monitor_mode",
 ]
 
 
@@ -55,13 +56,34 @@ class Callback:
         """Restore :meth:`state_dict` (called after ``on_train_begin`` on resume)."""
 
 
+def monitor_mode(monitor: str, mode: str = "auto") -> str:
+    """``"min"`` or ``"max"``: ``mode`` itself, or for ``"auto"`` ``"max"`` when ``monitor``
+    names an accuracy, F1, precision, recall or AUC (as Keras decides), else ``"min"``."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode != "auto":
+        return mode
+    name = monitor.lower().removeprefix("val_")
+    higher = ("acc", "f1", "precision", "recall", "auc")
+    return "max" if any(h in name for h in higher) else "min"
+
+
+def _improves(current: float, best: float, min_delta: float, mode: str) -> bool:
+    if mode == "min":
+        return current < best - min_delta
+    return current > best + min_delta
+
+
 class EarlyStopping(Callback):
     """Stop when a monitored metric stops improving (Keras ``EarlyStopping``).
 
     Parameters
     ----------
     monitor : str
-        Metric in the epoch logs; lower is better (``"val_loss"``, ``"loss"``).
+        Metric in the epoch logs (``"val_loss"``, ``"loss"``, ``"val_accuracy"``...).
+    mode : {"auto", "min", "max"}
+        Whether lower or higher is better; ``"auto"`` (Keras's default) takes higher for
+        accuracy- and F1-like names (see :func:`monitor_mode`), lower otherwise.
     min_delta : float
         An improvement must be larger than this.
     patience : int
@@ -84,19 +106,21 @@ class EarlyStopping(Callback):
         min_delta: float = 0.0,
         patience: int = 0,
         restore_best_weights: bool = False,
+        mode: str = "auto",
     ) -> None:
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"patience must be a non-negative int, got {patience!r}")
         if not min_delta >= 0:
             raise ValueError(f"min_delta must be non-negative, got {min_delta!r}")
         self.monitor = monitor
+        self.mode = monitor_mode(monitor, mode)
         self.min_delta = float(min_delta)
         self.patience = patience
         self.restore_best_weights = restore_best_weights
         self._reset()
 
     def _reset(self) -> None:
-        self.best = math.inf
+        self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = -1
         self.wait = 0
         self.stopped_epoch: int | None = None
@@ -113,7 +137,7 @@ class EarlyStopping(Callback):
                 f"{sorted(logs)}; pass validation data to fit() to get 'val_loss'"
             )
         current = float(logs[self.monitor])
-        if current < self.best - self.min_delta:
+        if _improves(current, self.best, self.min_delta, self.mode):
             self.best = current
             self.best_epoch = epoch
             self.wait = 0
@@ -375,3 +399,59 @@ class TimeLimit(Callback):
         if self.restore_best_weights:
             text += "; keeping the best weights seen"
         return text
+
+
+class ModelCheckpoint(Callback):
+    """Save the model whenever a monitored metric improves (Keras ``ModelCheckpoint``).
+
+    Parameters
+    ----------
+    filepath : str or PathLike
+        Model file (:func:`minirnn.io.save_model`, written atomically).
+    monitor : str
+        Metric in the epoch logs, e.g. ``"val_loss"`` or ``"val_accuracy"``.
+    mode : {"auto", "min", "max"}
+        See :class:`EarlyStopping`.
+    save_best_only : bool
+        Save only when ``monitor`` improves; False saves after every epoch.
+    metadata : dict, optional
+        JSON metadata stored with the model.
+
+    Attributes
+    ----------
+    best : float
+    best_epoch : int
+    """
+
+    def __init__(self, filepath: Any, monitor: str = "val_loss", mode: str = "auto",
+                 save_best_only: bool = True, metadata: dict[str, Any] | None = None) -> None:
+        self.filepath = filepath
+        self.monitor = monitor
+        self.mode = monitor_mode(monitor, mode)
+        self.save_best_only = bool(save_best_only)
+        self.metadata = metadata
+        self.on_train_begin({})
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch = -1
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        from minirnn.io import save_model
+
+        if self.monitor not in logs:
+            raise ValueError(f"ModelCheckpoint monitors {self.monitor!r} but the epoch logs "
+                             f"only have {sorted(logs)}")
+        current = float(logs[self.monitor])
+        improved = _improves(current, self.best, 0.0, self.mode)
+        if improved:
+            self.best, self.best_epoch = current, epoch
+        if improved or not self.save_best_only:
+            save_model(self.filepath, self.solver.model, metadata=self.metadata)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = float(state["best"])
+        self.best_epoch = int(state["best_epoch"])
