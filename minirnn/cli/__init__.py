@@ -14,11 +14,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from minirnn.cli import gradcheck, series, toy_tasks
+from minirnn.cli import gradcheck, series, sweep, toy_tasks
 from minirnn.cli._common import UsageError
 from minirnn.cli.toy_tasks import build_adding_model
 
-__all__ = ["UsageError", "build_adding_model", "main"]
+__all__ = ["UsageError", "build_adding_model", "main", "parse_args"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,15 +32,28 @@ def _parser() -> argparse.ArgumentParser:
     toy_tasks.add_parsers(tasks, fmt)
     series.add_parsers(tasks, commands, fmt)
     gradcheck.add_parser(commands, fmt)
+    sweep.add_train_options(tasks)  # after every task: --seeds, --from-study
+    sweep.add_parser(commands, fmt)
     return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse a ``minirnn`` command line as ``main`` does (also used to drive tasks from code).
+
+    ``args.argv`` keeps the tokens, so a command can re-run a task with some options changed.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    args.argv = argv
+    if args.command == "train" and not hasattr(args, "lr"):
+        args.lr = args.task_defaults["lr"][args.cell]
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``minirnn`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
+    args = parse_args(argv)
     try:
-        if args.command == "train" and not hasattr(args, "lr"):
-            args.lr = args.task_defaults["lr"][args.cell]
         return int(args.run(args))
     except UsageError as exc:
         print(f"minirnn: error: {exc}", file=sys.stderr)

@@ -88,6 +88,8 @@ def make_solver(args: argparse.Namespace, model: Sequential, loss: Loss, metric:
     callbacks: list[Callback] = [EpochLine(metric), stopper]
     if args.progress or (args.progress is None and sys.stdout.isatty()):
         callbacks.append(ProgressBar(every_batches=100, epoch_summary=False))
+    # Callbacks a caller adds when it drives a task from code (sweeps: the pruning callback).
+    callbacks.extend(getattr(args, "extra_callbacks", ()))
     optimizer = OPTIMIZERS[args.optimizer](model, lr=lr)
     solver = Solver(model, loss=loss, optimizer=optimizer, batch_size=args.batch_size,
                     epochs=args.epochs, seed=args.seed, clip_norm=args.clip_norm,
