@@ -106,9 +106,10 @@ def test_seeds_report_mean_std_min_max(tmp_path, capsys):
     assert "test_mse over 3 seeds" in capsys.readouterr().out
 
 
-def test_seeds_bad_combinations(capsys):
-    assert main(["train", "adding", *TINY, "--n-jobs", "2"]) == 2
-    assert main(["train", "adding", *TINY, "--storage", "sqlite:///x.db"]) == 2
+def test_seeds_bad_combinations(tmp_path, capsys):
+    out = ["--output", str(tmp_path / "run")]
+    assert main(["train", "adding", *TINY, *out, "--n-jobs", "2"]) == 2
+    assert main(["train", "adding", *TINY, *out, "--storage", "sqlite:///x.db"]) == 2
     err = capsys.readouterr().err
     assert err.count("minirnn: error:") == 2 and "Traceback" not in err
 

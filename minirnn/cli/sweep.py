@@ -10,7 +10,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from minirnn.cli._common import UsageError, positive_float, positive_int
+from minirnn.cli._common import (
+    UsageError,
+    positive_float,
+    positive_int,
+    prepare_output,
+    run_config,
+    write_json,
+)
 
 __all__ = ["add_parser", "add_train_options"]
 
@@ -226,19 +233,23 @@ def run_train(args: argparse.Namespace, inner: Callable[[argparse.Namespace], in
         tokens = [*options, *option_args(params), *tokens]
         print(f"best trial {best.number} of study {args.from_study!r} (val_loss "
               f"{best.value:.5g}): minirnn train {task} {' '.join(tokens)}", flush=True)
-        seeds, n_jobs = args.seeds, args.n_jobs
+        seeds, n_jobs, folder_now = args.seeds, args.n_jobs, getattr(args, "output", None)
         args = _parse(["train", task, *tokens])
         args.seeds, args.n_jobs = seeds, n_jobs
+        if folder_now is not None and hasattr(args, "overwrite"):
+            # main() made the run folder already; record this configuration in it.
+            args.output, args.overwrite = folder_now, True
+            prepare_output(args)
     elif args.storage is not None:
         raise UsageError("--storage goes with --from-study")
     if args.seeds == 1:
         if args.n_jobs != 1:
             raise UsageError("--n-jobs goes with --seeds K (K > 1)")
         return int(inner(args))
-    if getattr(args, "resume", False):
+    if getattr(args, "resume", None):
         raise UsageError("--seeds cannot resume a run")
     seeds = [args.seed + i for i in range(args.seeds)]
-    options = _strip(tokens, ("--seed", "--output"))
+    options = _strip(tokens, ("--seed", "--output", "--resume"))
     print(f"{args.task}: {len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), {args.n_jobs} at a "
           f"time; each run in {os.path.join(args.output, 'seed-<s>')}", flush=True)
     try:
@@ -250,5 +261,8 @@ def run_train(args: argparse.Namespace, inner: Callable[[argparse.Namespace], in
     print(f"{summary.metric} over {len(seeds)} seeds ({better} is better): mean "
           f"{summary.mean:.5g}, std {summary.std:.3g}, min {summary.min:.5g}, max "
           f"{summary.max:.5g}", flush=True)
-    print(f"saved {Path(args.output) / 'seeds.json'}", flush=True)
+    if hasattr(args, "overwrite"):  # the run folder's report: the summary and the command
+        write_json(Path(args.output) / "report.json",
+                   {**summary.as_dict(), "status": "finished", "config": run_config(args)})
+    print(f"saved {Path(args.output) / 'seeds.json'}, report.json", flush=True)
     return 0

@@ -81,6 +81,8 @@ def option_args(params: Mapping[str, Any]) -> list[str]:
         if isinstance(value, bool):
             if value:
                 argv.append(flag)
+            elif name == "progress":  # a --progress/--no-progress pair
+                argv.append("--no-progress")
         else:
             argv += [flag, repr(value) if isinstance(value, float) else str(value)]
     return argv
@@ -194,12 +196,19 @@ def run_task(task: str, options: Sequence[str] = (), params: Mapping[str, Any] |
         Bad options, or training diverged (``__cause__`` is the
         :class:`~minirnn.TrainingDivergedError`).
     """
-    args = check_options(task, [*options, "--output", str(output), "--no-plot",
-                                "--no-progress"], params)
+    from minirnn.cli._common import prepare_output
+
+    # A fresh folder per run (trial numbers and seeds are unique), no figures, no bar.
+    quiet = {"output": str(output), "overwrite": True, "no_plot": True, "progress": False}
+    known = task_actions(task)
+    args = check_options(task, options, {**(params or {}),
+                                         **{k: v for k, v in quiet.items() if k in known}})
     watch = _SolverWatch()
     args.extra_callbacks = [*callbacks, watch]
     start = time.perf_counter()
     with _output_to(log):
+        if hasattr(args, "overwrite"):  # as main(): the task writes a run folder
+            prepare_output(args)
         status = int(args.run(args))
     if status != 0:
         from minirnn.cli import UsageError
