@@ -35,8 +35,7 @@ from minirnn.model import Sequential
 __all__ = ["add_parsers"]
 
 SERIES_DEFAULTS: dict[str, Any] = {
-    "cell": "gru", "hidden_size": 32, "epochs": 60, "batch_size": 32,
-    "lr": {"lstm": 3e-3, "gru": 3e-3, "rnn": 1e-3}, "patience": 10}
+    "cell": "gru", "hidden_size": 32, "epochs": 60, "batch_size": 32, "patience": 10}
 
 
 def load_series(path: str, column: str, date_column: str | None) -> np.ndarray:

@@ -52,19 +52,23 @@ def forward(
     rec_mask: np.ndarray | None = None,
     *,
     fused: bool = True,
+    record: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, State, Cache]:
     """One layer, one direction: x_tm (T, N, D) -> outputs (T, N, H), final state, cache.
 
     ``step_mask`` (T, N, 1) marks valid steps (None: all valid); ``rec_mask`` (N, H) is
     the recurrent-dropout mask applied to h before the recurrent projection. ``fused=False``
-    forces the generic loop (tests compare the two).
+    forces the generic loop (tests compare the two). ``record``, if a list, receives one
+    (T, N, size) array per state entry: every state of every step.
     """
     name = kernel_name(cell) if fused and step_mask is None else None
+    if name is not None and record is not None:
+        name = None  # (the generic loop keeps every state; the kernels keep only some)
     if name is not None:
         kernel_forward, _ = _KERNELS[name]
         ys, final, saved = kernel_forward(cell, x_tm, state0, reverse, rec_mask)
         return ys, final, (name, x_tm, state0, reverse, rec_mask, ys, saved)
-    return _generic_forward(cell, x_tm, state0, reverse, step_mask, rec_mask)
+    return _generic_forward(cell, x_tm, state0, reverse, step_mask, rec_mask, record)
 
 
 def backward(
@@ -166,6 +170,7 @@ def _generic_forward(
     reverse: bool,
     step_mask: np.ndarray | None,
     rec_mask: np.ndarray | None,
+    record: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, State, Cache]:
     T, N, _ = x_tm.shape
     xp = _project_all(cell, x_tm)
@@ -175,6 +180,8 @@ def _generic_forward(
     h_in = None if step_mask is None else np.empty_like(ys)
     steps: list[Any] = []
     state = state0
+    if record is not None:
+        record.extend(np.empty((T, *s.shape), dtype=s.dtype) for s in state0)
     # exp-form gates overflow to their exact limits (0, 1, -1): no warning wanted.
     with np.errstate(over="ignore"):
         for t in _order(T, reverse):
@@ -191,6 +198,9 @@ def _generic_forward(
             else:
                 ys[t] = new_state[0]
             state = new_state
+            if record is not None:
+                for kept, s in zip(record, state, strict=True):
+                    kept[t] = s
             steps.append(step_cache)
     return ys, state, ("steps", x_tm, h_in, ys, state0[0], steps, reverse, step_mask, rec_mask)
 

@@ -189,6 +189,11 @@ class Recurrent(Layer):
         #: (one (T, N, H) array per layer and direction, time-major) for diagnostics.
         self.record_hidden_grads = False
         self.hidden_grads: list[np.ndarray] = []
+        #: When True, forward keeps every state of every step in :attr:`step_states`:
+        #: one tuple per layer and direction (order of ``h_n``), one (T, N, size) array
+        #: per state name, time-major; used by ``Sequential.predict(return_states=True)``.
+        self.record_states = False
+        self.step_states: list[tuple[np.ndarray, ...]] = []
         self._cache: Any = None
 
     accepts_lengths = True
@@ -330,6 +335,7 @@ class Recurrent(Layer):
         finals: list[list[np.ndarray]] = [[] for _ in self.state_names]
         caches = []
         masks: list[np.ndarray | None] = []
+        self.step_states = []
         layer_input = x_tm
         for layer, row in enumerate(self.cells):
             outputs = []
@@ -340,8 +346,11 @@ class Recurrent(Layer):
                 if training and self.recurrent_dropout > 0:
                     rec_mask = self._dropout_mask((batch, cell.output_size),
                                                   self.recurrent_dropout)
+                record: list[np.ndarray] | None = [] if self.record_states else None
                 y, final, cache = bptt.forward(cell, layer_input, state0, direction == 1,
-                                               step_mask, rec_mask)
+                                               step_mask, rec_mask, record=record)
+                if record is not None:
+                    self.step_states.append(tuple(record))
                 outputs.append(y)
                 caches.append(cache)
                 for k, s in enumerate(final):
