@@ -82,6 +82,9 @@ def _register_builtins() -> None:
                 Layer, layers.Activation):
             register_layer(obj)
     register_layer(Sequential)
+    from minirnn.language_model import LanguageModel
+
+    register_layer(LanguageModel)
     for name in cells.__all__:
         obj = getattr(cells, name)
         if isinstance(obj, type) and issubclass(obj, Cell) and obj is not Cell:

@@ -16,6 +16,7 @@ from minirnn.layers.base import Layer
 from minirnn.losses.base import Loss
 from minirnn.losses.classification import CrossEntropy
 from minirnn.losses.regression import MSE
+from minirnn.metrics import Metric, get_metric
 from minirnn.optim.adam import Adam
 from minirnn.optim.base import Optimizer
 from minirnn.optim.clipping import clip_grad_norm, clip_grad_value
@@ -155,6 +156,11 @@ class Solver:
     callbacks : sequence of Callback
         E.g. :class:`~minirnn.callbacks.EarlyStopping`, schedules from
         :mod:`minirnn.optim`.
+    metrics : sequence of str or Metric
+        Keras's ``metrics=["accuracy"]``: names or :class:`~minirnn.metrics.Metric`
+        instances (:mod:`minirnn.metrics`). Each is recorded per epoch on the training
+        batches (``accuracy``) and on validation data (``val_accuracy``), where
+        ``EarlyStopping`` and ``ModelCheckpoint`` can monitor it.
     verbose : int
         0 silent; 1 a line per epoch; 2 a progress bar per epoch (tqdm if
         installed, else a plain line every ``log_every`` batches).
@@ -203,6 +209,7 @@ class Solver:
         tbptt: int | tuple[int, int] | None = None,
         stateful: bool = False,
         callbacks: Sequence[Callback] = (),
+        metrics: Sequence[str | Metric] = (),
         verbose: int = 0,
         log_every: int = 50,
         checkpoint_path: str | os.PathLike[str] | None = None,
@@ -238,6 +245,7 @@ class Solver:
                              "it needs shuffle=False")
         self.stateful = bool(stateful)
         self.callbacks: list[Callback] = list(callbacks)
+        self.metrics = [get_metric(m) for m in metrics]
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
@@ -382,7 +390,8 @@ class Solver:
                     cb.on_epoch_begin(epoch, {})
                 logs = self._train_epoch(x, y, mask, lengths)
                 if val is not None:
-                    logs["val_loss"] = self.evaluate(val[0], val[1], lengths=val[2])
+                    scores = self.evaluate(val[0], val[1], lengths=val[2], return_dict=True)
+                    logs.update({f"val_{k}": v for k, v in scores.items()})
                 self.history.append(epoch, logs)
                 self._track_best(logs)
                 for cb in self.callbacks:
@@ -441,6 +450,8 @@ class Solver:
         seen = 0
         if self.stateful:
             self.reset_states()
+        for metric in self.metrics:
+            metric.reset()
         for batch, idx in enumerate(self._batches(x.shape[0])):
             xb, yb = x[idx], y[idx]
             mb = None if mask is None else mask[idx]
@@ -454,12 +465,15 @@ class Solver:
             norms.append(norm)
             for cb in self.callbacks:
                 cb.on_batch_end(batch, {"loss": loss, "grad_norm": norm, "size": len(idx)})
+            if self.stop_training:  # e.g. TimeLimit: end this epoch early, keep its logs
+                break
         elapsed = time.perf_counter() - start
         logs = {"loss": loss_sum / seen, "grad_norm": float(np.mean(norms)),
                 "lr": self.optimizer.lr, "time": elapsed,
                 "samples_per_second": seen / elapsed if elapsed > 0 else float("inf")}
         for name, values in param_norms.items():
             logs[f"grad_norm/{name}"] = float(np.mean(values))
+        logs.update({m.name: m.result() for m in self.metrics})
         return logs
 
     def _forward(self, xb: np.ndarray, lb: np.ndarray | None, training: bool) -> np.ndarray:
@@ -482,6 +496,8 @@ class Solver:
                 "weights from before this batch", self.history) from exc
         full_mask = mb if loss_mask is None else (loss_mask if mb is None else mb * loss_mask)
         loss = self.loss.forward(pred, yb, full_mask)
+        for metric in self.metrics:  # on training-mode predictions, as Keras does
+            metric.update(pred, yb, full_mask)
         if not np.isfinite(loss):
             raise TrainingDivergedError(
                 f"loss became {loss} at epoch {self.epoch + 1}, batch {batch + 1}; training "
@@ -553,19 +569,29 @@ class Solver:
 
     # ------------------------------------------------------------- evaluate
     def evaluate(self, x: np.ndarray, y: np.ndarray, *, lengths: np.ndarray | None = None,
-                 mask: np.ndarray | None = None) -> float:
-        """Mean loss over ``(x, y)`` in eval mode, weighted by batch size."""
+                 mask: np.ndarray | None = None, return_dict: bool = False) -> Any:
+        """Mean loss over ``(x, y)`` in eval mode, weighted by batch size.
+
+        With ``return_dict=True`` (Keras's argument): ``{"loss": ..., <metric>: ...}`` with
+        every metric of the Solver's ``metrics``.
+        """
         x, y = _as_data(x, y, self.model.dtype, "evaluation", self._integer_targets)
         lengths = _as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None,
                               "evaluation")
         mask = self._make_mask(mask, lengths, x, y)
         total = 0.0
+        for metric in self.metrics:
+            metric.reset()
         for begin in range(0, x.shape[0], self.batch_size):
             sl = slice(begin, begin + self.batch_size)
             pred = self._forward(x[sl], None if lengths is None else lengths[sl], False)
-            total += self.loss.forward(pred, y[sl], None if mask is None else mask[sl]) * len(
-                pred)
-        return total / x.shape[0]
+            mb = None if mask is None else mask[sl]
+            total += self.loss.forward(pred, y[sl], mb) * len(pred)
+            for metric in self.metrics:
+                metric.update(pred, y[sl], mb)
+        if not return_dict:
+            return total / x.shape[0]
+        return {"loss": total / x.shape[0], **{m.name: m.result() for m in self.metrics}}
 
     def predict(self, x: np.ndarray, *, lengths: np.ndarray | None = None) -> np.ndarray:
         """Model outputs in eval mode, computed in batches of ``batch_size``."""

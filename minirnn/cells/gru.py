@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._math import SINGLE_THREAD_MACS, blas_single_thread, sigmoid, tanh
+from minirnn._math import sigmoid, tanh
 from minirnn.cells.base import Cell, State, accumulate_sequence_grads
 
 __all__ = ["GRUCell"]
@@ -190,8 +190,7 @@ def gru_sequence_forward(
     hp = np.empty((N, 3 * H), dt)
     b1 = np.empty((N, H), dt)
     h = state0[0]
-    small = N * H * 3 * H < SINGLE_THREAD_MACS
-    with np.errstate(over="ignore"), blas_single_thread(small):
+    with np.errstate(over="ignore"):
         for t in range(T - 1, -1, -1) if reverse else range(T):
             a = A[t]
             np.matmul(h, w_hh, out=hp)
@@ -235,6 +234,9 @@ def gru_sequence_backward(
     dhp = np.empty((N, 3 * H), dt)
     b1, b2, b3 = (np.empty((N, H), dt) for _ in range(3))
     d_r, d_z, d_hn = dhp[:, :H], dhp[:, H : 2 * H], dhp[:, 2 * H :]
+    # The cache stays read-only (a second backward must give the same gradients).
+    dA = np.empty_like(A)
+    dHPN = np.empty_like(HPN)
     for t in range(T) if reverse else range(T - 1, -1, -1):
         if dys is not None:
             dh += dys[t]
@@ -263,12 +265,12 @@ def gru_sequence_backward(
         d_r *= b3
         np.multiply(b1, r, out=d_hn)
         np.multiply(dh, z, out=b3)
-        # A[t] := dL/dxp (r, z, n), HPN[t] := n block of dL/dhp.
-        a[:, : 2 * H] = dhp[:, : 2 * H]
-        n[...] = b1
-        hpn[...] = d_hn
+        # dA[t] := dL/dxp (r, z, n), dHPN[t] := n block of dL/dhp.
+        dA[t, :, : 2 * H] = dhp[:, : 2 * H]
+        dA[t, :, 2 * H :] = b1
+        dHPN[t] = d_hn
         np.matmul(dhp, w_hh, out=dh)
         dh += b3
-    accumulate_sequence_grads(cell, A, Y, h0, x_tm, reverse, dhp_n=HPN)
-    dx = A.reshape(T * N, 3 * H) @ cell.weight_ih.data
+    accumulate_sequence_grads(cell, dA, Y, h0, x_tm, reverse, dhp_n=dHPN)
+    dx = dA.reshape(T * N, 3 * H) @ cell.weight_ih.data
     return dx.reshape(T, N, D), (dh,)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._math import SINGLE_THREAD_MACS, blas_single_thread, sigmoid, tanh
+from minirnn._math import sigmoid, tanh
 from minirnn.cells.base import Cell, State, accumulate_sequence_grads
 
 __all__ = ["LSTMCell"]
@@ -248,8 +248,7 @@ def lstm_sequence_forward(
     hp = np.empty((N, 4 * H), dt)
     ig = np.empty((N, H), dt)
     h, c = state0
-    small = N * H * 4 * H < SINGLE_THREAD_MACS
-    with np.errstate(over="ignore"), blas_single_thread(small):
+    with np.errstate(over="ignore"):
         for t in range(T - 1, -1, -1) if reverse else range(T):
             a = A[t]
             np.matmul(h, w_hh, out=hp)
@@ -292,8 +291,9 @@ def lstm_sequence_backward(
     b1 = np.empty((N, H), dt)
     tc = np.empty((N, H), dt)
     ds_g = ds[:, 2 * H : 3 * H]
-    small = N * H * 4 * H < SINGLE_THREAD_MACS
-    with np.errstate(over="ignore"), blas_single_thread(small):
+    # The cache stays read-only (a second backward must give the same gradients).
+    dA = np.empty_like(A)
+    with np.errstate(over="ignore"):
         for t in range(T) if reverse else range(T - 1, -1, -1):
             if dys is not None:
                 dh += dys[t]
@@ -321,8 +321,8 @@ def lstm_sequence_backward(
             np.multiply(g, g, out=ds_g)
             np.subtract(1.0, ds_g, out=ds_g)
             dc *= f
-            np.multiply(da, ds, out=a)  # A[t] now holds dL/da_t
-            np.matmul(a, w_hh, out=dh)
-    accumulate_sequence_grads(cell, A, Y, h0, x_tm, reverse)
-    dx = A.reshape(T * N, 4 * H) @ cell.weight_ih.data
+            np.multiply(da, ds, out=dA[t])
+            np.matmul(dA[t], w_hh, out=dh)
+    accumulate_sequence_grads(cell, dA, Y, h0, x_tm, reverse)
+    dx = dA.reshape(T * N, 4 * H) @ cell.weight_ih.data
     return dx.reshape(T, N, D), (dh, dc)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._math import SINGLE_THREAD_MACS, blas_single_thread, tanh
+from minirnn._math import tanh
 from minirnn.cells.base import Cell, State, accumulate_sequence_grads
 
 __all__ = ["RNNCell"]
@@ -92,8 +92,7 @@ def rnn_sequence_forward(
     hp = np.empty((N, H), x_tm.dtype)
     use_tanh = cell.nonlinearity == "tanh"
     h = state0[0]
-    small = N * H * H < SINGLE_THREAD_MACS
-    with np.errstate(over="ignore"), blas_single_thread(small):
+    with np.errstate(over="ignore"):
         for t in range(T - 1, -1, -1) if reverse else range(T):
             y = Y[t]
             np.matmul(h, w_hh, out=hp)
@@ -121,20 +120,19 @@ def rnn_sequence_backward(
     dZ = np.empty_like(Y)
     w_hh = cell.weight_hh.data
     use_tanh = cell.nonlinearity == "tanh"
-    with blas_single_thread(N * H * H < SINGLE_THREAD_MACS):
-        for t in range(T) if reverse else range(T - 1, -1, -1):
-            if dys is not None:
-                dh += dys[t]
-            if hidden_grads is not None:
-                hidden_grads[t] = dh
-            y, dz = Y[t], dZ[t]
-            if use_tanh:
-                np.multiply(y, y, out=dz)
-                np.subtract(1.0, dz, out=dz)
-                dz *= dh
-            else:
-                np.multiply(dh, y > 0, out=dz)
-            np.matmul(dz, w_hh, out=dh)
+    for t in range(T) if reverse else range(T - 1, -1, -1):
+        if dys is not None:
+            dh += dys[t]
+        if hidden_grads is not None:
+            hidden_grads[t] = dh
+        y, dz = Y[t], dZ[t]
+        if use_tanh:
+            np.multiply(y, y, out=dz)
+            np.subtract(1.0, dz, out=dz)
+            dz *= dh
+        else:
+            np.multiply(dh, y > 0, out=dz)
+        np.matmul(dz, w_hh, out=dh)
     accumulate_sequence_grads(cell, dZ, Y, h0, x_tm, reverse)
     dx = dZ.reshape(T * N, H) @ cell.weight_ih.data
     return dx.reshape(T, N, D), (dh,)

@@ -1,6 +1,7 @@
 """The ``minirnn`` command.
 
-``minirnn train adding|binary-addition|series [options]``, ``minirnn predict MODEL --csv ...``
+``minirnn train adding|binary-addition|series|classify [options]``,
+``minirnn predict MODEL --csv ...``
 and ``minirnn gradcheck [module:Class ...]``; ``--help`` on every subcommand. Errors in the
 user's input (a bad CSV, a missing column, an impossible window) exit with status 2 and one
 line on stderr, never a traceback.
@@ -14,7 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from minirnn.cli import gradcheck, series, toy_tasks
+from minirnn.cli import classify, gradcheck, series, text, toy_tasks
 from minirnn.cli._common import UsageError
 from minirnn.cli.toy_tasks import build_adding_model
 
@@ -31,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     tasks = train.add_subparsers(dest="task", required=True)
     toy_tasks.add_parsers(tasks, fmt)
     series.add_parsers(tasks, commands, fmt)
+    classify.add_parser(tasks, fmt)
+    text.add_parsers(tasks, commands, fmt)
     gradcheck.add_parser(commands, fmt)
     return parser
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn.callbacks import Callback, EarlyStopping, ProgressBar
+from minirnn.callbacks import Callback, EarlyStopping, ProgressBar, TimeLimit
 from minirnn.diagnostics import gradient_flow
 from minirnn.io import save_model
 from minirnn.layers import GRU, LSTM, RNN, Dense, LastStep, Recurrent
@@ -88,11 +88,30 @@ def make_solver(args: argparse.Namespace, model: Sequential, loss: Loss, metric:
     callbacks: list[Callback] = [EpochLine(metric), stopper]
     if args.progress or (args.progress is None and sys.stdout.isatty()):
         callbacks.append(ProgressBar(every_batches=100, epoch_summary=False))
+    callbacks.extend(time_limit(args))
     optimizer = OPTIMIZERS[args.optimizer](model, lr=lr)
     solver = Solver(model, loss=loss, optimizer=optimizer, batch_size=args.batch_size,
                     epochs=args.epochs, seed=args.seed, clip_norm=args.clip_norm,
                     callbacks=callbacks)
     return solver, stopper
+
+
+def time_limit(args: argparse.Namespace) -> list[Callback]:
+    """``[TimeLimit(args.time_limit, verbose=True)]`` if ``--time-limit`` was given, else ``[]``.
+
+    Commands that build their own Solver add these callbacks to honour ``--time-limit``.
+    """
+    seconds = getattr(args, "time_limit", None)
+    return [] if seconds is None else [TimeLimit(seconds, verbose=True)]
+
+
+def time_limit_report(solver: Solver) -> dict[str, Any]:
+    """How far a run got under ``--time-limit`` (empty without one), for report.json."""
+    for cb in solver.callbacks:
+        if isinstance(cb, TimeLimit):
+            return {"time_limit": {"seconds": cb.seconds, "reached": cb.stopped,
+                                   "epochs_done": cb.epochs_done, "elapsed": cb.elapsed}}
+    return {}
 
 
 def fit(solver: Solver, x: np.ndarray, y: np.ndarray,
@@ -122,6 +141,7 @@ def finish(args: argparse.Namespace, solver: Solver, stopper: EarlyStopping,
         np.savetxt(folder / "grad_flow.csv", flow, header="norm of dL/dh_t, t = 0..T-1")
         ends = f"t=1: {flow[0]:.3g}, t={len(flow)}: {flow[-1]:.3g}"
         print(f"gradient flow (mean ||dL/dh_t||): {ends}; saved grad_flow.csv", flush=True)
+    report = {**report, **time_limit_report(solver)}
     (folder / "report.json").write_text(json.dumps(report, indent=1))
     if not args.no_plot:
         plot_run(folder, solver.history, flow, title)
@@ -180,6 +200,9 @@ def add_common(parser: argparse.ArgumentParser, task: str, d: dict[str, Any]) ->
     parser.add_argument("--patience", type=positive_int, default=d["patience"],
                         help="early stopping: epochs without validation improvement; the "
                              "best epoch's weights are kept")
+    parser.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
+                        help="stop training cleanly after this many seconds, keeping the best "
+                             "weights so far")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, weights, shuffling")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--output", default=f"minirnn-runs/{task}",

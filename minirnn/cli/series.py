@@ -21,6 +21,7 @@ from minirnn.cli._common import (
     finish,
     positive_int,
 )
+from minirnn.cli.classify import predict_classifier
 from minirnn.forecasting import Forecaster, SeriesTable, format_dates, load_table
 from minirnn.forecasting.forecaster import Evaluation, Forecast
 from minirnn.io import ModelFileError
@@ -293,6 +294,17 @@ def _new_data(args: argparse.Namespace, fc: Forecaster,
 def predict_series(args: argparse.Namespace) -> int:
     if not args.csv and not args.dataset:
         raise UsageError("--csv FILE (or --dataset NAME) is required")
+    model_path = Path(args.model)
+    if model_path.is_dir():
+        model_path = args.model = model_path / "model.npz"
+    if model_path.is_file():
+        try:
+            from minirnn.io import load_metadata
+            task = load_metadata(model_path).get("task")
+        except (ModelFileError, OSError) as exc:
+            raise UsageError(str(exc)) from exc
+        if task == "classify":  # classifiers: labels and probabilities (cli/classify)
+            return predict_classifier(args)
     fc, meta, _ = _load_forecaster(args.model)
     table = _new_data(args, fc, meta)
     try:
@@ -393,8 +405,10 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
 
     predict = commands.add_parser("predict", formatter_class=fmt,
                                   help="forecast with a model saved by 'train series'")
-    predict.add_argument("model", help="model.npz (or its run directory) from 'train series'")
-    predict.add_argument("--csv", default=None, help="the CSV file")
+    predict.add_argument("model", help="model.npz (or its run directory) from 'train series' "
+                         "or 'train classify'")
+    predict.add_argument("--csv", "--ts", dest="csv", default=None,
+                         help="the CSV file (a classifier also reads .ts)")
     predict.add_argument("--dataset", choices=_dataset_names(), default=None,
                          help="a series shipped with minirnn instead of --csv")
     predict.add_argument("--column", default=None, help="column (default: the training one)")

@@ -4,10 +4,12 @@ from minirnn.layers.activations import Activation, Identity, ReLU, Sigmoid, Tanh
 from minirnn.layers.base import Layer
 from minirnn.layers.dense import Dense
 from minirnn.layers.dropout import Dropout
+from minirnn.layers.embedding import Embedding
+from minirnn.layers.pooling import SequencePooling
 from minirnn.layers.recurrent import GRU, LSTM, RNN, Recurrent
 from minirnn.layers.sequence import LastStep
 
 __all__ = [
-    "GRU", "LSTM", "RNN", "Activation", "Dense", "Dropout", "Identity", "LastStep",
-    "Layer", "ReLU", "Recurrent", "Sigmoid", "Tanh",
+    "GRU", "LSTM", "RNN", "Activation", "Dense", "Dropout", "Embedding", "Identity", "LastStep",
+    "Layer", "ReLU", "Recurrent", "SequencePooling", "Sigmoid", "Tanh",
 ]

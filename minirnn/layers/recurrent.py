@@ -7,6 +7,7 @@ directions. :class:`RNN`, :class:`LSTM` and :class:`GRU` only choose the cell.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from minirnn.cells.rnn import RNNCell, rnn_sequence_backward, rnn_sequence_forwa
 from minirnn.init import Initializer
 from minirnn.layers.base import Layer
 from minirnn.parameter import Parameter
+from minirnn.threads import decide_blas_threads
 
 __all__ = ["GRU", "LSTM", "RNN", "Recurrent"]
 
@@ -125,8 +127,15 @@ class Recurrent(Layer):
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.bidirectional = bool(bidirectional)
-        self.dropout = check_probability(dropout, "dropout")
-        self.recurrent_dropout = check_probability(recurrent_dropout, "recurrent_dropout")
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        if self.dropout > 0 and self.num_layers == 1:
+            # PyTorch's warning, word for word.
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero "
+                f"dropout expects num_layers greater than 1, but got dropout={self.dropout} "
+                f"and num_layers={self.num_layers}", UserWarning,
+                stacklevel=2 if type(self) is Recurrent else 3)
         self.num_directions = 2 if self.bidirectional else 1
         dt = check_float_dtype(dtype, "dtype")
         self.cell_kwargs = dict(cell_kwargs or {})
@@ -182,6 +191,26 @@ class Recurrent(Layer):
         self._cache: Any = None
 
     accepts_lengths = True
+
+    # Validated on every assignment, so ``layer.dropout = p`` after construction is
+    # checked like the constructor argument. p = 1 drops everything (as in PyTorch).
+    @property
+    def dropout(self) -> float:
+        """Dropout probability between layers, in [0, 1]."""
+        return self._dropout
+
+    @dropout.setter
+    def dropout(self, value: float) -> None:
+        self._dropout = check_probability(value, "dropout", allow_one=True)
+
+    @property
+    def recurrent_dropout(self) -> float:
+        """Variational dropout probability of ``h_{t-1}``, in [0, 1]."""
+        return self._recurrent_dropout
+
+    @recurrent_dropout.setter
+    def recurrent_dropout(self, value: float) -> None:
+        self._recurrent_dropout = check_probability(value, "recurrent_dropout", allow_one=True)
 
     def reset_states(self) -> None:
         """Forget the carried state (stateful mode); the next forward starts from zeros."""
@@ -252,6 +281,8 @@ class Recurrent(Layer):
         Parameters
         ----------
         x : ndarray, shape (N, T, D) (or (T, N, D) with ``batch_first=False``)
+            A 2-D ``x`` of shape (T, D) is one unbatched sequence (as in PyTorch): the
+            states then have no N axis, and the output is (T, dirs * H).
         initial_state : ndarray or tuple of ndarray, each (L * dirs, N, size), optional
             ``h0`` (``(h0, c0)`` for LSTM). Zeros (or the learned state) if omitted.
         lengths : array of int, shape (N,), optional
@@ -265,9 +296,19 @@ class Recurrent(Layer):
             The last layer's hidden state at every step (0 at padding). The
             final states of every layer are in :attr:`final_state`.
         """
-        check_array(x, "input", ndim=3, dtype=self.dtype, last_dim=self.input_size)
-        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2) if self.batch_first else x)
+        check_array(x, "input", ndim=(2, 3), dtype=self.dtype, last_dim=self.input_size)
+        unbatched = x.ndim == 2
+        if unbatched:
+            # PyTorch's unbatched form: x (T, D), states (L * dirs, size) without the N axis.
+            if lengths is not None:
+                raise ValueError("lengths needs batched input (N, T, D); got unbatched (T, D)")
+            x = x[None]
+            initial_state = self._add_batch_axis(initial_state, "initial_state")
+        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2) if unbatched or self.batch_first else x)
         steps, batch = x_tm.shape[:2]
+        # MACs of one step's recurrent product (N, out) @ (out, G*H).
+        decide_blas_threads(batch * self.state_sizes[0] * self.cells[0][0].num_chunks
+                            * self.hidden_size)
         step_mask = None if lengths is None else self._check_lengths(lengths, batch, steps)
         if initial_state is None and self.stateful and self.carried_state is not None:
             if self.carried_state[0].shape[1] != batch:
@@ -296,9 +337,8 @@ class Recurrent(Layer):
                 state0 = tuple(s[idx] for s in states0)
                 rec_mask = None
                 if training and self.recurrent_dropout > 0:
-                    keep = 1.0 - self.recurrent_dropout
-                    rec_mask = ((self._rng.random((batch, cell.output_size)) < keep)
-                                .astype(self.dtype) / self.dtype.type(keep))
+                    rec_mask = self._dropout_mask((batch, cell.output_size),
+                                                  self.recurrent_dropout)
                 y, final, cache = _run_forward(cell, layer_input, state0, direction == 1,
                                                step_mask, rec_mask)
                 outputs.append(y)
@@ -308,17 +348,41 @@ class Recurrent(Layer):
             out = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
             mask = None
             if training and self.dropout > 0 and layer < self.num_layers - 1:
-                keep = 1.0 - self.dropout
-                mask = (self._rng.random(out.shape) < keep).astype(self.dtype) / keep
+                mask = self._dropout_mask(out.shape, self.dropout)
                 out = out * mask
             masks.append(mask)
             layer_input = out
         check_finite_output(layer_input, type(self).__name__, x)
-        self.final_state = tuple(np.stack(f) for f in finals)
+        final_state = tuple(np.stack(f) for f in finals)
         if self.stateful:
-            self.carried_state = tuple(s.copy() for s in self.final_state)
-        self._cache = (caches, masks, batch, steps, learned)
+            self.carried_state = tuple(s.copy() for s in final_state)
+        self._cache = (caches, masks, batch, steps, learned, unbatched)
+        if unbatched:
+            self.final_state = tuple(s[:, 0] for s in final_state)
+            return layer_input[:, 0]
+        self.final_state = final_state
         return layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
+
+    def _add_batch_axis(self, states: Any, what: str) -> Any:
+        """Unbatched states (L * dirs, size) -> (L * dirs, 1, size); None stays None."""
+        if states is None:
+            return None
+        entries = (states,) if isinstance(states, np.ndarray) else states
+        if not isinstance(entries, (tuple, list)) or not all(
+                isinstance(s, np.ndarray) and s.ndim == 2 for s in entries):
+            raise ValueError(
+                f"{what} for unbatched input (T, D) must be {len(self.state_names)} 2-D "
+                f"array(s) {self.state_names} of shape (num_layers * num_directions, size)"
+            )
+        return tuple(s[:, None, :] for s in entries)
+
+    def _dropout_mask(self, shape: tuple[int, ...], p: float) -> np.ndarray:
+        """Inverted-dropout mask: 0 with probability p, else 1 / (1 - p); all 0 when p = 1."""
+        keep = 1.0 - p
+        draw = self._rng.random(shape) < keep
+        if keep == 0.0:
+            return np.zeros(shape, self.dtype)
+        return draw.astype(self.dtype) / self.dtype.type(keep)
 
     # ------------------------------------------------------------- backward
     def backward(
@@ -343,17 +407,22 @@ class Recurrent(Layer):
         """
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        caches, masks, batch, steps, learned = self._cache
+        caches, masks, batch, steps, learned, unbatched = self._cache
         out_shape = (steps, batch, self.output_size)
         if dy is not None:
-            check_array(dy, "dy", ndim=3, dtype=self.dtype)
-            given = dy.transpose(1, 0, 2) if self.batch_first else dy
+            check_array(dy, "dy", ndim=2 if unbatched else 3, dtype=self.dtype)
+            given = (dy[:, None] if unbatched
+                     else dy.transpose(1, 0, 2) if self.batch_first else dy)
             if given.shape != out_shape:
-                expected = (batch, steps, self.output_size) if self.batch_first else out_shape
+                expected = ((steps, self.output_size) if unbatched
+                            else (batch, steps, self.output_size) if self.batch_first
+                            else out_shape)
                 raise ValueError(f"dy: expected the output's shape {expected}, got {dy.shape}")
             d_out: np.ndarray | None = given
         else:
             d_out = None
+        if unbatched:
+            d_final_state = self._add_batch_axis(d_final_state, "d_final_state")
         dfinal = (None if d_final_state is None
                   else self._check_states(d_final_state, batch, "d_final_state"))
         dinit: list[list[np.ndarray]] = [
@@ -386,12 +455,17 @@ class Recurrent(Layer):
                                    strict=True):
                 param.grad += grad.sum(axis=1)
         assert d_out is not None
+        if unbatched:
+            self.initial_state_grad = tuple(g[:, 0] for g in self.initial_state_grad)
+            return d_out[:, 0]
         return np.ascontiguousarray(d_out.transpose(1, 0, 2)) if self.batch_first else d_out
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (initializers given as callables are not recorded)."""
         config = dict(self._config)
         config["dtype"] = str(self.dtype)
+        config["dropout"] = self.dropout
+        config["recurrent_dropout"] = self.recurrent_dropout
         if type(self) is Recurrent:
             config["cell_class"] = self.cell_class.__name__
             config["cell_kwargs"] = dict(self.cell_kwargs)
