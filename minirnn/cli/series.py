@@ -30,8 +30,7 @@ from minirnn.solver import TrainingDivergedError
 __all__ = ["add_parsers"]
 
 SERIES_DEFAULTS: dict[str, Any] = {
-    "cell": "gru", "hidden_size": 32, "epochs": 60, "batch_size": 32,
-    "lr": {"lstm": 3e-3, "gru": 3e-3, "rnn": 1e-3}, "patience": 10}
+    "cell": "gru", "hidden_size": 32, "epochs": 60, "batch_size": 32, "patience": 10}
 
 
 def _table(path: str, column: str, features: list[str], date_column: str | None) -> SeriesTable:
