@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from minirnn.callbacks import EarlyStopping
+from minirnn.callbacks import Callback, EarlyStopping, ProgressBar
 from minirnn.cli._common import (
     EpochLine,
     UsageError,
     add_common,
     finish,
     positive_int,
+    run_config,
+    time_limit,
+    write_json,
 )
 from minirnn.cli.classify import predict_classifier
 from minirnn.forecasting import Forecaster, SeriesTable, format_dates, load_table
@@ -177,6 +180,17 @@ def _resolve_dataset(args: argparse.Namespace) -> None:
         raise UsageError("--column is required with --csv")
 
 
+def _callbacks(args: argparse.Namespace) -> list[Callback]:
+    """Epoch lines (unless --quiet), a progress bar when asked, --time-limit."""
+    quiet = getattr(args, "quiet", False)
+    out: list[Callback] = []
+    if not quiet and (args.progress or (args.progress is None and sys.stdout.isatty())):
+        out.append(ProgressBar(every_batches=100, epoch_summary=False))
+    if not quiet:
+        out.append(EpochLine("MSE"))
+    return out + time_limit(args)
+
+
 def train_series(args: argparse.Namespace) -> int:
     _resolve_dataset(args)
     features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features \
@@ -196,7 +210,7 @@ def train_series(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, lr=args.lr, patience=args.patience,
         clip_norm=args.clip_norm, optimizer=args.optimizer, val_fraction=args.val_size,
         network=args.network, seed=args.seed, dtype=args.dtype,
-        callbacks=[EpochLine("MSE")] if args.network else [])
+        callbacks=_callbacks(args))
     if isinstance(args.season, int) and args.season == 1:
         raise UsageError("--season must be 'auto', 0 (none) or at least 2")
     start = time.perf_counter()
@@ -245,7 +259,8 @@ def train_series(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         fc.save(folder / "model.npz", extra={k: v for k, v in metadata.items()
                                              if k not in ("task", "forecaster")})
-        (folder / "report.json").write_text(json.dumps(report, indent=1))
+        write_json(folder / "report.json", {**report, "status": "finished",
+                                            "config": run_config(args)})
         print(f"saved {folder / 'model.npz'}, report.json", flush=True)
     _write_predictions(folder / "predictions.csv", table, ev, fc.horizon)
     fcst = fc.forecast(fc.horizon)

@@ -169,7 +169,7 @@ class Forecaster:
         autocorrelation.
     cell, hidden_size, num_layers : the network (``"gru"``, ``"lstm"`` or ``"rnn"``).
     epochs, batch_size, lr, patience, clip_norm, optimizer : training (early stopping on the
-        validation span keeps the best epoch's weights).
+        validation span keeps the best epoch's weights; ``lr=None``: the optimizer's default).
     val_fraction : float
         Share of the training span (at its end) used for validation.
     network : bool
@@ -198,7 +198,7 @@ class Forecaster:
     def __init__(self, *, horizon: int = 1, look_back: int | str = "auto",
                  transform: str = "auto", season: int | str = "auto", cell: str = "gru",
                  hidden_size: int = 32, num_layers: int = 1, epochs: int = 60,
-                 batch_size: int = 32, lr: float = 3e-3, patience: int = 10,
+                 batch_size: int = 32, lr: float | None = None, patience: int = 10,
                  clip_norm: float | None = 1.0, optimizer: str = "adam",
                  val_fraction: float = 0.2, network: bool = True, ensemble: int = 1,
                  folds: int = 3, bidirectional: bool = False, seed: int | None = 0,
@@ -222,8 +222,9 @@ class Forecaster:
             raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
         if not 0 < val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {val_fraction!r}")
-        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        if lr is not None and not (isinstance(lr, (int, float)) and lr > 0
+                                   and math.isfinite(lr)):
+            raise ValueError(f"lr must be a positive number or None, got {lr!r}")
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"patience must be a non-negative int, got {patience!r}")
         if dtype not in ("float32", "float64"):
@@ -233,7 +234,8 @@ class Forecaster:
         self.transform = transform
         self.season = season if season == "auto" else int(season)
         self.cell, self.hidden_size, self.num_layers = cell, int(hidden_size), int(num_layers)
-        self.epochs, self.batch_size, self.lr = int(epochs), int(batch_size), float(lr)
+        self.epochs, self.batch_size = int(epochs), int(batch_size)
+        self.lr = None if lr is None else float(lr)
         self.patience, self.clip_norm, self.optimizer = patience, clip_norm, optimizer
         self.val_fraction, self.network, self.seed = float(val_fraction), bool(network), seed
         self.dtype = dtype
@@ -535,7 +537,8 @@ class Forecaster:
                        inputs: int) -> None:
         model = self._build_network(inputs)
         self.stopper_ = EarlyStopping(patience=self.patience, restore_best_weights=True)
-        optimizer = _OPTIMIZERS[self.optimizer](model, lr=self.lr)
+        opt_class = _OPTIMIZERS[self.optimizer]  # lr None: the optimizer's own default
+        optimizer = opt_class(model) if self.lr is None else opt_class(model, lr=self.lr)
         self.solver_ = Solver(model, loss=MSE(), optimizer=optimizer,
                               batch_size=self.batch_size, epochs=self.epochs, seed=self.seed,
                               clip_norm=self.clip_norm,
