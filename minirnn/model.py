@@ -10,7 +10,7 @@ import numpy as np
 
 from minirnn.layers.base import Layer
 
-__all__ = ["Sequential"]
+__all__ = ["Sequential", "check_data"]
 
 
 class Sequential(Layer):
@@ -134,6 +134,7 @@ class Sequential(Layer):
             raise ValueError(f"batch_size must be an int greater than zero, got {batch_size!r}")
         if x.ndim == 0 or len(x) == 0:
             raise ValueError(f"predict: x must not be empty, got shape {x.shape}")
+        check_data(self, x, lengths=lengths, what="predict:")
         recurrent: list[tuple[str, Any]] = [(name, layer) for name, layer in self.named_layers()
                      if hasattr(layer, "record_states")] if return_states else []
         if any(not getattr(layer, "batch_first", True) for _, layer in self.named_layers()):
@@ -196,3 +197,72 @@ def _stack_states(layer: Any) -> list[np.ndarray]:
         per_cell = np.stack([states[k] for states in layer.step_states])  # (L*dirs, T, N, size)
         out.append(per_cell.transpose(0, 2, 1, 3) if layer.batch_first else per_cell)
     return out
+
+
+def _expected_input(layer: Layer) -> str:
+    """The input shape a layer takes, in the shape letters of the docs ('' if unknown)."""
+    size = getattr(layer, "input_size", None)
+    if isinstance(size, int) and hasattr(layer, "cells"):
+        shape = f"(N, T, {size})" if getattr(layer, "batch_first", True) else f"(T, N, {size})"
+        return f"{shape}: {size} features per step"
+    features = getattr(layer, "in_features", None)
+    if isinstance(features, int):
+        return f"(N, {features}) or (N, T, {features}): {features} features"
+    return ""
+
+
+def _with_batch(shape: tuple[int, ...], n: int) -> tuple[int, ...]:
+    return (n, *shape[1:]) if shape else shape
+
+
+def check_data(model: Layer, x: np.ndarray, y: np.ndarray | None = None,
+               loss: Any = None, *, lengths: np.ndarray | None = None,
+               what: str = "training") -> None:
+    """Raise a ``ValueError`` in the user's terms if ``x`` (and ``y``) do not fit ``model``.
+
+    Runs the model in evaluation mode on the first sample (layer by layer for a
+    :class:`Sequential`) so that the message names the layer that refuses the data, the
+    shape the user passed (the whole array, not a mini-batch) and the shape expected.
+    With ``y`` and ``loss``, also checks the targets against the model's output.
+    """
+    n = x.shape[0] if x.ndim else 0
+    if n == 0 or any(getattr(layer, "stateful", False) for layer in [model, *(
+            la for _, la in model.named_layers())]):
+        return  # a stateful layer would carry this probe's state into the next batch
+    h = x[:1]
+    lb = None if lengths is None else np.asarray(lengths)[:1]
+    layers: list[tuple[str, Layer]] = (list(model._layers.items())
+                                       if isinstance(model, Sequential) else [("0", model)])
+    whole = not isinstance(model, Sequential)
+    for i, (name, layer) in enumerate(layers):
+        try:
+            if lb is not None and layer.accepts_lengths and h.ndim == 3:
+                h = layer.forward(h, lengths=lb)  # type: ignore[call-arg]
+            else:
+                h = layer.forward(h)
+        except (ValueError, TypeError) as exc:
+            expected = _expected_input(layer)
+            label = type(model).__name__ if whole else f"layer {name} ({type(layer).__name__})"
+            # The layer's own message speaks of the one-sample probe: keep it only when
+            # there is nothing better to say.
+            want = f"expects {expected}" if expected else f"refuses it ({exc})"
+            if i == 0:
+                message = f"{what} x has shape {x.shape}, but {label} {want}"
+            else:
+                message = (f"{label} {want}, but gets {_with_batch(h.shape, n)} from layer "
+                           f"{layers[i - 1][0]} ({type(layers[i - 1][1]).__name__}): the "
+                           "model's layers do not fit together")
+            raise type(exc)(message) from exc
+    if y is None or loss is None:
+        return
+    try:
+        loss.forward(h, y[:1])
+    except (ValueError, TypeError):
+        # Repeat on the whole targets against a read-only broadcast of the probe output,
+        # so that the loss's own message names the user's shapes.
+        try:
+            loss.forward(np.broadcast_to(h, (n, *h.shape[1:])), y)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(
+                f"{what} y has shape {y.shape}, but the model's output for x {x.shape} has "
+                f"shape {_with_batch(h.shape, n)}: {exc}") from exc

@@ -17,6 +17,7 @@ from minirnn.losses.base import Loss
 from minirnn.losses.classification import CrossEntropy
 from minirnn.losses.regression import MSE
 from minirnn.metrics import Metric, get_metric
+from minirnn.model import check_data
 from minirnn.optim.adam import Adam
 from minirnn.optim.base import Optimizer
 from minirnn.optim.clipping import clip_grad_norm, clip_grad_value
@@ -422,6 +423,11 @@ class Solver:
             x, y = x[:cut], y[:cut]
             lengths = None if lengths is None else lengths[:cut]
             mask = None if mask is None else mask[:cut]
+        # Shape problems in the user's terms (layer, whole-array shapes), before training.
+        check_data(self.model, x, y, self.loss, lengths=lengths, what="training")
+        if val is not None:
+            check_data(self.model, val[0], val[1], self.loss, lengths=val[2],
+                       what="validation")
         if self.tbptt is not None and (x.ndim != 3 or y.ndim < 2 or y.shape[1] != x.shape[1]):
             raise ValueError(f"tbptt needs per-step targets y (N, T, ...) for x (N, T, D), "
                              f"got x {x.shape} and y {y.shape}")
@@ -644,6 +650,7 @@ class Solver:
         lengths = _as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None,
                               "evaluation")
         mask = self._make_mask(mask, lengths, x, y)
+        check_data(self.model, x, y, self.loss, lengths=lengths, what="evaluation")
         total = 0.0
         for metric in self.metrics:
             metric.reset()
@@ -664,6 +671,7 @@ class Solver:
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             raise ValueError("x contains NaN or Inf")
         lengths = _as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None, "x")
+        check_data(self.model, x, lengths=lengths, what="predict:")
         parts = [self._forward(x[b:b + self.batch_size],
                                None if lengths is None else lengths[b:b + self.batch_size], False)
                  for b in range(0, x.shape[0], self.batch_size)]

@@ -169,3 +169,87 @@ def test_gompertz_saves_its_parameters(tmp_path):
     model.save(tmp_path / "g.npz")
     loaded = minirnn.load(tmp_path / "g.npz")
     assert repr(loaded[1]) == "Gompertz(a=2, b=0.5, c=3)"
+
+
+# ------------------------------------------------------------ shape errors, user's terms
+def test_shape_errors_name_the_layer_and_the_users_shapes():
+    from minirnn.losses import CrossEntropy
+
+    model = Sequential(LSTM(2, 4, seed=0), LastStep(), Dense(4, 1, seed=0))
+    solver = Solver(model, batch_size=4)
+    y = np.zeros((10, 1))
+    with pytest.raises(ValueError) as info:
+        solver.fit(np.zeros((10, 5, 3)), y)
+    assert str(info.value) == ("training x has shape (10, 5, 3), but layer 0 (LSTM) expects "
+                               "(N, T, 2): 2 features per step")
+    with pytest.raises(ValueError, match=r"training y has shape \(10, 5, 1\), but the model's "
+                                         r"output for x \(10, 5, 2\) has shape \(10, 1\)"):
+        solver.fit(np.zeros((10, 5, 2)), np.zeros((10, 5, 1)))
+    with pytest.raises(ValueError, match=r"validation x has shape \(3, 5, 1\)"):
+        solver.fit(np.zeros((10, 5, 2)), y, validation_data=(np.zeros((3, 5, 1)), y[:3]))
+    with pytest.raises(ValueError, match=r"predict: x has shape \(7, 5, 3\), but layer 0"):
+        model.predict(np.zeros((7, 5, 3)))
+    with pytest.raises(ValueError, match=r"predict: x has shape \(7, 5, 3\), but layer 0"):
+        solver.predict(np.zeros((7, 5, 3)))
+    with pytest.raises(ValueError, match=r"evaluation x has shape \(7, 5, 3\)"):
+        solver.evaluate(np.zeros((7, 5, 3)), np.zeros((7, 1)))
+    broken = Sequential(LSTM(2, 4, seed=0), LastStep(), Dense(5, 1, seed=0))
+    with pytest.raises(ValueError, match=r"layer 2 \(Dense\) expects \(N, 5\) or \(N, T, 5\)"
+                                         r": 5 features, but gets \(7, 4\) from layer 1 "
+                                         r"\(LastStep\)"):
+        broken.predict(np.zeros((7, 5, 2)))
+    classifier = Sequential(LSTM(2, 4, seed=0), LastStep(), Dense(4, 3, seed=0))
+    with pytest.raises(ValueError, match=r"training y has shape \(6, 3\).*class indices of "
+                                         r"shape \(6,\)"):
+        Solver(classifier, loss=CrossEntropy()).fit(np.zeros((6, 5, 2)), np.zeros((6, 3)))
+
+
+# --------------------------------------------------------- unsynchronised seq-to-seq
+def test_seq_to_seq_unsync_layout_and_mask():
+    from minirnn.data import seq_to_seq_unsync, unsync_outputs
+
+    x = np.arange(2 * 3 * 2, dtype=float).reshape(2, 3, 2) + 1
+    y = -np.arange(2 * 2 * 1, dtype=float).reshape(2, 2, 1) - 1
+    xf, yf, mask = seq_to_seq_unsync(x, y)
+    assert xf.shape == (2, 5, 2) and yf.shape == (2, 5, 1) and mask.shape == (2, 5)
+    np.testing.assert_array_equal(xf[:, :3], x)
+    assert not xf[:, 3:].any() and not yf[:, :3].any()
+    np.testing.assert_array_equal(yf[:, 3:], y)
+    np.testing.assert_array_equal(mask, [[0, 0, 0, 1, 1]] * 2)
+    xg, _, _ = seq_to_seq_unsync(x, y, go_flag=True)
+    np.testing.assert_array_equal(xg[0, :, 2], [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(unsync_outputs(yf, 2), y)
+    with pytest.raises(ValueError, match="same number of sequences N, got 2 and 1"):
+        seq_to_seq_unsync(x, y[:1])
+    with pytest.raises(ValueError, match=r"y must have shape \(N, Ty, F\)"):
+        seq_to_seq_unsync(x, y[..., 0])
+
+
+def test_masked_loss_ignores_the_reading_steps():
+    from minirnn.data import seq_to_seq_unsync
+    from minirnn.losses import MSE
+
+    x = np.random.default_rng(0).random((4, 3, 1))
+    _, yf, mask = seq_to_seq_unsync(x, x[:, ::-1])
+    loss = MSE()
+    pred = np.random.default_rng(1).random(yf.shape)
+    base = loss.forward(pred, yf, mask)
+    changed = pred.copy()
+    changed[:, :3] += 100.0  # outputs while reading do not count
+    assert loss.forward(changed, yf, mask) == pytest.approx(base)
+    assert loss.forward(pred, yf, mask) == pytest.approx(np.mean((pred - yf)[:, 3:] ** 2))
+
+
+def test_an_rnn_learns_to_reverse_a_sequence():
+    from minirnn.data import reverse_sequence_task, seq_to_seq_unsync, unsync_outputs
+
+    x, y = reverse_sequence_task(800, 4, seed=0)
+    xt, yt = reverse_sequence_task(300, 4, seed=1)
+    xf, yf, mask = seq_to_seq_unsync(x, y)
+    model = Sequential(GRU(1, 32, seed=0), Dense(32, 1, seed=0))
+    Solver(model, optimizer=Adam(model, lr=1e-2), epochs=20, seed=0, clip_norm=1.0).fit(
+        xf, yf, mask=mask)
+    pred = unsync_outputs(model.predict(seq_to_seq_unsync(xt, yt)[0]), 4)
+    mse = float(np.mean((pred - yt) ** 2))
+    baseline = float(np.mean((yt - 0.5) ** 2))  # ~1/12: predicting the mean
+    assert mse < 0.05 * baseline, (mse, baseline)
