@@ -13,9 +13,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from minirnn.cli import gradcheck, series, toy_tasks
-from minirnn.cli._common import UsageError
+from minirnn.cli._common import (
+    DivergedError,
+    Interrupted,
+    UsageError,
+    check_output_file,
+    check_output_folder,
+    write_divergence,
+)
 from minirnn.cli.toy_tasks import build_adding_model
 
 __all__ = ["UsageError", "build_adding_model", "main"]
@@ -35,15 +43,43 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error(message: str) -> None:
+    print(f"minirnn: error: {message}", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``minirnn`` command; returns the exit status."""
+    """Entry point of the ``minirnn`` command; returns the exit status.
+
+    0 success; 1 a failed check or a diverged run (its report and history are written);
+    2 a user error (one line on stderr, never a traceback); 130 Ctrl-C (one line saying
+    what was saved).
+    """
     args = _parser().parse_args(argv)
     try:
-        if args.command == "train" and not hasattr(args, "lr"):
-            args.lr = args.task_defaults["lr"][args.cell]
+        if args.command == "train":
+            check_output_folder(args.output)  # before any training, not after
+            if not hasattr(args, "lr"):
+                args.lr = args.task_defaults["lr"][args.cell]
+        elif getattr(args, "output", None):
+            check_output_file(args.output)
         return int(args.run(args))
     except UsageError as exc:
-        print(f"minirnn: error: {exc}", file=sys.stderr)
+        _error(str(exc))
+        return 2
+    except DivergedError as exc:
+        written = write_divergence(Path(args.output), args, exc.error)
+        _error(f"training diverged: {exc}; wrote {written}")
+        return 1
+    except Interrupted as exc:
+        print(f"minirnn: interrupted; {exc.saved}", file=sys.stderr, flush=True)
+        return 130
+    except KeyboardInterrupt:
+        print("minirnn: interrupted; nothing was saved", file=sys.stderr, flush=True)
+        return 130
+    except (ValueError, TypeError, OSError) as exc:
+        # Raised by minirnn's own checks of the data (a series too short to split, values
+        # that overflow) or by the file system: the message names the problem.
+        _error(str(exc))
         return 2
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,50 @@ OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
 
 class UsageError(Exception):
     """A problem with the user's input: reported as one line, exit status 2."""
+
+
+class DivergedError(Exception):
+    """Training diverged: the report and history are written, exit status 1."""
+
+    def __init__(self, error: TrainingDivergedError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C after which the run's files were still written: exit status 130."""
+
+    def __init__(self, saved: str) -> None:
+        super().__init__(saved)
+        self.saved = saved
+
+
+def check_output_folder(path: str) -> None:
+    """Refuse an ``--output`` folder that cannot be written, before any training."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--output {path}: exists and is not a folder")
+    existing = target
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--output {path}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--output {path}: {existing} is not writable")
+
+
+def check_output_file(path: str, option: str = "--output") -> None:
+    """Refuse an output file whose folder is missing or unwritable, before any work."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{option} {path}: is a folder, expected a file name")
+    folder = target.parent
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: folder {folder} is not writable")
 
 
 def many_to_one(cell: str, inputs: int, hidden: int, outputs: int, *, dtype: Any,
@@ -100,7 +145,18 @@ def fit(solver: Solver, x: np.ndarray, y: np.ndarray,
     try:
         return solver.fit(x, y, validation_data=val)
     except TrainingDivergedError as exc:
-        raise UsageError(f"training diverged: {exc}") from exc
+        raise DivergedError(exc) from exc
+
+
+def write_divergence(folder: Path, args: argparse.Namespace, error: TrainingDivergedError
+                     ) -> str:
+    """Write report.json and the history of a diverged run; returns what was written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_history(folder, error.history)
+    report = {"task": getattr(args, "task", None), "status": "diverged", "error": str(error),
+              "epochs_completed": len(error.history)}
+    (folder / "report.json").write_text(json.dumps(report, indent=1))
+    return f"{folder / 'report.json'}, history.csv, history.json"
 
 
 def finish(args: argparse.Namespace, solver: Solver, stopper: EarlyStopping,
@@ -125,7 +181,10 @@ def finish(args: argparse.Namespace, solver: Solver, stopper: EarlyStopping,
     (folder / "report.json").write_text(json.dumps(report, indent=1))
     if not args.no_plot:
         plot_run(folder, solver.history, flow, title)
-    print(f"saved {folder / 'model.npz'}, history.csv, history.json, report.json", flush=True)
+    saved = f"{folder / 'model.npz'}, history.csv, history.json, report.json"
+    print(f"saved {saved}", flush=True)
+    if solver.interrupted:
+        raise Interrupted(f"saved {saved} (model: the best epoch's weights)")
 
 
 def task_splits(make: Callable[..., tuple[np.ndarray, np.ndarray]], dtype: np.dtype,
@@ -146,6 +205,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be greater than zero, got {value}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more, got {value}")
     return value
 
 
@@ -180,7 +249,8 @@ def add_common(parser: argparse.ArgumentParser, task: str, d: dict[str, Any]) ->
     parser.add_argument("--patience", type=positive_int, default=d["patience"],
                         help="early stopping: epochs without validation improvement; the "
                              "best epoch's weights are kept")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data, weights, shuffling")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="seed of data, weights, shuffling")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--output", default=f"minirnn-runs/{task}",
                         help="folder for model.npz, history.csv/json, report.json, loss.png")

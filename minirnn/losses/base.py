@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._validation import check_array
+from minirnn._validation import check_array, check_mask
 
 __all__ = ["Loss"]
 
@@ -48,6 +48,7 @@ class Loss(ABC):
         pred : ndarray, shape (N, ...)
         target : ndarray, same shape as ``pred``
         mask : ndarray of bool or 0/1, shape ``pred.shape[:k]`` for some k, optional
+            Other values (0.5, 2, -1, NaN) are refused with ValueError.
 
         Returns
         -------
@@ -63,11 +64,7 @@ class Loss(ABC):
         check_array(target, "target", ndim=pred.ndim)
         weights = None
         if mask is not None:
-            mask = np.asarray(mask)
-            if mask.shape != pred.shape[: mask.ndim] or mask.ndim == 0:
-                raise ValueError(
-                    f"mask must have a leading shape of pred {pred.shape}, got {mask.shape}"
-                )
+            mask = check_mask(mask, pred.shape)
             weights = mask.astype(pred.dtype).reshape(mask.shape + (1,) * (pred.ndim - mask.ndim))
             weights = np.broadcast_to(weights, pred.shape)
             count = float(weights.sum())
