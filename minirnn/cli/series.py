@@ -18,6 +18,7 @@ from minirnn.cli._common import (
     many_to_one,
     positive_int,
 )
+from minirnn.cli.classify import predict_classifier
 from minirnn.data import (
     MinMaxScaler,
     fit_linear_ar,
@@ -34,8 +35,7 @@ from minirnn.model import Sequential
 __all__ = ["add_parsers"]
 
 SERIES_DEFAULTS: dict[str, Any] = {
-    "cell": "gru", "hidden_size": 32, "epochs": 60, "batch_size": 32,
-    "lr": {"lstm": 3e-3, "gru": 3e-3, "rnn": 1e-3}, "patience": 10}
+    "cell": "gru", "hidden_size": 32, "epochs": 60, "batch_size": 32, "patience": 10}
 
 
 def load_series(path: str, column: str, date_column: str | None) -> np.ndarray:
@@ -110,6 +110,8 @@ def predict_series(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     if not isinstance(model, Sequential):
         raise UsageError(f"{args.model}: expected a Sequential model, got {type(model).__name__}")
+    if meta.get("task") == "classify":  # classifiers: labels and probabilities (cli/classify)
+        return predict_classifier(args)
     if meta.get("task") != "series":
         raise UsageError(f"{args.model}: predict needs a model trained by 'minirnn train "
                          f"series', this one is for {meta.get('task')!r}")
@@ -163,7 +165,8 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
     predict = commands.add_parser("predict", formatter_class=fmt,
                                   help="forecast with a model saved by 'train series'")
     predict.add_argument("model", help="model.npz written by 'minirnn train series'")
-    predict.add_argument("--csv", required=True, help="the CSV file")
+    predict.add_argument("--csv", "--ts", dest="csv", required=True,
+                         help="the CSV file (a classifier also reads .ts)")
     predict.add_argument("--column", default=None, help="column (default: the training one)")
     predict.add_argument("--date-column", default=None, help="sort rows by this column")
     predict.add_argument("--output", default=None, help="CSV of one-step-ahead predictions")

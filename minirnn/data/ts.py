@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = [
     "LabelledSequences", "fill_missing", "load_csv_sequences", "load_ts", "load_ts_header",
-    "pad_sequences",
+    "pad_sequences", "save_ts",
 ]
 
 _MISSING = {"?", "nan"}
@@ -421,3 +421,47 @@ def fill_missing(x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.nda
                 column[gaps] = np.interp(steps[gaps], steps[~gaps], column[~gaps])
                 filled += int(gaps.sum())
     return x, lengths, filled
+
+
+def save_ts(path: str | os.PathLike[str], x: np.ndarray, lengths: np.ndarray | None,
+            y: np.ndarray | None, classes: list[str] | None = None, *,
+            problem_name: str = "minirnn", comment: str = "") -> None:
+    """Write sequences in the ``.ts`` format that :func:`load_ts` (and sktime/aeon) read.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    x : ndarray, shape (N, T, D); NaN is written as ``?``
+    lengths : ndarray of int, shape (N,), optional (default: all T)
+    y : ndarray of int, shape (N,), optional
+        Indices into ``classes`` (default class names: ``"0"``, ``"1"``...).
+    classes : list of str, optional
+    problem_name : str
+    comment : str
+        Written as ``#`` lines at the top.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n, t, d = x.shape
+    lengths = np.full(n, t) if lengths is None else np.asarray(lengths)
+    if y is not None and classes is None:
+        classes = [str(c) for c in range(int(np.max(y)) + 1)]
+    equal = bool(np.all(lengths == lengths[0]))
+    lines = [f"# {line}" for line in comment.splitlines()]
+    lines += [f"@problemName {problem_name.replace(' ', '_')}", "@timeStamps false",
+              f"@missing {'true' if np.isnan(x).any() else 'false'}",
+              f"@univariate {'true' if d == 1 else 'false'}"]
+    if d > 1:
+        lines.append(f"@dimensions {d}")
+    lines.append(f"@equalLength {'true' if equal else 'false'}")
+    if equal:
+        lines.append(f"@seriesLength {int(lengths[0])}")
+    lines.append("@classLabel " + ("true " + " ".join(classes) if y is not None and classes
+                                   else "false"))
+    lines.append("@data")
+    for i in range(n):
+        dims = [",".join("?" if math.isnan(v) else repr(float(v)) for v in x[i, :lengths[i], k])
+                for k in range(d)]
+        if y is not None and classes:
+            dims.append(classes[int(y[i])])
+        lines.append(":".join(dims))
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -188,6 +188,11 @@ class Recurrent(Layer):
         #: (one (T, N, H) array per layer and direction, time-major) for diagnostics.
         self.record_hidden_grads = False
         self.hidden_grads: list[np.ndarray] = []
+        #: When True, forward keeps every state of every step in :attr:`step_states`:
+        #: one tuple per layer and direction (order of ``h_n``), one (T, N, size) array
+        #: per state name, time-major; used by ``Sequential.predict(return_states=True)``.
+        self.record_states = False
+        self.step_states: list[tuple[np.ndarray, ...]] = []
         self._cache: Any = None
 
     accepts_lengths = True
@@ -329,6 +334,7 @@ class Recurrent(Layer):
         finals: list[list[np.ndarray]] = [[] for _ in self.state_names]
         caches = []
         masks: list[np.ndarray | None] = []
+        self.step_states = []
         layer_input = x_tm
         for layer, row in enumerate(self.cells):
             outputs = []
@@ -339,8 +345,11 @@ class Recurrent(Layer):
                 if training and self.recurrent_dropout > 0:
                     rec_mask = self._dropout_mask((batch, cell.output_size),
                                                   self.recurrent_dropout)
+                record: list[np.ndarray] | None = [] if self.record_states else None
                 y, final, cache = _run_forward(cell, layer_input, state0, direction == 1,
-                                               step_mask, rec_mask)
+                                               step_mask, rec_mask, record)
+                if record is not None:
+                    self.step_states.append(tuple(record))
                 outputs.append(y)
                 caches.append(cache)
                 for k, s in enumerate(final):
@@ -509,13 +518,16 @@ def _run_forward(
     reverse: bool,
     step_mask: np.ndarray | None,
     rec_mask: np.ndarray | None,
+    record: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, State, tuple[Any, ...]]:
     """One layer, one direction: x_tm (T, N, D) -> outputs (T, N, H), final state, cache.
 
     ``step_mask`` (T, N, 1) marks valid steps (None: all valid); ``rec_mask``
     (N, H) is the recurrent-dropout mask applied to h before ``weight_hh``.
+    ``record``, if a list, receives one (T, N, size) array per state: every state of
+    every step (the generic loop is used then, as the fused kernels keep no such arrays).
     """
-    if step_mask is None and rec_mask is None:
+    if step_mask is None and rec_mask is None and record is None:
         kernels = _sequence_kernels(cell)
         if kernels is not None:
             ys, final, fused = kernels[0](cell, x_tm, state0, reverse)
@@ -529,6 +541,8 @@ def _run_forward(
     h_in = None if step_mask is None and rec_mask is None else np.empty_like(ys)
     steps: list[Any] = []
     state = state0
+    if record is not None:
+        record.extend(np.empty((T, *s.shape), dtype=s.dtype) for s in state0)
     order = range(T - 1, -1, -1) if reverse else range(T)
     for t in order:
         h_rec = state[0] if rec_mask is None else state[0] * rec_mask
@@ -544,6 +558,9 @@ def _run_forward(
         else:
             ys[t] = new_state[0]
         state = new_state
+        if record is not None:
+            for kept, s in zip(record, state, strict=True):
+                kept[t] = s
         steps.append(step_cache)
     del xp
     return ys, state, ("steps", x_tm, h_in, ys, state0[0], steps, reverse, step_mask, rec_mask)
