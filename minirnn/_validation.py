@@ -29,11 +29,14 @@ def check_positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
-def check_probability(value: Any, name: str) -> float:
-    """Return ``value`` as float if it lies in [0, 1), else raise naming ``name``."""
+def check_probability(value: Any, name: str, *, allow_one: bool = False) -> float:
+    """Return ``value`` as float if it lies in [0, 1) ([0, 1] with ``allow_one``), else raise."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise TypeError(f"{name} must be a float, got {type(value).__name__}")
-    if not 0.0 <= float(value) < 1.0:
+    if allow_one:
+        if not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value}")
+    elif not 0.0 <= float(value) < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {value}")
     return float(value)
 

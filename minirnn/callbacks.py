@@ -17,7 +17,10 @@ from minirnn._validation import check_weights
 if TYPE_CHECKING:
     from minirnn.solver import Solver
 
-__all__ = ["Callback", "EarlyStopping", "LambdaCallback", "ProgressBar", "ProgressPrinter"]
+__all__ = [
+    "Callback", "EarlyStopping", "LambdaCallback", "ModelCheckpoint", "ProgressBar",
+    "ProgressPrinter", "TimeLimit", "monitor_mode",
+]
 
 
 class Callback:
@@ -55,13 +58,34 @@ class Callback:
         """Restore :meth:`state_dict` (called after ``on_train_begin`` on resume)."""
 
 
+def monitor_mode(monitor: str, mode: str = "auto") -> str:
+    """``"min"`` or ``"max"``: ``mode`` itself, or for ``"auto"`` ``"max"`` when ``monitor``
+    names an accuracy, F1, precision, recall or AUC (as Keras decides), else ``"min"``."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode != "auto":
+        return mode
+    name = monitor.lower().removeprefix("val_")
+    higher = ("acc", "f1", "precision", "recall", "auc")
+    return "max" if any(h in name for h in higher) else "min"
+
+
+def _improves(current: float, best: float, min_delta: float, mode: str) -> bool:
+    if mode == "min":
+        return current < best - min_delta
+    return current > best + min_delta
+
+
 class EarlyStopping(Callback):
     """Stop when a monitored metric stops improving (Keras ``EarlyStopping``).
 
     Parameters
     ----------
     monitor : str
-        Metric in the epoch logs; lower is better (``"val_loss"``, ``"loss"``).
+        Metric in the epoch logs (``"val_loss"``, ``"loss"``, ``"val_accuracy"``...).
+    mode : {"auto", "min", "max"}
+        Whether lower or higher is better; ``"auto"`` (Keras's default) takes higher for
+        accuracy- and F1-like names (see :func:`monitor_mode`), lower otherwise.
     min_delta : float
         An improvement must be larger than this.
     patience : int
@@ -84,19 +108,21 @@ class EarlyStopping(Callback):
         min_delta: float = 0.0,
         patience: int = 0,
         restore_best_weights: bool = False,
+        mode: str = "auto",
     ) -> None:
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"patience must be a non-negative int, got {patience!r}")
         if not min_delta >= 0:
             raise ValueError(f"min_delta must be non-negative, got {min_delta!r}")
         self.monitor = monitor
+        self.mode = monitor_mode(monitor, mode)
         self.min_delta = float(min_delta)
         self.patience = patience
         self.restore_best_weights = restore_best_weights
         self._reset()
 
     def _reset(self) -> None:
-        self.best = math.inf
+        self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = -1
         self.wait = 0
         self.stopped_epoch: int | None = None
@@ -113,7 +139,7 @@ class EarlyStopping(Callback):
                 f"{sorted(logs)}; pass validation data to fit() to get 'val_loss'"
             )
         current = float(logs[self.monitor])
-        if current < self.best - self.min_delta:
+        if _improves(current, self.best, self.min_delta, self.mode):
             self.best = current
             self.best_epoch = epoch
             self.wait = 0
@@ -218,8 +244,10 @@ class ProgressBar(Callback):
         except ImportError:
             self._bar = None
             return
+        # With a total, tqdm shows the fraction done and the time left (ETA).
         self._bar = tqdm(desc=f"epoch {epoch + 1}/{self.solver.epochs}", unit="batch",
-                         file=self.stream, leave=True)
+                         total=getattr(self.solver, "steps_per_epoch", None),
+                         file=self.stream, leave=True, dynamic_ncols=True)
 
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
         size = int(logs.get("size", 1))
@@ -231,7 +259,9 @@ class ProgressBar(Callback):
                                   speed=f"{speed:.0f}/s")
             self._bar.update(1)
         elif (batch + 1) % self.every_batches == 0:
-            print(f"epoch {self._epoch + 1}/{self.solver.epochs}  batch {batch + 1}  "
+            total = getattr(self.solver, "steps_per_epoch", None)
+            print(f"epoch {self._epoch + 1}/{self.solver.epochs}  batch {batch + 1}"
+                  f"{'' if total is None else f'/{total}'}  "
                   f"loss {self._loss_sum / self._seen:.5f}  {speed:.0f} samples/s",
                   file=self.stream or sys.stdout, flush=True)
 
@@ -275,3 +305,179 @@ class LambdaCallback(Callback):
     def on_train_end(self, logs: dict[str, Any]) -> None:
         if self._train_end is not None:
             self._train_end(self.solver, logs)
+
+
+class TimeLimit(Callback):
+    """Stop training cleanly once ``seconds`` of wall time have passed (TF-Addons ``TimeStopping``).
+
+    The clock starts at ``on_train_begin``. The limit is checked after every
+    batch: the Solver then ends the current epoch early (its logs cover the
+    batches done), runs validation and the epoch-end callbacks as usual, and
+    stops. The model keeps the best weights seen: those of an
+    :class:`EarlyStopping` with ``restore_best_weights=True`` if the run has
+    one, otherwise the Solver's best epoch (lowest ``val_loss``, else ``loss``),
+    as after Ctrl-C.
+
+    Parameters
+    ----------
+    seconds : float
+        Wall-time budget of ``fit`` (training and validation), > 0.
+    restore_best_weights : bool
+        When the limit stops training, load the best weights seen (see above).
+    verbose : bool
+        Print :meth:`summary` when the limit stops training.
+
+    Attributes
+    ----------
+    stopped : bool
+        True if the limit ended training.
+    stopped_epoch : int or None
+        Epoch (0-based) during which it stopped.
+    stopped_batch : int or None
+        Batches done in that epoch when it stopped.
+    batches_per_epoch : int or None
+        Batches in a full epoch (known once one epoch has completed).
+    elapsed : float
+        Seconds from ``on_train_begin`` to ``on_train_end``.
+    """
+
+    def __init__(self, seconds: float, restore_best_weights: bool = True,
+                 verbose: bool = False) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or \
+                not seconds > 0 or not math.isfinite(seconds):
+            raise ValueError(f"seconds must be a finite number greater than zero, "
+                             f"got {seconds!r}")
+        self.seconds = float(seconds)
+        self.restore_best_weights = bool(restore_best_weights)
+        self.verbose = bool(verbose)
+        self._clock = time.perf_counter  # replaceable so tests need no real waiting
+        self._reset()
+
+    def _reset(self) -> None:
+        self.stopped = False
+        self.stopped_epoch: int | None = None
+        self.stopped_batch: int | None = None
+        self.batches_per_epoch: int | None = None
+        self.elapsed = 0.0
+        self._start = self._clock()
+        self._batches = 0
+        self._completed_epochs = 0
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        self._reset()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        self._batches = 0
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        self._batches = batch + 1
+        if not self.stopped and self._clock() - self._start >= self.seconds:
+            self.stopped = True
+            self.solver.stop_training = True  # the Solver ends this epoch after this batch
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self.stopped and self.stopped_epoch is None:
+            self.stopped_epoch = epoch
+            self.stopped_batch = self._batches
+        else:
+            self.batches_per_epoch = self._batches
+            self._completed_epochs += 1
+            if self._clock() - self._start >= self.seconds:  # e.g. validation was slow
+                self.stopped = True
+                self.stopped_epoch = epoch
+                self.stopped_batch = self._batches
+                self.solver.stop_training = True
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        self.elapsed = self._clock() - self._start
+        if not self.stopped:
+            return
+        if self.restore_best_weights:
+            defers = any(isinstance(cb, EarlyStopping) and cb.restore_best_weights
+                         for cb in self.solver.callbacks)
+            best = getattr(self.solver, "_best", None)
+            if not defers and best is not None:
+                self.solver.model.load_state_dict(best[1])
+        if self.verbose:
+            print(self.summary(), flush=True)
+
+    @property
+    def epochs_done(self) -> float:
+        """Epochs of training done, counting a partial last epoch as a fraction."""
+        done = float(self._completed_epochs)
+        if self.stopped and self.stopped_batch is not None and self.stopped_epoch is not None \
+                and self.stopped_epoch >= self._completed_epochs:
+            per = self.batches_per_epoch
+            done += self.stopped_batch / per if per else 0.0
+        return done
+
+    def summary(self) -> str:
+        """One line: whether the limit was reached and how far training got."""
+        if not self.stopped:
+            return (f"time limit {self.seconds:g}s not reached: training ended after "
+                    f"{self.elapsed:.1f}s")
+        assert self.stopped_epoch is not None
+        where = f"{self.epochs_done:.2f} epochs done"
+        if self.batches_per_epoch is None:
+            where = f"{self.stopped_batch} batches of the first epoch done"
+        text = (f"time limit {self.seconds:g}s reached after {self.elapsed:.1f}s in epoch "
+                f"{self.stopped_epoch + 1} of {self.solver.epochs} ({where})")
+        if self.restore_best_weights:
+            text += "; keeping the best weights seen"
+        return text
+
+
+class ModelCheckpoint(Callback):
+    """Save the model whenever a monitored metric improves (Keras ``ModelCheckpoint``).
+
+    Parameters
+    ----------
+    filepath : str or PathLike
+        Model file (:func:`minirnn.io.save_model`, written atomically).
+    monitor : str
+        Metric in the epoch logs, e.g. ``"val_loss"`` or ``"val_accuracy"``.
+    mode : {"auto", "min", "max"}
+        See :class:`EarlyStopping`.
+    save_best_only : bool
+        Save only when ``monitor`` improves; False saves after every epoch.
+    metadata : dict, optional
+        JSON metadata stored with the model.
+
+    Attributes
+    ----------
+    best : float
+    best_epoch : int
+    """
+
+    def __init__(self, filepath: Any, monitor: str = "val_loss", mode: str = "auto",
+                 save_best_only: bool = True, metadata: dict[str, Any] | None = None) -> None:
+        self.filepath = filepath
+        self.monitor = monitor
+        self.mode = monitor_mode(monitor, mode)
+        self.save_best_only = bool(save_best_only)
+        self.metadata = metadata
+        self.on_train_begin({})
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch = -1
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        from minirnn.io import save_model
+
+        if self.monitor not in logs:
+            raise ValueError(f"ModelCheckpoint monitors {self.monitor!r} but the epoch logs "
+                             f"only have {sorted(logs)}")
+        current = float(logs[self.monitor])
+        improved = _improves(current, self.best, 0.0, self.mode)
+        if improved:
+            self.best, self.best_epoch = current, epoch
+        if improved or not self.save_best_only:
+            save_model(self.filepath, self.solver.model, metadata=self.metadata)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = float(state["best"])
+        self.best_epoch = int(state["best_epoch"])

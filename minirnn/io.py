@@ -100,9 +100,10 @@ def _register_builtins() -> None:
         if _builtins_registered:
             return
         from minirnn import cells, layers
+        from minirnn.language_model import LanguageModel
         from minirnn.model import Sequential
 
-        found: list[type[Layer]] = [Sequential]
+        found: list[type[Layer]] = [Sequential, LanguageModel]
         for name in layers.__all__:
             obj = getattr(layers, name)
             if isinstance(obj, type) and issubclass(obj, Layer) and obj not in (

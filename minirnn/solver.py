@@ -6,8 +6,8 @@ import copy
 import math
 import os
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import ItemsView, Iterator, KeysView, Sequence, ValuesView
+from typing import Any, overload
 
 import numpy as np
 
@@ -25,6 +25,8 @@ from minirnn.layers.base import Layer
 from minirnn.losses.base import Loss
 from minirnn.losses.classification import CrossEntropy
 from minirnn.losses.regression import MSE
+from minirnn.metrics import Metric, get_metric
+from minirnn.model import check_data
 from minirnn.optim.adam import Adam
 from minirnn.optim.base import Optimizer
 from minirnn.optim.clipping import clip_grad_norm, clip_grad_value
@@ -47,7 +49,23 @@ class TrainingDivergedError(RuntimeError):
 
 
 class History:
-    """Per-epoch metrics, as Keras's ``History``: ``history.history["val_loss"][epoch]``."""
+    """Per-epoch metrics: a dict of metric lists (Keras) and a list of epoch records at once.
+
+    * As Keras's ``History``: ``history.history["val_loss"]`` (also ``history["val_loss"]``,
+      ``"loss" in history``, ``history.keys()``, ``.values()``, ``.items()``, ``.get()``)
+      is the list of that metric's values, one per epoch.
+    * As a list of epoch records: ``history[-1]`` (an int index or a slice),
+      ``for record in history`` and ``len(history)`` give
+      ``{"epoch": 1, "loss": ..., "val_loss": ...}`` dicts, epochs counted from 1
+      as printed (``history.epoch`` keeps Keras's 0-based indices).
+
+    Examples
+    --------
+    >>> h = History()
+    >>> h.append(0, {"loss": 0.5}); h.append(1, {"loss": 0.25})
+    >>> h["loss"], h[-1]
+    ([0.5, 0.25], {'epoch': 2, 'loss': 0.25})
+    """
 
     def __init__(self) -> None:
         self.epoch: list[int] = []
@@ -58,14 +76,57 @@ class History:
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
 
-    def __getitem__(self, key: str) -> list[float]:
-        return self.history[key]
+    def _record(self, i: int) -> dict[str, float]:
+        record: dict[str, Any] = {"epoch": self.epoch[i] + 1}
+        record.update((k, v[i]) for k, v in self.history.items() if i < len(v))
+        return record
+
+    @overload
+    def __getitem__(self, key: str) -> list[float]: ...
+
+    @overload
+    def __getitem__(self, key: int) -> dict[str, float]: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> list[dict[str, float]]: ...
+
+    def __getitem__(self, key: str | int | slice) -> Any:
+        if isinstance(key, str):
+            if key not in self.history:
+                raise KeyError(f"no metric {key!r} in this history; it has "
+                               f"{sorted(self.history)}")
+            return self.history[key]
+        if isinstance(key, slice):
+            return [self._record(i) for i in range(len(self.epoch))[key]]
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            n = len(self.epoch)
+            if not -n <= key < n:
+                raise IndexError(f"epoch index {key} out of range for {n} recorded epochs")
+            return self._record(int(key) % n)
+        raise TypeError(f"History indices are metric names (str), epoch indices (int) or "
+                        f"slices, got {type(key).__name__}")
 
     def __contains__(self, key: object) -> bool:
         return key in self.history
 
     def __len__(self) -> int:
         return len(self.epoch)
+
+    def __iter__(self) -> Iterator[dict[str, float]]:
+        """Epoch records, first to last (use :meth:`keys` for the metric names)."""
+        return (self._record(i) for i in range(len(self.epoch)))
+
+    def keys(self) -> KeysView[str]:
+        return self.history.keys()
+
+    def values(self) -> ValuesView[list[float]]:
+        return self.history.values()
+
+    def items(self) -> ItemsView[str, list[float]]:
+        return self.history.items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.history.get(key, default)
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in
@@ -204,6 +265,11 @@ class Solver:
     callbacks : sequence of Callback
         E.g. :class:`~minirnn.callbacks.EarlyStopping`, schedules from
         :mod:`minirnn.optim`.
+    metrics : sequence of str or Metric
+        Keras's ``metrics=["accuracy"]``: names or :class:`~minirnn.metrics.Metric`
+        instances (:mod:`minirnn.metrics`). Each is recorded per epoch on the training
+        batches (``accuracy``) and on validation data (``val_accuracy``), where
+        ``EarlyStopping`` and ``ModelCheckpoint`` can monitor it.
     verbose : int
         0 silent; 1 a line per epoch; 2 a progress bar per epoch (tqdm if
         installed, else a plain line every ``log_every`` batches).
@@ -261,6 +327,7 @@ class Solver:
         tbptt: int | tuple[int, int] | None = None,
         stateful: bool = False,
         callbacks: Sequence[Callback] = (),
+        metrics: Sequence[str | Metric] = (),
         verbose: int = 0,
         log_every: int = 50,
         checkpoint_path: str | os.PathLike[str] | None = None,
@@ -292,6 +359,7 @@ class Solver:
             raise ValueError("stateful=True carries states from batch to batch by position: "
                              "it needs shuffle=False")
         self.callbacks: list[Callback] = list(callbacks)
+        self.metrics = [get_metric(m) for m in metrics]
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
@@ -308,6 +376,8 @@ class Solver:
         self.stop_training = False
         self.interrupted = False
         self.epoch = 0  # epochs completed
+        #: Batches per epoch of the current ``fit`` (progress bars show it as their total).
+        self.steps_per_epoch: int | None = None
         self.rng = np.random.default_rng(self.seed)
         self._best: tuple[float, dict[str, np.ndarray]] | None = None
         # The full training state at the end of the last completed epoch: what checkpoints
@@ -393,6 +463,8 @@ class Solver:
         train, val = self._prepare_data(x, y, validation_data, validation_split, mask, lengths)
         if not isinstance(resume, (bool, np.bool_)):
             raise TypeError(f"resume must be a bool, got {type(resume).__name__}")
+        n = train[0].shape[0]
+        self.steps_per_epoch = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         self.history = History()
         self.stop_training = False
         self.interrupted = False
@@ -461,6 +533,11 @@ class Solver:
                 x, y = x[:cut], y[:cut]
                 lengths = None if lengths is None else lengths[:cut]
                 mask = None if mask is None else mask[:cut]
+        # Shape problems in the user's terms (layer, whole-array shapes), before training.
+        check_data(self.model, x, y, self.loss, lengths=lengths, what="training")
+        if val is not None:
+            check_data(self.model, val[0], val[1], self.loss, lengths=val[2],
+                       what="validation")
         if self.tbptt is not None and (x.ndim != 3 or y.ndim < 2 or y.shape[1] != x.shape[1]):
             raise ValueError(f"tbptt needs per-step targets y (N, T, ...) for x (N, T, D), "
                              f"got x {x.shape} and y {y.shape}")
@@ -477,7 +554,7 @@ class Solver:
                 cb.on_epoch_begin(epoch, {})
             logs = self._train_epoch(*train)
             if val is not None:
-                logs["val_loss"] = self._validate(val, epoch)
+                logs.update({f"val_{k}": v for k, v in self._validate(val, epoch).items()})
             self.history.append(epoch, logs)
             self._track_best(logs)
             for cb in self.callbacks:
@@ -487,15 +564,16 @@ class Solver:
             if self.epoch % self.checkpoint_every == 0:
                 self._write_checkpoint()
 
-    def _validate(self, val: tuple[Any, ...], epoch: int) -> float:
-        """Validation loss; an overflow there is a divergence like one in training."""
+    def _validate(self, val: tuple[Any, ...], epoch: int) -> dict[str, float]:
+        """Validation loss and metrics; an overflow there is a divergence as in training."""
         try:
-            value = self.evaluate(val[0], val[1], lengths=val[2])
+            scores = self.evaluate(val[0], val[1], lengths=val[2], return_dict=True)
+            value = scores["loss"]
             problem = None if math.isfinite(value) else f"validation loss became {value}"
         except FloatingPointError as exc:
             problem = str(exc)
         if problem is None:
-            return value
+            return scores
         assert self._epoch_state is not None
         self.model.load_state_dict(self._epoch_state["model"])
         self.optimizer.load_state_dict(self._epoch_state["optimizer"])
@@ -637,6 +715,8 @@ class Solver:
         seen = 0
         if self.stateful:
             self.reset_states()
+        for metric in self.metrics:
+            metric.reset()
         for batch, idx in enumerate(self._batches(x.shape[0])):
             xb, yb = x[idx], y[idx]
             mb = None if mask is None else mask[idx]
@@ -650,12 +730,15 @@ class Solver:
             norms.append(norm)
             for cb in self.callbacks:
                 cb.on_batch_end(batch, {"loss": loss, "grad_norm": norm, "size": len(idx)})
+            if self.stop_training:  # e.g. TimeLimit: end this epoch early, keep its logs
+                break
         elapsed = time.perf_counter() - start
         logs = {"loss": loss_sum / seen, "grad_norm": float(np.mean(norms)),
                 "lr": self.optimizer.lr, "time": elapsed,
                 "samples_per_second": seen / elapsed if elapsed > 0 else float("inf")}
         for name, values in param_norms.items():
             logs[f"grad_norm/{name}"] = float(np.mean(values))
+        logs.update({m.name: m.result() for m in self.metrics})
         return logs
 
     def _forward(self, xb: np.ndarray, lb: np.ndarray | None, training: bool) -> np.ndarray:
@@ -678,6 +761,8 @@ class Solver:
                 "weights from before this batch", self.history) from exc
         full_mask = mb if loss_mask is None else (loss_mask if mb is None else mb * loss_mask)
         loss = self.loss.forward(pred, yb, full_mask)
+        for metric in self.metrics:  # on training-mode predictions, as Keras does
+            metric.update(pred, yb, full_mask)
         if not np.isfinite(loss):
             raise TrainingDivergedError(
                 f"loss became {loss} at epoch {self.epoch + 1}, batch {batch + 1}; training "
@@ -773,19 +858,30 @@ class Solver:
 
     # ------------------------------------------------------------- evaluate
     def evaluate(self, x: np.ndarray, y: np.ndarray, *, lengths: np.ndarray | None = None,
-                 mask: np.ndarray | None = None) -> float:
-        """Mean loss over ``(x, y)`` in eval mode, weighted by batch size."""
+                 mask: np.ndarray | None = None, return_dict: bool = False) -> Any:
+        """Mean loss over ``(x, y)`` in eval mode, weighted by batch size.
+
+        With ``return_dict=True`` (Keras's argument): ``{"loss": ..., <metric>: ...}`` with
+        every metric of the Solver's ``metrics``.
+        """
         x, y = _as_data(x, y, self.model.dtype, "evaluation", self._integer_targets)
         lengths = _as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None,
                               "evaluation")
         mask = self._make_mask(mask, lengths, x, y)
+        check_data(self.model, x, y, self.loss, lengths=lengths, what="evaluation")
         total = 0.0
+        for metric in self.metrics:
+            metric.reset()
         for begin in range(0, x.shape[0], self.batch_size):
             sl = slice(begin, begin + self.batch_size)
             pred = self._forward(x[sl], None if lengths is None else lengths[sl], False)
-            total += self.loss.forward(pred, y[sl], None if mask is None else mask[sl]) * len(
-                pred)
-        return total / x.shape[0]
+            mb = None if mask is None else mask[sl]
+            total += self.loss.forward(pred, y[sl], mb) * len(pred)
+            for metric in self.metrics:
+                metric.update(pred, y[sl], mb)
+        if not return_dict:
+            return total / x.shape[0]
+        return {"loss": total / x.shape[0], **{m.name: m.result() for m in self.metrics}}
 
     def predict(self, x: np.ndarray, *, lengths: np.ndarray | None = None) -> np.ndarray:
         """Model outputs in eval mode, computed in batches of ``batch_size``."""
@@ -793,6 +889,7 @@ class Solver:
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             raise ValueError("x contains NaN or Inf")
         lengths = _as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None, "x")
+        check_data(self.model, x, lengths=lengths, what="predict:")
         parts = [self._forward(x[b:b + self.batch_size],
                                None if lengths is None else lengths[b:b + self.batch_size], False)
                  for b in range(0, x.shape[0], self.batch_size)]

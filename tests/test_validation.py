@@ -13,8 +13,11 @@ from minirnn.optim import SGD, Adam
 @pytest.mark.parametrize("layer_class", [RNN, LSTM, GRU])
 def test_recurrent_input_errors(layer_class):
     layer = layer_class(3, 4)
-    with pytest.raises(ValueError, match=r"must be 3-D, got 2-D array of shape \(2, 3\)"):
-        layer.forward(np.zeros((2, 3)))
+    # (T, D) is PyTorch's unbatched input; 1-D and 4-D are refused.
+    with pytest.raises(ValueError, match=r"must be 2-D or 3-D, got 1-D array of shape \(3,\)"):
+        layer.forward(np.zeros(3))
+    with pytest.raises(ValueError, match=r"must be 2-D or 3-D, got 4-D array"):
+        layer.forward(np.zeros((1, 2, 5, 3)))
     with pytest.raises(ValueError, match=r"3 features on its last axis, got shape \(2, 5, 4\)"):
         layer.forward(np.zeros((2, 5, 4)))
     with pytest.raises(TypeError, match="dtype float64.*got float32"):
@@ -62,7 +65,7 @@ def test_backward_errors():
         (lambda: GRU(3, 2.5), TypeError, "hidden_size must be an int, got float"),
         (lambda: RNN(3, 4, nonlinearity="sigmoid"), ValueError, "nonlinearity must be one of"),
         (lambda: LSTM(3, 4, num_layers=0), ValueError, "num_layers must be greater than zero"),
-        (lambda: GRU(3, 4, dropout=1.0), ValueError, r"dropout must be in \[0, 1\), got 1.0"),
+        (lambda: GRU(3, 4, dropout=1.5), ValueError, r"dropout must be in \[0, 1\], got 1.5"),
         (lambda: LSTM(3, 4, bidirectional="yes"), TypeError, "bidirectional must be a bool"),
         (lambda: LSTM(3, 4, dtype=np.int32), TypeError, "float32 or float64, got int32"),
         (lambda: Dense(3, 0), ValueError, "out_features must be greater than zero"),

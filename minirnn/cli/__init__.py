@@ -1,6 +1,7 @@
 """The ``minirnn`` command.
 
-``minirnn train adding|binary-addition|series [options]``, ``minirnn predict MODEL --csv ...``
+``minirnn train adding|binary-addition|series|classify [options]``,
+``minirnn predict MODEL --csv ...``
 and ``minirnn gradcheck [module:Class ...]``; ``--help`` on every subcommand. Errors in the
 user's input (a bad CSV, a missing column, an impossible window) exit with status 2 and one
 line on stderr, never a traceback.
@@ -13,34 +14,63 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from minirnn.cli import gradcheck, series, toy_tasks
+from minirnn import __version__
+from minirnn.cli import classify, gradcheck, series, sweep, text, toy_tasks
 from minirnn.cli._common import (
+    OPTIMIZERS,
     DivergedError,
     Interrupted,
     UsageError,
-    check_output_file,
-    check_output_folder,
+    check_output_path,
+    optimizer_default_lr,
+    prepare_output,
+    resume_argv,
     write_divergence,
 )
 from minirnn.cli.toy_tasks import build_adding_model
 
-__all__ = ["UsageError", "build_adding_model", "main"]
+__all__ = ["UsageError", "build_adding_model", "main", "parse_args"]
 
 
 def _parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="minirnn", description="minirnn: recurrent networks "
                                      "in numpy with checked gradients.")
+    parser.add_argument("--version", action="version", version=f"minirnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a model on a built-in task",
                                 formatter_class=fmt)
     tasks = train.add_subparsers(dest="task", required=True)
     toy_tasks.add_parsers(tasks, fmt)
     series.add_parsers(tasks, commands, fmt)
+    classify.add_parser(tasks, fmt)
+    text.add_parsers(tasks, commands, fmt)
     gradcheck.add_parser(commands, fmt)
+    sweep.add_train_options(tasks)  # after every task: --seeds, --from-study
+    sweep.add_parser(commands, fmt)
     return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse a ``minirnn`` command line as ``main`` does, without running it.
+
+    Also used to drive tasks from code (:mod:`minirnn.sweeps`). ``args.argv`` keeps the
+    tokens (a ``--resume`` run gets its saved command line); ``--lr`` left out becomes the
+    optimizer's default. Raises UsageError for a bad ``--resume``.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    args.argv = argv
+    if getattr(args, "resume", None):
+        full = resume_argv(argv, args.resume)
+        args = parser.parse_args(full)
+        args.argv = full[:-4]  # reproducing the run does not resume it
+    if getattr(args, "lr", 0) is None and getattr(args, "optimizer", None) in OPTIMIZERS:
+        # No --lr: the optimizer's own default (as torch and Keras), for every command.
+        args.lr = optimizer_default_lr(args.optimizer)
+    return args
 
 
 def _error(message: str) -> None:
@@ -54,20 +84,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     2 a user error (one line on stderr, never a traceback); 130 Ctrl-C (one line saying
     what was saved).
     """
-    args = _parser().parse_args(argv)
+    created = None
+    args = None
     try:
-        if args.command == "train":
-            check_output_folder(args.output)  # before any training, not after
-            if not hasattr(args, "lr"):
-                args.lr = args.task_defaults["lr"][args.cell]
+        args = parse_args(argv)
+        if hasattr(args, "overwrite"):  # a command that writes a run folder
+            created = prepare_output(args)  # before any training, not after
         elif getattr(args, "output", None):
-            check_output_file(args.output)
+            check_output_path(args.output)
         return int(args.run(args))
     except UsageError as exc:
+        if created is not None and created.is_dir() and [p.name for p in created.iterdir()] \
+                == ["report.json"]:  # nothing but the started report: leave no clutter
+            (created / "report.json").unlink()
+            created.rmdir()
         _error(str(exc))
         return 2
     except DivergedError as exc:
-        written = write_divergence(Path(args.output), args, exc.error)
+        assert args is not None
+        written = write_divergence(args, exc.error)
         _error(f"training diverged: {exc}; wrote {written}")
         return 1
     except Interrupted as exc:

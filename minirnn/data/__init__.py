@@ -21,15 +21,34 @@ from minirnn.data.binary import (
 from minirnn.data.copy import COPY_BLANK, copy_task, copy_task_baseline
 from minirnn.data.io import load_csv_column
 from minirnn.data.scaling import MinMaxScaler, NotFittedError, StandardScaler
+from minirnn.data.seq2seq import reverse_sequence_task, seq_to_seq_unsync, unsync_outputs
 from minirnn.data.series import sliding_windows
+from minirnn.data.shapes import (
+    CBF_CLASSES,
+    SYNTHETIC_CONTROL_CLASSES,
+    cylinder_bell_funnel,
+    synthetic_control,
+)
 from minirnn.data.splits import chronological_split, split_sizes
+from minirnn.data.ts import (
+    LabelledSequences,
+    fill_missing,
+    load_csv_sequences,
+    load_ts,
+    load_ts_header,
+    pad_sequences,
+    save_ts,
+)
 
 __all__ = [
     "ADDING_BASELINE_MSE",
+    "CBF_CLASSES",
     "COPY_BLANK",
+    "LabelledSequences",
     "LinearAR",
     "MinMaxScaler",
     "NotFittedError",
+    "SYNTHETIC_CONTROL_CLASSES",
     "StandardScaler",
     "adding_problem",
     "bin2int",
@@ -38,13 +57,24 @@ __all__ = [
     "chronological_split",
     "copy_task",
     "copy_task_baseline",
+    "cylinder_bell_funnel",
     "encode_binary_addition",
+    "fill_missing",
     "fit_linear_ar",
     "int2bin",
     "load_csv_column",
+    "load_csv_sequences",
+    "load_ts",
+    "load_ts_header",
+    "pad_sequences",
     "persistence_forecast",
     "predict_linear_ar",
+    "reverse_sequence_task",
     "rmse",
+    "save_ts",
+    "seq_to_seq_unsync",
     "sliding_windows",
     "split_sizes",
+    "synthetic_control",
+    "unsync_outputs",
 ]

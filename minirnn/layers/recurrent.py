@@ -7,6 +7,7 @@ directions. :class:`RNN`, :class:`LSTM` and :class:`GRU` only choose the cell.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -18,13 +19,15 @@ from minirnn._validation import (
     check_positive_int,
     check_probability,
 )
-from minirnn.cells.base import Cell, State, split_at_first_step
-from minirnn.cells.gru import GRUCell, gru_sequence_backward, gru_sequence_forward
-from minirnn.cells.lstm import LSTMCell, lstm_sequence_backward, lstm_sequence_forward
-from minirnn.cells.rnn import RNNCell, rnn_sequence_backward, rnn_sequence_forward
+from minirnn.cells.base import Cell, State
+from minirnn.cells.gru import GRUCell
+from minirnn.cells.lstm import LSTMCell
+from minirnn.cells.rnn import RNNCell
 from minirnn.init import Initializer
+from minirnn.layers import bptt
 from minirnn.layers.base import Layer
 from minirnn.parameter import Parameter
+from minirnn.threads import decide_blas_threads
 
 __all__ = ["GRU", "LSTM", "RNN", "Recurrent"]
 
@@ -125,8 +128,15 @@ class Recurrent(Layer):
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.bidirectional = bool(bidirectional)
-        self.dropout = check_probability(dropout, "dropout")
-        self.recurrent_dropout = check_probability(recurrent_dropout, "recurrent_dropout")
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        if self.dropout > 0 and self.num_layers == 1:
+            # PyTorch's warning, word for word.
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero "
+                f"dropout expects num_layers greater than 1, but got dropout={self.dropout} "
+                f"and num_layers={self.num_layers}", UserWarning,
+                stacklevel=2 if type(self) is Recurrent else 3)
         self.num_directions = 2 if self.bidirectional else 1
         dt = check_float_dtype(dtype, "dtype")
         self.cell_kwargs = dict(cell_kwargs or {})
@@ -179,9 +189,34 @@ class Recurrent(Layer):
         #: (one (T, N, H) array per layer and direction, time-major) for diagnostics.
         self.record_hidden_grads = False
         self.hidden_grads: list[np.ndarray] = []
+        #: When True, forward keeps every state of every step in :attr:`step_states`:
+        #: one tuple per layer and direction (order of ``h_n``), one (T, N, size) array
+        #: per state name, time-major; used by ``Sequential.predict(return_states=True)``.
+        self.record_states = False
+        self.step_states: list[tuple[np.ndarray, ...]] = []
         self._cache: Any = None
 
     accepts_lengths = True
+
+    # Validated on every assignment, so ``layer.dropout = p`` after construction is
+    # checked like the constructor argument. p = 1 drops everything (as in PyTorch).
+    @property
+    def dropout(self) -> float:
+        """Dropout probability between layers, in [0, 1]."""
+        return self._dropout
+
+    @dropout.setter
+    def dropout(self, value: float) -> None:
+        self._dropout = check_probability(value, "dropout", allow_one=True)
+
+    @property
+    def recurrent_dropout(self) -> float:
+        """Variational dropout probability of ``h_{t-1}``, in [0, 1]."""
+        return self._recurrent_dropout
+
+    @recurrent_dropout.setter
+    def recurrent_dropout(self, value: float) -> None:
+        self._recurrent_dropout = check_probability(value, "recurrent_dropout", allow_one=True)
 
     def reset_states(self) -> None:
         """Forget the carried state (stateful mode); the next forward starts from zeros."""
@@ -252,6 +287,8 @@ class Recurrent(Layer):
         Parameters
         ----------
         x : ndarray, shape (N, T, D) (or (T, N, D) with ``batch_first=False``)
+            A 2-D ``x`` of shape (T, D) is one unbatched sequence (as in PyTorch): the
+            states then have no N axis, and the output is (T, dirs * H).
         initial_state : ndarray or tuple of ndarray, each (L * dirs, N, size), optional
             ``h0`` (``(h0, c0)`` for LSTM). Zeros (or the learned state) if omitted.
         lengths : array of int, shape (N,), optional
@@ -265,9 +302,19 @@ class Recurrent(Layer):
             The last layer's hidden state at every step (0 at padding). The
             final states of every layer are in :attr:`final_state`.
         """
-        check_array(x, "input", ndim=3, dtype=self.dtype, last_dim=self.input_size)
-        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2) if self.batch_first else x)
+        check_array(x, "input", ndim=(2, 3), dtype=self.dtype, last_dim=self.input_size)
+        unbatched = x.ndim == 2
+        if unbatched:
+            # PyTorch's unbatched form: x (T, D), states (L * dirs, size) without the N axis.
+            if lengths is not None:
+                raise ValueError("lengths needs batched input (N, T, D); got unbatched (T, D)")
+            x = x[None]
+            initial_state = self._add_batch_axis(initial_state, "initial_state")
+        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2) if unbatched or self.batch_first else x)
         steps, batch = x_tm.shape[:2]
+        # MACs of one step's recurrent product (N, out) @ (out, G*H).
+        decide_blas_threads(batch * self.state_sizes[0] * self.cells[0][0].num_chunks
+                            * self.hidden_size)
         step_mask = None if lengths is None else self._check_lengths(lengths, batch, steps)
         if initial_state is None and self.stateful and self.carried_state is not None:
             if self.carried_state[0].shape[1] != batch:
@@ -288,6 +335,7 @@ class Recurrent(Layer):
         finals: list[list[np.ndarray]] = [[] for _ in self.state_names]
         caches = []
         masks: list[np.ndarray | None] = []
+        self.step_states = []
         layer_input = x_tm
         for layer, row in enumerate(self.cells):
             outputs = []
@@ -296,11 +344,13 @@ class Recurrent(Layer):
                 state0 = tuple(s[idx] for s in states0)
                 rec_mask = None
                 if training and self.recurrent_dropout > 0:
-                    keep = 1.0 - self.recurrent_dropout
-                    rec_mask = ((self._rng.random((batch, cell.output_size)) < keep)
-                                .astype(self.dtype) / self.dtype.type(keep))
-                y, final, cache = _run_forward(cell, layer_input, state0, direction == 1,
-                                               step_mask, rec_mask)
+                    rec_mask = self._dropout_mask((batch, cell.output_size),
+                                                  self.recurrent_dropout)
+                record: list[np.ndarray] | None = [] if self.record_states else None
+                y, final, cache = bptt.forward(cell, layer_input, state0, direction == 1,
+                                               step_mask, rec_mask, record=record)
+                if record is not None:
+                    self.step_states.append(tuple(record))
                 outputs.append(y)
                 caches.append(cache)
                 for k, s in enumerate(final):
@@ -308,17 +358,41 @@ class Recurrent(Layer):
             out = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
             mask = None
             if training and self.dropout > 0 and layer < self.num_layers - 1:
-                keep = 1.0 - self.dropout
-                mask = (self._rng.random(out.shape) < keep).astype(self.dtype) / keep
+                mask = self._dropout_mask(out.shape, self.dropout)
                 out = out * mask
             masks.append(mask)
             layer_input = out
         check_finite_output(layer_input, type(self).__name__, x)
-        self.final_state = tuple(np.stack(f) for f in finals)
+        final_state = tuple(np.stack(f) for f in finals)
         if self.stateful:
-            self.carried_state = tuple(s.copy() for s in self.final_state)
-        self._cache = (caches, masks, batch, steps, learned)
+            self.carried_state = tuple(s.copy() for s in final_state)
+        self._cache = (caches, masks, batch, steps, learned, unbatched)
+        if unbatched:
+            self.final_state = tuple(s[:, 0] for s in final_state)
+            return layer_input[:, 0]
+        self.final_state = final_state
         return layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
+
+    def _add_batch_axis(self, states: Any, what: str) -> Any:
+        """Unbatched states (L * dirs, size) -> (L * dirs, 1, size); None stays None."""
+        if states is None:
+            return None
+        entries = (states,) if isinstance(states, np.ndarray) else states
+        if not isinstance(entries, (tuple, list)) or not all(
+                isinstance(s, np.ndarray) and s.ndim == 2 for s in entries):
+            raise ValueError(
+                f"{what} for unbatched input (T, D) must be {len(self.state_names)} 2-D "
+                f"array(s) {self.state_names} of shape (num_layers * num_directions, size)"
+            )
+        return tuple(s[:, None, :] for s in entries)
+
+    def _dropout_mask(self, shape: tuple[int, ...], p: float) -> np.ndarray:
+        """Inverted-dropout mask: 0 with probability p, else 1 / (1 - p); all 0 when p = 1."""
+        keep = 1.0 - p
+        draw = self._rng.random(shape) < keep
+        if keep == 0.0:
+            return np.zeros(shape, self.dtype)
+        return draw.astype(self.dtype) / self.dtype.type(keep)
 
     # ------------------------------------------------------------- backward
     def backward(
@@ -343,17 +417,22 @@ class Recurrent(Layer):
         """
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        caches, masks, batch, steps, learned = self._cache
+        caches, masks, batch, steps, learned, unbatched = self._cache
         out_shape = (steps, batch, self.output_size)
         if dy is not None:
-            check_array(dy, "dy", ndim=3, dtype=self.dtype)
-            given = dy.transpose(1, 0, 2) if self.batch_first else dy
+            check_array(dy, "dy", ndim=2 if unbatched else 3, dtype=self.dtype)
+            given = (dy[:, None] if unbatched
+                     else dy.transpose(1, 0, 2) if self.batch_first else dy)
             if given.shape != out_shape:
-                expected = (batch, steps, self.output_size) if self.batch_first else out_shape
+                expected = ((steps, self.output_size) if unbatched
+                            else (batch, steps, self.output_size) if self.batch_first
+                            else out_shape)
                 raise ValueError(f"dy: expected the output's shape {expected}, got {dy.shape}")
             d_out: np.ndarray | None = given
         else:
             d_out = None
+        if unbatched:
+            d_final_state = self._add_batch_axis(d_final_state, "d_final_state")
         dfinal = (None if d_final_state is None
                   else self._check_states(d_final_state, batch, "d_final_state"))
         dinit: list[list[np.ndarray]] = [
@@ -373,7 +452,7 @@ class Recurrent(Layer):
                 record = None
                 if self.record_hidden_grads:
                     record = recorded[idx] = np.empty((steps, batch, width), self.dtype)
-                dx_dir, dstate0 = _run_backward(cell, dy_dir, dfin, caches[idx], record)
+                dx_dir, dstate0 = bptt.backward(cell, dy_dir, dfin, caches[idx], record)
                 d_in = dx_dir if d_in is None else d_in + dx_dir
                 for k, ds in enumerate(dstate0):
                     dinit[k][idx] = ds
@@ -386,12 +465,17 @@ class Recurrent(Layer):
                                    strict=True):
                 param.grad += grad.sum(axis=1)
         assert d_out is not None
+        if unbatched:
+            self.initial_state_grad = tuple(g[:, 0] for g in self.initial_state_grad)
+            return d_out[:, 0]
         return np.ascontiguousarray(d_out.transpose(1, 0, 2)) if self.batch_first else d_out
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (initializers given as callables are not recorded)."""
         config = dict(self._config)
         config["dtype"] = str(self.dtype)
+        config["dropout"] = self.dropout
+        config["recurrent_dropout"] = self.recurrent_dropout
         if type(self) is Recurrent:
             config["cell_class"] = self.cell_class.__name__
             config["cell_kwargs"] = dict(self.cell_kwargs)
@@ -405,151 +489,6 @@ class Recurrent(Layer):
             f"num_layers={self.num_layers}, bias={self.bias}, batch_first={self.batch_first}, "
             f"dropout={self.dropout}, bidirectional={self.bidirectional})"
         )
-
-
-def _sequence_kernels(cell: Cell) -> tuple[Any, Any] | None:
-    """Fused whole-sequence forward/backward for a built-in cell in its plain form, else None.
-
-    Only the exact built-in classes qualify (a subclass may override ``step``), and only
-    the variants the kernels implement: LSTM without peepholes or projection, GRU with
-    ``reset_after=True``. Everything else runs the generic per-step path.
-    """
-    kind = type(cell)
-    if kind is LSTMCell:
-        assert isinstance(cell, LSTMCell)
-        if not cell.peephole and not cell.proj_size:
-            return lstm_sequence_forward, lstm_sequence_backward
-    elif kind is GRUCell:
-        assert isinstance(cell, GRUCell)
-        if cell.reset_after:
-            return gru_sequence_forward, gru_sequence_backward
-    elif kind is RNNCell:
-        return rnn_sequence_forward, rnn_sequence_backward
-    return None
-
-
-def _run_forward(
-    cell: Cell,
-    x_tm: np.ndarray,
-    state0: State,
-    reverse: bool,
-    step_mask: np.ndarray | None,
-    rec_mask: np.ndarray | None,
-) -> tuple[np.ndarray, State, tuple[Any, ...]]:
-    """One layer, one direction: x_tm (T, N, D) -> outputs (T, N, H), final state, cache.
-
-    ``step_mask`` (T, N, 1) marks valid steps (None: all valid); ``rec_mask``
-    (N, H) is the recurrent-dropout mask applied to h before ``weight_hh``.
-    """
-    if step_mask is None and rec_mask is None:
-        kernels = _sequence_kernels(cell)
-        if kernels is not None:
-            ys, final, fused = kernels[0](cell, x_tm, state0, reverse)
-            return ys, final, ("fused", kernels[1], fused)
-    T, N, D = x_tm.shape
-    # The input projection of every step is one matrix product.
-    xp = cell.project_input(x_tm.reshape(T * N, D)).reshape(T, N, -1)
-    ys = np.empty((T, N, cell.output_size), dtype=x_tm.dtype)
-    # What entered weight_hh at each step, for dW_hh after the loop. Without a mask or
-    # recurrent dropout it is the previous output, so backward takes it from ys instead.
-    h_in = None if step_mask is None and rec_mask is None else np.empty_like(ys)
-    steps: list[Any] = []
-    state = state0
-    order = range(T - 1, -1, -1) if reverse else range(T)
-    for t in order:
-        h_rec = state[0] if rec_mask is None else state[0] * rec_mask
-        if h_in is not None:
-            h_in[t] = h_rec
-        new_state, step_cache = cell.step(xp[t], cell.project_hidden(h_rec), state)
-        if step_mask is not None:
-            # Padding carries the state through unchanged and outputs zeros.
-            valid = step_mask[t]
-            new_state = tuple(np.where(valid, new, old)
-                              for new, old in zip(new_state, state, strict=True))
-            ys[t] = np.where(valid, new_state[0], 0.0)
-        else:
-            ys[t] = new_state[0]
-        state = new_state
-        steps.append(step_cache)
-    del xp
-    return ys, state, ("steps", x_tm, h_in, ys, state0[0], steps, reverse, step_mask, rec_mask)
-
-
-def _run_backward(
-    cell: Cell,
-    dys: np.ndarray | None,
-    dfinal: State | None,
-    cache: tuple[Any, ...],
-    hidden_grads: np.ndarray | None = None,
-) -> tuple[np.ndarray, State]:
-    """BPTT for one layer and direction; returns dx (T, N, D) and dL/d(state0).
-
-    ``hidden_grads`` (T, N, H), if given, receives dL/dh_t of every step (diagnostics).
-    """
-    if cache[0] == "fused":
-        _, backward, fused = cache
-        result: tuple[np.ndarray, State] = backward(cell, dys, dfinal, fused, hidden_grads)
-        return result
-    _, x_tm, h_in, ys, h0, steps, reverse, step_mask, rec_mask = cache
-    T, N, D = x_tm.shape
-    sizes = cell.state_sizes
-    dtype = x_tm.dtype
-    if dfinal is None:
-        dstate: list[np.ndarray] = [np.zeros((N, k), dtype) for k in sizes]
-    else:
-        dstate = [d.copy() for d in dfinal]
-    dxp_all: np.ndarray | None = None
-    dhp_all: np.ndarray | None = None
-    shared = True
-    # steps[j] belongs to time index order[j]; walk them in reverse.
-    order = range(T - 1, -1, -1) if reverse else range(T)
-    for j in range(T - 1, -1, -1):
-        t = order[j]
-        carried: list[np.ndarray] | None = None
-        if step_mask is not None:
-            valid = step_mask[t]
-            if dys is not None:
-                dstate[0] += np.where(valid, dys[t], 0.0)
-            # Padding passed the state through: its gradient bypasses the cell.
-            carried = [np.where(valid, 0.0, d) for d in dstate]
-            dstate = [np.where(valid, d, 0.0) for d in dstate]
-        elif dys is not None:
-            dstate[0] += dys[t]
-        if hidden_grads is not None:
-            hidden_grads[t] = dstate[0]
-        dxp, dhp, partial = cell.step_backward(tuple(dstate), steps[j])
-        if dxp_all is None:
-            dxp_all = np.empty((T, N, dxp.shape[1]), dtype=dxp.dtype)
-            shared = dhp is dxp
-            if not shared:
-                dhp_all = np.empty_like(dxp_all)
-        dxp_all[t] = dxp
-        if not shared:
-            assert dhp_all is not None
-            dhp_all[t] = dhp
-        dh_prev = cell.hidden_input_grad(dhp)
-        if rec_mask is not None:
-            dh_prev *= rec_mask
-        if partial[0] is not None:
-            dh_prev += partial[0]
-        dstate = [dh_prev] + [np.zeros((N, k), dtype) if d is None else d
-                              for k, d in zip(sizes[1:], partial[1:], strict=True)]
-        if carried is not None:
-            dstate = [d + c for d, c in zip(dstate, carried, strict=True)]
-    assert dxp_all is not None
-    if dhp_all is None:
-        dhp_all = dxp_all
-    G = dxp_all.shape[2]
-    H = ys.shape[2]
-    if h_in is not None:
-        cell.project_hidden_backward(dhp_all.reshape(T * N, G), h_in.reshape(T * N, H))
-    else:
-        # h_{t-1} is the previous output (h0 at the first step): T-1 steps in one product.
-        mid, prev, first = split_at_first_step(dhp_all, ys, reverse)
-        cell.project_hidden_backward(mid.reshape(-1, G), prev.reshape(-1, H))
-        cell.project_hidden_backward(first, h0)
-    dx = cell.project_input_backward(dxp_all.reshape(T * N, G), x_tm.reshape(T * N, D))
-    return dx.reshape(T, N, D), tuple(dstate)
 
 
 class RNN(Recurrent):

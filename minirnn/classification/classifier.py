@@ -1,0 +1,331 @@
+"""A recurrent sequence classifier with the preprocessing, training and files it needs."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from minirnn.callbacks import Callback, EarlyStopping, TimeLimit
+from minirnn.classification.baselines import stratified_split
+from minirnn.io import load_metadata, load_model, save_model
+from minirnn.layers import GRU, LSTM, RNN, Dense, Dropout, SequencePooling
+from minirnn.losses import CrossEntropy
+from minirnn.metrics import softmax
+from minirnn.model import Sequential
+from minirnn.optim import Adam
+from minirnn.solver import History, Solver
+
+__all__ = ["SequenceClassifier", "class_weights", "znormalize"]
+
+_CELLS: dict[str, Any] = {"gru": GRU, "lstm": LSTM, "rnn": RNN}
+_NORMALIZE = ("none", "series", "global")
+
+
+def znormalize(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each sequence and dimension to mean 0, standard deviation 1 over its valid steps
+    (the UCR archive's convention); a constant dimension becomes 0. Padding stays 0."""
+    valid = (np.arange(x.shape[1])[None, :] < lengths[:, None])[:, :, None]
+    counts = lengths[:, None, None].astype(np.float64)
+    mean = np.where(valid, x, 0.0).sum(axis=1, keepdims=True) / counts
+    centred = np.where(valid, x - mean, 0.0)
+    std = np.sqrt((centred ** 2).sum(axis=1, keepdims=True) / counts)
+    return np.where(std > 1e-8, centred / np.where(std > 1e-8, std, 1.0), 0.0)
+
+
+def class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
+    """"Balanced" weights ``N / (C * count_c)`` (scikit-learn's ``compute_class_weight``);
+    a class absent from ``y`` gets weight 0."""
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(num_classes)
+    weights[present] = len(y) / (present.sum() * counts[present])
+    return weights
+
+
+def _check_input(x: Any, lengths: Any, what: str, features: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(x, np.ndarray) or x.ndim != 3 or x.size == 0:
+        raise ValueError(f"{what} x must be a non-empty array (N, T, D), got "
+                         f"{getattr(x, 'shape', type(x).__name__)}")
+    if not np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_:
+        raise TypeError(f"{what} x must be numeric, got dtype {x.dtype}")
+    if features is not None and x.shape[2] != features:
+        raise ValueError(f"{what} x has {x.shape[2]} dimensions, the classifier was trained "
+                         f"on {features}")
+    n, t = x.shape[:2]
+    if lengths is None:
+        lengths = np.full(n, t, dtype=np.int64)
+    lengths = np.asarray(lengths)
+    if lengths.shape != (n,) or not np.issubdtype(lengths.dtype, np.integer) or \
+            lengths.min() < 1 or lengths.max() > t:
+        raise ValueError(f"{what} lengths must be {n} integers in [1, {t}], got "
+                         f"{lengths.dtype} {lengths.shape}")
+    valid = np.arange(t)[None, :] < lengths[:, None]
+    bad = ~np.isfinite(x[valid])
+    if bad.any():
+        seq = int(np.flatnonzero((~np.isfinite(x) & valid[:, :, None]).any(axis=(1, 2)))[0])
+        raise ValueError(f"{what} x contains NaN or Inf ({int(bad.sum())} values, first in "
+                         f"sequence {seq}); fill them first, e.g. minirnn.data.fill_missing")
+    return x, lengths.astype(np.int64)
+
+
+class SequenceClassifier:
+    """Classify whole sequences of any length: a recurrent encoder, pooling over the valid
+    steps, a dense layer and softmax, trained with early stopping on validation accuracy.
+
+    Parameters
+    ----------
+    cell : {"gru", "lstm", "rnn"}
+    hidden_size : int
+    num_layers : int
+    bidirectional : bool
+    pooling : {"mean_max", "mean", "max", "last"}
+        How a sequence of hidden states becomes one vector (over valid steps only).
+    normalize : {"global", "series", "none"}
+        ``"global"``: standardise each input dimension with the training mean and standard
+        deviation; ``"series"``: z-normalise every sequence on its own (the UCR convention;
+        removes offset and scale), then standardise globally; ``"none"``.
+    max_steps : int or None
+        Sequences longer than this are shortened by averaging groups of consecutive steps
+        (piecewise aggregate approximation) with one factor fixed at ``fit``.
+    epochs, batch_size, lr, clip_norm, patience
+        Training: Adam, global-norm clipping, early stopping on validation accuracy with
+        ``patience`` epochs (ties broken by the lower validation loss); the best weights are kept.
+    dropout : float
+        Dropout on the pooled features before the dense layer (training only).
+    validation_fraction : float
+        Without ``validation_data``, this stratified fraction of the training set is held out.
+    class_weight : None, "balanced" or array of shape (C,)
+        Weights of the training loss per class, for imbalanced sets.
+    seed : int
+    dtype : numpy float dtype
+    time_limit : float, optional
+        Seconds; training stops cleanly then (:class:`~minirnn.callbacks.TimeLimit`).
+    callbacks : sequence of Callback
+        Extra callbacks (e.g. a progress printer).
+
+    Attributes
+    ----------
+    model : Sequential
+        Outputs logits (N, C).
+    solver : Solver
+    history : History
+    num_classes : int
+    stopper : EarlyStopping
+    """
+
+    def __init__(self, *, cell: str = "gru", hidden_size: int = 64, num_layers: int = 1,
+                 bidirectional: bool = True, pooling: str = "mean_max",
+                 normalize: str = "global", max_steps: int | None = 100, epochs: int = 150,
+                 batch_size: int = 16, lr: float = 3e-3, clip_norm: float = 1.0,
+                 patience: int = 30, validation_fraction: float = 0.2, dropout: float = 0.0,
+                 class_weight: Any = None, seed: int = 0, dtype: Any = np.float32,
+                 time_limit: float | None = None, callbacks: Sequence[Callback] = ()) -> None:
+        if cell not in _CELLS:
+            raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}")
+        if normalize not in _NORMALIZE:
+            raise ValueError(f"normalize must be one of {_NORMALIZE}, got {normalize!r}")
+        if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
+            raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
+        if not 0.0 < validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in (0, 1), got "
+                             f"{validation_fraction}")
+        SequencePooling(pooling)  # validates the mode
+        self.config: dict[str, Any] = {"cell": cell, "hidden_size": int(hidden_size),
+                       "num_layers": int(num_layers), "bidirectional": bool(bidirectional),
+                       "pooling": pooling, "normalize": normalize, "max_steps": max_steps,
+                       "epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr),
+                       "clip_norm": float(clip_norm), "patience": int(patience),
+                       "validation_fraction": float(validation_fraction),
+                       "dropout": float(dropout), "seed": int(seed)}
+        self.class_weight = class_weight
+        self.dtype = np.dtype(dtype)
+        self.time_limit = time_limit
+        self.callbacks = list(callbacks)
+        self.model: Sequential | None = None
+        self.prep: dict[str, Any] = {}
+
+    # ------------------------------------------------------------ preprocessing
+    def _transform(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.asarray(x, np.float64)
+        if self.prep["normalize"] == "series":
+            x = znormalize(x, lengths)
+        factor = int(self.prep["factor"])
+        if factor > 1:  # piecewise aggregate approximation over valid steps
+            n, t, d = x.shape
+            t_pad = math.ceil(t / factor) * factor
+            valid = np.zeros((n, t_pad), dtype=bool)
+            valid[:, :t] = np.arange(t)[None, :] < lengths[:, None]
+            padded = np.zeros((n, t_pad, d))
+            padded[:, :t] = x
+            groups = valid.reshape(n, -1, factor)
+            sums = (padded * valid[:, :, None]).reshape(n, -1, factor, d).sum(axis=2)
+            counts = groups.sum(axis=2)
+            x = sums / np.maximum(counts, 1)[:, :, None]
+            lengths = (lengths + factor - 1) // factor
+        mean, std = np.asarray(self.prep["mean"]), np.asarray(self.prep["std"])
+        x = (x - mean) / std
+        x[np.arange(x.shape[1])[None, :] >= lengths[:, None]] = 0.0
+        return x.astype(self.dtype), lengths
+
+    def _fit_prep(self, x: np.ndarray, lengths: np.ndarray) -> None:
+        max_steps = self.config["max_steps"]
+        t = int(lengths.max())
+        factor = 1 if max_steps is None or t <= max_steps else math.ceil(t / max_steps)
+        self.prep = {"normalize": self.config["normalize"], "factor": factor,
+                     "mean": [0.0] * x.shape[2], "std": [1.0] * x.shape[2]}
+        if self.config["normalize"] != "none":
+            z, zl = self._transform(x, lengths)
+            valid = np.arange(z.shape[1])[None, :] < zl[:, None]
+            values = z[valid].astype(np.float64)
+            std = values.std(axis=0)
+            self.prep["mean"] = values.mean(axis=0).tolist()
+            self.prep["std"] = np.where(std > 1e-8, std, 1.0).tolist()
+
+    # --------------------------------------------------------------------- model
+    def _build(self, features: int, classes: int) -> Sequential:
+        c = self.config
+        rng = np.random.default_rng(c["seed"])
+        rnn = _CELLS[c["cell"]](features, c["hidden_size"], num_layers=c["num_layers"],
+                                bidirectional=c["bidirectional"], dtype=self.dtype, seed=rng)
+        pool = SequencePooling(c["pooling"])
+        head = Dense(pool.output_size(rnn.output_size), classes, dtype=self.dtype, seed=rng)
+        if c["dropout"] > 0:
+            return Sequential(rnn, pool, Dropout(c["dropout"], seed=rng), head)
+        return Sequential(rnn, pool, head)
+
+    def fit(self, x: np.ndarray, y: np.ndarray, lengths: np.ndarray | None = None, *,
+            num_classes: int | None = None,
+            validation_data: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+            ) -> SequenceClassifier:
+        """Train on ``x`` (N, T, D) with integer labels ``y`` (N,) in [0, C).
+
+        Everything is checked before training: shapes, NaN/Inf, labels, at least two classes.
+        """
+        x, lengths = _check_input(x, lengths, "training")
+        y = np.asarray(y)
+        if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"y must be {len(x)} integer class indices, got {y.dtype} "
+                             f"{y.shape}")
+        c = int(num_classes if num_classes is not None else y.max() + 1)
+        if y.min() < 0 or y.max() >= c:
+            raise ValueError(f"class indices must be in [0, {c}), got min {y.min()} max "
+                             f"{y.max()}")
+        if len(np.unique(y)) < 2:
+            raise ValueError(f"need at least two classes to train a classifier, the "
+                             f"training labels hold only class {int(y[0])}")
+        if validation_data is None:
+            train_idx, val_idx = stratified_split(y, self.config["validation_fraction"],
+                                                  self.config["seed"])
+            if len(val_idx) == 0:
+                raise ValueError("no class has two samples: nothing to hold out for validation")
+            xv, yv, lv = x[val_idx], y[val_idx], lengths[val_idx]
+            x, y, lengths = x[train_idx], y[train_idx], lengths[train_idx]
+        else:
+            xv, lv = _check_input(validation_data[0], validation_data[2], "validation",
+                                  x.shape[2])
+            yv = np.asarray(validation_data[1])
+        self.num_classes = c
+        self.num_features = int(x.shape[2])
+        self.train_length = int(lengths.max())
+        self._fit_prep(x, lengths)
+        xt, lt = self._transform(x, lengths)
+        xvt, lvt = self._transform(xv, lv)
+        self.model = self._build(self.num_features, c)
+        cfg = self.config
+        self.stopper = EarlyStopping(monitor="val_score", patience=cfg["patience"],
+                                     restore_best_weights=True, mode="max")
+        callbacks: list[Callback] = [_AccuracyThenLoss(), self.stopper, *self.callbacks]
+        if self.time_limit is not None:
+            callbacks.append(TimeLimit(self.time_limit))
+        self.solver = Solver(self.model, loss=CrossEntropy(),
+                             optimizer=Adam(self.model, lr=cfg["lr"]),
+                             batch_size=cfg["batch_size"], epochs=cfg["epochs"], seed=cfg["seed"],
+                             clip_norm=cfg["clip_norm"], metrics=["accuracy"],
+                             callbacks=callbacks)
+        mask = None
+        if self.class_weight is not None:
+            weights = class_weights(y, c) if isinstance(self.class_weight, str) and \
+                self.class_weight == "balanced" else np.asarray(self.class_weight, np.float64)
+            if weights.shape != (c,) or not np.all(np.isfinite(weights)) or weights.min() < 0:
+                raise ValueError(f"class_weight must be 'balanced' or {c} non-negative "
+                                 f"numbers, got {self.class_weight!r}")
+            mask = weights[y].astype(self.dtype)  # a weighted mean, as PyTorch's weight=
+        self.solver.fit(xt, y, validation_data=(xvt, yv, lvt), lengths=lt, mask=mask)
+        return self
+
+    @property
+    def history(self) -> History:
+        return self.solver.history
+
+    # ---------------------------------------------------------------- prediction
+    def _require_model(self) -> Sequential:
+        if self.model is None:
+            raise RuntimeError("the classifier is not trained: call fit() or load() first")
+        return self.model
+
+    def decision_function(self, x: np.ndarray, lengths: np.ndarray | None = None
+                          ) -> np.ndarray:
+        """Logits (N, C)."""
+        model = self._require_model()
+        x, lengths = _check_input(x, lengths, "x", self.num_features)
+        xt, lt = self._transform(x, lengths)
+        return np.asarray(model.predict(xt, lengths=lt), np.float64)
+
+    def predict_proba(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        """Class probabilities (N, C), each row summing to 1 (softmax of the logits)."""
+        return softmax(self.decision_function(x, lengths))
+
+    def predict(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        """Class indices (N,) of the most probable class."""
+        return np.argmax(self.decision_function(x, lengths), axis=1)
+
+    def score(self, x: np.ndarray, y: np.ndarray, lengths: np.ndarray | None = None) -> float:
+        """Accuracy on ``(x, y)``."""
+        return float(np.mean(self.predict(x, lengths) == np.asarray(y)))
+
+    # --------------------------------------------------------------------- files
+    def metadata(self, **extra: Any) -> dict[str, Any]:
+        """What :meth:`load` needs besides the weights (JSON)."""
+        return {"task": "classify", "num_classes": self.num_classes,
+                "num_features": self.num_features, "train_length": self.train_length,
+                "prep": self.prep, "config": self.config, "dtype": self.dtype.name, **extra}
+
+    def save(self, path: str | os.PathLike[str], **extra: Any) -> None:
+        """Write the model file (weights, architecture, preprocessing; ``extra`` such as
+        class names goes into its metadata)."""
+        save_model(path, self._require_model(), metadata=self.metadata(**extra))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> tuple[SequenceClassifier, dict[str, Any]]:
+        """The classifier saved by :meth:`save`, and the file's metadata."""
+        meta = load_metadata(path)
+        if meta.get("task") != "classify":
+            raise ValueError(f"{path}: not a classifier (task {meta.get('task')!r})")
+        model = load_model(path)
+        if not isinstance(model, Sequential):
+            raise ValueError(f"{path}: expected a Sequential model")
+        config = dict(meta["config"])
+        self = cls(**config, dtype=np.dtype(meta.get("dtype", "float32")))
+        self.model = model
+        self.prep = dict(meta["prep"])
+        self.num_classes = int(meta["num_classes"])
+        self.num_features = int(meta["num_features"])
+        self.train_length = int(meta["train_length"])
+        return self, meta
+
+
+class _AccuracyThenLoss(Callback):
+    """Adds ``val_score`` = validation accuracy, ties broken by the lower validation loss.
+
+    On small validation sets many epochs share one accuracy; among them the one with the
+    lowest loss is the more confident, so early stopping monitors this score (max).
+    """
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        loss = float(logs["val_loss"])
+        logs["val_score"] = float(logs["val_accuracy"]) - 1e-6 * min(loss, 1e5)

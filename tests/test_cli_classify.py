@@ -1,0 +1,116 @@
+"""``minirnn train classify`` and ``minirnn predict`` on a classifier: files, output, bad input.
+
+Data are small Cylinder-Bell-Funnel sets written as .ts files, so nothing is read from outside.
+"""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from minirnn.cli import main
+from minirnn.data import CBF_CLASSES, cylinder_bell_funnel, save_ts
+
+TINY = ["--epochs", "3", "--hidden-size", "6", "--no-plot", "--quiet-epochs", "--max-steps",
+        "32"]
+
+
+def _pair(tmp_path, n_train=24, n_test=15, length=64, seed=0):
+    x, y = cylinder_bell_funnel(n_train, length, seed=seed)
+    save_ts(tmp_path / "CBF_TRAIN.ts", x, None, y, CBF_CLASSES, problem_name="CBF")
+    xt, yt = cylinder_bell_funnel(n_test, length, seed=seed + 1)
+    save_ts(tmp_path / "CBF_TEST.ts", xt, None, yt, CBF_CLASSES, problem_name="CBF")
+    return tmp_path / "CBF_TRAIN.ts", tmp_path / "CBF_TEST.ts"
+
+
+def test_train_writes_report_model_and_predict_writes_probabilities(tmp_path, capsys):
+    train, test = _pair(tmp_path)
+    out = tmp_path / "run"
+    assert main(["train", "classify", "--train", str(train), "--test", str(test),
+                 "--output", str(out), *TINY]) == 0
+    text = capsys.readouterr().out
+    line = next(s for s in text.splitlines() if s.startswith("test accuracy "))
+    acc = float(line.split()[2])
+    assert 0.0 <= acc <= 1.0 and "1-NN Euclidean" in line and "majority class" in line
+    for name in ("model.npz", "report.json", "per_class.csv", "confusion.csv", "history.csv"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "report.json").read_text())
+    assert report["test_accuracy"] == pytest.approx(acc, abs=5e-5)
+    assert report["classes"] == CBF_CLASSES and np.sum(report["confusion_matrix"]) == 15
+    assert report["nn1_dtw_accuracy"] is not None and 0 <= report["nn1_euclidean_accuracy"] <= 1
+    history = json.loads((out / "history.json").read_text())
+    assert "val_accuracy" in history and "accuracy" in history
+
+    preds = tmp_path / "preds.csv"
+    assert main(["predict", str(out / "model.npz"), "--ts", str(test), "--output",
+                 str(preds)]) == 0
+    assert "accuracy on the labelled file" in capsys.readouterr().out
+    rows = list(csv.DictReader(preds.open()))
+    assert len(rows) == 15 and set(rows[0]) == {"index", "predicted", "true", "p_cylinder",
+                                                 "p_bell", "p_funnel"}
+    probs = np.array([[float(r[f"p_{c}"]) for c in CBF_CLASSES] for r in rows])
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    predicted = [CBF_CLASSES[k] for k in probs.argmax(axis=1)]
+    assert predicted == [r["predicted"] for r in rows]
+    assert np.mean([r["predicted"] == r["true"] for r in rows]) == pytest.approx(acc, abs=5e-5)
+
+
+def test_cbf_beats_majority_with_defaults_scaled_down(tmp_path, capsys):
+    train, test = _pair(tmp_path, n_train=60, n_test=60, length=64, seed=3)
+    assert main(["train", "classify", "--train", str(train), "--test", str(test), "--output",
+                 str(tmp_path / "r"), "--epochs", "25", "--hidden-size", "16", "--no-plot",
+                 "--quiet-epochs", "--dtw", "no", "--max-steps", "32"]) == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["test_accuracy"] > 0.6 > report["majority_accuracy"] + 0.2
+
+
+def _error(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("minirnn: error: ") and "Traceback" not in err
+    return err
+
+
+def test_bad_input_is_one_line_before_training(tmp_path, capsys):
+    train, test = _pair(tmp_path)
+    base = ["train", "classify", "--output", str(tmp_path / "o"), *TINY]
+    x, y = cylinder_bell_funnel(6, 64, seed=5)
+    save_ts(tmp_path / "two_dims.ts", np.concatenate([x, x], axis=2), None, y, CBF_CLASSES)
+    assert "has 2 dimensions" in _error([*base, "--train", str(train), "--test",
+                                         str(tmp_path / "two_dims.ts")], capsys)
+    save_ts(tmp_path / "short.ts", x[:, :50], None, y, CBF_CLASSES)
+    assert "every training series has 64" in _error(
+        [*base, "--train", str(train), "--test", str(tmp_path / "short.ts")], capsys)
+    save_ts(tmp_path / "other.ts", x, None, y, ["cylinder", "bell", "cone"])
+    assert "label 'cone' is not one of the training classes" in _error(
+        [*base, "--train", str(train), "--test", str(tmp_path / "other.ts")], capsys)
+    save_ts(tmp_path / "one.ts", x, None, np.zeros(6, dtype=np.int64), CBF_CLASSES)
+    assert "needs at least two" in _error(
+        [*base, "--train", str(tmp_path / "one.ts"), "--test", str(test)], capsys)
+    unseen = tmp_path / "unseen_TRAIN.ts"
+    save_ts(unseen, x, None, np.where(y == 2, 0, y), CBF_CLASSES)
+    assert "never occur in the training file" in _error(
+        [*base, "--train", str(unseen), "--test", str(test)], capsys)
+    holes = x.copy()
+    holes[2, 10, 0] = np.nan
+    save_ts(tmp_path / "holes.ts", holes, None, y, CBF_CLASSES)
+    assert "missing values (first in case 3)" in _error(
+        [*base, "--train", str(tmp_path / "holes.ts"), "--test", str(test), "--missing",
+         "error"], capsys)
+    assert "no such file" in _error([*base, "--train", str(tmp_path / "nope.ts"), "--test",
+                                     str(test)], capsys)
+    bad = tmp_path / "bad.ts"
+    bad.write_text("@classLabel true a b\n@data\n1,2,x:a\n")
+    assert "line 3" in _error([*base, "--train", str(bad), "--test", str(test)], capsys)
+    assert not (tmp_path / "o").exists()  # nothing written before the checks passed
+
+
+def test_missing_values_are_interpolated_by_default(tmp_path, capsys):
+    _, test = _pair(tmp_path)
+    x, y = cylinder_bell_funnel(24, 64, seed=0)
+    x[1, 5, 0] = np.nan
+    save_ts(tmp_path / "gaps_TRAIN.ts", x, None, y, CBF_CLASSES)
+    assert main(["train", "classify", "--train", str(tmp_path / "gaps_TRAIN.ts"), "--test",
+                 str(test), "--output", str(tmp_path / "g"), *TINY, "--dtw", "no"]) == 0
+    assert "1 missing values: 1 interpolated" in capsys.readouterr().out
