@@ -196,3 +196,18 @@ def check_weights(model: Any, weights: Any, what: str) -> dict[str, np.ndarray]:
         if not np.isfinite(value).all():
             raise ValueError(f"{what}: {name!r} contains NaN or Inf")
     return weights
+
+
+def check_sample_weight(weight: Any, n: int, name: str = "sample_weight") -> np.ndarray:
+    """Per-sample loss weights: ``n`` finite numbers >= 0 (a weighted mean, as PyTorch's
+    ``weight=`` and Keras's ``sample_weight``)."""
+    arr = np.asarray(weight)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) (one weight per sample), "
+                         f"got {arr.shape}")
+    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer)
+                                     or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        raise ValueError(f"{name} must be finite and non-negative")
+    return arr

@@ -17,6 +17,7 @@ from minirnn._validation import (
     check_mask,
     check_positive_float,
     check_positive_int,
+    check_sample_weight,
     check_seed,
     check_weights,
 )
@@ -425,6 +426,7 @@ class Solver:
         validation_split: float = 0.0,
         mask: np.ndarray | None = None,
         lengths: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
         resume: bool = False,
     ) -> History:
         """Train until ``epochs`` epochs are done or a callback stops it.
@@ -445,6 +447,9 @@ class Solver:
         lengths : ndarray of int, shape (N,), optional
             Valid steps per sequence, passed to the model (recurrent layers
             and ``LastStep`` honour them).
+        sample_weight : ndarray, shape (N,), optional
+            Finite non-negative loss weight per training sample (Keras's
+            ``sample_weight``; e.g. class weights ``w[y]``): a weighted mean.
         resume : bool
             Continue from ``checkpoint_path`` if that file exists.
 
@@ -460,7 +465,8 @@ class Solver:
             weights are those before the failing step (for validation: those
             of the end of the previous epoch).
         """
-        train, val = self._prepare_data(x, y, validation_data, validation_split, mask, lengths)
+        train, val = self._prepare_data(x, y, validation_data, validation_split, mask, lengths,
+                                        sample_weight)
         if not isinstance(resume, (bool, np.bool_)):
             raise TypeError(f"resume must be a bool, got {type(resume).__name__}")
         n = train[0].shape[0]
@@ -498,13 +504,17 @@ class Solver:
         return self.history
 
     def _prepare_data(self, x: Any, y: Any, validation_data: Any, validation_split: Any,
-                      mask: Any, lengths: Any) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
-        """Check and split the data: ((x, y, mask, lengths), (x_val, y_val, lengths_val))."""
+                      mask: Any, lengths: Any, weight: Any
+                      ) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+        """Check and split the data: ((x, y, mask, lengths, sample_weight),
+        (x_val, y_val, lengths_val))."""
         integer_targets = self._integer_targets
         x, y = _as_data(x, y, self.model.dtype, "training", integer_targets)
         steps = x.shape[1] if x.ndim == 3 else None
         lengths = _as_lengths(lengths, x.shape[0], steps, "training")
         mask = self._make_mask(mask, lengths, x, y)
+        if weight is not None:
+            weight = check_sample_weight(weight, x.shape[0])
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, tuple) or len(validation_data) not in (2, 3):
@@ -533,6 +543,7 @@ class Solver:
                 x, y = x[:cut], y[:cut]
                 lengths = None if lengths is None else lengths[:cut]
                 mask = None if mask is None else mask[:cut]
+                weight = None if weight is None else weight[:cut]
         # Shape problems in the user's terms (layer, whole-array shapes), before training.
         check_data(self.model, x, y, self.loss, lengths=lengths, what="training")
         if val is not None:
@@ -544,7 +555,7 @@ class Solver:
         if self.stateful and x.shape[0] % self.batch_size and not self.drop_last:
             raise ValueError(f"stateful=True needs equal batches: {x.shape[0]} samples are not "
                              f"a multiple of batch_size {self.batch_size} (use drop_last=True)")
-        return (x, y, mask, lengths), val
+        return (x, y, mask, lengths, weight), val
 
     def _run_epochs(self, train: tuple[Any, ...], val: tuple[Any, ...] | None) -> None:
         """The epoch loop; after each epoch the state is kept (and checkpointed if due)."""
@@ -707,7 +718,8 @@ class Solver:
         return batches
 
     def _train_epoch(self, x: np.ndarray, y: np.ndarray, mask: np.ndarray | None,
-                     lengths: np.ndarray | None) -> dict[str, float]:
+                     lengths: np.ndarray | None, weight: np.ndarray | None = None
+                     ) -> dict[str, float]:
         start = time.perf_counter()
         loss_sum = 0.0
         norms: list[float] = []
@@ -721,10 +733,11 @@ class Solver:
             xb, yb = x[idx], y[idx]
             mb = None if mask is None else mask[idx]
             lb = None if lengths is None else lengths[idx]
+            wb = None if weight is None else weight[idx]
             if self.tbptt is not None:
-                loss, norm = self._tbptt_batch(xb, yb, mb, lb, batch, param_norms)
+                loss, norm = self._tbptt_batch(xb, yb, mb, lb, batch, param_norms, wb)
             else:
-                loss, norm = self._step(xb, yb, mb, lb, batch, param_norms)
+                loss, norm = self._step(xb, yb, mb, lb, batch, param_norms, wb=wb)
             loss_sum += loss * len(idx)
             seen += len(idx)
             norms.append(norm)
@@ -750,7 +763,8 @@ class Solver:
 
     def _step(self, xb: np.ndarray, yb: np.ndarray, mb: np.ndarray | None,
               lb: np.ndarray | None, batch: int, param_norms: dict[str, list[float]],
-              loss_mask: np.ndarray | None = None) -> tuple[float, float]:
+              loss_mask: np.ndarray | None = None, *, wb: np.ndarray | None = None
+              ) -> tuple[float, float]:
         """One update: forward, loss, backward, checks, clipping, optimizer step."""
         self.optimizer.zero_grad()
         try:
@@ -760,7 +774,7 @@ class Solver:
                 f"{exc} at epoch {self.epoch + 1}, batch {batch + 1}; training stopped with the "
                 "weights from before this batch", self.history) from exc
         full_mask = mb if loss_mask is None else (loss_mask if mb is None else mb * loss_mask)
-        loss = self.loss.forward(pred, yb, full_mask)
+        loss = self.loss.forward(pred, yb, full_mask, sample_weight=wb)
         for metric in self.metrics:  # on training-mode predictions, as Keras does
             metric.update(pred, yb, full_mask)
         if not np.isfinite(loss):
@@ -819,8 +833,8 @@ class Solver:
             self.history)
 
     def _tbptt_batch(self, xb: np.ndarray, yb: np.ndarray, mb: np.ndarray | None,
-                     lb: np.ndarray | None, batch: int,
-                     param_norms: dict[str, list[float]]) -> tuple[float, float]:
+                     lb: np.ndarray | None, batch: int, param_norms: dict[str, list[float]],
+                     wb: np.ndarray | None = None) -> tuple[float, float]:
         """Truncated BPTT over one batch: updates every k1 steps through the last k2 steps."""
         assert self.tbptt is not None
         k1, k2 = self.tbptt
@@ -846,7 +860,7 @@ class Solver:
                 self._forward(xb[:, window], lw, training=False)  # only advance the states
             else:
                 loss, norm = self._step(xb[:, window], yb[:, window], mw, lw, batch,
-                                        param_norms, loss_mask=fresh)
+                                        param_norms, loss_mask=fresh, wb=wb)
                 losses.append(loss)
                 norms.append(norm)
                 weights.append(end - counted)

@@ -466,3 +466,18 @@ def test_solver_state_dict_round_trip_in_memory():
     b.load_state_dict(a.state_dict())
     _assert_same(a.model.state_dict(), b.model.state_dict())
     assert b.epoch == 2 and b.history.state_dict() == a.history.state_dict()
+
+
+def test_weights_go_in_sample_weight_not_in_the_mask():
+    from minirnn.losses import CrossEntropy
+
+    pred = np.array([[1.0], [3.0]])
+    target = np.zeros_like(pred)
+    assert MSE().forward(pred, target, sample_weight=np.array([1.0, 3.0])) == (1 + 27) / 4
+    logits = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        CrossEntropy().forward(logits, np.array([0, 1]), np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="non-negative"):
+        MSE().forward(pred, target, sample_weight=np.array([1.0, -1.0]))
+    (x, y), _ = _data()
+    Solver(_model(), epochs=1).fit(x, y, sample_weight=np.linspace(0, 2, len(x)))

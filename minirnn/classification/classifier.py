@@ -247,15 +247,15 @@ class SequenceClassifier:
                              batch_size=cfg["batch_size"], epochs=cfg["epochs"], seed=cfg["seed"],
                              clip_norm=cfg["clip_norm"], metrics=["accuracy"],
                              callbacks=callbacks)
-        mask = None
+        weight = None
         if self.class_weight is not None:
             weights = class_weights(y, c) if isinstance(self.class_weight, str) and \
                 self.class_weight == "balanced" else np.asarray(self.class_weight, np.float64)
             if weights.shape != (c,) or not np.all(np.isfinite(weights)) or weights.min() < 0:
                 raise ValueError(f"class_weight must be 'balanced' or {c} non-negative "
                                  f"numbers, got {self.class_weight!r}")
-            mask = weights[y].astype(self.dtype)  # a weighted mean, as PyTorch's weight=
-        self.solver.fit(xt, y, validation_data=(xvt, yv, lvt), lengths=lt, mask=mask)
+            weight = weights[y]  # a weighted mean, as PyTorch's weight=
+        self.solver.fit(xt, y, validation_data=(xvt, yv, lvt), lengths=lt, sample_weight=weight)
         return self
 
     @property
