@@ -208,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-doc", action="store_true", help="leave the doc alone")
     parser.add_argument("--cells", nargs="+", choices=harness.CELLS, default=harness.CELLS)
     parser.add_argument("--dtypes", nargs="+", choices=harness.DTYPES, default=harness.DTYPES)
+    parser.add_argument("--min-repeats", type=int,
+                        help="timed calls per case and round at least (default 3, 1 with --quick)")
+    parser.add_argument("--budget", type=float,
+                        help="seconds of timed calls per case and round (default 0.3, 0.05 quick)")
     parser.add_argument("--no-load-test", action="store_true",
                         help="skip the thread-policy-under-load test")
     args = parser.parse_args(argv)
@@ -223,9 +227,13 @@ def main(argv: list[str] | None = None) -> int:
         if rounds < 1:
             parser.error(f"--rounds must be at least 1, got {rounds}")
         # In-process repeats only steady one round's median; the spread comes from rounds.
-        task = {"task": "cases", "modes": list(harness.MODES),
-                "budget_s": 0.05 if args.quick else 0.3,
-                "min_repeats": 1 if args.quick else 3, "max_repeats": 5 if args.quick else 20}
+        min_repeats = args.min_repeats or (1 if args.quick else 3)
+        budget = args.budget if args.budget is not None else (0.05 if args.quick else 0.3)
+        if min_repeats < 1 or budget < 0:
+            parser.error("--min-repeats must be >= 1 and --budget >= 0")
+        max_repeats = max(min_repeats, 5 if args.quick else 20)
+        task = {"task": "cases", "modes": list(harness.MODES), "budget_s": budget,
+                "min_repeats": min_repeats, "max_repeats": max_repeats}
         cases = harness.all_cases(cells=args.cells, dtypes=args.dtypes)
         raw = {"meta": {
             "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -236,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         raw["workers"], raw["parity"] = measure_cases(cases, rounds, task, log)
         raw["load_test"] = [] if args.no_load_test else measure_load(
-            1 if args.quick else 3, 30, 5.0 if args.quick else 20.0, log)
+            1 if args.quick else 3, 30, 5.0 if args.quick else 10.0, log)
         raw["meta"]["loadavg_end"] = loadavg()
         raw["meta"]["wall_s"] = round(time.perf_counter() - start, 1)
         results.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from minirnn import __version__
-from minirnn.cli import classify, gradcheck, series, text, toy_tasks
+from minirnn.cli import classify, gradcheck, series, sweep, text, toy_tasks
 from minirnn.cli._common import (
     OPTIMIZERS,
     UsageError,
@@ -26,7 +26,7 @@ from minirnn.cli._common import (
 )
 from minirnn.cli.toy_tasks import build_adding_model
 
-__all__ = ["UsageError", "build_adding_model", "main"]
+__all__ = ["UsageError", "build_adding_model", "main", "parse_args"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,24 +43,37 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_parser(tasks, fmt)
     text.add_parsers(tasks, commands, fmt)
     gradcheck.add_parser(commands, fmt)
+    sweep.add_train_options(tasks)  # after every task: --seeds, --from-study
+    sweep.add_parser(commands, fmt)
     return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse a ``minirnn`` command line as ``main`` does, without running it.
+
+    Also used to drive tasks from code (:mod:`minirnn.sweeps`). ``args.argv`` keeps the
+    tokens (a ``--resume`` run gets its saved command line); ``--lr`` left out becomes the
+    optimizer's default. Raises UsageError for a bad ``--resume``.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    args.argv = argv
+    if getattr(args, "resume", None):
+        full = resume_argv(argv, args.resume)
+        args = parser.parse_args(full)
+        args.argv = full[:-4]  # reproducing the run does not resume it
+    if getattr(args, "lr", 0) is None and getattr(args, "optimizer", None) in OPTIMIZERS:
+        # No --lr: the optimizer's own default (as torch and Keras), for every command.
+        args.lr = optimizer_default_lr(args.optimizer)
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``minirnn`` command; returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _parser()
-    args = parser.parse_args(argv)
     created = None
     try:
-        args.argv = argv
-        if getattr(args, "resume", None):
-            full = resume_argv(argv, args.resume)
-            args = parser.parse_args(full)
-            args.argv = full[:-4]  # reproducing the run does not resume it
-        if getattr(args, "lr", 0) is None and getattr(args, "optimizer", None) in OPTIMIZERS:
-            # No --lr: the optimizer's own default (as torch and Keras), for every command.
-            args.lr = optimizer_default_lr(args.optimizer)
+        args = parse_args(argv)
         if hasattr(args, "overwrite"):  # a command that writes a run folder
             created = prepare_output(args)
         return int(args.run(args))

@@ -144,6 +144,8 @@ def make_solver(args: argparse.Namespace, model: Sequential, loss: Loss, metric:
         callbacks.append(EpochLine(metric))
     callbacks.append(stopper)
     callbacks.extend(time_limit(args))
+    # Callbacks a caller adds when it drives a task from code (sweeps: the pruning callback).
+    callbacks.extend(getattr(args, "extra_callbacks", ()))
     lr = lr if lr is not None else getattr(args, "lr", None)
     opt_class = OPTIMIZERS[args.optimizer]
     optimizer = opt_class(model) if lr is None else opt_class(model, lr=lr)
