@@ -58,7 +58,7 @@ def test_each_run_gets_its_own_folder_with_the_full_configuration(tmp_path):
 
 
 def test_report_holds_the_data_file_and_its_hash(tmp_path):
-    lines = ["Date,Temp"] + [f"2000-01-{1 + i % 28:02d},{10 + (i % 9) * 0.5:.1f}"
+    lines = ["Date,Temp"] + [f"2000-{1 + i // 28:02d}-{1 + i % 28:02d},{10 + (i % 9) * 0.5:.1f}"
                              for i in range(80)]
     data = tmp_path / "s.csv"
     data.write_text("\n".join(lines) + "\n")
