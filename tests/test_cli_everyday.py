@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import minirnn
@@ -58,8 +59,8 @@ def test_each_run_gets_its_own_folder_with_the_full_configuration(tmp_path):
 
 
 def test_report_holds_the_data_file_and_its_hash(tmp_path):
-    lines = ["Date,Temp"] + [f"2000-{1 + i // 28:02d}-{1 + i % 28:02d},{10 + (i % 9) * 0.5:.1f}"
-                             for i in range(80)]
+    days = np.datetime64("2000-01-01") + np.arange(80)
+    lines = ["Date,Temp"] + [f"{day},{10 + (i % 9) * 0.5:.1f}" for i, day in enumerate(days)]
     data = tmp_path / "s.csv"
     data.write_text("\n".join(lines) + "\n")
     run(["train", "series", "--csv", "s.csv", "--column", "Temp", "--look-back", "4",

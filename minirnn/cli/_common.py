@@ -251,7 +251,7 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-_NOT_CONFIG = {"run", "task_defaults", "argv"}
+_NOT_CONFIG = {"run", "task_defaults", "argv", "extra_callbacks"}
 
 
 def run_config(args: argparse.Namespace) -> dict[str, Any]:
