@@ -751,7 +751,9 @@ class Forecaster:
     def method_(self) -> str:
         """What produces the forecasts, in words."""
         self._check_fitted()
-        parts = [f"AR({m.order}) on {m.transform.name if m.exog else 'levels'}"
+        parts = [f"AR({m.order}) on "
+                 + ("levels" if m.transform.name == "none" else m.transform.name)
+                 + ("" if m.exog or self.X_ is None else " (no inputs)")
                  for m in self.members_]
         weights = [m.weight for m in self.members_]
         lin = ("linear " + parts[0] if len(parts) == 1 else "weighted mean of linear "
