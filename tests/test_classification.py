@@ -35,6 +35,21 @@ def test_probabilities_labels_and_padding():
     assert {"accuracy", "val_accuracy", "val_loss"} <= set(clf.history.history)
 
 
+@pytest.mark.parametrize("downsample", ["mean", "patch"])
+def test_shortening_long_series_keeps_padding_invariance(downsample):
+    x, y = cylinder_bell_funnel(30, 50, seed=0)
+    lengths = np.array([50, 37, 43] * 10)
+    x[np.arange(50)[None, :] >= lengths[:, None]] = 0.0
+    clf = SequenceClassifier(hidden_size=6, epochs=2, max_steps=12, downsample=downsample,
+                             dtype=np.float64).fit(x, y, lengths)
+    assert clf.prep["factor"] == 5
+    proba = clf.predict_proba(x, lengths)
+    noisy = x.copy()
+    noisy[np.arange(50)[None, :] >= lengths[:, None]] = 7.0  # other padding values
+    longer = np.concatenate([noisy, np.ones((30, 9, 1))], axis=1)
+    np.testing.assert_allclose(clf.predict_proba(longer, lengths), proba, rtol=0, atol=1e-12)
+
+
 def test_save_and_load_give_the_same_probabilities(tmp_path):
     clf, x, _ = _fit(normalize="series", pooling="last", bidirectional=False, cell="lstm")
     clf.save(tmp_path / "m.npz", classes=list("abcdef"))

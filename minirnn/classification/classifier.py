@@ -91,7 +91,10 @@ class SequenceClassifier:
         removes offset and scale), then standardise globally; ``"none"``.
     max_steps : int or None
         Sequences longer than this are shortened by averaging groups of consecutive steps
-        (piecewise aggregate approximation) with one factor fixed at ``fit``.
+        (``downsample="mean"``, piecewise aggregate approximation) or by putting them side by
+        side as features of one step (``"patch"``: (T, D) -> (T/f, f*D)), with one factor f
+        fixed at ``fit``.
+    downsample : {"mean", "patch"}
     epochs, batch_size, lr, clip_norm, patience
         Training: Adam, global-norm clipping, early stopping on validation accuracy with
         ``patience`` epochs (ties broken by the lower validation loss); the best weights are kept.
@@ -120,7 +123,8 @@ class SequenceClassifier:
 
     def __init__(self, *, cell: str = "gru", hidden_size: int = 64, num_layers: int = 1,
                  bidirectional: bool = True, pooling: str = "mean_max",
-                 normalize: str = "global", max_steps: int | None = 100, epochs: int = 150,
+                 normalize: str = "global", max_steps: int | None = 100,
+                 downsample: str = "mean", epochs: int = 150,
                  batch_size: int = 16, lr: float = 3e-3, clip_norm: float = 1.0,
                  patience: int = 30, validation_fraction: float = 0.2, dropout: float = 0.0,
                  class_weight: Any = None, seed: int = 0, dtype: Any = np.float32,
@@ -131,6 +135,8 @@ class SequenceClassifier:
             raise ValueError(f"normalize must be one of {_NORMALIZE}, got {normalize!r}")
         if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
             raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
+        if downsample not in ("mean", "patch"):
+            raise ValueError(f"downsample must be 'mean' or 'patch', got {downsample!r}")
         if not 0.0 < validation_fraction < 1.0:
             raise ValueError(f"validation_fraction must be in (0, 1), got "
                              f"{validation_fraction}")
@@ -138,6 +144,7 @@ class SequenceClassifier:
         self.config: dict[str, Any] = {"cell": cell, "hidden_size": int(hidden_size),
                        "num_layers": int(num_layers), "bidirectional": bool(bidirectional),
                        "pooling": pooling, "normalize": normalize, "max_steps": max_steps,
+                       "downsample": downsample,
                        "epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr),
                        "clip_norm": float(clip_norm), "patience": int(patience),
                        "validation_fraction": float(validation_fraction),
@@ -155,7 +162,18 @@ class SequenceClassifier:
         if self.prep["normalize"] == "series":
             x = znormalize(x, lengths)
         factor = int(self.prep["factor"])
-        if factor > 1:  # piecewise aggregate approximation over valid steps
+        valid_in = np.arange(x.shape[1])[None, :] < lengths[:, None]
+        x = np.where(valid_in[:, :, None], x, 0.0)  # padding may hold anything
+        if factor > 1 and self.prep.get("downsample", "mean") == "patch":
+            # Consecutive steps side by side: (N, T, D) -> (N, ceil(T/f), f*D); the input
+            # projection then sees local shape, as a strided convolution would.
+            n, t, d = x.shape
+            t_pad = math.ceil(t / factor) * factor
+            padded = np.zeros((n, t_pad, d))
+            padded[:, :t] = x
+            x = padded.reshape(n, t_pad // factor, factor * d)
+            lengths = (lengths + factor - 1) // factor
+        elif factor > 1:  # piecewise aggregate approximation over valid steps
             n, t, d = x.shape
             t_pad = math.ceil(t / factor) * factor
             valid = np.zeros((n, t_pad), dtype=bool)
@@ -176,8 +194,10 @@ class SequenceClassifier:
         max_steps = self.config["max_steps"]
         t = int(lengths.max())
         factor = 1 if max_steps is None or t <= max_steps else math.ceil(t / max_steps)
+        downsample = self.config["downsample"]
+        width = x.shape[2] * (factor if downsample == "patch" else 1)
         self.prep = {"normalize": self.config["normalize"], "factor": factor,
-                     "mean": [0.0] * x.shape[2], "std": [1.0] * x.shape[2]}
+                     "downsample": downsample, "mean": [0.0] * width, "std": [1.0] * width}
         if self.config["normalize"] != "none":
             z, zl = self._transform(x, lengths)
             valid = np.arange(z.shape[1])[None, :] < zl[:, None]
@@ -235,7 +255,7 @@ class SequenceClassifier:
         self._fit_prep(x, lengths)
         xt, lt = self._transform(x, lengths)
         xvt, lvt = self._transform(xv, lv)
-        self.model = self._build(self.num_features, c)
+        self.model = self._build(xt.shape[2], c)
         cfg = self.config
         self.stopper = EarlyStopping(monitor="val_score", patience=cfg["patience"],
                                      restore_best_weights=True, mode="max")
