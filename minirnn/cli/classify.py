@@ -26,7 +26,6 @@ from minirnn.cli._common import (
     add_common,
     plot_run,
     positive_int,
-    time_limit,
     time_limit_report,
     write_history,
 )
@@ -138,6 +137,25 @@ def _plot_confusion(cm: np.ndarray, classes: list[str], path: Path, title: str) 
     return True
 
 
+def _time_limit_info(clf: SequenceClassifier, args: argparse.Namespace) -> dict[str, Any]:
+    if args.time_limit is None:
+        return {}
+    limits = [r["time_limit"] for r in map(time_limit_report, clf.solvers) if r]
+    reached = any(r["reached"] for r in limits) or len(clf.models) < args.ensemble
+    return {"time_limit": {"seconds": args.time_limit, "reached": reached,
+                           "members_trained": len(clf.models),
+                           "epochs_done": [r["epochs_done"] for r in limits]}}
+
+
+def _pooling(text: str) -> str:
+    modes = [m.strip() for m in text.split(",")]
+    allowed = ("mean", "mean_max", "max", "last")
+    if not all(m in allowed for m in modes):
+        raise argparse.ArgumentTypeError(f"expected one of {allowed} or several joined by "
+                                         f"commas, got {text!r}")
+    return ",".join(modes)
+
+
 def train_classify(args: argparse.Namespace) -> int:
     for flag, value in (("--train", args.train), ("--test", args.test)):
         if not Path(value).is_file():
@@ -183,7 +201,6 @@ def train_classify(args: argparse.Namespace) -> int:
     callbacks: list[Callback] = [_EpochLine()] if not args.quiet_epochs else []
     if args.progress:
         callbacks.append(ProgressBar(every_batches=100, epoch_summary=False))
-    callbacks.extend(time_limit(args))
     clf = SequenceClassifier(
         cell=args.cell, hidden_size=args.hidden_size, num_layers=args.layers,
         bidirectional=args.bidirectional, pooling=args.pooling,
@@ -191,8 +208,11 @@ def train_classify(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, clip_norm=args.clip_norm,
         patience=args.patience, validation_fraction=args.validation_fraction,
         dropout=args.dropout, class_weight=None if args.class_weight == "none" else "balanced",
-        seed=args.seed, dtype=np.dtype(args.dtype), callbacks=callbacks)
-    print(f"model: {'bidirectional ' if args.bidirectional else ''}{args.cell.upper()} "
+        n_models=args.ensemble, seed=args.seed, dtype=np.dtype(args.dtype),
+        time_limit=args.time_limit, verbose_time_limit=True, callbacks=callbacks)
+    members = f"an ensemble of {args.ensemble} x " if args.ensemble > 1 else ""
+    print(f"model: {members}{'bidirectional ' if args.bidirectional else ''}"
+          f"{args.cell.upper()} "
           f"{args.hidden_size} units x {args.layers} layer(s), {args.pooling} pooling over "
           f"valid steps, dropout {args.dropout:g}; Adam lr {args.lr:g}, batch "
           f"{args.batch_size}, up to {args.epochs} epochs, early stopping on validation "
@@ -205,9 +225,14 @@ def train_classify(args: argparse.Namespace) -> int:
     train_seconds = time.perf_counter() - start
     if clf.solver.interrupted:
         print("interrupted: keeping the best weights so far", flush=True)
-    print(f"best validation epoch {clf.stopper.best_epoch + 1} of {len(clf.history)} "
-          f"(validation accuracy {clf.history['val_accuracy'][clf.stopper.best_epoch]:.4f})",
-          flush=True)
+    for k, (solver, stopper) in enumerate(zip(clf.solvers, clf.stoppers, strict=True)):
+        who = f"member {k + 1}: " if args.ensemble > 1 else ""
+        print(f"{who}best validation epoch {stopper.best_epoch + 1} of {len(solver.history)} "
+              f"(validation accuracy {solver.history['val_accuracy'][stopper.best_epoch]:.4f})",
+              flush=True)
+    if len(clf.models) < args.ensemble:
+        print(f"time limit: {len(clf.models)} of {args.ensemble} ensemble members trained",
+              flush=True)
     proba = clf.predict_proba(test.x, test.lengths)
     predicted = np.argmax(proba, axis=1)
     acc = float(np.mean(predicted == test.y))
@@ -251,7 +276,9 @@ def train_classify(args: argparse.Namespace) -> int:
                       for k, c in enumerate(classes)},
         "config": {**clf.config, "dtype": args.dtype, "class_weight": args.class_weight,
                    "missing": args.missing, "znorm": args.znorm},
-        **time_limit_report(clf.solver),
+        "members": [{"best_epoch": st.best_epoch + 1, "epochs_run": len(sv.history)}
+                    for sv, st in zip(clf.solvers, clf.stoppers, strict=True)],
+        **_time_limit_info(clf, args),
     }
     (folder / "report.json").write_text(json.dumps(report, indent=1))
     written = ["model.npz", "report.json", "per_class.csv", "confusion.csv", "history.csv"]
@@ -330,8 +357,13 @@ def add_parser(tasks: Any, fmt: type[argparse.HelpFormatter]) -> None:
                              "header name)")
     parser.add_argument("--znorm", action="store_true",
                         help="z-normalise every series on its own (removes offset and scale)")
-    parser.add_argument("--pooling", choices=["mean_max", "mean", "max", "last"],
-                        default="mean", help="summary of the hidden states over valid steps")
+    parser.add_argument("--pooling", type=_pooling, default="mean,mean_max",
+                        help="summary of the hidden states over valid steps: mean, mean_max, "
+                             "max, last, or several joined by commas (ensemble member k uses "
+                             "the k-th)")
+    parser.add_argument("--ensemble", type=positive_int, default=3,
+                        help="members (seeds, validation splits, poolings) whose "
+                             "probabilities are averaged")
     parser.add_argument("--max-steps", type=positive_int, default=100,
                         help="average groups of steps so that no series is longer than this")
     parser.add_argument("--dropout", type=float, default=0.3,
