@@ -2,10 +2,12 @@
 
 The abstractions live in their own modules and are re-exported here:
 :class:`Parameter`, :class:`Layer`, :class:`Cell`, :class:`Optimizer`,
-:class:`Loss`, plus :class:`Sequential` and :class:`Solver`.
+:class:`Loss`, plus :class:`Sequential` and :class:`Solver`, and :func:`load`
+(``minirnn.load(path)`` reads a file written by ``model.save(path)``).
 """
 
 from minirnn.cells.base import Cell
+from minirnn.io import load_model as load
 from minirnn.layers.base import Layer
 from minirnn.losses.base import Loss
 from minirnn.model import Sequential
@@ -17,5 +19,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Cell", "Layer", "Loss", "Optimizer", "Parameter", "Sequential", "Solver",
-    "TrainingDivergedError", "__version__",
+    "TrainingDivergedError", "__version__", "load",
 ]

@@ -222,8 +222,10 @@ class ProgressBar(Callback):
         except ImportError:
             self._bar = None
             return
+        # With a total, tqdm shows the fraction done and the time left (ETA).
         self._bar = tqdm(desc=f"epoch {epoch + 1}/{self.solver.epochs}", unit="batch",
-                         file=self.stream, leave=True)
+                         total=getattr(self.solver, "steps_per_epoch", None),
+                         file=self.stream, leave=True, dynamic_ncols=True)
 
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
         size = int(logs.get("size", 1))
@@ -235,7 +237,9 @@ class ProgressBar(Callback):
                                   speed=f"{speed:.0f}/s")
             self._bar.update(1)
         elif (batch + 1) % self.every_batches == 0:
-            print(f"epoch {self._epoch + 1}/{self.solver.epochs}  batch {batch + 1}  "
+            total = getattr(self.solver, "steps_per_epoch", None)
+            print(f"epoch {self._epoch + 1}/{self.solver.epochs}  batch {batch + 1}"
+                  f"{'' if total is None else f'/{total}'}  "
                   f"loss {self._loss_sum / self._seen:.5f}  {speed:.0f} samples/s",
                   file=self.stream or sys.stdout, flush=True)
 

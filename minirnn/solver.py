@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import ItemsView, Iterator, KeysView, Sequence, ValuesView
+from typing import Any, overload
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from minirnn.losses.base import Loss
 from minirnn.losses.classification import CrossEntropy
 from minirnn.losses.regression import MSE
 from minirnn.metrics import Metric, get_metric
+from minirnn.model import check_data
 from minirnn.optim.adam import Adam
 from minirnn.optim.base import Optimizer
 from minirnn.optim.clipping import clip_grad_norm, clip_grad_value
@@ -39,7 +40,23 @@ class TrainingDivergedError(RuntimeError):
 
 
 class History:
-    """Per-epoch metrics, as Keras's ``History``: ``history.history["val_loss"][epoch]``."""
+    """Per-epoch metrics: a dict of metric lists (Keras) and a list of epoch records at once.
+
+    * As Keras's ``History``: ``history.history["val_loss"]`` (also ``history["val_loss"]``,
+      ``"loss" in history``, ``history.keys()``, ``.values()``, ``.items()``, ``.get()``)
+      is the list of that metric's values, one per epoch.
+    * As a list of epoch records: ``history[-1]`` (an int index or a slice),
+      ``for record in history`` and ``len(history)`` give
+      ``{"epoch": 1, "loss": ..., "val_loss": ...}`` dicts, epochs counted from 1
+      as printed (``history.epoch`` keeps Keras's 0-based indices).
+
+    Examples
+    --------
+    >>> h = History()
+    >>> h.append(0, {"loss": 0.5}); h.append(1, {"loss": 0.25})
+    >>> h["loss"], h[-1]
+    ([0.5, 0.25], {'epoch': 2, 'loss': 0.25})
+    """
 
     def __init__(self) -> None:
         self.epoch: list[int] = []
@@ -50,14 +67,57 @@ class History:
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
 
-    def __getitem__(self, key: str) -> list[float]:
-        return self.history[key]
+    def _record(self, i: int) -> dict[str, float]:
+        record: dict[str, Any] = {"epoch": self.epoch[i] + 1}
+        record.update((k, v[i]) for k, v in self.history.items() if i < len(v))
+        return record
+
+    @overload
+    def __getitem__(self, key: str) -> list[float]: ...
+
+    @overload
+    def __getitem__(self, key: int) -> dict[str, float]: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> list[dict[str, float]]: ...
+
+    def __getitem__(self, key: str | int | slice) -> Any:
+        if isinstance(key, str):
+            if key not in self.history:
+                raise KeyError(f"no metric {key!r} in this history; it has "
+                               f"{sorted(self.history)}")
+            return self.history[key]
+        if isinstance(key, slice):
+            return [self._record(i) for i in range(len(self.epoch))[key]]
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            n = len(self.epoch)
+            if not -n <= key < n:
+                raise IndexError(f"epoch index {key} out of range for {n} recorded epochs")
+            return self._record(int(key) % n)
+        raise TypeError(f"History indices are metric names (str), epoch indices (int) or "
+                        f"slices, got {type(key).__name__}")
 
     def __contains__(self, key: object) -> bool:
         return key in self.history
 
     def __len__(self) -> int:
         return len(self.epoch)
+
+    def __iter__(self) -> Iterator[dict[str, float]]:
+        """Epoch records, first to last (use :meth:`keys` for the metric names)."""
+        return (self._record(i) for i in range(len(self.epoch)))
+
+    def keys(self) -> KeysView[str]:
+        return self.history.keys()
+
+    def values(self) -> ValuesView[list[float]]:
+        return self.history.values()
+
+    def items(self) -> ItemsView[str, list[float]]:
+        return self.history.items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.history.get(key, default)
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in
@@ -261,6 +321,8 @@ class Solver:
         self.stop_training = False
         self.interrupted = False
         self.epoch = 0  # epochs completed
+        #: Batches per epoch of the current ``fit`` (progress bars show it as their total).
+        self.steps_per_epoch: int | None = None
         self.rng = np.random.default_rng(seed)
         self._best: tuple[float, dict[str, np.ndarray]] | None = None
 
@@ -361,6 +423,11 @@ class Solver:
             x, y = x[:cut], y[:cut]
             lengths = None if lengths is None else lengths[:cut]
             mask = None if mask is None else mask[:cut]
+        # Shape problems in the user's terms (layer, whole-array shapes), before training.
+        check_data(self.model, x, y, self.loss, lengths=lengths, what="training")
+        if val is not None:
+            check_data(self.model, val[0], val[1], self.loss, lengths=val[2],
+                       what="validation")
         if self.tbptt is not None and (x.ndim != 3 or y.ndim < 2 or y.shape[1] != x.shape[1]):
             raise ValueError(f"tbptt needs per-step targets y (N, T, ...) for x (N, T, D), "
                              f"got x {x.shape} and y {y.shape}")
@@ -373,6 +440,8 @@ class Solver:
         self.interrupted = False
         self.epoch = 0
         self._best = None
+        n = x.shape[0]
+        self.steps_per_epoch = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         for cb in self.callbacks:
             cb.set_solver(self)
         for cb in self.callbacks:
@@ -381,6 +450,8 @@ class Solver:
             from minirnn.checkpoint import load_checkpoint
 
             load_checkpoint(self.checkpoint_path, self)
+            # Continue up to `epochs`: a run stopped by Ctrl-C was saved with the flag set.
+            self.stop_training = False
         for layer in self._recurrent_layers():
             layer.stateful = self.stateful or self.tbptt is not None
         try:
@@ -579,6 +650,7 @@ class Solver:
         lengths = _as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None,
                               "evaluation")
         mask = self._make_mask(mask, lengths, x, y)
+        check_data(self.model, x, y, self.loss, lengths=lengths, what="evaluation")
         total = 0.0
         for metric in self.metrics:
             metric.reset()
@@ -599,6 +671,7 @@ class Solver:
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             raise ValueError("x contains NaN or Inf")
         lengths = _as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None, "x")
+        check_data(self.model, x, lengths=lengths, what="predict:")
         parts = [self._forward(x[b:b + self.batch_size],
                                None if lengths is None else lengths[b:b + self.batch_size], False)
                  for b in range(0, x.shape[0], self.batch_size)]

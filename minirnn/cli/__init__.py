@@ -15,17 +15,25 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from minirnn.cli import classify, gradcheck, series, text, toy_tasks
-from minirnn.cli._common import UsageError
+from minirnn import __version__
+from minirnn.cli import classify, gradcheck, series, sweep, text, toy_tasks
+from minirnn.cli._common import (
+    OPTIMIZERS,
+    UsageError,
+    optimizer_default_lr,
+    prepare_output,
+    resume_argv,
+)
 from minirnn.cli.toy_tasks import build_adding_model
 
-__all__ = ["UsageError", "build_adding_model", "main"]
+__all__ = ["UsageError", "build_adding_model", "main", "parse_args"]
 
 
 def _parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="minirnn", description="minirnn: recurrent networks "
                                      "in numpy with checked gradients.")
+    parser.add_argument("--version", action="version", version=f"minirnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a model on a built-in task",
                                 formatter_class=fmt)
@@ -35,17 +43,45 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_parser(tasks, fmt)
     text.add_parsers(tasks, commands, fmt)
     gradcheck.add_parser(commands, fmt)
+    sweep.add_train_options(tasks)  # after every task: --seeds, --from-study
+    sweep.add_parser(commands, fmt)
     return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse a ``minirnn`` command line as ``main`` does, without running it.
+
+    Also used to drive tasks from code (:mod:`minirnn.sweeps`). ``args.argv`` keeps the
+    tokens (a ``--resume`` run gets its saved command line); ``--lr`` left out becomes the
+    optimizer's default. Raises UsageError for a bad ``--resume``.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    args.argv = argv
+    if getattr(args, "resume", None):
+        full = resume_argv(argv, args.resume)
+        args = parser.parse_args(full)
+        args.argv = full[:-4]  # reproducing the run does not resume it
+    if getattr(args, "lr", 0) is None and getattr(args, "optimizer", None) in OPTIMIZERS:
+        # No --lr: the optimizer's own default (as torch and Keras), for every command.
+        args.lr = optimizer_default_lr(args.optimizer)
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``minirnn`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
+    created = None
     try:
-        if args.command == "train" and not hasattr(args, "lr"):
-            args.lr = args.task_defaults["lr"][args.cell]
+        args = parse_args(argv)
+        if hasattr(args, "overwrite"):  # a command that writes a run folder
+            created = prepare_output(args)
         return int(args.run(args))
     except UsageError as exc:
+        if created is not None and created.is_dir() and [p.name for p in created.iterdir()] \
+                == ["report.json"]:  # nothing but the started report: leave no clutter
+            (created / "report.json").unlink()
+            created.rmdir()
         print(f"minirnn: error: {exc}", file=sys.stderr)
         return 2
 

@@ -21,6 +21,7 @@ from minirnn.data.binary import (
 from minirnn.data.copy import COPY_BLANK, copy_task, copy_task_baseline
 from minirnn.data.io import load_csv_column
 from minirnn.data.scaling import MinMaxScaler, NotFittedError, StandardScaler
+from minirnn.data.seq2seq import reverse_sequence_task, seq_to_seq_unsync, unsync_outputs
 from minirnn.data.series import sliding_windows
 from minirnn.data.shapes import (
     CBF_CLASSES,
@@ -68,9 +69,12 @@ __all__ = [
     "pad_sequences",
     "persistence_forecast",
     "predict_linear_ar",
+    "reverse_sequence_task",
     "rmse",
     "save_ts",
+    "seq_to_seq_unsync",
     "sliding_windows",
     "split_sizes",
     "synthetic_control",
+    "unsync_outputs",
 ]

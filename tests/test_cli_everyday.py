@@ -1,0 +1,171 @@
+"""Everyday CLI behaviour, through subprocesses of ``python -m minirnn``: --version, run
+folders, report.json, --quiet, progress bars, learning-rate and clipping defaults,
+--init-from and --resume."""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import minirnn
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["train", "binary-addition", "--train-size", "64", "--test-size", "32", "--epochs", "2",
+        "--hidden-size", "4", "--no-plot"]
+ADDING = ["train", "adding", "--seq-len", "5", "--train-size", "96", "--test-size", "32",
+          "--hidden-size", "4", "--no-plot", "--batch-size", "16"]
+
+
+def run(args, cwd, check=True):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "minirnn", *args], cwd=cwd, env=env,
+                            capture_output=True, text=True, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def report(folder):
+    return json.loads((Path(folder) / "report.json").read_text())
+
+
+def test_version(tmp_path):
+    result = run(["--version"], tmp_path)
+    assert result.stdout.strip() == f"minirnn {minirnn.__version__}"
+
+
+def test_each_run_gets_its_own_folder_with_the_full_configuration(tmp_path):
+    run(TINY, tmp_path)
+    run([*TINY, "--seed", "3"], tmp_path)
+    folders = sorted((tmp_path / "minirnn-runs").iterdir())
+    assert len(folders) == 2 and all(f.name.startswith("binary-addition-") for f in folders)
+    configs = [report(f)["config"] for f in folders]
+    assert {c["seed"] for c in configs} == {0, 3}
+    config = configs[0] if configs[0]["seed"] == 0 else configs[1]
+    assert config["argv"] == TINY
+    assert config["command"].startswith("minirnn train binary-addition --train-size 64")
+    options = config["options"]
+    for flag, value in (("hidden_size", 4), ("epochs", 2), ("optimizer", "adam"),
+                        ("clip_norm", 1.0), ("batch_size", 32), ("dtype", "float32")):
+        assert options[flag] == value, flag
+    assert set(config["versions"]) >= {"minirnn", "numpy", "scipy", "python"}
+    assert report(folders[0])["status"] == "finished"
+
+
+def test_report_holds_the_data_file_and_its_hash(tmp_path):
+    lines = ["Date,Temp"] + [f"2000-01-{1 + i % 28:02d},{10 + (i % 9) * 0.5:.1f}"
+                             for i in range(80)]
+    data = tmp_path / "s.csv"
+    data.write_text("\n".join(lines) + "\n")
+    run(["train", "series", "--csv", "s.csv", "--column", "Temp", "--look-back", "4",
+         "--epochs", "1", "--hidden-size", "3", "--no-plot", "--output", "out"], tmp_path)
+    files = report(tmp_path / "out")["config"]["files"]
+    assert files["csv"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert files["csv"]["path"] == str(data.resolve())
+
+
+def test_existing_output_is_not_overwritten_without_overwrite(tmp_path):
+    run([*TINY, "--output", "out"], tmp_path)
+    before = (tmp_path / "out" / "model.npz").read_bytes()
+    result = run([*TINY, "--output", "out", "--seed", "5"], tmp_path, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("minirnn: error: --output out already holds files")
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert (tmp_path / "out" / "model.npz").read_bytes() == before
+    run([*TINY, "--output", "out", "--seed", "5", "--overwrite"], tmp_path)
+    assert report(tmp_path / "out")["config"]["seed"] == 5
+
+
+def test_failed_run_leaves_no_empty_folder(tmp_path):
+    result = run(["train", "series", "--csv", "missing.csv", "--column", "x"], tmp_path,
+                 check=False)
+    assert result.returncode == 2 and "missing.csv" in result.stderr
+    assert not (tmp_path / "minirnn-runs").exists() or not any(
+        (tmp_path / "minirnn-runs").iterdir())
+
+
+def test_quiet_prints_results_but_no_progress(tmp_path):
+    loud = run(TINY, tmp_path).stdout
+    quiet = run([*TINY, "--quiet"], tmp_path)
+    assert "epoch   1/2" in loud
+    assert not [line for line in quiet.stdout.splitlines() if line.startswith("epoch")]
+    assert "exactly right sums" in quiet.stdout and quiet.stderr == ""
+
+
+def test_progress_bar_has_a_total_and_epoch_lines_stand_alone(tmp_path):
+    pytest.importorskip("tqdm")
+    result = run([*TINY, "--progress"], tmp_path)
+    # 64 pairs in batches of 32: tqdm shows "2/2" and a remaining-time (ETA) field
+    assert re.search(r"\b2/2 \[\d\d:\d\d<\d\d:\d\d", result.stderr), result.stderr
+    epoch_lines = [line for line in result.stdout.splitlines() if "train BCE" in line]
+    assert len(epoch_lines) == 2 and all(line.startswith("epoch ") for line in epoch_lines)
+
+
+def test_learning_rate_default_belongs_to_the_optimizer(tmp_path):
+    help_text = run(["train", "adding", "--help"], tmp_path).stdout
+    assert "the optimizer's own" in " ".join(help_text.split())
+    for optimizer, cell, lr in (("adam", "rnn", 1e-3), ("adam", "lstm", 1e-3),
+                                ("sgd", "rnn", 1e-2), ("rmsprop", "gru", 1e-2)):
+        out = tmp_path / f"{optimizer}-{cell}"
+        result = run([*TINY, "--optimizer", optimizer, "--cell", cell, "--epochs", "1",
+                      "--output", str(out)], tmp_path)
+        assert report(out)["config"]["options"]["lr"] == lr
+        assert f"{optimizer} lr {lr:g}" in result.stdout
+    run([*TINY, "--lr", "0.05", "--output", "lr"], tmp_path)
+    assert report(tmp_path / "lr")["config"]["options"]["lr"] == 0.05
+
+
+@pytest.mark.parametrize("value", ["0", "none", "None"])
+def test_clip_norm_can_be_switched_off(tmp_path, value):
+    run([*TINY, "--clip-norm", value, "--output", "out"], tmp_path)
+    assert report(tmp_path / "out")["config"]["options"]["clip_norm"] is None
+
+
+def test_bad_clip_norm_is_one_line(tmp_path):
+    result = run([*TINY, "--clip-norm", "-1"], tmp_path, check=False)
+    assert result.returncode == 2 and "must be a finite number greater than zero" in \
+        result.stderr and "Traceback" not in result.stderr
+
+
+def _test_mse(text):
+    return float(re.search(r"test MSE (\d+\.\d+)", text).group(1))
+
+
+def test_init_from_continues_from_a_saved_model(tmp_path):
+    first = run([*ADDING, "--epochs", "4", "--lr", "0.01", "--output", "a"], tmp_path)
+    # a negligible learning rate: the run keeps the loaded weights, so its test MSE is
+    # the first run's (same seed, same test set), and a fresh start's is not
+    again = run([*ADDING, "--epochs", "1", "--lr", "1e-12", "--init-from", "a/model.npz",
+                 "--output", "b"], tmp_path)
+    fresh = run([*ADDING, "--epochs", "1", "--lr", "1e-12", "--output", "c"], tmp_path)
+    assert _test_mse(again.stdout) == pytest.approx(_test_mse(first.stdout), rel=1e-4)
+    assert abs(_test_mse(fresh.stdout) - _test_mse(first.stdout)) > 1e-3
+    assert report(tmp_path / "b")["config"]["files"]["init_from"]["sha256"]
+    bad = run([*ADDING, "--hidden-size", "5", "--init-from", "a/model.npz"], tmp_path,
+              check=False)
+    assert bad.returncode == 2 and "pass the same" in bad.stderr
+    assert len(bad.stderr.splitlines()) == 1
+    missing = run([*ADDING, "--init-from", "nope.npz"], tmp_path, check=False)
+    assert missing.returncode == 2 and "nope.npz: no such file" in missing.stderr
+
+
+def test_resume_continues_a_run_in_its_folder(tmp_path):
+    run([*ADDING, "--epochs", "2", "--output", "r"], tmp_path)
+    first = json.loads((tmp_path / "r" / "history.json").read_text())
+    result = run(["train", "adding", "--resume", "r", "--epochs", "4"], tmp_path)
+    history = json.loads((tmp_path / "r" / "history.json").read_text())
+    assert history["epoch"] == [1, 2, 3, 4]
+    assert history["loss"][:2] == first["loss"]  # the first two epochs are the first run's
+    assert "epoch   3/4" in result.stdout and "epoch   1/4" not in result.stdout
+    config = report(tmp_path / "r")["config"]
+    assert config["options"]["epochs"] == 4 and config["options"]["seq_len"] == 5
+    assert "--resume" not in config["argv"]
+    wrong = run(["train", "binary-addition", "--resume", "r"], tmp_path, check=False)
+    assert wrong.returncode == 2 and "run of 'minirnn train adding'" in wrong.stderr
+    nothing = run(["train", "adding", "--resume", "nowhere"], tmp_path, check=False)
+    assert nothing.returncode == 2 and "no report.json" in nothing.stderr
