@@ -17,7 +17,7 @@ from minirnn.data import cylinder_bell_funnel, synthetic_control
 
 def _fit(**kw):
     x, y = synthetic_control(60, 40, seed=0)
-    options = {"hidden_size": 8, "epochs": 4, "max_steps": 20, "seed": 0, **kw}
+    options = {"hidden_size": 8, "epochs": 4, "max_steps": 20, "seed": 0, "n_models": 1, **kw}
     return SequenceClassifier(**options).fit(x, y), x, y
 
 
@@ -35,13 +35,14 @@ def test_probabilities_labels_and_padding():
     assert {"accuracy", "val_accuracy", "val_loss"} <= set(clf.history.history)
 
 
-@pytest.mark.parametrize("downsample", ["mean", "patch"])
-def test_shortening_long_series_keeps_padding_invariance(downsample):
+@pytest.mark.parametrize(("downsample", "derivative"), [("mean", False), ("patch", True)])
+def test_shortening_long_series_keeps_padding_invariance(downsample, derivative):
     x, y = cylinder_bell_funnel(30, 50, seed=0)
     lengths = np.array([50, 37, 43] * 10)
     x[np.arange(50)[None, :] >= lengths[:, None]] = 0.0
     clf = SequenceClassifier(hidden_size=6, epochs=2, max_steps=12, downsample=downsample,
-                             dtype=np.float64).fit(x, y, lengths)
+                             derivative=derivative, n_models=1, dtype=np.float64
+                             ).fit(x, y, lengths)
     assert clf.prep["factor"] == 5
     proba = clf.predict_proba(x, lengths)
     noisy = x.copy()

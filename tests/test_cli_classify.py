@@ -58,13 +58,14 @@ def test_train_writes_report_model_and_predict_writes_probabilities(tmp_path, ca
     assert np.mean([r["predicted"] == r["true"] for r in rows]) == pytest.approx(acc, abs=5e-5)
 
 
-def test_cbf_beats_majority_with_defaults_scaled_down(tmp_path, capsys):
+def test_cbf_learns_far_above_majority(tmp_path, capsys):
     train, test = _pair(tmp_path, n_train=60, n_test=60, length=64, seed=3)
     assert main(["train", "classify", "--train", str(train), "--test", str(test), "--output",
-                 str(tmp_path / "r"), "--epochs", "25", "--hidden-size", "16", "--no-plot",
-                 "--quiet-epochs", "--dtw", "no", "--max-steps", "32"]) == 0
+                 str(tmp_path / "r"), "--epochs", "40", "--hidden-size", "16", "--no-plot",
+                 "--quiet-epochs", "--dtw", "no", "--max-steps", "32", "--batch-size", "8",
+                 "--ensemble", "1", "--lr", "1e-2"]) == 0
     report = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert report["test_accuracy"] > 0.6 > report["majority_accuracy"] + 0.2
+    assert report["test_accuracy"] > 0.8 and report["majority_accuracy"] < 0.4
 
 
 def _error(argv, capsys):

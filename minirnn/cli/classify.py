@@ -205,6 +205,7 @@ def train_classify(args: argparse.Namespace) -> int:
         cell=args.cell, hidden_size=args.hidden_size, num_layers=args.layers,
         bidirectional=args.bidirectional, pooling=args.pooling,
         normalize="series" if args.znorm else "global", max_steps=args.max_steps,
+        derivative="auto" if args.derivative == "auto" else args.derivative == "yes",
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, clip_norm=args.clip_norm,
         patience=args.patience, validation_fraction=args.validation_fraction,
         dropout=args.dropout, class_weight=None if args.class_weight == "none" else "balanced",
@@ -364,6 +365,9 @@ def add_parser(tasks: Any, fmt: type[argparse.HelpFormatter]) -> None:
     parser.add_argument("--ensemble", type=positive_int, default=3,
                         help="members (seeds, validation splits, poolings) whose "
                              "probabilities are averaged")
+    parser.add_argument("--derivative", choices=["auto", "yes", "no"], default="auto",
+                        help="also feed the first difference of every dimension (auto: for "
+                             "univariate series)")
     parser.add_argument("--max-steps", type=positive_int, default=100,
                         help="average groups of steps so that no series is longer than this")
     parser.add_argument("--dropout", type=float, default=0.3,
