@@ -33,6 +33,7 @@ def test_train_writes_report_model_and_predict_writes_probabilities(tmp_path, ca
     line = next(s for s in text.splitlines() if s.startswith("test accuracy "))
     acc = float(line.split()[2])
     assert 0.0 <= acc <= 1.0 and "1-NN Euclidean" in line and "majority class" in line
+    assert "adam lr 0.003" in text  # the task's measured default, not Adam's own 1e-3
     for name in ("model.npz", "model.member1.npz", "report.json", "per_class.csv",
                  "confusion.csv", "history.csv"):
         assert (out / name).is_file(), name
