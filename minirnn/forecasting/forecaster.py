@@ -770,7 +770,7 @@ class Forecaster:
         """What produces the forecasts, in words."""
         self._check_fitted()
         parts = [f"AR({m.order}) on "
-                 + ("levels" if m.transform.name == "none" else m.transform.name)
+                 + m.transform.name.replace("none", "levels")
                  + ("" if m.exog or self.X_ is None else " (no inputs)")
                  for m in self.members_]
         weights = [m.weight for m in self.members_]
