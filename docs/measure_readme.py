@@ -30,7 +30,9 @@ RESULTS = ROOT / "docs" / "readme_results.json"
 README = ROOT / "README.md"
 BEGIN, END = "<!-- measured:begin -->", "<!-- measured:end -->"
 
-# (command after "minirnn", the report.json key of its result, how to print it, a remark)
+# (command after "minirnn", the report.json key of its result, how to print it, a remark).
+# The format is applied to that value ("{:.5f}"), or, if it names keys ("{test_rmse:.2f}"),
+# to every scalar of the run's report.json, so a row can show a result next to baselines.
 ROWS = [
     ("train adding --cell lstm --lr 3e-3", "test_mse", "test MSE {:.5f}", ""),
     ("train adding --cell gru --lr 3e-3", "test_mse", "test MSE {:.5f}", ""),
@@ -50,7 +52,9 @@ def verdict(key: str, value: float) -> str:
         if value < 0.15:
             return "beats the 0.1767 bar; not solved (>= 0.01) in 10 epochs"
         return "below the 0.1767 bar, but only as good as a constant (1/6)"
-    return "every sum right" if value == 1.0 else "not every sum right"
+    if key == "exact_sums":
+        return "every sum right" if value == 1.0 else "not every sum right"
+    return ""
 
 
 def measure() -> dict[str, object]:
@@ -65,8 +69,10 @@ def measure() -> dict[str, object]:
                                                            "PYTHONPATH": str(ROOT)})
             seconds = time.perf_counter() - start
             report = json.loads((folder / "report.json").read_text())
+            scalars = {k: v for k, v in report.items()
+                       if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
             rows.append({"command": f"minirnn {command}", "value": report[key],
-                         "seconds": round(seconds, 1)})
+                         "seconds": round(seconds, 1), "report": scalars})
             print(rows[-1], flush=True)
     return {"rows": rows, "load_average": list(os.getloadavg()), "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -84,8 +90,10 @@ def render(results: dict[str, object]) -> str:
     rows = results["rows"]
     assert isinstance(rows, list)
     for row, (_, key, fmt, remark) in zip(rows, ROWS, strict=True):
-        note = verdict(key, row["value"]) + (f"; {remark}" if remark else "")
-        lines.append(f"| `{row['command']}` | {fmt.format(row['value'])} | "
+        note = "; ".join(part for part in (verdict(key, row["value"]), remark) if part)
+        shown = (fmt.format(row["value"]) if "{:" in fmt
+                 else fmt.format(**row.get("report", {})))
+        lines.append(f"| `{row['command']}` | {shown} | "
                      f"{row['seconds']:.0f} s | {note} |")
     lines.append("")
     lines.extend(textwrap.wrap(

@@ -90,10 +90,10 @@ def test_loss_figure_has_title_units_integer_epochs_and_automatic_log_scale():
     from minirnn.plots import history_figure
 
     wide = {"run": {"loss": [1.0, 0.1, 0.01, 0.005], "val_loss": [1.2, 0.2, 0.02, 0.01]}}
-    fig = history_figure(wide, title="adding: loss", ylabel="MSE (target units²)")
+    fig = history_figure(wide, title="adding: loss", ylabel="MSE, target units²")
     ax = fig.axes[0]
     assert ax.get_title() == "adding: loss"
-    assert ax.get_xlabel().startswith("epoch") and "MSE (target units²)" in ax.get_ylabel()
+    assert ax.get_xlabel().startswith("epoch") and "MSE, target units²" in ax.get_ylabel()
     assert ax.get_yscale() == "log" and "log scale" in ax.get_ylabel()
     assert isinstance(ax.xaxis.get_major_locator(), MaxNLocator)
     assert all(float(t).is_integer() for t in ax.get_xticks())

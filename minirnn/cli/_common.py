@@ -413,11 +413,7 @@ def add_common(parser: argparse.ArgumentParser, task: str, d: dict[str, Any]) ->
                              "weights so far")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, weights, shuffling")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    parser.add_argument("--output", default=None,
-                        help=f"run folder for model.npz, history.csv/json, report.json, "
-                             f"loss.png (default: a new minirnn-runs/{task}-<UTC time> per run)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="allow --output to be a folder that already holds a run")
+    add_run_folder_options(parser, task)
     parser.add_argument("--init-from", metavar="MODEL", default=None,
                         help="start from the weights of a saved model.npz (same architecture)")
     parser.add_argument("--resume", metavar="RUN_DIR", default=None,
@@ -433,6 +429,23 @@ def add_common(parser: argparse.ArgumentParser, task: str, d: dict[str, Any]) ->
                              "the output is a terminal")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress bar and no per-epoch lines; only the results")
+
+
+def add_run_folder_options(parser: argparse.ArgumentParser, task: str) -> None:
+    """``--output`` and ``--overwrite`` for a command that writes a run folder.
+
+    With them, ``main`` calls :func:`prepare_output` before the command runs: a new
+    ``minirnn-runs/<task>-<UTC time>`` folder per run unless ``--output`` is given, an
+    error (before anything is trained) if that folder already holds files and
+    ``--overwrite`` is absent, and a report.json with the full configuration. The command
+    then writes into ``args.output``. (:func:`add_common` includes them.)
+    """
+    parser.add_argument("--output", default=None,
+                        help=f"run folder for the model, history, report.json and figures "
+                             f"(default: a new minirnn-runs/{task}-<UTC time> per run)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="allow --output to be a folder that already holds a run")
+    parser.set_defaults(run_name=task)
 
 
 # ------------------------------------------------------------------ prediction files
