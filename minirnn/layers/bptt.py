@@ -325,8 +325,8 @@ def _lstm_gates(dtype: np.dtype, H: int) -> tuple[np.ndarray, Callable[[np.ndarr
 def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
                   rec_mask: np.ndarray | None, keep: bool = True
                   ) -> tuple[np.ndarray, State, Any]:
-    """Ten numpy calls per step. A: gate activations (over the input projection), C: c_t,
-    TC: tanh(c_t). Without ``keep`` (inference) C and TC are two rolling (N, H) buffers."""
+    """Ten numpy calls per step. A: gate activations (over the input projection), C: c_t.
+    Without ``keep`` (inference) C is two rolling (N, H) buffers."""
     T, N, _ = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
@@ -336,7 +336,7 @@ def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     w_hh = np.ascontiguousarray((cell.weight_hh.data * scale[:, None]).T)
     Y = np.empty((T, N, H), dt)
     C = np.empty((T if keep else 2, N, H), dt)
-    TC = np.empty((T if keep else 1, N, H), dt)
+    tc = np.empty((N, H), dt)  # tanh(c_t): backward recomputes it for all steps at once
     hp = np.empty((N, 4 * H), dt)
     ig = np.empty((N, H), dt)
     hm = np.empty((N, H), dt)
@@ -351,11 +351,10 @@ def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
             np.multiply(a[:, H : 2 * H], c, out=ct)
             np.multiply(a[:, :H], a[:, 2 * H : 3 * H], out=ig)
             ct += ig
-            tc = TC[t] if keep else TC[0]
             np.tanh(ct, out=tc)
             h = np.multiply(a[:, 3 * H :], tc, out=Y[t])
             c = ct
-    return Y, (h, c), ((A, C, TC) if keep else None)
+    return Y, (h, c), ((A, C) if keep else None)
 
 
 def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.ndarray,
@@ -367,7 +366,7 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
     dA_t = [dc_t * (g, c_{t-1}, i) * (sig'_i, sig'_f, tanh'_g),  dh_t * tanh(c_t) sig'_o]
     dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c_t)^2),  dh_{t-1} = dA_t W_hh
     """
-    A, C, TC = saved
+    A, C = saved
     T, N, _ = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
@@ -382,11 +381,14 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
     np.subtract(1.0, d_g, out=d_g)  # tanh' = 1 - g^2
     d_i *= g
     d_g *= i
-    d_o *= TC
     f_mid, c_prev, f_first = split_at_first_step(d_f, C, reverse)
     f_mid *= c_prev
     f_first *= state0[1]
-    Q = np.multiply(TC, TC)  # dc_t/dh_t = o (1 - tanh(c_t)^2)
+    # tanh(c_t) of every step in one call (not cached: peak memory), then in place
+    # Q = dc_t/dh_t = o (1 - tanh(c_t)^2).
+    Q = np.tanh(C)
+    d_o *= Q
+    Q *= Q
     np.subtract(1.0, Q, out=Q)
     Q *= o
     w_hh = cell.weight_hh.data
