@@ -128,7 +128,20 @@ def _parse_header(p: Path, lines: list[str]) -> tuple[dict[str, Any], int]:
 
 
 def load_ts_header(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The header tags of a ``.ts`` file as a dict (keys lower case; ``classes`` a list)."""
+    """The header tags of a ``.ts`` file, without reading its data.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.ts`` file.
+
+    Returns
+    -------
+    dict
+        One entry per tag, keys lower case without the ``@`` (``problemname``,
+        ``univariate``, ``dimensions``, ``equallength``, ``serieslength``, ...);
+        ``classes`` holds the declared class labels as a list of strings.
+    """
     p, lines = _read_lines(path)
     return _parse_header(p, lines)[0]
 
