@@ -175,7 +175,22 @@ def _parse_value(text: str, p: Path, number: int, dim: int, step: int,
 
 def pad_sequences(series: list[np.ndarray], dtype: Any = np.float64) -> tuple[np.ndarray,
                                                                                np.ndarray]:
-    """Stack sequences of shape (T_i, D) into zero-padded ``x`` (N, max T_i, D) and lengths."""
+    """Stack sequences of shape (T_i, D) into one zero-padded batch.
+
+    Parameters
+    ----------
+    series : list of ndarray
+        N sequences, each of shape (T_i, D) with the same D.
+    dtype : dtype, optional
+        dtype of the padded array.
+
+    Returns
+    -------
+    x : ndarray, shape (N, max T_i, D)
+        The sequences, zeros after each one's last valid step.
+    lengths : ndarray of int64, shape (N,)
+        T_i of each sequence.
+    """
     if not series:
         raise ValueError("pad_sequences needs at least one sequence, got none")
     dims = {s.shape[1] for s in series}
@@ -452,6 +467,11 @@ def save_ts(path: str | os.PathLike[str], x: np.ndarray, lengths: np.ndarray | N
     problem_name : str
     comment : str
         Written as ``#`` lines at the top.
+
+    Returns
+    -------
+    None
+        The file at ``path`` is (over)written.
     """
     x = np.asarray(x, dtype=np.float64)
     n, t, d = x.shape
