@@ -6,16 +6,24 @@ import numpy as np
 
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Logistic function as ``0.5 * tanh(0.5 x) + 0.5``.
+    """Logistic function as ``1 / (1 + exp(-x))``, in four numpy calls.
 
-    Stable for any finite input (no overflow in exp) and, measured on the
-    project machine, about 4x faster than ``scipy.special.expit``.
+    numpy's ``exp`` is vectorized on the project machine's build (its ``tanh`` is not),
+    so this beats ``0.5 * tanh(0.5 x) + 0.5`` in float64 and matches it in small float32
+    arrays; both are about 4x faster than ``scipy.special.expit``. ``exp(-x)`` overflows
+    to inf for x below -88 (float32) / -709 (float64), which gives the exact limit 0;
+    the overflow warning is silenced.
     """
-    out = np.multiply(x, 0.5, out=out)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out
+    with np.errstate(over="ignore"):
+        return sigmoid_unchecked(x, out)
+
+
+def sigmoid_unchecked(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`sigmoid` without the ``np.errstate`` block, for loops already inside one."""
+    out = np.negative(x, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
 
 
 #: Below this many elements, float32 ``np.tanh`` beats the exp formulation (measured).

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 
 from minirnn._validation import check_float_dtype
 
-__all__ = ["Parameter"]
+__all__ = ["Parameter", "ParameterOwner"]
 
 
 class Parameter:
@@ -62,3 +65,55 @@ class Parameter:
 
     def __repr__(self) -> str:
         return f"Parameter(name={self.name!r}, shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class ParameterOwner:
+    """The parameter registry that :class:`~minirnn.Layer` and :class:`~minirnn.Cell` share.
+
+    Own parameters are kept by name in registration order; :meth:`_children` (a Layer's
+    sub-layers) are walked after them with a ``"name."`` prefix.
+    """
+
+    _parameters: dict[str, Parameter]
+
+    def _init_parameters(self) -> None:
+        self._parameters = {}
+
+    def _children(self) -> dict[str, ParameterOwner]:
+        """Sub-owners whose parameters are reported as ``name.<param>`` (none by default)."""
+        return {}
+
+    def _check_new_name(self, name: str) -> None:
+        if not name or "." in name:
+            raise ValueError(f"parameter name must be non-empty and without '.', got {name!r}")
+        if name in self._parameters or name in self._children():
+            raise ValueError(f"{type(self).__name__} already has a member named {name!r}")
+
+    def register_parameter(self, name: str, param: Parameter) -> Parameter:
+        """Register an existing :class:`Parameter` (e.g. shared with a cell) under ``name``."""
+        self._check_new_name(name)
+        self._parameters[name] = param
+        return param
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(qualified_name, parameter)`` pairs, own parameters first."""
+        for name, param in self._parameters.items():
+            yield prefix + name, param
+        for cname, child in self._children().items():
+            yield from child.named_parameters(prefix + cname + ".")
+
+    def parameters(self) -> list[Parameter]:
+        """All parameters, in :meth:`named_parameters` order."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Reset every parameter's gradient to zero."""
+        for param in self.parameters():
+            param.zero_grad()
+
+    def _convert_parameters(self, dtype: Any) -> np.dtype:
+        """Convert every parameter to ``dtype`` (float32 or float64); returns the dtype."""
+        dt = check_float_dtype(dtype, "dtype")
+        for param in self.parameters():
+            param.astype(dt)
+        return dt

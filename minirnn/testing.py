@@ -29,7 +29,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 __all__ = [
     "ContractCheck", "ContractError", "ContractReport", "RecurrentShape", "arrays_for",
-    "check_layer", "recurrent_shapes", "seeds", "sequence_batches",
+    "check_fused_kernel", "check_layer", "check_recurrence", "recurrent_shapes", "seeds",
+    "sequence_batches",
 ]
 
 
@@ -156,6 +157,87 @@ def _input_shape(layer: Any, batch: int, time: int) -> tuple[int, ...]:
     return (batch, time, 4)
 
 
+def _first_cell(layer: Any) -> Any:
+    cells = getattr(layer, "cells", None)
+    return cells[0][0] if cells else None
+
+
+def check_recurrence(cell: Any, *, seed: int = 0, batch: int = 2, eps: float = 1e-6) -> float:
+    """Check a float64 cell's recurrence methods against central differences.
+
+    With ``L = sum(g * project_hidden(h))`` for random h (N, output_size) and g (N, R),
+    ``hidden_input_grad(g)`` must be dL/dh and ``project_hidden_backward(g, h)`` must add
+    dL/dθ to every parameter's grad (0 for parameters the projection does not use).
+    Returns the largest absolute error; raises AssertionError past ~1e-6 of the scale.
+    """
+    rng = np.random.default_rng(seed)
+    h = rng.uniform(-1, 1, (batch, cell.output_size))
+    hp = cell.project_hidden(h)
+    assert hp.ndim == 2 and hp.shape[0] == batch, f"project_hidden gave shape {hp.shape}"
+    g = rng.standard_normal(hp.shape)
+
+    def loss() -> float:
+        return float(np.sum(g * cell.project_hidden(h)))
+
+    def numeric(arr: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(arr)
+        for i in np.ndindex(arr.shape):
+            old = arr[i]
+            try:
+                arr[i] = old + eps
+                up = loss()
+                arr[i] = old - eps
+                down = loss()
+            finally:
+                arr[i] = old
+            out[i] = (up - down) / (2 * eps)
+        return out
+
+    worst = 0.0
+    dh = cell.hidden_input_grad(g)
+    assert dh.shape == h.shape, f"hidden_input_grad gave {dh.shape}, h is {h.shape}"
+    pairs = [("hidden_input_grad", dh, numeric(h))]
+    cell.zero_grad()
+    cell.project_hidden_backward(g, h)
+    pairs += [(f"project_hidden_backward -> {name}.grad", p.grad.copy(), numeric(p.data))
+              for name, p in cell.named_parameters()]
+    cell.zero_grad()
+    for what, got, want in pairs:
+        err = float(np.max(np.abs(got - want), initial=0.0))
+        scale = 1.0 + float(np.max(np.abs(want), initial=0.0))
+        assert err <= 1e-6 * scale, f"{what}: max abs error {err:.2e}"
+        worst = max(worst, err)
+    return worst
+
+
+def check_fused_kernel(cell: Any, *, seed: int = 0) -> float:
+    """Run a float64 cell's fused kernel and the generic loop on the same data; compare.
+
+    Outputs, final state, dx, dL/d(state0) and every parameter gradient must agree to
+    1e-10 (relative). Returns the largest absolute difference.
+    """
+    from minirnn.layers import bptt
+
+    rng = np.random.default_rng(seed)
+    T, N = 4, 3
+    x = rng.standard_normal((T, N, cell.input_size))
+    state0 = tuple(rng.standard_normal((N, k)) for k in cell.state_sizes)
+    dys = rng.standard_normal((T, N, cell.output_size))
+    results = []
+    for fused in (True, False):
+        cell.zero_grad()
+        ys, final, cache = bptt.forward(cell, x, state0, False, fused=fused)
+        assert cache is not None
+        dx, d0 = bptt.backward(cell, dys, None, cache)
+        results.append([ys, *final, dx, *d0, *(p.grad.copy() for p in cell.parameters())])
+    cell.zero_grad()
+    worst = 0.0
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+        worst = max(worst, float(np.max(np.abs(a - b))))
+    return worst
+
+
 def check_layer(
     obj: Any,
     *,
@@ -188,7 +270,9 @@ def check_layer(
         and dtypes; inputs not mutated; forward twice then backward
         differentiates the second call; gradients accumulate and reset;
         ``state_dict`` round trip (returns copies); model file round trip (if
-        the layer has ``get_config``); hypothesis-driven gradient check in float64.
+        the layer has ``get_config``); hypothesis-driven gradient check in float64;
+        for a recurrent layer, the cell's recurrence (:func:`check_recurrence`) and,
+        if it has a fused kernel, kernel against generic loop (:func:`check_fused_kernel`).
     """
     import copy
 
@@ -317,6 +401,20 @@ def check_layer(
         run()
         return f"max rel err {worst[0]:.2e} over {max_examples} drawn cases"
 
+    def recurrence() -> str:
+        """For a recurrent layer: the cell's recurrence, and fused kernel = generic loop."""
+        from minirnn.layers import bptt
+
+        cell = _first_cell(layer)
+        if cell is None:
+            return ""
+        double_cell = copy.deepcopy(cell).astype(np.float64)
+        detail = f"; recurrence max abs err {check_recurrence(double_cell, seed=seed):.1e}"
+        if bptt.kernel_name(cell) is not None:
+            worst = check_fused_kernel(double_cell, seed=seed)
+            detail += f"; kernel {bptt.kernel_name(cell)!r} = generic loop (max diff {worst:.1e})"
+        return detail
+
     record("forward/backward shapes and dtype", shapes)
     record("parameter and gradient names/shapes", parameters)
     record("inputs not mutated", not_mutated)
@@ -324,7 +422,7 @@ def check_layer(
     record("gradients accumulate and reset", accumulate)
     record("state_dict round trip", round_trip)
     record("model file round trip", file_round_trip)
-    record("gradient check (hypothesis, float64)", gradients)
+    record("gradient check (hypothesis, float64)", lambda: gradients() + recurrence())
     report = ContractReport(repr(layer).splitlines()[0], checks)
     if raise_on_failure and not report.passed:
         raise ContractError(report)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import minirnn.data.text as text_mod
+import minirnn.language_model as lm_mod
 from minirnn.callbacks import TimeLimit
 from minirnn.cli import main
 from minirnn.data.text import (
@@ -26,6 +27,16 @@ from minirnn.io import load_model, save_model
 from minirnn.language_model import LanguageModel, TextSolver, bits_per_token, perplexity
 from minirnn.losses import CrossEntropy
 from minirnn.optim import Adam
+
+
+@pytest.fixture(autouse=True)
+def _blas_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record TextSolver's BLAS thread choices instead of changing the test process's."""
+    calls: list[int] = []
+    monkeypatch.setattr(lm_mod, "set_blas_threads", calls.append)
+    monkeypatch.delenv("MINIRNN_BLAS_THREADS", raising=False)
+    return calls
+
 
 TEXT = ("To be, or not to be, that is the question:\n"
         "Whether 'tis nobler in the mind to suffer\n"
@@ -238,6 +249,31 @@ def test_text_solver_learns_and_stops_at_a_time_limit() -> None:
     assert limit.stopped and len(history) == 1 and solver.tokens_seen == 4 * 20
     with pytest.raises(TextError, match="shorter than one window"):
         TextSolver(model, batch_size=64, seq_len=100).fit_text(train)
+
+
+def test_blas_threads_are_chosen_by_timing(_blas_calls: list[int],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    vocab = Vocabulary.from_text(TEXT)
+    train = vocab.encode(TEXT)
+    model = LanguageModel(vocab, 4, 8, seed=0)
+    monkeypatch.setattr(lm_mod.os, "cpu_count", lambda: 2)
+    solver = TextSolver(model, batch_size=2, seq_len=5, epochs=1, steps_per_epoch=8)
+    solver.fit_text(train)
+    # Windows 0-5 alternate 1 and 2 threads, then the faster setting is kept.
+    assert _blas_calls[:6] == [1, 2, 1, 2, 1, 2]
+    assert _blas_calls[6] == solver.blas_threads_used
+    expected = min(solver._timings, key=lambda n: float(np.median(solver._timings[n])))
+    assert solver.blas_threads_used == expected and len(_blas_calls) == 7
+    _blas_calls.clear()
+    TextSolver(model, batch_size=2, seq_len=5, epochs=1, steps_per_epoch=3,
+               blas_threads=1).fit_text(train)
+    assert _blas_calls == [1]
+    _blas_calls.clear()
+    monkeypatch.setenv("MINIRNN_BLAS_THREADS", "keep")
+    TextSolver(model, batch_size=2, seq_len=5, epochs=1, steps_per_epoch=8).fit_text(train)
+    assert _blas_calls == []
+    with pytest.raises(ValueError, match="blas_threads"):
+        TextSolver(model, blas_threads=0)
 
 
 def test_loss_units() -> None:

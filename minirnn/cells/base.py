@@ -1,29 +1,33 @@
-"""The :class:`Cell` contract: one step of a recurrence, forward and backward.
+"""The :class:`Cell` contract: one step of a recurrence and its recurrent projection.
 
-A recurrent layer (:class:`minirnn.layers.Recurrent`) owns the time loop and
-calls the cell. To keep the input projection of every time step one matrix
-product, the cell never sees ``x_t`` itself but its projection::
+A recurrent layer (:class:`minirnn.layers.Recurrent`) owns the time loop and calls the
+cell. To keep the input projection of every time step one matrix product, the cell never
+sees ``x_t`` itself but projections::
 
-    xp_t = x_t @ weight_ih.T + bias_ih      (N, G*H)   -- all t at once, before the loop
-    hp_t = h_{t-1} @ weight_hh.T + bias_hh  (N, G*H)   -- inside the loop
+    xp_t = project_input(x_t)        = x_t @ weight_ih.T + bias_ih    (N, G*H), all t at once
+    hp_t = project_hidden(h_{t-1})   = h_{t-1} @ weight_hh.T + bias_hh  (N, R), per step
 
-``G = num_chunks`` gates are stacked along the last axis in the order of
-``gate_names`` (PyTorch's layout). A research cell implements :meth:`step` and
-:meth:`step_backward` on these projections; multi-layer, bidirectional
-sequences, BPTT and gradient checking then come for free.
+``G = num_chunks`` gate blocks are stacked along the last axis of ``xp`` in the order of
+``gate_names`` (PyTorch's layout). The recurrence is the cell's own: it creates its
+recurrent parameters (:meth:`Cell.create_recurrent_parameters`), computes ``hp`` (whose
+width R may be narrower than ``xp``'s, e.g. an elementwise or gated-product recurrence),
+and gives its gradients (:meth:`Cell.project_hidden_backward`) and dL/dh_{t-1}
+(:meth:`Cell.hidden_input_grad`). The default is the fused ``h @ weight_hh.T + bias_hh``.
+A research cell writes :meth:`Cell.step` and :meth:`Cell.step_backward` (and, for another
+recurrence, those three methods); stacking, directions, masking, BPTT and gradient checks
+come from the layer (docs/custom-cells.md).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
 
 from minirnn import init as initializers
 from minirnn._validation import check_array, check_float_dtype, check_positive_int
-from minirnn.parameter import Parameter
+from minirnn.parameter import Parameter, ParameterOwner
 
 __all__ = ["Cell", "State"]
 
@@ -31,7 +35,14 @@ __all__ = ["Cell", "State"]
 State = tuple[np.ndarray, ...]
 
 
-class Cell(ABC):
+#: Methods that define a cell's math: a subclass that overrides any of them loses its
+#: parent's fused sequence kernel (see :attr:`Cell.fused_kernel`) unless it names one itself.
+STEP_MATH = ("step", "step_backward", "project_input", "project_input_backward",
+             "project_hidden", "project_hidden_backward", "hidden_input_grad",
+             "create_recurrent_parameters")
+
+
+class Cell(ParameterOwner, ABC):
     """One step of a recurrence with fused gate matrices.
 
     Parameters
@@ -49,7 +60,7 @@ class Cell(ABC):
     Attributes
     ----------
     weight_ih : Parameter, shape (G*H, D)
-    weight_hh : Parameter, shape (G*H, H)
+    weight_hh : Parameter, shape (G*H, H) by default (see :meth:`create_recurrent_parameters`)
     bias_ih, bias_hh : Parameter, shape (G*H,), or None without bias
     kernel_init, recurrent_init, bias_init : str or callable
         Initializers of ``weight_ih``, ``weight_hh`` and the biases (see
@@ -62,6 +73,18 @@ class Cell(ABC):
     gate_names: ClassVar[tuple[str, ...]] = ("h",)
     #: Names of the state entries; the first one is the output ``h``.
     state_names: ClassVar[tuple[str, ...]] = ("h",)
+    #: Name of a whole-sequence kernel in :mod:`minirnn.layers.bptt` that computes exactly
+    #: this class's step math faster, or None (the generic per-step loop). Set to None
+    #: automatically for a subclass that overrides a method of :data:`STEP_MATH` without
+    #: naming a kernel itself; :meth:`fused_kernel_applies` narrows it per instance.
+    fused_kernel: ClassVar[str | None] = None
+    #: The recurrent weights; :meth:`create_recurrent_parameters` decides their shape.
+    weight_hh: Parameter
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "fused_kernel" not in cls.__dict__ and any(m in cls.__dict__ for m in STEP_MATH):
+            cls.fused_kernel = None
 
     def __init__(
         self,
@@ -84,15 +107,21 @@ class Cell(ABC):
         self.recurrent_init = recurrent_init
         self.bias_init = bias_init
         self._dtype = check_float_dtype(dtype, "dtype")
-        self._parameters: dict[str, Parameter] = {}
+        self._init_parameters()
         gh = self.num_chunks * self.hidden_size
         self.weight_ih = self.add_parameter("weight_ih", (gh, self.input_size))
-        self.weight_hh = self.add_parameter("weight_hh", (gh, self.output_size))
         self.bias_ih: Parameter | None = None
         self.bias_hh: Parameter | None = None
+        # PyTorch's order: weight_ih, weight_hh, bias_ih, bias_hh.
+        self.create_recurrent_parameters()
         if self.bias:
-            self.bias_ih = self.add_parameter("bias_ih", (gh,))
-            self.bias_hh = self.add_parameter("bias_hh", (gh,))
+            bias_ih = Parameter(np.zeros(gh, self._dtype), "bias_ih")
+            # Insert bias_ih before bias_hh, after the recurrent weights.
+            items = list(self._parameters.items())
+            at = next((k for k, (n, _) in enumerate(items) if n.startswith("bias")), len(items))
+            items.insert(at, ("bias_ih", bias_ih))
+            self._parameters = dict(items)
+            self.bias_ih = bias_ih
         self.create_extra_parameters()
         self.reset_parameters(np.random.default_rng(rng))
         self._cache: Any = None
@@ -110,12 +139,31 @@ class Cell(ABC):
 
     def add_parameter(self, name: str, shape: tuple[int, ...]) -> Parameter:
         """Create a zero parameter of ``shape`` in the cell's dtype (filled by reset_parameters)."""
-        param = Parameter(np.zeros(shape, self._dtype), name)
-        self._parameters[name] = param
-        return param
+        self._check_new_name(name)
+        return self.register_parameter(name, Parameter(np.zeros(shape, self._dtype), name))
 
-    def create_extra_parameters(self) -> None:  # noqa: B027 - optional hook, not abstract
-        """Hook for subclasses with parameters beyond the four fused ones."""
+    # ------------------------------------------------------ the recurrence (overridable)
+    def create_recurrent_parameters(self) -> None:
+        """Create the parameters of the recurrence (called once, after ``weight_ih``).
+
+        Default: the fused ``weight_hh`` (G*H, output_size) and, with ``bias``,
+        ``bias_hh`` (G*H,), in PyTorch's layout. Override together with
+        :meth:`project_hidden`, :meth:`project_hidden_backward` and
+        :meth:`hidden_input_grad` for another recurrence (an elementwise vector, a
+        product with a gate, a normalised projection); a cell without ``bias_hh``
+        simply does not create it.
+        """
+        gh = self.num_chunks * self.hidden_size
+        self.weight_hh = self.add_parameter("weight_hh", (gh, self.output_size))
+        if self.bias:
+            self.bias_hh = self.add_parameter("bias_hh", (gh,))
+
+    def create_extra_parameters(self) -> None:
+        """Hook for subclasses with parameters beyond the input and recurrent ones."""
+
+    def fused_kernel_applies(self) -> bool:
+        """Whether :attr:`fused_kernel` covers this instance's options (all by default)."""
+        return True
 
     def reset_parameters(self, rng: np.random.Generator) -> None:
         """Fill every parameter.
@@ -132,30 +180,16 @@ class Cell(ABC):
                                     num_chunks=self.num_chunks if name in schemes else 1,
                                     name=name)
 
-    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        """Yield ``(name, Parameter)`` in PyTorch's order: weight_ih, weight_hh, biases, extras."""
-        yield from self._parameters.items()
-
-    def parameters(self) -> list[Parameter]:
-        return list(self._parameters.values())
-
-    def zero_grad(self) -> None:
-        for param in self.parameters():
-            param.zero_grad()
-
     @property
     def dtype(self) -> np.dtype:
         return self.weight_ih.dtype
 
     def astype(self, dtype: Any) -> Cell:
         """Convert every parameter to ``dtype``; returns ``self``."""
-        dt = check_float_dtype(dtype, "dtype")
-        for param in self.parameters():
-            param.astype(dt)
-        self._dtype = dt
+        self._dtype = self._convert_parameters(dtype)
         return self
 
-    # ------------------------------------------------ projections (fused GEMMs)
+    # --------------------------------------- projections (fused GEMMs by default)
     def project_input(self, x: np.ndarray) -> np.ndarray:
         """``x @ weight_ih.T + bias_ih`` for x of shape (M, D); returns (M, G*H)."""
         xp = x @ self.weight_ih.data.T
@@ -171,24 +205,33 @@ class Cell(ABC):
         return dxp @ self.weight_ih.data
 
     def project_hidden(self, h: np.ndarray) -> np.ndarray:
-        """``h @ weight_hh.T + bias_hh`` for h of shape (N, output_size); returns (N, G*H)."""
+        """Recurrent projection of h (N, output_size) -> hp (N, R), used inside the loop.
+
+        Default: ``h @ weight_hh.T + bias_hh`` with R = G*H. It must be a function of
+        ``h`` and parameters only (the layer applies recurrent dropout to ``h`` first).
+        """
         hp = h @ self.weight_hh.data.T
         if self.bias_hh is not None:
             hp += self.bias_hh.data
         return hp
 
     def project_hidden_backward(self, dhp: np.ndarray, h: np.ndarray) -> None:
-        """Accumulate grads of ``weight_hh``/``bias_hh`` from dhp (M, G*H) and h (M, H).
+        """Accumulate the recurrent parameters' grads from dhp (M, R) and h (M, output_size).
 
-        The recurrent layer calls this once after the time loop with all steps
-        stacked, so dW_hh is one matrix product rather than one per step.
+        The recurrent layer calls this after the time loop with steps stacked (M = steps
+        times N), so dW_hh is one matrix product rather than one per step; it may call it
+        more than once per backward (it adds with ``+=``).
         """
         self.weight_hh.grad += dhp.T @ h
         if self.bias_hh is not None:
             self.bias_hh.grad += dhp.sum(axis=0)
 
     def hidden_input_grad(self, dhp: np.ndarray) -> np.ndarray:
-        """dL/dh_{t-1} through the recurrent product: ``dhp @ weight_hh`` (N, H)."""
+        """dL/dh_{t-1} through the recurrent projection: dhp (N, R) -> (N, output_size).
+
+        Default ``dhp @ weight_hh``. Called inside the backward time loop; it returns a
+        new array (the layer adds into it).
+        """
         return dhp @ self.weight_hh.data
 
     # ---------------------------------------------------------- the step math
@@ -200,8 +243,10 @@ class Cell(ABC):
         ----------
         xp : ndarray, shape (N, G*H)
             Input projection of this step.
-        hp : ndarray, shape (N, G*H)
-            Recurrent projection ``project_hidden(state[0])``.
+        hp : ndarray, shape (N, R)
+            Recurrent projection ``project_hidden(state[0])`` (R = G*H by default; a
+            cell whose recurrence needs a gate first may project only part here and
+            finish the rest in ``step``).
         state : tuple of ndarray, each (N, H)
             Previous state.
 
@@ -227,12 +272,13 @@ class Cell(ABC):
         -------
         dxp : ndarray, shape (N, G*H)
             dL/dxp.
-        dhp : ndarray, shape (N, G*H)
+        dhp : ndarray, shape (N, R)
             dL/dhp. May be the very same object as ``dxp`` when the two are
             equal (RNN, LSTM); the layer then stores it once.
         dstate_prev : tuple
             dL/d(state) through every path *except* ``hp`` (the layer adds
-            ``dhp @ weight_hh`` to entry 0). ``None`` means zero.
+            ``hidden_input_grad(dhp)`` to entry 0). ``None`` means zero. Gradients
+            of parameters used inside ``step`` are accumulated here, step by step.
         """
 
     # ------------------------------------------------ standalone single step
@@ -261,7 +307,9 @@ class Cell(ABC):
         check_array(x, "x", ndim=2, dtype=self.dtype, last_dim=self.input_size)
         n = x.shape[0]
         state = self.initial_state(n) if state is None else self._check_state(state, n)
-        new_state, cache = self.step(self.project_input(x), self.project_hidden(state[0]), state)
+        with np.errstate(over="ignore"):  # exp-form gates overflow to their exact limits
+            new_state, cache = self.step(self.project_input(x), self.project_hidden(state[0]),
+                                         state)
         self._cache = (x, state[0], cache)
         return new_state
 
@@ -300,52 +348,3 @@ class Cell(ABC):
             f"{type(self).__name__}(input_size={self.input_size}, "
             f"hidden_size={self.hidden_size}, bias={self.bias})"
         )
-
-
-def split_at_first_step(
-    d: np.ndarray, Y: np.ndarray, reverse: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pair per-step gradients d (T, ...) with the previous output of each step.
-
-    Returns ``(d at the T-1 steps that have a previous output, those outputs, d at the
-    first step)``; the first step's previous output is the initial state. The first step is
-    t = 0 forward and t = T-1 in the reverse direction.
-    """
-    return (d[:-1], Y[1:], d[-1]) if reverse else (d[1:], Y[:-1], d[0])
-
-
-def accumulate_sequence_grads(
-    cell: Cell, dA: np.ndarray, Y: np.ndarray, h0: np.ndarray, x_tm: np.ndarray,
-    reverse: bool, dhp_n: np.ndarray | None = None,
-) -> None:
-    """dW_ih, dW_hh and the biases from the pre-activation gradients dA (T, N, G*H).
-
-    ``h_{t-1}`` is the previous output (``Y`` shifted by one step, ``h0`` first), so
-    dW_hh is one product over T-1 steps plus one for the first step. With ``dhp_n``
-    (GRU), the last H columns of dL/dhp differ from dA's and are given separately.
-    """
-    T, N, D = x_tm.shape
-    G = dA.shape[2]
-    H = Y.shape[2]
-    flat = dA.reshape(T * N, G)
-    cell.weight_ih.grad += flat.T @ x_tm.reshape(T * N, D)
-    d_mid, y_prev, d_first = split_at_first_step(dA, Y, reverse)
-    y_prev = y_prev.reshape(-1, H)
-    if dhp_n is None:
-        cell.weight_hh.grad += d_mid.reshape(-1, G).T @ y_prev
-        cell.weight_hh.grad += d_first.T @ h0
-    else:
-        k = G - H
-        cell.weight_hh.grad[:k] += d_mid.reshape(-1, G)[:, :k].T @ y_prev
-        cell.weight_hh.grad[:k] += d_first[:, :k].T @ h0
-        n_mid, _, n_first = split_at_first_step(dhp_n, Y, reverse)
-        cell.weight_hh.grad[k:] += n_mid.reshape(-1, H).T @ y_prev
-        cell.weight_hh.grad[k:] += n_first.T @ h0
-    if cell.bias_ih is not None and cell.bias_hh is not None:
-        db = flat.sum(axis=0)
-        cell.bias_ih.grad += db
-        if dhp_n is None:
-            cell.bias_hh.grad += db
-        else:
-            cell.bias_hh.grad[: G - H] += db[: G - H]
-            cell.bias_hh.grad[G - H :] += dhp_n.reshape(T * N, H).sum(axis=0)

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._math import sigmoid, tanh
-from minirnn.cells.base import Cell, State, accumulate_sequence_grads
+from minirnn._math import sigmoid_unchecked, tanh
+from minirnn.cells.base import Cell, State
 
 __all__ = ["GRUCell"]
 
@@ -100,7 +100,7 @@ class GRUCell(Cell):
         H = self.hidden_size
         h_prev = state[0]
         rz = np.add(xp[:, : 2 * H], hp[:, : 2 * H])
-        sigmoid(rz, out=rz)
+        sigmoid_unchecked(rz, out=rz)
         r = rz[:, :H]
         z = rz[:, H:]
         if self.reset_after:
@@ -114,7 +114,7 @@ class GRUCell(Cell):
             if self.bias_hh is not None:
                 n += self.bias_hh.data[2 * H :]
         n += xp[:, 2 * H :]
-        np.tanh(n, out=n)
+        tanh(n, out=n)
         # h = n + z * (h_prev - n)  ==  (1 - z) n + z h_prev
         h = h_prev - n
         h *= z
@@ -159,118 +159,3 @@ class GRUCell(Cell):
 
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + ("" if self.reset_after else ", reset_after=False") + ")"
-
-
-# ------------------------------------------------------------------ sequence kernels
-# The recurrent layer runs a plain GRUCell with reset_after=True (no mask, no recurrent
-# dropout) through these instead of step/step_backward: same equations, fewer numpy calls
-# per step, per-step arrays in a few (T, N, .) buffers.
-
-
-def gru_sequence_forward(
-    cell: GRUCell, x_tm: np.ndarray, state0: State, reverse: bool
-) -> tuple[np.ndarray, State, tuple[Any, ...]]:
-    """Run ``cell`` over x_tm (T, N, D): outputs (T, N, H), final (h,), cache."""
-    T, N, D = x_tm.shape
-    H = cell.hidden_size
-    dt = x_tm.dtype
-    # r and z rows negated (exact): sigmoid(a) = 1 / (1 + exp(-a)) in three calls, numpy's
-    # vectorized exp being faster than its tanh here (see minirnn._math.tanh).
-    scale = np.ones(3 * H, dt)
-    scale[: 2 * H] = -1.0
-    A = (x_tm.reshape(T * N, D) @ (cell.weight_ih.data * scale[:, None]).T).reshape(T, N, 3 * H)
-    b_hn = None
-    if cell.bias_ih is not None and cell.bias_hh is not None:
-        A += cell.bias_ih.data * scale
-        A[:, :, : 2 * H] -= cell.bias_hh.data[: 2 * H]
-        b_hn = cell.bias_hh.data[2 * H :]
-    w_hh = (cell.weight_hh.data * scale[:, None]).T
-    Y = np.empty((T, N, H), dt)
-    HPN = np.empty((T, N, H), dt)
-    hp = np.empty((N, 3 * H), dt)
-    b1 = np.empty((N, H), dt)
-    h = state0[0]
-    with np.errstate(over="ignore"):
-        for t in range(T - 1, -1, -1) if reverse else range(T):
-            a = A[t]
-            np.matmul(h, w_hh, out=hp)
-            rz = a[:, : 2 * H]
-            rz += hp[:, : 2 * H]
-            np.exp(rz, out=rz)
-            rz += 1.0
-            np.reciprocal(rz, out=rz)
-            hpn = HPN[t]
-            if b_hn is None:
-                hpn[...] = hp[:, 2 * H :]
-            else:
-                np.add(hp[:, 2 * H :], b_hn, out=hpn)
-            n = a[:, 2 * H :]
-            np.multiply(a[:, :H], hpn, out=b1)
-            n += b1
-            tanh(n, out=n)
-            # h = n + z * (h_prev - n)
-            y = Y[t]
-            np.subtract(h, n, out=y)
-            y *= a[:, H : 2 * H]
-            y += n
-            h = y
-    return Y, (h,), (x_tm, state0[0], A, HPN, Y, reverse)
-
-
-def gru_sequence_backward(
-    cell: GRUCell,
-    dys: np.ndarray | None,
-    dfinal: State | None,
-    cache: tuple[Any, ...],
-    hidden_grads: np.ndarray | None = None,
-) -> tuple[np.ndarray, State]:
-    """BPTT of :func:`gru_sequence_forward`; returns dx (T, N, D) and (dh0,)."""
-    x_tm, h0, A, HPN, Y, reverse = cache
-    T, N, D = x_tm.shape
-    H = cell.hidden_size
-    dt = x_tm.dtype
-    dh = np.zeros((N, H), dt) if dfinal is None else dfinal[0].copy()
-    w_hh = cell.weight_hh.data
-    dhp = np.empty((N, 3 * H), dt)
-    b1, b2, b3 = (np.empty((N, H), dt) for _ in range(3))
-    d_r, d_z, d_hn = dhp[:, :H], dhp[:, H : 2 * H], dhp[:, 2 * H :]
-    # The cache stays read-only (a second backward must give the same gradients).
-    dA = np.empty_like(A)
-    dHPN = np.empty_like(HPN)
-    for t in range(T) if reverse else range(T - 1, -1, -1):
-        if dys is not None:
-            dh += dys[t]
-        if hidden_grads is not None:
-            hidden_grads[t] = dh
-        a = A[t]
-        r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
-        hpn = HPN[t]
-        first = t == (T - 1 if reverse else 0)
-        h_prev = h0 if first else Y[t + 1 if reverse else t - 1]
-        # da_n = dh (1 - z) (1 - n^2)
-        np.subtract(1.0, z, out=b2)
-        np.multiply(n, n, out=b1)
-        np.subtract(1.0, b1, out=b1)
-        b1 *= b2
-        b1 *= dh
-        # da_z = dh (h_prev - n) z (1 - z)
-        b2 *= z
-        np.subtract(h_prev, n, out=d_z)
-        d_z *= dh
-        d_z *= b2
-        # da_r = da_n hp_n r (1 - r)
-        np.subtract(1.0, r, out=b3)
-        b3 *= r
-        np.multiply(b1, hpn, out=d_r)
-        d_r *= b3
-        np.multiply(b1, r, out=d_hn)
-        np.multiply(dh, z, out=b3)
-        # dA[t] := dL/dxp (r, z, n), dHPN[t] := n block of dL/dhp.
-        dA[t, :, : 2 * H] = dhp[:, : 2 * H]
-        dA[t, :, 2 * H :] = b1
-        dHPN[t] = d_hn
-        np.matmul(dhp, w_hh, out=dh)
-        dh += b3
-    accumulate_sequence_grads(cell, dA, Y, h0, x_tm, reverse, dhp_n=dHPN)
-    dx = dA.reshape(T * N, 3 * H) @ cell.weight_ih.data
-    return dx.reshape(T, N, D), (dh,)

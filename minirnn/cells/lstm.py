@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._math import sigmoid, tanh
-from minirnn.cells.base import Cell, State, accumulate_sequence_grads
+from minirnn._math import sigmoid_unchecked, tanh
+from minirnn.cells.base import Cell, State
 
 __all__ = ["LSTMCell"]
 
@@ -53,6 +53,7 @@ class LSTMCell(Cell):
     num_chunks = 4
     gate_names = ("i", "f", "g", "o")
     state_names = ("h", "c")
+    fused_kernel = "lstm"
 
     def __init__(
         self,
@@ -112,15 +113,15 @@ class LSTMCell(Cell):
             return self._peephole_step(gates, c_prev)
         # Sigmoid over all four blocks is one call; g is then overwritten with tanh.
         a_g = gates[:, 2 * H : 3 * H].copy()
-        sigmoid(gates, out=gates)
-        np.tanh(a_g, out=gates[:, 2 * H : 3 * H])
+        sigmoid_unchecked(gates, out=gates)
+        tanh(a_g, out=gates[:, 2 * H : 3 * H])
         i = gates[:, :H]
         f = gates[:, H : 2 * H]
         g = gates[:, 2 * H : 3 * H]
         o = gates[:, 3 * H :]
         c = f * c_prev
         c += i * g
-        tanh_c = np.tanh(c)
+        tanh_c = tanh(c, out=np.empty_like(c))
         h = o * tanh_c
         if self.weight_hr is not None:
             return (h @ self.weight_hr.data.T, c), (gates, c_prev, c, tanh_c, h)
@@ -132,15 +133,15 @@ class LSTMCell(Cell):
         assert self.weight_co is not None
         gates[:, :H] += self.weight_ci.data * c_prev
         gates[:, H : 2 * H] += self.weight_cf.data * c_prev
-        sigmoid(gates[:, : 2 * H], out=gates[:, : 2 * H])
-        np.tanh(gates[:, 2 * H : 3 * H], out=gates[:, 2 * H : 3 * H])
+        sigmoid_unchecked(gates[:, : 2 * H], out=gates[:, : 2 * H])
+        tanh(gates[:, 2 * H : 3 * H], out=gates[:, 2 * H : 3 * H])
         i, f, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H]
         c = f * c_prev
         c += i * g
         # The output gate looks at the new cell state.
         gates[:, 3 * H :] += self.weight_co.data * c
-        sigmoid(gates[:, 3 * H :], out=gates[:, 3 * H :])
-        tanh_c = np.tanh(c)
+        sigmoid_unchecked(gates[:, 3 * H :], out=gates[:, 3 * H :])
+        tanh_c = tanh(c, out=np.empty_like(c))
         h = gates[:, 3 * H :] * tanh_c
         if self.weight_hr is not None:
             return (h @ self.weight_hr.data.T, c), (gates, c_prev, c, tanh_c, h)
@@ -193,6 +194,10 @@ class LSTMCell(Cell):
             self.weight_co.grad += np.einsum("nh,nh->h", da_o, c)
         return da, da, (None, dc_prev)
 
+    def fused_kernel_applies(self) -> bool:
+        """The fused kernel covers LSTM without peepholes or projection."""
+        return bool(not self.peephole and not self.proj_size)
+
     def __repr__(self) -> str:
         extra = ""
         if self.proj_size:
@@ -200,129 +205,3 @@ class LSTMCell(Cell):
         if self.peephole:
             extra += ", peephole=True"
         return super().__repr__()[:-1] + extra + ")"
-
-
-# ------------------------------------------------------------------ sequence kernels
-# The recurrent layer runs a plain LSTMCell (no peephole, no projection, no mask, no
-# recurrent dropout) through these two functions instead of step/step_backward: same
-# equations, about half the numpy calls per step, and every per-step array lives in a
-# few (T, N, .) buffers (the gate activations overwrite the input projection, and
-# backward overwrites them with the gate gradients).
-
-
-def _gate_affine(dtype: np.dtype, H: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(scale, numerator, shift) over the gate blocks [i, f, g, o].
-
-    The rows of the weights and biases are pre-multiplied by ``scale`` (-1 on the
-    sigmoid blocks, -2 on g; exact: signed powers of two), so that
-    ``numerator / (1 + exp(a')) - shift`` is sigmoid(a) = 1 / (1 + exp(-a)) on i, f, o
-    and tanh(a) = 2 / (1 + exp(-2a)) - 1 on g: four calls for all gates, and numpy's
-    vectorized ``exp`` is 1.5-2.3x faster than its ``tanh`` here. An overflow of exp to
-    inf gives the exact limits 0 and -1.
-    """
-    scale = np.full(4 * H, -1.0, dtype)
-    num = np.ones(4 * H, dtype)
-    shift = np.zeros(4 * H, dtype)
-    scale[2 * H : 3 * H] = -2.0
-    num[2 * H : 3 * H] = 2.0
-    shift[2 * H : 3 * H] = 1.0
-    return scale, num, shift
-
-
-def lstm_sequence_forward(
-    cell: LSTMCell, x_tm: np.ndarray, state0: State, reverse: bool
-) -> tuple[np.ndarray, State, tuple[Any, ...]]:
-    """Run ``cell`` over x_tm (T, N, D): outputs (T, N, H), final (h, c), cache."""
-    T, N, D = x_tm.shape
-    H = cell.hidden_size
-    dt = x_tm.dtype
-    scale, num, shift = _gate_affine(dt, H)
-    A = (x_tm.reshape(T * N, D) @ (cell.weight_ih.data * scale[:, None]).T).reshape(T, N, 4 * H)
-    if cell.bias_ih is not None and cell.bias_hh is not None:
-        A += (cell.bias_ih.data + cell.bias_hh.data) * scale
-    w_hh = (cell.weight_hh.data * scale[:, None]).T
-    Y = np.empty((T, N, H), dt)
-    C = np.empty((T, N, H), dt)
-    # tanh(c_t) is not kept (backward recomputes it): the cache stays at what BPTT needs.
-    tc = np.empty((N, H), dt)
-    hp = np.empty((N, 4 * H), dt)
-    ig = np.empty((N, H), dt)
-    h, c = state0
-    with np.errstate(over="ignore"):
-        for t in range(T - 1, -1, -1) if reverse else range(T):
-            a = A[t]
-            np.matmul(h, w_hh, out=hp)
-            a += hp
-            np.exp(a, out=a)
-            a += 1.0
-            np.divide(num, a, out=a)
-            a -= shift
-            ct = C[t]
-            np.multiply(a[:, H : 2 * H], c, out=ct)
-            np.multiply(a[:, :H], a[:, 2 * H : 3 * H], out=ig)
-            ct += ig
-            tanh(ct, out=tc)
-            h = np.multiply(a[:, 3 * H :], tc, out=Y[t])
-            c = ct
-    return Y, (h, c), (x_tm, state0, A, C, Y, reverse)
-
-
-def lstm_sequence_backward(
-    cell: LSTMCell,
-    dys: np.ndarray | None,
-    dfinal: State | None,
-    cache: tuple[Any, ...],
-    hidden_grads: np.ndarray | None = None,
-) -> tuple[np.ndarray, State]:
-    """BPTT of :func:`lstm_sequence_forward`; returns dx (T, N, D) and (dh0, dc0)."""
-    x_tm, (h0, c0), A, C, Y, reverse = cache
-    T, N, D = x_tm.shape
-    H = cell.hidden_size
-    dt = x_tm.dtype
-    if dfinal is None:
-        dh = np.zeros((N, H), dt)
-        dc = np.zeros((N, H), dt)
-    else:
-        dh = dfinal[0].copy()
-        dc = dfinal[1].copy()
-    w_hh = cell.weight_hh.data
-    da = np.empty((N, 4 * H), dt)
-    ds = np.empty((N, 4 * H), dt)
-    b1 = np.empty((N, H), dt)
-    tc = np.empty((N, H), dt)
-    ds_g = ds[:, 2 * H : 3 * H]
-    # The cache stays read-only (a second backward must give the same gradients).
-    dA = np.empty_like(A)
-    with np.errstate(over="ignore"):
-        for t in range(T) if reverse else range(T - 1, -1, -1):
-            if dys is not None:
-                dh += dys[t]
-            if hidden_grads is not None:
-                hidden_grads[t] = dh
-            a = A[t]
-            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-            tanh(C[t], out=tc)
-            first = t == (T - 1 if reverse else 0)
-            c_prev = c0 if first else C[t + 1 if reverse else t - 1]
-            # dc_t += dh * o * (1 - tanh(c)^2)
-            np.multiply(tc, tc, out=b1)
-            np.subtract(1.0, b1, out=b1)
-            b1 *= o
-            b1 *= dh
-            dc += b1
-            # Gate gradients before the nonlinearities' derivatives.
-            np.multiply(dc, g, out=da[:, :H])
-            np.multiply(dc, c_prev, out=da[:, H : 2 * H])
-            np.multiply(dc, i, out=da[:, 2 * H : 3 * H])
-            np.multiply(dh, tc, out=da[:, 3 * H :])
-            # sigma' = s (1 - s) on i, f, o; tanh' = 1 - g^2 on g.
-            np.subtract(1.0, a, out=ds)
-            ds *= a
-            np.multiply(g, g, out=ds_g)
-            np.subtract(1.0, ds_g, out=ds_g)
-            dc *= f
-            np.multiply(da, ds, out=dA[t])
-            np.matmul(dA[t], w_hh, out=dh)
-    accumulate_sequence_grads(cell, dA, Y, h0, x_tm, reverse)
-    dx = dA.reshape(T * N, 4 * H) @ cell.weight_ih.data
-    return dx.reshape(T, N, D), (dh, dc)

@@ -27,6 +27,7 @@ __all__ = ["TEXT_DEFAULTS", "add_parsers"]
 TEXT_DEFAULTS: dict[str, Any] = {
     "embedding_dim": 64, "hidden_size": 256, "seq_len": 100, "batch_size": 32, "lr": 3e-3,
     "clip_norm": 5.0, "epochs": 50, "max_vocab": 10000, "eval_every": 200,
+    "eval_tokens": 65536,
 }
 
 
@@ -106,8 +107,10 @@ def train_text(args: argparse.Namespace) -> int:
     if args.time_limit is not None:
         limit = TimeLimit(args.time_limit, verbose=True)
         callbacks.append(limit)
+    callbacks.extend(getattr(args, "extra_callbacks", ()))  # e.g. a sweep's pruning callback
     solver = TextSolver(model, seq_len=args.seq_len, batching=args.batching,
-                        steps_per_epoch=args.eval_every, batch_size=args.batch_size,
+                        steps_per_epoch=args.eval_every, val_tokens=args.eval_tokens,
+                        batch_size=args.batch_size,
                         epochs=_epochs(args, len(train)), seed=args.seed,
                         optimizer=Adam(model, lr=args.lr), clip_norm=args.clip_norm,
                         callbacks=callbacks)
@@ -122,7 +125,9 @@ def train_text(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     if solver.interrupted:
         print("interrupted: keeping the best weights so far", flush=True)
-    best = float(np.min(history["val_loss"])) if "val_loss" in history else math.nan
+    # The model holds the best weights seen (TimeLimit / Ctrl-C) or the last ones; the
+    # periodic validations may use part of the span: evaluate once on all of it.
+    best = model.evaluate(val, args.batch_size, args.seq_len)
     speed = solver.tokens_seen / max(sum(history["time"]), 1e-9) if len(history) else 0.0
     folder.mkdir(parents=True, exist_ok=True)
     sample = model.generate("", args.sample_length, temperature=0.8, seed=args.seed)
@@ -131,7 +136,8 @@ def train_text(args: argparse.Namespace) -> int:
     write_history(folder, history)
     report: dict[str, Any] = {
         "task": "text", "file": str(path), "level": args.level,
-        "config": {k: v for k, v in vars(args).items() if k not in ("run", "task_defaults")},
+        "config": {k: v for k, v in vars(args).items()
+                   if k not in ("run", "task_defaults", "extra_callbacks")},
         "vocabulary_size": len(vocab), "tokens": len(codes), "train_tokens": len(train),
         "val_tokens": len(val), "val_loss_nats": best, "val_bits": bits_per_token(best),
         "val_perplexity": perplexity(best), "tokens_seen": solver.tokens_seen,
@@ -231,6 +237,9 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
                    help="maximum passes over the text")
     p.add_argument("--eval-every", type=positive_int, default=d["eval_every"],
                    metavar="WINDOWS", help="validate after this many windows")
+    p.add_argument("--eval-tokens", type=positive_int, default=d["eval_tokens"],
+                   help="validate during training on at most this many tokens of the "
+                        "validation span (the final loss uses all of it)")
     p.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
                    help="stop training cleanly after this many seconds, keeping the best "
                         "weights so far")

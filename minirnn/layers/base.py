@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from minirnn._validation import check_float_dtype
-from minirnn.parameter import Parameter
+from minirnn.parameter import Parameter, ParameterOwner
 
-__all__ = ["Layer"]
+__all__ = ["Layer", "grad_enabled", "no_grad"]
+
+_grad_mode = threading.local()
 
 
-class Layer(ABC):
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Inference: forward passes inside the block store nothing for backward (as
+    ``torch.no_grad``). Faster and lighter for prediction; ``backward`` after such a
+    forward raises. Per thread; blocks nest.
+    """
+    before = getattr(_grad_mode, "disabled", False)
+    _grad_mode.disabled = True
+    try:
+        yield
+    finally:
+        _grad_mode.disabled = before
+
+
+def grad_enabled() -> bool:
+    """False inside :func:`no_grad` (layers then keep no caches)."""
+    return not getattr(_grad_mode, "disabled", False)
+
+
+class Layer(ParameterOwner, ABC):
     """Base class of every layer and model.
 
     A subclass declares its parameters with :meth:`add_parameter` (and any
@@ -34,7 +56,7 @@ class Layer(ABC):
     accepts_lengths: bool = False
 
     def __init__(self) -> None:
-        self._parameters: dict[str, Parameter] = {}
+        self._init_parameters()
         self._layers: dict[str, Layer] = {}
 
     # ------------------------------------------------------------------ contract
@@ -52,46 +74,19 @@ class Layer(ABC):
     # ------------------------------------------------------------- registration
     def add_parameter(self, name: str, data: np.ndarray) -> Parameter:
         """Register ``data`` as a trainable parameter called ``name`` and return it."""
-        if not name or "." in name:
-            raise ValueError(f"parameter name must be non-empty and without '.', got {name!r}")
-        if name in self._parameters or name in self._layers:
-            raise ValueError(f"{type(self).__name__} already has a member named {name!r}")
-        param = Parameter(data, name)
-        self._parameters[name] = param
-        return param
-
-    def register_parameter(self, name: str, param: Parameter) -> Parameter:
-        """Register an existing :class:`Parameter` (shared with a cell) under ``name``."""
-        if name in self._parameters or name in self._layers:
-            raise ValueError(f"{type(self).__name__} already has a member named {name!r}")
-        self._parameters[name] = param
-        return param
+        self._check_new_name(name)
+        return self.register_parameter(name, Parameter(data, name))
 
     def add_layer(self, name: str, layer: Layer) -> Layer:
         """Register a sub-layer whose parameters are reported as ``name.<param>``."""
         if not isinstance(layer, Layer):
             raise TypeError(f"add_layer expects a Layer, got {type(layer).__name__}")
-        if name in self._parameters or name in self._layers:
-            raise ValueError(f"{type(self).__name__} already has a member named {name!r}")
+        self._check_new_name(name)
         self._layers[name] = layer
         return layer
 
-    # --------------------------------------------------------------- parameters
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """Yield ``(qualified_name, parameter)`` pairs, own parameters first."""
-        for name, param in self._parameters.items():
-            yield prefix + name, param
-        for lname, layer in self._layers.items():
-            yield from layer.named_parameters(prefix + lname + ".")
-
-    def parameters(self) -> list[Parameter]:
-        """All parameters, in :meth:`named_parameters` order."""
-        return [p for _, p in self.named_parameters()]
-
-    def zero_grad(self) -> None:
-        """Reset every parameter's gradient to zero."""
-        for param in self.parameters():
-            param.zero_grad()
+    def _children(self) -> dict[str, ParameterOwner]:
+        return dict(self._layers)
 
     @property
     def dtype(self) -> np.dtype:
@@ -101,10 +96,7 @@ class Layer(ABC):
 
     def astype(self, dtype: Any) -> Layer:
         """Convert every parameter to ``dtype`` (float32 or float64); returns ``self``."""
-        dt = check_float_dtype(dtype, "dtype")
-        for param in self.parameters():
-            param.astype(dt)
-        self._on_dtype_change(dt)
+        self._on_dtype_change(self._convert_parameters(dtype))
         return self
 
     def _on_dtype_change(self, dtype: np.dtype) -> None:

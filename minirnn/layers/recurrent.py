@@ -19,12 +19,13 @@ from minirnn._validation import (
     check_positive_int,
     check_probability,
 )
-from minirnn.cells.base import Cell, State, split_at_first_step
-from minirnn.cells.gru import GRUCell, gru_sequence_backward, gru_sequence_forward
-from minirnn.cells.lstm import LSTMCell, lstm_sequence_backward, lstm_sequence_forward
-from minirnn.cells.rnn import RNNCell, rnn_sequence_backward, rnn_sequence_forward
+from minirnn.cells.base import Cell, State
+from minirnn.cells.gru import GRUCell
+from minirnn.cells.lstm import LSTMCell
+from minirnn.cells.rnn import RNNCell
 from minirnn.init import Initializer
-from minirnn.layers.base import Layer
+from minirnn.layers import bptt
+from minirnn.layers.base import Layer, grad_enabled
 from minirnn.parameter import Parameter
 from minirnn.threads import decide_blas_threads
 
@@ -331,6 +332,7 @@ class Recurrent(Layer):
                             for p in self.initial_state_params)
         else:
             states0 = tuple(np.zeros(shape, self.dtype) for shape in self._state_shapes(batch))
+        keep = grad_enabled()  # inside minirnn.no_grad(): no caches for backward
         finals: list[list[np.ndarray]] = [[] for _ in self.state_names]
         caches = []
         masks: list[np.ndarray | None] = []
@@ -346,8 +348,8 @@ class Recurrent(Layer):
                     rec_mask = self._dropout_mask((batch, cell.output_size),
                                                   self.recurrent_dropout)
                 record: list[np.ndarray] | None = [] if self.record_states else None
-                y, final, cache = _run_forward(cell, layer_input, state0, direction == 1,
-                                               step_mask, rec_mask, record)
+                y, final, cache = bptt.forward(cell, layer_input, state0, direction == 1,
+                                               step_mask, rec_mask, record=record, keep=keep)
                 if record is not None:
                     self.step_states.append(tuple(record))
                 outputs.append(y)
@@ -365,7 +367,7 @@ class Recurrent(Layer):
         final_state = tuple(np.stack(f) for f in finals)
         if self.stateful:
             self.carried_state = tuple(s.copy() for s in final_state)
-        self._cache = (caches, masks, batch, steps, learned, unbatched)
+        self._cache = (caches, masks, batch, steps, learned, unbatched) if keep else "no_grad"
         if unbatched:
             self.final_state = tuple(s[:, 0] for s in final_state)
             return layer_input[:, 0]
@@ -416,6 +418,9 @@ class Recurrent(Layer):
         """
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        if isinstance(self._cache, str):
+            raise RuntimeError(f"{type(self).__name__}.backward: the last forward ran inside "
+                               "minirnn.no_grad(), which keeps nothing for backward")
         caches, masks, batch, steps, learned, unbatched = self._cache
         out_shape = (steps, batch, self.output_size)
         if dy is not None:
@@ -451,7 +456,7 @@ class Recurrent(Layer):
                 record = None
                 if self.record_hidden_grads:
                     record = recorded[idx] = np.empty((steps, batch, width), self.dtype)
-                dx_dir, dstate0 = _run_backward(cell, dy_dir, dfin, caches[idx], record)
+                dx_dir, dstate0 = bptt.backward(cell, dy_dir, dfin, caches[idx], record)
                 d_in = dx_dir if d_in is None else d_in + dx_dir
                 for k, ds in enumerate(dstate0):
                     dinit[k][idx] = ds
@@ -488,159 +493,6 @@ class Recurrent(Layer):
             f"num_layers={self.num_layers}, bias={self.bias}, batch_first={self.batch_first}, "
             f"dropout={self.dropout}, bidirectional={self.bidirectional})"
         )
-
-
-def _sequence_kernels(cell: Cell) -> tuple[Any, Any] | None:
-    """Fused whole-sequence forward/backward for a built-in cell in its plain form, else None.
-
-    Only the exact built-in classes qualify (a subclass may override ``step``), and only
-    the variants the kernels implement: LSTM without peepholes or projection, GRU with
-    ``reset_after=True``. Everything else runs the generic per-step path.
-    """
-    kind = type(cell)
-    if kind is LSTMCell:
-        assert isinstance(cell, LSTMCell)
-        if not cell.peephole and not cell.proj_size:
-            return lstm_sequence_forward, lstm_sequence_backward
-    elif kind is GRUCell:
-        assert isinstance(cell, GRUCell)
-        if cell.reset_after:
-            return gru_sequence_forward, gru_sequence_backward
-    elif kind is RNNCell:
-        return rnn_sequence_forward, rnn_sequence_backward
-    return None
-
-
-def _run_forward(
-    cell: Cell,
-    x_tm: np.ndarray,
-    state0: State,
-    reverse: bool,
-    step_mask: np.ndarray | None,
-    rec_mask: np.ndarray | None,
-    record: list[np.ndarray] | None = None,
-) -> tuple[np.ndarray, State, tuple[Any, ...]]:
-    """One layer, one direction: x_tm (T, N, D) -> outputs (T, N, H), final state, cache.
-
-    ``step_mask`` (T, N, 1) marks valid steps (None: all valid); ``rec_mask``
-    (N, H) is the recurrent-dropout mask applied to h before ``weight_hh``.
-    ``record``, if a list, receives one (T, N, size) array per state: every state of
-    every step (the generic loop is used then, as the fused kernels keep no such arrays).
-    """
-    if step_mask is None and rec_mask is None and record is None:
-        kernels = _sequence_kernels(cell)
-        if kernels is not None:
-            ys, final, fused = kernels[0](cell, x_tm, state0, reverse)
-            return ys, final, ("fused", kernels[1], fused)
-    T, N, D = x_tm.shape
-    # The input projection of every step is one matrix product.
-    xp = cell.project_input(x_tm.reshape(T * N, D)).reshape(T, N, -1)
-    ys = np.empty((T, N, cell.output_size), dtype=x_tm.dtype)
-    # What entered weight_hh at each step, for dW_hh after the loop. Without a mask or
-    # recurrent dropout it is the previous output, so backward takes it from ys instead.
-    h_in = None if step_mask is None and rec_mask is None else np.empty_like(ys)
-    steps: list[Any] = []
-    state = state0
-    if record is not None:
-        record.extend(np.empty((T, *s.shape), dtype=s.dtype) for s in state0)
-    order = range(T - 1, -1, -1) if reverse else range(T)
-    for t in order:
-        h_rec = state[0] if rec_mask is None else state[0] * rec_mask
-        if h_in is not None:
-            h_in[t] = h_rec
-        new_state, step_cache = cell.step(xp[t], cell.project_hidden(h_rec), state)
-        if step_mask is not None:
-            # Padding carries the state through unchanged and outputs zeros.
-            valid = step_mask[t]
-            new_state = tuple(np.where(valid, new, old)
-                              for new, old in zip(new_state, state, strict=True))
-            ys[t] = np.where(valid, new_state[0], 0.0)
-        else:
-            ys[t] = new_state[0]
-        state = new_state
-        if record is not None:
-            for kept, s in zip(record, state, strict=True):
-                kept[t] = s
-        steps.append(step_cache)
-    del xp
-    return ys, state, ("steps", x_tm, h_in, ys, state0[0], steps, reverse, step_mask, rec_mask)
-
-
-def _run_backward(
-    cell: Cell,
-    dys: np.ndarray | None,
-    dfinal: State | None,
-    cache: tuple[Any, ...],
-    hidden_grads: np.ndarray | None = None,
-) -> tuple[np.ndarray, State]:
-    """BPTT for one layer and direction; returns dx (T, N, D) and dL/d(state0).
-
-    ``hidden_grads`` (T, N, H), if given, receives dL/dh_t of every step (diagnostics).
-    """
-    if cache[0] == "fused":
-        _, backward, fused = cache
-        result: tuple[np.ndarray, State] = backward(cell, dys, dfinal, fused, hidden_grads)
-        return result
-    _, x_tm, h_in, ys, h0, steps, reverse, step_mask, rec_mask = cache
-    T, N, D = x_tm.shape
-    sizes = cell.state_sizes
-    dtype = x_tm.dtype
-    if dfinal is None:
-        dstate: list[np.ndarray] = [np.zeros((N, k), dtype) for k in sizes]
-    else:
-        dstate = [d.copy() for d in dfinal]
-    dxp_all: np.ndarray | None = None
-    dhp_all: np.ndarray | None = None
-    shared = True
-    # steps[j] belongs to time index order[j]; walk them in reverse.
-    order = range(T - 1, -1, -1) if reverse else range(T)
-    for j in range(T - 1, -1, -1):
-        t = order[j]
-        carried: list[np.ndarray] | None = None
-        if step_mask is not None:
-            valid = step_mask[t]
-            if dys is not None:
-                dstate[0] += np.where(valid, dys[t], 0.0)
-            # Padding passed the state through: its gradient bypasses the cell.
-            carried = [np.where(valid, 0.0, d) for d in dstate]
-            dstate = [np.where(valid, d, 0.0) for d in dstate]
-        elif dys is not None:
-            dstate[0] += dys[t]
-        if hidden_grads is not None:
-            hidden_grads[t] = dstate[0]
-        dxp, dhp, partial = cell.step_backward(tuple(dstate), steps[j])
-        if dxp_all is None:
-            dxp_all = np.empty((T, N, dxp.shape[1]), dtype=dxp.dtype)
-            shared = dhp is dxp
-            if not shared:
-                dhp_all = np.empty_like(dxp_all)
-        dxp_all[t] = dxp
-        if not shared:
-            assert dhp_all is not None
-            dhp_all[t] = dhp
-        dh_prev = cell.hidden_input_grad(dhp)
-        if rec_mask is not None:
-            dh_prev *= rec_mask
-        if partial[0] is not None:
-            dh_prev += partial[0]
-        dstate = [dh_prev] + [np.zeros((N, k), dtype) if d is None else d
-                              for k, d in zip(sizes[1:], partial[1:], strict=True)]
-        if carried is not None:
-            dstate = [d + c for d, c in zip(dstate, carried, strict=True)]
-    assert dxp_all is not None
-    if dhp_all is None:
-        dhp_all = dxp_all
-    G = dxp_all.shape[2]
-    H = ys.shape[2]
-    if h_in is not None:
-        cell.project_hidden_backward(dhp_all.reshape(T * N, G), h_in.reshape(T * N, H))
-    else:
-        # h_{t-1} is the previous output (h0 at the first step): T-1 steps in one product.
-        mid, prev, first = split_at_first_step(dhp_all, ys, reverse)
-        cell.project_hidden_backward(mid.reshape(-1, G), prev.reshape(-1, H))
-        cell.project_hidden_backward(first, h0)
-    dx = cell.project_input_backward(dxp_all.reshape(T * N, G), x_tm.reshape(T * N, D))
-    return dx.reshape(T, N, D), tuple(dstate)
 
 
 class RNN(Recurrent):

@@ -1,0 +1,268 @@
+"""``minirnn sweep TASK`` (Optuna studies) and ``minirnn train TASK --seeds K / --from-study``."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from minirnn.cli._common import (
+    UsageError,
+    positive_float,
+    positive_int,
+    prepare_output,
+    run_config,
+    write_json,
+)
+
+__all__ = ["add_parser", "add_train_options"]
+
+SWEEP_HELP = """\
+Every option of 'minirnn train TASK' may follow TASK: it is fixed for all trials (and leaves
+the search space). The search space defaults to the task's (see docs/sweeps.md); --space FILE
+overrides it. Trials run until the study holds --trials finished trials: run the same command
+again (or on another machine with the same --storage) to continue or to add workers."""
+
+_INSTALL = "minirnn sweep needs Optuna: pip install 'minirnn[sweep]'"
+
+
+def _sweep_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """The sweep's own options (also parsed out of the tokens after TASK)."""
+    d: Callable[[Any], Any] = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)
+    parser.add_argument("--trials", type=positive_int, default=d(20),
+                        help="finished trials the study should hold")
+    parser.add_argument("--timeout", type=positive_float, default=d(None),
+                        help="stop starting trials after this many seconds")
+    parser.add_argument("--n-jobs", type=positive_int, default=d(1),
+                        help="worker processes on this machine (BLAS threads = cores // jobs)")
+    parser.add_argument("--study", default=d(None), help="study name; default: the task")
+    parser.add_argument("--storage", default=d(None),
+                        help="database URL shared by workers, e.g. postgresql://user:pw@host/db; "
+                             "default: sqlite:///OUTPUT/study.db")
+    parser.add_argument("--output", default=d(None),
+                        help="sweep folder: trials/, summary.json, trials.csv, figures; "
+                             "default: minirnn-sweeps/STUDY")
+    parser.add_argument("--space", default=d(None), help="search space file (.toml or .json)")
+    parser.add_argument("--pruner", choices=["median", "hyperband", "none"], default=d("median"),
+                        help="stop hopeless trials early (median: Optuna's MedianPruner)")
+    parser.add_argument("--sampler", choices=["tpe", "random"], default=d("tpe"))
+    parser.add_argument("--sampler-seed", type=int, default=d(None),
+                        help="seed of the sampler (worker i uses seed + i)")
+    parser.add_argument("--top", type=positive_int, default=d(10), help="rows of the table")
+    parser.add_argument("--no-plot", action="store_true", default=d(False),
+                        help="do not draw figures")
+
+
+def add_parser(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Add the ``sweep`` command."""
+    sweep = commands.add_parser(
+        "sweep", formatter_class=fmt, epilog=SWEEP_HELP,
+        help="hyper-parameter sweep of a built-in task (Optuna: pip install 'minirnn[sweep]')",
+        usage="minirnn sweep TASK [task options] [--trials N] [--timeout S] [--n-jobs J] "
+              "[--study NAME] [--storage URL] [--space FILE]\n       minirnn sweep --show STUDY "
+              "[--storage URL]")
+    sweep.add_argument("task", nargs="?", help="a task of 'minirnn train'")
+    sweep.add_argument("task_options", nargs=argparse.REMAINDER,
+                       help="options of 'minirnn train TASK', fixed for every trial")
+    sweep.add_argument("--show", metavar="STUDY", default=None,
+                       help="print the results of a study and draw its figures")
+    _sweep_options(sweep, defaults=True)
+    sweep.set_defaults(run=run_sweep, sweep_parser=sweep)
+
+
+def _folder(args: argparse.Namespace, study: str) -> Path:
+    return Path(args.output) if args.output else Path("minirnn-sweeps") / study
+
+
+def _storage(args: argparse.Namespace, folder: Path, must_exist: bool) -> str:
+    from minirnn.sweeps.study import default_storage
+
+    if args.storage:
+        return str(args.storage)
+    if must_exist and not (folder / "study.db").is_file():
+        raise UsageError(f"no study database at {folder / 'study.db'}: give --storage URL "
+                         "(or --output DIR of the sweep)")
+    return default_storage(folder)
+
+
+def _import_optuna() -> Any:
+    try:
+        from minirnn.sweeps import study
+    except ImportError:
+        raise UsageError(_INSTALL) from None
+    return study
+
+
+def _pinned(task: str, tokens: Sequence[str]) -> set[str]:
+    """Destination names of the options given in ``tokens``."""
+    from minirnn.sweeps.runner import task_actions
+
+    given = {t.split("=", 1)[0] for t in tokens if t.startswith("-")}
+    return {dest for dest, action in task_actions(task).items()
+            if given & set(action.option_strings)}
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    st = _import_optuna()
+    from minirnn.sweeps.runner import task_actions, train_tasks
+    from minirnn.sweeps.space import make_space
+
+    if args.task is not None and args.task.startswith("-"):  # `sweep --trials 3` with no task
+        args.task_options = [args.task, *args.task_options]
+        args.task = None
+    options_parser = argparse.ArgumentParser(prog="minirnn sweep", add_help=False)
+    _sweep_options(options_parser, defaults=False)
+    options_parser.add_argument("--show", default=argparse.SUPPRESS)
+    _, rest = options_parser.parse_known_args(args.task_options, namespace=args)
+    if {"-h", "--help"} & set(rest):
+        args.sweep_parser.print_help()
+        return 0
+    try:
+        if args.show is not None:
+            if args.task is not None:
+                raise UsageError("--show STUDY takes no TASK")
+            folder = _folder(args, args.show)
+            study = st.load_study(args.show, _storage(args, folder, must_exist=True))
+            st.report(study, folder, top=args.top, figures=not args.no_plot)
+            return 0
+        tasks = train_tasks()
+        if args.task is None:
+            raise UsageError(f"give a TASK to sweep ({', '.join(tasks)}) or --show STUDY")
+        if args.task not in tasks:
+            raise UsageError(f"unknown task {args.task!r}; expected one of {tasks}")
+        name = args.study or args.task
+        folder = _folder(args, name)
+        try:
+            space = make_space(args.task, task_actions(args.task), args.space,
+                               _pinned(args.task, rest))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        spec = st.SweepSpec(
+            task=args.task, options=list(rest), trials=args.trials, study=name,
+            folder=str(folder), storage="", timeout=args.timeout, pruner=args.pruner,
+            sampler=args.sampler, seed=args.sampler_seed,
+            space={n: asdict(p) for n, p in space.items()})
+        st.check_spec(spec)
+        folder.mkdir(parents=True, exist_ok=True)
+        spec.storage = _storage(args, folder, must_exist=False)
+        print(f"sweep {name!r}: minirnn train {args.task} {' '.join(rest)}".rstrip(), flush=True)
+        print("space: " + "; ".join(p.describe() for p in space.values()), flush=True)
+        print(f"{args.trials} trials, {args.n_jobs} worker(s), pruner {args.pruner}, "
+              f"storage {st._safe_url(spec.storage)}", flush=True)
+        study = st.sweep(spec, n_jobs=args.n_jobs)
+        st.report(study, folder, top=args.top, figures=not args.no_plot)
+    except st.SweepError as exc:
+        raise UsageError(str(exc)) from exc
+    except KeyboardInterrupt:
+        print("interrupted: finished trials are kept in the study; run the same command to "
+              "continue it", flush=True)
+        return 130
+    storage_hint = f" --storage {args.storage}" if args.storage else (
+        f" --storage {spec.storage}" if args.output else "")
+    print(f"retrain the best: minirnn train {args.task} --from-study {name}{storage_hint}",
+          flush=True)
+    return 0
+
+
+# --------------------------------------------------------------- train --seeds / --from-study
+_OURS = ("--seeds", "--n-jobs", "--from-study", "--storage")
+
+
+def add_train_options(tasks: Any) -> None:
+    """Add ``--seeds``, ``--n-jobs``, ``--from-study`` and ``--storage`` to every train task."""
+    for parser in dict(tasks.choices).values():
+        group = parser.add_argument_group("many seeds and sweeps")
+        group.add_argument("--seeds", type=positive_int, default=1,
+                           help="train K times with seeds SEED..SEED+K-1 (data, weights, "
+                                "shuffling) and report mean, std, min and max of the test "
+                                "metric")
+        group.add_argument("--n-jobs", type=positive_int, default=1,
+                           help="with --seeds: runs in this many processes at once")
+        group.add_argument("--from-study", metavar="STUDY", default=None,
+                           help="train the best configuration of a sweep (options given here "
+                                "override it)")
+        group.add_argument("--storage", default=None,
+                           help="with --from-study: the study's storage URL; default: "
+                                "sqlite:///minirnn-sweeps/STUDY/study.db")
+        inner = parser.get_default("run")
+        if inner is not None:
+            parser.set_defaults(run=functools.partial(run_train, inner=inner))
+
+
+def _strip(tokens: Sequence[str], names: Sequence[str]) -> list[str]:
+    """Drop ``--name value`` and ``--name=value`` for the given option names."""
+    out: list[str] = []
+    skip = False
+    for token in tokens:
+        if skip:
+            skip = False
+            continue
+        name = token.split("=", 1)[0]
+        if name in names:
+            skip = "=" not in token
+            continue
+        out.append(token)
+    return out
+
+
+def _task_tokens(args: argparse.Namespace) -> list[str]:
+    argv = list(getattr(args, "argv", []))
+    start = argv.index(args.task, argv.index("train") + 1) + 1 if "train" in argv else len(argv)
+    return argv[start:]
+
+
+def run_train(args: argparse.Namespace, inner: Callable[[argparse.Namespace], int]) -> int:
+    """``minirnn train TASK`` with ``--from-study`` and/or ``--seeds``."""
+    from minirnn.sweeps.runner import _parse, option_args, run_seeds
+
+    tokens = _strip(_task_tokens(args), _OURS)
+    if args.from_study is not None:
+        st = _import_optuna()
+        folder = Path("minirnn-sweeps") / args.from_study
+        try:
+            study = st.load_study(args.from_study, _storage(args, folder, must_exist=True))
+            task, options, params, best = st.best_options(study)
+        except st.SweepError as exc:
+            raise UsageError(str(exc)) from exc
+        if task != args.task:
+            raise UsageError(f"study {args.from_study!r} swept {task!r}, not {args.task!r}")
+        tokens = [*options, *option_args(params), *tokens]
+        print(f"best trial {best.number} of study {args.from_study!r} (val_loss "
+              f"{best.value:.5g}): minirnn train {task} {' '.join(tokens)}", flush=True)
+        seeds, n_jobs, folder_now = args.seeds, args.n_jobs, getattr(args, "output", None)
+        args = _parse(["train", task, *tokens])
+        args.seeds, args.n_jobs = seeds, n_jobs
+        if folder_now is not None and hasattr(args, "overwrite"):
+            # main() made the run folder already; record this configuration in it.
+            args.output, args.overwrite = folder_now, True
+            prepare_output(args)
+    elif args.storage is not None:
+        raise UsageError("--storage goes with --from-study")
+    if args.seeds == 1:
+        if args.n_jobs != 1:
+            raise UsageError("--n-jobs goes with --seeds K (K > 1)")
+        return int(inner(args))
+    if getattr(args, "resume", None):
+        raise UsageError("--seeds cannot resume a run")
+    seeds = [args.seed + i for i in range(args.seeds)]
+    options = _strip(tokens, ("--seed", "--output", "--resume"))
+    print(f"{args.task}: {len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), {args.n_jobs} at a "
+          f"time; each run in {os.path.join(args.output, 'seed-<s>')}", flush=True)
+    try:
+        summary = run_seeds(args.task, options, seeds, output=args.output, n_jobs=args.n_jobs)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        return 130
+    better = "lower" if summary.lower_is_better else "higher"
+    print(f"{summary.metric} over {len(seeds)} seeds ({better} is better): mean "
+          f"{summary.mean:.5g}, std {summary.std:.3g}, min {summary.min:.5g}, max "
+          f"{summary.max:.5g}", flush=True)
+    if hasattr(args, "overwrite"):  # the run folder's report: the summary and the command
+        write_json(Path(args.output) / "report.json",
+                   {**summary.as_dict(), "status": "finished", "config": run_config(args)})
+    print(f"saved {Path(args.output) / 'seeds.json'}, report.json", flush=True)
+    return 0

@@ -1,0 +1,205 @@
+"""Reading a forecasting table from CSV with checks, and continuing its dates.
+
+Every problem is reported before any training, naming the file, line and column, and what
+to do: missing values, non-numeric cells, unreadable, unsorted or duplicate dates.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["SeriesTable", "format_dates", "future_dates", "infer_frequency", "load_table",
+           "parse_dates"]
+
+#: Header names taken as a date column when ``date_column="auto"``.
+_DATE_NAMES = ("", "date", "time", "month", "year", "day", "week", "quarter", "timestamp",
+               "datetime", "period", "ds")
+
+
+@dataclass
+class SeriesTable:
+    """A target column, optional feature columns and optional dates, in file order.
+
+    Attributes
+    ----------
+    values : ndarray, shape (T,)
+    features : ndarray, shape (T, E) or None
+    dates : ndarray of datetime64, shape (T,), or None
+    column : str
+    feature_names : list of str
+    date_column : str or None
+    """
+
+    values: np.ndarray
+    features: np.ndarray | None
+    dates: np.ndarray | None
+    column: str
+    feature_names: list[str] = field(default_factory=list)
+    date_column: str | None = None
+
+
+def parse_dates(texts: list[str] | np.ndarray, what: str = "dates") -> np.ndarray:
+    """ISO 8601 strings (``1949-01``, ``1981-01-31``, ``1821``) to ``datetime64``."""
+    out = []
+    for i, text in enumerate(texts):
+        try:
+            out.append(np.datetime64(str(text).strip()))
+        except ValueError:
+            raise ValueError(f"{what}: row {i + 1} has {text!r}, not an ISO 8601 date "
+                             "(like 1949-01, 1981-01-31 or 1821)") from None
+    return np.array(out)  # numpy promotes mixed resolutions to the finest one
+
+
+def infer_frequency(dates: np.ndarray) -> tuple[str, int]:
+    """The step between dates as ``(unit, count)``: ``("M", 1)`` monthly, ``("D", 7)`` weekly.
+
+    Calendar months (and years) are recognised when every date is the first of a month, so
+    ``1969-01-01, 1969-02-01`` is monthly. Irregular steps give the most common one.
+    """
+    d = np.asarray(dates)
+    if len(d) < 2:
+        raise ValueError("need at least two dates to infer their frequency")
+    unit = np.datetime_data(d.dtype)[0]
+    months = d.astype("datetime64[M]")
+    if unit in ("Y", "M") or np.all(months.astype(d.dtype) == d):
+        steps = np.diff(months.astype(np.int64))
+        unit = "M"
+    else:
+        days = d.astype("datetime64[D]")
+        if np.all(days.astype(d.dtype) == d):
+            steps, unit = np.diff(days.astype(np.int64)), "D"
+        else:
+            steps, unit = np.diff(d.astype("datetime64[s]").astype(np.int64)), "s"
+    values, counts = np.unique(steps, return_counts=True)
+    step = int(values[np.argmax(counts)])
+    if unit == "M" and step % 12 == 0:
+        return "Y", step // 12
+    return unit, max(step, 1)
+
+
+def future_dates(dates: np.ndarray, steps: int) -> np.ndarray:
+    """``steps`` dates after the last one, continuing the inferred frequency (same dtype)."""
+    d = np.asarray(dates)
+    unit, step = infer_frequency(d)
+    last = d[-1].astype(f"datetime64[{unit}]")
+    ahead = last + step * np.arange(1, steps + 1)
+    return ahead.astype(d.dtype)
+
+
+def format_dates(dates: np.ndarray) -> list[str]:
+    """Dates as ISO strings at their own resolution (``1961-01``, ``1991-01-01``)."""
+    return [str(v) for v in np.datetime_as_string(np.asarray(dates))]
+
+
+def _index(header: list[str], name: str, what: str, path: Path) -> int:
+    names = [h.strip() for h in header]
+    if name.strip() in names:
+        return names.index(name.strip())
+    raise ValueError(f"{path}: {what} {name!r} not found; available columns: {names}")
+
+
+def load_table(path: str | os.PathLike[str], column: str, *, features: list[str] | None = None,
+               date_column: str | None = "auto") -> SeriesTable:
+    """Read the target column, feature columns and dates of a CSV file, with checks.
+
+    Parameters
+    ----------
+    path : str or path-like
+        CSV with a header row; UTF-8 (BOM ignored); blank lines skipped.
+    column : str
+        The series to forecast.
+    features : list of str, optional
+        Extra numeric columns used as inputs.
+    date_column : str or None
+        The date column; ``"auto"`` takes the first column when its header looks like a date
+        (Date, Month, Time, Year, ... or empty) and every cell parses as an ISO date; None
+        for no dates.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        Empty file, missing column, missing value, non-numeric or non-finite cell, or dates
+        that cannot be read, are not increasing, or repeat; the message names the line.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"CSV file not found: {p}")
+    with p.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next((row for row in reader if row), None)
+        if header is None:
+            raise ValueError(f"{p} is empty: expected a header row and data rows")
+        rows = [(reader.line_num, row) for row in reader
+                if row and any(cell.strip() for cell in row)]
+    if not rows:
+        raise ValueError(f"{p} has a header but no data rows")
+    features = list(features or [])
+    col = _index(header, column, "column", p)
+    feat = [_index(header, f, "feature column", p) for f in features]
+    if col in feat:
+        raise ValueError(f"{p}: column {column!r} is the target; do not list it in --features")
+    date_idx: int | None = None
+    if date_column == "auto":
+        first = header[0].strip()
+        if col != 0 and 0 not in feat and first.lower() in _DATE_NAMES:
+            try:
+                parse_dates([r[0] for _, r in rows])
+                date_idx = 0
+            except (ValueError, IndexError):
+                date_idx = None
+    elif date_column is not None:
+        date_idx = _index(header, date_column, "date column", p)
+    needed = max([col, *feat, -1 if date_idx is None else date_idx])
+    values = np.empty((len(rows), 1 + len(feat)))
+    for i, (line, row) in enumerate(rows):
+        if len(row) <= needed:
+            raise ValueError(f"{p}, line {line}: expected at least {needed + 1} fields, got "
+                             f"{len(row)}")
+        for j, c in enumerate([col, *feat]):
+            text = row[c].strip()
+            name = header[c].strip()
+            if not text or text.lower() in ("na", "nan", "null", "none", "?"):
+                raise ValueError(f"{p}, line {line}: column {name!r} has a missing value "
+                                 f"({row[c]!r}); fill it in or drop the row before training")
+            try:
+                v = float(text)
+            except ValueError:
+                raise ValueError(f"{p}, line {line}: column {name!r} has a non-numeric "
+                                 f"value {row[c]!r}; expected a number") from None
+            if not np.isfinite(v):
+                raise ValueError(f"{p}, line {line}: column {name!r} has a non-finite value "
+                                 f"{row[c]!r}")
+            values[i, j] = v
+    dates = None
+    if date_idx is not None:
+        name = header[date_idx].strip()
+        texts = [r[date_idx] for _, r in rows]
+        try:
+            dates = parse_dates(texts, f"{p}, date column {name!r}")
+        except ValueError as exc:
+            bad = int(str(exc).split("row ")[1].split()[0]) - 1 if "row " in str(exc) else 0
+            raise ValueError(f"{p}, line {rows[bad][0]}: date column {name!r} has "
+                             f"{texts[bad]!r}, not an ISO 8601 date (like 1949-01, "
+                             f"1981-01-31 or 1821)") from None
+        steps = np.diff(dates.astype("datetime64[s]").astype(np.int64))
+        if np.any(steps == 0):
+            k = int(np.argmax(steps == 0)) + 1
+            raise ValueError(f"{p}, line {rows[k][0]}: date {texts[k].strip()!r} repeats the "
+                             f"date of line {rows[k - 1][0]}; each row must be one time step "
+                             "(aggregate or drop duplicates)")
+        if np.any(steps < 0):
+            k = int(np.argmax(steps < 0)) + 1
+            raise ValueError(f"{p}, line {rows[k][0]}: date {texts[k].strip()!r} comes before "
+                             f"{texts[k - 1].strip()!r} of line {rows[k - 1][0]}; sort the "
+                             f"file by {name or 'its date column'!r} first")
+    return SeriesTable(values=values[:, 0].copy(),
+                       features=values[:, 1:].copy() if feat else None,
+                       dates=dates, column=header[col].strip(), feature_names=features,
+                       date_column=None if date_idx is None else header[date_idx].strip())

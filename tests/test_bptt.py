@@ -1,0 +1,103 @@
+"""The fused sequence kernels against the generic per-step loop, on the same weights (no torch)."""
+
+import numpy as np
+import pytest
+
+from minirnn.cells import GRUCell, LSTMCell, RNNCell
+from minirnn.layers import LSTM, bptt
+
+#: Every cell configuration that has a fused kernel.
+CELLS = {
+    "lstm": lambda **kw: LSTMCell(3, 5, **kw),
+}
+
+
+def _run(cell, x, state0, reverse, rec_mask, dys, dfinal, fused):
+    cell.zero_grad()
+    ys, final, cache = bptt.forward(cell, x, state0, reverse, None, rec_mask, fused=fused)
+    assert (cache[0] == "steps") != fused
+    record = np.empty_like(ys)
+    dx, dstate0 = bptt.backward(cell, dys, dfinal, cache, record)
+    grads = {n: p.grad.copy() for n, p in cell.named_parameters()}
+    return ys, final, dx, dstate0, grads, record
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dropout", [False, True])
+def test_fused_and_generic_paths_agree(name, reverse, bias, dropout):
+    cell = CELLS[name](bias=bias, rng=1)
+    assert bptt.kernel_name(cell) is not None
+    rng = np.random.default_rng(2)
+    T, N = 6, 4
+    x = rng.standard_normal((T, N, 3))
+    state0 = tuple(rng.standard_normal((N, k)) for k in cell.state_sizes)
+    rec_mask = (rng.random((N, 5)) < 0.7) / 0.7 if dropout else None
+    dys = rng.standard_normal((T, N, 5))
+    dfinal = tuple(rng.standard_normal((N, k)) for k in cell.state_sizes)
+    fused = _run(cell, x, state0, reverse, rec_mask, dys, dfinal, True)
+    generic = _run(cell, x, state0, reverse, rec_mask, dys, dfinal, False)
+    for what, a, b in zip(("outputs", "final", "dx", "dstate0", "", "hidden grads"),
+                          fused, generic, strict=True):
+        if isinstance(a, dict):
+            for k in a:
+                np.testing.assert_allclose(a[k], b[k], rtol=1e-10, atol=1e-12, err_msg=k)
+        elif isinstance(a, tuple):
+            for u, v in zip(a, b, strict=True):
+                np.testing.assert_allclose(u, v, rtol=1e-10, atol=1e-12, err_msg=what)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=what)
+
+
+def test_kernel_hook_follows_the_step_math():
+    class SameMath(LSTMCell):
+        """Changes nothing of the math: keeps the kernel."""
+
+    class NewStep(LSTMCell):
+        def step(self, xp, hp, state):
+            return super().step(xp, hp, state)
+
+    class NewRecurrence(GRUCell):
+        def hidden_input_grad(self, dhp):
+            return super().hidden_input_grad(dhp)
+
+    class OwnKernel(NewStep):
+        fused_kernel = "lstm"
+
+    assert bptt.kernel_name(SameMath(2, 3)) == "lstm"
+    assert bptt.kernel_name(NewStep(2, 3)) is None
+    assert bptt.kernel_name(NewRecurrence(2, 3)) is None
+    assert bptt.kernel_name(OwnKernel(2, 3)) == "lstm"
+    assert bptt.kernel_name(LSTMCell(2, 3, peephole=True)) is None
+    assert bptt.kernel_name(LSTMCell(2, 3, proj_size=2)) is None
+    assert bptt.kernel_name(GRUCell(2, 3)) is None  # kernels deleted: within 1.15x
+    assert bptt.kernel_name(RNNCell(2, 3)) is None
+
+
+def test_recurrent_dropout_stays_on_the_fused_path():
+    layer = LSTM(3, 4, recurrent_dropout=0.3, seed=0)
+    layer.forward(np.ones((2, 5, 3)), training=True)
+    assert layer._cache[0][0][0] == "lstm"
+    layer = LSTM(3, 4, seed=0)
+    layer.forward(np.ones((2, 5, 3)), lengths=np.array([5, 3]))
+    assert layer._cache[0][0][0] == "steps"  # variable lengths use the generic loop
+
+
+def test_no_grad_forward_keeps_no_cache_and_gives_the_same_outputs():
+    import minirnn
+    from minirnn.layers import GRU
+
+    for layer in (LSTM(3, 4, num_layers=2, bidirectional=True, seed=0), GRU(3, 4, seed=0)):
+        x = np.random.default_rng(0).standard_normal((2, 5, 3))
+        y = layer.forward(x)
+        final = layer.final_state
+        with minirnn.no_grad():
+            y2 = layer.forward(x)
+        np.testing.assert_array_equal(y, y2)
+        for a, b in zip(final, layer.final_state, strict=True):
+            np.testing.assert_array_equal(a, b)
+        with pytest.raises(RuntimeError, match="no_grad"):
+            layer.backward(np.ones_like(y))
+        layer.forward(x)
+        layer.backward(np.ones_like(y))  # outside the block caches are back

@@ -1,0 +1,79 @@
+"""The worked examples of docs/custom-cells.md: IndRNN, MGU, layer-normalised LSTM."""
+
+import numpy as np
+import pytest
+
+from minirnn.contrib import IndRNNCell, LayerNormLSTMCell, MGUCell
+from minirnn.gradcheck import gradcheck
+from minirnn.layers import Recurrent, bptt
+from minirnn.testing import check_layer
+
+CELLS = [IndRNNCell, MGUCell, LayerNormLSTMCell]
+
+
+@pytest.mark.parametrize("cell_class", CELLS, ids=lambda c: c.__name__)
+def test_gradients_with_two_layers_both_directions_and_lengths(cell_class):
+    layer = Recurrent(cell_class, 2, 3, num_layers=2, bidirectional=True, seed=0)
+    x = np.random.default_rng(1).uniform(-2, 2, (2, 4, 2))
+    for kwargs in ({}, {"lengths": np.array([4, 2])}):
+        report = gradcheck(layer, x, seed=2, forward_kwargs=kwargs)
+        assert report.max_relative_error <= 1e-7
+
+
+@pytest.mark.parametrize("cell_class", CELLS, ids=lambda c: c.__name__)
+def test_contract_kit_passes(cell_class):
+    report = check_layer(cell_class, max_examples=3)
+    assert report.passed
+    assert "recurrence max abs err" in str(report)
+
+
+def test_no_fused_kernel_claimed():
+    for cell_class in CELLS:
+        assert bptt.kernel_name(cell_class(2, 3)) is None
+
+
+def test_indrnn_has_an_elementwise_recurrence_and_no_dead_matrix():
+    cell = IndRNNCell(3, 4, rng=0)
+    shapes = {n: p.shape for n, p in cell.named_parameters()}
+    assert shapes == {"weight_ih": (4, 3), "weight_hh": (4,), "bias_ih": (4,)}
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    h0 = np.random.default_rng(1).standard_normal((2, 4))
+    (h,) = cell.forward(x, h0)
+    ref = np.maximum(x @ cell.weight_ih.data.T + cell.bias_ih.data + cell.weight_hh.data * h0, 0)
+    np.testing.assert_allclose(h, ref, rtol=1e-12)
+
+
+def test_mgu_matches_its_equations():
+    cell = MGUCell(3, 4, rng=0)
+    H = 4
+    rng = np.random.default_rng(3)
+    x, h0 = rng.standard_normal((2, 3)), rng.standard_normal((2, H))
+    W, U, b = cell.weight_ih.data, cell.weight_hh.data, cell.bias_ih.data
+    f = 1 / (1 + np.exp(-(x @ W[:H].T + h0 @ U[:H].T + b[:H])))
+    cand = np.tanh(x @ W[H:].T + (f * h0) @ U[H:].T + b[H:])
+    (h,) = cell.forward(x, h0)
+    np.testing.assert_allclose(h, (1 - f) * h0 + f * cand, rtol=1e-12)
+    assert "bias_hh" not in dict(cell.named_parameters())
+
+
+def test_layer_norm_lstm_normalises_the_recurrence():
+    cell = LayerNormLSTMCell(3, 4, rng=0)
+    x = np.zeros((2, 3))
+    h0 = np.random.default_rng(4).standard_normal((2, 4))
+    c0 = np.zeros((2, 4))
+    _, c_small = cell.forward(x, (h0, c0))
+    _, c_big = cell.forward(x, (1000.0 * h0, c0))
+    # LN(h W^T) is invariant to the scale of h (up to its epsilon).
+    np.testing.assert_allclose(c_small, c_big, rtol=1e-4, atol=1e-6)
+
+
+def test_check_recurrence_catches_a_wrong_hidden_input_grad():
+    from minirnn.testing import check_recurrence
+
+    class Wrong(IndRNNCell):
+        def hidden_input_grad(self, dhp):
+            return dhp  # forgets the factor u
+
+    check_recurrence(IndRNNCell(2, 3, rng=0))
+    with pytest.raises(AssertionError, match="hidden_input_grad"):
+        check_recurrence(Wrong(2, 3, rng=0))

@@ -1,0 +1,300 @@
+"""minirnn.forecasting: transforms, season detection, no leakage, baselines, dates, CLI."""
+
+import csv
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from minirnn import datasets
+from minirnn.cli import main
+from minirnn.forecasting import (
+    Forecaster,
+    RobustScaler,
+    TargetTransform,
+    detect_season,
+    future_dates,
+    infer_frequency,
+    load_table,
+    mase,
+    mase_scale,
+    parse_dates,
+)
+
+FAST = {"epochs": 3, "hidden_size": 4, "patience": 2}
+
+
+def _seasonal(n=120, period=12, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return (100 + 1.5 * t) * (1 + 0.25 * np.sin(2 * np.pi * t / period)) * np.exp(
+        rng.normal(0, 0.02, n))
+
+
+# ------------------------------------------------------------------------ transforms
+@pytest.mark.parametrize("kind", ["none", "diff", "log", "logdiff"])
+@pytest.mark.parametrize("season", [0, 4])
+@pytest.mark.parametrize("horizon", [1, 3, 6])
+def test_transform_round_trip_is_exact(kind, season, horizon):
+    y = _seasonal(60, 4, seed=1)
+    tr = TargetTransform(kind, season)
+    x = tr.level(y)
+    origins = np.arange(tr.min_origin(horizon) + tr.lost, len(y) - horizon)
+    r = tr.targets(x, origins, horizon)
+    back = tr.inverse(x, origins, r)
+    truth = y[origins[:, None] + np.arange(1, horizon + 1)]
+    np.testing.assert_allclose(back, truth, rtol=1e-12, atol=0)
+    # The base only reads values up to the origin: changing later values leaves it alone.
+    x2 = x.copy()
+    x2[origins[0] + 1:] += 123.0
+    np.testing.assert_array_equal(tr.base(x2, origins[:1], horizon),
+                                  tr.base(x, origins[:1], horizon))
+
+
+def test_stationary_series_and_robust_scaler_round_trip():
+    y = _seasonal(50, 4)
+    u = TargetTransform("diff", 4).stationary(y)
+    assert np.all(np.isnan(u[:5])) and np.all(np.isfinite(u[5:]))
+    expected = (y[5:] - y[1:-4]) - (y[4:-1] - y[:-5])
+    np.testing.assert_allclose(u[5:], expected, rtol=1e-12)
+    scaler = RobustScaler().fit(u[5:])
+    z = scaler.transform(u[5:])
+    np.testing.assert_allclose(scaler.inverse_transform(z), u[5:], rtol=1e-12)
+    assert abs(np.median(z)) < 1e-12
+    far = scaler.transform(np.array([1e6]))  # no saturation outside the training range
+    assert far[0] > 1e3
+
+
+def test_log_transform_refuses_non_positive_values():
+    with pytest.raises(ValueError, match="value <= 0"):
+        TargetTransform("log").check(np.array([1.0, 0.0, 2.0]))
+    with pytest.raises(ValueError, match="kind"):
+        TargetTransform("sqrt")
+
+
+@pytest.mark.parametrize("period", [4, 7, 12])
+def test_detect_season_finds_the_period(period):
+    assert detect_season(_seasonal(20 * period, period, seed=period)) == period
+
+
+def test_detect_season_finds_none_in_noise_and_trend():
+    rng = np.random.default_rng(3)
+    assert detect_season(rng.normal(size=200)) == 0
+    assert detect_season(10 + 0.5 * np.arange(100) + rng.normal(0, 0.1, 100)) == 0
+
+
+def test_mase_matches_its_definition():
+    train = np.array([1.0, 3.0, 2.0, 5.0])
+    assert mase_scale(train) == pytest.approx((2 + 1 + 3) / 3)
+    assert mase(np.array([4.0, 6.0]), np.array([5.0, 5.0]), 2.0) == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------------- dates, CSV
+def test_future_dates_continue_the_frequency():
+    monthly = parse_dates(["1960-11", "1960-12"])
+    assert [str(d) for d in future_dates(monthly, 2)] == ["1961-01", "1961-02"]
+    month_starts = parse_dates(["1984-11-01", "1984-12-01"])
+    assert infer_frequency(month_starts) == ("M", 1)
+    assert [str(d) for d in future_dates(month_starts, 1)] == ["1985-01-01"]
+    assert [str(d) for d in future_dates(parse_dates(["1933", "1934"]), 2)] == ["1935", "1936"]
+    daily = parse_dates(["1990-12-30", "1990-12-31"])
+    assert [str(d) for d in future_dates(daily, 2)] == ["1991-01-01", "1991-01-02"]
+    weekly = parse_dates(["2020-01-06", "2020-01-13", "2020-01-20"])
+    assert infer_frequency(weekly) == ("D", 7)
+
+
+def _write(path, rows, header="Date,Value,Extra"):
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("rows,message", [
+    (["2000-01,1,2", "2000-02,,2"], r"line 3: column 'Value' has a missing value"),
+    (["2000-01,1,2", "2000-02,abc,2"], r"line 3: column 'Value' has a non-numeric value"),
+    (["2000-01,1,2", "2000-02,1,x"], r"line 3: column 'Extra' has a non-numeric"),
+    (["2000-02,1,2", "2000-01,1,2"], r"line 3: date '2000-01' comes before .*sort the file"),
+    (["2000-01,1,2", "2000-01,1,2"], r"line 3: date '2000-01' repeats the date of line 2"),
+    (["2000-01,1,2", "not a date,1,2"], r"line 3: date column 'Date' has 'not a date'"),
+])
+def test_load_table_names_the_problem(tmp_path, rows, message):
+    path = _write(tmp_path / "bad.csv", rows)
+    with pytest.raises(ValueError, match=message):
+        load_table(path, "Value", features=["Extra"], date_column="Date")
+
+
+def test_load_table_detects_dates_and_reads_features(tmp_path):
+    path = _write(tmp_path / "ok.csv", ["2000-01,1,5", "2000-02,2,6", "2000-03,3,7"])
+    table = load_table(path, "Value", features=["Extra"])
+    assert table.date_column == "Date" and str(table.dates[-1]) == "2000-03"
+    np.testing.assert_array_equal(table.features[:, 0], [5, 6, 7])
+
+
+def test_shipped_datasets_load():
+    assert set(datasets.names()) == {"airline", "lynx", "seatbelts", "shampoo", "temperatures"}
+    air = datasets.load("airline")
+    assert air.values.shape == (144,) and air.values[0] == 112 and str(air.dates[-1]) == "1960-12"
+    belts = datasets.load("seatbelts", with_features=True)
+    assert belts.features.shape == (192, 1) and belts.features[169, 0] == 1  # 1983-02
+    assert (datasets.path("lynx").parent / "SOURCES.md").exists()
+    with pytest.raises(ValueError, match="unknown dataset"):
+        datasets.load("nope")
+
+
+# ---------------------------------------------------------------------- Forecaster
+def test_no_leakage_every_choice_ignores_the_test_span():
+    y = _seasonal(144, 12)
+    n = 96
+    a = Forecaster(seed=0, **FAST).fit(y, train_size=n)
+    y2 = y.copy()
+    y2[n:] = np.random.default_rng(9).uniform(1, 1e4, len(y) - n)  # wild test span
+    b = Forecaster(seed=0, **FAST).fit(y2, train_size=n)
+    sa, sb = a.state_dict(), b.state_dict()
+    for key in ("y", "X"):
+        sa.pop(key), sb.pop(key)
+    assert sa == sb  # season, transform, orders, coefficients, scalers, weight, residuals
+    assert a.season_ == 12
+    wa, wb = a.model_.state_dict(), b.model_.state_dict()
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa)  # early stopping included
+    assert a.solver_.history.history["val_loss"] == b.solver_.history.history["val_loss"]
+
+
+def test_forecaster_beats_naive_baselines_on_a_seasonal_trend():
+    y = _seasonal(144, 12)
+    fc = Forecaster(seed=0, **FAST).fit(y, train_size=96)
+    ev = fc.evaluate()
+    m = ev.metrics
+    assert m["model"]["rmse"] < 0.5 * m["persistence"]["rmse"]
+    assert m["model"]["rmse"] < m["seasonal naive"]["rmse"]
+    assert m["model"]["mase"] < 1
+    assert set(ev.baselines) == {"persistence", "seasonal naive", "drift",
+                                 f"linear AR({fc.baseline_order_})"}
+
+
+def test_trend_extrapolates_beyond_the_training_range():
+    rng = np.random.default_rng(2)
+    y = 10 + 2.0 * np.arange(100) + rng.normal(0, 1, 100)  # the test span is all new levels
+    fc = Forecaster(network=False).fit(y, train_size=60)
+    m = fc.evaluate().metrics
+    assert m["model"]["rmse"] < 0.7 * m["persistence"]["rmse"]
+    assert m["model"]["rmse"] < 1.5  # about the noise level
+
+
+def test_multi_step_forecast_with_intervals_and_dates():
+    y = _seasonal(120, 12, seed=4)
+    dates = np.arange("2000-01", "2010-01", dtype="datetime64[M]")
+    fc = Forecaster(horizon=3, seed=0, **FAST).fit(y, dates=dates, train_size=84)
+    ev = fc.evaluate()
+    assert ev.prediction.shape == ev.truth.shape == (len(ev.origins), 3)
+    assert len(ev.metrics["model"]["rmse_per_step"]) == 3
+    assert ev.origins[0] == 83  # the first test value is a step-1 target
+    out = fc.forecast(7)  # more than H: recursive
+    assert out.mean.shape == (7,) and str(out.dates[0]) == "2010-01"
+    for level in (80, 95):
+        assert np.all(out.lower[level] < out.mean) and np.all(out.mean < out.upper[level])
+    assert np.all(out.lower[95] <= out.lower[80]) and np.all(out.upper[80] <= out.upper[95])
+
+
+def test_exogenous_input_is_used():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=300)
+    y = np.zeros(300)
+    y[1:] = 3 * x[:-1] + rng.normal(0, 0.1, 299)  # y follows yesterday's x
+    with_x = Forecaster(network=False).fit(y, x[:, None], train_size=200).evaluate()
+    without = Forecaster(network=False).fit(y, train_size=200).evaluate()
+    assert with_x.metrics["model"]["rmse"] < 0.2 * without.metrics["model"]["rmse"]
+    fc = Forecaster(network=False).fit(y, x[:, None], train_size=200)
+    with pytest.raises(ValueError, match="exogenous"):
+        fc.forecast(3)
+
+
+def test_save_load_round_trip(tmp_path):
+    y = _seasonal(100, 4, seed=6)
+    fc = Forecaster(horizon=2, seed=0, **FAST).fit(y, train_size=70)
+    fc.save(tmp_path / "f.npz")
+    back = Forecaster.load(tmp_path / "f.npz")
+    np.testing.assert_allclose(back.forecast(5).mean, fc.forecast(5).mean, rtol=1e-12)
+    np.testing.assert_allclose(back.evaluate().prediction, fc.evaluate().prediction,
+                               rtol=1e-12)
+
+
+def test_bad_arguments_are_refused_before_fitting():
+    with pytest.raises(ValueError, match="too short"):
+        Forecaster().fit(np.arange(10.0))
+    with pytest.raises(ValueError, match="index 3"):
+        Forecaster().fit(np.array([1, 2, 3, np.nan, 5.0]))
+    with pytest.raises(ValueError, match="transform"):
+        Forecaster(transform="sqrt")
+    with pytest.raises(ValueError, match="season"):
+        Forecaster(season=1)
+    with pytest.raises(ValueError, match="not fitted"):
+        Forecaster().forecast(3)
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_train_forecast_predict_on_shipped_airline(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "series", "--dataset", "airline", "--epochs", "2", "--hidden-size",
+                 "4", "--no-plot", "--output", str(run)]) == 0
+    out = capsys.readouterr().out
+    line = re.search(r"test RMSE (\S+)  vs persistence (\S+) and linear AR\((\d+)\) (\S+)  ",
+                     out)
+    assert line, out
+    model, persistence = float(line.group(1)), float(line.group(2))
+    assert model < 23.4 and model < persistence
+    assert "test MASE" in out and "seasonal naive (season 12)" in out
+    assert re.search(r"^verdict: .* best on the test span", out, re.M)
+    assert re.search(r"^forecast by: ", out, re.M)
+    report = json.loads((run / "report.json").read_text())
+    for key in ("test_rmse", "persistence_rmse", "linear_ar_rmse", "seasonal_naive_rmse",
+                "drift_rmse", "test_mase", "verdict", "method", "metrics"):
+        assert key in report, key
+    assert report["test_rmse"] == pytest.approx(model, abs=1e-3)
+    assert main(["forecast", str(run), "--steps", "14", "--no-plot"]) == 0
+    rows = list(csv.DictReader((run / "forecast.csv").open()))
+    assert len(rows) == 14 and rows[0]["date"] == "1961-01" and rows[13]["date"] == "1962-02"
+    assert all(float(r["lower_95"]) < float(r["forecast"]) < float(r["upper_95"]) for r in rows)
+    assert main(["predict", str(run), "--dataset", "airline"]) == 0
+    assert "next 1 value(s) after the last of 144" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("rows,message", [
+    ([f"2000-{m:02d}-01,{m}" for m in range(12, 0, -1)], "comes before"),
+    ([f"2000-01-{d:02d},1" for d in range(1, 10)], "too short"),
+])
+def test_cli_bad_series_one_line_error(tmp_path, rows, message):
+    path = _write(tmp_path / "s.csv", rows, header="Date,Value")
+    result = subprocess.run(
+        [sys.executable, "-m", "minirnn", "train", "series", "--csv", str(path), "--column",
+         "Value", "--no-plot", "--output", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("minirnn: error:") and message in lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_combination_weights_and_the_network_trust_rule():
+    y = _seasonal(96, 12, seed=7)
+    fc = Forecaster(seed=0, **FAST).fit(y, train_size=64)  # 13 validation forecasts
+    assert sum(m.weight for m in fc.members_) == pytest.approx(1.0)
+    assert fc.alpha_ == 0.0 and "too few validation forecasts" in fc.method_
+    # The forecasts are the weighted mean of the members' (checked against a refit of each).
+    ev = fc.evaluate()
+    manual = np.zeros_like(ev.prediction)
+    for m in fc.members_:
+        alone = Forecaster(network=False).fit(y, train_size=64)
+        alone.members_ = [type(m)(m.transform, m.order, m.coef, m.scaler, 1.0, m.exog)]
+        manual += m.weight * alone.evaluate().prediction
+    np.testing.assert_allclose(ev.prediction, manual, rtol=1e-10)
+
+
+def test_forecaster_never_worse_than_persistence_on_a_random_walk_with_drift():
+    rng = np.random.default_rng(11)
+    y = 100 + np.cumsum(0.8 + rng.normal(0, 1, 300))
+    fc = Forecaster(network=False).fit(y, train_size=200)
+    m = fc.evaluate().metrics
+    assert m["model"]["rmse"] < 1.02 * m["persistence"]["rmse"]
+    assert m["model"]["rmse"] < m["drift"]["rmse"] * 1.02

@@ -1,0 +1,368 @@
+"""Sweeps on Optuna (SQLite and a real PostgreSQL server), many-seed runs, search spaces."""
+
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from minirnn.cli import main
+from minirnn.sweeps.space import load_space_file, make_space, parse_param
+
+ROOT = Path(__file__).resolve().parents[1]
+# A tiny adding problem: a trial takes a fraction of a second.
+TINY = ["--seq-len", "6", "--train-size", "96", "--test-size", "32", "--epochs", "2"]
+
+
+def _env():
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    return env
+
+
+def _sweep_cmd(*args):
+    return [sys.executable, "-m", "minirnn", "sweep", *args]
+
+
+def _trials(storage, study):
+    pytest.importorskip("optuna")
+    from minirnn.sweeps.study import load_study
+
+    return load_study(study, storage).get_trials()
+
+
+# ------------------------------------------------------------------------- search spaces
+def test_space_defaults_pinned_and_file_override(tmp_path):
+    from minirnn.sweeps.runner import task_actions
+
+    actions = task_actions("adding")
+    space = make_space("adding", actions, None, pinned={"cell"})
+    assert "cell" not in space and "look_back" not in space  # pinned; not an adding option
+    assert space["lr"].log and space["lr"].low < space["lr"].high
+    assert space["hidden_size"].integer
+    toml = tmp_path / "space.toml"
+    toml.write_text('lr = {low = 1e-3, high = 1e-2, log = true}\ncell = ["gru"]\n'
+                    'hidden-size = 32\n')
+    space = make_space("adding", actions, toml, pinned=set())
+    assert space["lr"].low == 1e-3 and space["cell"].choices == ("gru",)
+    assert space["hidden_size"].fixed and space["hidden_size"].value == 32
+    assert "batch_size" in space  # defaults kept for names the file does not mention
+    only = tmp_path / "only.json"
+    only.write_text(json.dumps({"defaults": False, "layers": {"low": 1, "high": 3}}))
+    assert list(make_space("adding", actions, only, pinned=set())) == ["layers"]
+    assert load_space_file(only)["layers"] == {"low": 1, "high": 3}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('lr = {low = 1e-2, high = 1e-3}', "low < high"),
+    ('lr = {low = 0.0, high = 1e-3, log = true}', "log range needs low > 0"),
+    ('lr = {lo = 1.0, high = 2.0}', "expected a table with low, high"),
+    ('cell = []', "empty"),
+    ('look_back = [5, 10]', "not an option of minirnn train adding"),
+    ('lr = [1e-3', "not valid TOML"),
+])
+def test_space_file_errors_name_the_problem(tmp_path, text, message):
+    from minirnn.sweeps.runner import task_actions
+
+    path = tmp_path / "space.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(ValueError, match=message):
+        make_space("adding", task_actions("adding"), path, pinned=set())
+
+
+def test_param_parsing_infers_kinds():
+    assert parse_param("x", {"low": 1, "high": 5}, "f").integer
+    assert not parse_param("x", {"low": 1, "high": 5.0}, "f").integer
+    assert parse_param("x", ["a", "b"], "f").choices == ("a", "b")
+    assert parse_param("x", 3, "f").fixed
+
+
+# --------------------------------------------------------------------------- many seeds
+def test_seeds_report_mean_std_min_max(tmp_path, capsys):
+    out = tmp_path / "seeds"
+    assert main(["train", "adding", *TINY, "--seeds", "3", "--n-jobs", "2", "--seed", "5",
+                 "--output", str(out), "--no-plot"]) == 0
+    summary = json.loads((out / "seeds.json").read_text())
+    values = [run["test_mse"] for run in summary["runs"]]
+    assert [run["seed"] for run in summary["runs"]] == [5, 6, 7]
+    for run in summary["runs"]:  # each number is the one that seed's run wrote
+        report = json.loads((out / f"seed-{run['seed']}" / "report.json").read_text())
+        assert report["test_mse"] == run["test_mse"]
+    assert len(set(values)) == 3  # different seeds: different data and weights
+    assert summary["mean"] == pytest.approx(sum(values) / 3)
+    assert summary["min"] == min(values) and summary["max"] == max(values)
+    mean = sum(values) / 3
+    std = (sum((v - mean) ** 2 for v in values) / 2) ** 0.5
+    assert summary["std"] == pytest.approx(std)
+    assert "test_mse over 3 seeds" in capsys.readouterr().out
+
+
+def test_seeds_bad_combinations(tmp_path, capsys):
+    out = ["--output", str(tmp_path / "run")]
+    assert main(["train", "adding", *TINY, *out, "--n-jobs", "2"]) == 2
+    assert main(["train", "adding", *TINY, *out, "--storage", "sqlite:///x.db"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("minirnn: error:") == 2 and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------ SQLite sweeps
+def test_sweep_without_optuna_names_the_extra(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    monkeypatch.delitem(sys.modules, "minirnn.sweeps.study", raising=False)
+    assert main(["sweep", "adding", "--trials", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["minirnn: error: minirnn sweep needs Optuna: pip install 'minirnn[sweep]'"]
+
+
+def test_sweep_end_to_end_show_and_retrain(tmp_path, capsys):
+    pytest.importorskip("optuna")
+    out = tmp_path / "sw"
+    assert main(["sweep", "adding", *TINY, "--trials", "4", "--output", str(out),
+                 "--sampler-seed", "0", "--study", "tiny"]) == 0
+    text = capsys.readouterr().out
+    storage = f"sqlite:///{out / 'study.db'}"
+    trials = _trials(storage, "tiny")
+    assert len(trials) == 4 and {t.state.name for t in trials} <= {"COMPLETE", "PRUNED"}
+    summary = json.loads((out / "summary.json").read_text())
+    best = min((t for t in trials if t.state.name == "COMPLETE"), key=lambda t: t.value)
+    assert summary["best"]["trial"] == best.number and summary["best"]["params"] == best.params
+    assert "best parameters:" in text and "top " in text
+    rows = (out / "trials.csv").read_text().splitlines()
+    assert len(rows) == 5 and rows[0].startswith("number,state,value")
+    for t in trials:  # every complete trial's test metric came from its own run folder
+        if t.state.name == "COMPLETE":
+            report = json.loads((Path(t.user_attrs["output"]) / "report.json").read_text())
+            assert report["test_mse"] == t.user_attrs["test_mse"]
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        assert (out / "history.png").stat().st_size > 0
+    assert main(["sweep", "--show", "tiny", "--output", str(out), "--no-plot"]) == 0
+    assert f"best: trial {best.number}" in capsys.readouterr().out
+    run = tmp_path / "retrain"
+    assert main(["train", "adding", "--from-study", "tiny", "--storage", storage,
+                 "--output", str(run), "--no-plot"]) == 0
+    assert f"best trial {best.number}" in capsys.readouterr().out
+    from minirnn.io import load_model
+
+    recurrent = load_model(run / "model.npz").layers[0]
+    assert recurrent.hidden_size == best.params["hidden_size"]
+    assert type(recurrent).__name__.lower() == best.params["cell"]
+    history = json.loads((run / "history.json").read_text())
+    assert len(history["epoch"]) == 2  # the study's fixed --epochs 2 came along
+
+
+def test_second_process_joins_and_mismatch_is_refused(tmp_path, capsys):
+    pytest.importorskip("optuna")
+    out = tmp_path / "sw"
+    common = ["adding", *TINY, "--output", str(out), "--no-plot", "--pruner", "none"]
+    assert main(["sweep", *common, "--trials", "2"]) == 0
+    capsys.readouterr()
+    proc = subprocess.run(_sweep_cmd(*common, "--trials", "4"), env=_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    ran = sorted(int(n) for n in re.findall(r"^trial (\d+) \[", proc.stdout, re.M))
+    assert ran == [2, 3]  # only what was left, continuing the numbering
+    trials = _trials(f"sqlite:///{out / 'study.db'}", "adding")
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert all(t.state.name == "COMPLETE" for t in trials)
+    assert {t.user_attrs["pid"] for t in trials[2:]} == {proc_pid(proc, trials)}
+    # Another task configuration cannot be mixed into this study.
+    assert main(["sweep", "adding", "--seq-len", "7", "--output", str(out),
+                 "--trials", "5"]) == 2
+    assert "give another --study" in capsys.readouterr().err
+
+
+def proc_pid(proc, trials):
+    """The process id the second command recorded (it differs from this test's)."""
+    pids = {t.user_attrs["pid"] for t in trials[2:]}
+    assert os.getpid() not in pids and len(pids) == 1
+    return pids.pop()
+
+
+def test_killed_worker_leaves_a_study_a_new_command_continues(tmp_path):
+    pytest.importorskip("optuna")
+    out = tmp_path / "sw"
+    storage = f"sqlite:///{out / 'study.db'}"
+    # Slow trials (many epochs, no early stop) so the kill lands mid-trial.
+    args = ["adding", "--seq-len", "6", "--train-size", "96", "--test-size", "32",
+            "--epochs", "150", "--patience", "150", "--output", str(out), "--no-plot",
+            "--pruner", "none", "--study", "k"]
+    proc = subprocess.Popen(_sweep_cmd(*args, "--trials", "2"), env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if (out / "study.db").exists():
+                try:
+                    if any(t.state.name == "RUNNING" for t in _trials(storage, "k")):
+                        break
+                except Exception:  # the study is being created
+                    continue
+        else:
+            pytest.fail("no trial started within 60 s")
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    with sqlite3.connect(out / "study.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    (running,) = _trials(storage, "k")
+    assert running.state.name == "RUNNING"
+    # The same command again: it fails the dead worker's trial and runs the one left.
+    done = subprocess.run(_sweep_cmd(*args, "--trials", "1"), env=_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "marked trial(s) [0] failed" in done.stdout
+    trials = _trials(storage, "k")
+    assert trials[0].state.name == "FAIL"
+    assert trials[0].user_attrs["error"] == "worker process died"
+    assert [t.state.name for t in trials[1:]] == ["COMPLETE"]
+
+
+def test_sweep_with_two_jobs_runs_trials_in_worker_processes(tmp_path):
+    pytest.importorskip("optuna")
+    out = tmp_path / "sw"
+    assert main(["sweep", "binary-addition", "--bits", "3", "--train-size", "64",
+                 "--test-size", "16", "--epochs", "2", "--trials", "4", "--n-jobs", "2",
+                 "--output", str(out), "--no-plot"]) == 0
+    trials = _trials(f"sqlite:///{out / 'study.db'}", "binary-addition")
+    # Each worker checks the count before a trial: at most one extra with two workers.
+    assert 4 <= len(trials) <= 5
+    assert sorted(t.number for t in trials) == list(range(len(trials)))
+    assert os.getpid() not in {t.user_attrs["pid"] for t in trials}
+    assert {t.user_attrs["worker"] for t in trials} <= {0, 1}
+
+
+# ---------------------------------------------------------------------- PostgreSQL sweep
+def _pg_bin():
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb and shutil.which("pg_ctl") else None
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def postgres_url():
+    """A throw-away PostgreSQL server in a temporary folder on a free port."""
+    pytest.importorskip("optuna")
+    pytest.importorskip("psycopg2", reason="PostgreSQL storage needs psycopg2-binary")
+    bindir = _pg_bin()
+    if bindir is None:
+        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl) on this machine")
+    folder = Path(tempfile.mkdtemp(prefix="minirnn-pg-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root: run the server as an unprivileged user
+        import pwd
+
+        user = next((u for u in ("postgres", "nobody") if _has_user(u)), None)
+        if user is None:
+            pytest.skip("running as root and no unprivileged user (postgres, nobody) exists")
+        entry = pwd.getpwnam(user)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+        os.chmod(folder, 0o700)
+        prefix = ["runuser", "-u", user, "--"] if shutil.which("runuser") else None
+        if prefix is None:
+            pytest.skip("running as root without runuser to start PostgreSQL as another user")
+    data, port = folder / "data", _free_port()
+    run = {"check": True, "capture_output": True, "text": True, "timeout": 120}
+    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "minirnn",
+                    "--auth=trust", "-E", "UTF8"], **run)
+    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l",
+                    str(folder / "log"), "-w", "-o",
+                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"], **run)
+    try:
+        yield f"postgresql://minirnn@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _has_user(name):
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def test_two_workers_share_one_postgresql_study(tmp_path, postgres_url):
+    args = ["adding", "--seq-len", "8", "--train-size", "256", "--test-size", "32",
+            "--epochs", "3", "--pruner", "none", "--no-plot", "--trials", "8",
+            "--storage", postgres_url, "--study", "shared"]
+    procs = [subprocess.Popen(_sweep_cmd(*args, "--output", str(tmp_path / f"w{i}")),
+                              env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for i in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err
+    ran = [set(map(int, re.findall(r"^trial (\d+) \[", o, re.M))) for o, _ in outputs]
+    trials = _trials(postgres_url, "shared")
+    numbers = [t.number for t in trials]
+    assert sorted(numbers) == list(range(len(trials)))  # no number twice, none missing
+    assert 8 <= len(trials) <= 9  # the target, at most one extra from a simultaneous check
+    assert all(t.state.name == "COMPLETE" for t in trials)
+    assert ran[0] and ran[1] and not ran[0] & ran[1]  # both workers' trials landed, no overlap
+    assert ran[0] | ran[1] == set(numbers)
+    by_pid = {p.pid: r for p, r in zip(procs, ran, strict=True)}
+    for t in trials:  # each trial is recorded under the process that ran it
+        assert t.number in by_pid[t.user_attrs["pid"]]
+
+
+def _classify_files(tmp_path):
+    from minirnn.data import CBF_CLASSES, cylinder_bell_funnel, save_ts
+
+    for name, n, seed in (("TRAIN", 24, 0), ("TEST", 12, 1)):
+        x, y = cylinder_bell_funnel(n, 32, seed=seed)
+        save_ts(tmp_path / f"CBF_{name}.ts", x, None, y, CBF_CLASSES, problem_name="CBF")
+    return ["--train", str(tmp_path / "CBF_TRAIN.ts"), "--test", str(tmp_path / "CBF_TEST.ts"),
+            "--epochs", "2", "--dtw", "no", "--max-steps", "16"]
+
+
+def _text_file(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("To be, or not to be, that is the question:\n" * 60, encoding="utf-8")
+    return ["--file", str(path), "--seq-len", "16", "--epochs", "1", "--eval-every", "10",
+            "--sample-length", "5"]
+
+
+@pytest.mark.parametrize("task, metric", [("classify", "test_accuracy"),
+                                          ("text", "val_perplexity")])
+def test_sweep_classify_and_text(tmp_path, task, metric):
+    pytest.importorskip("optuna")
+    options = _classify_files(tmp_path) if task == "classify" else _text_file(tmp_path)
+    space = tmp_path / "space.json"  # small models: the test is about the plumbing
+    space.write_text(json.dumps({"hidden_size": {"low": 4, "high": 8}, "layers": 1,
+                                 "batch_size": [8]}))
+    out = tmp_path / "sw"
+    assert main(["sweep", task, *options, "--trials", "2", "--pruner", "none", "--space",
+                 str(space), "--output", str(out), "--no-plot"]) == 0
+    trials = _trials(f"sqlite:///{out / 'study.db'}", task)
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
+    for t in trials:
+        assert 4 <= t.params["hidden_size"] <= 8 and t.user_attrs["metric"] == metric
+        assert t.intermediate_values  # the pruning callback reported every epoch
+        report = json.loads((Path(t.user_attrs["output"]) / "report.json").read_text())
+        assert report[metric] == t.user_attrs[metric]
