@@ -457,8 +457,9 @@ def render_report(raw: dict[str, Any], results_path: str = "results.json") -> st
         f"{meta.get('wall_s', '?')} s), raw results in `{results_path}`.",
         "",
         f"- Machine: {meta['cpu']}, {meta['cpu_count']} CPUs, {meta['platform']}.",
-        f"- Libraries: {_env_line(raw)}. Each framework ran with its default thread settings "
-        "(no thread environment variables set) in its own process.",
+        f"- Libraries: {_env_line(raw)}. Each framework ran in its own process with "
+        + (f"these thread settings: {meta['worker_env']}."
+           if meta.get("worker_env") else "its default thread settings."),
         "- Load: 1-minute load average "
         + (f"{min(loads):.1f}-{max(loads):.1f} at the workers' starts " if loads else "")
         + f"(start of run {meta.get('loadavg_start')}, end {meta.get('loadavg_end')}); "
