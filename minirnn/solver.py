@@ -194,13 +194,6 @@ def _check_checkpoint_path(path: Any) -> str | os.PathLike[str] | None:
     return path
 
 
-def _generators(model: Layer) -> dict[str, np.random.Generator]:
-    """The model's random generators (dropout masks), by layer name."""
-    layers = [("model", model)] + [(f"model.{n}", la) for n, la in model.named_layers()]
-    return {name: rng for name, layer in layers
-            if isinstance(rng := getattr(layer, "_rng", None), np.random.Generator)}
-
-
 def _checked_history(state: Any) -> History:
     """A :class:`History` from its state dict, checked (epoch ints, float lists)."""
     if not isinstance(state, dict) or set(state) != {"epoch", "history"} or not isinstance(
@@ -408,8 +401,7 @@ class Solver:
 
     # ---------------------------------------------------------------- states
     def _recurrent_layers(self) -> list[Any]:
-        layers = [self.model] + [layer for _, layer in self.model.named_layers()]
-        return [layer for layer in layers if hasattr(layer, "carried_state")]
+        return self.model.state_carriers()
 
     def reset_states(self) -> None:
         """Forget the states carried between batches (stateful training and TBPTT)."""
@@ -629,7 +621,7 @@ class Solver:
         callback that keeps state) and ``best`` (the best epoch's loss and
         weights, restored on Ctrl-C).
         """
-        gens = {"solver": self.rng, **_generators(self.model)}
+        gens = {"solver": self.rng, **self.model.named_generators()}
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -663,7 +655,7 @@ class Solver:
             raise ValueError(f"history does not hold exactly the {epoch} completed epochs")
         scratch_opt = copy.copy(self.optimizer)
         scratch_opt.load_state_dict(state["optimizer"])
-        gens = {"solver": self.rng, **_generators(self.model)}
+        gens = {"solver": self.rng, **self.model.named_generators()}
         saved_gens = state["generators"]
         if not isinstance(saved_gens, dict) or set(saved_gens) != set(gens):
             raise ValueError(f"random generators {sorted(saved_gens)} do not match this "
