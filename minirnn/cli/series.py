@@ -106,8 +106,12 @@ def _verdict(ev: Evaluation) -> str:
     m = ev.metrics
     best = ev.best
     model = m["model"]["rmse"]
-    beaten = [k for k in m if k != "model" and model < m[k]["rmse"]]
-    losing = [k for k in m if k != "model" and model >= m[k]["rmse"]]
+    tied = [k for k in m if k != "model" and abs(model - m[k]["rmse"]) <= 1e-9 * max(model, 1)]
+    beaten = [k for k in m if k != "model" and model < m[k]["rmse"] and k not in tied]
+    losing = [k for k in m if k != "model" and model > m[k]["rmse"] and k not in tied]
+    if tied and not losing:
+        return (f"the model ties with {', '.join(tied)} (RMSE {model:.3f}: the same forecasts) "
+                f"and beats " + (", ".join(beaten) or "nothing else"))
     if best == "model":
         return (f"the model is best on the test span (RMSE {model:.3f}); it beats "
                 + ", ".join(beaten))
@@ -180,6 +184,15 @@ def _resolve_dataset(args: argparse.Namespace) -> None:
         raise UsageError("--column is required with --csv")
 
 
+def _lr(args: argparse.Namespace) -> float | None:
+    """--lr when given; else the Forecaster's own default (3e-3, tuned for residual models)
+    rather than the optimizer's, which the common options fill in."""
+    given = any(a == "--lr" or a.startswith("--lr=") for a in getattr(args, "argv", []) or [])
+    if given or getattr(args, "optimizer", "adam") != "adam":
+        return float(args.lr) if args.lr is not None else None
+    return float(Forecaster().lr or 3e-3)
+
+
 def _callbacks(args: argparse.Namespace) -> list[Callback]:
     """Epoch lines (unless --quiet), a progress bar when asked, --time-limit."""
     quiet = getattr(args, "quiet", False)
@@ -207,7 +220,7 @@ def train_series(args: argparse.Namespace) -> int:
         horizon=args.horizon, look_back=args.look_back, transform=args.transform,
         season=args.season, cell=args.cell, hidden_size=args.hidden_size,
         num_layers=args.layers, bidirectional=args.bidirectional, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+        batch_size=args.batch_size, lr=_lr(args), patience=args.patience,
         clip_norm=args.clip_norm, optimizer=args.optimizer, val_fraction=args.val_size,
         network=args.network, seed=args.seed, dtype=args.dtype,
         callbacks=_callbacks(args))
@@ -243,6 +256,7 @@ def train_series(args: argparse.Namespace) -> int:
         "method": fc.method_, **extra, "season": fc.season_, "look_back": fc.look_back_,
         "horizon": fc.horizon, "transform": fc.transform_.name, "ar_order": fc.members_[0].order,
         "network_weight": fc.alpha_, "validation_rmse": fc.validation_,
+        "forecaster": fc.get_config(),
         "train_size": n_train, "test_targets": len(ev.origins),
         "column": table.column, "features": features, "csv": args.csv,
         "seconds": time.perf_counter() - start}
@@ -263,13 +277,18 @@ def train_series(args: argparse.Namespace) -> int:
                                             "config": run_config(args)})
         print(f"saved {folder / 'model.npz'}, report.json", flush=True)
     _write_predictions(folder / "predictions.csv", table, ev, fc.horizon)
-    fcst = fc.forecast(fc.horizon)
+    # Past the end: a season (or 12 steps) ahead, recursively beyond H; H with inputs.
+    steps = fc.horizon if features else max(fc.horizon, fc.season_ if 0 < fc.season_ <= 60
+                                            else 12)
+    fcst = fc.forecast(steps)
     _write_forecast(folder / "forecast.csv", fcst)
     print(f"saved {folder / 'predictions.csv'} (test forecasts and baselines), "
           f"forecast.csv (the next {len(fcst.mean)} step(s) with 80%/95% intervals)", flush=True)
     if not args.no_plot:
         _figure(folder / "forecast.png", table, fc, ev, fcst,
-                f"{table.column}: {fc.method_}"[:110])
+                f"{table.column}: test RMSE {m['model']['rmse']:.4g} (persistence "
+                f"{m['persistence']['rmse']:.4g}, {ar_name} {m[ar_name]['rmse']:.4g}); best: "
+                f"{ev.best}")
     return 0
 
 
