@@ -181,6 +181,10 @@ class PruningCallback(Callback):
     Raises :class:`optuna.TrialPruned` from ``on_epoch_end`` (as Optuna's own framework
     integrations do), so training ends at once and nothing more is evaluated or written.
 
+    The step reported is the number of epochs this callback has seen, so a command that
+    trains several models in a row with the same callbacks (an ensemble) reports epochs
+    1..E of the first, then E+1.. of the next, never one step twice.
+
     Parameters
     ----------
     trial : optuna.Trial
@@ -191,6 +195,7 @@ class PruningCallback(Callback):
     def __init__(self, trial: optuna.Trial, monitor: str = "val_loss") -> None:
         self.trial = trial
         self.monitor = monitor
+        self.step = 0
         self.pruned_epoch: int | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
@@ -198,11 +203,12 @@ class PruningCallback(Callback):
             raise ValueError(f"PruningCallback monitors {self.monitor!r} but the epoch logs "
                              f"only have {sorted(logs)}")
         value = float(logs[self.monitor])
+        step, self.step = self.step, self.step + 1
         if not math.isfinite(value):
             return  # Optuna cannot compare NaN; the Solver stops a diverged run anyway
-        self.trial.report(value, step=epoch)
+        self.trial.report(value, step=step)
         if self.trial.should_prune():
-            self.pruned_epoch = epoch
+            self.pruned_epoch = step
             raise optuna.TrialPruned(f"epoch {epoch + 1}: {self.monitor} {value:.6g}")
 
 
