@@ -225,7 +225,7 @@ def train_classify(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, clip_norm=args.clip_norm,
         patience=args.patience, validation_fraction=args.validation_fraction,
         dropout=args.dropout, class_weight=None if args.class_weight == "none" else "balanced",
-        n_models=args.ensemble, optimizer=args.optimizer, seed=args.seed,
+        n_models=args.ensemble, refit=args.refit, optimizer=args.optimizer, seed=args.seed,
         dtype=np.dtype(args.dtype),
         time_limit=args.time_limit, verbose_time_limit=True, callbacks=callbacks)
     members = f"an ensemble of {args.ensemble} x " if args.ensemble > 1 else ""
@@ -387,6 +387,9 @@ def add_parser(tasks: Any, fmt: type[argparse.HelpFormatter]) -> None:
                         help="summary of the hidden states over valid steps: mean, mean_max, "
                              "max, last, or several joined by commas (ensemble member k uses "
                              "the k-th)")
+    parser.add_argument("--refit", action=argparse.BooleanOptionalAction, default=False,
+                        help="after early stopping picks the epochs, retrain each member on "
+                             "the whole training file for that many")
     parser.add_argument("--ensemble", type=positive_int, default=3,
                         help="members (seeds, validation splits, poolings) whose "
                              "probabilities are averaged")
