@@ -358,8 +358,8 @@ class SequenceClassifier:
                         batch_size=cfg["batch_size"], epochs=cfg["epochs"],
                         seed=cfg["seed"] + k, clip_norm=cfg["clip_norm"],
                         metrics=["accuracy"], callbacks=callbacks)
-        mask = None if weights is None else weights[y].astype(self.dtype)  # weighted mean
-        solver.fit(xt, y, validation_data=val_data, lengths=lt, mask=mask)
+        weight = None if weights is None else weights[y]  # a weighted mean (torch's weight=)
+        solver.fit(xt, y, validation_data=val_data, lengths=lt, sample_weight=weight)
         return model, solver, stopper
 
     def _refit_member(self, k: int, xt: np.ndarray, y: np.ndarray, lt: np.ndarray,
