@@ -134,6 +134,10 @@ def run_sweep(args: argparse.Namespace) -> int:
             raise UsageError(f"give a TASK to sweep ({', '.join(tasks)}) or --show STUDY")
         if args.task not in tasks:
             raise UsageError(f"unknown task {args.task!r}; expected one of {tasks}")
+        given = {t.split("=", 1)[0] for t in rest}
+        for option in ("--seeds", "--from-study", "--resume", "--overwrite"):
+            if option in given:
+                raise UsageError(f"{option} is not an option of a sweep's trials")
         name = args.study or args.task
         folder = _folder(args, name)
         try:
