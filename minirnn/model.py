@@ -74,10 +74,8 @@ class Sequential(Layer):
 
     def reset_states(self) -> None:
         """Forget the states carried between batches by stateful recurrent layers."""
-        for _, layer in self.named_layers():
-            reset = getattr(layer, "reset_states", None)
-            if callable(reset):
-                reset()
+        for layer in self.state_carriers():
+            layer.reset_states()  # type: ignore[attr-defined]
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Backward through every layer in reverse order; returns dL/d(input)."""

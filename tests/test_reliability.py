@@ -481,3 +481,21 @@ def test_weights_go_in_sample_weight_not_in_the_mask():
         MSE().forward(pred, target, sample_weight=np.array([1.0, -1.0]))
     (x, y), _ = _data()
     Solver(_model(), epochs=1).fit(x, y, sample_weight=np.linspace(0, 2, len(x)))
+
+
+def test_one_rule_for_clip_thresholds_in_solver_and_clipping():
+    from minirnn.optim import clip_grad_norm, clip_grad_value
+    from minirnn.parameter import Parameter
+
+    p = Parameter(np.ones(3))
+    p.grad[:] = 4.0
+    for bad, error in ((float("inf"), ValueError), (0.0, ValueError), ("1", TypeError),
+                       (True, TypeError), (float("nan"), ValueError)):
+        with pytest.raises(error, match="max_norm"):
+            clip_grad_norm([p], bad)
+        with pytest.raises(error, match="clip_value"):
+            clip_grad_value([p], bad)
+        with pytest.raises(error, match="clip_norm"):
+            Solver(_model(), clip_norm=bad)
+    clip_grad_norm([p], np.float32(1.0))
+    assert np.linalg.norm(p.grad) == pytest.approx(1.0, rel=1e-5)
