@@ -61,6 +61,13 @@ def _summary(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "summary.json").read_text())
 
 
+def _trial_seconds(folder: Path) -> float:
+    import csv
+
+    with open(folder / "trials.csv") as handle:
+        return sum(float(r["seconds"]) for r in csv.DictReader(handle) if r["seconds"])
+
+
 def pruning(args: argparse.Namespace) -> list[dict[str, Any]]:
     task = ["--seq-len", str(args.seq_len), "--train-size", str(args.train_size),
             "--test-size", str(args.test_size), "--epochs", str(args.epochs)]
@@ -110,7 +117,12 @@ def workers(args: argparse.Namespace) -> list[dict[str, Any]]:
                      "--sampler", "random", "--sampler-seed", "0", "--n-jobs", str(jobs),
                      "--output", str(Path(tmp) / "s"), "--no-plot"], Path(tmp),
                     threads=1 if jobs == 1 and args.one_thread else None)
-            row[f"jobs{jobs}"] = {"seconds": seconds, "load": [l0, l1]}
+                busy = _trial_seconds(Path(tmp) / "s")
+            # Trials running at once on average (sum of trial durations / wall time): 2 means
+            # the workers never waited for each other, whatever the machine's load.
+            row[f"jobs{jobs}"] = {"seconds": seconds, "load": [l0, l1],
+                                  "mean_trial_seconds": busy / args.trials,
+                                  "concurrency": busy / seconds}
         row["one_worker_blas_threads"] = 1 if args.one_thread else "all cores"
         row["speedup"] = row["jobs1"]["seconds"] / row["jobs2"]["seconds"]
         rows.append(row)
