@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
@@ -10,7 +11,16 @@ from typing import Any, overload
 
 import numpy as np
 
-from minirnn._validation import check_positive_int
+from minirnn._validation import (
+    check_bool,
+    check_lengths,
+    check_mask,
+    check_positive_float,
+    check_positive_int,
+    check_sample_weight,
+    check_seed,
+    check_weights,
+)
 from minirnn.callbacks import Callback, ProgressBar, ProgressPrinter
 from minirnn.layers.base import Layer
 from minirnn.losses.base import Loss
@@ -162,16 +172,56 @@ def _as_data(x: Any, y: Any, dtype: np.dtype, what: str,
 
 
 def _as_lengths(lengths: Any, n: int, steps: int | None, what: str) -> np.ndarray | None:
-    if lengths is None:
+    return check_lengths(lengths, n, steps, f"{what} lengths")
+
+
+def _check_checkpoint_path(path: Any) -> str | os.PathLike[str] | None:
+    """Refuse an unusable checkpoint path now, not after the first epoch was trained."""
+    if path is None:
         return None
-    arr = np.asarray(lengths)
-    if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{what} lengths must be {n} integers (one per sample), "
-                         f"got shape {arr.shape} dtype {arr.dtype}")
-    if arr.min() < 1 or (steps is not None and arr.max() > steps):
-        raise ValueError(f"{what} lengths must be in [1, {steps}], got min {arr.min()} "
-                         f"max {arr.max()}")
-    return arr
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"checkpoint_path must be a str or PathLike, got {type(path).__name__}")
+    text = os.fspath(path)
+    if not text:
+        raise ValueError("checkpoint_path must not be empty")
+    if os.path.isdir(text):
+        raise ValueError(f"checkpoint_path {text!r} is a directory; give a file name")
+    folder = os.path.dirname(text) or "."
+    if not os.path.isdir(folder):
+        raise ValueError(f"checkpoint_path {text!r}: folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"checkpoint_path {text!r}: folder {folder!r} is not writable")
+    return path
+
+
+def _generators(model: Layer) -> dict[str, np.random.Generator]:
+    """The model's random generators (dropout masks), by layer name."""
+    layers = [("model", model)] + [(f"model.{n}", la) for n, la in model.named_layers()]
+    return {name: rng for name, layer in layers
+            if isinstance(rng := getattr(layer, "_rng", None), np.random.Generator)}
+
+
+def _checked_history(state: Any) -> History:
+    """A :class:`History` from its state dict, checked (epoch ints, float lists)."""
+    if not isinstance(state, dict) or set(state) != {"epoch", "history"} or not isinstance(
+            state["epoch"], list) or not isinstance(state["history"], dict):
+        raise ValueError(f"history must be {{'epoch': [...], 'history': {{...}}}}, "
+                         f"got {state!r:.100}")
+    for e in state["epoch"]:
+        _checked_int(e, "history epoch")
+    for key, values in state["history"].items():
+        if not isinstance(key, str) or not isinstance(values, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise ValueError(f"history entry {key!r} must be a list of numbers")
+    history = History()
+    history.load_state_dict(state)
+    return history
+
+
+def _checked_int(value: Any, what: str, low: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{what} must be an int >= {low}, got {value!r}")
+    return int(value)
 
 
 class Solver:
@@ -193,7 +243,7 @@ class Solver:
         seen once per epoch; never sampling with replacement).
     drop_last : bool
         Drop the last batch if it is smaller than ``batch_size``.
-    seed : int, optional
+    seed : int >= 0, numpy Generator or None
         Seeds the shuffling: the same seed gives the same batches.
     clip_norm : float, optional
         Scale gradients so their global L2 norm is at most this (keeps direction).
@@ -229,9 +279,8 @@ class Solver:
     checkpoint_path : str or PathLike, optional
         Write a checkpoint (model, optimizer, RNG states, epoch, history,
         callback states) atomically after every ``checkpoint_every`` epochs and
-        after the last epoch (before callbacks restore best weights);
-        ``fit(..., resume=True)`` continues from it exactly, also with a larger
-        ``epochs``.
+        at the end; ``fit(..., resume=True)`` continues from it exactly. Its
+        folder must exist and be writable (checked here, before any training).
     checkpoint_every : int
 
     Every argument but ``model`` is keyword-only, and an unknown keyword is an
@@ -242,16 +291,24 @@ class Solver:
     Per batch: forward (training mode), loss, backward, global gradient norm
     (recorded; a NaN/Inf stops training before the update with
     :class:`TrainingDivergedError`), ``clip_norm``, ``clip_value``,
-    ``optimizer.step()``, callbacks' ``on_batch_end``.
+    ``optimizer.step()`` (an update that makes a weight NaN/Inf is undone,
+    optimizer state included, and raises :class:`TrainingDivergedError`),
+    callbacks' ``on_batch_end``.
 
     The history records per epoch ``loss`` (mean training loss weighted by
     batch size), ``val_loss`` with validation data, ``grad_norm`` (mean global
     norm before clipping), ``lr``, ``time`` and ``samples_per_second``.
 
+    A checkpoint always holds the training state at the end of an epoch (the
+    last one completed), before early stopping restores its best weights or
+    Ctrl-C restores the best epoch's: resuming from it, also to train more
+    epochs than first asked, gives bit-for-bit the run that was never stopped.
+    A run stopped by a callback (early stopping) stays stopped when resumed.
+
     Ctrl-C (``KeyboardInterrupt``) ends training cleanly: the history so far is
     kept, ``interrupted`` is set, and the model gets the weights of the best
-    epoch so far (lowest ``val_loss``, else ``loss``); the checkpoint keeps the
-    end of the last completed epoch (the interrupted one is redone on resume).
+    epoch so far (lowest ``val_loss``, else ``loss``); a checkpoint of the last
+    completed epoch is written if ``checkpoint_path`` is set.
     """
 
     def __init__(
@@ -264,7 +321,7 @@ class Solver:
         epochs: int = 10,
         shuffle: bool = True,
         drop_last: bool = False,
-        seed: int | None = None,
+        seed: int | np.random.Generator | None = None,
         clip_norm: float | None = None,
         clip_value: float | None = None,
         record_param_norms: bool = False,
@@ -291,33 +348,30 @@ class Solver:
             raise ValueError("optimizer updates parameters that are not the model's")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.epochs = check_positive_int(epochs, "epochs")
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
-        self.seed = seed
-        for name, value in (("clip_norm", clip_norm), ("clip_value", clip_value)):
-            if value is not None and (isinstance(value, bool) or not isinstance(
-                    value, (int, float)) or not value > 0 or not math.isfinite(value)):
-                raise ValueError(f"{name} must be a positive number or None, got {value!r}")
-        self.clip_norm = clip_norm
-        self.clip_value = clip_value
-        self.record_param_norms = bool(record_param_norms)
+        self.shuffle = check_bool(shuffle, "shuffle")
+        self.drop_last = check_bool(drop_last, "drop_last")
+        self.seed = check_seed(seed, "seed")
+        self.clip_norm = check_positive_float(clip_norm, "clip_norm", optional=True)
+        self.clip_value = check_positive_float(clip_value, "clip_value", optional=True)
+        self.record_param_norms = check_bool(record_param_norms, "record_param_norms")
         self.tbptt = self._check_tbptt(tbptt)
-        if stateful and shuffle:
+        self.stateful = check_bool(stateful, "stateful")
+        if self.stateful and self.shuffle:
             raise ValueError("stateful=True carries states from batch to batch by position: "
                              "it needs shuffle=False")
-        self.stateful = bool(stateful)
         self.callbacks: list[Callback] = list(callbacks)
         self.metrics = [get_metric(m) for m in metrics]
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
-        if verbose not in (0, 1, 2):
+        if isinstance(verbose, bool) or verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+        log_every = check_positive_int(log_every, "log_every")
         if verbose == 1:
             self.callbacks.append(ProgressPrinter())
         elif verbose == 2:
             self.callbacks.append(ProgressBar(every_batches=log_every))
-        self.checkpoint_path = checkpoint_path
+        self.checkpoint_path = _check_checkpoint_path(checkpoint_path)
         self.checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
         self.history = History()
         self.stop_training = False
@@ -325,14 +379,22 @@ class Solver:
         self.epoch = 0  # epochs completed
         #: Batches per epoch of the current ``fit`` (progress bars show it as their total).
         self.steps_per_epoch: int | None = None
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(self.seed)
         self._best: tuple[float, dict[str, np.ndarray]] | None = None
+        # The full training state at the end of the last completed epoch: what checkpoints
+        # hold and what a divergence first seen in validation falls back to.
+        self._epoch_state: dict[str, Any] | None = None
 
     @staticmethod
     def _check_tbptt(tbptt: Any) -> tuple[int, int] | None:
         if tbptt is None:
             return None
-        k1, k2 = (tbptt, tbptt) if isinstance(tbptt, int) else tuple(tbptt)
+        if isinstance(tbptt, (int, np.integer)) and not isinstance(tbptt, bool):
+            k1, k2 = tbptt, tbptt
+        elif isinstance(tbptt, (tuple, list)) and len(tbptt) == 2:
+            k1, k2 = tbptt
+        else:
+            raise TypeError(f"tbptt must be an int or a pair (k1, k2), got {tbptt!r}")
         k1 = check_positive_int(k1, "tbptt k1")
         k2 = check_positive_int(k2, "tbptt k2")
         if k2 < k1 or k2 % k1:
@@ -364,6 +426,7 @@ class Solver:
         validation_split: float = 0.0,
         mask: np.ndarray | None = None,
         lengths: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
         resume: bool = False,
     ) -> History:
         """Train until ``epochs`` epochs are done or a callback stops it.
@@ -378,12 +441,15 @@ class Solver:
         validation_split : float in [0, 1)
             Without ``validation_data``: hold out this fraction of the samples
             (the last ones, before any shuffling, as Keras does).
-        mask : ndarray, shape (N,) or (N, T), optional
+        mask : ndarray of bool or 0/1, shape (N,) or (N, T), optional
             Loss mask (e.g. padded steps); derived from ``lengths`` for
             per-step targets when omitted.
         lengths : ndarray of int, shape (N,), optional
             Valid steps per sequence, passed to the model (recurrent layers
             and ``LastStep`` honour them).
+        sample_weight : ndarray, shape (N,), optional
+            Finite non-negative loss weight per training sample (Keras's
+            ``sample_weight``; e.g. class weights ``w[y]``): a weighted mean.
         resume : bool
             Continue from ``checkpoint_path`` if that file exists.
 
@@ -395,14 +461,60 @@ class Solver:
         Raises
         ------
         TrainingDivergedError
-            A loss or gradient became NaN/Inf; the weights are those before
-            the failing step.
+            A loss, gradient, weight or validation loss became NaN/Inf; the
+            weights are those before the failing step (for validation: those
+            of the end of the previous epoch).
         """
+        train, val = self._prepare_data(x, y, validation_data, validation_split, mask, lengths,
+                                        sample_weight)
+        if not isinstance(resume, (bool, np.bool_)):
+            raise TypeError(f"resume must be a bool, got {type(resume).__name__}")
+        n = train[0].shape[0]
+        self.steps_per_epoch = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        self.history = History()
+        self.stop_training = False
+        self.interrupted = False
+        self.epoch = 0
+        self._best = None
+        for cb in self.callbacks:
+            cb.set_solver(self)
+        for cb in self.callbacks:
+            cb.on_train_begin({})
+        if resume and self.checkpoint_path is not None and os.path.exists(self.checkpoint_path):
+            from minirnn.checkpoint import load_checkpoint
+
+            load_checkpoint(self.checkpoint_path, self)
+        self._epoch_state = self.state_dict()
+        for layer in self._recurrent_layers():
+            layer.stateful = self.stateful or self.tbptt is not None
+        try:
+            self._run_epochs(train, val)
+        except KeyboardInterrupt:
+            self._on_interrupt()
+        except TrainingDivergedError:
+            self._write_checkpoint()  # the last good epoch, to resume with other settings
+            raise
+        finally:
+            for layer in self._recurrent_layers():
+                layer.stateful = False
+                layer.reset_states()
+            for cb in self.callbacks:
+                cb.on_train_end({"interrupted": self.interrupted})
+        self._write_checkpoint()
+        return self.history
+
+    def _prepare_data(self, x: Any, y: Any, validation_data: Any, validation_split: Any,
+                      mask: Any, lengths: Any, weight: Any
+                      ) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+        """Check and split the data: ((x, y, mask, lengths, sample_weight),
+        (x_val, y_val, lengths_val))."""
         integer_targets = self._integer_targets
         x, y = _as_data(x, y, self.model.dtype, "training", integer_targets)
         steps = x.shape[1] if x.ndim == 3 else None
         lengths = _as_lengths(lengths, x.shape[0], steps, "training")
         mask = self._make_mask(mask, lengths, x, y)
+        if weight is not None:
+            weight = check_sample_weight(weight, x.shape[0])
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, tuple) or len(validation_data) not in (2, 3):
@@ -413,18 +525,25 @@ class Solver:
             lv = _as_lengths(validation_data[2] if len(validation_data) == 3 else None,
                              xv.shape[0], xv.shape[1] if xv.ndim == 3 else None, "validation")
             val = (xv, yv, lv)
-        elif validation_split:
-            if not 0.0 < validation_split < 1.0:
+        elif validation_split is not None and validation_split is not False:
+            if isinstance(validation_split, (bool, np.bool_)) or not isinstance(
+                    validation_split, (int, float, np.integer, np.floating)):
+                raise TypeError(f"validation_split must be a float in [0, 1), got "
+                                f"{type(validation_split).__name__} ({validation_split!r})")
+            if not 0.0 <= validation_split < 1.0:
                 raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-            n_val = round(x.shape[0] * validation_split)
-            if n_val < 1 or n_val >= x.shape[0]:
-                raise ValueError(f"validation_split {validation_split} of {x.shape[0]} samples "
-                                 f"leaves {n_val} for validation: need at least 1 on each side")
-            cut = x.shape[0] - n_val
-            val = (x[cut:], y[cut:], None if lengths is None else lengths[cut:])
-            x, y = x[:cut], y[:cut]
-            lengths = None if lengths is None else lengths[:cut]
-            mask = None if mask is None else mask[:cut]
+            if validation_split:
+                n_val = round(x.shape[0] * validation_split)
+                if n_val < 1 or n_val >= x.shape[0]:
+                    raise ValueError(
+                        f"validation_split {validation_split} of {x.shape[0]} samples leaves "
+                        f"{n_val} for validation: need at least 1 on each side")
+                cut = x.shape[0] - n_val
+                val = (x[cut:], y[cut:], None if lengths is None else lengths[cut:])
+                x, y = x[:cut], y[:cut]
+                lengths = None if lengths is None else lengths[:cut]
+                mask = None if mask is None else mask[:cut]
+                weight = None if weight is None else weight[:cut]
         # Shape problems in the user's terms (layer, whole-array shapes), before training.
         check_data(self.model, x, y, self.loss, lengths=lengths, what="training")
         if val is not None:
@@ -436,71 +555,61 @@ class Solver:
         if self.stateful and x.shape[0] % self.batch_size and not self.drop_last:
             raise ValueError(f"stateful=True needs equal batches: {x.shape[0]} samples are not "
                              f"a multiple of batch_size {self.batch_size} (use drop_last=True)")
+        return (x, y, mask, lengths, weight), val
 
-        self.history = History()
-        self.stop_training = False
-        self.interrupted = False
-        self.epoch = 0
-        self._best = None
-        n = x.shape[0]
-        self.steps_per_epoch = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-        for cb in self.callbacks:
-            cb.set_solver(self)
-        for cb in self.callbacks:
-            cb.on_train_begin({})
-        if resume and self.checkpoint_path is not None and os.path.exists(self.checkpoint_path):
-            from minirnn.checkpoint import load_checkpoint
-
-            load_checkpoint(self.checkpoint_path, self)
-            # Continue up to `epochs`: a run stopped by Ctrl-C was saved with the flag set.
-            self.stop_training = False
-        for layer in self._recurrent_layers():
-            layer.stateful = self.stateful or self.tbptt is not None
-        saved_epoch = self.epoch if resume else -1
-        try:
-            while self.epoch < self.epochs and not self.stop_training:
-                epoch = self.epoch
-                for cb in self.callbacks:
-                    cb.on_epoch_begin(epoch, {})
-                logs = self._train_epoch(x, y, mask, lengths)
-                if val is not None:
-                    scores = self.evaluate(val[0], val[1], lengths=val[2], return_dict=True)
-                    logs.update({f"val_{k}": v for k, v in scores.items()})
-                self.history.append(epoch, logs)
-                self._track_best(logs)
-                for cb in self.callbacks:
-                    cb.on_epoch_end(epoch, logs)
-                self.epoch = epoch + 1
-                if self.checkpoint_path is not None and self.epoch % self.checkpoint_every == 0:
-                    self.save_checkpoint(self.checkpoint_path)
-                    saved_epoch = self.epoch
-            # The state at the end of the last epoch, before on_train_end restores the best
-            # weights: resuming from it (e.g. with more epochs) continues this exact run.
-            if self.checkpoint_path is not None and saved_epoch != self.epoch:
-                self.save_checkpoint(self.checkpoint_path)
-        except KeyboardInterrupt:
-            # No checkpoint here: the model is mid-epoch (and may get the best weights); the
-            # last epoch's checkpoint is the state that resumes exactly.
-            self.interrupted = True
-            self.stop_training = True
-            if self._best is not None:
-                self.model.load_state_dict(self._best[1])
-        finally:
-            for layer in self._recurrent_layers():
-                layer.stateful = False
-                layer.reset_states()
+    def _run_epochs(self, train: tuple[Any, ...], val: tuple[Any, ...] | None) -> None:
+        """The epoch loop; after each epoch the state is kept (and checkpointed if due)."""
+        while self.epoch < self.epochs and not self.stop_training:
+            epoch = self.epoch
             for cb in self.callbacks:
-                cb.on_train_end({"interrupted": self.interrupted})
-        return self.history
+                cb.on_epoch_begin(epoch, {})
+            logs = self._train_epoch(*train)
+            if val is not None:
+                logs.update({f"val_{k}": v for k, v in self._validate(val, epoch).items()})
+            self.history.append(epoch, logs)
+            self._track_best(logs)
+            for cb in self.callbacks:
+                cb.on_epoch_end(epoch, logs)
+            self.epoch = epoch + 1
+            self._epoch_state = self.state_dict()
+            if self.epoch % self.checkpoint_every == 0:
+                self._write_checkpoint()
+
+    def _validate(self, val: tuple[Any, ...], epoch: int) -> dict[str, float]:
+        """Validation loss and metrics; an overflow there is a divergence as in training."""
+        try:
+            scores = self.evaluate(val[0], val[1], lengths=val[2], return_dict=True)
+            value = scores["loss"]
+            problem = None if math.isfinite(value) else f"validation loss became {value}"
+        except FloatingPointError as exc:
+            problem = str(exc)
+        if problem is None:
+            return scores
+        assert self._epoch_state is not None
+        self.model.load_state_dict(self._epoch_state["model"])
+        self.optimizer.load_state_dict(self._epoch_state["optimizer"])
+        raise TrainingDivergedError(
+            f"{problem} at epoch {epoch + 1} (validation); training stopped with the weights "
+            "from the end of the previous epoch (try a lower learning rate or clip_norm)",
+            self.history)
+
+    def _on_interrupt(self) -> None:
+        """Ctrl-C: stop, and give the model the best epoch's weights so far."""
+        self.interrupted = True
+        self.stop_training = True
+        if self._best is not None:
+            self.model.load_state_dict(self._best[1])
+
+    def _write_checkpoint(self) -> None:
+        if self.checkpoint_path is not None and self._epoch_state is not None:
+            from minirnn.checkpoint import write_checkpoint
+
+            write_checkpoint(self.checkpoint_path, self._epoch_state, self.model)
 
     def _make_mask(self, mask: Any, lengths: np.ndarray | None, x: np.ndarray,
                    y: np.ndarray) -> np.ndarray | None:
         if mask is not None:
-            mask = np.asarray(mask)
-            if mask.shape != y.shape[:mask.ndim] or mask.ndim == 0:
-                raise ValueError(f"mask must have a leading shape of y {y.shape}, "
-                                 f"got {mask.shape}")
-            return mask
+            return check_mask(mask, y.shape)
         if lengths is not None and x.ndim == 3 and y.ndim >= 2 and y.shape[1] == x.shape[1]:
             return np.arange(x.shape[1])[None, :] < lengths[:, None]
         return None
@@ -510,6 +619,94 @@ class Solver:
         if self._best is None or logs[key] < self._best[0]:
             self._best = (logs[key], self.model.state_dict())
 
+    # ---------------------------------------------------------- state dict
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume training exactly (copies; JSON values and ndarrays).
+
+        Keys: ``model`` (weights), ``optimizer``, ``epoch``, ``stop_training``,
+        ``history``, ``generators`` (bit-generator states of the shuffling and of
+        every dropout layer), ``callbacks`` (one ``{"class", "state"}`` per
+        callback that keeps state) and ``best`` (the best epoch's loss and
+        weights, restored on Ctrl-C).
+        """
+        gens = {"solver": self.rng, **_generators(self.model)}
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "stop_training": bool(self.stop_training),
+            "history": self.history.state_dict(),
+            "generators": {k: copy.deepcopy(g.bit_generator.state) for k, g in gens.items()},
+            "callbacks": [{"class": type(cb).__name__, "state": copy.deepcopy(cb.state_dict())}
+                          for cb in self._stateful_callbacks()],
+            "best": None if self._best is None else {"value": self._best[0],
+                                                     "weights": self._best[1]},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`. Everything is checked first: on any problem a
+        ``ValueError`` or ``TypeError`` is raised and the model, optimizer, generators,
+        callbacks and solver are exactly as before."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict, got {type(state).__name__}")
+        expected = {"model", "optimizer", "epoch", "stop_training", "history", "generators",
+                    "callbacks", "best"}
+        if set(state) != expected:
+            raise ValueError(f"solver state keys {sorted(state)} are not {sorted(expected)}")
+        weights = check_weights(self.model, state["model"], "model weights")
+        epoch = _checked_int(state["epoch"], "epoch")
+        if not isinstance(state["stop_training"], (bool, np.bool_)):
+            raise ValueError(f"stop_training must be a bool, got {state['stop_training']!r}")
+        history = _checked_history(state["history"])
+        if len(history) != epoch or history.epoch != list(range(epoch)) or any(
+                len(v) != epoch for v in history.history.values()):
+            raise ValueError(f"history does not hold exactly the {epoch} completed epochs")
+        scratch_opt = copy.copy(self.optimizer)
+        scratch_opt.load_state_dict(state["optimizer"])
+        gens = {"solver": self.rng, **_generators(self.model)}
+        saved_gens = state["generators"]
+        if not isinstance(saved_gens, dict) or set(saved_gens) != set(gens):
+            raise ValueError(f"random generators {sorted(saved_gens)} do not match this "
+                             f"model's {sorted(gens)}")
+        for name, gen in gens.items():
+            kind = type(gen.bit_generator).__name__
+            saved = saved_gens[name]
+            if not isinstance(saved, dict) or saved.get("bit_generator") != kind:
+                raise ValueError(f"generator {name!r} is a {kind}; the saved state is not "
+                                 f"one: {saved!r:.100}")
+            type(gen.bit_generator)().state = saved  # validates it on a scratch generator
+        current_cbs = self._stateful_callbacks()
+        saved_cbs = state["callbacks"]
+        if not isinstance(saved_cbs, list) or [c.get("class") if isinstance(c, dict) else c
+                                               for c in saved_cbs] != [type(cb).__name__ for cb
+                                                                       in current_cbs]:
+            raise ValueError(f"callbacks with state {saved_cbs!r:.200} do not match the "
+                             f"solver's {[type(cb).__name__ for cb in current_cbs]}")
+        for cb, saved in zip(current_cbs, saved_cbs, strict=True):
+            copy.copy(cb).load_state_dict(saved["state"])  # validates on a scratch copy
+        best = state["best"]
+        if best is not None:
+            if not isinstance(best, dict) or set(best) != {"value", "weights"}:
+                raise ValueError(f"best must be None or {{'value', 'weights'}}, got {best!r:.80}")
+            best_value = float(best["value"])
+            best_weights = check_weights(self.model, best["weights"], "best weights")
+        # Everything checked: now write.
+        self.model.load_state_dict(weights)
+        self.optimizer.load_state_dict(state["optimizer"])
+        for name, gen in gens.items():
+            gen.bit_generator.state = saved_gens[name]
+        for cb, saved in zip(current_cbs, saved_cbs, strict=True):
+            cb.load_state_dict(saved["state"])
+        self.epoch = epoch
+        self.history = history
+        self.stop_training = bool(state["stop_training"])
+        self._best = None if best is None else (best_value, best_weights)
+
+    def _stateful_callbacks(self) -> list[Callback]:
+        """Callbacks that keep state (override ``state_dict``); printers and lambdas do not."""
+        return [cb for cb in self.callbacks if type(cb).state_dict is not Callback.state_dict]
+
+    # --------------------------------------------------------------- epochs
     def _batches(self, n: int) -> list[np.ndarray]:
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         batches = [order[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
@@ -521,7 +718,8 @@ class Solver:
         return batches
 
     def _train_epoch(self, x: np.ndarray, y: np.ndarray, mask: np.ndarray | None,
-                     lengths: np.ndarray | None) -> dict[str, float]:
+                     lengths: np.ndarray | None, weight: np.ndarray | None = None
+                     ) -> dict[str, float]:
         start = time.perf_counter()
         loss_sum = 0.0
         norms: list[float] = []
@@ -535,10 +733,11 @@ class Solver:
             xb, yb = x[idx], y[idx]
             mb = None if mask is None else mask[idx]
             lb = None if lengths is None else lengths[idx]
+            wb = None if weight is None else weight[idx]
             if self.tbptt is not None:
-                loss, norm = self._tbptt_batch(xb, yb, mb, lb, batch, param_norms)
+                loss, norm = self._tbptt_batch(xb, yb, mb, lb, batch, param_norms, wb)
             else:
-                loss, norm = self._step(xb, yb, mb, lb, batch, param_norms)
+                loss, norm = self._step(xb, yb, mb, lb, batch, param_norms, wb=wb)
             loss_sum += loss * len(idx)
             seen += len(idx)
             norms.append(norm)
@@ -564,7 +763,8 @@ class Solver:
 
     def _step(self, xb: np.ndarray, yb: np.ndarray, mb: np.ndarray | None,
               lb: np.ndarray | None, batch: int, param_norms: dict[str, list[float]],
-              loss_mask: np.ndarray | None = None) -> tuple[float, float]:
+              loss_mask: np.ndarray | None = None, *, wb: np.ndarray | None = None
+              ) -> tuple[float, float]:
         """One update: forward, loss, backward, checks, clipping, optimizer step."""
         self.optimizer.zero_grad()
         try:
@@ -574,7 +774,7 @@ class Solver:
                 f"{exc} at epoch {self.epoch + 1}, batch {batch + 1}; training stopped with the "
                 "weights from before this batch", self.history) from exc
         full_mask = mb if loss_mask is None else (loss_mask if mb is None else mb * loss_mask)
-        loss = self.loss.forward(pred, yb, full_mask)
+        loss = self.loss.forward(pred, yb, full_mask, sample_weight=wb)
         for metric in self.metrics:  # on training-mode predictions, as Keras does
             metric.update(pred, yb, full_mask)
         if not np.isfinite(loss):
@@ -605,12 +805,36 @@ class Solver:
             clip_grad_norm(params, self.clip_norm, norm=norm)
         if self.clip_value is not None:
             clip_grad_value(params, self.clip_value)
-        self.optimizer.step()
+        self._guarded_step(batch)
         return loss, norm
 
+    def _guarded_step(self, batch: int) -> None:
+        """``optimizer.step()``, undone (weights and optimizer state) if a weight became
+        NaN/Inf, so "the weights from before this batch" is true for every optimizer."""
+        before = [p.data.copy() for p in self.optimizer.params]
+        opt_state = self.optimizer.state_dict()
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # checked right after
+                self.optimizer.step()
+            bad = [i for i, p in enumerate(self.optimizer.params)
+                   if not np.isfinite(p.data).all()]
+        except FloatingPointError:  # under np.errstate(over="raise")
+            bad = list(range(len(self.optimizer.params)))
+        if not bad:
+            return
+        for p, data in zip(self.optimizer.params, before, strict=True):
+            p.data[...] = data
+        self.optimizer.load_state_dict(opt_state)
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        raise TrainingDivergedError(
+            f"the update made {[names.get(id(self.optimizer.params[i]), i) for i in bad]} "
+            f"NaN/Inf at epoch {self.epoch + 1}, batch {batch + 1}; training stopped with the "
+            "weights from before this batch (try a lower learning rate or clip_norm)",
+            self.history)
+
     def _tbptt_batch(self, xb: np.ndarray, yb: np.ndarray, mb: np.ndarray | None,
-                     lb: np.ndarray | None, batch: int,
-                     param_norms: dict[str, list[float]]) -> tuple[float, float]:
+                     lb: np.ndarray | None, batch: int, param_norms: dict[str, list[float]],
+                     wb: np.ndarray | None = None) -> tuple[float, float]:
         """Truncated BPTT over one batch: updates every k1 steps through the last k2 steps."""
         assert self.tbptt is not None
         k1, k2 = self.tbptt
@@ -636,7 +860,7 @@ class Solver:
                 self._forward(xb[:, window], lw, training=False)  # only advance the states
             else:
                 loss, norm = self._step(xb[:, window], yb[:, window], mw, lw, batch,
-                                        param_norms, loss_mask=fresh)
+                                        param_norms, loss_mask=fresh, wb=wb)
                 losses.append(loss)
                 norms.append(norm)
                 weights.append(end - counted)
@@ -687,7 +911,7 @@ class Solver:
 
     # ---------------------------------------------------------- checkpoints
     def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        """Write model, optimizer, RNG states, epoch, history and callback states atomically."""
+        """Write the current training state (:meth:`state_dict`) to ``path`` atomically."""
         from minirnn.checkpoint import save_checkpoint
 
         save_checkpoint(path, self)

@@ -348,8 +348,8 @@ class SequenceClassifier:
                         batch_size=cfg["batch_size"], epochs=cfg["epochs"],
                         seed=cfg["seed"] + k, clip_norm=cfg["clip_norm"],
                         metrics=["accuracy"], callbacks=callbacks)
-        mask = None if weights is None else weights[y].astype(self.dtype)  # weighted mean
-        solver.fit(xt, y, validation_data=val_data, lengths=lt, mask=mask)
+        weight = None if weights is None else weights[y]  # a weighted mean (torch's weight=)
+        solver.fit(xt, y, validation_data=val_data, lengths=lt, sample_weight=weight)
         return model, solver, stopper
 
     @property
