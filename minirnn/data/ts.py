@@ -128,7 +128,20 @@ def _parse_header(p: Path, lines: list[str]) -> tuple[dict[str, Any], int]:
 
 
 def load_ts_header(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The header tags of a ``.ts`` file as a dict (keys lower case; ``classes`` a list)."""
+    """The header tags of a ``.ts`` file, without reading its data.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.ts`` file.
+
+    Returns
+    -------
+    dict
+        One entry per tag, keys lower case without the ``@`` (``problemname``,
+        ``univariate``, ``dimensions``, ``equallength``, ``serieslength``, ...);
+        ``classes`` holds the declared class labels as a list of strings.
+    """
     p, lines = _read_lines(path)
     return _parse_header(p, lines)[0]
 
@@ -162,7 +175,22 @@ def _parse_value(text: str, p: Path, number: int, dim: int, step: int,
 
 def pad_sequences(series: list[np.ndarray], dtype: Any = np.float64) -> tuple[np.ndarray,
                                                                                np.ndarray]:
-    """Stack sequences of shape (T_i, D) into zero-padded ``x`` (N, max T_i, D) and lengths."""
+    """Stack sequences of shape (T_i, D) into one zero-padded batch.
+
+    Parameters
+    ----------
+    series : list of ndarray
+        N sequences, each of shape (T_i, D) with the same D.
+    dtype : dtype, optional
+        dtype of the padded array.
+
+    Returns
+    -------
+    x : ndarray, shape (N, max T_i, D)
+        The sequences, zeros after each one's last valid step.
+    lengths : ndarray of int64, shape (N,)
+        T_i of each sequence.
+    """
     if not series:
         raise ValueError("pad_sequences needs at least one sequence, got none")
     dims = {s.shape[1] for s in series}
@@ -286,7 +314,7 @@ def load_ts(path: str | os.PathLike[str], *, classes: list[str] | None = None
     return LabelledSequences(x, lengths, y, list(names or []))
 
 
-def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str = 0,
+def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str | None = 0,
                        header: bool | None = None, delimiter: str | None = None,
                        classes: list[str] | None = None) -> LabelledSequences:
     """Read univariate sequences stored one a row with a label column (the UCR CSV/TSV layout).
@@ -297,8 +325,9 @@ def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str 
     Parameters
     ----------
     path : str or PathLike
-    label_column : int or str
-        0-based index (negative counts from the end) or header name of the label column.
+    label_column : int, str or None
+        0-based index (negative counts from the end) or header name of the label column;
+        None for a file without labels (``y`` is then None).
     header : bool, optional
         Whether the first row is a header; default: yes if it is not all numbers.
     delimiter : str, optional
@@ -331,6 +360,8 @@ def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str 
     if header is None:
         if isinstance(label_column, str):
             header = True
+        elif label_column is None:
+            header = not all(numeric(c) for c in first)
         else:
             skip = label_column % len(first) if -len(first) <= label_column < len(first) \
                 else -1
@@ -338,6 +369,7 @@ def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str 
     names = [c.strip() for c in first] if header else None
     if header:
         rows = rows[1:]
+    col: int | None
     if isinstance(label_column, str):
         if names is None or label_column.strip() not in names:
             raise _fail(p, 1, f"label column {label_column!r} not found in the header "
@@ -349,6 +381,15 @@ def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str 
         raise _fail(p, None, "no data rows")
     series, labels, label_lines = [], [], []
     for number, row in rows:
+        if col is None:
+            cells = list(row)
+            while cells and (not cells[-1].strip() or cells[-1].strip().lower() == "nan"):
+                cells.pop()
+            if not cells:
+                raise _fail(p, number, "the row has no values")
+            series.append(np.array([_parse_value(c if c.strip() else "?", p, number, 0, s, True)
+                                    for s, c in enumerate(cells)])[:, None])
+            continue
         if not -len(row) <= col < len(row):
             raise _fail(p, number, f"label column {label_column} is out of range for a row "
                         f"of {len(row)} cells")
@@ -364,6 +405,8 @@ def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str 
                   for s, c in enumerate(cells)]
         series.append(np.array(values, dtype=np.float64)[:, None])
     x, lengths = pad_sequences(series)
+    if col is None:
+        return LabelledSequences(x, lengths, None, list(classes or []))
     names_out = list(classes) if classes is not None else _sort_labels(set(labels))
     index = {name: i for i, name in enumerate(names_out)}
     y = np.empty(len(labels), dtype=np.int64)
@@ -439,6 +482,11 @@ def save_ts(path: str | os.PathLike[str], x: np.ndarray, lengths: np.ndarray | N
     problem_name : str
     comment : str
         Written as ``#`` lines at the top.
+
+    Returns
+    -------
+    None
+        The file at ``path`` is (over)written.
     """
     x = np.asarray(x, dtype=np.float64)
     n, t, d = x.shape
