@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import time
-from collections.abc import ItemsView, Iterator, KeysView, Sequence, ValuesView
-from typing import Any, overload
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from minirnn import solver_data as prep
 from minirnn._validation import (
     check_bool,
-    check_lengths,
-    check_mask,
     check_positive_float,
     check_positive_int,
-    check_sample_weight,
     check_seed,
-    check_weights,
+    check_tbptt,
 )
 from minirnn.callbacks import Callback, ProgressBar, ProgressPrinter
+from minirnn.history import History, TrainingDivergedError
 from minirnn.layers.base import Layer
 from minirnn.losses.base import Loss
 from minirnn.losses.classification import CrossEntropy
@@ -31,197 +29,9 @@ from minirnn.model import check_data
 from minirnn.optim.adam import Adam
 from minirnn.optim.base import Optimizer
 from minirnn.optim.clipping import clip_grad_norm, clip_grad_value
+from minirnn.solver_state import load_solver_state, solver_state
 
 __all__ = ["History", "Solver", "TrainingDivergedError"]
-
-
-class TrainingDivergedError(RuntimeError):
-    """Raised when a loss or gradient is NaN/Inf. The model keeps the last good weights.
-
-    Attributes
-    ----------
-    history : History
-        Metrics of the epochs completed before the failure.
-    """
-
-    def __init__(self, message: str, history: History) -> None:
-        super().__init__(message)
-        self.history = history
-
-
-class History:
-    """Per-epoch metrics: a dict of metric lists (Keras) and a list of epoch records at once.
-
-    * As Keras's ``History``: ``history.history["val_loss"]`` (also ``history["val_loss"]``,
-      ``"loss" in history``, ``history.keys()``, ``.values()``, ``.items()``, ``.get()``)
-      is the list of that metric's values, one per epoch.
-    * As a list of epoch records: ``history[-1]`` (an int index or a slice),
-      ``for record in history`` and ``len(history)`` give
-      ``{"epoch": 1, "loss": ..., "val_loss": ...}`` dicts, epochs counted from 1
-      as printed (``history.epoch`` keeps Keras's 0-based indices).
-
-    Examples
-    --------
-    >>> h = History()
-    >>> h.append(0, {"loss": 0.5}); h.append(1, {"loss": 0.25})
-    >>> h["loss"], h[-1]
-    ([0.5, 0.25], {'epoch': 2, 'loss': 0.25})
-    """
-
-    def __init__(self) -> None:
-        self.epoch: list[int] = []
-        self.history: dict[str, list[float]] = {}
-
-    def append(self, epoch: int, logs: dict[str, float]) -> None:
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
-
-    def _record(self, i: int) -> dict[str, float]:
-        record: dict[str, Any] = {"epoch": self.epoch[i] + 1}
-        record.update((k, v[i]) for k, v in self.history.items() if i < len(v))
-        return record
-
-    @overload
-    def __getitem__(self, key: str) -> list[float]: ...
-
-    @overload
-    def __getitem__(self, key: int) -> dict[str, float]: ...
-
-    @overload
-    def __getitem__(self, key: slice) -> list[dict[str, float]]: ...
-
-    def __getitem__(self, key: str | int | slice) -> Any:
-        if isinstance(key, str):
-            if key not in self.history:
-                raise KeyError(f"no metric {key!r} in this history; it has "
-                               f"{sorted(self.history)}")
-            return self.history[key]
-        if isinstance(key, slice):
-            return [self._record(i) for i in range(len(self.epoch))[key]]
-        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            n = len(self.epoch)
-            if not -n <= key < n:
-                raise IndexError(f"epoch index {key} out of range for {n} recorded epochs")
-            return self._record(int(key) % n)
-        raise TypeError(f"History indices are metric names (str), epoch indices (int) or "
-                        f"slices, got {type(key).__name__}")
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.history
-
-    def __len__(self) -> int:
-        return len(self.epoch)
-
-    def __iter__(self) -> Iterator[dict[str, float]]:
-        """Epoch records, first to last (use :meth:`keys` for the metric names)."""
-        return (self._record(i) for i in range(len(self.epoch)))
-
-    def keys(self) -> KeysView[str]:
-        return self.history.keys()
-
-    def values(self) -> ValuesView[list[float]]:
-        return self.history.values()
-
-    def items(self) -> ItemsView[str, list[float]]:
-        return self.history.items()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.history.get(key, default)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in
-                                                       self.history.items()}}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.epoch = [int(e) for e in state["epoch"]]
-        self.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
-
-    def __repr__(self) -> str:
-        return f"History(epochs={len(self.epoch)}, metrics={sorted(self.history)})"
-
-
-def _as_array(a: Any, name: str) -> np.ndarray:
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a numpy ndarray, got {type(a).__name__}")
-    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
-            or a.dtype == np.bool_):
-        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
-    if a.ndim == 0 or a.shape[0] == 0 or a.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {a.shape}")
-    return a
-
-
-def _as_data(x: Any, y: Any, dtype: np.dtype, what: str,
-             integer_targets: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a pair (same first axis, finite, non-empty); cast x (and float y) to ``dtype``."""
-    x = _as_array(x, f"{what} x")
-    y = _as_array(y, f"{what} y")
-    if x.ndim < 2:
-        raise ValueError(f"{what} x must be at least 2-D (samples first), got shape {x.shape}")
-    x = x.astype(dtype, copy=False)
-    if not (integer_targets and np.issubdtype(y.dtype, np.integer)):
-        y = y.astype(dtype, copy=False)
-    for name, a in ((f"{what} x", x), (f"{what} y", y)):
-        if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
-            raise ValueError(f"{name} contains NaN or Inf")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"{what} x and y must have the same number of samples, "
-                         f"got {x.shape[0]} and {y.shape[0]}")
-    return x, y
-
-
-def _as_lengths(lengths: Any, n: int, steps: int | None, what: str) -> np.ndarray | None:
-    return check_lengths(lengths, n, steps, f"{what} lengths")
-
-
-def _check_checkpoint_path(path: Any) -> str | os.PathLike[str] | None:
-    """Refuse an unusable checkpoint path now, not after the first epoch was trained."""
-    if path is None:
-        return None
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"checkpoint_path must be a str or PathLike, got {type(path).__name__}")
-    text = os.fspath(path)
-    if not text:
-        raise ValueError("checkpoint_path must not be empty")
-    if os.path.isdir(text):
-        raise ValueError(f"checkpoint_path {text!r} is a directory; give a file name")
-    folder = os.path.dirname(text) or "."
-    if not os.path.isdir(folder):
-        raise ValueError(f"checkpoint_path {text!r}: folder {folder!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"checkpoint_path {text!r}: folder {folder!r} is not writable")
-    return path
-
-
-def _generators(model: Layer) -> dict[str, np.random.Generator]:
-    """The model's random generators (dropout masks), by layer name."""
-    layers = [("model", model)] + [(f"model.{n}", la) for n, la in model.named_layers()]
-    return {name: rng for name, layer in layers
-            if isinstance(rng := getattr(layer, "_rng", None), np.random.Generator)}
-
-
-def _checked_history(state: Any) -> History:
-    """A :class:`History` from its state dict, checked (epoch ints, float lists)."""
-    if not isinstance(state, dict) or set(state) != {"epoch", "history"} or not isinstance(
-            state["epoch"], list) or not isinstance(state["history"], dict):
-        raise ValueError(f"history must be {{'epoch': [...], 'history': {{...}}}}, "
-                         f"got {state!r:.100}")
-    for e in state["epoch"]:
-        _checked_int(e, "history epoch")
-    for key, values in state["history"].items():
-        if not isinstance(key, str) or not isinstance(values, list) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            raise ValueError(f"history entry {key!r} must be a list of numbers")
-    history = History()
-    history.load_state_dict(state)
-    return history
-
-
-def _checked_int(value: Any, what: str, low: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{what} must be an int >= {low}, got {value!r}")
-    return int(value)
 
 
 class Solver:
@@ -299,16 +109,13 @@ class Solver:
     batch size), ``val_loss`` with validation data, ``grad_norm`` (mean global
     norm before clipping), ``lr``, ``time`` and ``samples_per_second``.
 
-    A checkpoint always holds the training state at the end of an epoch (the
-    last one completed), before early stopping restores its best weights or
-    Ctrl-C restores the best epoch's: resuming from it, also to train more
-    epochs than first asked, gives bit-for-bit the run that was never stopped.
-    A run stopped by a callback (early stopping) stays stopped when resumed.
+    A checkpoint holds the state at the end of the last completed epoch (before
+    best weights are restored): resuming, also with more epochs, is bit-for-bit
+    the run never stopped; one that early stopping ended stays ended.
 
-    Ctrl-C (``KeyboardInterrupt``) ends training cleanly: the history so far is
-    kept, ``interrupted`` is set, and the model gets the weights of the best
-    epoch so far (lowest ``val_loss``, else ``loss``); a checkpoint of the last
-    completed epoch is written if ``checkpoint_path`` is set.
+    Ctrl-C ends training cleanly: the history so far is kept, ``interrupted`` is
+    set, and the model gets :attr:`best_weights` (the best epoch by the
+    ``EarlyStopping`` that restores best weights, else by ``val_loss``/``loss``).
     """
 
     def __init__(
@@ -354,16 +161,15 @@ class Solver:
         self.clip_norm = check_positive_float(clip_norm, "clip_norm", optional=True)
         self.clip_value = check_positive_float(clip_value, "clip_value", optional=True)
         self.record_param_norms = check_bool(record_param_norms, "record_param_norms")
-        self.tbptt = self._check_tbptt(tbptt)
+        self.tbptt = check_tbptt(tbptt)
         self.stateful = check_bool(stateful, "stateful")
         if self.stateful and self.shuffle:
             raise ValueError("stateful=True carries states from batch to batch by position: "
                              "it needs shuffle=False")
         self.callbacks: list[Callback] = list(callbacks)
         self.metrics = [get_metric(m) for m in metrics]
-        for cb in self.callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+        if bad := [type(cb).__name__ for cb in self.callbacks if not isinstance(cb, Callback)]:
+            raise TypeError(f"callbacks must be Callback instances, got {bad[0]}")
         if isinstance(verbose, bool) or verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
         log_every = check_positive_int(log_every, "log_every")
@@ -371,7 +177,7 @@ class Solver:
             self.callbacks.append(ProgressPrinter())
         elif verbose == 2:
             self.callbacks.append(ProgressBar(every_batches=log_every))
-        self.checkpoint_path = _check_checkpoint_path(checkpoint_path)
+        self.checkpoint_path = prep.check_checkpoint_path(checkpoint_path)
         self.checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
         self.history = History()
         self.stop_training = False
@@ -381,39 +187,18 @@ class Solver:
         self.steps_per_epoch: int | None = None
         self.rng = np.random.default_rng(self.seed)
         self._best: tuple[float, dict[str, np.ndarray]] | None = None
-        # The full training state at the end of the last completed epoch: what checkpoints
-        # hold and what a divergence first seen in validation falls back to.
-        self._epoch_state: dict[str, Any] | None = None
-
-    @staticmethod
-    def _check_tbptt(tbptt: Any) -> tuple[int, int] | None:
-        if tbptt is None:
-            return None
-        if isinstance(tbptt, (int, np.integer)) and not isinstance(tbptt, bool):
-            k1, k2 = tbptt, tbptt
-        elif isinstance(tbptt, (tuple, list)) and len(tbptt) == 2:
-            k1, k2 = tbptt
-        else:
-            raise TypeError(f"tbptt must be an int or a pair (k1, k2), got {tbptt!r}")
-        k1 = check_positive_int(k1, "tbptt k1")
-        k2 = check_positive_int(k2, "tbptt k2")
-        if k2 < k1 or k2 % k1:
-            raise ValueError(f"tbptt k2 must be a multiple of k1 (k2 >= k1), got ({k1}, {k2})")
-        return k1, k2
+        self._best_owner: Callback | None = None  # who decides the best epoch (claim_best)
+        # The state at the end of the last completed epoch: what checkpoints hold and what
+        self._epoch_state: dict[str, Any] | None = None  # a validation overflow falls back to
 
     @property
     def _integer_targets(self) -> bool:
         """Class-index targets stay integers (CrossEntropy); others are cast to the dtype."""
         return isinstance(self.loss, CrossEntropy)
 
-    # ---------------------------------------------------------------- states
-    def _recurrent_layers(self) -> list[Any]:
-        layers = [self.model] + [layer for _, layer in self.model.named_layers()]
-        return [layer for layer in layers if hasattr(layer, "carried_state")]
-
     def reset_states(self) -> None:
         """Forget the states carried between batches (stateful training and TBPTT)."""
-        for layer in self._recurrent_layers():
+        for layer in self.model.state_carriers():
             layer.reset_states()
 
     # ------------------------------------------------------------------ fit
@@ -465,17 +250,14 @@ class Solver:
             weights are those before the failing step (for validation: those
             of the end of the previous epoch).
         """
-        train, val = self._prepare_data(x, y, validation_data, validation_split, mask, lengths,
+        train, val = prep.prepare_data(self, x, y, validation_data, validation_split, mask, lengths,
                                         sample_weight)
         if not isinstance(resume, (bool, np.bool_)):
             raise TypeError(f"resume must be a bool, got {type(resume).__name__}")
         n = train[0].shape[0]
         self.steps_per_epoch = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-        self.history = History()
-        self.stop_training = False
-        self.interrupted = False
-        self.epoch = 0
-        self._best = None
+        self.history, self.stop_training, self.interrupted, self.epoch = History(), False, False, 0
+        self._best, self._best_owner = None, None
         for cb in self.callbacks:
             cb.set_solver(self)
         for cb in self.callbacks:
@@ -485,7 +267,7 @@ class Solver:
 
             load_checkpoint(self.checkpoint_path, self)
         self._epoch_state = self.state_dict()
-        for layer in self._recurrent_layers():
+        for layer in self.model.state_carriers():
             layer.stateful = self.stateful or self.tbptt is not None
         try:
             self._run_epochs(train, val)
@@ -495,67 +277,13 @@ class Solver:
             self._write_checkpoint()  # the last good epoch, to resume with other settings
             raise
         finally:
-            for layer in self._recurrent_layers():
+            for layer in self.model.state_carriers():
                 layer.stateful = False
                 layer.reset_states()
             for cb in self.callbacks:
                 cb.on_train_end({"interrupted": self.interrupted})
         self._write_checkpoint()
         return self.history
-
-    def _prepare_data(self, x: Any, y: Any, validation_data: Any, validation_split: Any,
-                      mask: Any, lengths: Any, weight: Any
-                      ) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
-        """Check and split the data: ((x, y, mask, lengths, sample_weight),
-        (x_val, y_val, lengths_val))."""
-        integer_targets = self._integer_targets
-        x, y = _as_data(x, y, self.model.dtype, "training", integer_targets)
-        steps = x.shape[1] if x.ndim == 3 else None
-        lengths = _as_lengths(lengths, x.shape[0], steps, "training")
-        mask = self._make_mask(mask, lengths, x, y)
-        if weight is not None:
-            weight = check_sample_weight(weight, x.shape[0])
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, tuple) or len(validation_data) not in (2, 3):
-                raise TypeError("validation_data must be a tuple (x_val, y_val) or "
-                                "(x_val, y_val, lengths_val)")
-            xv, yv = _as_data(validation_data[0], validation_data[1], self.model.dtype,
-                              "validation", integer_targets)
-            lv = _as_lengths(validation_data[2] if len(validation_data) == 3 else None,
-                             xv.shape[0], xv.shape[1] if xv.ndim == 3 else None, "validation")
-            val = (xv, yv, lv)
-        elif validation_split is not None and validation_split is not False:
-            if isinstance(validation_split, (bool, np.bool_)) or not isinstance(
-                    validation_split, (int, float, np.integer, np.floating)):
-                raise TypeError(f"validation_split must be a float in [0, 1), got "
-                                f"{type(validation_split).__name__} ({validation_split!r})")
-            if not 0.0 <= validation_split < 1.0:
-                raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-            if validation_split:
-                n_val = round(x.shape[0] * validation_split)
-                if n_val < 1 or n_val >= x.shape[0]:
-                    raise ValueError(
-                        f"validation_split {validation_split} of {x.shape[0]} samples leaves "
-                        f"{n_val} for validation: need at least 1 on each side")
-                cut = x.shape[0] - n_val
-                val = (x[cut:], y[cut:], None if lengths is None else lengths[cut:])
-                x, y = x[:cut], y[:cut]
-                lengths = None if lengths is None else lengths[:cut]
-                mask = None if mask is None else mask[:cut]
-                weight = None if weight is None else weight[:cut]
-        # Shape problems in the user's terms (layer, whole-array shapes), before training.
-        check_data(self.model, x, y, self.loss, lengths=lengths, what="training")
-        if val is not None:
-            check_data(self.model, val[0], val[1], self.loss, lengths=val[2],
-                       what="validation")
-        if self.tbptt is not None and (x.ndim != 3 or y.ndim < 2 or y.shape[1] != x.shape[1]):
-            raise ValueError(f"tbptt needs per-step targets y (N, T, ...) for x (N, T, D), "
-                             f"got x {x.shape} and y {y.shape}")
-        if self.stateful and x.shape[0] % self.batch_size and not self.drop_last:
-            raise ValueError(f"stateful=True needs equal batches: {x.shape[0]} samples are not "
-                             f"a multiple of batch_size {self.batch_size} (use drop_last=True)")
-        return (x, y, mask, lengths, weight), val
 
     def _run_epochs(self, train: tuple[Any, ...], val: tuple[Any, ...] | None) -> None:
         """The epoch loop; after each epoch the state is kept (and checkpointed if due)."""
@@ -606,18 +334,30 @@ class Solver:
 
             write_checkpoint(self.checkpoint_path, self._epoch_state, self.model)
 
-    def _make_mask(self, mask: Any, lengths: np.ndarray | None, x: np.ndarray,
-                   y: np.ndarray) -> np.ndarray | None:
-        if mask is not None:
-            return check_mask(mask, y.shape)
-        if lengths is not None and x.ndim == 3 and y.ndim >= 2 and y.shape[1] == x.shape[1]:
-            return np.arange(x.shape[1])[None, :] < lengths[:, None]
-        return None
-
+    # ---------------------------------------------------------- best weights
     def _track_best(self, logs: dict[str, float]) -> None:
+        """Default rule (no callback claimed the best weights): lowest val_loss, else loss."""
         key = "val_loss" if "val_loss" in logs else "loss"
-        if self._best is None or logs[key] < self._best[0]:
-            self._best = (logs[key], self.model.state_dict())
+        if self._best_owner is None and (self._best is None or logs[key] < self._best[0]):
+            self.record_best(logs[key])
+
+    def claim_best(self, owner: Callback) -> None:
+        """Let ``owner`` (EarlyStopping with ``restore_best_weights``) decide which epoch
+        is best: the Solver keeps the one copy of those weights (:attr:`best_weights`)."""
+        if self._best_owner is not None and self._best_owner is not owner \
+                and self._best_owner in self.callbacks:
+            raise ValueError("two callbacks restore best weights by different rules; keep "
+                             "restore_best_weights=True on one of them")
+        self._best_owner = owner
+
+    def record_best(self, value: float) -> None:
+        """The current weights are the best so far (their monitored ``value``)."""
+        self._best = (float(value), self.model.state_dict())
+
+    @property
+    def best_weights(self) -> dict[str, np.ndarray] | None:
+        """The best epoch's weights (restored on Ctrl-C and by early stopping)."""
+        return None if self._best is None else self._best[1]
 
     # ---------------------------------------------------------- state dict
     def state_dict(self) -> dict[str, Any]:
@@ -629,82 +369,13 @@ class Solver:
         callback that keeps state) and ``best`` (the best epoch's loss and
         weights, restored on Ctrl-C).
         """
-        gens = {"solver": self.rng, **_generators(self.model)}
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "epoch": self.epoch,
-            "stop_training": bool(self.stop_training),
-            "history": self.history.state_dict(),
-            "generators": {k: copy.deepcopy(g.bit_generator.state) for k, g in gens.items()},
-            "callbacks": [{"class": type(cb).__name__, "state": copy.deepcopy(cb.state_dict())}
-                          for cb in self._stateful_callbacks()],
-            "best": None if self._best is None else {"value": self._best[0],
-                                                     "weights": self._best[1]},
-        }
+        return solver_state(self)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`. Everything is checked first: on any problem a
         ``ValueError`` or ``TypeError`` is raised and the model, optimizer, generators,
         callbacks and solver are exactly as before."""
-        if not isinstance(state, dict):
-            raise TypeError(f"state must be a dict, got {type(state).__name__}")
-        expected = {"model", "optimizer", "epoch", "stop_training", "history", "generators",
-                    "callbacks", "best"}
-        if set(state) != expected:
-            raise ValueError(f"solver state keys {sorted(state)} are not {sorted(expected)}")
-        weights = check_weights(self.model, state["model"], "model weights")
-        epoch = _checked_int(state["epoch"], "epoch")
-        if not isinstance(state["stop_training"], (bool, np.bool_)):
-            raise ValueError(f"stop_training must be a bool, got {state['stop_training']!r}")
-        history = _checked_history(state["history"])
-        if len(history) != epoch or history.epoch != list(range(epoch)) or any(
-                len(v) != epoch for v in history.history.values()):
-            raise ValueError(f"history does not hold exactly the {epoch} completed epochs")
-        scratch_opt = copy.copy(self.optimizer)
-        scratch_opt.load_state_dict(state["optimizer"])
-        gens = {"solver": self.rng, **_generators(self.model)}
-        saved_gens = state["generators"]
-        if not isinstance(saved_gens, dict) or set(saved_gens) != set(gens):
-            raise ValueError(f"random generators {sorted(saved_gens)} do not match this "
-                             f"model's {sorted(gens)}")
-        for name, gen in gens.items():
-            kind = type(gen.bit_generator).__name__
-            saved = saved_gens[name]
-            if not isinstance(saved, dict) or saved.get("bit_generator") != kind:
-                raise ValueError(f"generator {name!r} is a {kind}; the saved state is not "
-                                 f"one: {saved!r:.100}")
-            type(gen.bit_generator)().state = saved  # validates it on a scratch generator
-        current_cbs = self._stateful_callbacks()
-        saved_cbs = state["callbacks"]
-        if not isinstance(saved_cbs, list) or [c.get("class") if isinstance(c, dict) else c
-                                               for c in saved_cbs] != [type(cb).__name__ for cb
-                                                                       in current_cbs]:
-            raise ValueError(f"callbacks with state {saved_cbs!r:.200} do not match the "
-                             f"solver's {[type(cb).__name__ for cb in current_cbs]}")
-        for cb, saved in zip(current_cbs, saved_cbs, strict=True):
-            copy.copy(cb).load_state_dict(saved["state"])  # validates on a scratch copy
-        best = state["best"]
-        if best is not None:
-            if not isinstance(best, dict) or set(best) != {"value", "weights"}:
-                raise ValueError(f"best must be None or {{'value', 'weights'}}, got {best!r:.80}")
-            best_value = float(best["value"])
-            best_weights = check_weights(self.model, best["weights"], "best weights")
-        # Everything checked: now write.
-        self.model.load_state_dict(weights)
-        self.optimizer.load_state_dict(state["optimizer"])
-        for name, gen in gens.items():
-            gen.bit_generator.state = saved_gens[name]
-        for cb, saved in zip(current_cbs, saved_cbs, strict=True):
-            cb.load_state_dict(saved["state"])
-        self.epoch = epoch
-        self.history = history
-        self.stop_training = bool(state["stop_training"])
-        self._best = None if best is None else (best_value, best_weights)
-
-    def _stateful_callbacks(self) -> list[Callback]:
-        """Callbacks that keep state (override ``state_dict``); printers and lambdas do not."""
-        return [cb for cb in self.callbacks if type(cb).state_dict is not Callback.state_dict]
+        load_solver_state(self, state)
 
     # --------------------------------------------------------------- epochs
     def _batches(self, n: int) -> list[np.ndarray]:
@@ -770,18 +441,13 @@ class Solver:
         try:
             pred = self._forward(xb, lb, training=True)
         except FloatingPointError as exc:
-            raise TrainingDivergedError(
-                f"{exc} at epoch {self.epoch + 1}, batch {batch + 1}; training stopped with the "
-                "weights from before this batch", self.history) from exc
+            raise self._diverged(str(exc), batch) from exc
         full_mask = mb if loss_mask is None else (loss_mask if mb is None else mb * loss_mask)
         loss = self.loss.forward(pred, yb, full_mask, sample_weight=wb)
         for metric in self.metrics:  # on training-mode predictions, as Keras does
             metric.update(pred, yb, full_mask)
         if not np.isfinite(loss):
-            raise TrainingDivergedError(
-                f"loss became {loss} at epoch {self.epoch + 1}, batch {batch + 1}; training "
-                "stopped with the weights from before this batch (try a lower learning rate "
-                "or clip_norm)", self.history)
+            raise self._diverged(f"loss became {loss}", batch)
         self.model.backward(self.loss.backward())
         named = list(self.model.named_parameters())
         squares = [float(np.vdot(p.grad, p.grad).real) for _, p in named]
@@ -793,10 +459,7 @@ class Solver:
                 if not math.isfinite(sq):
                     owner = layer_names.get(name.rsplit(".", 1)[0]) if "." in name else None
                     bad.append(f"{name} ({type(owner or self.model).__name__})")
-            raise TrainingDivergedError(
-                f"gradient became NaN/Inf in {bad} at epoch {self.epoch + 1}, batch "
-                f"{batch + 1}; training stopped with the weights from before this batch "
-                "(try a lower learning rate or clip_norm)", self.history)
+            raise self._diverged(f"gradient became NaN/Inf in {bad}", batch)
         if self.record_param_norms:
             for (name, _), sq in zip(named, squares, strict=True):
                 param_norms.setdefault(name, []).append(math.sqrt(sq))
@@ -826,9 +489,12 @@ class Solver:
             p.data[...] = data
         self.optimizer.load_state_dict(opt_state)
         names = {id(p): n for n, p in self.model.named_parameters()}
-        raise TrainingDivergedError(
-            f"the update made {[names.get(id(self.optimizer.params[i]), i) for i in bad]} "
-            f"NaN/Inf at epoch {self.epoch + 1}, batch {batch + 1}; training stopped with the "
+        bad_names = [names.get(id(self.optimizer.params[i]), i) for i in bad]
+        raise self._diverged(f"the update made {bad_names} NaN/Inf", batch)
+
+    def _diverged(self, what: str, batch: int) -> TrainingDivergedError:
+        return TrainingDivergedError(
+            f"{what} at epoch {self.epoch + 1}, batch {batch + 1}; training stopped with the "
             "weights from before this batch (try a lower learning rate or clip_norm)",
             self.history)
 
@@ -839,7 +505,7 @@ class Solver:
         assert self.tbptt is not None
         k1, k2 = self.tbptt
         steps = xb.shape[1]
-        layers = self._recurrent_layers()
+        layers = self.model.state_carriers()
         self.reset_states()
         saved: dict[int, list[Any]] = {0: [None for _ in layers]}  # states at window starts
         losses, norms, weights = [], [], []
@@ -878,10 +544,10 @@ class Solver:
         With ``return_dict=True`` (Keras's argument): ``{"loss": ..., <metric>: ...}`` with
         every metric of the Solver's ``metrics``.
         """
-        x, y = _as_data(x, y, self.model.dtype, "evaluation", self._integer_targets)
-        lengths = _as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None,
+        x, y = prep.as_data(x, y, self.model.dtype, "evaluation", self._integer_targets)
+        lengths = prep.as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None,
                               "evaluation")
-        mask = self._make_mask(mask, lengths, x, y)
+        mask = prep.make_mask(mask, lengths, x, y)
         check_data(self.model, x, y, self.loss, lengths=lengths, what="evaluation")
         total = 0.0
         for metric in self.metrics:
@@ -899,10 +565,10 @@ class Solver:
 
     def predict(self, x: np.ndarray, *, lengths: np.ndarray | None = None) -> np.ndarray:
         """Model outputs in eval mode, computed in batches of ``batch_size``."""
-        x = _as_array(x, "x").astype(self.model.dtype, copy=False)
+        x = prep.as_array(x, "x").astype(self.model.dtype, copy=False)
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             raise ValueError("x contains NaN or Inf")
-        lengths = _as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None, "x")
+        lengths = prep.as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None, "x")
         check_data(self.model, x, lengths=lengths, what="predict:")
         parts = [self._forward(x[b:b + self.batch_size],
                                None if lengths is None else lengths[b:b + self.batch_size], False)

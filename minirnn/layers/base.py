@@ -150,6 +150,28 @@ class Layer(ParameterOwner, ABC):
             yield prefix + name, layer
             yield from layer.named_layers(prefix + name + ".")
 
+    # ------------------------------------------------------ training protocol
+    #: True for layers that carry a state from batch to batch (recurrent layers): they have
+    #: ``stateful``, ``carried_state`` and ``reset_states()``, which stateful training and
+    #: truncated BPTT drive.
+    carries_state: bool = False
+
+    def state_carriers(self) -> list[Any]:
+        """This layer and its sub-layers that carry a state between batches."""
+        layers = [self] + [layer for _, layer in self.named_layers()]
+        return [layer for layer in layers if layer.carries_state]
+
+    def named_generators(self, prefix: str = "") -> dict[str, np.random.Generator]:
+        """Random generators that training draws from (dropout masks), by layer name.
+
+        A layer that draws random numbers while training keeps its generator in ``_rng``;
+        checkpoints save and restore these so a resumed run draws the same masks.
+        """
+        layers = [(prefix.rstrip(".") or "model", self)] + [
+            (f"{prefix or 'model.'}{name}", layer) for name, layer in self.named_layers()]
+        return {name: rng for name, layer in layers
+                if isinstance(rng := getattr(layer, "_rng", None), np.random.Generator)}
+
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as JSON values, so a model file can rebuild the layer.
 

@@ -93,6 +93,8 @@ class Recurrent(Layer):
     padding affects no gradient.
     """
 
+    carries_state = True
+
     def __init__(
         self,
         cell_class: type[Cell],
@@ -183,7 +185,7 @@ class Recurrent(Layer):
         #: Stateful mode (Keras ``stateful``): each forward without an explicit
         #: initial state starts from the previous forward's final state
         #: (detached: no gradient flows into the previous batch).
-        self.stateful = False
+        self.stateful = False  # see Layer.carries_state
         self.carried_state: State | None = None
         #: When True, backward keeps dL/dh_t of every step in :attr:`hidden_grads`
         #: (one (T, N, H) array per layer and direction, time-major) for diagnostics.

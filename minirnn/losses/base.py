@@ -27,7 +27,8 @@ def loss_weights(mask: Any, sample_weight: Any, shape: tuple[int, ...],
         w = check_sample_weight(sample_weight, shape[0])
         weights = weights * w.astype(dtype).reshape((shape[0],) + (1,) * (len(shape) - 1))
     if not np.broadcast_to(weights, shape).any():
-        raise ValueError("mask and sample_weight select no element: the loss is undefined")
+        what = "mask" if sample_weight is None else "mask with sample_weight"
+        raise ValueError(f"{what} selects no element: the loss is undefined")
     return weights
 
 
