@@ -82,7 +82,10 @@ def worker_minirnn(path: Path, seconds: float, cfg: dict[str, Any], seed: int) -
     trained = time.perf_counter() - start
     val_loss = model.evaluate(val, 32, 100)
     return {"val_loss": val_loss, "chars": solver.tokens_seen, "train_seconds": trained,
-            "chars_per_second": solver.tokens_seen / trained}
+            "chars_per_second": solver.tokens_seen / trained,
+            "blas_threads": solver.blas_threads_used,
+            "sample": model.generate("\n", 400, temperature=0.8, seed=seed)
+            if "\n" in vocab.tokens else model.generate("", 400, temperature=0.8, seed=seed)}
 
 
 def worker_torch(path: Path, seconds: float, cfg: dict[str, Any], seed: int) -> dict[str, Any]:
