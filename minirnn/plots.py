@@ -17,7 +17,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("minirnn.plots needs matplotlib: pip install 'minirnn[plot]'") from exc
 
-__all__ = ["plot_grad_flow", "plot_history"]
+__all__ = ["history_figure", "plot_grad_flow", "plot_history"]
 
 
 def plot_history(histories: Mapping[str, Any], path: str | os.PathLike[str], *,
@@ -39,6 +39,16 @@ def plot_history(histories: Mapping[str, Any], path: str | os.PathLike[str], *,
         The loss axis label, ideally with units (e.g. "MSE (scaled units²)");
         defaults to ``metric``.
     """
+    fig = history_figure(histories, metric=metric, log_scale=log_scale, title=title,
+                         ylabel=ylabel)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def history_figure(histories: Mapping[str, Any], *, metric: str = "loss",
+                   log_scale: bool | None = None, title: str | None = None,
+                   ylabel: str | None = None) -> Any:
+    """The figure :func:`plot_history` saves (a matplotlib ``Figure``; close it when done)."""
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
     values: list[float] = []
     for i, (label, history) in enumerate(histories.items()):
@@ -64,8 +74,7 @@ def plot_history(histories: Mapping[str, Any], path: str | os.PathLike[str], *,
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    return fig
 
 
 def plot_grad_flow(flows: Mapping[str, np.ndarray], path: str | os.PathLike[str], *,

@@ -229,7 +229,9 @@ class Solver:
     checkpoint_path : str or PathLike, optional
         Write a checkpoint (model, optimizer, RNG states, epoch, history,
         callback states) atomically after every ``checkpoint_every`` epochs and
-        at the end; ``fit(..., resume=True)`` continues from it exactly.
+        after the last epoch (before callbacks restore best weights);
+        ``fit(..., resume=True)`` continues from it exactly, also with a larger
+        ``epochs``.
     checkpoint_every : int
 
     Every argument but ``model`` is keyword-only, and an unknown keyword is an
@@ -248,8 +250,8 @@ class Solver:
 
     Ctrl-C (``KeyboardInterrupt``) ends training cleanly: the history so far is
     kept, ``interrupted`` is set, and the model gets the weights of the best
-    epoch so far (lowest ``val_loss``, else ``loss``); a checkpoint is written
-    if ``checkpoint_path`` is set.
+    epoch so far (lowest ``val_loss``, else ``loss``); the checkpoint keeps the
+    end of the last completed epoch (the interrupted one is redone on resume).
     """
 
     def __init__(
@@ -454,6 +456,7 @@ class Solver:
             self.stop_training = False
         for layer in self._recurrent_layers():
             layer.stateful = self.stateful or self.tbptt is not None
+        saved_epoch = self.epoch if resume else -1
         try:
             while self.epoch < self.epochs and not self.stop_training:
                 epoch = self.epoch
@@ -470,7 +473,14 @@ class Solver:
                 self.epoch = epoch + 1
                 if self.checkpoint_path is not None and self.epoch % self.checkpoint_every == 0:
                     self.save_checkpoint(self.checkpoint_path)
+                    saved_epoch = self.epoch
+            # The state at the end of the last epoch, before on_train_end restores the best
+            # weights: resuming from it (e.g. with more epochs) continues this exact run.
+            if self.checkpoint_path is not None and saved_epoch != self.epoch:
+                self.save_checkpoint(self.checkpoint_path)
         except KeyboardInterrupt:
+            # No checkpoint here: the model is mid-epoch (and may get the best weights); the
+            # last epoch's checkpoint is the state that resumes exactly.
             self.interrupted = True
             self.stop_training = True
             if self._best is not None:
@@ -481,8 +491,6 @@ class Solver:
                 layer.reset_states()
             for cb in self.callbacks:
                 cb.on_train_end({"interrupted": self.interrupted})
-        if self.checkpoint_path is not None:
-            self.save_checkpoint(self.checkpoint_path)
         return self.history
 
     def _make_mask(self, mask: Any, lengths: np.ndarray | None, x: np.ndarray,

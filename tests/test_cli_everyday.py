@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import minirnn
@@ -58,8 +59,8 @@ def test_each_run_gets_its_own_folder_with_the_full_configuration(tmp_path):
 
 
 def test_report_holds_the_data_file_and_its_hash(tmp_path):
-    lines = ["Date,Temp"] + [f"2000-01-{1 + i % 28:02d},{10 + (i % 9) * 0.5:.1f}"
-                             for i in range(80)]
+    days = np.datetime64("2000-01-01") + np.arange(80)
+    lines = ["Date,Temp"] + [f"{day},{10 + (i % 9) * 0.5:.1f}" for i, day in enumerate(days)]
     data = tmp_path / "s.csv"
     data.write_text("\n".join(lines) + "\n")
     run(["train", "series", "--csv", "s.csv", "--column", "Temp", "--look-back", "4",
@@ -169,3 +170,21 @@ def test_resume_continues_a_run_in_its_folder(tmp_path):
     assert wrong.returncode == 2 and "run of 'minirnn train adding'" in wrong.stderr
     nothing = run(["train", "adding", "--resume", "nowhere"], tmp_path, check=False)
     assert nothing.returncode == 2 and "no report.json" in nothing.stderr
+
+
+def test_prediction_csv_has_the_date_column_and_the_datas_precision(tmp_path):
+    import numpy as np
+
+    from minirnn.cli._common import csv_decimals, write_predictions
+
+    data = tmp_path / "d.csv"
+    data.write_text("Date,Temp,Other\n1981-01-01,20.7,1\n1981-01-02,17.9,2.123\n"
+                    "1981-01-03,18,3\n1981-01-04,2.5e1,4\n")
+    assert csv_decimals(data, "Temp") == 1
+    assert csv_decimals(data, "Other") == 3
+    out = tmp_path / "pred.csv"
+    write_predictions(out, {"actual": np.array([18.0, 1.5]),
+                            "predicted": np.array([17.8123456, 1.46])},
+                      decimals=1, dates=["1981-01-03", "1981-01-04"])
+    assert out.read_text().splitlines() == ["date,actual,predicted", "1981-01-03,18.0,17.8",
+                                            "1981-01-04,1.5,1.5"]

@@ -253,3 +253,64 @@ def test_an_rnn_learns_to_reverse_a_sequence():
     mse = float(np.mean((pred - yt) ** 2))
     baseline = float(np.mean((yt - 0.5) ** 2))  # ~1/12: predicting the mean
     assert mse < 0.05 * baseline, (mse, baseline)
+
+
+# ------------------------------------------------------------- resuming a stopped fit
+def _resume_setup(tmp_path, epochs, callbacks=()):
+    from minirnn.callbacks import EarlyStopping
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((48, 5, 2))
+    y = x[:, :, :1].mean(axis=1)
+    model = Sequential(GRU(2, 6, seed=0), LastStep(), Dense(6, 1, seed=0))
+    stopper = EarlyStopping(patience=50, restore_best_weights=True)
+    solver = Solver(model, optimizer=Adam(model, lr=3e-2), batch_size=16, epochs=epochs,
+                    seed=0, checkpoint_path=tmp_path / "ck.npz",
+                    callbacks=[stopper, *callbacks])
+    return solver, x, y
+
+
+# Validation targets the model cannot fit: the best validation epoch is an early one, so
+# the restored best weights differ from the last epoch's (which a resume must continue).
+def _val(x, y):
+    return x[:16], -3.0 * y[:16]
+
+
+def test_ctrl_c_then_resume_equals_an_uninterrupted_fit(tmp_path):
+    from minirnn.callbacks import Callback
+
+    class CtrlC(Callback):
+        def on_epoch_begin(self, epoch, logs):
+            if epoch == 3:
+                raise KeyboardInterrupt
+
+    (tmp_path / "a").mkdir()
+    full, x, y = _resume_setup(tmp_path / "a", 6)
+    val = _val(x, y)
+    full.fit(x, y, validation_data=val)
+    (tmp_path / "b").mkdir()
+    stopped, _, _ = _resume_setup(tmp_path / "b", 6, [CtrlC()])
+    stopped.fit(x, y, validation_data=val)
+    assert stopped.interrupted and len(stopped.history) == 3
+    assert int(np.argmin(stopped.history["val_loss"])) < 2  # best weights != last weights
+    again, _, _ = _resume_setup(tmp_path / "b", 6)
+    again.fit(x, y, validation_data=val, resume=True)
+    assert len(again.history) == 6 and again.history["loss"] == full.history["loss"]
+    for k, v in full.model.state_dict().items():
+        np.testing.assert_array_equal(again.model.state_dict()[k], v, err_msg=k)
+
+
+def test_a_finished_fit_resumed_with_more_epochs_equals_a_longer_fit(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    long, x, y = _resume_setup(tmp_path / "a", 5)
+    val = _val(x, y)
+    long.fit(x, y, validation_data=val)
+    short, _, _ = _resume_setup(tmp_path / "b", 3)
+    short.fit(x, y, validation_data=val)
+    more, _, _ = _resume_setup(tmp_path / "b", 5)
+    more.fit(x, y, validation_data=val, resume=True)
+    assert more.history["val_loss"] == long.history["val_loss"]
+    assert int(np.argmin(long.history["val_loss"])) < 2  # best weights != last weights
+    for k, v in long.model.state_dict().items():
+        np.testing.assert_array_equal(more.model.state_dict()[k], v, err_msg=k)

@@ -329,3 +329,40 @@ def test_two_workers_share_one_postgresql_study(tmp_path, postgres_url):
     by_pid = {p.pid: r for p, r in zip(procs, ran, strict=True)}
     for t in trials:  # each trial is recorded under the process that ran it
         assert t.number in by_pid[t.user_attrs["pid"]]
+
+
+def _classify_files(tmp_path):
+    from minirnn.data import CBF_CLASSES, cylinder_bell_funnel, save_ts
+
+    for name, n, seed in (("TRAIN", 24, 0), ("TEST", 12, 1)):
+        x, y = cylinder_bell_funnel(n, 32, seed=seed)
+        save_ts(tmp_path / f"CBF_{name}.ts", x, None, y, CBF_CLASSES, problem_name="CBF")
+    return ["--train", str(tmp_path / "CBF_TRAIN.ts"), "--test", str(tmp_path / "CBF_TEST.ts"),
+            "--epochs", "2", "--dtw", "no", "--max-steps", "16"]
+
+
+def _text_file(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("To be, or not to be, that is the question:\n" * 60, encoding="utf-8")
+    return ["--file", str(path), "--seq-len", "16", "--epochs", "1", "--eval-every", "10",
+            "--sample-length", "5"]
+
+
+@pytest.mark.parametrize("task, metric", [("classify", "test_accuracy"),
+                                          ("text", "val_perplexity")])
+def test_sweep_classify_and_text(tmp_path, task, metric):
+    pytest.importorskip("optuna")
+    options = _classify_files(tmp_path) if task == "classify" else _text_file(tmp_path)
+    space = tmp_path / "space.json"  # small models: the test is about the plumbing
+    space.write_text(json.dumps({"hidden_size": {"low": 4, "high": 8}, "layers": 1,
+                                 "batch_size": [8]}))
+    out = tmp_path / "sw"
+    assert main(["sweep", task, *options, "--trials", "2", "--pruner", "none", "--space",
+                 str(space), "--output", str(out), "--no-plot"]) == 0
+    trials = _trials(f"sqlite:///{out / 'study.db'}", task)
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
+    for t in trials:
+        assert 4 <= t.params["hidden_size"] <= 8 and t.user_attrs["metric"] == metric
+        assert t.intermediate_values  # the pruning callback reported every epoch
+        report = json.loads((Path(t.user_attrs["output"]) / "report.json").read_text())
+        assert report[metric] == t.user_attrs[metric]

@@ -251,7 +251,7 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-_NOT_CONFIG = {"run", "task_defaults", "argv"}
+_NOT_CONFIG = {"run", "task_defaults", "argv", "extra_callbacks"}
 
 
 def run_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -413,11 +413,7 @@ def add_common(parser: argparse.ArgumentParser, task: str, d: dict[str, Any]) ->
                              "weights so far")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, weights, shuffling")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    parser.add_argument("--output", default=None,
-                        help=f"run folder for model.npz, history.csv/json, report.json, "
-                             f"loss.png (default: a new minirnn-runs/{task}-<UTC time> per run)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="allow --output to be a folder that already holds a run")
+    add_run_folder_options(parser, task)
     parser.add_argument("--init-from", metavar="MODEL", default=None,
                         help="start from the weights of a saved model.npz (same architecture)")
     parser.add_argument("--resume", metavar="RUN_DIR", default=None,
@@ -433,3 +429,76 @@ def add_common(parser: argparse.ArgumentParser, task: str, d: dict[str, Any]) ->
                              "the output is a terminal")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress bar and no per-epoch lines; only the results")
+
+
+def add_run_folder_options(parser: argparse.ArgumentParser, task: str) -> None:
+    """``--output`` and ``--overwrite`` for a command that writes a run folder.
+
+    With them, ``main`` calls :func:`prepare_output` before the command runs: a new
+    ``minirnn-runs/<task>-<UTC time>`` folder per run unless ``--output`` is given, an
+    error (before anything is trained) if that folder already holds files and
+    ``--overwrite`` is absent, and a report.json with the full configuration. The command
+    then writes into ``args.output``. (:func:`add_common` includes them.)
+    """
+    parser.add_argument("--output", default=None,
+                        help=f"run folder for the model, history, report.json and figures "
+                             f"(default: a new minirnn-runs/{task}-<UTC time> per run)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="allow --output to be a folder that already holds a run")
+    parser.set_defaults(run_name=task)
+
+
+# ------------------------------------------------------------------ prediction files
+def csv_decimals(path: str | Path, column: str, *, cap: int = 8) -> int:
+    """Digits after the decimal point in a CSV column (the most any value uses; at most
+    ``cap``): predictions are written to the precision the data was recorded with."""
+    most = 0
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip() for name in next(reader, [])]
+            if column not in header:
+                raise UsageError(f"{path}: no column {column!r}; the header has {header}")
+            index = header.index(column)
+            for row in reader:
+                if index < len(row):
+                    text = row[index].strip().lower()
+                    mantissa, _, exponent = text.partition("e")
+                    if "." in mantissa:
+                        digits = len(mantissa.split(".", 1)[1])
+                        if exponent.lstrip("+-").isdigit():
+                            digits -= int(exponent)
+                        most = max(most, digits)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return min(max(most, 0), cap)
+
+
+def write_predictions(path: str | Path, columns: dict[str, Sequence[Any] | np.ndarray], *,
+                      decimals: int | None = None, dates: Sequence[Any] | None = None,
+                      date_name: str = "date") -> None:
+    """Write a predictions CSV: an optional date column first, then ``columns`` in order,
+    numbers rounded to ``decimals`` places (the data's precision; None: as computed).
+
+    Every column must have the same length (and so must ``dates``).
+    """
+    names = list(columns)
+    data = [np.asarray(columns[name]) for name in names]
+    lengths = {len(column) for column in data} | ({len(dates)} if dates is not None else set())
+    if len(lengths) > 1:
+        raise ValueError(f"prediction columns differ in length: "
+                         f"{ {n: len(c) for n, c in zip(names, data, strict=True)} }")
+
+    def cell(value: Any) -> str:
+        if isinstance(value, (float, np.floating)):
+            if not np.isfinite(value):
+                return ""
+            return f"{value:.{decimals}f}" if decimals is not None else repr(float(value))
+        return str(value)
+
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(([date_name] if dates is not None else []) + names)
+        for i in range(len(data[0]) if data else 0):
+            row = [cell(column[i]) for column in data]
+            writer.writerow(([str(dates[i])] if dates is not None else []) + row)

@@ -184,6 +184,7 @@ def train_classify(args: argparse.Namespace) -> int:
     if args.progress:
         callbacks.append(ProgressBar(every_batches=100, epoch_summary=False))
     callbacks.extend(time_limit(args))
+    callbacks.extend(getattr(args, "extra_callbacks", ()))  # e.g. a sweep's pruning
     clf = SequenceClassifier(
         cell=args.cell, hidden_size=args.hidden_size, num_layers=args.layers,
         bidirectional=args.bidirectional, pooling=args.pooling,

@@ -106,8 +106,12 @@ def _verdict(ev: Evaluation) -> str:
     m = ev.metrics
     best = ev.best
     model = m["model"]["rmse"]
-    beaten = [k for k in m if k != "model" and model < m[k]["rmse"]]
-    losing = [k for k in m if k != "model" and model >= m[k]["rmse"]]
+    tied = [k for k in m if k != "model" and abs(model - m[k]["rmse"]) <= 1e-9 * max(model, 1)]
+    beaten = [k for k in m if k != "model" and model < m[k]["rmse"] and k not in tied]
+    losing = [k for k in m if k != "model" and model > m[k]["rmse"] and k not in tied]
+    if tied and not losing:
+        return (f"the model ties with {', '.join(tied)} (RMSE {model:.3f}: the same forecasts) "
+                f"and beats " + (", ".join(beaten) or "nothing else"))
     if best == "model":
         return (f"the model is best on the test span (RMSE {model:.3f}); it beats "
                 + ", ".join(beaten))
@@ -180,6 +184,15 @@ def _resolve_dataset(args: argparse.Namespace) -> None:
         raise UsageError("--column is required with --csv")
 
 
+def _lr(args: argparse.Namespace) -> float | None:
+    """--lr when given; else the Forecaster's own default (3e-3, tuned for residual models)
+    rather than the optimizer's, which the common options fill in."""
+    given = any(a == "--lr" or a.startswith("--lr=") for a in getattr(args, "argv", []) or [])
+    if given or getattr(args, "optimizer", "adam") != "adam":
+        return float(args.lr) if args.lr is not None else None
+    return float(Forecaster().lr or 3e-3)
+
+
 def _callbacks(args: argparse.Namespace) -> list[Callback]:
     """Epoch lines (unless --quiet), a progress bar when asked, --time-limit."""
     quiet = getattr(args, "quiet", False)
@@ -207,7 +220,7 @@ def train_series(args: argparse.Namespace) -> int:
         horizon=args.horizon, look_back=args.look_back, transform=args.transform,
         season=args.season, cell=args.cell, hidden_size=args.hidden_size,
         num_layers=args.layers, bidirectional=args.bidirectional, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+        batch_size=args.batch_size, lr=_lr(args), patience=args.patience,
         clip_norm=args.clip_norm, optimizer=args.optimizer, val_fraction=args.val_size,
         network=args.network, seed=args.seed, dtype=args.dtype,
         callbacks=_callbacks(args))

@@ -107,6 +107,7 @@ def train_text(args: argparse.Namespace) -> int:
     if args.time_limit is not None:
         limit = TimeLimit(args.time_limit, verbose=True)
         callbacks.append(limit)
+    callbacks.extend(getattr(args, "extra_callbacks", ()))  # e.g. a sweep's pruning callback
     solver = TextSolver(model, seq_len=args.seq_len, batching=args.batching,
                         steps_per_epoch=args.eval_every, val_tokens=args.eval_tokens,
                         batch_size=args.batch_size,
@@ -135,7 +136,8 @@ def train_text(args: argparse.Namespace) -> int:
     write_history(folder, history)
     report: dict[str, Any] = {
         "task": "text", "file": str(path), "level": args.level,
-        "config": {k: v for k, v in vars(args).items() if k not in ("run", "task_defaults")},
+        "config": {k: v for k, v in vars(args).items()
+                   if k not in ("run", "task_defaults", "extra_callbacks")},
         "vocabulary_size": len(vocab), "tokens": len(codes), "train_tokens": len(train),
         "val_tokens": len(val), "val_loss_nats": best, "val_bits": bits_per_token(best),
         "val_perplexity": perplexity(best), "tokens_seen": solver.tokens_seen,

@@ -65,7 +65,7 @@ def train_adding(args: argparse.Namespace) -> int:
     report = {"task": "adding", "test_mse": test_mse, "baseline_mse": ADDING_BASELINE_MSE,
               "always_one_mse": always_one, "seconds": time.perf_counter() - start}
     finish(args, solver, stopper, report, xt[:256], yt[:256], f"adding {args.cell}",
-           {"task": "adding", "seq_len": args.seq_len}, loss_label="MSE (target units²)")
+           {"task": "adding", "seq_len": args.seq_len}, loss_label="MSE, target units²")
     return 0
 
 
@@ -97,7 +97,7 @@ def train_binary_addition(args: argparse.Namespace) -> int:
               "test_pairs": args.test_size, "seconds": time.perf_counter() - start}
     finish(args, solver, stopper, report, xt[:256], yt[:256], f"binary addition {args.cell}",
            {"task": "binary-addition", "bits": args.bits},
-           loss_label="binary cross-entropy (nats per bit)")
+           loss_label="binary cross-entropy, nats per bit")
     return 0
 
 

@@ -60,6 +60,8 @@ class _Member:
     order: int
     coef: np.ndarray
     scaler: RobustScaler
+    weight: float = 1.0
+    exog: bool = True  # reads the exogenous inputs (the level AR of the baselines does not)
 
 
 @dataclass
@@ -142,13 +144,8 @@ def _lags(series: np.ndarray, origins: np.ndarray, p: int) -> np.ndarray:
 
 
 def _lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    # A tiny ridge keeps near-collinear lags (smooth series) from exploding.
-    lam = 1e-6 * max(float(np.mean(a * a)), 1e-12) * len(a)
-    gram = a.T @ a + lam * np.eye(a.shape[1])
-    try:
-        return np.linalg.solve(gram, a.T @ b)
-    except np.linalg.LinAlgError:
-        return np.linalg.lstsq(a, b, rcond=None)[0]
+    """Least squares (SVD; the minimum-norm solution when lags are collinear)."""
+    return np.linalg.lstsq(a, b, rcond=None)[0]
 
 
 class Forecaster:
@@ -198,10 +195,13 @@ class Forecaster:
     def __init__(self, *, horizon: int = 1, look_back: int | str = "auto",
                  transform: str = "auto", season: int | str = "auto", cell: str = "gru",
                  hidden_size: int = 32, num_layers: int = 1, epochs: int = 60,
-                 batch_size: int = 32, lr: float | None = None, patience: int = 10,
+                 batch_size: int = 32, lr: float | None = 3e-3, patience: int = 10,
                  clip_norm: float | None = 1.0, optimizer: str = "adam",
                  val_fraction: float = 0.2, network: bool = True, ensemble: int = 1,
-                 folds: int = 3, bidirectional: bool = False, seed: int | None = 0,
+                 folds: int = 3, order_by: str = "aicc", min_fold: int = 24,
+                 combine_level: bool = True, double_diff: bool = False,
+                 min_gain: float = 0.005,
+                 bidirectional: bool = False, seed: int | None = 0,
                  dtype: str = "float32", callbacks: Sequence[Callback] = ()) -> None:
         for name, value in (("horizon", horizon), ("hidden_size", hidden_size),
                             ("num_layers", num_layers), ("epochs", epochs),
@@ -246,6 +246,12 @@ class Forecaster:
             raise ValueError(f"folds must be a positive int, got {folds!r}")
         self.folds = folds
         self.bidirectional = bool(bidirectional)
+        if order_by not in ("aicc", "validation"):
+            raise ValueError(f"order_by must be 'aicc' or 'validation', got {order_by!r}")
+        self.order_by, self.min_fold = order_by, int(min_fold)
+        self.combine_level = bool(combine_level)
+        self.double_diff = bool(double_diff)
+        self.min_gain = float(min_gain)
         self.callbacks = list(callbacks)
         self.model_: Sequential | None = None
         self.solver_: Solver | None = None
@@ -262,7 +268,9 @@ class Forecaster:
                 "patience": self.patience, "clip_norm": self.clip_norm,
                 "optimizer": self.optimizer, "val_fraction": self.val_fraction,
                 "network": self.network, "ensemble": self.ensemble, "folds": self.folds,
-                "bidirectional": self.bidirectional,
+                "bidirectional": self.bidirectional, "order_by": self.order_by,
+                "min_fold": self.min_fold, "combine_level": self.combine_level,
+                "double_diff": self.double_diff, "min_gain": self.min_gain,
                 "seed": self.seed, "dtype": self.dtype}
 
     # --------------------------------------------------------------------- fit
@@ -369,11 +377,10 @@ class Forecaster:
             end = n - j * n_val
             f_o = np.arange(t_min, end - n_val - h)
             v_o = np.arange(max(t_min, end - n_val - 1), end - h)
-            if j and len(f_o) < max(12, 3 * (1 + n_feat)):
+            if j and len(f_o) < max(self.min_fold, 3 * (1 + n_feat)):
                 break
             folds.append((f_o, v_o))
-        smallest = len(folds[-1][0])
-        max_p = max(1, (smallest - 2) // (2 * (1 + n_feat)))
+        max_p = max(1, (len(fit_o) - 2) // (2 * (1 + n_feat)))
         orders = sorted({p for p in (*ORDERS, season, season + 1, look)
                          if 1 <= p <= min(look, max_p)})
         truth_val = y_all[val_o[:, None] + np.arange(1, h + 1)[None, :]]
@@ -381,13 +388,19 @@ class Forecaster:
         steps = np.arange(1, h + 1)[None, :]
         self.validation_: dict[str, float] = {}
         # Per transform: (score, order, last-fold validation forecasts), its best order.
-        per_transform: list[tuple[float, TargetTransform, int, np.ndarray]] = []
+        per_transform: list[tuple[float, TargetTransform, int, np.ndarray, np.ndarray]] = []
         for kind in kinds:
             for s in seasons:
+                if s and kind in ("diff", "logdiff") and not self.double_diff \
+                        and self.transform == "auto":
+                    continue
                 tr = TargetTransform(kind, s)
                 x, us, _ = self._prepare(tr, y_all, n)
-                best_t: tuple[float, TargetTransform, int, np.ndarray] | None = None
-                for p in orders:
+                best_t: tuple[float, TargetTransform, int, np.ndarray, np.ndarray] | None = None
+                tried = orders
+                if self.order_by == "aicc":
+                    tried = [self._aicc_order(tr, x, us, xs, train_o, orders)]
+                for p in tried:
                     errors = []
                     for f_o, v_o in folds:
                         coef = _lstsq(self._design(us, xs, f_o, p), tr.targets(x, f_o, h))
@@ -400,49 +413,68 @@ class Forecaster:
                         np.isfinite(err)) else np.inf
                     self.validation_[f"{tr.name} AR({p})"] = score
                     if best_t is None or score < best_t[0]:
-                        best_t = (score, tr, p, last_pred)
+                        best_t = (score, tr, p, last_pred, err)
                 assert best_t is not None
                 per_transform.append(best_t)
         per_transform.sort(key=lambda c: c[0])
-        # Forecast combination: the best few transforms (one order each), equally weighted,
-        # are steadier on unseen data than the single validation winner.
-        chosen = [c for c in per_transform[: self.ensemble] if np.isfinite(c[0])]
-        chosen = chosen or per_transform[:1]
-        self.members_: list[_Member] = []
-        lin_val = np.zeros_like(truth_val)
-        lin_fit = np.zeros_like(truth_fit)
-        for _, tr, p, pred in chosen:
-            x, us, scaler = self._prepare(tr, y_all, n)
-            coef = _lstsq(self._design(us, xs, train_o, p), tr.targets(x, train_o, h))
-            self.members_.append(_Member(tr, p, coef, scaler))
-            lin_val += pred / len(chosen)
-            # In-sample forecasts of the fit span by the fit-span model: the network's input.
-            design = self._design(us, xs, fit_o, p)
-            coef_fit = _lstsq(design, tr.targets(x, fit_o, h))
-            lin_fit += self._inverse(tr, x, fit_o, design @ coef_fit) / len(chosen)
-        self.validation_["linear combination"] = rmse(lin_val, truth_val)
-        self.transform_ = self.members_[0].transform
 
-        # Baseline: a linear AR on the levels, its order chosen on validation too.
+        # Baseline: a linear AR on the levels, its order chosen on the last validation span
+        # (fitted on everything before it), lags up to the look-back or a season + 1.
         b_orders = sorted({q for q in (*ORDERS, season, season + 1, look)
                            if 1 <= q <= min(max(look, season + 1 if season <= 60 else 0),
                                             max(1, (len(fit_o) - 2) // 2))})
-        b_best: tuple[float, int] | None = None
+        b_scores = {}
         for q in b_orders:
-            errors = []
-            for f_o, v_o in folds:
-                w = _lstsq(self._level_design(y_all, f_o, q), y_all[f_o[:, None] + steps])
-                pred = self._level_design(y_all, v_o, q) @ w
-                errors.append((pred - y_all[v_o[:, None] + steps]).ravel())
-            err = np.concatenate(errors)
-            score = float(np.sqrt(np.mean(err * err)))
-            if b_best is None or score < b_best[0]:
-                b_best = (score, q)
-        assert b_best is not None
-        self.baseline_order_ = b_best[1]
-        self.baseline_coef_ = _lstsq(self._level_design(y_all, train_o, b_best[1]),
-                                     y_all[train_o[:, None] + np.arange(1, h + 1)[None, :]])
-        self.validation_["baseline linear AR"] = b_best[0]
+            w = _lstsq(self._level_design(y_all, fit_o, q), truth_fit)
+            b_scores[q] = rmse(self._level_design(y_all, val_o, q) @ w, truth_val)
+        q_best = min(b_scores, key=lambda q: b_scores[q])
+        self.baseline_order_ = q_best
+        self.baseline_coef_ = _lstsq(self._level_design(y_all, train_o, q_best),
+                                     y_all[train_o[:, None] + steps])
+        self.validation_["baseline linear AR"] = b_scores[q_best]
+        # Its errors on every validation span, for the combination below.
+        b_errors, b_first = [], None
+        for f_o, v_o in folds:
+            w = _lstsq(self._level_design(y_all, f_o, q_best), y_all[f_o[:, None] + steps])
+            pred = self._level_design(y_all, v_o, q_best) @ w
+            b_first = pred if b_first is None else b_first
+            b_errors.append((pred - y_all[v_o[:, None] + steps]).ravel())
+        assert b_first is not None
+        b_best = (b_scores[q_best], q_best, b_first, np.concatenate(b_errors))
+
+        # Forecast combination: the best transform(s) on validation (equal weights), then a
+        # weight w for them against the level AR, also from the validation spans: combining
+        # two comparable forecasts with partly independent errors beats either on average.
+        chosen = [c for c in per_transform[: self.ensemble] if np.isfinite(c[0])]
+        chosen = chosen or per_transform[:1]
+        err_t = np.mean([c[4] for c in chosen], axis=0)
+        w_best = 1.0
+        if self.combine_level:
+            scores_w = {wt: float(np.sqrt(np.mean((wt * err_t + (1 - wt) * b_best[3]) ** 2)))
+                        for wt in ALPHAS}
+            for wt, score in scores_w.items():
+                self.validation_[f"transformed weight {wt:g}"] = score
+            w_best = min(scores_w, key=lambda wt: (scores_w[wt], -wt))
+        parts: list[tuple[TargetTransform, int, float, bool, np.ndarray]] = [
+            (tr, p, w_best / len(chosen), True, pred) for _, tr, p, pred, _ in chosen]
+        if w_best < 1.0:
+            parts.append((TargetTransform("none"), q_best, 1.0 - w_best, False, b_best[2]))
+        parts = [part for part in parts if part[2] > 0]
+        self.members_: list[_Member] = []
+        lin_val = np.zeros_like(truth_val)
+        lin_fit = np.zeros_like(truth_fit)
+        for tr, p, weight, exog, pred in parts:
+            x, us, scaler = self._prepare(tr, y_all, n)
+            xs_m = xs if exog else None
+            coef = _lstsq(self._design(us, xs_m, train_o, p), tr.targets(x, train_o, h))
+            self.members_.append(_Member(tr, p, coef, scaler, weight, exog))
+            lin_val += weight * pred
+            # In-sample forecasts of the fit span by the fit-span model: the network's input.
+            design = self._design(us, xs_m, fit_o, p)
+            coef_fit = _lstsq(design, tr.targets(x, fit_o, h))
+            lin_fit += weight * self._inverse(tr, x, fit_o, design @ coef_fit)
+        self.validation_["linear combination"] = rmse(lin_val, truth_val)
+        self.transform_ = self.members_[0].transform
 
         # Network: reads the primary transform's scaled stationary series, learns the
         # out-of-sample residual of the linear combination on the primary level scale.
@@ -470,8 +502,8 @@ class Forecaster:
             for a, score in scores.items():
                 self.validation_[f"network weight {a:g}"] = score
             alpha = min(scores, key=lambda a: scores[a])
-            # The network must earn its place: a clear (1 %) gain over the linear model.
-            self.alpha_ = alpha if scores[alpha] < 0.99 * scores[0.0] else 0.0
+            # The network must earn its place: a clear gain over the linear model.
+            self.alpha_ = alpha if scores[alpha] < (1 - self.min_gain) * scores[0.0] else 0.0
 
         # Validation residuals of the final forecasts, on the primary level scale, per step.
         final_val = self._combine(lin_val, self.alpha_ * net_val)
@@ -490,6 +522,25 @@ class Forecaster:
         """Linear forecasts plus a network correction on the primary level scale."""
         with np.errstate(over="ignore", invalid="ignore"):
             return self.transform_.inverse_level(self._level(linear) + correction)
+
+    def _aicc_order(self, tr: TargetTransform, x: np.ndarray, us: np.ndarray,
+                    xs: np.ndarray | None, origins: np.ndarray, orders: list[int]) -> int:
+        """The AR order with the lowest AICc of the step-1 regression on the training span
+        (as auto.arima chooses orders; much less noisy than a short validation span)."""
+        r = tr.targets(x, origins, 1)[:, 0]
+        n = len(origins)
+        best, best_val = orders[0], np.inf
+        for p in orders:
+            design = self._design(us, xs, origins, p)
+            k = design.shape[1] + 1  # coefficients + the noise variance
+            if n - k - 1 <= 0:
+                continue
+            resid = r - design @ _lstsq(design, r[:, None])[:, 0]
+            rss = max(float(resid @ resid), 1e-300)
+            aicc = n * np.log(rss / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1)
+            if aicc < best_val:
+                best, best_val = p, aicc
+        return best
 
     def _prepare(self, tr: TargetTransform, y: np.ndarray,
                  n: int) -> tuple[np.ndarray, np.ndarray, RobustScaler]:
@@ -574,8 +625,8 @@ class Forecaster:
                 m.transform.check(y_all, "the series")
             x = m.transform.level(y_all)
             us = m.scaler.transform(m.transform.stationary(x))
-            r = self._design(us, xs, o, m.order) @ m.coef
-            linear += self._inverse(m.transform, x, o, r) / len(self.members_)
+            r = self._design(us, xs if m.exog else None, o, m.order) @ m.coef
+            linear += m.weight * self._inverse(m.transform, x, o, r)
         if not (self.alpha_ and self.model_ is not None):
             return linear
         m0 = self.members_[0]
@@ -700,9 +751,13 @@ class Forecaster:
     def method_(self) -> str:
         """What produces the forecasts, in words."""
         self._check_fitted()
-        parts = [f"AR({m.order}) on {m.transform.name}" for m in self.members_]
-        lin = ("linear " + parts[0] if len(parts) == 1 else
-               "mean of linear " + ", ".join(parts))
+        parts = [f"AR({m.order}) on "
+                 + ("levels" if m.transform.name == "none" else m.transform.name)
+                 + ("" if m.exog or self.X_ is None else " (no inputs)")
+                 for m in self.members_]
+        weights = [m.weight for m in self.members_]
+        lin = ("linear " + parts[0] if len(parts) == 1 else "weighted mean of linear "
+               + ", ".join(f"{w:.3g} x {part}" for w, part in zip(weights, parts, strict=True)))
         if self.alpha_ == 0.0:
             why = "the network did not help on validation" if self.network else "no network"
             return f"{lin} ({why}: network weight 0)"
@@ -717,7 +772,8 @@ class Forecaster:
             "config": self.get_config(), "season": self.season_,
             "look_back": self.look_back_, "t_min": self.t_min_,
             "members": [{"kind": m.transform.kind, "season": m.transform.season,
-                         "order": m.order, "coef": m.coef.tolist(),
+                         "order": m.order, "coef": m.coef.tolist(), "weight": m.weight,
+                         "exog": m.exog,
                          "scaler": m.scaler.state_dict()} for m in self.members_],
             "floor": self.floor_,
             "baseline_order": self.baseline_order_,
@@ -760,7 +816,8 @@ class Forecaster:
             fc.t_min_ = int(state["t_min"])
             fc.members_ = [_Member(TargetTransform(m["kind"], int(m["season"])),
                                    int(m["order"]), np.asarray(m["coef"], dtype=np.float64),
-                                   RobustScaler.from_state(m["scaler"]))
+                                   RobustScaler.from_state(m["scaler"]), float(m["weight"]),
+                                   bool(m["exog"]))
                            for m in state["members"]]
             fc.transform_ = fc.members_[0].transform
             fc.floor_ = float(state["floor"])

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_SPACES", "Param", "default_space", "load_space_file", "make_space"]
+__all__ = ["DEFAULT_SPACES", "Param", "applies", "default_space", "load_space_file",
+           "make_space"]
 
 _COMMON: dict[str, Any] = {
     "lr": {"low": 1e-4, "high": 3e-2, "log": True},
@@ -41,8 +42,11 @@ DEFAULT_SPACES: dict[str, dict[str, Any]] = {
                         "lr": {"low": 1e-3, "high": 1e-1, "log": True}},
     "series": {"look_back": {"low": 7, "high": 60, "log": True}},
     "classify": {},
-    "text": {"batch_size": [16, 32, 64]},
+    "text": {"batch_size": [16, 32, 64], "embedding_dim": {"low": 8, "high": 128, "log": True},
+             "hidden_size": {"low": 32, "high": 512, "log": True}},
 }
+# Tasks whose --dropout acts only between stacked recurrent layers (PyTorch's ``dropout``).
+DROPOUT_BETWEEN_LAYERS = {"text"}
 # Options a sweep must not vary: where a trial writes, and switches that are not hyper-parameters.
 NOT_SWEPT = {"output", "no_plot", "progress", "grad_flow", "help", "quiet"}
 
@@ -227,3 +231,15 @@ def make_space(task: str, available: Mapping[str, Any], file: str | os.PathLike[
         where = f"default space of {task}"
     return {name: parse_param(name, spec, where) for name, spec in space.items()
             if name in available and name not in pinned}
+
+
+def applies(task: str, name: str, chosen: Mapping[str, Any], layers: int) -> bool:
+    """Whether a trial should choose ``name`` given what it chose so far.
+
+    Dropout between layers means nothing with one layer: such a trial does not draw it
+    (Optuna's conditional, define-by-run parameters). ``layers`` is the fixed value when
+    the space does not vary it.
+    """
+    if name == "dropout" and task in DROPOUT_BETWEEN_LAYERS:
+        return int(chosen.get("layers", layers)) > 1
+    return True

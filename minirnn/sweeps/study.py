@@ -35,12 +35,13 @@ from minirnn.callbacks import Callback
 from minirnn.solver import TrainingDivergedError
 from minirnn.sweeps.runner import (
     blas_threads,
+    check_options,
     limit_threads,
     run_task,
     spawn_context,
     thread_environment,
 )
-from minirnn.sweeps.space import Param
+from minirnn.sweeps.space import Param, applies
 
 __all__ = [
     "PruningCallback", "SweepError", "SweepSpec", "best_options", "default_storage",
@@ -292,6 +293,8 @@ class _Worker:
         self.failures_in_a_row = 0
         self.last_error = ""
         self.ran: list[int] = []
+        # Options fixed for the sweep (for parameters that depend on them, e.g. --layers).
+        self.layers = int(getattr(check_options(spec.task, spec.options), "layers", 1))
 
     def objective(self, trial: optuna.Trial) -> float:
         from minirnn.cli import UsageError
@@ -299,7 +302,10 @@ class _Worker:
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr("worker", self.worker)
-        params = {name: p.suggest(trial) for name, p in self.space.items()}
+        params: dict[str, Any] = {}
+        for name, p in self.space.items():
+            if applies(self.spec.task, name, params, self.layers):
+                params[name] = p.suggest(trial)
         folder = Path(self.spec.folder) / "trials" / f"{trial.number:04d}"
         trial.set_user_attr("output", str(folder))
         pruning = PruningCallback(trial)
@@ -402,7 +408,6 @@ def _worker_process(spec: dict[str, Any], worker: int, threads: int) -> None:
 def check_spec(spec: SweepSpec) -> None:
     """Problems with a sweep's input, found before any training (raises SweepError)."""
     from minirnn.cli import UsageError
-    from minirnn.sweeps.runner import check_options
 
     if not _NAME.match(spec.study):
         raise SweepError(f"study name must be letters, digits, '_', '.', '-', got {spec.study!r}")

@@ -1,0 +1,130 @@
+"""Re-measure the results table at the top of README.md, and write it back.
+
+    python docs/measure_readme.py            # runs the commands (a few minutes on 2 cores)
+    python docs/measure_readme.py --render   # only rewrite README.md from docs/readme_results.json
+
+Each row is the exact ``minirnn`` command shown in the README, run in its own process with a
+fresh run folder; its test metric is read from the run's report.json and its wall time is
+measured around the process. Results go to ``docs/readme_results.json`` (with the machine's
+load average, since the machine may be shared) and the table between the
+``<!-- measured:begin -->`` and ``<!-- measured:end -->`` markers of README.md is rewritten
+from that file. ``tests/test_readme.py`` checks that README.md matches the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "readme_results.json"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- measured:begin -->", "<!-- measured:end -->"
+
+# (command after "minirnn", the report.json key of its result, how to print it, a remark).
+# The format is applied to that value ("{:.5f}"), or, if it names keys ("{test_rmse:.2f}"),
+# to every scalar of the run's report.json, so a row can show a result next to baselines.
+ROWS = [
+    ("train adding --cell lstm --lr 3e-3", "test_mse", "test MSE {:.5f}", ""),
+    ("train adding --cell gru --lr 3e-3", "test_mse", "test MSE {:.5f}", ""),
+    ("train adding --cell rnn", "test_mse", "test MSE {:.3f}", "tanh RNN, Adam's lr 1e-3"),
+    ("train adding", "test_mse", "test MSE {:.5f}", "LSTM with Adam's default lr 1e-3"),
+    ("train binary-addition", "exact_sums", "{:.1%} of held-out sums exact",
+     "R rnn's example: 8-bit operands, 16 units"),
+]
+
+
+def verdict(key: str, value: float) -> str:
+    """What a result means, decided from the number (so a re-measurement cannot leave a
+    stale claim behind)."""
+    if key == "test_mse":
+        if value < 0.01:
+            return "solved (< 0.01)"
+        if value < 0.15:
+            return "beats the 0.1767 bar; not solved (>= 0.01) in 10 epochs"
+        return "below the 0.1767 bar, but only as good as a constant (1/6)"
+    if key == "exact_sums":
+        return "every sum right" if value == 1.0 else "not every sum right"
+    return ""
+
+
+def measure() -> dict[str, object]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (command, key, _, _) in enumerate(ROWS):
+            folder = Path(tmp) / f"run{i}"
+            argv = [sys.executable, "-m", "minirnn", *shlex.split(command), "--no-plot",
+                    "--quiet", "--output", str(folder)]
+            start = time.perf_counter()
+            subprocess.run(argv, check=True, cwd=tmp, env={**os.environ,
+                                                           "PYTHONPATH": str(ROOT)})
+            seconds = time.perf_counter() - start
+            report = json.loads((folder / "report.json").read_text())
+            scalars = {k: v for k, v in report.items()
+                       if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+            rows.append({"command": f"minirnn {command}", "value": report[key],
+                         "seconds": round(seconds, 1), "report": scalars})
+            print(rows[-1], flush=True)
+    return {"rows": rows, "load_average": list(os.getloadavg()), "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "measured": time.strftime("%Y-%m-%d", time.gmtime())}
+
+
+def render(results: dict[str, object]) -> str:
+    """The README table (markdown) for ``results``."""
+    load = results["load_average"]
+    assert isinstance(load, list)
+    lines = [
+        "| command | result | wall time | note |",
+        "|---|---|---:|---|",
+    ]
+    rows = results["rows"]
+    assert isinstance(rows, list)
+    for row, (_, key, fmt, remark) in zip(rows, ROWS, strict=True):
+        note = "; ".join(part for part in (verdict(key, row["value"]), remark) if part)
+        shown = (fmt.format(row["value"]) if "{:" in fmt
+                 else fmt.format(**row.get("report", {})))
+        lines.append(f"| `{row['command']}` | {shown} | "
+                     f"{row['seconds']:.0f} s | {note} |")
+    lines.append("")
+    lines.extend(textwrap.wrap(
+        f"Measured {results['measured']} by `python docs/measure_readme.py` on "
+        f"{results['cpus']} cores (load average {load[0]:.1f} at the end: the machine was "
+        "shared, so wall times are only indicative).", 96))
+    return "\n".join(lines)
+
+
+def write_readme(results: dict[str, object]) -> None:
+    text = README.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"README.md lacks the {BEGIN} ... {END} markers")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(f"{head}{BEGIN}\n{render(results)}\n{END}{tail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite README.md from docs/readme_results.json")
+    args = parser.parse_args()
+    if args.render:
+        results = json.loads(RESULTS.read_text())
+    else:
+        results = measure()
+        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    write_readme(results)
+    print(f"README.md table rewritten from {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
