@@ -353,6 +353,14 @@ def test_cli_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str], conte
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("option", [["--dropout", "1.5"], ["--sample-length", "-1"],
+                                    ["--seq-len", "0"], ["--lr", "nan"]])
+def test_cli_bad_options(tmp_path: Path, option: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "text", "--file", str(_write(tmp_path)), *option])
+    assert exc.value.code == 2
+
+
 def test_cli_sample_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = _tiny(np.float32)
     save_model(tmp_path / "model.npz", model)
