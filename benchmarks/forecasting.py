@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/forecasting.py [--data ../shared/data] [--docs docs/forecasting.md]
+    python benchmarks/forecasting.py --robustness   # library defaults on synthetic series
 
 Each series runs in its own process (the command a user types, defaults only, ``--no-plot``),
 timed by wall clock (the machine is shared: times are indicative). The table (model vs each
@@ -27,6 +28,88 @@ ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = {"airline-passengers": "Passengers", "daily-min-temperatures": "Temp", "Lynx": "0",
            "ShampooSales": "Sales", "seatbelts": "KSI"}
 START, END = "<!-- forecasting-table -->", "<!-- /forecasting-table -->"
+R_START, R_END = "<!-- robustness-table -->", "<!-- /robustness-table -->"
+
+
+def robustness_series() -> list[tuple[str, object]]:
+    """Synthetic series (fixed seeds) plus matplotlib's bundled monthly stock prices."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    out: list[tuple[str, object]] = []
+    t = np.arange(120)
+    out.append(("trend + MA noise (120)", 50 + 0.8 * t + np.convolve(
+        rng.normal(0, 3, 120), [1, .6, .3], "same")))
+    out.append(("random walk + drift (200)", 100 + np.cumsum(0.5 + rng.normal(0, 2, 200))))
+    t = np.arange(144)
+    out.append(("multiplicative season 12 + trend (144)", (100 + 2 * t) * (
+        1 + 0.2 * np.sin(2 * np.pi * t / 12)) * np.exp(rng.normal(0, 0.03, 144))))
+    t = np.arange(60)
+    out.append(("noisy quarterly, trend (60)", 200 + 3 * t + 15 * np.sin(2 * np.pi * t / 4)
+                + rng.normal(0, 12, 60)))
+    t = np.arange(300)
+    out.append(("weekly, season 52 + trend (300)", 500 + 0.5 * t + 40 * np.sin(
+        2 * np.pi * t / 52) + rng.normal(0, 10, 300)))
+    out.append(("yearly-like trend (50)", 1000 + np.cumsum(20 + np.convolve(
+        rng.normal(0, 30, 50), [1, .5], "same"))))
+    e, a = rng.normal(0, 1, 240), np.zeros(240)
+    for i in range(2, 240):
+        a[i] = 1.3 * a[i - 1] - 0.6 * a[i - 2] + e[i]
+    out.append(("AR(2) cycle (240)", 20 + a))
+    try:
+        import matplotlib
+
+        path = Path(matplotlib.get_data_path()) / "sample_data" / "Stocks.csv"
+        lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+        rows = list(csv.DictReader(lines))
+        for name in ("IBM", "XRX"):
+            values = [float(r[name]) for r in rows if r[name].strip()]
+            out.append((f"{name} monthly price (matplotlib sample)", np.array(values)))
+    except (ImportError, OSError, KeyError, ValueError):
+        pass
+    return out
+
+
+def robustness() -> str:
+    """Library defaults (first 67 % for training) on every robustness series: a table."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from minirnn.forecasting import Forecaster
+
+    lines = ["| series | forecast by | model / persistence | model / linear AR | "
+             "model / seasonal naive | MASE | seconds |", "|---|---|---|---|---|---|---|"]
+    ratios_p, ratios_ar = [], []
+    for name, y in robustness_series():
+        start = time.perf_counter()
+        fc = Forecaster().fit(y, train_size=int(len(y) * 0.67))  # type: ignore[arg-type]
+        m = fc.evaluate().metrics
+        seconds = time.perf_counter() - start
+        ar = f"linear AR({fc.baseline_order_})"
+        rp, ra = m["model"]["rmse"] / m["persistence"]["rmse"], m["model"]["rmse"] / m[ar]["rmse"]
+        ratios_p.append(rp)
+        ratios_ar.append(ra)
+        sn = (f"{m['model']['rmse'] / m['seasonal naive']['rmse']:.3f}"
+              if "seasonal naive" in m else "—")
+        lines.append(f"| {name} | {fc.method_} | {rp:.3f} | {ra:.3f} | {sn} | "
+                     f"{m['model']['mase']:.3f} | {seconds:.1f} |")
+        print(lines[-1], flush=True)
+    gp = float(np.exp(np.mean(np.log(ratios_p))))
+    ga = float(np.exp(np.mean(np.log(ratios_ar))))
+    lines.append(f"\nBelow persistence on {sum(r < 1 for r in ratios_p)} of {len(ratios_p)}, "
+                 f"below the linear AR on {sum(r < 1 for r in ratios_ar)} of "
+                 f"{len(ratios_ar)}; geometric mean of the RMSE ratios: {gp:.3f} (persistence), "
+                 f"{ga:.3f} (linear AR).")
+    return "\n".join(lines) + "\n"
+
+
+def _put(docs: Path, start: str, end: str, text: str) -> None:
+    if docs.exists() and start in docs.read_text():
+        page = docs.read_text()
+        before, rest = page.split(start, 1)
+        after = rest.split(end, 1)[1]
+        docs.write_text(before + start + "\n" + text + end + after)
+        print(f"updated {docs}")
 
 
 def _column(path: Path) -> str:
@@ -87,7 +170,12 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"),
                         help="folder of CSV series (default: ../shared/data from the repo)")
     parser.add_argument("--docs", default=str(ROOT / "docs" / "forecasting.md"))
+    parser.add_argument("--robustness", action="store_true",
+                        help="instead: library defaults on synthetic and sample series")
     args = parser.parse_args()
+    if args.robustness:
+        _put(Path(args.docs), R_START, R_END, robustness())
+        return
     files = sorted(Path(args.data).glob("*.csv"))
     if not files:
         raise SystemExit(f"no CSV files in {args.data}")
@@ -101,13 +189,7 @@ def main() -> None:
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "forecasting.json").write_text(json.dumps(rows, indent=1, default=str))
-    docs = Path(args.docs)
-    if docs.exists() and START in docs.read_text():
-        page = docs.read_text()
-        before, rest = page.split(START, 1)
-        after = rest.split(END, 1)[1]
-        docs.write_text(before + START + "\n" + text + END + after)
-        print(f"updated {docs}")
+    _put(Path(args.docs), START, END, text)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,13 @@
 The abstractions live in their own modules and are re-exported here:
 :class:`Parameter`, :class:`Layer`, :class:`Cell`, :class:`Optimizer`,
 :class:`Loss`, plus :class:`Sequential` and :class:`Solver`, and :func:`load`
-(``minirnn.load(path)`` reads a file written by ``model.save(path)``).
+(``minirnn.load(path)`` reads a file written by ``model.save(path)``), and
+:func:`no_grad` (inference without caches).
 """
 
 from minirnn.cells.base import Cell
 from minirnn.io import load_model as load
-from minirnn.layers.base import Layer
+from minirnn.layers.base import Layer, no_grad
 from minirnn.losses.base import Loss
 from minirnn.model import Sequential
 from minirnn.optim.base import Optimizer
@@ -19,5 +20,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Cell", "Layer", "Loss", "Optimizer", "Parameter", "Sequential", "Solver",
-    "TrainingDivergedError", "__version__", "load",
+    "TrainingDivergedError", "__version__", "load", "no_grad",
 ]

@@ -100,3 +100,114 @@ def check_array(
     if finite and not np.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or Inf")
     return x
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` as bool if it is a Python or numpy bool, else raise naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} ({value!r})")
+    return bool(value)
+
+
+def check_positive_float(value: Any, name: str, *, allow_inf: bool = False,
+                         optional: bool = False) -> float | None:
+    """Return ``value`` as float if it is a real number > 0, else raise naming ``name``.
+
+    Python and numpy ints and floats are accepted (``np.float32(1.0)`` as well as ``1``);
+    bools and strings are not. NaN is always refused; ``inf`` only with ``allow_inf`` (the
+    one rule for "no limit" everywhere). ``None`` passes through with ``optional``.
+    """
+    if value is None and optional:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a positive number, got {type(value).__name__} "
+                        f"({value!r})")
+    out = float(value)
+    if not out > 0 or (out == float("inf") and not allow_inf):
+        suffix = " (or inf for no limit)" if allow_inf else " (finite)"
+        raise ValueError(f"{name} must be a positive number{suffix}, got {value!r}")
+    return out
+
+
+def check_seed(value: Any, name: str = "seed") -> Any:
+    """A seed for ``np.random.default_rng``: None, an int >= 0, a SeedSequence or a Generator."""
+    if value is None or isinstance(value, (np.random.Generator, np.random.SeedSequence)):
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be None, a non-negative int or a numpy Generator, "
+                        f"got {type(value).__name__} ({value!r})")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value}")
+    return int(value)
+
+
+def check_mask(mask: Any, shape: tuple[int, ...], name: str = "mask") -> np.ndarray:
+    """A loss mask: bool or 0/1 values with a leading part of ``shape`` (the targets').
+
+    Weights other than 0 and 1 (0.5, 2, -1) and NaN are refused: a mask says which
+    elements count, it does not weigh them.
+    """
+    arr = np.asarray(mask)
+    if arr.ndim == 0 or arr.shape != tuple(shape[:arr.ndim]):
+        raise ValueError(f"{name} must have a leading shape of the targets {tuple(shape)}, "
+                         f"got {arr.shape}")
+    if arr.dtype != np.bool_:
+        if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+            raise TypeError(f"{name} must be bool or 0/1 numbers, got dtype {arr.dtype}")
+        bad = (arr != 0) & (arr != 1)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name} must hold only 0 and 1 (or bools), got "
+                             f"{arr[bad].flat[0]!r} at {where}")
+    return arr
+
+
+def check_lengths(lengths: Any, n: int, steps: int | None, name: str = "lengths"
+                  ) -> np.ndarray | None:
+    """Valid steps per sequence: ``n`` integers in [1, steps]; None passes through."""
+    if lengths is None:
+        return None
+    arr = np.asarray(lengths)
+    if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must be {n} integers (one per sample), "
+                         f"got shape {arr.shape} dtype {arr.dtype}")
+    if arr.min() < 1 or (steps is not None and arr.max() > steps):
+        raise ValueError(f"{name} must be in [1, {steps}], got min {arr.min()} "
+                         f"max {arr.max()}")
+    return arr
+
+
+def check_weights(model: Any, weights: Any, what: str) -> dict[str, np.ndarray]:
+    """``weights`` as ``model``'s state dict: its names, shapes and dtypes, all finite."""
+    if not isinstance(weights, dict):
+        raise TypeError(f"{what} must be a dict of arrays, got {type(weights).__name__}")
+    own = dict(model.named_parameters())
+    if set(weights) != set(own):
+        raise ValueError(f"{what} do not match the model (missing "
+                         f"{sorted(set(own) - set(weights))}, unexpected "
+                         f"{sorted(set(weights) - set(own))})")
+    for name, param in own.items():
+        value = weights[name]
+        if not isinstance(value, np.ndarray) or value.shape != param.shape \
+                or value.dtype != param.dtype:
+            raise ValueError(f"{what}: {name!r} must be a {param.dtype} array of shape "
+                             f"{param.shape}, got {getattr(value, 'shape', type(value))}")
+        if not np.isfinite(value).all():
+            raise ValueError(f"{what}: {name!r} contains NaN or Inf")
+    return weights
+
+
+def check_sample_weight(weight: Any, n: int, name: str = "sample_weight") -> np.ndarray:
+    """Per-sample loss weights: ``n`` finite numbers >= 0 (a weighted mean, as PyTorch's
+    ``weight=`` and Keras's ``sample_weight``)."""
+    arr = np.asarray(weight)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) (one weight per sample), "
+                         f"got {arr.shape}")
+    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer)
+                                     or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        raise ValueError(f"{name} must be finite and non-negative")
+    return arr

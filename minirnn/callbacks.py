@@ -12,6 +12,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from minirnn._validation import check_weights
+
 if TYPE_CHECKING:
     from minirnn.solver import Solver
 
@@ -159,11 +161,31 @@ class EarlyStopping(Callback):
                 "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = float(state["best"])
+        """Restore :meth:`state_dict`; checked first (ValueError, nothing changed)."""
+        keys = {"best", "best_epoch", "wait", "stopped_epoch", "best_weights"}
+        if not isinstance(state, dict) or set(state) != keys:
+            raise ValueError(f"EarlyStopping state must have keys {sorted(keys)}, "
+                             f"got {state!r:.100}")
+        best = state["best"]
+        if isinstance(best, bool) or not isinstance(best, (int, float)) or math.isnan(best):
+            raise ValueError(f"EarlyStopping best must be a number, got {best!r}")
+        ints = {k: state[k] for k in ("best_epoch", "wait", "stopped_epoch")}
+        for key, value in ints.items():
+            if value is None and key == "stopped_epoch":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < (
+                    -1 if key == "best_epoch" else 0):
+                raise ValueError(f"EarlyStopping {key} must be a non-negative int, got {value!r}")
+        weights = state["best_weights"]
+        if weights is not None and hasattr(self, "solver"):
+            check_weights(self.solver.model, weights, "EarlyStopping best_weights")
+        elif weights is not None and not isinstance(weights, dict):
+            raise ValueError("EarlyStopping best_weights must be None or a dict of arrays")
+        self.best = float(best)
         self.best_epoch = int(state["best_epoch"])
         self.wait = int(state["wait"])
         self.stopped_epoch = state["stopped_epoch"]
-        self.best_weights = state["best_weights"]
+        self.best_weights = weights
 
 
 class ProgressPrinter(Callback):

@@ -29,7 +29,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import re
+import secrets
+import threading
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,16 @@ _HEADER_KEY = "__header__"
 
 _LAYER_REGISTRY: dict[str, type[Layer]] = {}
 _CELL_REGISTRY: dict[str, type[Cell]] = {}
+# One lock for both registries: the built-ins are registered once, on first use, and a
+# thread must never see a half-filled registry (or have its own registration lost).
+_REGISTRY_LOCK = threading.RLock()
+_builtins_registered = False
+
+#: Config keys whose integer values are sizes; checked against the stored arrays before a
+#: layer is built, so a forged header cannot make the loader allocate or loop without limit.
+_SIZE_KEY = re.compile(r"(size|features|units|_dim|^num_.*|layers)$")
+#: Bound for sizes of a layer that stores no arrays (nothing for a size to allocate).
+_FREE_LAYER_SIZE_LIMIT = 1 << 20
 
 
 class ModelFileError(ValueError):
@@ -60,7 +73,8 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
     """Allow ``cls`` (by its class name) in model files; usable as a class decorator."""
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise TypeError(f"register_layer expects a Layer subclass, got {cls!r}")
-    _LAYER_REGISTRY[cls.__name__] = cls
+    with _REGISTRY_LOCK:
+        _LAYER_REGISTRY[cls.__name__] = cls
     return cls
 
 
@@ -68,33 +82,100 @@ def register_cell(cls: type[Cell]) -> type[Cell]:
     """Allow a custom cell class in a saved generic ``Recurrent`` layer."""
     if not (isinstance(cls, type) and issubclass(cls, Cell)):
         raise TypeError(f"register_cell expects a Cell subclass, got {cls!r}")
-    _CELL_REGISTRY[cls.__name__] = cls
+    with _REGISTRY_LOCK:
+        _CELL_REGISTRY[cls.__name__] = cls
     return cls
 
 
 def _register_builtins() -> None:
-    from minirnn import cells, layers
-    from minirnn.model import Sequential
+    """Register minirnn's own classes once per process (thread-safe, idempotent).
 
-    for name in layers.__all__:
-        obj = getattr(layers, name)
-        if isinstance(obj, type) and issubclass(obj, Layer) and obj not in (
-                Layer, layers.Activation):
-            register_layer(obj)
-    register_layer(Sequential)
-    from minirnn.language_model import LanguageModel
+    A user's ``@register_layer`` may run first: it must not stop the built-ins from being
+    added, and a built-in never replaces a user's class of the same name.
+    """
+    global _builtins_registered
+    if _builtins_registered:
+        return
+    with _REGISTRY_LOCK:
+        if _builtins_registered:
+            return
+        from minirnn import cells, layers
+        from minirnn.language_model import LanguageModel
+        from minirnn.model import Sequential
 
-    register_layer(LanguageModel)
-    for name in cells.__all__:
-        obj = getattr(cells, name)
-        if isinstance(obj, type) and issubclass(obj, Cell) and obj is not Cell:
-            register_cell(obj)
+        found: list[type[Layer]] = [Sequential, LanguageModel]
+        for name in layers.__all__:
+            obj = getattr(layers, name)
+            if isinstance(obj, type) and issubclass(obj, Layer) and obj not in (
+                    Layer, layers.Activation):
+                found.append(obj)
+        for obj in found:
+            _LAYER_REGISTRY.setdefault(obj.__name__, obj)
+        for name in cells.__all__:
+            obj = getattr(cells, name)
+            if isinstance(obj, type) and issubclass(obj, Cell) and obj is not Cell:
+                _CELL_REGISTRY.setdefault(obj.__name__, obj)
+        _builtins_registered = True
+
+
+def _size_ints(config: Any, key: str = "") -> list[tuple[str, int]]:
+    """Integer values under size-like keys in a (nested) config, with their keys."""
+    if isinstance(config, dict):
+        return [pair for k, v in config.items() if k != "layers" or not isinstance(v, list)
+                for pair in _size_ints(v, str(k))]
+    if isinstance(config, list):
+        return [pair for v in config for pair in _size_ints(v, key)]
+    if isinstance(config, int) and not isinstance(config, bool) and _SIZE_KEY.search(key):
+        return [(key, config)]
+    return []
+
+
+def check_header_sizes(spec: Any, shapes: Mapping[str, tuple[int, ...]], where: str,
+                       prefix: str = "") -> None:
+    """Refuse header sizes the stored arrays cannot back, before any layer is built.
+
+    ``shapes`` maps parameter names (``"0.weight_ih_l0"``) to their stored shapes. For each
+    layer spec (its own parameters are those under its prefix): every size (an int under a
+    key like ``hidden_size``, ``in_features``, ``num_layers``) is at most the largest stored
+    dimension or the number of stored arrays, ``num_layers`` at most the number of arrays, and
+    the two largest sizes multiply to at most the number of stored elements. A legitimate
+    file always passes (each size is a dimension of some weight matrix); a forged header
+    cannot make building allocate more than a small multiple of what the file holds.
+    """
+    if not isinstance(spec, dict):
+        return
+    config = spec.get("config")
+    if not isinstance(config, dict):
+        return
+    sub = config.get("layers")
+    if isinstance(sub, list):
+        if len(sub) > max(len(shapes), 1) + 1024:
+            raise ModelFileError(f"{where}: header lists {len(sub)} layers for "
+                                 f"{len(shapes)} stored arrays")
+        for i, child in enumerate(sub):
+            check_header_sizes(child, shapes, where, f"{prefix}{i}.")
+    own = [s for name, s in shapes.items() if name.startswith(prefix)]
+    n_arrays = len(own)
+    max_dim = max((d for s in own for d in s), default=0)
+    elements = sum(int(np.prod(s)) for s in own)
+    sizes = _size_ints(config)
+    limit = max(max_dim, n_arrays, 1) if own else _FREE_LAYER_SIZE_LIMIT
+    for key, value in sizes:
+        bound = max(n_arrays, 1) if key == "num_layers" and own else limit
+        if value > bound:
+            raise ModelFileError(
+                f"{where}: header says {spec.get('class')} {key}={value}, but the stored "
+                f"arrays {'of this layer ' if prefix else ''}allow at most {bound}")
+    top = sorted((v for _, v in sizes if v > 0), reverse=True)[:2]
+    if own and len(top) == 2 and top[0] * top[1] > max(elements, 1):
+        raise ModelFileError(
+            f"{where}: header sizes of {spec.get('class')} ({dict(sizes)}) need more "
+            f"parameters than the {elements} stored values")
 
 
 def build_layer(spec: Any) -> Layer:
     """Rebuild a layer from ``{"class": name, "config": {...}}`` using the registry only."""
-    if not _LAYER_REGISTRY:
-        _register_builtins()
+    _register_builtins()
     if not isinstance(spec, dict) or not isinstance(spec.get("class"), str) \
             or not isinstance(spec.get("config"), dict):
         raise ModelFileError(f"layer spec must be {{'class': str, 'config': dict}}, got {spec!r}")
@@ -120,12 +201,31 @@ def build_layer(spec: Any) -> Layer:
         return cls(**config)
     except ModelFileError:
         raise
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"cannot build {name} from config {config}: {exc}") from exc
+    except (TypeError, ValueError, OverflowError, MemoryError, RecursionError) as exc:
+        raise ModelFileError(f"cannot build {name} from config {config}: "
+                             f"{type(exc).__name__}: {exc}") from exc
 
 
 def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _create_temporary(folder: Path, target: str) -> tuple[Any, str]:
+    """A new, exclusive temporary file in ``folder``, opened for binary writing.
+
+    Its name is the target's cut to 200 characters plus a random part, so a 250-character
+    file name still works (file systems allow 255). It is created with mode 0666 so the umask
+    applies, as for any file the user creates (``tempfile.mkstemp`` would force 0600).
+    """
+    for _ in range(100):
+        name = os.path.join(folder, f".{target[:200]}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o666)
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+        return os.fdopen(fd, "wb"), name
+    raise FileExistsError(f"cannot create a temporary file in {folder}")  # pragma: no cover
 
 
 def write_file(path: str | os.PathLike[str], header: dict[str, Any],
@@ -143,9 +243,9 @@ def write_file(path: str | os.PathLike[str], header: dict[str, Any],
     payload = {_HEADER_KEY: np.array(json.dumps(header, allow_nan=True))}
     payload.update(arrays)
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    handle, tmp_name = _create_temporary(folder, path.name)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with handle:
             np.savez(handle, **payload)  # type: ignore[arg-type]
             handle.flush()
             os.fsync(handle.fileno())
@@ -170,6 +270,7 @@ def read_file(path: str | os.PathLike[str], kind: str) -> tuple[dict[str, Any],
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such file")
+    _check_archive(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             names = list(data.files)
@@ -215,8 +316,50 @@ def read_file(path: str | os.PathLike[str], kind: str) -> tuple[dict[str, Any],
     return header, arrays
 
 
+def _check_archive(path: Path) -> None:
+    """Refuse archive members numpy would mishandle, before a byte is inflated.
+
+    Every member must be a ``.npy`` file stored uncompressed (as :func:`write_file` writes
+    them), named once, and no larger than the file itself: a compressed member could inflate
+    without limit (a zip bomb), a non-``.npy`` member would come back as raw bytes, and of
+    two members with one name only the last would be seen.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except Exception as exc:  # any zip parse failure means a corrupt file
+        raise ModelFileError(f"{path}: unreadable or corrupt model file "
+                             f"({type(exc).__name__}: {exc})") from exc
+    size = path.stat().st_size
+    seen: set[str] = set()
+    for info in members:
+        if info.filename in seen:
+            raise ModelFileError(f"{path}: archive member {info.filename!r} appears twice")
+        seen.add(info.filename)
+        if not info.filename.endswith(".npy"):
+            raise ModelFileError(f"{path}: archive member {info.filename!r} is not a .npy array")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ModelFileError(f"{path}: archive member {info.filename!r} is compressed; "
+                                 "minirnn files store arrays uncompressed")
+        if info.file_size != info.compress_size or info.file_size > size:
+            raise ModelFileError(f"{path}: archive member {info.filename!r} claims "
+                                 f"{info.file_size} bytes in a file of {size}")
+
+
 def model_arrays(model: Layer) -> dict[str, np.ndarray]:
-    return {f"model/{k}": v for k, v in model.state_dict().items()}
+    """The model's weights as file arrays; non-finite weights are refused, since loading
+    refuses them too (a file that saves must load)."""
+    state = model.state_dict()
+    for name, value in state.items():
+        if not np.isfinite(value).all():
+            raise ValueError(f"parameter {name!r} contains NaN or Inf: such a model cannot be "
+                             "loaded again, so it is not saved")
+    return {f"model/{k}": v for k, v in state.items()}
+
+
+def stored_shapes(arrays: Mapping[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
+    """Shapes of the ``model/`` arrays by parameter name."""
+    return {k[len("model/"):]: v.shape for k, v in arrays.items() if k.startswith("model/")}
 
 
 def check_model_arrays(model: Layer, arrays: Mapping[str, np.ndarray],
@@ -268,6 +411,7 @@ def load_model(path: str | os.PathLike[str]) -> Layer:
     Raises :class:`ModelFileError` (and loads nothing) if anything is off.
     """
     header, arrays = read_file(path, "model")
+    check_header_sizes(header.get("model"), stored_shapes(arrays), str(path))
     model = build_layer(header.get("model"))
     state = check_model_arrays(model, arrays, str(path))
     model.load_state_dict(state)

@@ -8,7 +8,7 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from minirnn.layers.base import Layer
+from minirnn.layers.base import Layer, no_grad
 
 __all__ = ["Sequential", "check_data"]
 
@@ -74,10 +74,8 @@ class Sequential(Layer):
 
     def reset_states(self) -> None:
         """Forget the states carried between batches by stateful recurrent layers."""
-        for _, layer in self.named_layers():
-            reset = getattr(layer, "reset_states", None)
-            if callable(reset):
-                reset()
+        for layer in self.state_carriers():
+            layer.reset_states()  # type: ignore[attr-defined]
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Backward through every layer in reverse order; returns dL/d(input)."""
@@ -147,7 +145,8 @@ class Sequential(Layer):
         try:
             for i in range(0, len(x), batch_size):
                 lb = None if lengths is None else np.asarray(lengths)[i:i + batch_size]
-                parts.append(self.forward(x[i:i + batch_size], lengths=lb))
+                with no_grad():  # inference: no caches for backward
+                    parts.append(self.forward(x[i:i + batch_size], lengths=lb))
                 for name, layer in recurrent:
                     kept[name].append(_stack_states(layer))
         finally:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import ItemsView, Iterator, KeysView, Sequence, ValuesView
-from typing import Any, overload
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from minirnn._validation import check_positive_int
+from minirnn import solver_data as prep
+from minirnn._validation import check_bool, check_positive_float, check_positive_int, check_seed
 from minirnn.callbacks import Callback, ProgressBar, ProgressPrinter
+from minirnn.history import History, TrainingDivergedError
 from minirnn.layers.base import Layer
 from minirnn.losses.base import Loss
 from minirnn.losses.classification import CrossEntropy
@@ -21,157 +23,9 @@ from minirnn.model import check_data
 from minirnn.optim.adam import Adam
 from minirnn.optim.base import Optimizer
 from minirnn.optim.clipping import clip_grad_norm, clip_grad_value
+from minirnn.solver_state import load_solver_state, solver_state
 
 __all__ = ["History", "Solver", "TrainingDivergedError"]
-
-
-class TrainingDivergedError(RuntimeError):
-    """Raised when a loss or gradient is NaN/Inf. The model keeps the last good weights.
-
-    Attributes
-    ----------
-    history : History
-        Metrics of the epochs completed before the failure.
-    """
-
-    def __init__(self, message: str, history: History) -> None:
-        super().__init__(message)
-        self.history = history
-
-
-class History:
-    """Per-epoch metrics: a dict of metric lists (Keras) and a list of epoch records at once.
-
-    * As Keras's ``History``: ``history.history["val_loss"]`` (also ``history["val_loss"]``,
-      ``"loss" in history``, ``history.keys()``, ``.values()``, ``.items()``, ``.get()``)
-      is the list of that metric's values, one per epoch.
-    * As a list of epoch records: ``history[-1]`` (an int index or a slice),
-      ``for record in history`` and ``len(history)`` give
-      ``{"epoch": 1, "loss": ..., "val_loss": ...}`` dicts, epochs counted from 1
-      as printed (``history.epoch`` keeps Keras's 0-based indices).
-
-    Examples
-    --------
-    >>> h = History()
-    >>> h.append(0, {"loss": 0.5}); h.append(1, {"loss": 0.25})
-    >>> h["loss"], h[-1]
-    ([0.5, 0.25], {'epoch': 2, 'loss': 0.25})
-    """
-
-    def __init__(self) -> None:
-        self.epoch: list[int] = []
-        self.history: dict[str, list[float]] = {}
-
-    def append(self, epoch: int, logs: dict[str, float]) -> None:
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
-
-    def _record(self, i: int) -> dict[str, float]:
-        record: dict[str, Any] = {"epoch": self.epoch[i] + 1}
-        record.update((k, v[i]) for k, v in self.history.items() if i < len(v))
-        return record
-
-    @overload
-    def __getitem__(self, key: str) -> list[float]: ...
-
-    @overload
-    def __getitem__(self, key: int) -> dict[str, float]: ...
-
-    @overload
-    def __getitem__(self, key: slice) -> list[dict[str, float]]: ...
-
-    def __getitem__(self, key: str | int | slice) -> Any:
-        if isinstance(key, str):
-            if key not in self.history:
-                raise KeyError(f"no metric {key!r} in this history; it has "
-                               f"{sorted(self.history)}")
-            return self.history[key]
-        if isinstance(key, slice):
-            return [self._record(i) for i in range(len(self.epoch))[key]]
-        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            n = len(self.epoch)
-            if not -n <= key < n:
-                raise IndexError(f"epoch index {key} out of range for {n} recorded epochs")
-            return self._record(int(key) % n)
-        raise TypeError(f"History indices are metric names (str), epoch indices (int) or "
-                        f"slices, got {type(key).__name__}")
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.history
-
-    def __len__(self) -> int:
-        return len(self.epoch)
-
-    def __iter__(self) -> Iterator[dict[str, float]]:
-        """Epoch records, first to last (use :meth:`keys` for the metric names)."""
-        return (self._record(i) for i in range(len(self.epoch)))
-
-    def keys(self) -> KeysView[str]:
-        return self.history.keys()
-
-    def values(self) -> ValuesView[list[float]]:
-        return self.history.values()
-
-    def items(self) -> ItemsView[str, list[float]]:
-        return self.history.items()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.history.get(key, default)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in
-                                                       self.history.items()}}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.epoch = [int(e) for e in state["epoch"]]
-        self.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
-
-    def __repr__(self) -> str:
-        return f"History(epochs={len(self.epoch)}, metrics={sorted(self.history)})"
-
-
-def _as_array(a: Any, name: str) -> np.ndarray:
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a numpy ndarray, got {type(a).__name__}")
-    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
-            or a.dtype == np.bool_):
-        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
-    if a.ndim == 0 or a.shape[0] == 0 or a.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {a.shape}")
-    return a
-
-
-def _as_data(x: Any, y: Any, dtype: np.dtype, what: str,
-             integer_targets: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a pair (same first axis, finite, non-empty); cast x (and float y) to ``dtype``."""
-    x = _as_array(x, f"{what} x")
-    y = _as_array(y, f"{what} y")
-    if x.ndim < 2:
-        raise ValueError(f"{what} x must be at least 2-D (samples first), got shape {x.shape}")
-    x = x.astype(dtype, copy=False)
-    if not (integer_targets and np.issubdtype(y.dtype, np.integer)):
-        y = y.astype(dtype, copy=False)
-    for name, a in ((f"{what} x", x), (f"{what} y", y)):
-        if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
-            raise ValueError(f"{name} contains NaN or Inf")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"{what} x and y must have the same number of samples, "
-                         f"got {x.shape[0]} and {y.shape[0]}")
-    return x, y
-
-
-def _as_lengths(lengths: Any, n: int, steps: int | None, what: str) -> np.ndarray | None:
-    if lengths is None:
-        return None
-    arr = np.asarray(lengths)
-    if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{what} lengths must be {n} integers (one per sample), "
-                         f"got shape {arr.shape} dtype {arr.dtype}")
-    if arr.min() < 1 or (steps is not None and arr.max() > steps):
-        raise ValueError(f"{what} lengths must be in [1, {steps}], got min {arr.min()} "
-                         f"max {arr.max()}")
-    return arr
 
 
 class Solver:
@@ -193,7 +47,7 @@ class Solver:
         seen once per epoch; never sampling with replacement).
     drop_last : bool
         Drop the last batch if it is smaller than ``batch_size``.
-    seed : int, optional
+    seed : int >= 0, numpy Generator or None
         Seeds the shuffling: the same seed gives the same batches.
     clip_norm : float, optional
         Scale gradients so their global L2 norm is at most this (keeps direction).
@@ -229,9 +83,8 @@ class Solver:
     checkpoint_path : str or PathLike, optional
         Write a checkpoint (model, optimizer, RNG states, epoch, history,
         callback states) atomically after every ``checkpoint_every`` epochs and
-        after the last epoch (before callbacks restore best weights);
-        ``fit(..., resume=True)`` continues from it exactly, also with a larger
-        ``epochs``.
+        at the end; ``fit(..., resume=True)`` continues from it exactly. Its
+        folder must exist and be writable (checked here, before any training).
     checkpoint_every : int
 
     Every argument but ``model`` is keyword-only, and an unknown keyword is an
@@ -242,16 +95,24 @@ class Solver:
     Per batch: forward (training mode), loss, backward, global gradient norm
     (recorded; a NaN/Inf stops training before the update with
     :class:`TrainingDivergedError`), ``clip_norm``, ``clip_value``,
-    ``optimizer.step()``, callbacks' ``on_batch_end``.
+    ``optimizer.step()`` (an update that makes a weight NaN/Inf is undone,
+    optimizer state included, and raises :class:`TrainingDivergedError`),
+    callbacks' ``on_batch_end``.
 
     The history records per epoch ``loss`` (mean training loss weighted by
     batch size), ``val_loss`` with validation data, ``grad_norm`` (mean global
     norm before clipping), ``lr``, ``time`` and ``samples_per_second``.
 
+    A checkpoint always holds the training state at the end of an epoch (the
+    last one completed), before early stopping restores its best weights or
+    Ctrl-C restores the best epoch's: resuming from it, also to train more
+    epochs than first asked, gives bit-for-bit the run that was never stopped.
+    A run stopped by a callback (early stopping) stays stopped when resumed.
+
     Ctrl-C (``KeyboardInterrupt``) ends training cleanly: the history so far is
     kept, ``interrupted`` is set, and the model gets the weights of the best
-    epoch so far (lowest ``val_loss``, else ``loss``); the checkpoint keeps the
-    end of the last completed epoch (the interrupted one is redone on resume).
+    epoch so far (lowest ``val_loss``, else ``loss``); a checkpoint of the last
+    completed epoch is written if ``checkpoint_path`` is set.
     """
 
     def __init__(
@@ -264,7 +125,7 @@ class Solver:
         epochs: int = 10,
         shuffle: bool = True,
         drop_last: bool = False,
-        seed: int | None = None,
+        seed: int | np.random.Generator | None = None,
         clip_norm: float | None = None,
         clip_value: float | None = None,
         record_param_norms: bool = False,
@@ -291,33 +152,30 @@ class Solver:
             raise ValueError("optimizer updates parameters that are not the model's")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.epochs = check_positive_int(epochs, "epochs")
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
-        self.seed = seed
-        for name, value in (("clip_norm", clip_norm), ("clip_value", clip_value)):
-            if value is not None and (isinstance(value, bool) or not isinstance(
-                    value, (int, float)) or not value > 0 or not math.isfinite(value)):
-                raise ValueError(f"{name} must be a positive number or None, got {value!r}")
-        self.clip_norm = clip_norm
-        self.clip_value = clip_value
-        self.record_param_norms = bool(record_param_norms)
+        self.shuffle = check_bool(shuffle, "shuffle")
+        self.drop_last = check_bool(drop_last, "drop_last")
+        self.seed = check_seed(seed, "seed")
+        self.clip_norm = check_positive_float(clip_norm, "clip_norm", optional=True)
+        self.clip_value = check_positive_float(clip_value, "clip_value", optional=True)
+        self.record_param_norms = check_bool(record_param_norms, "record_param_norms")
         self.tbptt = self._check_tbptt(tbptt)
-        if stateful and shuffle:
+        self.stateful = check_bool(stateful, "stateful")
+        if self.stateful and self.shuffle:
             raise ValueError("stateful=True carries states from batch to batch by position: "
                              "it needs shuffle=False")
-        self.stateful = bool(stateful)
         self.callbacks: list[Callback] = list(callbacks)
         self.metrics = [get_metric(m) for m in metrics]
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
-        if verbose not in (0, 1, 2):
+        if isinstance(verbose, bool) or verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+        log_every = check_positive_int(log_every, "log_every")
         if verbose == 1:
             self.callbacks.append(ProgressPrinter())
         elif verbose == 2:
             self.callbacks.append(ProgressBar(every_batches=log_every))
-        self.checkpoint_path = checkpoint_path
+        self.checkpoint_path = prep.check_checkpoint_path(checkpoint_path)
         self.checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
         self.history = History()
         self.stop_training = False
@@ -325,14 +183,22 @@ class Solver:
         self.epoch = 0  # epochs completed
         #: Batches per epoch of the current ``fit`` (progress bars show it as their total).
         self.steps_per_epoch: int | None = None
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(self.seed)
         self._best: tuple[float, dict[str, np.ndarray]] | None = None
+        # The full training state at the end of the last completed epoch: what checkpoints
+        # hold and what a divergence first seen in validation falls back to.
+        self._epoch_state: dict[str, Any] | None = None
 
     @staticmethod
     def _check_tbptt(tbptt: Any) -> tuple[int, int] | None:
         if tbptt is None:
             return None
-        k1, k2 = (tbptt, tbptt) if isinstance(tbptt, int) else tuple(tbptt)
+        if isinstance(tbptt, (int, np.integer)) and not isinstance(tbptt, bool):
+            k1, k2 = tbptt, tbptt
+        elif isinstance(tbptt, (tuple, list)) and len(tbptt) == 2:
+            k1, k2 = tbptt
+        else:
+            raise TypeError(f"tbptt must be an int or a pair (k1, k2), got {tbptt!r}")
         k1 = check_positive_int(k1, "tbptt k1")
         k2 = check_positive_int(k2, "tbptt k2")
         if k2 < k1 or k2 % k1:
@@ -346,8 +212,7 @@ class Solver:
 
     # ---------------------------------------------------------------- states
     def _recurrent_layers(self) -> list[Any]:
-        layers = [self.model] + [layer for _, layer in self.model.named_layers()]
-        return [layer for layer in layers if hasattr(layer, "carried_state")]
+        return self.model.state_carriers()
 
     def reset_states(self) -> None:
         """Forget the states carried between batches (stateful training and TBPTT)."""
@@ -364,6 +229,7 @@ class Solver:
         validation_split: float = 0.0,
         mask: np.ndarray | None = None,
         lengths: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
         resume: bool = False,
     ) -> History:
         """Train until ``epochs`` epochs are done or a callback stops it.
@@ -378,12 +244,15 @@ class Solver:
         validation_split : float in [0, 1)
             Without ``validation_data``: hold out this fraction of the samples
             (the last ones, before any shuffling, as Keras does).
-        mask : ndarray, shape (N,) or (N, T), optional
+        mask : ndarray of bool or 0/1, shape (N,) or (N, T), optional
             Loss mask (e.g. padded steps); derived from ``lengths`` for
             per-step targets when omitted.
         lengths : ndarray of int, shape (N,), optional
             Valid steps per sequence, passed to the model (recurrent layers
             and ``LastStep`` honour them).
+        sample_weight : ndarray, shape (N,), optional
+            Finite non-negative loss weight per training sample (Keras's
+            ``sample_weight``; e.g. class weights ``w[y]``): a weighted mean.
         resume : bool
             Continue from ``checkpoint_path`` if that file exists.
 
@@ -395,55 +264,21 @@ class Solver:
         Raises
         ------
         TrainingDivergedError
-            A loss or gradient became NaN/Inf; the weights are those before
-            the failing step.
+            A loss, gradient, weight or validation loss became NaN/Inf; the
+            weights are those before the failing step (for validation: those
+            of the end of the previous epoch).
         """
-        integer_targets = self._integer_targets
-        x, y = _as_data(x, y, self.model.dtype, "training", integer_targets)
-        steps = x.shape[1] if x.ndim == 3 else None
-        lengths = _as_lengths(lengths, x.shape[0], steps, "training")
-        mask = self._make_mask(mask, lengths, x, y)
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, tuple) or len(validation_data) not in (2, 3):
-                raise TypeError("validation_data must be a tuple (x_val, y_val) or "
-                                "(x_val, y_val, lengths_val)")
-            xv, yv = _as_data(validation_data[0], validation_data[1], self.model.dtype,
-                              "validation", integer_targets)
-            lv = _as_lengths(validation_data[2] if len(validation_data) == 3 else None,
-                             xv.shape[0], xv.shape[1] if xv.ndim == 3 else None, "validation")
-            val = (xv, yv, lv)
-        elif validation_split:
-            if not 0.0 < validation_split < 1.0:
-                raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-            n_val = round(x.shape[0] * validation_split)
-            if n_val < 1 or n_val >= x.shape[0]:
-                raise ValueError(f"validation_split {validation_split} of {x.shape[0]} samples "
-                                 f"leaves {n_val} for validation: need at least 1 on each side")
-            cut = x.shape[0] - n_val
-            val = (x[cut:], y[cut:], None if lengths is None else lengths[cut:])
-            x, y = x[:cut], y[:cut]
-            lengths = None if lengths is None else lengths[:cut]
-            mask = None if mask is None else mask[:cut]
-        # Shape problems in the user's terms (layer, whole-array shapes), before training.
-        check_data(self.model, x, y, self.loss, lengths=lengths, what="training")
-        if val is not None:
-            check_data(self.model, val[0], val[1], self.loss, lengths=val[2],
-                       what="validation")
-        if self.tbptt is not None and (x.ndim != 3 or y.ndim < 2 or y.shape[1] != x.shape[1]):
-            raise ValueError(f"tbptt needs per-step targets y (N, T, ...) for x (N, T, D), "
-                             f"got x {x.shape} and y {y.shape}")
-        if self.stateful and x.shape[0] % self.batch_size and not self.drop_last:
-            raise ValueError(f"stateful=True needs equal batches: {x.shape[0]} samples are not "
-                             f"a multiple of batch_size {self.batch_size} (use drop_last=True)")
-
+        train, val = prep.prepare_data(self, x, y, validation_data, validation_split, mask, lengths,
+                                        sample_weight)
+        if not isinstance(resume, (bool, np.bool_)):
+            raise TypeError(f"resume must be a bool, got {type(resume).__name__}")
+        n = train[0].shape[0]
+        self.steps_per_epoch = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         self.history = History()
         self.stop_training = False
         self.interrupted = False
         self.epoch = 0
         self._best = None
-        n = x.shape[0]
-        self.steps_per_epoch = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         for cb in self.callbacks:
             cb.set_solver(self)
         for cb in self.callbacks:
@@ -452,64 +287,98 @@ class Solver:
             from minirnn.checkpoint import load_checkpoint
 
             load_checkpoint(self.checkpoint_path, self)
-            # Continue up to `epochs`: a run stopped by Ctrl-C was saved with the flag set.
-            self.stop_training = False
+        self._epoch_state = self.state_dict()
         for layer in self._recurrent_layers():
             layer.stateful = self.stateful or self.tbptt is not None
-        saved_epoch = self.epoch if resume else -1
         try:
-            while self.epoch < self.epochs and not self.stop_training:
-                epoch = self.epoch
-                for cb in self.callbacks:
-                    cb.on_epoch_begin(epoch, {})
-                logs = self._train_epoch(x, y, mask, lengths)
-                if val is not None:
-                    scores = self.evaluate(val[0], val[1], lengths=val[2], return_dict=True)
-                    logs.update({f"val_{k}": v for k, v in scores.items()})
-                self.history.append(epoch, logs)
-                self._track_best(logs)
-                for cb in self.callbacks:
-                    cb.on_epoch_end(epoch, logs)
-                self.epoch = epoch + 1
-                if self.checkpoint_path is not None and self.epoch % self.checkpoint_every == 0:
-                    self.save_checkpoint(self.checkpoint_path)
-                    saved_epoch = self.epoch
-            # The state at the end of the last epoch, before on_train_end restores the best
-            # weights: resuming from it (e.g. with more epochs) continues this exact run.
-            if self.checkpoint_path is not None and saved_epoch != self.epoch:
-                self.save_checkpoint(self.checkpoint_path)
+            self._run_epochs(train, val)
         except KeyboardInterrupt:
-            # No checkpoint here: the model is mid-epoch (and may get the best weights); the
-            # last epoch's checkpoint is the state that resumes exactly.
-            self.interrupted = True
-            self.stop_training = True
-            if self._best is not None:
-                self.model.load_state_dict(self._best[1])
+            self._on_interrupt()
+        except TrainingDivergedError:
+            self._write_checkpoint()  # the last good epoch, to resume with other settings
+            raise
         finally:
             for layer in self._recurrent_layers():
                 layer.stateful = False
                 layer.reset_states()
             for cb in self.callbacks:
                 cb.on_train_end({"interrupted": self.interrupted})
+        self._write_checkpoint()
         return self.history
 
-    def _make_mask(self, mask: Any, lengths: np.ndarray | None, x: np.ndarray,
-                   y: np.ndarray) -> np.ndarray | None:
-        if mask is not None:
-            mask = np.asarray(mask)
-            if mask.shape != y.shape[:mask.ndim] or mask.ndim == 0:
-                raise ValueError(f"mask must have a leading shape of y {y.shape}, "
-                                 f"got {mask.shape}")
-            return mask
-        if lengths is not None and x.ndim == 3 and y.ndim >= 2 and y.shape[1] == x.shape[1]:
-            return np.arange(x.shape[1])[None, :] < lengths[:, None]
-        return None
+    def _run_epochs(self, train: tuple[Any, ...], val: tuple[Any, ...] | None) -> None:
+        """The epoch loop; after each epoch the state is kept (and checkpointed if due)."""
+        while self.epoch < self.epochs and not self.stop_training:
+            epoch = self.epoch
+            for cb in self.callbacks:
+                cb.on_epoch_begin(epoch, {})
+            logs = self._train_epoch(*train)
+            if val is not None:
+                logs.update({f"val_{k}": v for k, v in self._validate(val, epoch).items()})
+            self.history.append(epoch, logs)
+            self._track_best(logs)
+            for cb in self.callbacks:
+                cb.on_epoch_end(epoch, logs)
+            self.epoch = epoch + 1
+            self._epoch_state = self.state_dict()
+            if self.epoch % self.checkpoint_every == 0:
+                self._write_checkpoint()
+
+    def _validate(self, val: tuple[Any, ...], epoch: int) -> dict[str, float]:
+        """Validation loss and metrics; an overflow there is a divergence as in training."""
+        try:
+            scores = self.evaluate(val[0], val[1], lengths=val[2], return_dict=True)
+            value = scores["loss"]
+            problem = None if math.isfinite(value) else f"validation loss became {value}"
+        except FloatingPointError as exc:
+            problem = str(exc)
+        if problem is None:
+            return scores
+        assert self._epoch_state is not None
+        self.model.load_state_dict(self._epoch_state["model"])
+        self.optimizer.load_state_dict(self._epoch_state["optimizer"])
+        raise TrainingDivergedError(
+            f"{problem} at epoch {epoch + 1} (validation); training stopped with the weights "
+            "from the end of the previous epoch (try a lower learning rate or clip_norm)",
+            self.history)
+
+    def _on_interrupt(self) -> None:
+        """Ctrl-C: stop, and give the model the best epoch's weights so far."""
+        self.interrupted = True
+        self.stop_training = True
+        if self._best is not None:
+            self.model.load_state_dict(self._best[1])
+
+    def _write_checkpoint(self) -> None:
+        if self.checkpoint_path is not None and self._epoch_state is not None:
+            from minirnn.checkpoint import write_checkpoint
+
+            write_checkpoint(self.checkpoint_path, self._epoch_state, self.model)
 
     def _track_best(self, logs: dict[str, float]) -> None:
         key = "val_loss" if "val_loss" in logs else "loss"
         if self._best is None or logs[key] < self._best[0]:
             self._best = (logs[key], self.model.state_dict())
 
+    # ---------------------------------------------------------- state dict
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume training exactly (copies; JSON values and ndarrays).
+
+        Keys: ``model`` (weights), ``optimizer``, ``epoch``, ``stop_training``,
+        ``history``, ``generators`` (bit-generator states of the shuffling and of
+        every dropout layer), ``callbacks`` (one ``{"class", "state"}`` per
+        callback that keeps state) and ``best`` (the best epoch's loss and
+        weights, restored on Ctrl-C).
+        """
+        return solver_state(self)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`. Everything is checked first: on any problem a
+        ``ValueError`` or ``TypeError`` is raised and the model, optimizer, generators,
+        callbacks and solver are exactly as before."""
+        load_solver_state(self, state)
+
+    # --------------------------------------------------------------- epochs
     def _batches(self, n: int) -> list[np.ndarray]:
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         batches = [order[i:i + self.batch_size] for i in range(0, n, self.batch_size)]
@@ -521,7 +390,8 @@ class Solver:
         return batches
 
     def _train_epoch(self, x: np.ndarray, y: np.ndarray, mask: np.ndarray | None,
-                     lengths: np.ndarray | None) -> dict[str, float]:
+                     lengths: np.ndarray | None, weight: np.ndarray | None = None
+                     ) -> dict[str, float]:
         start = time.perf_counter()
         loss_sum = 0.0
         norms: list[float] = []
@@ -535,10 +405,11 @@ class Solver:
             xb, yb = x[idx], y[idx]
             mb = None if mask is None else mask[idx]
             lb = None if lengths is None else lengths[idx]
+            wb = None if weight is None else weight[idx]
             if self.tbptt is not None:
-                loss, norm = self._tbptt_batch(xb, yb, mb, lb, batch, param_norms)
+                loss, norm = self._tbptt_batch(xb, yb, mb, lb, batch, param_norms, wb)
             else:
-                loss, norm = self._step(xb, yb, mb, lb, batch, param_norms)
+                loss, norm = self._step(xb, yb, mb, lb, batch, param_norms, wb=wb)
             loss_sum += loss * len(idx)
             seen += len(idx)
             norms.append(norm)
@@ -564,24 +435,20 @@ class Solver:
 
     def _step(self, xb: np.ndarray, yb: np.ndarray, mb: np.ndarray | None,
               lb: np.ndarray | None, batch: int, param_norms: dict[str, list[float]],
-              loss_mask: np.ndarray | None = None) -> tuple[float, float]:
+              loss_mask: np.ndarray | None = None, *, wb: np.ndarray | None = None
+              ) -> tuple[float, float]:
         """One update: forward, loss, backward, checks, clipping, optimizer step."""
         self.optimizer.zero_grad()
         try:
             pred = self._forward(xb, lb, training=True)
         except FloatingPointError as exc:
-            raise TrainingDivergedError(
-                f"{exc} at epoch {self.epoch + 1}, batch {batch + 1}; training stopped with the "
-                "weights from before this batch", self.history) from exc
+            raise self._diverged(str(exc), batch) from exc
         full_mask = mb if loss_mask is None else (loss_mask if mb is None else mb * loss_mask)
-        loss = self.loss.forward(pred, yb, full_mask)
+        loss = self.loss.forward(pred, yb, full_mask, sample_weight=wb)
         for metric in self.metrics:  # on training-mode predictions, as Keras does
             metric.update(pred, yb, full_mask)
         if not np.isfinite(loss):
-            raise TrainingDivergedError(
-                f"loss became {loss} at epoch {self.epoch + 1}, batch {batch + 1}; training "
-                "stopped with the weights from before this batch (try a lower learning rate "
-                "or clip_norm)", self.history)
+            raise self._diverged(f"loss became {loss}", batch)
         self.model.backward(self.loss.backward())
         named = list(self.model.named_parameters())
         squares = [float(np.vdot(p.grad, p.grad).real) for _, p in named]
@@ -593,10 +460,7 @@ class Solver:
                 if not math.isfinite(sq):
                     owner = layer_names.get(name.rsplit(".", 1)[0]) if "." in name else None
                     bad.append(f"{name} ({type(owner or self.model).__name__})")
-            raise TrainingDivergedError(
-                f"gradient became NaN/Inf in {bad} at epoch {self.epoch + 1}, batch "
-                f"{batch + 1}; training stopped with the weights from before this batch "
-                "(try a lower learning rate or clip_norm)", self.history)
+            raise self._diverged(f"gradient became NaN/Inf in {bad}", batch)
         if self.record_param_norms:
             for (name, _), sq in zip(named, squares, strict=True):
                 param_norms.setdefault(name, []).append(math.sqrt(sq))
@@ -605,12 +469,39 @@ class Solver:
             clip_grad_norm(params, self.clip_norm, norm=norm)
         if self.clip_value is not None:
             clip_grad_value(params, self.clip_value)
-        self.optimizer.step()
+        self._guarded_step(batch)
         return loss, norm
 
+    def _guarded_step(self, batch: int) -> None:
+        """``optimizer.step()``, undone (weights and optimizer state) if a weight became
+        NaN/Inf, so "the weights from before this batch" is true for every optimizer."""
+        before = [p.data.copy() for p in self.optimizer.params]
+        opt_state = self.optimizer.state_dict()
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # checked right after
+                self.optimizer.step()
+            bad = [i for i, p in enumerate(self.optimizer.params)
+                   if not np.isfinite(p.data).all()]
+        except FloatingPointError:  # under np.errstate(over="raise")
+            bad = list(range(len(self.optimizer.params)))
+        if not bad:
+            return
+        for p, data in zip(self.optimizer.params, before, strict=True):
+            p.data[...] = data
+        self.optimizer.load_state_dict(opt_state)
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        bad_names = [names.get(id(self.optimizer.params[i]), i) for i in bad]
+        raise self._diverged(f"the update made {bad_names} NaN/Inf", batch)
+
+    def _diverged(self, what: str, batch: int) -> TrainingDivergedError:
+        return TrainingDivergedError(
+            f"{what} at epoch {self.epoch + 1}, batch {batch + 1}; training stopped with the "
+            "weights from before this batch (try a lower learning rate or clip_norm)",
+            self.history)
+
     def _tbptt_batch(self, xb: np.ndarray, yb: np.ndarray, mb: np.ndarray | None,
-                     lb: np.ndarray | None, batch: int,
-                     param_norms: dict[str, list[float]]) -> tuple[float, float]:
+                     lb: np.ndarray | None, batch: int, param_norms: dict[str, list[float]],
+                     wb: np.ndarray | None = None) -> tuple[float, float]:
         """Truncated BPTT over one batch: updates every k1 steps through the last k2 steps."""
         assert self.tbptt is not None
         k1, k2 = self.tbptt
@@ -636,7 +527,7 @@ class Solver:
                 self._forward(xb[:, window], lw, training=False)  # only advance the states
             else:
                 loss, norm = self._step(xb[:, window], yb[:, window], mw, lw, batch,
-                                        param_norms, loss_mask=fresh)
+                                        param_norms, loss_mask=fresh, wb=wb)
                 losses.append(loss)
                 norms.append(norm)
                 weights.append(end - counted)
@@ -654,10 +545,10 @@ class Solver:
         With ``return_dict=True`` (Keras's argument): ``{"loss": ..., <metric>: ...}`` with
         every metric of the Solver's ``metrics``.
         """
-        x, y = _as_data(x, y, self.model.dtype, "evaluation", self._integer_targets)
-        lengths = _as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None,
+        x, y = prep.as_data(x, y, self.model.dtype, "evaluation", self._integer_targets)
+        lengths = prep.as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None,
                               "evaluation")
-        mask = self._make_mask(mask, lengths, x, y)
+        mask = prep.make_mask(mask, lengths, x, y)
         check_data(self.model, x, y, self.loss, lengths=lengths, what="evaluation")
         total = 0.0
         for metric in self.metrics:
@@ -675,10 +566,10 @@ class Solver:
 
     def predict(self, x: np.ndarray, *, lengths: np.ndarray | None = None) -> np.ndarray:
         """Model outputs in eval mode, computed in batches of ``batch_size``."""
-        x = _as_array(x, "x").astype(self.model.dtype, copy=False)
+        x = prep.as_array(x, "x").astype(self.model.dtype, copy=False)
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             raise ValueError("x contains NaN or Inf")
-        lengths = _as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None, "x")
+        lengths = prep.as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None, "x")
         check_data(self.model, x, lengths=lengths, what="predict:")
         parts = [self._forward(x[b:b + self.batch_size],
                                None if lengths is None else lengths[b:b + self.batch_size], False)
@@ -687,7 +578,7 @@ class Solver:
 
     # ---------------------------------------------------------- checkpoints
     def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        """Write model, optimizer, RNG states, epoch, history and callback states atomically."""
+        """Write the current training state (:meth:`state_dict`) to ``path`` atomically."""
         from minirnn.checkpoint import save_checkpoint
 
         save_checkpoint(path, self)

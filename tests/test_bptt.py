@@ -82,3 +82,22 @@ def test_recurrent_dropout_stays_on_the_fused_path():
     layer = LSTM(3, 4, seed=0)
     layer.forward(np.ones((2, 5, 3)), lengths=np.array([5, 3]))
     assert layer._cache[0][0][0] == "steps"  # variable lengths use the generic loop
+
+
+def test_no_grad_forward_keeps_no_cache_and_gives_the_same_outputs():
+    import minirnn
+    from minirnn.layers import GRU
+
+    for layer in (LSTM(3, 4, num_layers=2, bidirectional=True, seed=0), GRU(3, 4, seed=0)):
+        x = np.random.default_rng(0).standard_normal((2, 5, 3))
+        y = layer.forward(x)
+        final = layer.final_state
+        with minirnn.no_grad():
+            y2 = layer.forward(x)
+        np.testing.assert_array_equal(y, y2)
+        for a, b in zip(final, layer.final_state, strict=True):
+            np.testing.assert_array_equal(a, b)
+        with pytest.raises(RuntimeError, match="no_grad"):
+            layer.backward(np.ones_like(y))
+        layer.forward(x)
+        layer.backward(np.ones_like(y))  # outside the block caches are back

@@ -17,7 +17,7 @@ from minirnn.data import cylinder_bell_funnel, synthetic_control
 
 def _fit(**kw):
     x, y = synthetic_control(60, 40, seed=0)
-    options = {"hidden_size": 8, "epochs": 4, "max_steps": 20, "seed": 0, **kw}
+    options = {"hidden_size": 8, "epochs": 4, "max_steps": 20, "seed": 0, "n_models": 1, **kw}
     return SequenceClassifier(**options).fit(x, y), x, y
 
 
@@ -33,6 +33,22 @@ def test_probabilities_labels_and_padding():
     padded = np.concatenate([x, np.random.default_rng(0).normal(size=(60, 13, 1)) * 9], 1)
     np.testing.assert_allclose(clf.predict_proba(padded, lengths), proba, rtol=0, atol=1e-12)
     assert {"accuracy", "val_accuracy", "val_loss"} <= set(clf.history.history)
+
+
+@pytest.mark.parametrize(("downsample", "derivative"), [("mean", False), ("patch", True)])
+def test_shortening_long_series_keeps_padding_invariance(downsample, derivative):
+    x, y = cylinder_bell_funnel(30, 50, seed=0)
+    lengths = np.array([50, 37, 43] * 10)
+    x[np.arange(50)[None, :] >= lengths[:, None]] = 0.0
+    clf = SequenceClassifier(hidden_size=6, epochs=2, max_steps=12, downsample=downsample,
+                             derivative=derivative, n_models=1, dtype=np.float64
+                             ).fit(x, y, lengths)
+    assert clf.prep["factor"] == 5
+    proba = clf.predict_proba(x, lengths)
+    noisy = x.copy()
+    noisy[np.arange(50)[None, :] >= lengths[:, None]] = 7.0  # other padding values
+    longer = np.concatenate([noisy, np.ones((30, 9, 1))], axis=1)
+    np.testing.assert_allclose(clf.predict_proba(longer, lengths), proba, rtol=0, atol=1e-12)
 
 
 def test_save_and_load_give_the_same_probabilities(tmp_path):

@@ -13,7 +13,7 @@ from minirnn.cli import main
 from minirnn.data import CBF_CLASSES, cylinder_bell_funnel, save_ts
 
 TINY = ["--epochs", "3", "--hidden-size", "6", "--no-plot", "--quiet-epochs", "--max-steps",
-        "32"]
+        "32", "--ensemble", "1"]
 
 
 def _pair(tmp_path, n_train=24, n_test=15, length=64, seed=0):
@@ -28,17 +28,20 @@ def test_train_writes_report_model_and_predict_writes_probabilities(tmp_path, ca
     train, test = _pair(tmp_path)
     out = tmp_path / "run"
     assert main(["train", "classify", "--train", str(train), "--test", str(test),
-                 "--output", str(out), *TINY]) == 0
+                 "--output", str(out), *TINY, "--ensemble", "2"]) == 0
     text = capsys.readouterr().out
     line = next(s for s in text.splitlines() if s.startswith("test accuracy "))
     acc = float(line.split()[2])
     assert 0.0 <= acc <= 1.0 and "1-NN Euclidean" in line and "majority class" in line
-    for name in ("model.npz", "report.json", "per_class.csv", "confusion.csv", "history.csv"):
+    assert "adam lr 0.003" in text  # the task's measured default, not Adam's own 1e-3
+    for name in ("model.npz", "model.member1.npz", "report.json", "per_class.csv",
+                 "confusion.csv", "history.csv"):
         assert (out / name).is_file(), name
     report = json.loads((out / "report.json").read_text())
     assert report["test_accuracy"] == pytest.approx(acc, abs=5e-5)
     assert report["classes"] == CBF_CLASSES and np.sum(report["confusion_matrix"]) == 15
     assert report["nn1_dtw_accuracy"] is not None and 0 <= report["nn1_euclidean_accuracy"] <= 1
+    assert len(report["members"]) == 2 and "time_limit" not in report
     history = json.loads((out / "history.json").read_text())
     assert "val_accuracy" in history and "accuracy" in history
 
@@ -56,13 +59,14 @@ def test_train_writes_report_model_and_predict_writes_probabilities(tmp_path, ca
     assert np.mean([r["predicted"] == r["true"] for r in rows]) == pytest.approx(acc, abs=5e-5)
 
 
-def test_cbf_beats_majority_with_defaults_scaled_down(tmp_path, capsys):
+def test_cbf_learns_far_above_majority(tmp_path, capsys):
     train, test = _pair(tmp_path, n_train=60, n_test=60, length=64, seed=3)
     assert main(["train", "classify", "--train", str(train), "--test", str(test), "--output",
-                 str(tmp_path / "r"), "--epochs", "25", "--hidden-size", "16", "--no-plot",
-                 "--quiet-epochs", "--dtw", "no", "--max-steps", "32"]) == 0
+                 str(tmp_path / "r"), "--epochs", "40", "--hidden-size", "16", "--no-plot",
+                 "--quiet-epochs", "--dtw", "no", "--max-steps", "32", "--batch-size", "8",
+                 "--ensemble", "1", "--lr", "1e-2"]) == 0
     report = json.loads((tmp_path / "r" / "report.json").read_text())
-    assert report["test_accuracy"] > 0.6 > report["majority_accuracy"] + 0.2
+    assert report["test_accuracy"] > 0.8 and report["majority_accuracy"] < 0.4
 
 
 def _error(argv, capsys):
@@ -114,3 +118,16 @@ def test_missing_values_are_interpolated_by_default(tmp_path, capsys):
     assert main(["train", "classify", "--train", str(tmp_path / "gaps_TRAIN.ts"), "--test",
                  str(test), "--output", str(tmp_path / "g"), *TINY, "--dtw", "no"]) == 0
     assert "1 missing values: 1 interpolated" in capsys.readouterr().out
+
+
+def test_time_limit_keeps_the_members_trained_so_far(tmp_path, capsys):
+    train, test = _pair(tmp_path)
+    out = tmp_path / "t"
+    assert main(["train", "classify", "--train", str(train), "--test", str(test), "--output",
+                 str(out), *TINY, "--ensemble", "3", "--epochs", "50", "--time-limit",
+                 "1e-9", "--dtw", "no"]) == 0
+    text = capsys.readouterr().out
+    assert "time limit 3.33333e-10s reached" in text and "1 of 3 ensemble members" in text
+    report = json.loads((out / "report.json").read_text())
+    assert report["time_limit"]["reached"] and report["time_limit"]["members_trained"] == 1
+    assert report["epochs_run"] == 1 and "test_accuracy" in report

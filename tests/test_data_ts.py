@@ -139,3 +139,15 @@ def test_fill_missing_rejects_an_empty_sequence():
     x = np.full((1, 3, 1), np.nan)
     with pytest.raises(ValueError, match="sequence 0 has no values"):
         fill_missing(x, np.array([3]))
+
+
+def test_shipped_basic_motions():
+    from minirnn.classification import example_path
+
+    train = load_ts(example_path("BasicMotions", "TRAIN"))
+    test = load_ts(example_path("BasicMotions", "TEST"), classes=train.classes)
+    assert train.x.shape == (40, 100, 6) == test.x.shape
+    assert train.classes == ["Standing", "Running", "Walking", "Badminton"]
+    assert np.bincount(train.y).tolist() == [10] * 4 and not np.isnan(train.x).any()
+    with pytest.raises(ValueError, match="no shipped data set"):
+        example_path("Nope")

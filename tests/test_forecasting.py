@@ -274,3 +274,27 @@ def test_cli_bad_series_one_line_error(tmp_path, rows, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("minirnn: error:") and message in lines[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_combination_weights_and_the_network_trust_rule():
+    y = _seasonal(96, 12, seed=7)
+    fc = Forecaster(seed=0, **FAST).fit(y, train_size=64)  # 13 validation forecasts
+    assert sum(m.weight for m in fc.members_) == pytest.approx(1.0)
+    assert fc.alpha_ == 0.0 and "too few validation forecasts" in fc.method_
+    # The forecasts are the weighted mean of the members' (checked against a refit of each).
+    ev = fc.evaluate()
+    manual = np.zeros_like(ev.prediction)
+    for m in fc.members_:
+        alone = Forecaster(network=False).fit(y, train_size=64)
+        alone.members_ = [type(m)(m.transform, m.order, m.coef, m.scaler, 1.0, m.exog)]
+        manual += m.weight * alone.evaluate().prediction
+    np.testing.assert_allclose(ev.prediction, manual, rtol=1e-10)
+
+
+def test_forecaster_never_worse_than_persistence_on_a_random_walk_with_drift():
+    rng = np.random.default_rng(11)
+    y = 100 + np.cumsum(0.8 + rng.normal(0, 1, 300))
+    fc = Forecaster(network=False).fit(y, train_size=200)
+    m = fc.evaluate().metrics
+    assert m["model"]["rmse"] < 1.02 * m["persistence"]["rmse"]
+    assert m["model"]["rmse"] < m["drift"]["rmse"] * 1.02

@@ -159,6 +159,166 @@ def test_load_model_fuzz(blob, tmp_path_factory):
         load_model(path)
 
 
+# ------------------------------------------------- model and checkpoint headers, archives
+JSON_VALUES = st.one_of(
+    st.integers(-3, 8), st.sampled_from([10**6, 10**12, 10**30, -(10**30), 2**63]),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=6), st.none(),
+    st.booleans(), st.lists(st.integers(-2, 4), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(-2, 4), max_size=2))
+
+
+def _paths(value, prefix=()):
+    """Every (path, value) in a JSON tree, containers included."""
+    yield prefix, value
+    items = value.items() if isinstance(value, dict) else (
+        enumerate(value) if isinstance(value, list) else ())
+    for key, child in items:
+        yield from _paths(child, (*prefix, key))
+
+
+def _mutate(header, data, skip=("arrays",)):
+    """Replace, delete or add one entry anywhere in ``header`` (not under ``skip``)."""
+    paths = [p for p, _ in _paths(header) if p and p[0] not in skip]
+    path = data.draw(st.sampled_from(paths))
+    parent = header
+    for key in path[:-1]:
+        parent = parent[key]
+    action = data.draw(st.sampled_from(["replace", "replace", "delete", "add"]))
+    if action == "delete":
+        del parent[path[-1]]
+    elif action == "add" and isinstance(parent, dict):
+        parent[data.draw(st.text(max_size=8))] = data.draw(JSON_VALUES)
+    else:
+        parent[path[-1]] = data.draw(JSON_VALUES)
+    return path
+
+
+def _write_npz(path, header, arrays):
+    """A minirnn-format file with this header; the array list and checksums are made to fit,
+    so the header's content itself is what gets tested."""
+    import hashlib
+    import json
+
+    header = dict(header)
+    header["arrays"] = {k: {"shape": list(v.shape), "dtype": str(v.dtype), "sha256":
+                            hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()}
+                        for k, v in arrays.items()}
+    np.savez(path, __header__=np.array(json.dumps(header, allow_nan=True)), **arrays)
+
+
+def _read_npz(path):
+    import json
+
+    with np.load(path, allow_pickle=False) as f:
+        return json.loads(str(f["__header__"])), {k: f[k] for k in f.files if k != "__header__"}
+
+
+def _fuzz_model():
+    return Sequential(LSTM(2, 3, num_layers=2, seed=0), Dropout(0.1), LastStep(),
+                      Dense(3, 1, seed=0))
+
+
+@settings(max_examples=60)
+@given(data=st.data())
+def test_model_header_fuzz(data, tmp_path_factory):
+    """Any change to a model file's header gives ModelFileError or a model that matches the
+    file exactly; never another exception, a hang or a huge allocation."""
+    from minirnn.io import save_model
+
+    COUNTS["model header"] += 1
+    folder = tmp_path_factory.mktemp("hdr")
+    save_model(folder / "m.npz", _fuzz_model())
+    header, arrays = _read_npz(folder / "m.npz")
+    _mutate(header, data)
+    _write_npz(folder / "bad.npz", header, arrays)
+    try:
+        model = load_model(folder / "bad.npz")
+    except ModelFileError:
+        return
+    state = model.state_dict()
+    assert {f"model/{k}" for k in state} == set(arrays)
+    assert all(np.array_equal(state[k[6:]], v) for k, v in arrays.items())
+    COUNTS["model header accepted"] += 1
+
+
+MEMBER_NAMES = st.one_of(st.sampled_from(["model/3.bias.npy", "__header__.npy", "extra.npy",
+                                          "notes.txt", "a/../b.npy", "", "x.NPY"]),
+                         st.text(max_size=12))
+
+
+@settings(max_examples=40)
+@given(name=MEMBER_NAMES, payload=st.binary(max_size=200),
+       compressed=st.booleans(), valid_npy=st.booleans())
+def test_archive_member_fuzz(name, payload, compressed, valid_npy, tmp_path_factory):
+    """Any extra archive member (duplicate, non-.npy, compressed, garbage) is refused."""
+    import io
+    import warnings
+    import zipfile
+
+    from minirnn.io import save_model
+
+    COUNTS["archive member"] += 1
+    folder = tmp_path_factory.mktemp("zip")
+    save_model(folder / "m.npz", _fuzz_model())
+    if valid_npy:
+        buffer = io.BytesIO()
+        np.save(buffer, np.zeros(3))
+        payload = buffer.getvalue()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about duplicate names
+        with zipfile.ZipFile(folder / "m.npz", "a") as archive:
+            archive.writestr(zipfile.ZipInfo(name or "_"), payload,
+                             compress_type=zipfile.ZIP_DEFLATED if compressed
+                             else zipfile.ZIP_STORED)
+    with pytest.raises(ModelFileError):
+        load_model(folder / "m.npz")
+
+
+@settings(max_examples=40)
+@given(data=st.data())
+def test_checkpoint_header_fuzz(data, tmp_path_factory):
+    """Any change to a checkpoint's solver state gives ModelFileError and leaves the solver
+    exactly as it was, or loads a state the solver then trains from."""
+    import copy
+
+    from minirnn.checkpoint import load_checkpoint
+    from minirnn.optim import Adam
+
+    COUNTS["checkpoint header"] += 1
+    folder = tmp_path_factory.mktemp("ckpt")
+    x, y = adding_problem(16, 4, seed=0)
+
+    def solver(path=None):
+        model = Sequential(GRU(2, 3, seed=0), Dropout(0.2, seed=1), LastStep(),
+                           Dense(3, 1, seed=0))
+        from minirnn.callbacks import EarlyStopping
+
+        return Solver(model, optimizer=Adam(model), batch_size=8, epochs=2, seed=0,
+                      checkpoint_path=path, callbacks=[EarlyStopping(monitor="loss")])
+
+    solver(folder / "c.npz").fit(x, y)
+    header, arrays = _read_npz(folder / "c.npz")
+    _mutate(header, data, skip=("arrays", "model", "format", "format_version", "kind"))
+    _write_npz(folder / "bad.npz", header, arrays)
+    target = solver()
+    target.fit(x, y)
+    before = copy.deepcopy((target.model.state_dict(), target.optimizer.state_dict(),
+                            target.callbacks[0].state_dict(), target.epoch,
+                            target.history.state_dict(), target.rng.bit_generator.state))
+    try:
+        load_checkpoint(folder / "bad.npz", target)
+    except ModelFileError:
+        after = (target.model.state_dict(), target.optimizer.state_dict(),
+                 target.callbacks[0].state_dict(), target.epoch, target.history.state_dict(),
+                 target.rng.bit_generator.state)
+        for a, b in zip(before, after, strict=True):
+            np.testing.assert_equal(a, b)
+        return
+    COUNTS["checkpoint header accepted"] += 1
+    target.save_checkpoint(folder / "again.npz")  # an accepted state is a consistent one
+    load_checkpoint(folder / "again.npz", solver())
+
+
 def test_report_case_count(capsys):
     """Runs last in this module (pytest keeps file order) and reports the counts."""
     with capsys.disabled():

@@ -191,45 +191,62 @@ def proc_pid(proc, trials):
     return pids.pop()
 
 
-def test_killed_worker_leaves_a_study_a_new_command_continues(tmp_path):
-    pytest.importorskip("optuna")
-    out = tmp_path / "sw"
-    storage = f"sqlite:///{out / 'study.db'}"
-    # Slow trials (many epochs, no early stop) so the kill lands mid-trial.
-    args = ["adding", "--seq-len", "6", "--train-size", "96", "--test-size", "32",
-            "--epochs", "150", "--patience", "150", "--output", str(out), "--no-plot",
-            "--pruner", "none", "--study", "k"]
-    proc = subprocess.Popen(_sweep_cmd(*args, "--trials", "2"), env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _start_and_stop_mid_trial(args, storage, sig):
+    """Start a sweep command, send it ``sig`` once it runs a trial; its exit status."""
+    proc = subprocess.Popen(_sweep_cmd(*args), env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             time.sleep(0.2)
-            if (out / "study.db").exists():
-                try:
-                    if any(t.state.name == "RUNNING" for t in _trials(storage, "k")):
-                        break
-                except Exception:  # the study is being created
-                    continue
+            if proc.poll() is not None:
+                pytest.fail(f"the sweep ended before a trial ran: {proc.communicate()}")
+            if not Path(storage[len("sqlite:///"):]).exists():
+                continue
+            try:
+                running = [t for t in _trials(storage, "k") if t.state.name == "RUNNING"
+                           and t.user_attrs.get("pid") == proc.pid]
+            except Exception:  # no study yet
+                continue
+            if running:
+                break
         else:
             pytest.fail("no trial started within 60 s")
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGKILL)
+        time.sleep(0.3)
+        proc.send_signal(sig)
+        proc.communicate(timeout=60)
     finally:
-        proc.wait(timeout=30)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def test_interrupted_and_killed_workers_leave_a_study_a_new_command_continues(tmp_path):
+    pytest.importorskip("optuna")
+    out = tmp_path / "sw"
+    storage = f"sqlite:///{out / 'study.db'}"
+    # Slow trials (many epochs, no early stop) so the signals land mid-trial.
+    args = ["adding", "--seq-len", "6", "--train-size", "96", "--test-size", "32",
+            "--epochs", "150", "--patience", "150", "--output", str(out), "--no-plot",
+            "--pruner", "none", "--study", "k", "--trials", "1"]
+    # Ctrl-C: exit status 130, the running trial is recorded as failed.
+    assert _start_and_stop_mid_trial(args, storage, signal.SIGINT) == 130
+    (first,) = _trials(storage, "k")
+    assert first.state.name == "FAIL" and "interrupted" in first.user_attrs["error"]
+    # kill -9: the trial stays RUNNING, the database stays whole.
+    assert _start_and_stop_mid_trial(args, storage, signal.SIGKILL) == -signal.SIGKILL
     with sqlite3.connect(out / "study.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    (running,) = _trials(storage, "k")
-    assert running.state.name == "RUNNING"
+    assert [t.state.name for t in _trials(storage, "k")] == ["FAIL", "RUNNING"]
     # The same command again: it fails the dead worker's trial and runs the one left.
-    done = subprocess.run(_sweep_cmd(*args, "--trials", "1"), env=_env(),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(_sweep_cmd(*args), env=_env(), capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "marked trial(s) [0] failed" in done.stdout
+    assert "marked trial(s) [1] failed" in done.stdout
     trials = _trials(storage, "k")
-    assert trials[0].state.name == "FAIL"
-    assert trials[0].user_attrs["error"] == "worker process died"
-    assert [t.state.name for t in trials[1:]] == ["COMPLETE"]
+    assert trials[1].user_attrs["error"] == "worker process died"
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL", "COMPLETE"]
 
 
 def test_sweep_with_two_jobs_runs_trials_in_worker_processes(tmp_path):

@@ -6,6 +6,8 @@ accuracy, probabilities, a confusion matrix; next to majority-class, 1-NN Euclid
 1-NN DTW baselines.
 """
 
+from pathlib import Path
+
 from minirnn.classification.baselines import (
     dtw_cost,
     majority_class,
@@ -16,7 +18,18 @@ from minirnn.classification.baselines import (
 )
 from minirnn.classification.classifier import SequenceClassifier, class_weights, znormalize
 
+
+def example_path(name: str = "BasicMotions", split: str = "TRAIN") -> Path:
+    """Path of a ``.ts`` file shipped in ``minirnn/datasets`` (``"BasicMotions"``;
+    ``split`` ``"TRAIN"`` or ``"TEST"``), e.g. for ``load_ts(example_path())``."""
+    if split not in ("TRAIN", "TEST"):
+        raise ValueError(f"split must be 'TRAIN' or 'TEST', got {split!r}")
+    path = Path(__file__).resolve().parents[1] / "datasets" / f"{name}_{split}.ts"
+    if not path.is_file():
+        raise ValueError(f"no shipped data set {name!r}; available: BasicMotions")
+    return path
+
 __all__ = [
-    "SequenceClassifier", "class_weights", "dtw_cost", "majority_class", "nn1_dtw",
+    "SequenceClassifier", "class_weights", "dtw_cost", "example_path", "majority_class", "nn1_dtw",
     "nn1_euclidean", "resample", "stratified_split", "znormalize",
 ]

@@ -19,10 +19,14 @@ from minirnn import __version__
 from minirnn.cli import classify, gradcheck, series, sweep, text, toy_tasks
 from minirnn.cli._common import (
     OPTIMIZERS,
+    DivergedError,
+    Interrupted,
     UsageError,
+    check_output_path,
     optimizer_default_lr,
     prepare_output,
     resume_argv,
+    write_divergence,
 )
 from minirnn.cli.toy_tasks import build_adding_model
 
@@ -69,20 +73,48 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _error(message: str) -> None:
+    print(f"minirnn: error: {message}", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``minirnn`` command; returns the exit status."""
+    """Entry point of the ``minirnn`` command; returns the exit status.
+
+    0 success; 1 a failed check or a diverged run (its report and history are written);
+    2 a user error (one line on stderr, never a traceback); 130 Ctrl-C (one line saying
+    what was saved).
+    """
     created = None
+    args = None
     try:
         args = parse_args(argv)
         if hasattr(args, "overwrite"):  # a command that writes a run folder
-            created = prepare_output(args)
+            created = prepare_output(args)  # before any training, not after
+        elif getattr(args, "output", None):
+            check_output_path(args.output)
         return int(args.run(args))
     except UsageError as exc:
         if created is not None and created.is_dir() and [p.name for p in created.iterdir()] \
                 == ["report.json"]:  # nothing but the started report: leave no clutter
             (created / "report.json").unlink()
             created.rmdir()
-        print(f"minirnn: error: {exc}", file=sys.stderr)
+        _error(str(exc))
+        return 2
+    except DivergedError as exc:
+        assert args is not None
+        written = write_divergence(args, exc.error)
+        _error(f"training diverged: {exc}; wrote {written}")
+        return 1
+    except Interrupted as exc:
+        print(f"minirnn: interrupted; {exc.saved}", file=sys.stderr, flush=True)
+        return 130
+    except KeyboardInterrupt:
+        print("minirnn: interrupted; nothing was saved", file=sys.stderr, flush=True)
+        return 130
+    except (ValueError, TypeError, OSError) as exc:
+        # Raised by minirnn's own checks of the data (a series too short to split, values
+        # that overflow) or by the file system: the message names the problem.
+        _error(str(exc))
         return 2
 
 

@@ -9,6 +9,7 @@ import datetime
 import hashlib
 import inspect
 import json
+import os
 import platform
 import shlex
 import sys
@@ -34,6 +35,34 @@ OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
 
 class UsageError(Exception):
     """A problem with the user's input: reported as one line, exit status 2."""
+
+
+class DivergedError(Exception):
+    """Training diverged: the report and history are written, exit status 1."""
+
+    def __init__(self, error: TrainingDivergedError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C after which the run's files were still written: exit status 130."""
+
+    def __init__(self, saved: str) -> None:
+        super().__init__(saved)
+        self.saved = saved
+
+
+def check_output_path(path: str, option: str = "--output") -> None:
+    """Refuse an output file or folder that cannot be written, before any work is done."""
+    target = Path(path)
+    existing = target
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if existing != target and not existing.is_dir():
+        raise UsageError(f"{option} {path}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK):
+        raise UsageError(f"{option} {path}: {existing} is not writable")
 
 
 def many_to_one(cell: str, inputs: int, hidden: int, outputs: int, *, dtype: Any,
@@ -183,7 +212,7 @@ def fit(solver: Solver, x: np.ndarray, y: np.ndarray,
         return solver.fit(x, y, validation_data=val,
                           resume=solver.checkpoint_path is not None)
     except TrainingDivergedError as exc:
-        raise UsageError(f"training diverged: {exc}") from exc
+        raise DivergedError(exc) from exc
     except ModelFileError as exc:
         raise UsageError(f"cannot resume: {exc}") from exc
 
@@ -219,7 +248,21 @@ def finish(args: argparse.Namespace, solver: Solver, stopper: EarlyStopping,
     if not args.no_plot:
         plot_run(folder, solver.history, flow, title,
                  loss_label or f"{type(solver.loss).__name__} loss")
-    print(f"saved {folder / 'model.npz'}, history.csv, history.json, report.json", flush=True)
+    saved = f"{folder / 'model.npz'}, history.csv, history.json, report.json"
+    print(f"saved {saved}", flush=True)
+    if solver.interrupted:
+        raise Interrupted(f"saved {saved} (model: the best epoch's weights)")
+
+
+def write_divergence(args: argparse.Namespace, error: TrainingDivergedError) -> str:
+    """Write report.json and the history of a diverged run; returns what was written."""
+    folder = Path(args.output)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_history(folder, error.history)
+    write_json(folder / "report.json", {"status": "diverged", "error": str(error),
+                                        "epochs_run": len(error.history),
+                                        "config": run_config(args)})
+    return f"{folder / 'report.json'}, history.csv, history.json"
 
 
 # --------------------------------------------------------------- run folders and config
@@ -368,6 +411,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more, got {value}")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -411,7 +464,8 @@ def add_common(parser: argparse.ArgumentParser, task: str, d: dict[str, Any]) ->
     parser.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
                         help="stop training cleanly after this many seconds, keeping the best "
                              "weights so far")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data, weights, shuffling")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="seed of data, weights, shuffling")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     add_run_folder_options(parser, task)
     parser.add_argument("--init-from", metavar="MODEL", default=None,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from minirnn.cli._common import UsageError, positive_float
+from minirnn.cli._common import UsageError, nonnegative_int, positive_float
 
 __all__ = ["add_parser"]
 
@@ -20,12 +20,12 @@ def run_gradcheck(args: argparse.Namespace) -> int:
     if args.targets:
         for spec in args.targets:
             module_name, _, attr = spec.partition(":")
-            if not attr:
+            if not module_name or not attr:
                 raise UsageError(f"{spec!r}: expected module:Class (e.g. mycells:MyCell)")
             sys.path.insert(0, str(Path.cwd()))
             try:
                 obj = getattr(importlib.import_module(module_name), attr)
-            except (ImportError, AttributeError) as exc:
+            except (ImportError, AttributeError, ValueError, TypeError) as exc:
                 raise UsageError(f"cannot import {spec}: {exc}") from exc
             targets.append((spec, obj))
     else:
@@ -57,6 +57,6 @@ def add_parser(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
     check.add_argument("targets", nargs="*", metavar="module:Class",
                        help="your Cell/Layer class (or a function returning an instance); "
                             "default: every built-in class")
-    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--seed", type=nonnegative_int, default=0)
     check.add_argument("--tolerance", type=positive_float, default=1e-7)
     check.set_defaults(run=run_gradcheck)

@@ -256,6 +256,7 @@ def train_series(args: argparse.Namespace) -> int:
         "method": fc.method_, **extra, "season": fc.season_, "look_back": fc.look_back_,
         "horizon": fc.horizon, "transform": fc.transform_.name, "ar_order": fc.members_[0].order,
         "network_weight": fc.alpha_, "validation_rmse": fc.validation_,
+        "forecaster": fc.get_config(),
         "train_size": n_train, "test_targets": len(ev.origins),
         "column": table.column, "features": features, "csv": args.csv,
         "seconds": time.perf_counter() - start}
@@ -276,13 +277,18 @@ def train_series(args: argparse.Namespace) -> int:
                                             "config": run_config(args)})
         print(f"saved {folder / 'model.npz'}, report.json", flush=True)
     _write_predictions(folder / "predictions.csv", table, ev, fc.horizon)
-    fcst = fc.forecast(fc.horizon)
+    # Past the end: a season (or 12 steps) ahead, recursively beyond H; H with inputs.
+    steps = fc.horizon if features else max(fc.horizon, fc.season_ if 0 < fc.season_ <= 60
+                                            else 12)
+    fcst = fc.forecast(steps)
     _write_forecast(folder / "forecast.csv", fcst)
     print(f"saved {folder / 'predictions.csv'} (test forecasts and baselines), "
           f"forecast.csv (the next {len(fcst.mean)} step(s) with 80%/95% intervals)", flush=True)
     if not args.no_plot:
         _figure(folder / "forecast.png", table, fc, ev, fcst,
-                f"{table.column}: {fc.method_}"[:110])
+                f"{table.column}: test RMSE {m['model']['rmse']:.4g} (persistence "
+                f"{m['persistence']['rmse']:.4g}, {ar_name} {m[ar_name]['rmse']:.4g}); best: "
+                f"{ev.best}")
     return 0
 
 

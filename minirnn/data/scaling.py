@@ -185,8 +185,10 @@ class MinMaxScaler(_Scaler):
     def scale_(self) -> np.ndarray:
         """Per-feature multiplier, shape (F,); ``hi - lo`` for a constant feature."""
         lo, hi = self.feature_range
-        span = self.data_range_
-        return (hi - lo) / np.where(span == 0.0, 1.0, span)
+        data_min, data_max = self._stats_or_raise("scale_")
+        # Halves first: data_max - data_min overflows for data spanning [-1e308, 1e308].
+        half_span = data_max / 2 - data_min / 2
+        return ((hi - lo) / 2) / np.where(half_span == 0.0, 0.5, half_span)
 
     @property
     def min_(self) -> np.ndarray:
@@ -323,8 +325,17 @@ class StandardScaler(_Scaler):
         self
         """
         m = self._fit_input(x)
-        mean = m.mean(axis=0)
-        var = m.var(axis=0)
+        # Statistics of x / max|x|, scaled back: the plain sums overflow for |x| near 1e308.
+        peak = np.max(np.abs(m), axis=0)
+        peak[peak == 0] = 1.0
+        unit = m / peak
+        with np.errstate(over="ignore"):
+            mean = unit.mean(axis=0) * peak
+            var = unit.var(axis=0) * peak * peak
+        if not np.isfinite(var).all():
+            raise ValueError(
+                "x spans values whose variance overflows float64 (largest |x| "
+                f"{float(peak.max()):.3g}); use MinMaxScaler or rescale the data first")
         # Exactly constant features get variance 0 even when rounding left a tiny residue.
         var[m.max(axis=0) == m.min(axis=0)] = 0.0
         self.mean_, self.var_ = mean, var

@@ -87,7 +87,17 @@ def seq_to_seq_unsync(
 def unsync_outputs(pred: np.ndarray, ty: int) -> np.ndarray:
     """The output part of a model's prediction on :func:`seq_to_seq_unsync` data.
 
-    ``pred`` (N, Tx + Ty, F) -> (N, Ty, F): the last ``ty`` steps.
+    Parameters
+    ----------
+    pred : ndarray, shape (N, Tx + Ty, F)
+        The model's per-step outputs.
+    ty : int
+        Ty, the length of the output sequence.
+
+    Returns
+    -------
+    ndarray, shape (N, Ty, F)
+        The last ``ty`` steps of ``pred``.
     """
     ty = check_positive_int(ty, "ty")
     if not isinstance(pred, np.ndarray) or pred.ndim != 3 or pred.shape[1] < ty:
@@ -102,8 +112,14 @@ def reverse_sequence_task(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sequences of values uniform in [0, 1) and the same values in reverse order.
 
-    Returns ``x`` (N, length, 1) and ``y`` (N, length, 1) with ``y[:, t] = x[:, -1 - t]``:
-    the targets come only after the whole input is read, so it is an unsynchronised
+    Returns
+    -------
+    x, y : ndarray, shape (N, length, 1)
+        ``y[:, t] = x[:, -1 - t]``.
+
+    Notes
+    -----
+    The targets come only after the whole input is read, so it is an unsynchronised
     sequence-to-sequence task for :func:`seq_to_seq_unsync`. Predicting 0.5 everywhere
     gives MSE 1/12 ~ 0.0833, the baseline a model must beat.
     """

@@ -128,7 +128,20 @@ def _parse_header(p: Path, lines: list[str]) -> tuple[dict[str, Any], int]:
 
 
 def load_ts_header(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The header tags of a ``.ts`` file as a dict (keys lower case; ``classes`` a list)."""
+    """The header tags of a ``.ts`` file, without reading its data.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.ts`` file.
+
+    Returns
+    -------
+    dict
+        One entry per tag, keys lower case without the ``@`` (``problemname``,
+        ``univariate``, ``dimensions``, ``equallength``, ``serieslength``, ...);
+        ``classes`` holds the declared class labels as a list of strings.
+    """
     p, lines = _read_lines(path)
     return _parse_header(p, lines)[0]
 
@@ -162,7 +175,22 @@ def _parse_value(text: str, p: Path, number: int, dim: int, step: int,
 
 def pad_sequences(series: list[np.ndarray], dtype: Any = np.float64) -> tuple[np.ndarray,
                                                                                np.ndarray]:
-    """Stack sequences of shape (T_i, D) into zero-padded ``x`` (N, max T_i, D) and lengths."""
+    """Stack sequences of shape (T_i, D) into one zero-padded batch.
+
+    Parameters
+    ----------
+    series : list of ndarray
+        N sequences, each of shape (T_i, D) with the same D.
+    dtype : dtype, optional
+        dtype of the padded array.
+
+    Returns
+    -------
+    x : ndarray, shape (N, max T_i, D)
+        The sequences, zeros after each one's last valid step.
+    lengths : ndarray of int64, shape (N,)
+        T_i of each sequence.
+    """
     if not series:
         raise ValueError("pad_sequences needs at least one sequence, got none")
     dims = {s.shape[1] for s in series}
@@ -439,6 +467,11 @@ def save_ts(path: str | os.PathLike[str], x: np.ndarray, lengths: np.ndarray | N
     problem_name : str
     comment : str
         Written as ``#`` lines at the top.
+
+    Returns
+    -------
+    None
+        The file at ``path`` is (over)written.
     """
     x = np.asarray(x, dtype=np.float64)
     n, t, d = x.shape

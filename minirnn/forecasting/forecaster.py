@@ -200,7 +200,7 @@ class Forecaster:
                  val_fraction: float = 0.2, network: bool = True, ensemble: int = 1,
                  folds: int = 3, order_by: str = "aicc", min_fold: int = 24,
                  combine_level: bool = True, double_diff: bool = False,
-                 min_gain: float = 0.005,
+                 min_gain: float = 0.005, min_val_network: int = 30, shrink: bool = True,
                  bidirectional: bool = False, seed: int | None = 0,
                  dtype: str = "float32", callbacks: Sequence[Callback] = ()) -> None:
         for name, value in (("horizon", horizon), ("hidden_size", hidden_size),
@@ -252,6 +252,8 @@ class Forecaster:
         self.combine_level = bool(combine_level)
         self.double_diff = bool(double_diff)
         self.min_gain = float(min_gain)
+        self.shrink = bool(shrink)
+        self.min_val_network = int(min_val_network)
         self.callbacks = list(callbacks)
         self.model_: Sequential | None = None
         self.solver_: Solver | None = None
@@ -271,6 +273,7 @@ class Forecaster:
                 "bidirectional": self.bidirectional, "order_by": self.order_by,
                 "min_fold": self.min_fold, "combine_level": self.combine_level,
                 "double_diff": self.double_diff, "min_gain": self.min_gain,
+                "shrink": self.shrink, "min_val_network": self.min_val_network,
                 "seed": self.seed, "dtype": self.dtype}
 
     # --------------------------------------------------------------------- fit
@@ -455,9 +458,20 @@ class Forecaster:
             for wt, score in scores_w.items():
                 self.validation_[f"transformed weight {wt:g}"] = score
             w_best = min(scores_w, key=lambda wt: (scores_w[wt], -wt))
+            comparable = scores_w[0.0] <= 2.0 * scores_w[1.0]
+            if self.shrink and comparable:
+                # Halfway to equal weights when both are comparable on validation: the spans
+                # are short, and equal weights are the robust way to combine forecasts (the
+                # "forecast combination puzzle"). A level AR twice as bad on validation (it
+                # cannot follow a trend) keeps its validation weight.
+                w_best = 0.5 * w_best + 0.25
         parts: list[tuple[TargetTransform, int, float, bool, np.ndarray]] = [
             (tr, p, w_best / len(chosen), True, pred) for _, tr, p, pred, _ in chosen]
-        if w_best < 1.0:
+        same = len(chosen) == 1 and chosen[0][1].name == "none" and chosen[0][2] == q_best \
+            and xs is None  # the level AR itself: one member, not two identical ones
+        if same:
+            parts = [(chosen[0][1], q_best, 1.0, True, chosen[0][3])]
+        elif w_best < 1.0:
             parts.append((TargetTransform("none"), q_best, 1.0 - w_best, False, b_best[2]))
         parts = [part for part in parts if part[2] > 0]
         self.members_: list[_Member] = []
@@ -502,8 +516,12 @@ class Forecaster:
             for a, score in scores.items():
                 self.validation_[f"network weight {a:g}"] = score
             alpha = min(scores, key=lambda a: scores[a])
-            # The network must earn its place: a clear gain over the linear model.
-            self.alpha_ = alpha if scores[alpha] < (1 - self.min_gain) * scores[0.0] else 0.0
+            # The network must earn its place: a clear gain over the linear model, measured on
+            # enough validation forecasts (on a handful, its gain is mostly luck).
+            trusted = truth_val.size >= self.min_val_network
+            self.validation_["validation forecasts"] = float(truth_val.size)
+            self.alpha_ = alpha if trusted and scores[alpha] < (
+                1 - self.min_gain) * scores[0.0] else 0.0
 
         # Validation residuals of the final forecasts, on the primary level scale, per step.
         final_val = self._combine(lin_val, self.alpha_ * net_val)
@@ -752,14 +770,20 @@ class Forecaster:
         """What produces the forecasts, in words."""
         self._check_fitted()
         parts = [f"AR({m.order}) on "
-                 + ("levels" if m.transform.name == "none" else m.transform.name)
+                 + m.transform.name.replace("none", "levels")
                  + ("" if m.exog or self.X_ is None else " (no inputs)")
                  for m in self.members_]
         weights = [m.weight for m in self.members_]
         lin = ("linear " + parts[0] if len(parts) == 1 else "weighted mean of linear "
                + ", ".join(f"{w:.3g} x {part}" for w, part in zip(weights, parts, strict=True)))
         if self.alpha_ == 0.0:
-            why = "the network did not help on validation" if self.network else "no network"
+            if not self.network:
+                why = "no network"
+            elif self.validation_.get("validation forecasts", np.inf) < self.min_val_network:
+                why = (f"too few validation forecasts to trust the network (< "
+                       f"{self.min_val_network})")
+            else:
+                why = "the network did not help on validation"
             return f"{lin} ({why}: network weight 0)"
         return (f"{lin} + {self.cell.upper()} on its residuals (network weight "
                 f"{self.alpha_:g}, chosen on validation)")

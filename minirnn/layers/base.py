@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from minirnn.parameter import Parameter, ParameterOwner
 
-__all__ = ["Layer"]
+__all__ = ["Layer", "grad_enabled", "no_grad"]
+
+_grad_mode = threading.local()
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Inference: forward passes inside the block store nothing for backward (as
+    ``torch.no_grad``). Faster and lighter for prediction; ``backward`` after such a
+    forward raises. Per thread; blocks nest.
+    """
+    before = getattr(_grad_mode, "disabled", False)
+    _grad_mode.disabled = True
+    try:
+        yield
+    finally:
+        _grad_mode.disabled = before
+
+
+def grad_enabled() -> bool:
+    """False inside :func:`no_grad` (layers then keep no caches)."""
+    return not getattr(_grad_mode, "disabled", False)
 
 
 class Layer(ParameterOwner, ABC):
@@ -126,6 +149,28 @@ class Layer(ParameterOwner, ABC):
         for name, layer in self._layers.items():
             yield prefix + name, layer
             yield from layer.named_layers(prefix + name + ".")
+
+    # ------------------------------------------------------ training protocol
+    #: True for layers that carry a state from batch to batch (recurrent layers): they have
+    #: ``stateful``, ``carried_state`` and ``reset_states()``, which stateful training and
+    #: truncated BPTT drive.
+    carries_state: bool = False
+
+    def state_carriers(self) -> list[Layer]:
+        """This layer and its sub-layers that carry a state between batches."""
+        layers = [self] + [layer for _, layer in self.named_layers()]
+        return [layer for layer in layers if layer.carries_state]
+
+    def named_generators(self, prefix: str = "") -> dict[str, np.random.Generator]:
+        """Random generators that training draws from (dropout masks), by layer name.
+
+        A layer that draws random numbers while training keeps its generator in ``_rng``;
+        checkpoints save and restore these so a resumed run draws the same masks.
+        """
+        layers = [(prefix.rstrip(".") or "model", self)] + [
+            (f"{prefix or 'model.'}{name}", layer) for name, layer in self.named_layers()]
+        return {name: rng for name, layer in layers
+                if isinstance(rng := getattr(layer, "_rng", None), np.random.Generator)}
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as JSON values, so a model file can rebuild the layer.

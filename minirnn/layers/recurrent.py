@@ -25,7 +25,7 @@ from minirnn.cells.lstm import LSTMCell
 from minirnn.cells.rnn import RNNCell
 from minirnn.init import Initializer
 from minirnn.layers import bptt
-from minirnn.layers.base import Layer
+from minirnn.layers.base import Layer, grad_enabled
 from minirnn.parameter import Parameter
 from minirnn.threads import decide_blas_threads
 
@@ -92,6 +92,8 @@ class Recurrent(Layer):
     last valid step, the reverse direction starts at the last valid step, and
     padding affects no gradient.
     """
+
+    carries_state = True
 
     def __init__(
         self,
@@ -183,7 +185,7 @@ class Recurrent(Layer):
         #: Stateful mode (Keras ``stateful``): each forward without an explicit
         #: initial state starts from the previous forward's final state
         #: (detached: no gradient flows into the previous batch).
-        self.stateful = False
+        self.stateful = False  # see Layer.carries_state
         self.carried_state: State | None = None
         #: When True, backward keeps dL/dh_t of every step in :attr:`hidden_grads`
         #: (one (T, N, H) array per layer and direction, time-major) for diagnostics.
@@ -332,6 +334,7 @@ class Recurrent(Layer):
                             for p in self.initial_state_params)
         else:
             states0 = tuple(np.zeros(shape, self.dtype) for shape in self._state_shapes(batch))
+        keep = grad_enabled()  # inside minirnn.no_grad(): no caches for backward
         finals: list[list[np.ndarray]] = [[] for _ in self.state_names]
         caches = []
         masks: list[np.ndarray | None] = []
@@ -348,7 +351,7 @@ class Recurrent(Layer):
                                                   self.recurrent_dropout)
                 record: list[np.ndarray] | None = [] if self.record_states else None
                 y, final, cache = bptt.forward(cell, layer_input, state0, direction == 1,
-                                               step_mask, rec_mask, record=record)
+                                               step_mask, rec_mask, record=record, keep=keep)
                 if record is not None:
                     self.step_states.append(tuple(record))
                 outputs.append(y)
@@ -366,7 +369,7 @@ class Recurrent(Layer):
         final_state = tuple(np.stack(f) for f in finals)
         if self.stateful:
             self.carried_state = tuple(s.copy() for s in final_state)
-        self._cache = (caches, masks, batch, steps, learned, unbatched)
+        self._cache = (caches, masks, batch, steps, learned, unbatched) if keep else "no_grad"
         if unbatched:
             self.final_state = tuple(s[:, 0] for s in final_state)
             return layer_input[:, 0]
@@ -417,6 +420,9 @@ class Recurrent(Layer):
         """
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        if isinstance(self._cache, str):
+            raise RuntimeError(f"{type(self).__name__}.backward: the last forward ran inside "
+                               "minirnn.no_grad(), which keeps nothing for backward")
         caches, masks, batch, steps, learned, unbatched = self._cache
         out_shape = (steps, batch, self.output_size)
         if dy is not None:

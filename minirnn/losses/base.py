@@ -7,9 +7,29 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._validation import check_array
+from minirnn._validation import check_array, check_mask, check_sample_weight
 
-__all__ = ["Loss"]
+__all__ = ["Loss", "loss_weights"]
+
+
+def loss_weights(mask: Any, sample_weight: Any, shape: tuple[int, ...],
+                 dtype: np.dtype) -> np.ndarray | None:
+    """Weights of the loss elements from a 0/1 ``mask`` (leading shape of ``shape``) and
+    per-sample weights (N,), shaped to broadcast against ``shape``; None for a plain mean.
+    Raises if they select nothing."""
+    if mask is None and sample_weight is None:
+        return None
+    weights = np.ones((shape[0],) + (1,) * (len(shape) - 1), dtype)
+    if mask is not None:
+        m = check_mask(mask, shape)
+        weights = weights * m.astype(dtype).reshape(m.shape + (1,) * (len(shape) - m.ndim))
+    if sample_weight is not None:
+        w = check_sample_weight(sample_weight, shape[0])
+        weights = weights * w.astype(dtype).reshape((shape[0],) + (1,) * (len(shape) - 1))
+    if not np.broadcast_to(weights, shape).any():
+        what = "mask" if sample_weight is None else "mask with sample_weight"
+        raise ValueError(f"{what} selects no element: the loss is undefined")
+    return weights
 
 
 class Loss(ABC):
@@ -39,7 +59,8 @@ class Loss(ABC):
         """d(loss per element)/d(pred), shape of ``pred``."""
 
     def forward(
-        self, pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None
+        self, pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None, *,
+        sample_weight: np.ndarray | None = None,
     ) -> float:
         """Mean loss.
 
@@ -48,6 +69,11 @@ class Loss(ABC):
         pred : ndarray, shape (N, ...)
         target : ndarray, same shape as ``pred``
         mask : ndarray of bool or 0/1, shape ``pred.shape[:k]`` for some k, optional
+            Which elements count. Other values (0.5, 2, -1, NaN) are refused with
+            ValueError: weights go in ``sample_weight``.
+        sample_weight : ndarray, shape (N,), optional
+            Finite non-negative weight per sample: the loss is the weighted mean
+            ``sum(w l) / sum(w)`` (PyTorch's ``weight=``, Keras's ``sample_weight``).
 
         Returns
         -------
@@ -61,20 +87,11 @@ class Loss(ABC):
                 f"target must have the shape of pred {pred.shape}, got {target.shape}"
             )
         check_array(target, "target", ndim=pred.ndim)
-        weights = None
-        if mask is not None:
-            mask = np.asarray(mask)
-            if mask.shape != pred.shape[: mask.ndim] or mask.ndim == 0:
-                raise ValueError(
-                    f"mask must have a leading shape of pred {pred.shape}, got {mask.shape}"
-                )
-            weights = mask.astype(pred.dtype).reshape(mask.shape + (1,) * (pred.ndim - mask.ndim))
+        weights = loss_weights(mask, sample_weight, pred.shape, pred.dtype)
+        count = float(pred.size) if weights is None else float(
+            np.broadcast_to(weights, pred.shape).sum())
+        if weights is not None:
             weights = np.broadcast_to(weights, pred.shape)
-            count = float(weights.sum())
-            if count == 0:
-                raise ValueError("mask selects no element: the loss is undefined")
-        else:
-            count = float(pred.size)
         self._cache = (pred, target, weights, count)
         per_element = self._elementwise(pred, target)
         if weights is not None:
@@ -93,9 +110,10 @@ class Loss(ABC):
         return grad.astype(pred.dtype, copy=False)
 
     def __call__(
-        self, pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None
+        self, pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None, *,
+        sample_weight: np.ndarray | None = None,
     ) -> float:
-        return self.forward(pred, target, mask)
+        return self.forward(pred, target, mask, sample_weight=sample_weight)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from minirnn._validation import check_array
-from minirnn.losses.base import Loss
+from minirnn.losses.base import Loss, loss_weights
 
 __all__ = ["BCE", "BCEWithLogits", "CrossEntropy"]
 
@@ -34,12 +34,13 @@ class BCE(Loss):
         return (p - target) / (p * (1.0 - p))
 
     def forward(self, pred: np.ndarray, target: np.ndarray,
-                mask: np.ndarray | None = None) -> float:
+                mask: np.ndarray | None = None, *,
+                sample_weight: np.ndarray | None = None) -> float:
         check_array(pred, "pred", ndim=(1, 2, 3))
         if np.any((pred < 0) | (pred > 1)):
             raise ValueError("BCE expects probabilities in [0, 1] as pred; use BCEWithLogits "
                              f"for raw scores (got min {pred.min():.3g}, max {pred.max():.3g})")
-        return super().forward(pred, target, mask)
+        return super().forward(pred, target, mask, sample_weight=sample_weight)
 
 
 class BCEWithLogits(Loss):
@@ -65,8 +66,10 @@ class CrossEntropy(Loss):
         Unnormalized scores (logits).
     (forward) target : ndarray of int, shape (N,) or (N, T)
         Class indices in [0, C).
-    (forward) mask : ndarray, shape of ``target``, optional
+    (forward) mask : ndarray of bool or 0/1, leading shape of ``target``, optional
         Positions to include (padding excluded); the mean is over kept positions.
+    (forward) sample_weight : ndarray, shape (N,), optional
+        Per-sample weights (e.g. class weights ``w[target]``): a weighted mean.
 
     Notes
     -----
@@ -81,7 +84,8 @@ class CrossEntropy(Loss):
         raise NotImplementedError
 
     def forward(self, pred: np.ndarray, target: np.ndarray,
-                mask: np.ndarray | None = None) -> float:
+                mask: np.ndarray | None = None, *,
+                sample_weight: np.ndarray | None = None) -> float:
         check_array(pred, "pred", ndim=(2, 3))
         if not isinstance(target, np.ndarray):
             raise TypeError(f"target must be a numpy ndarray, got {type(target).__name__}")
@@ -98,18 +102,10 @@ class CrossEntropy(Loss):
         if target.size and (target.min() < 0 or target.max() >= classes):
             raise ValueError(f"target class indices must be in [0, {classes}), got "
                              f"min {target.min()} max {target.max()}")
-        weights: Any = None
-        if mask is not None:
-            mask = np.asarray(mask)
-            if mask.shape != target.shape:
-                raise ValueError(f"mask must have the target's shape {target.shape}, "
-                                 f"got {mask.shape}")
-            weights = mask.astype(pred.dtype)
-            count = float(weights.sum())
-            if count == 0:
-                raise ValueError("mask selects no element: the loss is undefined")
-        else:
-            count = float(target.size)
+        weights: Any = loss_weights(mask, sample_weight, target.shape, pred.dtype)
+        if weights is not None:
+            weights = np.broadcast_to(weights, target.shape)
+        count = float(target.size) if weights is None else float(weights.sum())
         shifted = pred - pred.max(axis=-1, keepdims=True)
         log_z = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
         log_probs = shifted - log_z

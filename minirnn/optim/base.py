@@ -74,27 +74,57 @@ class Optimizer(ABC):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore from :meth:`state_dict`; checks class, count and shapes first."""
-        if state.get("class") != type(self).__name__:
-            raise ValueError(
-                f"optimizer state is for {state.get('class')!r}, not {type(self).__name__!r}"
-            )
+        """Restore from :meth:`state_dict`. Everything is checked before anything changes.
+
+        The hyperparameters must be exactly this class's and pass its constructor's checks
+        (``lr`` a positive number, ``betas`` two floats in [0, 1)...), the step count an
+        int >= 0, and each parameter's state hold exactly the finite arrays of its shape
+        that this optimizer keeps (none before the first step).
+        """
+        name = type(self).__name__
+        if not isinstance(state, dict) or set(state) != {"class", "hyperparameters",
+                                                         "step_count", "state"}:
+            raise ValueError(f"optimizer state must be a dict with class, hyperparameters, "
+                             f"step_count and state, got {state!r:.100}")
+        if state["class"] != name:
+            raise ValueError(f"optimizer state is for {state['class']!r}, not {name!r}")
+        hyper = state["hyperparameters"]
+        if not isinstance(hyper, dict) or set(hyper) != set(self.hyperparameters):
+            raise ValueError(f"optimizer hyperparameters {sorted(hyper)!r:.100} are not "
+                             f"{sorted(self.hyperparameters)}")
+        step_count = state["step_count"]
+        if isinstance(step_count, bool) or not isinstance(step_count, (int, np.integer)) \
+                or step_count < 0:
+            raise ValueError(f"optimizer step_count must be an int >= 0, got {step_count!r}")
         per_param = state["state"]
-        if len(per_param) != len(self.params):
-            raise ValueError(
-                f"optimizer state has {len(per_param)} parameters, expected {len(self.params)}"
-            )
-        for i, (p, s) in enumerate(zip(self.params, per_param, strict=True)):
+        if not isinstance(per_param, (list, tuple)) or len(per_param) != len(self.params):
+            raise ValueError(f"optimizer state must list {len(self.params)} parameters, got "
+                             f"{per_param!r:.100}")
+        # A scratch optimizer of this class built with these hyperparameters checks them the
+        # way the constructor does, and one step of it shows which state arrays it keeps.
+        scratch = [Parameter(np.zeros_like(p.data), p.name) for p in self.params]
+        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in hyper.items()}
+        trial = type(self)(scratch, **kwargs)
+        with np.errstate(all="ignore"):  # zero gradients; only the kept keys matter
+            trial.step()
+        for i, (p, s, kept) in enumerate(zip(self.params, per_param, trial.state, strict=True)):
+            if not isinstance(s, dict):
+                raise ValueError(f"optimizer state {i} must be a dict, got {type(s).__name__}")
+            expected = set(kept) if step_count > 0 else set()
+            if set(s) != expected:
+                raise ValueError(f"optimizer state {i} has {sorted(s)}, expected "
+                                 f"{sorted(expected)} after {step_count} steps")
             for k, v in s.items():
-                if np.shape(v) != p.shape:
-                    raise ValueError(
-                        f"optimizer state {i}.{k}: expected shape {p.shape}, got {np.shape(v)}"
-                    )
-        for k, v in state["hyperparameters"].items():
-            if k not in self.hyperparameters:
-                raise ValueError(f"optimizer state has unknown hyperparameter {k!r}")
-            setattr(self, k, tuple(v) if isinstance(v, list) else v)
-        self.step_count = int(state["step_count"])
+                if not isinstance(v, np.ndarray) or v.shape != p.shape \
+                        or v.dtype.kind not in "fiu":
+                    raise ValueError(f"optimizer state {i}.{k}: expected a numeric array of "
+                                     f"shape {p.shape}, got {getattr(v, 'shape', v)!r:.60}")
+                if not np.isfinite(v).all():
+                    raise ValueError(f"optimizer state {i}.{k} contains NaN or Inf")
+        for k in self.hyperparameters:
+            setattr(self, k, getattr(trial, k))
+        self.step_count = int(step_count)
         self.state = [
             {k: np.array(v, dtype=p.dtype) for k, v in s.items()}
             for p, s in zip(self.params, per_param, strict=True)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from minirnn._validation import check_positive_float
 from minirnn.parameter import Parameter
 
 __all__ = ["clip_grad_norm", "clip_grad_value", "global_grad_norm"]
@@ -24,6 +25,8 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float, *,
     """Scale all gradients together so their global L2 norm is at most ``max_norm``.
 
     Keeps the gradient's direction (Pascanu et al. 2013; ``torch.nn.utils.clip_grad_norm_``).
+    ``max_norm`` is a positive finite number (numpy scalars too), the rule the Solver's
+    ``clip_norm`` follows: no clipping is ``None`` there, not ``inf``.
     ``norm``, if the caller already has the global norm, saves computing it again.
 
     Returns
@@ -31,8 +34,7 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float, *,
     float
         The global norm *before* clipping (what a history should record).
     """
-    if not max_norm > 0:
-        raise ValueError(f"max_norm must be greater than zero, got {max_norm}")
+    check_positive_float(max_norm, "max_norm")
     params = list(params)
     if norm is None:
         norm = global_grad_norm(params)
@@ -45,7 +47,6 @@ def clip_grad_norm(params: Iterable[Parameter], max_norm: float, *,
 
 def clip_grad_value(params: Iterable[Parameter], clip_value: float) -> None:
     """Clip every gradient element to [-clip_value, clip_value] (changes the direction)."""
-    if not clip_value > 0:
-        raise ValueError(f"clip_value must be greater than zero, got {clip_value}")
+    check_positive_float(clip_value, "clip_value")
     for p in params:
         np.clip(p.grad, -clip_value, clip_value, out=p.grad)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
 from minirnn.callbacks import Callback
@@ -101,7 +102,8 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             error = exc
             # Workers that start together on a fresh database race to create Optuna's
             # tables; the loser finds them there on a second try.
-            if "UniqueViolation" in str(exc) or "already exists" in str(exc):
+            if isinstance(exc, sqlalchemy.exc.IntegrityError) or any(
+                    text in str(exc) for text in ("already exists", "database is locked")):
                 time.sleep(0.5 * (attempt + 1))
                 continue
             break
@@ -179,6 +181,10 @@ class PruningCallback(Callback):
     Raises :class:`optuna.TrialPruned` from ``on_epoch_end`` (as Optuna's own framework
     integrations do), so training ends at once and nothing more is evaluated or written.
 
+    The step reported is the number of epochs this callback has seen, so a command that
+    trains several models in a row with the same callbacks (an ensemble) reports epochs
+    1..E of the first, then E+1.. of the next, never one step twice.
+
     Parameters
     ----------
     trial : optuna.Trial
@@ -189,6 +195,7 @@ class PruningCallback(Callback):
     def __init__(self, trial: optuna.Trial, monitor: str = "val_loss") -> None:
         self.trial = trial
         self.monitor = monitor
+        self.step = 0
         self.pruned_epoch: int | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
@@ -196,11 +203,12 @@ class PruningCallback(Callback):
             raise ValueError(f"PruningCallback monitors {self.monitor!r} but the epoch logs "
                              f"only have {sorted(logs)}")
         value = float(logs[self.monitor])
+        step, self.step = self.step, self.step + 1
         if not math.isfinite(value):
             return  # Optuna cannot compare NaN; the Solver stops a diverged run anyway
-        self.trial.report(value, step=epoch)
+        self.trial.report(value, step=step)
         if self.trial.should_prune():
-            self.pruned_epoch = epoch
+            self.pruned_epoch = step
             raise optuna.TrialPruned(f"epoch {epoch + 1}: {self.monitor} {value:.6g}")
 
 
@@ -286,8 +294,10 @@ def _params_text(params: dict[str, Any]) -> str:
 class _Worker:
     """The objective and per-trial bookkeeping of one worker process."""
 
-    def __init__(self, spec: SweepSpec, worker: int) -> None:
+    def __init__(self, spec: SweepSpec, worker: int,
+                 storage: optuna.storages.BaseStorage) -> None:
         self.spec = spec
+        self.storage = storage
         self.worker = worker
         self.space = spec.params()
         self.failures_in_a_row = 0
@@ -324,6 +334,9 @@ class _Worker:
         except Exception as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
             raise
+        except KeyboardInterrupt:  # outside the Solver's epochs (which end cleanly, below)
+            trial.set_user_attr("error", "interrupted (Ctrl-C)")
+            raise
         if result.interrupted:
             trial.set_user_attr("error", "interrupted (Ctrl-C)")
             raise KeyboardInterrupt
@@ -335,6 +348,10 @@ class _Worker:
 
     def after_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         self.ran.append(trial.number)
+        # A sibling worker killed meanwhile: fail its trial now, so the count is right.
+        dead = fail_dead_trials(study, self.storage)
+        if dead and self.spec.echo:
+            print(f"marked trial(s) {dead} failed: their worker process died", flush=True)
         if trial.state == TrialState.FAIL:
             self.failures_in_a_row += 1
             self.last_error = str(trial.user_attrs.get("error", "failed"))
@@ -352,10 +369,10 @@ def _trial_line(trial: FrozenTrial, worker: int | None = None) -> str:
     if trial.state == TrialState.COMPLETE:
         metric = attrs.get("metric")
         test = f", {metric} {attrs[metric]:.4g}" if metric in attrs else ""
-        what = f"val_loss {trial.value:.5g}{test} after {attrs.get('epochs', '?')} epochs"
+        what = f"val_loss {trial.value:.5g}{test}, {attrs.get('epochs', '?')} epochs"
     elif trial.state == TrialState.PRUNED:
         what = ("pruned: diverged" if "diverged" in attrs
-                else f"pruned after {attrs.get('epochs', '?')} epochs")
+                else f"pruned after epoch {attrs.get('epochs', '?')}")
     else:
         what = f"{trial.state.name.lower()}: {attrs.get('error', '')}"
     seconds = (trial.duration.total_seconds() if trial.duration is not None else float("nan"))
@@ -371,7 +388,7 @@ def run_worker(spec: SweepSpec, worker: int = 0) -> list[int]:
     dead = fail_dead_trials(study, storage)
     if dead and spec.echo:
         print(f"marked trial(s) {dead} failed: their worker process died", flush=True)
-    state = _Worker(spec, worker)
+    state = _Worker(spec, worker, storage)
     counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
     deadline = None if spec.timeout is None else time.monotonic() + spec.timeout
     while True:
