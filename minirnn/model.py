@@ -75,7 +75,7 @@ class Sequential(Layer):
     def reset_states(self) -> None:
         """Forget the states carried between batches by stateful recurrent layers."""
         for layer in self.state_carriers():
-            layer.reset_states()  # type: ignore[attr-defined]
+            layer.reset_states()
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Backward through every layer in reverse order; returns dL/d(input)."""
