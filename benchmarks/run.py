@@ -141,9 +141,13 @@ def compare_dumps(dump_dir: Path, keys: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def measure_cases(cases: list[harness.Case], rounds: int, task: dict[str, Any],
-                  log: Any) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """All rounds of the speed benchmark; returns the worker records and the parity check."""
+def measure_cases(cases: list[harness.Case], rounds: int, task: dict[str, Any], log: Any,
+                  env: dict[str, dict[str, str]] | None = None,
+                  ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """All rounds of the speed benchmark; returns the worker records and the parity check.
+
+    ``env`` maps a framework to extra environment variables for its workers.
+    """
     chunks: dict[tuple[int, int, int, int], list[str]] = {}
     for c in cases:
         chunks.setdefault(c.size, []).append(c.key)
@@ -156,7 +160,7 @@ def measure_cases(cases: list[harness.Case], rounds: int, task: dict[str, Any],
                     # Peak memory and the parity dumps once, in the first round.
                     sub = {**task, "cases": keys, "memory": r == 0 and fw == "minirnn",
                            "dump_dir": tmp if r == 0 else None}
-                    res = run_worker(fw, sub)
+                    res = run_worker(fw, sub, env_extra=(env or {}).get(fw))
                     res.update({"round": r, "chunk": list(size)})
                     workers.append(res)
                     other = res["other_cpu"]
@@ -212,10 +216,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="timed calls per case and round at least (default 3, 1 with --quick)")
     parser.add_argument("--budget", type=float,
                         help="seconds of timed calls per case and round (default 0.3, 0.05 quick)")
-    parser.add_argument("--no-load-test", action="store_true",
-                        help="skip the thread-policy-under-load test")
+    parser.add_argument("--single-thread", action="store_true",
+                        help="one thread in every worker (OPENBLAS/MINIRNN_BLAS/OMP/MKL = 1) and "
+                             "process CPU times: the load-robust comparison; its own JSON and "
+                             "section of the doc")
+    parser.add_argument("--torch-threads", type=int,
+                        help="OMP_NUM_THREADS for the torch workers (default: torch's own)")
+    parser.add_argument("--load-rounds", type=int,
+                        help="rounds of the thread-policy-under-load test (default 3, 1 quick; "
+                             "0 skips it)")
+    parser.add_argument("--no-load-test", action="store_true", help="same as --load-rounds 0")
     args = parser.parse_args(argv)
-    results = args.results or RESULTS / ("results-quick.json" if args.quick else "results.json")
+    stem = "results-1thread" if args.single_thread else "results"
+    results = args.results or RESULTS / (f"{stem}-quick.json" if args.quick else f"{stem}.json")
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -242,9 +255,17 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(), "loadavg_start": loadavg(),
         }}
         start = time.perf_counter()
-        raw["workers"], raw["parity"] = measure_cases(cases, rounds, task, log)
-        raw["load_test"] = [] if args.no_load_test else measure_load(
-            1 if args.quick else 3, 30, 5.0 if args.quick else 10.0, log)
+        env = {"torch": {"OMP_NUM_THREADS": str(args.torch_threads)}} if args.torch_threads else {}
+        if args.single_thread:
+            env = {"minirnn": {"OPENBLAS_NUM_THREADS": "1", "MINIRNN_BLAS_THREADS": "1"},
+                   "torch": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
+            raw["meta"]["clock"] = "cpu"
+        raw["meta"]["worker_env"] = env
+        raw["workers"], raw["parity"] = measure_cases(cases, rounds, task, log, env)
+        load_rounds = 0 if args.no_load_test else (
+            args.load_rounds if args.load_rounds is not None
+            else 0 if args.single_thread else 1 if args.quick else 3)
+        raw["load_test"] = measure_load(load_rounds, 30, 5.0 if args.quick else 10.0, log)
         raw["meta"]["loadavg_end"] = loadavg()
         raw["meta"]["wall_s"] = round(time.perf_counter() - start, 1)
         results.parent.mkdir(parents=True, exist_ok=True)
@@ -255,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_doc:
         print(block)
     else:
-        args.doc.write_text(harness.replace_generated(args.doc.read_text(), block))
+        flag = "--single-thread" if raw["meta"].get("clock") == "cpu" else ""
+        args.doc.write_text(harness.replace_generated(args.doc.read_text(), block, flag))
         log(f"regenerated {args.doc}")
     return 1 if any(not p["agrees"] for p in raw.get("parity", {}).values()) else 0
 

@@ -6,6 +6,7 @@ policy unless the environment overrides it. See ``benchmarks/_worker.py`` for th
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import tracemalloc
 from collections.abc import Callable
@@ -22,6 +23,9 @@ from minirnn.layers import GRU, LSTM, RNN
 from minirnn.optim import Adam
 
 LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+#: minirnn's counterpart of ``torch.no_grad()`` (inference that keeps no caches); older
+#: minirnn versions without it run inference as a plain forward.
+NO_GRAD: Any = getattr(minirnn, "no_grad", contextlib.nullcontext)
 
 
 class MinirnnRunner:
@@ -42,8 +46,9 @@ class MinirnnRunner:
         return y, self.layer.backward(self.dy)
 
     def infer(self) -> np.ndarray:
-        """Forward only."""
-        return self.layer.forward(self.x)
+        """Forward only, without caches for backward where minirnn has ``no_grad``."""
+        with NO_GRAD():
+            return self.layer.forward(self.x)
 
     def dump(self, path: Path) -> None:
         """y, dx and the parameter gradients, for the parity check."""

@@ -211,3 +211,20 @@ def check_sample_weight(weight: Any, n: int, name: str = "sample_weight") -> np.
     if not np.isfinite(arr).all() or (arr < 0).any():
         raise ValueError(f"{name} must be finite and non-negative")
     return arr
+
+
+def check_tbptt(tbptt: Any) -> tuple[int, int] | None:
+    """``tbptt`` as ``(k1, k2)``: an int k or a pair, k2 a multiple of k1; None passes."""
+    if tbptt is None:
+        return None
+    if isinstance(tbptt, (int, np.integer)) and not isinstance(tbptt, bool):
+        k1, k2 = tbptt, tbptt
+    elif isinstance(tbptt, (tuple, list)) and len(tbptt) == 2:
+        k1, k2 = tbptt
+    else:
+        raise TypeError(f"tbptt must be an int or a pair (k1, k2), got {tbptt!r}")
+    k1 = check_positive_int(k1, "tbptt k1")
+    k2 = check_positive_int(k2, "tbptt k2")
+    if k2 < k1 or k2 % k1:
+        raise ValueError(f"tbptt k2 must be a multiple of k1 (k2 >= k1), got ({k1}, {k2})")
+    return k1, k2

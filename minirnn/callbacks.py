@@ -12,8 +12,6 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from minirnn._validation import check_weights
-
 if TYPE_CHECKING:
     from minirnn.solver import Solver
 
@@ -92,12 +90,16 @@ class EarlyStopping(Callback):
         Number of epochs without improvement after which training stops
         (as in Keras, 0 and 1 both stop at the first epoch that does not improve).
     restore_best_weights : bool
-        On stop (and at the end of training) load the weights of the best epoch.
+        On stop (and at the end of training) load the weights of the best epoch. The
+        Solver keeps those weights (``solver.best_weights``, also what Ctrl-C restores
+        and what checkpoints save); this callback decides which epoch is best.
 
     Attributes
     ----------
     best : float
     best_epoch : int
+    best_weights : dict or None
+        The best epoch's weights (with ``restore_best_weights``).
     stopped_epoch : int or None
         Epoch at which training was stopped, None if it ran to the end.
     """
@@ -126,11 +128,18 @@ class EarlyStopping(Callback):
         self.best_epoch = -1
         self.wait = 0
         self.stopped_epoch: int | None = None
-        self.best_weights: dict[str, np.ndarray] | None = None
+
+    @property
+    def best_weights(self) -> dict[str, np.ndarray] | None:
+        if not self.restore_best_weights or not hasattr(self, "solver"):
+            return None
+        return self.solver.best_weights
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         # A reused callback must not carry the last run's best value over.
         self._reset()
+        if self.restore_best_weights:
+            self.solver.claim_best(self)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         if self.monitor not in logs:
@@ -144,7 +153,7 @@ class EarlyStopping(Callback):
             self.best_epoch = epoch
             self.wait = 0
             if self.restore_best_weights:
-                self.best_weights = self.solver.model.state_dict()
+                self.solver.record_best(current)
             return
         self.wait += 1
         # Keras semantics: stop after `patience` epochs without improvement (0 acts as 1).
@@ -158,12 +167,13 @@ class EarlyStopping(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
-                "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
+                "stopped_epoch": self.stopped_epoch}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`; checked first (ValueError, nothing changed)."""
-        keys = {"best", "best_epoch", "wait", "stopped_epoch", "best_weights"}
-        if not isinstance(state, dict) or set(state) != keys:
+        keys = {"best", "best_epoch", "wait", "stopped_epoch"}
+        # (Checkpoints of minirnn 0.1 also held "best_weights": the Solver's state has them.)
+        if not isinstance(state, dict) or set(state) - {"best_weights"} != keys:
             raise ValueError(f"EarlyStopping state must have keys {sorted(keys)}, "
                              f"got {state!r:.100}")
         best = state["best"]
@@ -176,16 +186,10 @@ class EarlyStopping(Callback):
             if isinstance(value, bool) or not isinstance(value, int) or value < (
                     -1 if key == "best_epoch" else 0):
                 raise ValueError(f"EarlyStopping {key} must be a non-negative int, got {value!r}")
-        weights = state["best_weights"]
-        if weights is not None and hasattr(self, "solver"):
-            check_weights(self.solver.model, weights, "EarlyStopping best_weights")
-        elif weights is not None and not isinstance(weights, dict):
-            raise ValueError("EarlyStopping best_weights must be None or a dict of arrays")
         self.best = float(best)
         self.best_epoch = int(state["best_epoch"])
         self.wait = int(state["wait"])
         self.stopped_epoch = state["stopped_epoch"]
-        self.best_weights = weights
 
 
 class ProgressPrinter(Callback):

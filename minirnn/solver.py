@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 
 from minirnn import solver_data as prep
-from minirnn._validation import check_bool, check_positive_float, check_positive_int, check_seed
+from minirnn._validation import (
+    check_bool,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+    check_tbptt,
+)
 from minirnn.callbacks import Callback, ProgressBar, ProgressPrinter
 from minirnn.history import History, TrainingDivergedError
 from minirnn.layers.base import Layer
@@ -103,16 +109,13 @@ class Solver:
     batch size), ``val_loss`` with validation data, ``grad_norm`` (mean global
     norm before clipping), ``lr``, ``time`` and ``samples_per_second``.
 
-    A checkpoint always holds the training state at the end of an epoch (the
-    last one completed), before early stopping restores its best weights or
-    Ctrl-C restores the best epoch's: resuming from it, also to train more
-    epochs than first asked, gives bit-for-bit the run that was never stopped.
-    A run stopped by a callback (early stopping) stays stopped when resumed.
+    A checkpoint holds the state at the end of the last completed epoch (before
+    best weights are restored): resuming, also with more epochs, is bit-for-bit
+    the run never stopped; one that early stopping ended stays ended.
 
-    Ctrl-C (``KeyboardInterrupt``) ends training cleanly: the history so far is
-    kept, ``interrupted`` is set, and the model gets the weights of the best
-    epoch so far (lowest ``val_loss``, else ``loss``); a checkpoint of the last
-    completed epoch is written if ``checkpoint_path`` is set.
+    Ctrl-C ends training cleanly: the history so far is kept, ``interrupted`` is
+    set, and the model gets :attr:`best_weights` (the best epoch by the
+    ``EarlyStopping`` that restores best weights, else by ``val_loss``/``loss``).
     """
 
     def __init__(
@@ -158,16 +161,15 @@ class Solver:
         self.clip_norm = check_positive_float(clip_norm, "clip_norm", optional=True)
         self.clip_value = check_positive_float(clip_value, "clip_value", optional=True)
         self.record_param_norms = check_bool(record_param_norms, "record_param_norms")
-        self.tbptt = self._check_tbptt(tbptt)
+        self.tbptt = check_tbptt(tbptt)
         self.stateful = check_bool(stateful, "stateful")
         if self.stateful and self.shuffle:
             raise ValueError("stateful=True carries states from batch to batch by position: "
                              "it needs shuffle=False")
         self.callbacks: list[Callback] = list(callbacks)
         self.metrics = [get_metric(m) for m in metrics]
-        for cb in self.callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+        if bad := [type(cb).__name__ for cb in self.callbacks if not isinstance(cb, Callback)]:
+            raise TypeError(f"callbacks must be Callback instances, got {bad[0]}")
         if isinstance(verbose, bool) or verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
         log_every = check_positive_int(log_every, "log_every")
@@ -185,38 +187,18 @@ class Solver:
         self.steps_per_epoch: int | None = None
         self.rng = np.random.default_rng(self.seed)
         self._best: tuple[float, dict[str, np.ndarray]] | None = None
-        # The full training state at the end of the last completed epoch: what checkpoints
-        # hold and what a divergence first seen in validation falls back to.
-        self._epoch_state: dict[str, Any] | None = None
-
-    @staticmethod
-    def _check_tbptt(tbptt: Any) -> tuple[int, int] | None:
-        if tbptt is None:
-            return None
-        if isinstance(tbptt, (int, np.integer)) and not isinstance(tbptt, bool):
-            k1, k2 = tbptt, tbptt
-        elif isinstance(tbptt, (tuple, list)) and len(tbptt) == 2:
-            k1, k2 = tbptt
-        else:
-            raise TypeError(f"tbptt must be an int or a pair (k1, k2), got {tbptt!r}")
-        k1 = check_positive_int(k1, "tbptt k1")
-        k2 = check_positive_int(k2, "tbptt k2")
-        if k2 < k1 or k2 % k1:
-            raise ValueError(f"tbptt k2 must be a multiple of k1 (k2 >= k1), got ({k1}, {k2})")
-        return k1, k2
+        self._best_owner: Callback | None = None  # who decides the best epoch (claim_best)
+        # The state at the end of the last completed epoch: what checkpoints hold and what
+        self._epoch_state: dict[str, Any] | None = None  # a validation overflow falls back to
 
     @property
     def _integer_targets(self) -> bool:
         """Class-index targets stay integers (CrossEntropy); others are cast to the dtype."""
         return isinstance(self.loss, CrossEntropy)
 
-    # ---------------------------------------------------------------- states
-    def _recurrent_layers(self) -> list[Any]:
-        return self.model.state_carriers()
-
     def reset_states(self) -> None:
         """Forget the states carried between batches (stateful training and TBPTT)."""
-        for layer in self._recurrent_layers():
+        for layer in self.model.state_carriers():
             layer.reset_states()
 
     # ------------------------------------------------------------------ fit
@@ -274,11 +256,8 @@ class Solver:
             raise TypeError(f"resume must be a bool, got {type(resume).__name__}")
         n = train[0].shape[0]
         self.steps_per_epoch = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-        self.history = History()
-        self.stop_training = False
-        self.interrupted = False
-        self.epoch = 0
-        self._best = None
+        self.history, self.stop_training, self.interrupted, self.epoch = History(), False, False, 0
+        self._best, self._best_owner = None, None
         for cb in self.callbacks:
             cb.set_solver(self)
         for cb in self.callbacks:
@@ -288,7 +267,7 @@ class Solver:
 
             load_checkpoint(self.checkpoint_path, self)
         self._epoch_state = self.state_dict()
-        for layer in self._recurrent_layers():
+        for layer in self.model.state_carriers():
             layer.stateful = self.stateful or self.tbptt is not None
         try:
             self._run_epochs(train, val)
@@ -298,7 +277,7 @@ class Solver:
             self._write_checkpoint()  # the last good epoch, to resume with other settings
             raise
         finally:
-            for layer in self._recurrent_layers():
+            for layer in self.model.state_carriers():
                 layer.stateful = False
                 layer.reset_states()
             for cb in self.callbacks:
@@ -355,10 +334,30 @@ class Solver:
 
             write_checkpoint(self.checkpoint_path, self._epoch_state, self.model)
 
+    # ---------------------------------------------------------- best weights
     def _track_best(self, logs: dict[str, float]) -> None:
+        """Default rule (no callback claimed the best weights): lowest val_loss, else loss."""
         key = "val_loss" if "val_loss" in logs else "loss"
-        if self._best is None or logs[key] < self._best[0]:
-            self._best = (logs[key], self.model.state_dict())
+        if self._best_owner is None and (self._best is None or logs[key] < self._best[0]):
+            self.record_best(logs[key])
+
+    def claim_best(self, owner: Callback) -> None:
+        """Let ``owner`` (EarlyStopping with ``restore_best_weights``) decide which epoch
+        is best: the Solver keeps the one copy of those weights (:attr:`best_weights`)."""
+        if self._best_owner is not None and self._best_owner is not owner \
+                and self._best_owner in self.callbacks:
+            raise ValueError("two callbacks restore best weights by different rules; keep "
+                             "restore_best_weights=True on one of them")
+        self._best_owner = owner
+
+    def record_best(self, value: float) -> None:
+        """The current weights are the best so far (their monitored ``value``)."""
+        self._best = (float(value), self.model.state_dict())
+
+    @property
+    def best_weights(self) -> dict[str, np.ndarray] | None:
+        """The best epoch's weights (restored on Ctrl-C and by early stopping)."""
+        return None if self._best is None else self._best[1]
 
     # ---------------------------------------------------------- state dict
     def state_dict(self) -> dict[str, Any]:
@@ -506,7 +505,7 @@ class Solver:
         assert self.tbptt is not None
         k1, k2 = self.tbptt
         steps = xb.shape[1]
-        layers = self._recurrent_layers()
+        layers = self.model.state_carriers()
         self.reset_states()
         saved: dict[int, list[Any]] = {0: [None for _ in layers]}  # states at window starts
         losses, norms, weights = [], [], []

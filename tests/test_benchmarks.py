@@ -94,6 +94,18 @@ def test_summarize_run_pairs_rounds_and_uses_the_best_gemm():
     assert train["steady_ratio"] == pytest.approx(2.0)
 
 
+def test_summarize_run_cpu_clock_uses_cpu_times():
+    raw = _raw()
+    for w in raw["workers"]:
+        w["gemm_gflops_cpu"] = {"float32": 2 * w["gemm_gflops"]["float32"]}
+        for res in w["results"]:
+            res["cpu_median_s"] = res["median_s"] / (2 if w["framework"] == "torch" else 1)
+    train = next(r for r in harness.summarize_run(raw, "cpu") if r["mode"] == "train")
+    assert train["ratio"]["median"] == 3.0  # per round 2/0.5 and 3/1.5
+    assert train["ceiling"] == 180.0
+    assert harness.summarize_run(raw)[0]["ratio"]["median"] == 1.5  # wall clock by default
+
+
 def test_markdown_table_and_ranges():
     table = harness.markdown_table(["a", "b"], [["x", "1.00"]], numeric_from=1)
     assert table.splitlines() == ["| a | b |", "|---|---:|", "| x | 1.00 |"]
@@ -128,6 +140,11 @@ def test_replace_generated_only_between_markers():
     assert new == f"intro\n{harness.BEGIN}\nnew table\n{harness.END}\noutro\n"
     with pytest.raises(ValueError, match="exactly one"):
         harness.replace_generated("no markers", "x")
+    # The single-thread block has its own markers; the default block is left alone.
+    begin, end = harness.markers("--single-thread")
+    both = doc + f"{begin}\nold 1t\n{end}\n"
+    out = harness.replace_generated(both, "new 1t", "--single-thread")
+    assert f"{begin}\nnew 1t\n{end}" in out and f"{harness.BEGIN}\nold\n" in out
 
 
 def test_render_report_has_tables_targets_and_load():

@@ -499,3 +499,18 @@ def test_one_rule_for_clip_thresholds_in_solver_and_clipping():
             Solver(_model(), clip_norm=bad)
     clip_grad_norm([p], np.float32(1.0))
     assert np.linalg.norm(p.grad) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_best_weights_are_kept_in_one_place(tmp_path):
+    (x, y), val = _data()
+    stopper = EarlyStopping(monitor="val_loss", patience=50, restore_best_weights=True)
+    solver = _ckpt_solver(_model(), tmp_path / "c.npz", epochs=3, callbacks=[stopper], lr=0.1)
+    solver.fit(x, y, validation_data=val)
+    assert stopper.best_weights is solver.best_weights and stopper.best_epoch == 1
+    _assert_same(solver.model.state_dict(), solver.best_weights)
+    _, arrays = read_file(tmp_path / "c.npz", "checkpoint")
+    assert not [k for k in arrays if k.startswith("callbacks/")]  # one copy: best/...
+    assert len([k for k in arrays if k.startswith("best/")]) == len(solver.best_weights)
+    with pytest.raises(ValueError, match="two callbacks restore best weights"):
+        _ckpt_solver(_model(), callbacks=[stopper, EarlyStopping(
+            monitor="loss", restore_best_weights=True)]).fit(x, y, validation_data=val)

@@ -156,7 +156,7 @@ class Layer(ParameterOwner, ABC):
     #: truncated BPTT drive.
     carries_state: bool = False
 
-    def state_carriers(self) -> list[Layer]:
+    def state_carriers(self) -> list[Any]:
         """This layer and its sub-layers that carry a state between batches."""
         layers = [self] + [layer for _, layer in self.named_layers()]
         return [layer for layer in layers if layer.carries_state]
