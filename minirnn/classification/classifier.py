@@ -370,8 +370,8 @@ class SequenceClassifier:
         solver = Solver(model, loss=CrossEntropy(), optimizer=optimizer,
                         batch_size=cfg["batch_size"], epochs=epochs, seed=cfg["seed"] + k,
                         clip_norm=cfg["clip_norm"])
-        mask = None if weights is None else weights[y].astype(self.dtype)
-        solver.fit(xt, y, lengths=lt, mask=mask)
+        weight = None if weights is None else weights[y]
+        solver.fit(xt, y, lengths=lt, sample_weight=weight)
         return model
 
     @property

@@ -131,7 +131,9 @@ def _plot_confusion(cm: np.ndarray, classes: list[str], path: Path, title: str) 
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, label="fraction of the true class")
     ticks = np.arange(len(classes))
-    ax.set_xticks(ticks, classes, rotation=45 if len(classes) > 4 else 0, ha="right")
+    crowded = len(classes) * max(len(c) for c in classes) > 20
+    ax.set_xticks(ticks, classes, rotation=45 if crowded else 0,
+                  ha="right" if crowded else "center")
     ax.set_yticks(ticks, classes)
     if len(classes) <= 20:
         for i in range(len(classes)):
@@ -229,9 +231,11 @@ def train_classify(args: argparse.Namespace) -> int:
         dtype=np.dtype(args.dtype),
         time_limit=args.time_limit, verbose_time_limit=True, callbacks=callbacks)
     members = f"an ensemble of {args.ensemble} x " if args.ensemble > 1 else ""
+    modes = args.pooling.split(",")
+    used = ",".join(dict.fromkeys(modes[k % len(modes)] for k in range(args.ensemble)))
     print(f"model: {members}{'bidirectional ' if args.bidirectional else ''}"
           f"{args.cell.upper()} "
-          f"{args.hidden_size} units x {args.layers} layer(s), {args.pooling} pooling over "
+          f"{args.hidden_size} units x {args.layers} layer(s), {used} pooling over "
           f"valid steps, dropout {args.dropout:g}; {args.optimizer} lr {args.lr:g}, batch "
           f"{args.batch_size}, up to {args.epochs} epochs, early stopping on validation "
           f"accuracy (patience {args.patience})", flush=True)
