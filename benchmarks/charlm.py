@@ -13,6 +13,7 @@ Usage::
     python -m benchmarks.charlm --text tinyshakespeare --seconds 60 --rounds 1
     python -m benchmarks.charlm --text pydoc --seconds 60
     python -m benchmarks.charlm --cli --seconds 300      # `minirnn train text` defaults
+    python -m benchmarks.charlm --torch-threads 1        # PyTorch on one thread too
     python -m benchmarks.charlm --micro                  # embedding backward, lookup table
 
 ``--text`` is ``tinyshakespeare`` (../shared/data, or ``--file PATH``) or ``pydoc``: the
@@ -82,7 +83,10 @@ def worker_minirnn(path: Path, seconds: float, cfg: dict[str, Any], seed: int) -
     trained = time.perf_counter() - start
     val_loss = model.evaluate(val, 32, 100)
     return {"val_loss": val_loss, "chars": solver.tokens_seen, "train_seconds": trained,
-            "chars_per_second": solver.tokens_seen / trained}
+            "chars_per_second": solver.tokens_seen / trained,
+            "blas_threads": solver.blas_threads_used,
+            "sample": model.generate("\n", 400, temperature=0.8, seed=seed)
+            if "\n" in vocab.tokens else model.generate("", 400, temperature=0.8, seed=seed)}
 
 
 def worker_torch(path: Path, seconds: float, cfg: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -92,6 +96,8 @@ def worker_torch(path: Path, seconds: float, cfg: dict[str, Any], seed: int) -> 
     from minirnn.data.text import encode_file, split_text, stream_batches
 
     torch.manual_seed(seed)
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(int(cfg["torch_threads"]))
     codes, vocab = encode_file(path)
     train, val = split_text(codes)
     V, E, H = len(vocab), cfg["embedding_dim"], cfg["hidden_size"]
@@ -142,7 +148,7 @@ def worker_torch(path: Path, seconds: float, cfg: dict[str, Any], seed: int) -> 
                 logits.reshape(-1, V), y.reshape(-1), reduction="sum"))
             count += y.numel()
     return {"val_loss": total / count, "chars": chars, "train_seconds": trained,
-            "chars_per_second": chars / trained}
+            "chars_per_second": chars / trained, "threads": torch.get_num_threads()}
 
 
 def worker_cli(path: Path, seconds: float, cfg: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -258,12 +264,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cli", action="store_true",
                         help="minirnn side: `minirnn train text` with its defaults")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads for PyTorch (default: its own choice)")
     parser.add_argument("--config", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--micro", action="store_true")
     parser.add_argument("--json", help="append the results to this JSON-lines file")
     args = parser.parse_args(argv)
     cfg = dict(CONFIG, **json.loads(args.config)) if args.config else dict(CONFIG)
+    if args.torch_threads:
+        cfg["torch_threads"] = args.torch_threads
     if args.micro:
         micro()
         return 0

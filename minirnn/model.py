@@ -178,6 +178,21 @@ class Sequential(Layer):
 
         save_model(path, self, metadata=metadata)
 
+    def predict_proba(self, x: np.ndarray, batch_size: int = 256,
+                      lengths: np.ndarray | None = None) -> np.ndarray:
+        """Class probabilities of a classifier whose last layer outputs logits: the softmax
+        of :meth:`predict` over the last axis, (N, C) (or (N, T, C) per step), float64.
+
+        A single output column is read as a binary logit: ``[1 - p, p]`` with
+        ``p = sigmoid(logit)``.
+        """
+        from minirnn.metrics import softmax
+
+        logits = np.asarray(self.predict(x, batch_size, lengths), np.float64)
+        if logits.shape[-1] == 1:
+            logits = np.concatenate([np.zeros_like(logits), logits], axis=-1)
+        return softmax(logits)
+
     def get_config(self) -> dict[str, Any]:
         """``{"layers": [{"class": name, "config": {...}}, ...]}``."""
         return {"layers": [{"class": type(layer).__name__, "config": layer.get_config()}

@@ -51,6 +51,12 @@ def test_shortening_long_series_keeps_padding_invariance(downsample, derivative)
     np.testing.assert_allclose(clf.predict_proba(longer, lengths), proba, rtol=0, atol=1e-12)
 
 
+def test_refit_trains_each_member_on_all_data():
+    clf, x, _ = _fit(refit=True, n_models=2, epochs=3, class_weight="balanced")
+    assert len(clf.models) == 2 and clf.models[0] is not clf.solvers[0].model
+    np.testing.assert_allclose(clf.predict_proba(x).sum(axis=1), 1.0, atol=1e-6)
+
+
 def test_save_and_load_give_the_same_probabilities(tmp_path):
     clf, x, _ = _fit(normalize="series", pooling="last", bidirectional=False, cell="lstm")
     clf.save(tmp_path / "m.npz", classes=list("abcdef"))

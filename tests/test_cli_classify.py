@@ -131,3 +131,27 @@ def test_time_limit_keeps_the_members_trained_so_far(tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     assert report["time_limit"]["reached"] and report["time_limit"]["members_trained"] == 1
     assert report["epochs_run"] == 1 and "test_accuracy" in report
+
+
+def test_csv_train_and_unlabelled_predict(tmp_path, capsys):
+    rows = {}
+    for name, n, seed in (("train", 24, 0), ("test", 9, 1)):
+        x, y = cylinder_bell_funnel(n, 40, seed=seed)
+        rows[name] = (x, y)
+        lines = [",".join([CBF_CLASSES[k], *(f"{v:.4f}" for v in x[i, :, 0])])
+                 for i, k in enumerate(y)]
+        (tmp_path / f"{name}.csv").write_text("\n".join(lines) + "\n")
+    x, _ = rows["test"]
+    (tmp_path / "new.csv").write_text("\n".join(",".join(f"{v:.4f}" for v in x[i, :, 0])
+                                                for i in range(9)) + "\n")
+    out = tmp_path / "c"
+    assert main(["train", "classify", "--train", str(tmp_path / "train.csv"), "--test",
+                 str(tmp_path / "test.csv"), "--output", str(out), *TINY]) == 0
+    assert main(["predict", str(out), "--csv", str(tmp_path / "new.csv"), "--column", "none",
+                 "--output", str(tmp_path / "p.csv")]) == 0
+    rows_out = list(csv.DictReader((tmp_path / "p.csv").open()))
+    assert len(rows_out) == 9 and "true" not in rows_out[0]
+    assert {r["predicted"] for r in rows_out} <= set(CBF_CLASSES)
+    capsys.readouterr()
+    assert main(["predict", str(out / "model.npz"), "--dataset", "airline"]) == 2
+    assert "pass --ts FILE" in capsys.readouterr().err

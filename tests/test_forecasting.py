@@ -298,3 +298,29 @@ def test_forecaster_never_worse_than_persistence_on_a_random_walk_with_drift():
     m = fc.evaluate().metrics
     assert m["model"]["rmse"] < 1.02 * m["persistence"]["rmse"]
     assert m["model"]["rmse"] < m["drift"]["rmse"] * 1.02
+
+
+def test_cli_features_horizon_and_forecast_from_newer_data(tmp_path, capsys):
+    rng = np.random.default_rng(12)
+    n = 150
+    x = rng.normal(size=n)
+    y = 50 + np.cumsum(rng.normal(0.2, 1, n))
+    y[1:] += 4 * x[:-1]  # tomorrow's value moves with today's input
+    months = np.datetime64("2000-01") + np.arange(n)
+    rows = [f"{m},{v:.4f},{e:.4f}" for m, v, e in zip(months, y, x, strict=True)]
+    path = _write(tmp_path / "s.csv", rows, header="Month,Sales,Promo")
+    run = tmp_path / "run"
+    assert main(["train", "series", "--csv", str(path), "--column", "Sales", "--features",
+                 "Promo", "--horizon", "2", "--no-plot", "--quiet", "--output", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "test RMSE per step ahead: 1:" in out and "features Promo" in out
+    report = json.loads((run / "report.json").read_text())
+    assert len(report["metrics"]["model"]["rmse_per_step"]) == 2
+    assert report["metrics"]["model"]["rmse"] < report["persistence_rmse"]
+    newer = _write(tmp_path / "newer.csv", rows[:120], header="Month,Sales,Promo")
+    assert main(["forecast", str(run), "--steps", "2", "--csv", str(newer), "--no-plot",
+                 "--output", str(tmp_path / "f.csv")]) == 0
+    got = list(csv.DictReader((tmp_path / "f.csv").open()))
+    assert [r["date"] for r in got] == [str(months[120]), str(months[121])]
+    assert main(["forecast", str(run), "--steps", "3", "--no-plot"]) == 2  # inputs' future
+    assert "retrain with --horizon 3" in capsys.readouterr().err

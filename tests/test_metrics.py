@@ -107,3 +107,16 @@ def test_solver_records_metrics_and_early_stopping_maximises_them(tmp_path):
     result = solver.evaluate(xv, yv, return_dict=True)
     assert set(result) == {"loss", "accuracy", "f1_macro", "top5_accuracy"}
     assert isinstance(solver.evaluate(xv, yv), float)
+
+
+def test_sequential_predict_proba():
+    model = Sequential(GRU(2, 4, seed=0), SequencePooling("mean"), Dense(4, 3, seed=0))
+    x = np.random.default_rng(0).standard_normal((5, 6, 2))
+    proba = model.predict_proba(x, lengths=np.array([6, 2, 3, 6, 1]))
+    np.testing.assert_allclose(proba, softmax(model.predict(x, lengths=np.array(
+        [6, 2, 3, 6, 1]))))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    binary = Sequential(GRU(2, 4, seed=0), SequencePooling("last"), Dense(4, 1, seed=0))
+    p = binary.predict_proba(x)
+    logit = binary.predict(x)[:, 0]
+    np.testing.assert_allclose(p[:, 1], 1 / (1 + np.exp(-logit)))

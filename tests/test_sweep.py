@@ -178,6 +178,8 @@ def test_second_process_joins_and_mismatch_is_refused(tmp_path, capsys):
     assert [t.number for t in trials] == [0, 1, 2, 3]
     assert all(t.state.name == "COMPLETE" for t in trials)
     assert {t.user_attrs["pid"] for t in trials[2:]} == {proc_pid(proc, trials)}
+    assert main(["sweep", "adding", "--seeds", "3", "--output", str(out)]) == 2
+    assert "--seeds is not an option" in capsys.readouterr().err
     # Another task configuration cannot be mixed into this study.
     assert main(["sweep", "adding", "--seq-len", "7", "--output", str(out),
                  "--trials", "5"]) == 2

@@ -93,7 +93,27 @@ def test_encode_file_in_small_chunks_splits_multibyte_characters(
     assert wv.decode(words).split() == text.split()
 
 
-@pytest.mark.parametrize("chunk", [3, 1 << 22])
+def test_encode_file_memory_stays_below_twice_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracemalloc
+
+    monkeypatch.setattr(text_mod, "_CHUNK", 1 << 16)  # a 100 MB file against 256 KiB chunks
+    alphabet = np.frombuffer(b"abcdefghij klmnop\nQRST.,", dtype=np.uint8)
+    raw = alphabet[np.random.default_rng(0).integers(0, len(alphabet), 8_000_000)]
+    path = tmp_path / "big.txt"
+    path.write_bytes(raw.tobytes() + "é".encode())
+    del raw
+    tracemalloc.start()
+    try:
+        codes, vocab = encode_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert codes.dtype == np.uint8 and len(codes) == 8_000_001 and len(vocab) == 25
+    assert peak < 1.5 * path.stat().st_size  # the codes (1x) + one chunk's temporaries
+
+
+@pytest.mark.parametrize("chunk", [3, 1 << 18])
 def test_non_utf8_names_the_byte_offset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         chunk: int) -> None:
     monkeypatch.setattr(text_mod, "_CHUNK", chunk)
@@ -331,6 +351,14 @@ def test_cli_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str], conte
     err = capsys.readouterr().err.strip()
     assert err.startswith("minirnn: error:") and words in err and "\n" not in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("option", [["--dropout", "1.5"], ["--sample-length", "-1"],
+                                    ["--seq-len", "0"], ["--lr", "nan"]])
+def test_cli_bad_options(tmp_path: Path, option: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "text", "--file", str(_write(tmp_path)), *option])
+    assert exc.value.code == 2
 
 
 def test_cli_sample_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

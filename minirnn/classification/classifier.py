@@ -119,6 +119,9 @@ class SequenceClassifier:
     n_models : int
         Ensemble size: members differ in seed and validation split (and pooling, see
         above); their probabilities are averaged.
+    refit : bool
+        After early stopping picks a member's number of epochs on its validation split,
+        train that member afresh on the whole training set for that many epochs.
     time_limit : float, optional
         Seconds for the whole fit, shared among the members; training stops cleanly then
         (:class:`~minirnn.callbacks.TimeLimit`), members not started are dropped.
@@ -148,7 +151,7 @@ class SequenceClassifier:
                  clip_norm: float = 1.0,
                  patience: int = 30, validation_fraction: float = 0.2, dropout: float = 0.3,
                  class_weight: Any = None, seed: int = 0, dtype: Any = np.float32,
-                 n_models: int = 3, time_limit: float | None = None,
+                 n_models: int = 3, refit: bool = False, time_limit: float | None = None,
                  verbose_time_limit: bool = False, callbacks: Sequence[Callback] = ()
                  ) -> None:
         if cell not in _CELLS:
@@ -179,7 +182,8 @@ class SequenceClassifier:
                        "optimizer": optimizer,
                        "clip_norm": float(clip_norm), "patience": int(patience),
                        "validation_fraction": float(validation_fraction),
-                       "dropout": float(dropout), "n_models": n_models, "seed": int(seed)}
+                       "dropout": float(dropout), "n_models": n_models, "refit": bool(refit),
+                       "seed": int(seed)}
         self.class_weight = class_weight
         self.dtype = np.dtype(dtype)
         self.time_limit = time_limit
@@ -326,6 +330,12 @@ class SequenceClassifier:
                 callbacks.append(TimeLimit(share, verbose=self.verbose_time_limit))
             model, solver, stopper = self._fit_member(k, fit_data, val_data, weights,
                                                       callbacks)
+            stopped = any(isinstance(cb, TimeLimit) and cb.stopped for cb in callbacks)
+            if self.config["refit"] and splits and not solver.interrupted and not stopped:
+                # The validation split chose the number of epochs; now train a fresh model
+                # on the whole training set for that many (small sets need every example).
+                model = self._refit_member(k, xt_all, y, lt_all, weights,
+                                           stopper.best_epoch + 1)
             self.models.append(model)
             self.solvers.append(solver)
             self.stoppers.append(stopper)
@@ -351,6 +361,18 @@ class SequenceClassifier:
         weight = None if weights is None else weights[y]  # a weighted mean (torch's weight=)
         solver.fit(xt, y, validation_data=val_data, lengths=lt, sample_weight=weight)
         return model, solver, stopper
+
+    def _refit_member(self, k: int, xt: np.ndarray, y: np.ndarray, lt: np.ndarray,
+                      weights: np.ndarray | None, epochs: int) -> Sequential:
+        cfg = self.config
+        model = self._build(xt.shape[2], self.num_classes, k)
+        optimizer = _OPTIMIZERS[cfg["optimizer"]](model, lr=cfg["lr"])
+        solver = Solver(model, loss=CrossEntropy(), optimizer=optimizer,
+                        batch_size=cfg["batch_size"], epochs=epochs, seed=cfg["seed"] + k,
+                        clip_norm=cfg["clip_norm"])
+        weight = None if weights is None else weights[y]
+        solver.fit(xt, y, lengths=lt, sample_weight=weight)
+        return model
 
     @property
     def history(self) -> History:

@@ -47,6 +47,13 @@ ADAM_LR = 3e-3
 DTW_BUDGET = 2e8
 
 
+def _label_column(text: str) -> int | str | None:
+    """--label-column / --column: an index, a header name, or "none" (no labels)."""
+    if text.lower() == "none":
+        return None
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
 def _load(path: str, label_column: str, classes: list[str] | None = None,
           what: str = "training") -> LabelledSequences:
     p = Path(path)
@@ -55,9 +62,8 @@ def _load(path: str, label_column: str, classes: list[str] | None = None,
     try:
         if p.suffix.lower() == ".ts":
             return load_ts(p, classes=classes)
-        column: int | str = int(label_column) if label_column.lstrip("-").isdigit() \
-            else label_column
-        return load_csv_sequences(p, label_column=column, classes=classes)
+        return load_csv_sequences(p, label_column=_label_column(label_column),
+                                  classes=classes)
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
 
@@ -125,7 +131,9 @@ def _plot_confusion(cm: np.ndarray, classes: list[str], path: Path, title: str) 
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, label="fraction of the true class")
     ticks = np.arange(len(classes))
-    ax.set_xticks(ticks, classes, rotation=45 if len(classes) > 4 else 0, ha="right")
+    crowded = len(classes) * max(len(c) for c in classes) > 20
+    ax.set_xticks(ticks, classes, rotation=45 if crowded else 0,
+                  ha="right" if crowded else "center")
     ax.set_yticks(ticks, classes)
     if len(classes) <= 20:
         for i in range(len(classes)):
@@ -219,13 +227,15 @@ def train_classify(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, clip_norm=args.clip_norm,
         patience=args.patience, validation_fraction=args.validation_fraction,
         dropout=args.dropout, class_weight=None if args.class_weight == "none" else "balanced",
-        n_models=args.ensemble, optimizer=args.optimizer, seed=args.seed,
+        n_models=args.ensemble, refit=args.refit, optimizer=args.optimizer, seed=args.seed,
         dtype=np.dtype(args.dtype),
         time_limit=args.time_limit, verbose_time_limit=True, callbacks=callbacks)
     members = f"an ensemble of {args.ensemble} x " if args.ensemble > 1 else ""
+    modes = args.pooling.split(",")
+    used = ",".join(dict.fromkeys(modes[k % len(modes)] for k in range(args.ensemble)))
     print(f"model: {members}{'bidirectional ' if args.bidirectional else ''}"
           f"{args.cell.upper()} "
-          f"{args.hidden_size} units x {args.layers} layer(s), {args.pooling} pooling over "
+          f"{args.hidden_size} units x {args.layers} layer(s), {used} pooling over "
           f"valid steps, dropout {args.dropout:g}; {args.optimizer} lr {args.lr:g}, batch "
           f"{args.batch_size}, up to {args.epochs} epochs, early stopping on validation "
           f"accuracy (patience {args.patience})", flush=True)
@@ -271,7 +281,8 @@ def train_classify(args: argparse.Namespace) -> int:
         writer.writerow(["true \\ predicted", *classes])
         for k, cname in enumerate(classes):
             writer.writerow([cname, *cm[k].tolist()])
-    clf.save(folder / "model.npz", classes=classes, train_file=str(args.train))
+    clf.save(folder / "model.npz", classes=classes, train_file=str(args.train),
+             label_column=args.label_column)
     write_history(folder, clf.history)
     report = {
         "task": "classify", "data_set": name, "train_file": str(args.train),
@@ -313,6 +324,9 @@ def predict_classifier(args: argparse.Namespace) -> int:
     except (ModelFileError, ValueError, KeyError) as exc:
         raise UsageError(f"{args.model}: {exc}") from exc
     classes = [str(c) for c in meta.get("classes", range(clf.num_classes))]
+    if not args.csv:
+        raise UsageError("a classifier predicts from a file: pass --ts FILE (.ts) or --csv "
+                         "FILE (one series a row)")
     path = Path(args.csv)
     if not path.is_file():
         raise UsageError(f"{args.csv}: no such file")
@@ -320,9 +334,10 @@ def predict_classifier(args: argparse.Namespace) -> int:
         if path.suffix.lower() == ".ts":
             data = load_ts(path, classes=classes)
         else:
-            data = load_csv_sequences(path, label_column=-1 if args.column is None else (
-                int(args.column) if args.column.lstrip("-").isdigit() else args.column),
-                classes=classes)
+            column = args.column if args.column is not None else \
+                str(meta.get("label_column", "0"))
+            data = load_csv_sequences(path, label_column=_label_column(column),
+                                      classes=classes)
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     if data.x.shape[2] != clf.num_features:
@@ -368,13 +383,17 @@ def add_parser(tasks: Any, fmt: type[argparse.HelpFormatter]) -> None:
     parser.add_argument("--test", required=True, help="test file, same format")
     parser.add_argument("--label-column", default="0",
                         help="CSV only: label column (0-based index, -1 for the last, or a "
-                             "header name)")
+                             "header name); 'minirnn predict' uses the same unless --column "
+                             "(--column none: a file without labels)")
     parser.add_argument("--znorm", action="store_true",
                         help="z-normalise every series on its own (removes offset and scale)")
     parser.add_argument("--pooling", type=_pooling, default="mean,mean_max",
                         help="summary of the hidden states over valid steps: mean, mean_max, "
                              "max, last, or several joined by commas (ensemble member k uses "
                              "the k-th)")
+    parser.add_argument("--refit", action=argparse.BooleanOptionalAction, default=False,
+                        help="after early stopping picks the epochs, retrain each member on "
+                             "the whole training file for that many")
     parser.add_argument("--ensemble", type=positive_int, default=3,
                         help="members (seeds, validation splits, poolings) whose "
                              "probabilities are averaged")

@@ -315,8 +315,9 @@ def _new_data(args: argparse.Namespace, fc: Forecaster,
     if column is None:
         raise UsageError("--column is required")
     features = list(meta.get("features") or [])
+    trained = meta.get("date_column")  # may be "" (an unnamed first column)
     date_column = args.date_column if args.date_column is not None else (
-        meta.get("date_column") or None)
+        "auto" if trained is None else trained)
     table = _table(args.csv, column, features, date_column)
     if len(table.values) <= fc.t_min_:
         raise UsageError(f"{args.csv}: {len(table.values)} values; the model needs more than "

@@ -33,26 +33,32 @@ _INSTALL = "minirnn sweep needs Optuna: pip install 'minirnn[sweep]'"
 def _sweep_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     """The sweep's own options (also parsed out of the tokens after TASK)."""
     d: Callable[[Any], Any] = (lambda v: v) if defaults else (lambda v: argparse.SUPPRESS)
-    parser.add_argument("--trials", type=positive_int, default=d(20),
+    parser.add_argument("--trials", type=positive_int, default=d(20), metavar="N",
                         help="finished trials the study should hold")
-    parser.add_argument("--timeout", type=positive_float, default=d(None),
-                        help="stop starting trials after this many seconds")
-    parser.add_argument("--n-jobs", type=positive_int, default=d(1),
+    parser.add_argument("--timeout", type=positive_float, default=d(None), metavar="S",
+                        help="stop starting trials after this many seconds (default: no "
+                             "limit)%(default).0s")
+    parser.add_argument("--n-jobs", type=positive_int, default=d(1), metavar="J",
                         help="worker processes on this machine (BLAS threads = cores // jobs)")
-    parser.add_argument("--study", default=d(None), help="study name; default: the task")
-    parser.add_argument("--storage", default=d(None),
-                        help="database URL shared by workers, e.g. postgresql://user:pw@host/db; "
-                             "default: sqlite:///OUTPUT/study.db")
-    parser.add_argument("--output", default=d(None),
-                        help="sweep folder: trials/, summary.json, trials.csv, figures; "
-                             "default: minirnn-sweeps/STUDY")
-    parser.add_argument("--space", default=d(None), help="search space file (.toml or .json)")
+    parser.add_argument("--study", default=d(None), metavar="NAME",
+                        help="study name (default: the task)%(default).0s")
+    parser.add_argument("--storage", default=d(None), metavar="URL",
+                        help="database URL shared by workers, e.g. postgresql://user:pw@host/db "
+                             "(default: sqlite:///OUTPUT/study.db)%(default).0s")
+    parser.add_argument("--output", default=d(None), metavar="DIR",
+                        help="sweep folder: trials/, summary.json, trials.csv, figures "
+                             "(default: minirnn-sweeps/STUDY)%(default).0s")
+    parser.add_argument("--space", default=d(None), metavar="FILE",
+                        help="search space file, .toml or .json (default: the task's)"
+                             "%(default).0s")
     parser.add_argument("--pruner", choices=["median", "hyperband", "none"], default=d("median"),
                         help="stop hopeless trials early (median: Optuna's MedianPruner)")
     parser.add_argument("--sampler", choices=["tpe", "random"], default=d("tpe"))
-    parser.add_argument("--sampler-seed", type=int, default=d(None),
-                        help="seed of the sampler (worker i uses seed + i)")
-    parser.add_argument("--top", type=positive_int, default=d(10), help="rows of the table")
+    parser.add_argument("--sampler-seed", type=int, default=d(None), metavar="SEED",
+                        help="seed of the sampler, worker i uses seed + i (default: none)"
+                             "%(default).0s")
+    parser.add_argument("--top", type=positive_int, default=d(10), metavar="K",
+                        help="rows of the table")
     parser.add_argument("--no-plot", action="store_true", default=d(False),
                         help="do not draw figures")
 
@@ -65,11 +71,11 @@ def add_parser(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
         usage="minirnn sweep TASK [task options] [--trials N] [--timeout S] [--n-jobs J] "
               "[--study NAME] [--storage URL] [--space FILE]\n       minirnn sweep --show STUDY "
               "[--storage URL]")
-    sweep.add_argument("task", nargs="?", help="a task of 'minirnn train'")
+    sweep.add_argument("task", nargs="?", help="a task of 'minirnn train'%(default).0s")
     sweep.add_argument("task_options", nargs=argparse.REMAINDER,
                        help="options of 'minirnn train TASK', fixed for every trial")
     sweep.add_argument("--show", metavar="STUDY", default=None,
-                       help="print the results of a study and draw its figures")
+                       help="print the results of a study and draw its figures%(default).0s")
     _sweep_options(sweep, defaults=True)
     sweep.set_defaults(run=run_sweep, sweep_parser=sweep)
 
@@ -134,6 +140,10 @@ def run_sweep(args: argparse.Namespace) -> int:
             raise UsageError(f"give a TASK to sweep ({', '.join(tasks)}) or --show STUDY")
         if args.task not in tasks:
             raise UsageError(f"unknown task {args.task!r}; expected one of {tasks}")
+        given = {t.split("=", 1)[0] for t in rest}
+        for option in ("--seeds", "--from-study", "--resume", "--overwrite"):
+            if option in given:
+                raise UsageError(f"{option} is not an option of a sweep's trials")
         name = args.study or args.task
         folder = _folder(args, name)
         try:
@@ -176,18 +186,18 @@ def add_train_options(tasks: Any) -> None:
     """Add ``--seeds``, ``--n-jobs``, ``--from-study`` and ``--storage`` to every train task."""
     for parser in dict(tasks.choices).values():
         group = parser.add_argument_group("many seeds and sweeps")
-        group.add_argument("--seeds", type=positive_int, default=1,
+        group.add_argument("--seeds", type=positive_int, default=1, metavar="K",
                            help="train K times with seeds SEED..SEED+K-1 (data, weights, "
                                 "shuffling) and report mean, std, min and max of the test "
                                 "metric")
-        group.add_argument("--n-jobs", type=positive_int, default=1,
+        group.add_argument("--n-jobs", type=positive_int, default=1, metavar="J",
                            help="with --seeds: runs in this many processes at once")
         group.add_argument("--from-study", metavar="STUDY", default=None,
                            help="train the best configuration of a sweep (options given here "
-                                "override it)")
-        group.add_argument("--storage", default=None,
-                           help="with --from-study: the study's storage URL; default: "
-                                "sqlite:///minirnn-sweeps/STUDY/study.db")
+                                "override it)%(default).0s")
+        group.add_argument("--storage", default=None, metavar="URL",
+                           help="with --from-study: the study's storage URL (default: "
+                                "sqlite:///minirnn-sweeps/STUDY/study.db)%(default).0s")
         inner = parser.get_default("run")
         if inner is not None:
             parser.set_defaults(run=functools.partial(run_train, inner=inner))

@@ -99,6 +99,11 @@ def train_text(args: argparse.Namespace) -> int:
             f"the first 90% needs batch size x (seq len + 1) = {args.batch_size} x "
             f"{args.seq_len + 1} = {need:,} {unit}s and the last 10% at least "
             f"{args.seq_len + 1}; use a longer text or smaller --batch-size / --seq-len")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--output {args.output}: cannot create the folder: "
+                         f"{exc.strerror or exc}") from exc
     dtype = np.dtype(args.dtype)
     model = LanguageModel(vocab, args.embedding_dim, args.hidden_size, args.layers, args.cell,
                           args.dropout, dtype=dtype, seed=args.seed)
@@ -129,7 +134,6 @@ def train_text(args: argparse.Namespace) -> int:
     # periodic validations may use part of the span: evaluate once on all of it.
     best = model.evaluate(val, args.batch_size, args.seq_len)
     speed = solver.tokens_seen / max(sum(history["time"]), 1e-9) if len(history) else 0.0
-    folder.mkdir(parents=True, exist_ok=True)
     sample = model.generate("", args.sample_length, temperature=0.8, seed=args.seed)
     save_model(folder / "model.npz", model, metadata={"task": "text", "level": args.level,
                                                       "seq_len": args.seq_len})
@@ -202,6 +206,26 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
 def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
     """``train text`` under ``tasks`` and ``sample`` under ``commands``."""
     d = TEXT_DEFAULTS
@@ -221,7 +245,7 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
     p.add_argument("--hidden-size", type=positive_int, default=d["hidden_size"], help="units H")
     p.add_argument("--embedding-dim", type=positive_int, default=d["embedding_dim"],
                    help="features per token E")
-    p.add_argument("--dropout", type=float, default=0.0,
+    p.add_argument("--dropout", type=probability, default=0.0,
                    help="dropout between stacked layers")
     p.add_argument("--seq-len", type=positive_int, default=d["seq_len"],
                    help="tokens per window (truncated BPTT length)")
@@ -245,7 +269,7 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
                         "weights so far")
     p.add_argument("--progress-every", type=positive_float, default=10.0, metavar="SECONDS",
                    help="print the speed and running loss this often")
-    p.add_argument("--sample-length", type=int, default=300,
+    p.add_argument("--sample-length", type=non_negative_int, default=300,
                    help="tokens of the sample printed at the end")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and sampling")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")

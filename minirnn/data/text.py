@@ -35,7 +35,7 @@ UNK = "<unk>"
 #: End-of-line token of word vocabularies (as in PyTorch's word_language_model).
 EOS = "<eos>"
 
-_CHUNK = 1 << 22  # bytes decoded at a time: 4 MiB
+_CHUNK = 1 << 18  # bytes decoded at a time: 256 KiB (~35 bytes of temporaries per byte)
 
 
 class TextError(ValueError):
@@ -278,7 +278,8 @@ def encode_file(path: str | os.PathLike[str], vocab: Vocabulary | None = None,
     Character files are mapped chunk by chunk with numpy (two passes when the
     vocabulary is built), into one preallocated array of the vocabulary's
     :attr:`~Vocabulary.dtype`: memory is the code array (1 byte per character
-    for up to 256 distinct characters, else 2) plus one 4 MiB chunk.
+    for up to 256 distinct characters, else 2) plus the temporaries of one
+    256 KiB chunk (~9 MiB).
 
     Raises
     ------

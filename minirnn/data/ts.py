@@ -314,7 +314,7 @@ def load_ts(path: str | os.PathLike[str], *, classes: list[str] | None = None
     return LabelledSequences(x, lengths, y, list(names or []))
 
 
-def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str = 0,
+def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str | None = 0,
                        header: bool | None = None, delimiter: str | None = None,
                        classes: list[str] | None = None) -> LabelledSequences:
     """Read univariate sequences stored one a row with a label column (the UCR CSV/TSV layout).
@@ -325,8 +325,9 @@ def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str 
     Parameters
     ----------
     path : str or PathLike
-    label_column : int or str
-        0-based index (negative counts from the end) or header name of the label column.
+    label_column : int, str or None
+        0-based index (negative counts from the end) or header name of the label column;
+        None for a file without labels (``y`` is then None).
     header : bool, optional
         Whether the first row is a header; default: yes if it is not all numbers.
     delimiter : str, optional
@@ -359,6 +360,8 @@ def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str 
     if header is None:
         if isinstance(label_column, str):
             header = True
+        elif label_column is None:
+            header = not all(numeric(c) for c in first)
         else:
             skip = label_column % len(first) if -len(first) <= label_column < len(first) \
                 else -1
@@ -366,6 +369,7 @@ def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str 
     names = [c.strip() for c in first] if header else None
     if header:
         rows = rows[1:]
+    col: int | None
     if isinstance(label_column, str):
         if names is None or label_column.strip() not in names:
             raise _fail(p, 1, f"label column {label_column!r} not found in the header "
@@ -377,6 +381,15 @@ def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str 
         raise _fail(p, None, "no data rows")
     series, labels, label_lines = [], [], []
     for number, row in rows:
+        if col is None:
+            cells = list(row)
+            while cells and (not cells[-1].strip() or cells[-1].strip().lower() == "nan"):
+                cells.pop()
+            if not cells:
+                raise _fail(p, number, "the row has no values")
+            series.append(np.array([_parse_value(c if c.strip() else "?", p, number, 0, s, True)
+                                    for s, c in enumerate(cells)])[:, None])
+            continue
         if not -len(row) <= col < len(row):
             raise _fail(p, number, f"label column {label_column} is out of range for a row "
                         f"of {len(row)} cells")
@@ -392,6 +405,8 @@ def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str 
                   for s, c in enumerate(cells)]
         series.append(np.array(values, dtype=np.float64)[:, None])
     x, lengths = pad_sequences(series)
+    if col is None:
+        return LabelledSequences(x, lengths, None, list(classes or []))
     names_out = list(classes) if classes is not None else _sort_labels(set(labels))
     index = {name: i for i, name in enumerate(names_out)}
     y = np.empty(len(labels), dtype=np.int64)

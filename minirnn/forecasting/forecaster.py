@@ -170,7 +170,29 @@ class Forecaster:
     val_fraction : float
         Share of the training span (at its end) used for validation.
     network : bool
-        Train the network; False gives the transformed linear model alone.
+        Train the network; False gives the linear combination alone.
+    ensemble : int
+        Number of best transforms (on validation) averaged with equal weights (default 1).
+    folds : int
+        Rolling-origin validation spans at the end of the training data (at most).
+    order_by : {"aicc", "validation"}
+        How each transform's AR order is chosen: AICc on the training span (default) or
+        the validation RMSE.
+    min_fold : int
+        An earlier validation span is used only if this many forecast origins precede it.
+    combine_level : bool
+        Combine the transformed AR with the linear AR on the levels (weight from validation).
+    double_diff : bool
+        Let ``auto`` try first + seasonal differencing together (off: it over-differenced).
+    min_gain : float
+        Relative validation-RMSE gain the network must bring to be used at all.
+    min_val_network : int
+        Validation forecast origins needed before the network's gain is trusted.
+    shrink : bool
+        Move the validation weight of the combination halfway to equal weights (unless the
+        level AR is more than twice as bad on validation).
+    bidirectional : bool
+        Bidirectional recurrent layer.
     seed : int or None
     dtype : "float32" or "float64"
         The network's dtype (the linear parts are float64).
@@ -518,8 +540,8 @@ class Forecaster:
             alpha = min(scores, key=lambda a: scores[a])
             # The network must earn its place: a clear gain over the linear model, measured on
             # enough validation forecasts (on a handful, its gain is mostly luck).
-            trusted = truth_val.size >= self.min_val_network
-            self.validation_["validation forecasts"] = float(truth_val.size)
+            trusted = len(val_o) >= self.min_val_network  # forecast origins, not values
+            self.validation_["validation forecasts"] = float(len(val_o))
             self.alpha_ = alpha if trusted and scores[alpha] < (
                 1 - self.min_gain) * scores[0.0] else 0.0
 

@@ -473,7 +473,7 @@ def sweep(spec: SweepSpec, n_jobs: int = 1) -> optuna.Study:
     codes = [proc.exitcode for proc in procs]
     if any(code != 0 for code in codes):
         raise SweepError(f"worker exit statuses {codes} (see their messages above)")
-    return study
+    return load_study(spec.study, spec.storage)  # afresh: the workers wrote the trials
 
 
 # ----------------------------------------------------------------------------- results
