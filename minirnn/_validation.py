@@ -164,17 +164,19 @@ def check_mask(mask: Any, shape: tuple[int, ...], name: str = "mask") -> np.ndar
 
 
 def check_lengths(lengths: Any, n: int, steps: int | None, name: str = "lengths"
-                  ) -> np.ndarray | None:
-    """Valid steps per sequence: ``n`` integers in [1, steps]; None passes through."""
-    if lengths is None:
-        return None
+                  ) -> np.ndarray:
+    """Valid steps per sequence: ``n`` integers in [1, steps] (one per sequence).
+
+    The one lengths check of the Solver, the recurrent layers, ``LastStep`` and pooling.
+    """
     arr = np.asarray(lengths)
-    if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must be {n} integers (one per sample), "
-                         f"got shape {arr.shape} dtype {arr.dtype}")
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must be integers, got dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must have shape (N,) = ({n},), got {arr.shape}")
     if arr.min() < 1 or (steps is not None and arr.max() > steps):
-        raise ValueError(f"{name} must be in [1, {steps}], got min {arr.min()} "
-                         f"max {arr.max()}")
+        raise ValueError(f"{name} must be {n} integers in [1, {steps}] (in [1, T] = "
+                         f"[1, {steps}], got min {arr.min()} max {arr.max()})")
     return arr
 
 

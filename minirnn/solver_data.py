@@ -48,7 +48,7 @@ def as_data(x: Any, y: Any, dtype: np.dtype, what: str,
 
 
 def as_lengths(lengths: Any, n: int, steps: int | None, what: str) -> np.ndarray | None:
-    return check_lengths(lengths, n, steps, f"{what} lengths")
+    return None if lengths is None else check_lengths(lengths, n, steps, f"{what} lengths")
 
 
 def check_checkpoint_path(path: Any) -> str | os.PathLike[str] | None:

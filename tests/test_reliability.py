@@ -514,3 +514,19 @@ def test_best_weights_are_kept_in_one_place(tmp_path):
     with pytest.raises(ValueError, match="two callbacks restore best weights"):
         _ckpt_solver(_model(), callbacks=[stopper, EarlyStopping(
             monitor="loss", restore_best_weights=True)]).fit(x, y, validation_data=val)
+
+
+def test_one_lengths_check_for_solver_layers_and_pooling():
+    from minirnn.layers import SequencePooling
+
+    x = np.zeros((2, 3, 2))
+    users = [lambda lengths: GRU(2, 3).forward(x, lengths=lengths),
+             lambda lengths: LastStep().forward(x, lengths=lengths),
+             lambda lengths: SequencePooling().forward(x, lengths=lengths),
+             lambda lengths: Solver(Sequential(GRU(2, 3), LastStep(), Dense(3, 1)),
+                                    epochs=1).fit(x, np.zeros((2, 1)), lengths=lengths)]
+    for use in users:
+        with pytest.raises(ValueError, match=r"in \[1, T\] = \[1, 3\], got min 0 max 3"):
+            use(np.array([0, 3]))
+        with pytest.raises(TypeError, match="lengths must be integers, got dtype float64"):
+            use(np.array([1.0, 3.0]))

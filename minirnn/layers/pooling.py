@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._validation import check_array
+from minirnn._validation import check_array, check_lengths
 from minirnn.layers.base import Layer
 
 __all__ = ["SequencePooling"]
@@ -55,10 +55,7 @@ class SequencePooling(Layer):
         if lengths is not None and mask is not None:
             raise ValueError("pass lengths or mask, not both")
         if lengths is not None:
-            arr = np.asarray(lengths)
-            if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer) or \
-                    arr.min() < 1 or arr.max() > t:
-                raise ValueError(f"lengths must be {n} integers in [1, {t}], got {lengths!r}")
+            arr = check_lengths(lengths, n, t)
             return np.arange(t)[None, :] < arr[:, None]
         if mask is not None:
             arr = np.asarray(mask)

@@ -16,6 +16,7 @@ from minirnn._validation import (
     check_array,
     check_finite_output,
     check_float_dtype,
+    check_lengths,
     check_positive_int,
     check_probability,
 )
@@ -255,15 +256,7 @@ class Recurrent(Layer):
 
     def _check_lengths(self, lengths: Any, batch: int, steps: int) -> np.ndarray | None:
         """Validate per-sequence lengths; returns the (T, N, 1) step mask or None if all full."""
-        arr = np.asarray(lengths)
-        if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError(f"lengths must be integers, got dtype {arr.dtype}")
-        if arr.shape != (batch,):
-            raise ValueError(f"lengths must have shape (N,) = ({batch},), got {arr.shape}")
-        if arr.min() < 1 or arr.max() > steps:
-            raise ValueError(
-                f"lengths must be in [1, T] = [1, {steps}], got min {arr.min()} max {arr.max()}"
-            )
+        arr = check_lengths(lengths, batch, steps)
         if np.all(arr == steps):
             return None
         return (np.arange(steps)[:, None] < arr[None, :])[:, :, None]

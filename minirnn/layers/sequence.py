@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._validation import check_array
+from minirnn._validation import check_array, check_lengths
 from minirnn.layers.base import Layer
 
 __all__ = ["LastStep"]
@@ -36,14 +36,7 @@ class LastStep(Layer):
         check_array(x, "input", ndim=3)
         xb = x if self.batch_first else x.transpose(1, 0, 2)
         n, t = xb.shape[:2]
-        if lengths is None:
-            last = np.full(n, t - 1)
-        else:
-            arr = np.asarray(lengths)
-            if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer) or \
-                    arr.min() < 1 or arr.max() > t:
-                raise ValueError(f"lengths must be {n} integers in [1, {t}], got {lengths!r}")
-            last = arr - 1
+        last = np.full(n, t - 1) if lengths is None else check_lengths(lengths, n, t) - 1
         self._cache = (x.shape, last)
         return xb[np.arange(n), last]
 
