@@ -499,10 +499,15 @@ def render_report(raw: dict[str, Any], results_path: str = "results.json") -> st
                         f"**mismatch** on {', '.join(bad)}." if bad else "not checked."),
         "",
         *(["", f"**Loaded run**: other processes used {100 * median(others):.0f} % of the "
-            "CPUs in the median worker. Absolute times and GEMM fractions are unreliable, and "
-            "ratios too: torch's default OpenMP threads slow down far more than minirnn under "
-            "load (see *Thread policy under load*), which favours minirnn. Re-run on a quiet "
-            "machine before drawing conclusions."]
+            "CPUs in the median worker. "
+            + ("One thread and CPU time take the waiting for a core out of the numbers; "
+               "sharing caches and memory bandwidth with the other processes still adds "
+               "noise, so small differences (a few %) are not established."
+               if clock == "cpu" else
+               "Absolute times and GEMM fractions are unreliable, and ratios too: torch's "
+               "default OpenMP threads slow down far more than minirnn under load (see "
+               "*Thread policy under load*), which favours minirnn. Re-run on a quiet "
+               "machine before drawing conclusions.")]
           if others and median(others) > 0.25 else []),
         "",
         "### Targets (issue 15)",
