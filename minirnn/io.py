@@ -13,15 +13,20 @@ Format (``format_version`` 1): an uncompressed ``.npz`` (a zip of ``.npy`` files
 * one array per entry of ``"arrays"``: ``model/<parameter name>`` for weights, and for
   checkpoints ``optimizer/<i>/<key>`` and ``extra/<...>`` for optimizer and callback state.
 
-Loading reads with ``allow_pickle=False``, checks the header (format, version, kind), that
-the set of arrays is exactly the declared one, every array's shape, dtype and SHA-256, and
-that the architecture rebuilt from the header (only classes of minirnn's own registry, or
+Loading first checks the archive itself (every member a ``.npy``, stored uncompressed, named
+once, no larger than the file: no zip bomb), then reads with ``allow_pickle=False``, checks the
+header (format, version, kind), that the set of arrays is exactly the declared one, every
+array's shape, dtype and SHA-256, that the header's sizes fit the stored arrays (so a forged
+``hidden_size`` cannot allocate before it is refused), and that the architecture rebuilt
+from the header (only classes of minirnn's own registry, or
 ones the user registered with :func:`register_layer`) has exactly these parameter names and
 shapes -- all before a value is written into a model. Any failure raises
 :class:`ModelFileError` (a ``ValueError``) and loads nothing.
 
-Writes are atomic: a temporary file in the same folder, flushed and fsynced, then
-``os.replace``-d over the target, so a crash mid-save leaves the previous file intact.
+Writes are atomic: a temporary file in the same folder (mode 0666 less the umask, its name at
+most 218 characters), flushed and fsynced, then ``os.replace``-d over the target, so a crash
+mid-save leaves the previous file intact. Weights with NaN/Inf are refused at save, since
+loading refuses them.
 """
 
 from __future__ import annotations

@@ -324,3 +324,15 @@ def test_cli_features_horizon_and_forecast_from_newer_data(tmp_path, capsys):
     assert [r["date"] for r in got] == [str(months[120]), str(months[121])]
     assert main(["forecast", str(run), "--steps", "3", "--no-plot"]) == 2  # inputs' future
     assert "retrain with --horizon 3" in capsys.readouterr().err
+
+
+def test_cli_series_refuses_init_from(tmp_path, capsys):
+    # A shared training option the forecaster cannot honour: one line of error before any
+    # training, never silently ignored. (--resume needs a checkpoint, which series runs never
+    # write, so it is refused by the shared resume check.)
+    existing = tmp_path / "model.npz"
+    existing.write_bytes(b"x")
+    assert main(["train", "series", "--dataset", "airline", "--no-plot", "--init-from",
+                 str(existing), "--output", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "minirnn: error: --init-from is not available for 'train series'"

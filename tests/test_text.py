@@ -321,7 +321,8 @@ def test_cli_train_and_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     report = json.loads((out / "report.json").read_text())
     nats = report["val_loss_nats"]
     assert f"{nats:.4f} nats/char {nats / np.log(2):.4f} bits/char" in last
-    assert report["vocabulary_size"] == len(set(TEXT)) and report["config"]["seq_len"] == 20
+    assert report["vocabulary_size"] == len(set(TEXT))
+    assert report["config"]["options"]["seq_len"] == 20 and report["status"] == "finished"
     assert main(["sample", str(out), "--length", "25", "--prime", "To be", "--seed",
                  "1"]) == 0
     sampled = capsys.readouterr().out
@@ -353,8 +354,18 @@ def test_cli_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str], conte
     assert not (tmp_path / "o").exists()
 
 
+def test_cli_never_overwrites_an_earlier_run(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "model.npz").write_bytes(b"earlier run")
+    assert main(["train", "text", "--file", str(_write(tmp_path)), "--output", str(out)]) == 2
+    assert "already holds files" in capsys.readouterr().err
+    assert (out / "model.npz").read_bytes() == b"earlier run"
+
+
 @pytest.mark.parametrize("option", [["--dropout", "1.5"], ["--sample-length", "-1"],
-                                    ["--seq-len", "0"], ["--lr", "nan"]])
+                                    ["--seq-len", "0"], ["--lr", "nan"], ["--seed", "-1"]])
 def test_cli_bad_options(tmp_path: Path, option: list[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["train", "text", "--file", str(_write(tmp_path)), *option])

@@ -266,6 +266,14 @@ def write_divergence(args: argparse.Namespace, error: TrainingDivergedError) -> 
 
 
 # --------------------------------------------------------------- run folders and config
+def refuse_options(args: argparse.Namespace, command: str, *flags: str) -> None:
+    """One line of error for shared options that ``command`` does not support, before any
+    work, instead of silently ignoring them (``flags`` as typed, e.g. ``"--init-from"``)."""
+    for flag in flags:
+        if getattr(args, flag.lstrip("-").replace("-", "_"), None):
+            raise UsageError(f"{flag} is not available for '{command}'")
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write JSON atomically enough for a report (a temporary file, then a rename)."""
     tmp = path.with_name(f".{path.name}.tmp")

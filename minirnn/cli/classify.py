@@ -25,6 +25,7 @@ from minirnn.cli._common import (
     add_common,
     plot_run,
     positive_int,
+    refuse_options,
     run_config,
     time_limit_report,
     write_history,
@@ -175,10 +176,7 @@ def train_classify(args: argparse.Namespace) -> int:
     if args.optimizer == "adam" and not any(t == "--lr" or t.startswith("--lr=")
                                             for t in getattr(args, "argv", None) or []):
         args.lr = ADAM_LR  # measured default for this task (Adam's own 1e-3 trains slower)
-    for flag, value in (("--grad-flow", args.grad_flow), ("--init-from", args.init_from),
-                        ("--resume", args.resume)):
-        if value:
-            raise UsageError(f"{flag} is not available for 'train classify'")
+    refuse_options(args, "train classify", "--grad-flow", "--init-from", "--resume")
     folder = Path(args.output)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"--output {folder} exists and is not a folder")

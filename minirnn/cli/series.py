@@ -20,6 +20,7 @@ from minirnn.cli._common import (
     add_common,
     finish,
     positive_int,
+    refuse_options,
     run_config,
     time_limit,
     write_json,
@@ -205,6 +206,7 @@ def _callbacks(args: argparse.Namespace) -> list[Callback]:
 
 
 def train_series(args: argparse.Namespace) -> int:
+    refuse_options(args, "train series", "--grad-flow", "--init-from", "--resume")
     _resolve_dataset(args)
     features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features \
         else []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -13,7 +12,16 @@ from typing import Any
 import numpy as np
 
 from minirnn.callbacks import Callback, TimeLimit
-from minirnn.cli._common import UsageError, positive_float, positive_int, write_history
+from minirnn.cli._common import (
+    UsageError,
+    add_run_folder_options,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    run_config,
+    write_history,
+    write_json,
+)
 from minirnn.data.text import TextError, encode_file, split_text
 from minirnn.io import ModelFileError, load_model, save_model
 from minirnn.language_model import LanguageModel, TextSolver, bits_per_token, perplexity
@@ -81,9 +89,7 @@ def train_text(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"--file {args.file}: no such file")
-    folder = Path(args.output)
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"--output {args.output} exists and is not a folder")
+    folder = Path(args.output)  # created by prepare_output before this runs
     unit = "char" if args.level == "char" else "word"
     try:
         codes, vocab = encode_file(path, level=args.level, max_size=args.max_vocab)
@@ -99,11 +105,6 @@ def train_text(args: argparse.Namespace) -> int:
             f"the first 90% needs batch size x (seq len + 1) = {args.batch_size} x "
             f"{args.seq_len + 1} = {need:,} {unit}s and the last 10% at least "
             f"{args.seq_len + 1}; use a longer text or smaller --batch-size / --seq-len")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--output {args.output}: cannot create the folder: "
-                         f"{exc.strerror or exc}") from exc
     dtype = np.dtype(args.dtype)
     model = LanguageModel(vocab, args.embedding_dim, args.hidden_size, args.layers, args.cell,
                           args.dropout, dtype=dtype, seed=args.seed)
@@ -140,8 +141,8 @@ def train_text(args: argparse.Namespace) -> int:
     write_history(folder, history)
     report: dict[str, Any] = {
         "task": "text", "file": str(path), "level": args.level,
-        "config": {k: v for k, v in vars(args).items()
-                   if k not in ("run", "task_defaults", "extra_callbacks")},
+        "status": "interrupted" if solver.interrupted else "finished",
+        "config": run_config(args),
         "vocabulary_size": len(vocab), "tokens": len(codes), "train_tokens": len(train),
         "val_tokens": len(val), "val_loss_nats": best, "val_bits": bits_per_token(best),
         "val_perplexity": perplexity(best), "tokens_seen": solver.tokens_seen,
@@ -151,7 +152,7 @@ def train_text(args: argparse.Namespace) -> int:
     if limit is not None:
         report["time_limit"] = {"seconds": limit.seconds, "reached": limit.stopped,
                                 "elapsed": limit.elapsed}
-    (folder / "report.json").write_text(json.dumps(report, indent=1))
+    write_json(folder / "report.json", report)
     print(f"sample (temperature 0.8):\n{sample}\n", flush=True)
     print(f"saved {folder / 'model.npz'}, history.csv, history.json, report.json", flush=True)
     print(f"validation loss {describe_loss(best, unit)}  ({solver.tokens_seen:,} {unit}s in "
@@ -203,16 +204,6 @@ def non_negative_float(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (0 = greedy), got "
                                          f"{text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
 
 
@@ -269,12 +260,12 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
                         "weights so far")
     p.add_argument("--progress-every", type=positive_float, default=10.0, metavar="SECONDS",
                    help="print the speed and running loss this often")
-    p.add_argument("--sample-length", type=non_negative_int, default=300,
+    p.add_argument("--sample-length", type=nonnegative_int, default=300,
                    help="tokens of the sample printed at the end")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and sampling")
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed of weights and sampling")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--output", default="minirnn-runs/text",
-                   help="folder for model.npz, history.csv/json, report.json")
+    add_run_folder_options(p, "text")
     p.set_defaults(run=train_text, task_defaults=d)
 
     s = commands.add_parser("sample", formatter_class=fmt,
@@ -286,5 +277,5 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
     s.add_argument("--top-k", type=positive_int, default=None,
                    help="sample among the k most likely tokens only")
     s.add_argument("--prime", default="", help="text to start from (\\n for a line break)")
-    s.add_argument("--seed", type=int, default=None, help="seed of the sampling")
+    s.add_argument("--seed", type=nonnegative_int, default=None, help="seed of the sampling")
     s.set_defaults(run=sample_text)
