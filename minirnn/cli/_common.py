@@ -341,9 +341,13 @@ def prepare_output(args: argparse.Namespace) -> Path | None:
             folder = base.with_name(f"{base.name}-{n}")
     else:
         folder = Path(args.output)
+        try:
+            holds_files = folder.is_dir() and any(folder.iterdir())
+        except OSError as exc:  # a name too long, a folder we may not list...
+            raise UsageError(f"--output {folder}: {exc.strerror or exc}") from exc
         if folder.exists() and not folder.is_dir():
             raise UsageError(f"--output {folder} is a file, not a folder")
-        if folder.is_dir() and any(folder.iterdir()) and not (args.overwrite or resume):
+        if holds_files and not (args.overwrite or resume):
             raise UsageError(f"--output {folder} already holds files of an earlier run; pass "
                              "--overwrite to replace them, or leave --output out to get a new "
                              "folder per run")
