@@ -9,6 +9,7 @@ import datetime
 import hashlib
 import inspect
 import json
+import math
 import os
 import platform
 import shlex
@@ -413,34 +414,35 @@ def task_splits(make: Callable[..., tuple[np.ndarray, np.ndarray]], dtype: np.dt
     return tuple(make(n, seed=rng, dtype=dtype) for n in sizes)
 
 
-def positive_int(text: str) -> int:
+def parse_number(text: str, kind: Callable[[str], Any], valid: Callable[[Any], bool],
+                 rule: str, *, expected: str | None = None) -> Any:
+    """Parse an option's ``text`` with ``kind`` (int or float) for argparse.
+
+    Raises ``argparse.ArgumentTypeError`` (argparse then prints one line naming the option)
+    when ``text`` is not a number (``expected`` names what was, default "an integer" or "a
+    number") or breaks ``valid``; ``rule`` says what the value must be.
+    """
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than zero, got {value}")
+        noun = expected or ("an integer" if kind is int else "a number")
+        raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+    if not valid(value):
+        raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return int(parse_number(text, int, lambda v: v > 0, "greater than zero"))
 
 
 def nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be zero or more, got {value}")
-    return value
+    return int(parse_number(text, int, lambda v: v >= 0, "zero or more"))
 
 
 def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or not np.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number greater than zero, got {text}")
-    return value
+    return float(parse_number(text, float, lambda v: v > 0 and math.isfinite(v),
+                              "a finite number greater than zero"))
 
 
 def clip_norm(text: str) -> float | None:

@@ -19,6 +19,7 @@ from minirnn.cli._common import (
     UsageError,
     add_common,
     finish,
+    parse_number,
     positive_int,
     refuse_options,
     run_config,
@@ -47,23 +48,12 @@ def _table(path: str, column: str, features: list[str], date_column: str | None)
 def _auto_int(text: str) -> int | str:
     if text == "auto":
         return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 'auto' or >= 0, got {value}")
-    return value
+    return int(parse_number(text, int, lambda v: v >= 0, "'auto' or >= 0",
+                            expected="'auto' or an integer"))
 
 
 def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
+    return float(parse_number(text, float, lambda v: 0 < v < 1, "between 0 and 1"))
 
 
 def _date_arg(text: str) -> str | None:

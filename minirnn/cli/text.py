@@ -16,6 +16,7 @@ from minirnn.cli._common import (
     UsageError,
     add_run_folder_options,
     nonnegative_int,
+    parse_number,
     positive_float,
     positive_int,
     run_config,
@@ -197,24 +198,12 @@ def sample_text(args: argparse.Namespace) -> int:
 
 
 def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (0 = greedy), got "
-                                         f"{text}")
-    return value
+    return float(parse_number(text, float, lambda v: v >= 0 and math.isfinite(v),
+                              "a finite number >= 0 (0 = greedy)"))
 
 
 def probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
+    return float(parse_number(text, float, lambda v: 0.0 <= v < 1.0, "in [0, 1)"))
 
 
 def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
