@@ -82,10 +82,10 @@ def _fit(**kw):
 def test_blend_is_the_stated_mixture_fitted_on_training_only():
     clf, _, y = _fit(neighbors=0.4)
     npp = clf.neighbor_prep
-    assert npp["distances"] == ["euclidean", "dtw"] and npp["dtw_band"] == 4
+    assert npp["distances"] == ["euclidean", "dtw", "ddtw"] and npp["dtw_band"] == 4
     xt, _ = synthetic_control(30, 40, seed=5)
     parts = clf.proba_parts(xt)
-    want = 0.6 * parts["network"] + 0.4 * (parts["euclidean"] + parts["dtw"]) / 2
+    want = 0.6 * parts["network"] + 0.4 * (parts["euclidean"] + parts["dtw"] + parts["ddtw"]) / 3
     np.testing.assert_allclose(clf.predict_proba(xt), want, atol=1e-12)
     # Temperatures come from leave-one-out distances among the training series: recomputing
     # them from the stored reference gives the same value, and leaving one out matters
@@ -97,6 +97,8 @@ def test_blend_is_the_stated_mixture_fitted_on_training_only():
     assert npp["temperature"]["euclidean"] == pytest.approx(fit_temperature(cdist, y))
     assert npp["loo_accuracy"]["euclidean"] == pytest.approx(np.mean(cdist.argmin(1) == y))
     assert np.array_equal(ref["y"], y)
+    # derivative DTW compares the slopes of the (shortened) series
+    np.testing.assert_allclose(ref["ddtw"], np.diff(ref["dtw"], axis=1), atol=1e-12)
 
 
 def test_weight_zero_is_the_network_alone_and_one_is_neighbours_alone():
@@ -113,7 +115,8 @@ def test_dtw_evidence_dropped_over_its_budget(monkeypatch):
     monkeypatch.setattr(classifier_module, "DTW_NEIGHBOR_BUDGET", 1000.0)
     clf, _, _ = _fit()
     assert clf.neighbor_prep["distances"] == ["euclidean"]
-    assert clf.neighbor_prep["dropped"] == ["dtw"] and set(clf.reference) == {"euclidean", "y"}
+    assert clf.neighbor_prep["dropped"] == ["dtw", "ddtw"]
+    assert set(clf.reference) == {"euclidean", "y"}
 
 
 def test_unequal_lengths_and_padding_leave_the_evidence_unchanged():
@@ -134,7 +137,7 @@ def test_save_load_keeps_the_evidence_without_pickle(tmp_path):
     clf.save(tmp_path / "m.npz")
     assert (tmp_path / "m.neighbors.npz").is_file()
     with np.load(tmp_path / "m.neighbors.npz", allow_pickle=False) as data:
-        assert {"euclidean", "dtw", "y"} <= set(data.files)
+        assert {"euclidean", "dtw", "ddtw", "y"} <= set(data.files)
     again, _ = SequenceClassifier.load(tmp_path / "m.npz")
     assert again.neighbor_prep == json.loads(json.dumps(clf.neighbor_prep))
     np.testing.assert_array_equal(again.predict_proba(x), clf.predict_proba(x))
@@ -182,7 +185,7 @@ def test_cli_model_does_not_depend_on_the_test_file(tmp_path, capsys):
     assert "its parts alone: network" in text and "leave-one-out accuracy" in text
     assert reports[0]["neighbors"] == reports[1]["neighbors"]
     assert reports[0]["neighbors"]["weight"] == 0.5
-    assert set(reports[0]["part_accuracy"]) == {"network", "euclidean", "dtw"}
+    assert set(reports[0]["part_accuracy"]) == {"network", "euclidean", "dtw", "ddtw"}
     xt, _ = cylinder_bell_funnel(10, 48, seed=9)
     np.testing.assert_array_equal(models[0].predict_proba(xt), models[1].predict_proba(xt))
 
@@ -198,3 +201,13 @@ def test_cli_rejects_bad_neighbour_options(tmp_path, capsys):
         assert code == 2
         err = capsys.readouterr().err.strip().splitlines()[-1]
         assert f"argument {option}" in err and "Traceback" not in err
+
+
+def test_series_too_short_for_slopes_drop_ddtw():
+    rng = np.random.default_rng(0)
+    y = np.arange(20) % 2
+    x = rng.normal(size=(20, 2, 1)) + y[:, None, None]
+    clf = SequenceClassifier(hidden_size=4, epochs=1, n_models=1).fit(x, y)
+    assert clf.neighbor_prep["distances"] == ["euclidean", "dtw"]
+    assert clf.neighbor_prep["dropped"] == ["ddtw"]
+    np.testing.assert_allclose(clf.predict_proba(x).sum(axis=1), 1.0, atol=1e-9)

@@ -36,7 +36,7 @@ _CELLS: dict[str, Any] = {"gru": GRU, "lstm": LSTM, "rnn": RNN}
 _NORMALIZE = ("none", "series", "global")
 _OPTIMIZERS: dict[str, Any] = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSprop,
                                "adagrad": Adagrad}
-_DISTANCES = ("euclidean", "dtw")
+_DISTANCES = ("euclidean", "dtw", "ddtw")
 #: Above this many DTW cell updates for the training set's leave-one-out distances
 #: (N^2 x steps x band), the DTW evidence is dropped (Euclidean only): about 20 s on one core.
 DTW_NEIGHBOR_BUDGET = 1e9
@@ -146,12 +146,13 @@ class SequenceClassifier:
         the distance to the nearest training series of class c, the temperature fitted by
         leave-one-out log loss on the training set. The training series are kept for this.
     neighbor_distances : str
-        ``"euclidean"``, ``"dtw"`` or both joined by a comma. Series are first brought to
-        the longest training length (linear interpolation; z-normalised first with
-        ``normalize="series"``) and every dimension standardised; DTW runs on at most
-        ``neighbor_max_steps`` steps (averaged groups) with a band of ``dtw_window`` of the
-        length, and is dropped when the training set's distances would cost more than
-        ``DTW_NEIGHBOR_BUDGET`` cell updates.
+        ``"euclidean"``, ``"dtw"``, ``"ddtw"`` (DTW of the first differences) or several
+        joined by commas. Series are first brought to the longest training length (linear
+        interpolation; z-normalised first with ``normalize="series"``) and every dimension
+        standardised; DTW runs on at most ``neighbor_max_steps`` steps (averaged groups)
+        with a band of ``dtw_window`` of the length, and is dropped (Euclidean only) when
+        the training set's distances would cost more than ``DTW_NEIGHBOR_BUDGET`` cell
+        updates.
     dtw_window : float in [0, 1]
     neighbor_max_steps : int
     verbose_time_limit : bool
@@ -181,7 +182,7 @@ class SequenceClassifier:
                  patience: int = 30, validation_fraction: float = 0.2, dropout: float = 0.3,
                  class_weight: Any = None, seed: int = 0, dtype: Any = np.float32,
                  n_models: int = 3, refit: bool = False, neighbors: float = 0.5,
-                 neighbor_distances: str = "euclidean,dtw", dtw_window: float = 0.1,
+                 neighbor_distances: str = "euclidean,dtw,ddtw", dtw_window: float = 0.1,
                  neighbor_max_steps: int = 100, time_limit: float | None = None,
                  verbose_time_limit: bool = False, callbacks: Sequence[Callback] = ()
                  ) -> None:
@@ -209,8 +210,8 @@ class SequenceClassifier:
             raise ValueError(f"neighbors must be a weight in [0, 1], got {neighbors!r}")
         kinds = neighbor_distances.split(",") if isinstance(neighbor_distances, str) else []
         if not kinds or any(k not in _DISTANCES for k in kinds) or len(set(kinds)) != len(kinds):
-            raise ValueError(f"neighbor_distances must be 'euclidean', 'dtw' or both joined by "
-                             f"a comma, got {neighbor_distances!r}")
+            raise ValueError(f"neighbor_distances must be 'euclidean', 'dtw', 'ddtw' or several "
+                             f"joined by commas, got {neighbor_distances!r}")
         if not isinstance(dtw_window, (int, float)) or not 0.0 <= dtw_window <= 1.0:
             raise ValueError(f"dtw_window must be a fraction in [0, 1], got {dtw_window!r}")
         if not isinstance(neighbor_max_steps, int) or neighbor_max_steps < 1:
@@ -312,11 +313,16 @@ class SequenceClassifier:
         z = (z - np.asarray(npp["mean"])) / np.asarray(npp["std"])
         out = {}
         for kind in npp["distances"]:
-            out[kind] = paa(z, int(npp["dtw_steps"])) if kind == "dtw" else z
+            if kind == "euclidean":
+                out[kind] = z
+            else:
+                short = paa(z, int(npp["dtw_steps"]))
+                # derivative DTW (Keogh and Pazzani): warp the slopes, not the values
+                out[kind] = np.diff(short, axis=1) if kind == "ddtw" else short
         return out
 
     def _distances(self, kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        if kind == "dtw":
+        if kind in ("dtw", "ddtw"):
             return dtw_distances(a, b, int(self.neighbor_prep["dtw_band"]))
         return euclidean_distances(a, b)
 
@@ -338,10 +344,13 @@ class SequenceClassifier:
         short = math.ceil(steps / math.ceil(steps / dtw_steps))
         band = max(1, math.ceil(cfg["dtw_window"] * short)) if cfg["dtw_window"] > 0 else 0
         kinds = cfg["neighbor_distances"].split(",")
+        warped = [k for k in kinds if k != "euclidean"]
         dropped = []
-        if "dtw" in kinds and len(y) ** 2 * short * (2 * band + 1) > DTW_NEIGHBOR_BUDGET:
-            dropped.append("dtw")
-            kinds = [k for k in kinds if k != "dtw"] or ["euclidean"]
+        if short < 3 and "ddtw" in warped:
+            dropped.append("ddtw")  # no slopes to warp
+        if len(y) ** 2 * short * (2 * band + 1) * len(warped) > DTW_NEIGHBOR_BUDGET:
+            dropped.extend(k for k in warped if k not in dropped)
+        kinds = [k for k in kinds if k not in dropped] or ["euclidean"]
         self.neighbor_prep = {"steps": steps, "dtw_steps": dtw_steps, "dtw_band": band,
                               "mean": flat.mean(axis=0).tolist(),
                               "std": np.where(std > 1e-8, std, 1.0).tolist(),

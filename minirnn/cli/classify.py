@@ -13,7 +13,6 @@ import numpy as np
 
 from minirnn.callbacks import Callback, ProgressBar
 from minirnn.classification import (
-    DTW_NEIGHBOR_BUDGET,
     SequenceClassifier,
     dtw_cost,
     majority_class,
@@ -169,10 +168,10 @@ def _unit_fraction(text: str) -> float:
 
 def _distances(text: str) -> str:
     kinds = [k.strip() for k in text.split(",")]
-    if not kinds or any(k not in ("euclidean", "dtw") for k in kinds) or \
+    if not kinds or any(k not in ("euclidean", "dtw", "ddtw") for k in kinds) or \
             len(set(kinds)) != len(kinds):
-        raise argparse.ArgumentTypeError(f"expected euclidean, dtw or euclidean,dtw, got "
-                                         f"{text!r}")
+        raise argparse.ArgumentTypeError(f"expected euclidean, dtw, ddtw or several joined by "
+                                         f"commas, got {text!r}")
     return ",".join(kinds)
 
 
@@ -277,7 +276,7 @@ def train_classify(args: argparse.Namespace) -> int:
     npp = clf.neighbor_prep
     if npp:
         loo = ", ".join(f"{k} {v:.4f}" for k, v in npp["loo_accuracy"].items())
-        dropped = f"; dtw dropped (over {DTW_NEIGHBOR_BUDGET:.0e} cell updates)" \
+        dropped = f"; {','.join(npp['dropped'])} dropped (too costly or too short)" \
             if npp["dropped"] else ""
         print(f"nearest-neighbour evidence, leave-one-out accuracy on the training file: "
               f"{loo}{dropped}", flush=True)
@@ -443,8 +442,9 @@ def add_parser(tasks: Any, fmt: type[argparse.HelpFormatter]) -> None:
                         help="weight of nearest-neighbour evidence (distances to the training "
                              "series) averaged with the network's probabilities; 0: network "
                              "alone")
-    parser.add_argument("--neighbor-distances", type=_distances, default="euclidean,dtw",
-                        help="distances of the nearest-neighbour evidence (equal shares)")
+    parser.add_argument("--neighbor-distances", type=_distances, default="euclidean,dtw,ddtw",
+                        help="distances of the nearest-neighbour evidence, equal shares "
+                             "(ddtw: DTW of the first differences)")
     parser.add_argument("--dtw-window", type=_unit_fraction, default=0.1,
                         help="band of the DTW evidence, as a fraction of the series length")
     parser.add_argument("--max-steps", type=positive_int, default=100,
