@@ -26,11 +26,15 @@ def _run(cell, x, state0, reverse, rec_mask, dys, dfinal, fused):
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("dropout", [False, True])
-def test_fused_and_generic_paths_agree(name, reverse, bias, dropout):
+@pytest.mark.parametrize("chunk_rows", [256, 8, 1])
+def test_fused_and_generic_paths_agree(name, reverse, bias, dropout, chunk_rows, monkeypatch):
+    # chunk_rows 8 and 1: the kernel works in chunks of 2 and 1 steps (of 7), the last
+    # chunk shorter; 256: one chunk.
+    monkeypatch.setattr(bptt, "LSTM_CHUNK_ROWS", chunk_rows)
     cell = CELLS[name](bias=bias, rng=1)
     assert bptt.kernel_name(cell) is not None
     rng = np.random.default_rng(2)
-    T, N = 6, 4
+    T, N = 7, 4
     x = rng.standard_normal((T, N, 3))
     state0 = tuple(rng.standard_normal((N, k)) for k in cell.state_sizes)
     rec_mask = (rng.random((N, 5)) < 0.7) / 0.7 if dropout else None

@@ -328,6 +328,9 @@ class Recurrent(Layer):
         else:
             states0 = tuple(np.zeros(shape, self.dtype) for shape in self._state_shapes(batch))
         keep = grad_enabled()  # inside minirnn.no_grad(): no caches for backward
+        # The previous step's caches go before this step allocates (peak memory; and the
+        # fused kernels reuse the arrays of a dropped cache instead of allocating anew).
+        self._cache = None
         finals: list[list[np.ndarray]] = [[] for _ in self.state_names]
         caches = []
         masks: list[np.ndarray | None] = []
