@@ -105,3 +105,33 @@ def test_no_grad_forward_keeps_no_cache_and_gives_the_same_outputs():
             layer.backward(np.ones_like(y))
         layer.forward(x)
         layer.backward(np.ones_like(y))  # outside the block caches are back
+
+
+def test_a_held_cache_is_never_overwritten_and_a_dropped_one_is_reused():
+    """The LSTM kernel reuses the arrays of a dropped cache (no fresh multi-megabyte
+    allocation per step) but never those of a cache somebody still holds."""
+    cell = LSTMCell(3, 5, rng=1)
+    rng = np.random.default_rng(3)
+    x1, x2 = rng.standard_normal((2, 6, 4, 3))
+    dys = rng.standard_normal((6, 4, 5))
+    zeros = (np.zeros((4, 5)), np.zeros((4, 5)))
+
+    def grads_of(cache):
+        cell.zero_grad()
+        dx, _ = bptt.backward(cell, dys, None, cache)
+        return dx, [p.grad.copy() for p in cell.parameters()]
+
+    _, _, fresh = bptt.forward(cell, x1, zeros, False)
+    expected = grads_of(fresh)
+    del fresh
+    _, _, held = bptt.forward(cell, x1, zeros, False)
+    _, _, other = bptt.forward(cell, x2, zeros, False)  # must not write into `held`
+    assert not np.shares_memory(held[-1][0], other[-1][0])
+    got = grads_of(held)
+    np.testing.assert_array_equal(got[0], expected[0])
+    for a, b in zip(got[1], expected[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    address = other[-1][0].ctypes.data
+    del other
+    _, _, again = bptt.forward(cell, x2, zeros, False)
+    assert again[-1][0].ctypes.data == address
