@@ -64,7 +64,7 @@ def test_cbf_learns_far_above_majority(tmp_path, capsys):
     assert main(["train", "classify", "--train", str(train), "--test", str(test), "--output",
                  str(tmp_path / "r"), "--epochs", "40", "--hidden-size", "16", "--no-plot",
                  "--quiet-epochs", "--dtw", "no", "--max-steps", "32", "--batch-size", "8",
-                 "--ensemble", "1", "--lr", "1e-2"]) == 0
+                 "--ensemble", "1", "--lr", "1e-2", "--neighbors", "0"]) == 0
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert report["test_accuracy"] > 0.8 and report["majority_accuracy"] < 0.4
 

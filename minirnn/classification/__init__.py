@@ -16,7 +16,19 @@ from minirnn.classification.baselines import (
     resample,
     stratified_split,
 )
-from minirnn.classification.classifier import SequenceClassifier, class_weights, znormalize
+from minirnn.classification.classifier import (
+    DTW_NEIGHBOR_BUDGET,
+    SequenceClassifier,
+    class_weights,
+    znormalize,
+)
+from minirnn.classification.neighbors import (
+    class_distances,
+    dtw_distances,
+    euclidean_distances,
+    fit_temperature,
+    neighbor_proba,
+)
 
 
 def example_path(name: str = "BasicMotions", split: str = "TRAIN") -> Path:
@@ -30,6 +42,7 @@ def example_path(name: str = "BasicMotions", split: str = "TRAIN") -> Path:
     return path
 
 __all__ = [
-    "SequenceClassifier", "class_weights", "dtw_cost", "example_path", "majority_class", "nn1_dtw",
-    "nn1_euclidean", "resample", "stratified_split", "znormalize",
+    "DTW_NEIGHBOR_BUDGET", "SequenceClassifier", "class_distances", "class_weights", "dtw_cost",
+    "dtw_distances", "euclidean_distances", "example_path", "fit_temperature", "majority_class",
+    "neighbor_proba", "nn1_dtw", "nn1_euclidean", "resample", "stratified_split", "znormalize",
 ]

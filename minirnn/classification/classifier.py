@@ -13,7 +13,16 @@ import numpy as np
 
 from minirnn.callbacks import Callback, EarlyStopping, TimeLimit
 from minirnn.classification.baselines import stratified_split
-from minirnn.io import load_metadata, load_model, save_model
+from minirnn.classification.neighbors import (
+    class_distances,
+    dtw_distances,
+    euclidean_distances,
+    fit_temperature,
+    neighbor_proba,
+    paa,
+    to_common_length,
+)
+from minirnn.io import ModelFileError, load_metadata, load_model, read_file, save_model, write_file
 from minirnn.layers import GRU, LSTM, RNN, Dense, Dropout, SequencePooling
 from minirnn.losses import CrossEntropy
 from minirnn.metrics import softmax
@@ -21,12 +30,16 @@ from minirnn.model import Sequential
 from minirnn.optim import SGD, Adagrad, Adam, AdamW, RMSprop
 from minirnn.solver import History, Solver
 
-__all__ = ["SequenceClassifier", "class_weights", "znormalize"]
+__all__ = ["DTW_NEIGHBOR_BUDGET", "SequenceClassifier", "class_weights", "znormalize"]
 
 _CELLS: dict[str, Any] = {"gru": GRU, "lstm": LSTM, "rnn": RNN}
 _NORMALIZE = ("none", "series", "global")
 _OPTIMIZERS: dict[str, Any] = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSprop,
                                "adagrad": Adagrad}
+_DISTANCES = ("euclidean", "dtw")
+#: Above this many DTW cell updates for the training set's leave-one-out distances
+#: (N^2 x steps x band), the DTW evidence is dropped (Euclidean only): about 20 s on one core.
+DTW_NEIGHBOR_BUDGET = 1e9
 
 
 def znormalize(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -125,6 +138,22 @@ class SequenceClassifier:
     time_limit : float, optional
         Seconds for the whole fit, shared among the members; training stops cleanly then
         (:class:`~minirnn.callbacks.TimeLimit`), members not started are dropped.
+    neighbors : float in [0, 1]
+        Weight of the nearest-neighbour evidence in the predicted probabilities (0: the
+        network alone; 1: nearest neighbours alone). The default 0.5 averages the network's
+        probabilities with those of the distances in ``neighbor_distances`` (equal shares):
+        for each distance, ``p_c`` is proportional to ``d_c ** (-1 / temperature)``, ``d_c``
+        the distance to the nearest training series of class c, the temperature fitted by
+        leave-one-out log loss on the training set. The training series are kept for this.
+    neighbor_distances : str
+        ``"euclidean"``, ``"dtw"`` or both joined by a comma. Series are first brought to
+        the longest training length (linear interpolation; z-normalised first with
+        ``normalize="series"``) and every dimension standardised; DTW runs on at most
+        ``neighbor_max_steps`` steps (averaged groups) with a band of ``dtw_window`` of the
+        length, and is dropped when the training set's distances would cost more than
+        ``DTW_NEIGHBOR_BUDGET`` cell updates.
+    dtw_window : float in [0, 1]
+    neighbor_max_steps : int
     verbose_time_limit : bool
         Print the TimeLimit summary when it stops a member.
     callbacks : sequence of Callback
@@ -151,7 +180,9 @@ class SequenceClassifier:
                  clip_norm: float = 1.0,
                  patience: int = 30, validation_fraction: float = 0.2, dropout: float = 0.3,
                  class_weight: Any = None, seed: int = 0, dtype: Any = np.float32,
-                 n_models: int = 3, refit: bool = False, time_limit: float | None = None,
+                 n_models: int = 3, refit: bool = False, neighbors: float = 0.5,
+                 neighbor_distances: str = "euclidean,dtw", dtw_window: float = 0.1,
+                 neighbor_max_steps: int = 100, time_limit: float | None = None,
                  verbose_time_limit: bool = False, callbacks: Sequence[Callback] = ()
                  ) -> None:
         if cell not in _CELLS:
@@ -174,6 +205,17 @@ class SequenceClassifier:
             SequencePooling(mode)  # validates the mode
         if not isinstance(n_models, int) or n_models < 1:
             raise ValueError(f"n_models must be a positive int, got {n_models!r}")
+        if not isinstance(neighbors, (int, float)) or not 0.0 <= neighbors <= 1.0:
+            raise ValueError(f"neighbors must be a weight in [0, 1], got {neighbors!r}")
+        kinds = neighbor_distances.split(",") if isinstance(neighbor_distances, str) else []
+        if not kinds or any(k not in _DISTANCES for k in kinds) or len(set(kinds)) != len(kinds):
+            raise ValueError(f"neighbor_distances must be 'euclidean', 'dtw' or both joined by "
+                             f"a comma, got {neighbor_distances!r}")
+        if not isinstance(dtw_window, (int, float)) or not 0.0 <= dtw_window <= 1.0:
+            raise ValueError(f"dtw_window must be a fraction in [0, 1], got {dtw_window!r}")
+        if not isinstance(neighbor_max_steps, int) or neighbor_max_steps < 1:
+            raise ValueError(f"neighbor_max_steps must be a positive int, got "
+                             f"{neighbor_max_steps!r}")
         self.config: dict[str, Any] = {"cell": cell, "hidden_size": int(hidden_size),
                        "num_layers": int(num_layers), "bidirectional": bool(bidirectional),
                        "pooling": pooling, "normalize": normalize, "max_steps": max_steps,
@@ -183,7 +225,9 @@ class SequenceClassifier:
                        "clip_norm": float(clip_norm), "patience": int(patience),
                        "validation_fraction": float(validation_fraction),
                        "dropout": float(dropout), "n_models": n_models, "refit": bool(refit),
-                       "seed": int(seed)}
+                       "neighbors": float(neighbors), "neighbor_distances": neighbor_distances,
+                       "dtw_window": float(dtw_window),
+                       "neighbor_max_steps": int(neighbor_max_steps), "seed": int(seed)}
         self.class_weight = class_weight
         self.dtype = np.dtype(dtype)
         self.time_limit = time_limit
@@ -192,6 +236,10 @@ class SequenceClassifier:
         self.callbacks = list(callbacks)
         self.model: Sequential | None = None
         self.prep: dict[str, Any] = {}
+        #: Nearest-neighbour evidence: the settings fitted on the training set (JSON) and
+        #: the training series it compares against.
+        self.neighbor_prep: dict[str, Any] = {}
+        self.reference: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------ preprocessing
     def _transform(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -252,6 +300,73 @@ class SequenceClassifier:
             self.prep["mean"] = values.mean(axis=0).tolist()
             self.prep["std"] = np.where(std > 1e-8, std, 1.0).tolist()
 
+    # ------------------------------------------------------ nearest-neighbour evidence
+    def _neighbor_inputs(self, x: np.ndarray, lengths: np.ndarray
+                         ) -> dict[str, np.ndarray]:
+        """The series the distances compare: common length, standardised; "dtw" shortened."""
+        npp = self.neighbor_prep
+        x = np.asarray(x, np.float64)
+        if self.config["normalize"] == "series":
+            x = znormalize(x, lengths)
+        z = to_common_length(x, lengths, int(npp["steps"]))
+        z = (z - np.asarray(npp["mean"])) / np.asarray(npp["std"])
+        out = {}
+        for kind in npp["distances"]:
+            out[kind] = paa(z, int(npp["dtw_steps"])) if kind == "dtw" else z
+        return out
+
+    def _distances(self, kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if kind == "dtw":
+            return dtw_distances(a, b, int(self.neighbor_prep["dtw_band"]))
+        return euclidean_distances(a, b)
+
+    def _fit_neighbors(self, x: np.ndarray, lengths: np.ndarray, y: np.ndarray) -> None:
+        """Keep the training series and fit each distance's temperature by leave-one-out
+        log loss on the training set (the test data is never involved)."""
+        cfg = self.config
+        self.neighbor_prep, self.reference = {}, {}
+        if cfg["neighbors"] == 0.0:
+            return
+        steps = int(lengths.max())
+        raw = np.asarray(x, np.float64)
+        if cfg["normalize"] == "series":
+            raw = znormalize(raw, lengths)
+        z = to_common_length(raw, lengths, steps)
+        flat = z.reshape(-1, z.shape[2])
+        std = flat.std(axis=0)
+        dtw_steps = min(steps, cfg["neighbor_max_steps"])
+        short = math.ceil(steps / math.ceil(steps / dtw_steps))
+        band = max(1, math.ceil(cfg["dtw_window"] * short)) if cfg["dtw_window"] > 0 else 0
+        kinds = cfg["neighbor_distances"].split(",")
+        dropped = []
+        if "dtw" in kinds and len(y) ** 2 * short * (2 * band + 1) > DTW_NEIGHBOR_BUDGET:
+            dropped.append("dtw")
+            kinds = [k for k in kinds if k != "dtw"] or ["euclidean"]
+        self.neighbor_prep = {"steps": steps, "dtw_steps": dtw_steps, "dtw_band": band,
+                              "mean": flat.mean(axis=0).tolist(),
+                              "std": np.where(std > 1e-8, std, 1.0).tolist(),
+                              "distances": kinds, "dropped": dropped,
+                              "temperature": {}, "loo_accuracy": {}}
+        inputs = self._neighbor_inputs(x, lengths)
+        for kind in kinds:
+            dist = self._distances(kind, inputs[kind], inputs[kind])
+            np.fill_diagonal(dist, np.inf)  # leave one out
+            cdist = class_distances(dist, y, self.num_classes)
+            self.neighbor_prep["temperature"][kind] = fit_temperature(cdist, y)
+            self.neighbor_prep["loo_accuracy"][kind] = float(np.mean(cdist.argmin(1) == y))
+            self.reference[kind] = inputs[kind]
+        self.reference["y"] = np.asarray(y, np.int64)
+
+    def _neighbor_proba(self, x: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
+        npp = self.neighbor_prep
+        inputs = self._neighbor_inputs(x, lengths)
+        out = {}
+        for kind in npp["distances"]:
+            dist = self._distances(kind, inputs[kind], self.reference[kind])
+            cdist = class_distances(dist, self.reference["y"], self.num_classes)
+            out[kind] = neighbor_proba(cdist, float(npp["temperature"][kind]))
+        return out
+
     # --------------------------------------------------------------------- model
     def _build(self, features: int, classes: int, member: int = 0) -> Sequential:
         c = self.config
@@ -309,6 +424,7 @@ class SequenceClassifier:
         self.num_features = int(x.shape[2])
         self.train_length = int(lengths.max())
         self._fit_prep(x, lengths)
+        self._fit_neighbors(x, lengths, y)
         xt_all, lt_all = self._transform(x, lengths)
         self.models, self.solvers, self.stoppers = [], [], []
         clock = time.perf_counter()
@@ -385,16 +501,35 @@ class SequenceClassifier:
             raise RuntimeError("the classifier is not trained: call fit() or load() first")
         return self.models
 
-    def decision_function(self, x: np.ndarray, lengths: np.ndarray | None = None
-                          ) -> np.ndarray:
-        """Log of the (ensemble-averaged) class probabilities, (N, C)."""
+    def proba_parts(self, x: np.ndarray, lengths: np.ndarray | None = None
+                    ) -> dict[str, np.ndarray]:
+        """The pieces :meth:`predict_proba` blends, each (N, C): ``"network"`` (the
+        ensemble's mean) and one entry per nearest-neighbour distance (``"euclidean"``,
+        ``"dtw"``) when ``neighbors > 0``."""
         models = self._require_model()
         x, lengths = _check_input(x, lengths, "x", self.num_features)
         xt, lt = self._transform(x, lengths)
-        if len(models) == 1:
+        parts = {"network": np.mean([softmax(np.asarray(m.predict(xt, lengths=lt), np.float64))
+                                     for m in models], axis=0)}
+        if self.neighbor_prep:
+            parts.update(self._neighbor_proba(x, lengths))
+        return parts
+
+    def decision_function(self, x: np.ndarray, lengths: np.ndarray | None = None
+                          ) -> np.ndarray:
+        """Log of the class probabilities, (N, C): the ensemble's mean, blended with the
+        nearest-neighbour evidence when ``neighbors > 0`` (a single network without it:
+        its logits)."""
+        models = self._require_model()
+        if len(models) == 1 and not self.neighbor_prep:
+            x, lengths = _check_input(x, lengths, "x", self.num_features)
+            xt, lt = self._transform(x, lengths)
             return np.asarray(models[0].predict(xt, lengths=lt), np.float64)
-        proba = np.mean([softmax(np.asarray(m.predict(xt, lengths=lt), np.float64))
-                         for m in models], axis=0)
+        parts = self.proba_parts(x, lengths)
+        proba = parts.pop("network")
+        if parts:
+            weight = float(self.config["neighbors"])
+            proba = (1.0 - weight) * proba + weight * np.mean(list(parts.values()), axis=0)
         return np.log(np.maximum(proba, 1e-300))
 
     def predict_proba(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
@@ -415,7 +550,8 @@ class SequenceClassifier:
         """What :meth:`load` needs besides the weights (JSON)."""
         return {"task": "classify", "num_classes": self.num_classes,
                 "num_features": self.num_features, "train_length": self.train_length,
-                "prep": self.prep, "config": self.config, "dtype": self.dtype.name, **extra}
+                "prep": self.prep, "neighbor_prep": self.neighbor_prep, "config": self.config,
+                "dtype": self.dtype.name, **extra}
 
     def save(self, path: str | os.PathLike[str], **extra: Any) -> None:
         """Write the model file (weights, architecture, preprocessing; ``extra`` such as
@@ -426,6 +562,11 @@ class SequenceClassifier:
         names = [p.with_name(f"{p.stem}.member{k}{p.suffix}") for k in range(1, len(models))]
         for name, model in zip(names, models[1:], strict=True):
             save_model(name, model, metadata={"task": "classify-member"})
+        if self.reference:
+            # The training series the nearest-neighbour evidence compares against.
+            reference = p.with_name(f"{p.stem}.neighbors{p.suffix}")
+            write_file(reference, {"kind": "classify-neighbors"}, self.reference)
+            extra = {**extra, "neighbors_file": reference.name}
         save_model(p, models[0], metadata=self.metadata(members=[n.name for n in names],
                                                           **extra))
 
@@ -450,6 +591,24 @@ class SequenceClassifier:
         self.num_classes = int(meta["num_classes"])
         self.num_features = int(meta["num_features"])
         self.train_length = int(meta["train_length"])
+        self.neighbor_prep = dict(meta.get("neighbor_prep") or {})
+        if self.neighbor_prep:
+            name = Path(path).with_name(str(meta.get("neighbors_file", "")))
+            _, arrays = read_file(name, "classify-neighbors")
+            expected = {*self.neighbor_prep["distances"], "y"}
+            if set(arrays) != expected:
+                raise ModelFileError(f"{name}: expected arrays {sorted(expected)}, got "
+                                     f"{sorted(arrays)}")
+            n = len(arrays["y"])
+            y_ok = arrays["y"].ndim == 1 and n > 0 and arrays["y"].min() >= 0 and \
+                arrays["y"].max() < self.num_classes
+            if not y_ok or any(arrays[k].ndim != 3 or len(arrays[k]) != n or
+                               arrays[k].shape[2] != self.num_features
+                               for k in self.neighbor_prep["distances"]):
+                raise ModelFileError(f"{name}: reference series do not match the model "
+                                     f"({self.num_features} dimensions, "
+                                     f"{self.num_classes} classes)")
+            self.reference = dict(arrays)
         return self, meta
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from minirnn.callbacks import Callback, ProgressBar
 from minirnn.classification import (
+    DTW_NEIGHBOR_BUDGET,
     SequenceClassifier,
     dtw_cost,
     majority_class,
@@ -23,6 +24,7 @@ from minirnn.classification import (
 from minirnn.cli._common import (
     UsageError,
     add_common,
+    parse_number,
     plot_run,
     positive_int,
     refuse_options,
@@ -160,6 +162,20 @@ def _time_limit_info(clf: SequenceClassifier, args: argparse.Namespace) -> dict[
                            "epochs_done": [r["epochs_done"] for r in limits]}}
 
 
+def _unit_fraction(text: str) -> float:
+    """A number in [0, 1] (--neighbors, --dtw-window)."""
+    return float(parse_number(text, float, lambda v: 0.0 <= v <= 1.0, "between 0 and 1"))
+
+
+def _distances(text: str) -> str:
+    kinds = [k.strip() for k in text.split(",")]
+    if not kinds or any(k not in ("euclidean", "dtw") for k in kinds) or \
+            len(set(kinds)) != len(kinds):
+        raise argparse.ArgumentTypeError(f"expected euclidean, dtw or euclidean,dtw, got "
+                                         f"{text!r}")
+    return ",".join(kinds)
+
+
 def _pooling(text: str) -> str:
     modes = [m.strip() for m in text.split(",")]
     allowed = ("mean", "mean_max", "max", "last")
@@ -226,6 +242,8 @@ def train_classify(args: argparse.Namespace) -> int:
         patience=args.patience, validation_fraction=args.validation_fraction,
         dropout=args.dropout, class_weight=None if args.class_weight == "none" else "balanced",
         n_models=args.ensemble, refit=args.refit, optimizer=args.optimizer, seed=args.seed,
+        neighbors=args.neighbors, neighbor_distances=args.neighbor_distances,
+        dtw_window=args.dtw_window,
         dtype=np.dtype(args.dtype),
         time_limit=args.time_limit, verbose_time_limit=True, callbacks=callbacks)
     members = f"an ensemble of {args.ensemble} x " if args.ensemble > 1 else ""
@@ -237,6 +255,9 @@ def train_classify(args: argparse.Namespace) -> int:
           f"valid steps, dropout {args.dropout:g}; {args.optimizer} lr {args.lr:g}, batch "
           f"{args.batch_size}, up to {args.epochs} epochs, early stopping on validation "
           f"accuracy (patience {args.patience})", flush=True)
+    if args.neighbors > 0:
+        print(f"blended with nearest-neighbour evidence ({args.neighbor_distances} distances "
+              f"to the training series, weight {args.neighbors:g})", flush=True)
     start = time.perf_counter()
     try:
         clf.fit(train.x, train.y, train.lengths, num_classes=len(classes))
@@ -253,14 +274,28 @@ def train_classify(args: argparse.Namespace) -> int:
     if len(clf.models) < args.ensemble:
         print(f"time limit: {len(clf.models)} of {args.ensemble} ensemble members trained",
               flush=True)
+    npp = clf.neighbor_prep
+    if npp:
+        loo = ", ".join(f"{k} {v:.4f}" for k, v in npp["loo_accuracy"].items())
+        dropped = f"; dtw dropped (over {DTW_NEIGHBOR_BUDGET:.0e} cell updates)" \
+            if npp["dropped"] else ""
+        print(f"nearest-neighbour evidence, leave-one-out accuracy on the training file: "
+              f"{loo}{dropped}", flush=True)
+    # The test file is used from here on only: the model is final.
+    parts = clf.proba_parts(test.x, test.lengths)
     proba = clf.predict_proba(test.x, test.lengths)
     predicted = np.argmax(proba, axis=1)
     acc = float(np.mean(predicted == test.y))
+    part_acc = {k: float(np.mean(np.argmax(v, axis=1) == test.y)) for k, v in parts.items()}
     verdict = "beats" if acc > euclid else ("ties" if acc == euclid else "does NOT beat")
     dtw_part = f", 1-NN DTW {dtw:.4f}" if dtw is not None else ""
     print(f"test accuracy {acc:.4f}  (majority class {majority:.4f}, 1-NN Euclidean "
           f"{euclid:.4f}{dtw_part}): {verdict} 1-NN Euclidean  [{train_seconds:.0f}s training]",
           flush=True)
+    if len(parts) > 1:
+        print("  its parts alone: " + ", ".join(
+            f"{'network' if k == 'network' else k + ' neighbours'} {v:.4f}"
+            for k, v in part_acc.items()), flush=True)
 
     cm = confusion_matrix(test.y, predicted, len(classes))
     precision, recall, f1 = precision_recall_f1(cm)
@@ -288,6 +323,12 @@ def train_classify(args: argparse.Namespace) -> int:
         "test_f1_macro": f1_macro(test.y, predicted, len(classes)),
         "majority_accuracy": majority, "nn1_euclidean_accuracy": euclid,
         "nn1_dtw_accuracy": dtw, "beats_nn1_euclidean": acc > euclid,
+        "verdict": f"{verdict} 1-NN Euclidean",
+        "part_accuracy": part_acc, "neighbors": {
+            "weight": args.neighbors if npp else 0.0,
+            "distances": npp.get("distances", []), "dropped": npp.get("dropped", []),
+            "temperature": npp.get("temperature", {}),
+            "train_loo_accuracy": npp.get("loo_accuracy", {})},
         "best_epoch": clf.stopper.best_epoch + 1, "epochs_run": len(clf.history),
         "train_seconds": train_seconds, "baseline_seconds": baseline_seconds,
         "n_train": len(train.y), "n_test": len(test.y), "dimensions": int(train.x.shape[2]),
@@ -398,6 +439,14 @@ def add_parser(tasks: Any, fmt: type[argparse.HelpFormatter]) -> None:
     parser.add_argument("--derivative", choices=["auto", "yes", "no"], default="auto",
                         help="also feed the first difference of every dimension (auto: for "
                              "univariate series)")
+    parser.add_argument("--neighbors", type=_unit_fraction, default=0.5, metavar="WEIGHT",
+                        help="weight of nearest-neighbour evidence (distances to the training "
+                             "series) averaged with the network's probabilities; 0: network "
+                             "alone")
+    parser.add_argument("--neighbor-distances", type=_distances, default="euclidean,dtw",
+                        help="distances of the nearest-neighbour evidence (equal shares)")
+    parser.add_argument("--dtw-window", type=_unit_fraction, default=0.1,
+                        help="band of the DTW evidence, as a fraction of the series length")
     parser.add_argument("--max-steps", type=positive_int, default=100,
                         help="average groups of steps so that no series is longer than this")
     parser.add_argument("--dropout", type=float, default=0.3,
