@@ -523,10 +523,12 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
                 # Cell order [i, f, g, o]: kernel rows H: are i, f, g, rows :H are o.
                 np.copyto(dZ[k, :, : 3 * H], dA[k, H:].T)
                 np.copyto(dZ[k, :, 3 * H :], dA[k, :H].T)
-        # The chunk's parameter gradients: rows (step, sample) in time order.
+        # The chunk's parameter gradients: rows (step, sample) in time order. (The
+        # cell's project_*_backward compute the same; a subclass overriding them loses
+        # the kernel. Done here so that the bias gradient is one sum, not two.)
         if first in steps:  # its previous output is h0
             k0 = first - sl.start
-            cell.project_hidden_backward(dZ[k0], h0)
+            cell.weight_hh.grad += dZ[k0].T @ h0
             rows = slice(0, K - 1) if reverse else slice(1, K)
             prev = slice(sl.start + 1, sl.stop) if reverse else slice(sl.start, sl.stop - 1)
         else:
@@ -534,9 +536,15 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
             prev = (slice(sl.start + 1, sl.stop + 1) if reverse
                     else slice(sl.start - 1, sl.stop - 1))
         hprev = ys[prev] if rec_mask is None else ys[prev] * rec_mask
-        cell.project_hidden_backward(dZ[rows].reshape(-1, 4 * H), hprev.reshape(-1, H))
-        dx[sl] = cell.project_input_backward(dZ.reshape(K * N, 4 * H),
-                                             x_tm[sl].reshape(K * N, D)).reshape(K, N, D)
+        cell.weight_hh.grad += dZ[rows].reshape(-1, 4 * H).T @ hprev.reshape(-1, H)
+        dZ2 = dZ.reshape(K * N, 4 * H)
+        cell.weight_ih.grad += dZ2.T @ x_tm[sl].reshape(K * N, D)
+        if cell.bias_ih is not None:
+            db = dZ2.sum(axis=0)
+            cell.bias_ih.grad += db
+            if cell.bias_hh is not None:
+                cell.bias_hh.grad += db
+        np.matmul(dZ2, cell.weight_ih.data, out=dx[sl].reshape(K * N, D))
     return dx, (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T))
 
 
