@@ -9,6 +9,8 @@ from minirnn.layers import LSTM, bptt
 #: Every cell configuration that has a fused kernel.
 CELLS = {
     "lstm": lambda **kw: LSTMCell(3, 5, **kw),
+    "rnn_tanh": lambda **kw: RNNCell(3, 5, **kw),
+    "rnn_relu": lambda **kw: RNNCell(3, 5, nonlinearity="relu", **kw),
 }
 
 
@@ -75,8 +77,8 @@ def test_kernel_hook_follows_the_step_math():
     assert bptt.kernel_name(OwnKernel(2, 3)) == "lstm"
     assert bptt.kernel_name(LSTMCell(2, 3, peephole=True)) is None
     assert bptt.kernel_name(LSTMCell(2, 3, proj_size=2)) is None
-    assert bptt.kernel_name(GRUCell(2, 3)) is None  # kernels deleted: within 1.15x
-    assert bptt.kernel_name(RNNCell(2, 3)) is None
+    assert bptt.kernel_name(GRUCell(2, 3)) is None  # kernel deleted: within 1.15x
+    assert bptt.kernel_name(RNNCell(2, 3)) == "rnn"  # kept for memory
 
 
 def test_recurrent_dropout_stays_on_the_fused_path():

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from minirnn._math import tanh as _tanh
 from minirnn.cells.base import Cell, State
 
 __all__ = ["backward", "forward", "kernel_name"]
@@ -548,6 +549,108 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
     return dx, (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T))
 
 
+def _rnn_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
+                 rec_mask: np.ndarray | None, keep: bool = True
+                 ) -> tuple[np.ndarray, State, Any]:
+    """Elman RNN over a sequence; three numpy calls per step, each writing the output.
+
+    The kernel exists for memory: the derivative of the nonlinearity and the previous
+    output of every step are read back from the outputs, so nothing but the outputs is
+    kept for backward (the generic loop keeps each step's h a second time, and its
+    backward the gradients of all steps: a training step peaked near 3x the outputs).
+    The input projection is computed a chunk of steps at a time.
+    """
+    T, N, _ = x_tm.shape
+    H = cell.hidden_size
+    dt = x_tm.dtype
+    w_hh_t = np.ascontiguousarray(cell.weight_hh.data.T)  # (H, H)
+    chunks = _chunks(T, N, reverse)
+    xp_buf = _buffer(cell, "XP", (max(len(c) for c in chunks), N, H), dt)
+    ys = np.empty((T, N, H), dt)
+    hm = np.empty((N, H), dt)
+    h = state0[0]
+    relu = cell.nonlinearity == "relu"
+    with np.errstate(over="ignore"):
+        for steps in chunks:
+            sl = _span(steps)
+            xp = xp_buf[: len(steps)]
+            np.matmul(x_tm[sl], cell.weight_ih.data.T, out=xp)
+            if cell.bias_ih is not None and cell.bias_hh is not None:
+                xp += cell.bias_ih.data + cell.bias_hh.data
+            for t in steps:
+                y = ys[t]
+                np.matmul(h if rec_mask is None else np.multiply(h, rec_mask, out=hm), w_hh_t,
+                          out=y)
+                y += xp[t - sl.start]
+                if relu:
+                    np.maximum(y, 0, out=y)
+                else:
+                    _tanh(y, out=y)
+                h = y
+    return ys, (ys[chunks[-1][-1]].copy(),), (() if keep else None)
+
+
+def _rnn_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.ndarray,
+                  state0: State, reverse: bool, rec_mask: np.ndarray | None, ys: np.ndarray,
+                  saved: Any, hidden_grads: np.ndarray | None) -> tuple[np.ndarray, State]:
+    """BPTT of :func:`_rnn_forward`, a chunk of steps at a time (latest chunk first):
+    dz_t = dh_t act'(h_t), dh_{t-1} = dz_t W_hh; the chunk's parameter gradients and dx
+    are products over its K x N rows. Returns dx (T, N, D) and dL/d(state0)."""
+    T, N, D = x_tm.shape
+    H = cell.hidden_size
+    dt = x_tm.dtype
+    (dh,) = _initial_grads(dfinal, cell.state_sizes, N, dt)
+    w_hh = cell.weight_hh.data
+    h0 = state0[0] if rec_mask is None else state0[0] * rec_mask
+    dx = np.empty((T, N, D), dt)
+    chunks = _chunks(T, N, reverse)
+    dz_buf = _buffer(cell, "DZ", (max(len(c) for c in chunks), N, H), dt)
+    first = chunks[0][0]
+    for steps in reversed(chunks):
+        sl = _span(steps)
+        K = len(steps)
+        dZ = dz_buf[:K]
+        y = ys[sl]
+        if cell.nonlinearity == "relu":
+            np.greater(y, 0, out=dZ)
+        else:
+            np.multiply(y, y, out=dZ)
+            np.subtract(1.0, dZ, out=dZ)
+        for t in reversed(steps):
+            k = t - sl.start
+            if dys is not None:
+                dh += dys[t]
+            if hidden_grads is not None:
+                hidden_grads[t] = dh
+            dz = dZ[k]
+            dz *= dh
+            np.matmul(dz, w_hh, out=dh)
+            if rec_mask is not None:
+                dh *= rec_mask
+        # The chunk's parameter gradients (see _lstm_backward).
+        if first in steps:
+            k0 = first - sl.start
+            cell.weight_hh.grad += dZ[k0].T @ h0
+            rows = slice(0, K - 1) if reverse else slice(1, K)
+            prev = slice(sl.start + 1, sl.stop) if reverse else slice(sl.start, sl.stop - 1)
+        else:
+            rows = slice(0, K)
+            prev = (slice(sl.start + 1, sl.stop + 1) if reverse
+                    else slice(sl.start - 1, sl.stop - 1))
+        hprev = ys[prev] if rec_mask is None else ys[prev] * rec_mask
+        cell.weight_hh.grad += dZ[rows].reshape(-1, H).T @ hprev.reshape(-1, H)
+        dZ2 = dZ.reshape(K * N, H)
+        cell.weight_ih.grad += dZ2.T @ x_tm[sl].reshape(K * N, D)
+        if cell.bias_ih is not None:
+            db = dZ2.sum(axis=0)
+            cell.bias_ih.grad += db
+            if cell.bias_hh is not None:
+                cell.bias_hh.grad += db
+        np.matmul(dZ2, cell.weight_ih.data, out=dx[sl].reshape(K * N, D))
+    return dx, (dh,)
+
+
 _KERNELS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "lstm": (_lstm_forward, _lstm_backward),
+    "rnn": (_rnn_forward, _rnn_backward),
 }
