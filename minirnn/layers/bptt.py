@@ -83,18 +83,26 @@ def backward(
     dfinal: State | None,
     cache: Cache,
     hidden_grads: np.ndarray | None = None,
+    *,
+    dx_batch_first: bool = False,
 ) -> tuple[np.ndarray, State]:
     """BPTT of :func:`forward`; returns dx (T, N, D) and dL/d(state0). The cache is read only.
 
     ``dys`` (T, N, H) is dL/d(outputs) (None: zero), ``dfinal`` dL/d(final state);
     ``hidden_grads`` (T, N, H), if given, receives dL/dh_t of every step (diagnostics).
+    ``dx_batch_first``: a fused kernel stores dx in (N, T, D) memory (returning its
+    (T, N, D) transposed view), so a batch-first layer hands it out without a copy.
     """
     if cache[0] == "steps":
         return _generic_backward(cell, dys, dfinal, cache, hidden_grads)
     name, x_tm, state0, reverse, rec_mask, ys, saved = cache
     _, kernel_backward = _KERNELS[name]
-    return kernel_backward(cell, dys, dfinal, x_tm, state0, reverse, rec_mask, ys, saved,
-                           hidden_grads)
+    T, N, D = x_tm.shape
+    dx = (np.empty((N, T, D), x_tm.dtype).transpose(1, 0, 2) if dx_batch_first
+          else np.empty((T, N, D), x_tm.dtype))
+    dstate0 = kernel_backward(cell, dys, dfinal, x_tm, state0, reverse, rec_mask, ys, saved,
+                              hidden_grads, dx)
+    return dx, dstate0
 
 
 # ------------------------------------------------------------------ shared set-up and tail
@@ -274,10 +282,11 @@ def _generic_backward(
 
 
 # ------------------------------------------------------------------ fused kernels
-# Each kernel is a pair (forward, backward). forward(cell, x_tm, state0, reverse, rec_mask)
-# returns (outputs, final state, saved); backward(cell, dys, dfinal, x_tm, state0, reverse,
-# rec_mask, ys, saved, hidden_grads) returns (dXP, dHP, dstate0) for _finish. Nothing in
-# `saved` is written by backward (a second backward must give the same gradients).
+# Each kernel is a pair (forward, backward). forward(cell, x_tm, state0, reverse, rec_mask,
+# keep) returns (outputs, final state, saved); backward(cell, dys, dfinal, x_tm, state0,
+# reverse, rec_mask, ys, saved, hidden_grads, dx) accumulates the parameter gradients,
+# writes dx into the given (T, N, D) array and returns dL/d(state0). Nothing in `saved`
+# is written by backward (a second backward must give the same gradients).
 
 
 # The LSTM kernel works gate-major: the state is (H, N) and the gates (4H, N), the batch
@@ -385,6 +394,14 @@ def _lstm_weights(cell: Any, dt: np.dtype, H: int) -> tuple[np.ndarray, np.ndarr
     return w_hh, w_ih
 
 
+def _input_grad(dZ: np.ndarray, w_ih: np.ndarray, out: np.ndarray) -> None:
+    """dx of a chunk, dZ (K N, G H) @ W_ih (G H, D), into out (K, N, D) (any strides)."""
+    if out.flags.c_contiguous:
+        np.matmul(dZ, w_ih, out=out.reshape(dZ.shape[0], -1))
+    else:
+        out[...] = (dZ @ w_ih).reshape(out.shape)
+
+
 def _lstm_project(w_ih: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
     """Pre-activations ``[W_ih | b] [x_t; 1]`` of a chunk of steps xs (K, N, D) into out
     (K, 4H, N): one batched product that writes the gate-major layout directly (a single
@@ -446,7 +463,7 @@ def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
 
 def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.ndarray,
                    state0: State, reverse: bool, rec_mask: np.ndarray | None, ys: np.ndarray,
-                   saved: Any, hidden_grads: np.ndarray | None) -> tuple[np.ndarray, State]:
+                   saved: Any, hidden_grads: np.ndarray | None, dx: np.ndarray) -> State:
     """BPTT of :func:`_lstm_forward`, a chunk of steps at a time (latest chunk first).
 
     For a chunk, every factor that does not depend on the recursion is computed for all
@@ -458,7 +475,7 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
     Each step's dA_t is copied, while in cache, into the (N, 4H) rows of the chunk's
     gradients in the cell's order; then the chunk's parameter gradients and dx are
     products over its K x N rows, so the gate gradients of only one chunk exist at a time
-    (peak memory). Returns dx (T, N, D) and dL/d(state0).
+    (peak memory). Writes dx (T, N, D) into ``dx``; returns dL/d(state0).
     """
     A, C = saved
     T, N, D = x_tm.shape
@@ -470,7 +487,6 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
     w_hh_t = np.ascontiguousarray(cell.weight_hh.data[_lstm_rows(H)].T)  # (H, 4H)
     h0 = state0[0] if rec_mask is None else state0[0] * rec_mask
     c0 = np.ascontiguousarray(state0[1].T)
-    dx = np.empty((T, N, D), dt)
     b1 = np.empty((H, N), dt)
     chunks = _chunks(T, N, reverse)
     K_max = max(len(c) for c in chunks)
@@ -545,8 +561,8 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
             cell.bias_ih.grad += db
             if cell.bias_hh is not None:
                 cell.bias_hh.grad += db
-        np.matmul(dZ2, cell.weight_ih.data, out=dx[sl].reshape(K * N, D))
-    return dx, (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T))
+        _input_grad(dZ2, cell.weight_ih.data, dx[sl])
+    return (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T))
 
 
 def _rnn_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
@@ -592,17 +608,16 @@ def _rnn_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
 
 def _rnn_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.ndarray,
                   state0: State, reverse: bool, rec_mask: np.ndarray | None, ys: np.ndarray,
-                  saved: Any, hidden_grads: np.ndarray | None) -> tuple[np.ndarray, State]:
+                  saved: Any, hidden_grads: np.ndarray | None, dx: np.ndarray) -> State:
     """BPTT of :func:`_rnn_forward`, a chunk of steps at a time (latest chunk first):
     dz_t = dh_t act'(h_t), dh_{t-1} = dz_t W_hh; the chunk's parameter gradients and dx
-    are products over its K x N rows. Returns dx (T, N, D) and dL/d(state0)."""
+    are products over its K x N rows. Writes dx into ``dx``; returns dL/d(state0)."""
     T, N, D = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
     (dh,) = _initial_grads(dfinal, cell.state_sizes, N, dt)
     w_hh = cell.weight_hh.data
     h0 = state0[0] if rec_mask is None else state0[0] * rec_mask
-    dx = np.empty((T, N, D), dt)
     chunks = _chunks(T, N, reverse)
     dz_buf = _buffer(cell, "DZ", (max(len(c) for c in chunks), N, H), dt)
     first = chunks[0][0]
@@ -646,8 +661,8 @@ def _rnn_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
             cell.bias_ih.grad += db
             if cell.bias_hh is not None:
                 cell.bias_hh.grad += db
-        np.matmul(dZ2, cell.weight_ih.data, out=dx[sl].reshape(K * N, D))
-    return dx, (dh,)
+        _input_grad(dZ2, cell.weight_ih.data, dx[sl])
+    return (dh,)
 
 
 _KERNELS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
