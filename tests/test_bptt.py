@@ -11,6 +11,7 @@ CELLS = {
     "lstm": lambda **kw: LSTMCell(3, 5, **kw),
     "rnn_tanh": lambda **kw: RNNCell(3, 5, **kw),
     "rnn_relu": lambda **kw: RNNCell(3, 5, nonlinearity="relu", **kw),
+    "gru": lambda **kw: GRUCell(3, 5, **kw),
 }
 
 
@@ -77,7 +78,8 @@ def test_kernel_hook_follows_the_step_math():
     assert bptt.kernel_name(OwnKernel(2, 3)) == "lstm"
     assert bptt.kernel_name(LSTMCell(2, 3, peephole=True)) is None
     assert bptt.kernel_name(LSTMCell(2, 3, proj_size=2)) is None
-    assert bptt.kernel_name(GRUCell(2, 3)) is None  # kernel deleted: within 1.15x
+    assert bptt.kernel_name(GRUCell(2, 3)) == "gru"
+    assert bptt.kernel_name(GRUCell(2, 3, reset_after=False)) is None
     assert bptt.kernel_name(RNNCell(2, 3)) == "rnn"  # kept for memory
 
 

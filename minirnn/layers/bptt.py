@@ -665,7 +665,188 @@ def _rnn_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
     return (dh,)
 
 
+def _gru_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
+                 rec_mask: np.ndarray | None, keep: bool = True
+                 ) -> tuple[np.ndarray, State, Any]:
+    """GRU (``reset_after``, PyTorch's form) over a sequence, gate-major like the LSTM
+    kernel: state (H, N), gates (3H, N) in the cell's order [r, z, n].
+
+    ``b_hn`` enters the recurrent product as a column of the weights against a row of
+    ones under h (it must stay inside ``r * (W_hn h + b_hn)``); the other biases join the
+    input projection. Saved for backward: the activations r, z, n (T, 3H, N) and
+    ``W_hn h + b_hn`` (T, H, N): the BPTT minimum with the outputs.
+    """
+    T, N, _ = x_tm.shape
+    H = cell.hidden_size
+    dt = x_tm.dtype
+    f32 = dt == np.float32
+    scale = np.ones(3 * H, dt)
+    scale[: 2 * H] = 0.5 if f32 else -1.0  # see _gru_sigmoid
+    has_bias = cell.bias_ih is not None and cell.bias_hh is not None
+    w_hh = cell.weight_hh.data * scale[:, None]
+    w_ih = cell.weight_ih.data * scale[:, None]
+    if has_bias:
+        b_hn = np.zeros(3 * H, dt)
+        b_hn[2 * H :] = cell.bias_hh.data[2 * H :]
+        w_hh = np.concatenate([w_hh, b_hn[:, None]], axis=1)
+        b = cell.bias_ih.data.copy()
+        b[: 2 * H] += cell.bias_hh.data[: 2 * H]
+        w_ih = np.concatenate([w_ih, (b * scale)[:, None]], axis=1)
+    chunks = _chunks(T, N, reverse)
+    A = _buffer(cell, "A", (T if keep else max(len(c) for c in chunks), 3 * H, N), dt)
+    HN = _buffer(cell, "HN", (T, H, N), dt) if keep else None
+    ys = np.empty((T, N, H), dt)
+    rows = H + has_bias
+    h_roll = np.ones((2, rows, N), dt)  # row H (with biases) stays 1
+    h_roll[1, :H] = state0[0].T
+    mask = None if rec_mask is None else np.ascontiguousarray(rec_mask.T)
+    hm = np.ones((rows, N), dt)
+    hp = np.empty((3 * H, N), dt)
+    tmp = np.empty((H, N), dt)
+    h = h_roll[1]
+    with np.errstate(over="ignore"):
+        for steps in chunks:
+            sl = _span(steps)
+            a_chunk = A[sl] if keep else A[: len(steps)]
+            _lstm_project(w_ih, x_tm[sl], a_chunk)
+            for t in steps:
+                a = a_chunk[t - sl.start]
+                if mask is not None:
+                    np.multiply(h[:H], mask, out=hm[:H])
+                np.matmul(w_hh, h if mask is None else hm, out=hp)
+                rz = a[: 2 * H]
+                rz += hp[: 2 * H]
+                _gru_sigmoid(rz)
+                hn = hp[2 * H :]
+                if HN is not None:
+                    np.copyto(HN[t], hn)
+                n = a[2 * H :]
+                np.multiply(rz[:H], hn, out=tmp)
+                n += tmp
+                _tanh(n, out=n)
+                # h_t = n + z (h_{t-1} - n)
+                h_new = h_roll[0] if h is h_roll[1] else h_roll[1]
+                np.subtract(h[:H], n, out=tmp)
+                tmp *= rz[H:]
+                np.add(n, tmp, out=h_new[:H])
+                np.copyto(ys[t], h_new[:H].T)
+                h = h_new
+    return ys, (ys[chunks[-1][-1]].copy(),), ((A, HN) if keep else None)
+
+
+def _gru_sigmoid(a: np.ndarray) -> None:
+    """sigmoid in place over rows pre-scaled by 1/2 (float32: tanh(a/2)/2 + 1/2) or -1
+    (float64: 1 / (1 + exp(-a)))."""
+    if a.dtype == np.float32:
+        np.tanh(a, out=a)
+        a *= 0.5
+        a += 0.5
+    else:
+        np.exp(a, out=a)
+        a += 1.0
+        np.divide(1.0, a, out=a)
+
+
+def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.ndarray,
+                  state0: State, reverse: bool, rec_mask: np.ndarray | None, ys: np.ndarray,
+                  saved: Any, hidden_grads: np.ndarray | None, dx: np.ndarray) -> State:
+    """BPTT of :func:`_gru_forward`, a chunk of steps at a time (latest chunk first).
+
+    With the chunk's step-independent factors computed at once,
+    ``F_n = (1 - z)(1 - n^2)``, ``F_z = (h_{t-1} - n) z (1 - z)``, ``F_r = hn r (1 - r)``:
+
+    da_n = dh F_n, da_z = dh F_z, da_r = da_n F_r, dhn = da_n r,
+    dh_{t-1} = W_hh^T [da_r; da_z; dhn] (masked) + dh z
+
+    The input projection's gradient is [da_r, da_z, da_n], the recurrent one's
+    [da_r, da_z, dhn]; both are copied per step, in cache, to (N, 3H) rows for the chunk's
+    parameter gradients. Writes dx; returns dL/d(state0).
+    """
+    A, HN = saved
+    T, N, D = x_tm.shape
+    H = cell.hidden_size
+    dt = x_tm.dtype
+    (dh0,) = _initial_grads(dfinal, cell.state_sizes, N, dt)
+    dh = np.ascontiguousarray(dh0.T)
+    mask = None if rec_mask is None else np.ascontiguousarray(rec_mask.T)
+    w_hh_t = np.ascontiguousarray(cell.weight_hh.data.T)  # (H, 3H)
+    h0 = state0[0] if rec_mask is None else state0[0] * rec_mask
+    h0_t = state0[0].T
+    chunks = _chunks(T, N, reverse)
+    K_max = max(len(c) for c in chunks)
+    F = _buffer(cell, "dA", (K_max, 3 * H, N), dt)
+    dZX = _buffer(cell, "dZX", (K_max, N, 3 * H), dt)
+    dZH = _buffer(cell, "dZH", (K_max, N, 3 * H), dt)
+    B = np.empty((3 * H, N), dt)
+    nxt = np.empty((H, N), dt)
+    tmp = np.empty((H, N), dt)
+    first = chunks[0][0]
+    for steps in reversed(chunks):
+        sl = _span(steps)
+        K = len(steps)
+        a = A[sl]
+        r, z, n = (a[:, k * H : (k + 1) * H] for k in range(3))
+        hn = HN[sl]
+        f = F[:K]
+        f_r, f_z, f_n = (f[:, k * H : (k + 1) * H] for k in range(3))
+        # F_r = hn r (1 - r)
+        np.subtract(1.0, r, out=f_r)
+        f_r *= r
+        f_r *= hn
+        # F_z = (h_{t-1} - n) z (1 - z): h_{t-1} read (transposed) from the outputs.
+        if reverse:
+            np.subtract(ys[sl.start + 1 : sl.stop].transpose(0, 2, 1), n[:-1], out=f_z[:-1])
+            np.subtract(h0_t if sl.stop == T else ys[sl.stop].T, n[-1], out=f_z[-1])
+        else:
+            np.subtract(ys[sl.start : sl.stop - 1].transpose(0, 2, 1), n[1:], out=f_z[1:])
+            np.subtract(h0_t if sl.start == 0 else ys[sl.start - 1].T, n[0], out=f_z[0])
+        f_z *= z
+        np.subtract(1.0, z, out=f_n)  # (1 - z), reused below
+        f_z *= f_n
+        # F_n = (1 - z)(1 - n^2)
+        np.multiply(n, n, out=dZX[:K, :, :H].transpose(0, 2, 1))  # scratch: n^2
+        f_n *= np.subtract(1.0, dZX[:K, :, :H].transpose(0, 2, 1))
+        fzn = f[:, H:].reshape(K, 2, H, N)
+        for t in reversed(steps):
+            k = t - sl.start
+            if dys is not None:
+                dh += dys[t].T
+            if hidden_grads is not None:
+                hidden_grads[t] = dh.T
+            np.multiply(fzn[k], dh, out=B[H:].reshape(2, H, N))  # da_z, da_n
+            np.multiply(B[2 * H :], f_r[k], out=B[:H])  # da_r
+            # dX rows: [da_r, da_z, da_n]; then B's n block becomes dhn = da_n r.
+            np.copyto(dZX[k], B.T)
+            B[2 * H :] *= r[k]
+            np.copyto(dZH[k], B.T)
+            np.matmul(w_hh_t, B, out=nxt)
+            if mask is not None:
+                nxt *= mask
+            np.multiply(dh, z[k], out=tmp)
+            np.add(nxt, tmp, out=dh)
+        if first in steps:
+            k0 = first - sl.start
+            cell.weight_hh.grad += dZH[k0].T @ h0
+            rows = slice(0, K - 1) if reverse else slice(1, K)
+            prev = slice(sl.start + 1, sl.stop) if reverse else slice(sl.start, sl.stop - 1)
+        else:
+            rows = slice(0, K)
+            prev = (slice(sl.start + 1, sl.stop + 1) if reverse
+                    else slice(sl.start - 1, sl.stop - 1))
+        hprev = ys[prev] if rec_mask is None else ys[prev] * rec_mask
+        cell.weight_hh.grad += dZH[:K][rows].reshape(-1, 3 * H).T @ hprev.reshape(-1, H)
+        dX2 = dZX[:K].reshape(K * N, 3 * H)
+        cell.weight_ih.grad += dX2.T @ x_tm[sl].reshape(K * N, D)
+        if cell.bias_ih is not None:
+            cell.bias_ih.grad += dX2.sum(axis=0)
+        if cell.bias_hh is not None:
+            cell.bias_hh.grad += dZH[:K].reshape(K * N, 3 * H).sum(axis=0)
+        _input_grad(dX2, cell.weight_ih.data, dx[sl])
+    return (np.ascontiguousarray(dh.T),)
+
+
 _KERNELS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "lstm": (_lstm_forward, _lstm_backward),
     "rnn": (_rnn_forward, _rnn_backward),
+    "gru": (_gru_forward, _gru_backward),
 }
