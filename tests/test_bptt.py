@@ -9,6 +9,9 @@ from minirnn.layers import LSTM, bptt
 #: Every cell configuration that has a fused kernel.
 CELLS = {
     "lstm": lambda **kw: LSTMCell(3, 5, **kw),
+    "rnn_tanh": lambda **kw: RNNCell(3, 5, **kw),
+    "rnn_relu": lambda **kw: RNNCell(3, 5, nonlinearity="relu", **kw),
+    "gru": lambda **kw: GRUCell(3, 5, **kw),
 }
 
 
@@ -26,11 +29,15 @@ def _run(cell, x, state0, reverse, rec_mask, dys, dfinal, fused):
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("dropout", [False, True])
-def test_fused_and_generic_paths_agree(name, reverse, bias, dropout):
+@pytest.mark.parametrize("chunk_rows", [256, 8, 1])
+def test_fused_and_generic_paths_agree(name, reverse, bias, dropout, chunk_rows, monkeypatch):
+    # chunk_rows 8 and 1: the kernel works in chunks of 2 and 1 steps (of 7), the last
+    # chunk shorter; 256: one chunk.
+    monkeypatch.setattr(bptt, "LSTM_CHUNK_ROWS", chunk_rows)
     cell = CELLS[name](bias=bias, rng=1)
     assert bptt.kernel_name(cell) is not None
     rng = np.random.default_rng(2)
-    T, N = 6, 4
+    T, N = 7, 4
     x = rng.standard_normal((T, N, 3))
     state0 = tuple(rng.standard_normal((N, k)) for k in cell.state_sizes)
     rec_mask = (rng.random((N, 5)) < 0.7) / 0.7 if dropout else None
@@ -71,8 +78,9 @@ def test_kernel_hook_follows_the_step_math():
     assert bptt.kernel_name(OwnKernel(2, 3)) == "lstm"
     assert bptt.kernel_name(LSTMCell(2, 3, peephole=True)) is None
     assert bptt.kernel_name(LSTMCell(2, 3, proj_size=2)) is None
-    assert bptt.kernel_name(GRUCell(2, 3)) is None  # kernels deleted: within 1.15x
-    assert bptt.kernel_name(RNNCell(2, 3)) is None
+    assert bptt.kernel_name(GRUCell(2, 3)) == "gru"
+    assert bptt.kernel_name(GRUCell(2, 3, reset_after=False)) is None
+    assert bptt.kernel_name(RNNCell(2, 3)) == "rnn"  # kept for memory
 
 
 def test_recurrent_dropout_stays_on_the_fused_path():
@@ -101,3 +109,33 @@ def test_no_grad_forward_keeps_no_cache_and_gives_the_same_outputs():
             layer.backward(np.ones_like(y))
         layer.forward(x)
         layer.backward(np.ones_like(y))  # outside the block caches are back
+
+
+def test_a_held_cache_is_never_overwritten_and_a_dropped_one_is_reused():
+    """The LSTM kernel reuses the arrays of a dropped cache (no fresh multi-megabyte
+    allocation per step) but never those of a cache somebody still holds."""
+    cell = LSTMCell(3, 5, rng=1)
+    rng = np.random.default_rng(3)
+    x1, x2 = rng.standard_normal((2, 6, 4, 3))
+    dys = rng.standard_normal((6, 4, 5))
+    zeros = (np.zeros((4, 5)), np.zeros((4, 5)))
+
+    def grads_of(cache):
+        cell.zero_grad()
+        dx, _ = bptt.backward(cell, dys, None, cache)
+        return dx, [p.grad.copy() for p in cell.parameters()]
+
+    _, _, fresh = bptt.forward(cell, x1, zeros, False)
+    expected = grads_of(fresh)
+    del fresh
+    _, _, held = bptt.forward(cell, x1, zeros, False)
+    _, _, other = bptt.forward(cell, x2, zeros, False)  # must not write into `held`
+    assert not np.shares_memory(held[-1][0], other[-1][0])
+    got = grads_of(held)
+    np.testing.assert_array_equal(got[0], expected[0])
+    for a, b in zip(got[1], expected[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    address = other[-1][0].ctypes.data
+    del other
+    _, _, again = bptt.forward(cell, x2, zeros, False)
+    assert again[-1][0].ctypes.data == address

@@ -51,6 +51,7 @@ class GRUCell(Cell):
     """
 
     num_chunks = 3
+    fused_kernel = "gru"
     gate_names = ("r", "z", "n")
     state_names = ("h",)
 
@@ -95,6 +96,10 @@ class GRUCell(Cell):
             return super().hidden_input_grad(dhp)
         H = self.hidden_size
         return dhp[:, : 2 * H] @ self.weight_hh.data[: 2 * H] + dhp[:, 2 * H :]
+
+    def fused_kernel_applies(self) -> bool:
+        """The fused kernel covers ``reset_after=True`` (PyTorch's form)."""
+        return bool(self.reset_after)
 
     def step(self, xp: np.ndarray, hp: np.ndarray, state: State) -> tuple[State, Any]:
         H = self.hidden_size

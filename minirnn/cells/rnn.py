@@ -31,6 +31,7 @@ class RNNCell(Cell):
     """
 
     num_chunks = 1
+    fused_kernel = "rnn"
     gate_names = ("h",)
     state_names = ("h",)
 

@@ -24,11 +24,14 @@ float32 training steps on the project machine, one BLAS thread: the RNN and GRU 
 
 from __future__ import annotations
 
+import sys
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from minirnn._math import tanh as _tanh
 from minirnn.cells.base import Cell, State
 
 __all__ = ["backward", "forward", "kernel_name"]
@@ -80,19 +83,26 @@ def backward(
     dfinal: State | None,
     cache: Cache,
     hidden_grads: np.ndarray | None = None,
+    *,
+    dx_batch_first: bool = False,
 ) -> tuple[np.ndarray, State]:
     """BPTT of :func:`forward`; returns dx (T, N, D) and dL/d(state0). The cache is read only.
 
     ``dys`` (T, N, H) is dL/d(outputs) (None: zero), ``dfinal`` dL/d(final state);
     ``hidden_grads`` (T, N, H), if given, receives dL/dh_t of every step (diagnostics).
+    ``dx_batch_first``: a fused kernel stores dx in (N, T, D) memory (returning its
+    (T, N, D) transposed view), so a batch-first layer hands it out without a copy.
     """
     if cache[0] == "steps":
         return _generic_backward(cell, dys, dfinal, cache, hidden_grads)
     name, x_tm, state0, reverse, rec_mask, ys, saved = cache
     _, kernel_backward = _KERNELS[name]
-    dXP, dHP, dstate0 = kernel_backward(cell, dys, dfinal, x_tm, state0, reverse, rec_mask,
-                                        ys, saved, hidden_grads)
-    return _finish(cell, dXP, dHP, x_tm, ys, state0[0], reverse, rec_mask), dstate0
+    T, N, D = x_tm.shape
+    dx = (np.empty((N, T, D), x_tm.dtype).transpose(1, 0, 2) if dx_batch_first
+          else np.empty((T, N, D), x_tm.dtype))
+    dstate0 = kernel_backward(cell, dys, dfinal, x_tm, state0, reverse, rec_mask, ys, saved,
+                              hidden_grads, dx)
+    return dx, dstate0
 
 
 # ------------------------------------------------------------------ shared set-up and tail
@@ -272,145 +282,571 @@ def _generic_backward(
 
 
 # ------------------------------------------------------------------ fused kernels
-# Each kernel is a pair (forward, backward). forward(cell, x_tm, state0, reverse, rec_mask)
-# returns (outputs, final state, saved); backward(cell, dys, dfinal, x_tm, state0, reverse,
-# rec_mask, ys, saved, hidden_grads) returns (dXP, dHP, dstate0) for _finish. Nothing in
-# `saved` is written by backward (a second backward must give the same gradients).
+# Each kernel is a pair (forward, backward). forward(cell, x_tm, state0, reverse, rec_mask,
+# keep) returns (outputs, final state, saved); backward(cell, dys, dfinal, x_tm, state0,
+# reverse, rec_mask, ys, saved, hidden_grads, dx) accumulates the parameter gradients,
+# writes dx into the given (T, N, D) array and returns dL/d(state0). Nothing in `saved`
+# is written by backward (a second backward must give the same gradients).
 
 
-def _masked(h: np.ndarray, rec_mask: np.ndarray | None, buf: np.ndarray) -> np.ndarray:
-    return h if rec_mask is None else np.multiply(h, rec_mask, out=buf)
+# The LSTM kernel works gate-major: the state is (H, N) and the gates (4H, N), the batch
+# along the columns. OpenBLAS runs the recurrent product fastest so here: W_hh (4H, H) @ h
+# (H, N) took 100 us against 173 us for h (N, H) @ W_hh^T at N, H = 32, 256 (float32, two
+# threads; 185 vs 269 us on one), its threads splitting the long 4H axis, and every gate
+# block is a contiguous row range. Inside the kernel the blocks are ordered [o, i, f, g]
+# (the cell's are [i, f, g, o]): the sigmoid blocks o, i, f are one range for the forward
+# nonlinearity, and i, f, g (the blocks scaled by dc in backward) another.
+def _lstm_rows(H: int) -> np.ndarray:
+    """Cell rows in kernel order: kernel row r is cell row ``_lstm_rows(H)[r]``."""
+    return np.r_[3 * H : 4 * H, 0 : 3 * H]
 
 
-def _lstm_gates(dtype: np.dtype, H: int) -> tuple[np.ndarray, Callable[[np.ndarray], None]]:
-    """(scale, activate): the LSTM gate nonlinearity over all four blocks [i, f, g, o].
+def _lstm_activate(a: np.ndarray, H: int) -> None:
+    """The gate nonlinearity, in place, over a (4H, N) block in kernel order [o, i, f, g].
 
-    The rows of the weights and biases are pre-multiplied by ``scale`` (exact powers of
-    two), so that one pass over the pre-activations gives sigmoid on i, f, o and tanh on g:
+    The rows come pre-multiplied by :func:`_lstm_scale` (exact powers of two), so one pass
+    gives sigmoid on o, i, f and tanh on g:
 
-    - float32: ``tanh(a')`` with a' = a/2 on the sigmoid blocks, then ``* m + s``
+    - float32: ``tanh(a')`` with a' = a/2 on the sigmoid rows, then ``* 0.5 + 0.5``
       (sigmoid(a) = tanh(a/2)/2 + 1/2): three calls; this build's float32 ``tanh`` is
-      faster than its ``exp`` (3.4 vs 4.3 us at (32, 256), 49 vs 61 at (128, 1024)).
-    - float64: ``num / (1 + exp(a')) - shift`` with a' = -a (sigmoid) and -2a (tanh):
-      four calls; the vectorized float64 ``exp`` is about 2x faster than ``tanh``. An
-      overflow of exp to inf gives the exact limits 0 and -1.
+      faster than its ``exp``.
+    - float64: ``num / (1 + exp(a'))`` (``- 1`` on g) with a' = -a (sigmoid) and -2a
+      (tanh): five calls; the vectorized float64 ``exp`` is about 2x faster than
+      ``tanh``. An overflow of exp to inf gives the exact limits 0 and -1.
     """
-    sig = np.r_[0:2 * H, 3 * H:4 * H]
+    if a.dtype == np.float32:
+        np.tanh(a, out=a)
+        sig = a[: 3 * H]
+        sig *= 0.5
+        sig += 0.5
+        return
+    np.exp(a, out=a)
+    a += 1.0
+    np.divide(1.0, a[: 3 * H], out=a[: 3 * H])
+    g = a[3 * H :]
+    np.divide(2.0, g, out=g)
+    g -= 1.0
+
+
+def _lstm_scale(dtype: np.dtype, H: int) -> np.ndarray:
+    """Row factors (4H,), kernel order, folded into the weights for :func:`_lstm_activate`."""
     if dtype == np.float32:
-        scale = np.ones(4 * H, dtype)
-        scale[sig] = 0.5
-        shift = np.zeros(4 * H, dtype)
-        shift[sig] = 0.5
-
-        def activate(a: np.ndarray) -> None:
-            np.tanh(a, out=a)
-            a *= scale
-            a += shift
-
-        return scale, activate
+        scale = np.full(4 * H, 0.5, dtype)
+        scale[3 * H :] = 1.0
+        return scale
     scale = np.full(4 * H, -1.0, dtype)
-    scale[2 * H : 3 * H] = -2.0
-    num = np.ones(4 * H, dtype)
-    num[2 * H : 3 * H] = 2.0
+    scale[3 * H :] = -2.0
+    return scale
 
-    def activate_exp(a: np.ndarray) -> None:
-        np.exp(a, out=a)
-        a += 1.0
-        np.divide(num, a, out=a)
-        a[:, 2 * H : 3 * H] -= 1.0
 
-    return scale, activate_exp
+_BUFFERS: weakref.WeakKeyDictionary[Cell, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
+
+
+def _buffer(cell: Cell, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised array for ``cell``'s kernel, reused across calls when free.
+
+    A fresh multi-megabyte array costs page faults (and, with transparent huge pages,
+    sometimes a compaction stall) on every training step; reusing the previous step's
+    array avoids them. An array is reused only when nothing but this pool refers to it
+    (the cache of the previous forward has been dropped, no view of it is alive), so a
+    cache somebody still holds is never overwritten.
+    """
+    pool = _BUFFERS.setdefault(cell, {})
+    buf = pool.get(name)
+    # References: the pool, `buf`, and getrefcount's argument. Views hold their base.
+    if buf is None or buf.shape != shape or buf.dtype != dtype or sys.getrefcount(buf) > 3:
+        buf = pool[name] = np.empty(shape, dtype)
+    return buf
+
+
+#: Rows (steps x batch) per chunk of the LSTM kernel: the input projection and the
+#: parameter gradients are computed a chunk of steps at a time (products of at least this
+#: many rows keep the BLAS efficient; the chunk buffers stay a fraction of the cache).
+LSTM_CHUNK_ROWS = 256
+
+
+def _chunks(T: int, N: int, reverse: bool) -> list[range]:
+    """The time indices in forward-visit order, cut into chunks of consecutive steps.
+
+    A chunk holds at least :data:`LSTM_CHUNK_ROWS` rows (steps x N) and there are at most
+    about 8 (so the per-chunk buffers stay near 1/8 of what the sequence keeps).
+    """
+    k = max(-(-T // 8), -(-LSTM_CHUNK_ROWS // max(N, 1)), 1)
+    order = list(_order(T, reverse))
+    step = -1 if reverse else 1
+    return [range(order[j], order[min(j + k, T) - 1] + step, step) for j in range(0, T, k)]
+
+
+def _span(r: range) -> slice:
+    """The slice of the steps of a chunk, in increasing time."""
+    return slice(min(r[0], r[-1]), max(r[0], r[-1]) + 1)
+
+
+def _lstm_weights(cell: Any, dt: np.dtype, H: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel-order, scaled ``W_hh`` (4H, H) and ``[W_ih | b]`` (4H, D (+1 with biases))."""
+    rows = _lstm_rows(H)
+    scale = _lstm_scale(dt, H)[:, None]
+    w_hh = cell.weight_hh.data[rows] * scale
+    w_ih = cell.weight_ih.data[rows] * scale
+    if cell.bias_ih is not None and cell.bias_hh is not None:
+        b = (cell.bias_ih.data + cell.bias_hh.data)[rows, None] * scale
+        w_ih = np.concatenate([w_ih, b], axis=1)
+    return w_hh, w_ih
+
+
+def _input_grad(dZ: np.ndarray, w_ih: np.ndarray, out: np.ndarray) -> None:
+    """dx of a chunk, dZ (K N, G H) @ W_ih (G H, D), into out (K, N, D) (any strides)."""
+    if out.flags.c_contiguous:
+        np.matmul(dZ, w_ih, out=out.reshape(dZ.shape[0], -1))
+    else:
+        out[...] = (dZ @ w_ih).reshape(out.shape)
+
+
+def _lstm_project(w_ih: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
+    """Pre-activations ``[W_ih | b] [x_t; 1]`` of a chunk of steps xs (K, N, D) into out
+    (K, 4H, N): one batched product that writes the gate-major layout directly (a single
+    (K N, D) @ (D, 4H) product plus a transposed copy took 2-4x longer)."""
+    K, N, D = xs.shape
+    xt = np.empty((K, w_ih.shape[1], N), xs.dtype)
+    xt[:, :D] = xs.transpose(0, 2, 1)
+    xt[:, D:] = 1.0  # the bias row, if any
+    np.matmul(w_ih, xt, out=out)
 
 
 def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
                   rec_mask: np.ndarray | None, keep: bool = True
                   ) -> tuple[np.ndarray, State, Any]:
-    """Ten numpy calls per step. A: gate activations (over the input projection), C: c_t.
-    Without ``keep`` (inference) C is two rolling (N, H) buffers."""
+    """LSTM over a sequence, gate-major; eight numpy calls per step (float32).
+
+    Saved for backward: the gate activations A (T, 4H, N) and the cells C (T, H, N).
+    Without ``keep`` (inference) A holds one chunk of steps and C two.
+    """
     T, N, _ = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
-    scale, activate = _lstm_gates(dt, H)
-    A = _project_all(cell, x_tm, scale, bias=cell.bias_ih is not None)
-    # C-contiguous: OpenBLAS ran (32, 64) @ (64, 256) in 10.6 us so, 20 us on a transposed view.
-    w_hh = np.ascontiguousarray((cell.weight_hh.data * scale[:, None]).T)
-    Y = np.empty((T, N, H), dt)
-    C = np.empty((T if keep else 2, N, H), dt)
-    tc = np.empty((N, H), dt)  # tanh(c_t): backward recomputes it for all steps at once
-    hp = np.empty((N, 4 * H), dt)
-    ig = np.empty((N, H), dt)
-    hm = np.empty((N, H), dt)
-    h, c = state0
+    w_hh, w_ih = _lstm_weights(cell, dt, H)
+    chunks = _chunks(T, N, reverse)
+    A = _buffer(cell, "A", (T if keep else max(len(c) for c in chunks), 4 * H, N), dt)
+    C = _buffer(cell, "C", (T if keep else 2, H, N), dt)
+    ys = np.empty((T, N, H), dt)
+    h_roll = np.empty((2, H, N), dt)
+    mask = None if rec_mask is None else np.ascontiguousarray(rec_mask.T)
+    hp = np.empty((4 * H, N), dt)
+    ig = np.empty((H, N), dt)
+    hm = np.empty((H, N), dt)
+    tc = np.empty((H, N), dt)
+    h = np.ascontiguousarray(state0[0].T)
+    c = np.ascontiguousarray(state0[1].T)
     with np.errstate(over="ignore"):
-        for j, t in enumerate(_order(T, reverse)):
-            a = A[t]
-            np.matmul(_masked(h, rec_mask, hm), w_hh, out=hp)
-            a += hp
-            activate(a)
-            ct = C[t] if keep else C[j % 2]
-            np.multiply(a[:, H : 2 * H], c, out=ct)
-            np.multiply(a[:, :H], a[:, 2 * H : 3 * H], out=ig)
-            ct += ig
-            np.tanh(ct, out=tc)
-            h = np.multiply(a[:, 3 * H :], tc, out=Y[t])
-            c = ct
-    return Y, (h, c), ((A, C) if keep else None)
+        for steps in chunks:
+            sl = _span(steps)
+            a_chunk = A[sl] if keep else A[: len(steps)]
+            _lstm_project(w_ih, x_tm[sl], a_chunk)
+            for t in steps:
+                a = a_chunk[t - sl.start]
+                np.matmul(w_hh, h if mask is None else np.multiply(h, mask, out=hm), out=hp)
+                a += hp
+                _lstm_activate(a, H)
+                ct = C[t if keep else t % 2]
+                np.multiply(a[2 * H : 3 * H], c, out=ct)
+                np.multiply(a[H : 2 * H], a[3 * H :], out=ig)
+                ct += ig
+                np.tanh(ct, out=tc)
+                h = np.multiply(a[:H], tc, out=h_roll[t % 2])
+                # The output in the layer's (N, H) layout, copied while h is in cache
+                # (no (T, H, N) array of outputs: peak memory).
+                np.copyto(ys[t], h.T)
+                c = ct
+    final = (ys[chunks[-1][-1]].copy(), np.ascontiguousarray(c.T))
+    return ys, final, ((A, C) if keep else None)
 
 
 def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.ndarray,
-                   state0: State, reverse: bool, rec_mask: np.ndarray | None, Y: np.ndarray,
-                   saved: Any, hidden_grads: np.ndarray | None) -> tuple[Any, Any, State]:
-    """Every factor that does not depend on the recursion is computed for all steps at
-    once before the loop, so a step is six numpy calls:
+                   state0: State, reverse: bool, rec_mask: np.ndarray | None, ys: np.ndarray,
+                   saved: Any, hidden_grads: np.ndarray | None, dx: np.ndarray) -> State:
+    """BPTT of :func:`_lstm_forward`, a chunk of steps at a time (latest chunk first).
 
-    dA_t = [dc_t * (g, c_{t-1}, i) * (sig'_i, sig'_f, tanh'_g),  dh_t * tanh(c_t) sig'_o]
-    dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c_t)^2),  dh_{t-1} = dA_t W_hh
+    For a chunk, every factor that does not depend on the recursion is computed for all
+    its steps at once, so a step is eight numpy calls (kernel order [o, i, f, g]):
+
+    dA_t = [dh_t tanh(c_t) sig'_o,  dc_t * (g, c_{t-1}, i) * (sig'_i, sig'_f, tanh'_g)]
+    dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c_t)^2),  dh_{t-1} = W_hh^T dA_t
+
+    Each step's dA_t is copied, while in cache, into the (N, 4H) rows of the chunk's
+    gradients in the cell's order; then the chunk's parameter gradients and dx are
+    products over its K x N rows, so the gate gradients of only one chunk exist at a time
+    (peak memory). Writes dx (T, N, D) into ``dx``; returns dL/d(state0).
     """
     A, C = saved
+    T, N, D = x_tm.shape
+    H = cell.hidden_size
+    dt = x_tm.dtype
+    dh, dc = (np.ascontiguousarray(d.T) for d in _initial_grads(dfinal, cell.state_sizes, N,
+                                                                 dt))
+    mask = None if rec_mask is None else np.ascontiguousarray(rec_mask.T)
+    w_hh_t = np.ascontiguousarray(cell.weight_hh.data[_lstm_rows(H)].T)  # (H, 4H)
+    h0 = state0[0] if rec_mask is None else state0[0] * rec_mask
+    c0 = np.ascontiguousarray(state0[1].T)
+    b1 = np.empty((H, N), dt)
+    chunks = _chunks(T, N, reverse)
+    K_max = max(len(c) for c in chunks)
+    dA_buf = _buffer(cell, "dA", (K_max, 4 * H, N), dt)
+    Q_buf = _buffer(cell, "Q", (K_max, H, N), dt)
+    dZ_buf = _buffer(cell, "dZ", (K_max, N, 4 * H), dt)
+    first = chunks[0][0]  # the step whose previous state is state0
+    for steps in reversed(chunks):
+        sl = _span(steps)
+        K = len(steps)
+        a = A[sl]
+        o, i, f, g = (a[:, k * H : (k + 1) * H] for k in range(4))
+        # dA starts as the step-independent factors of each block.
+        dA = np.subtract(1.0, a, out=dA_buf[:K])
+        dA *= a  # sigmoid' = s (1 - s)
+        d_o, d_i, d_f, d_g = (dA[:, k * H : (k + 1) * H] for k in range(4))
+        np.multiply(g, g, out=d_g)
+        np.subtract(1.0, d_g, out=d_g)  # tanh' = 1 - g^2
+        d_i *= g
+        d_g *= i
+        # c_{t-1} of each step: the cells of the neighbouring steps, c0 before the first.
+        if reverse:
+            d_f[:-1] *= C[sl.start + 1 : sl.stop]
+            d_f[-1] *= c0 if sl.stop == T else C[sl.stop]
+        else:
+            d_f[1:] *= C[sl.start : sl.stop - 1]
+            d_f[0] *= c0 if sl.start == 0 else C[sl.start - 1]
+        # Q = dc_t/dh_t = o (1 - tanh(c_t)^2); tanh(c_t) is recomputed, not cached.
+        Q = np.tanh(C[sl], out=Q_buf[:K])
+        d_o *= Q
+        Q *= Q
+        np.subtract(1.0, Q, out=Q)
+        Q *= o
+        dZ = dZ_buf[:K]
+        dA3 = dA[:, H:].reshape(K, 3, H, N)  # blocks i, f, g
+        with np.errstate(over="ignore"):
+            for t in reversed(steps):
+                k = t - sl.start
+                if dys is not None:
+                    dh += dys[t].T
+                if hidden_grads is not None:
+                    hidden_grads[t] = dh.T
+                np.multiply(dh, Q[k], out=b1)
+                dc += b1
+                np.multiply(dA3[k], dc, out=dA3[k])
+                dA[k, :H] *= dh
+                dc *= f[k]
+                np.matmul(w_hh_t, dA[k], out=dh)
+                if mask is not None:
+                    dh *= mask
+                # Cell order [i, f, g, o]: kernel rows H: are i, f, g, rows :H are o.
+                np.copyto(dZ[k, :, : 3 * H], dA[k, H:].T)
+                np.copyto(dZ[k, :, 3 * H :], dA[k, :H].T)
+        # The chunk's parameter gradients: rows (step, sample) in time order. (The
+        # cell's project_*_backward compute the same; a subclass overriding them loses
+        # the kernel. Done here so that the bias gradient is one sum, not two.)
+        if first in steps:  # its previous output is h0
+            k0 = first - sl.start
+            cell.weight_hh.grad += dZ[k0].T @ h0
+            rows = slice(0, K - 1) if reverse else slice(1, K)
+            prev = slice(sl.start + 1, sl.stop) if reverse else slice(sl.start, sl.stop - 1)
+        else:
+            rows = slice(0, K)
+            prev = (slice(sl.start + 1, sl.stop + 1) if reverse
+                    else slice(sl.start - 1, sl.stop - 1))
+        hprev = ys[prev] if rec_mask is None else ys[prev] * rec_mask
+        cell.weight_hh.grad += dZ[rows].reshape(-1, 4 * H).T @ hprev.reshape(-1, H)
+        dZ2 = dZ.reshape(K * N, 4 * H)
+        cell.weight_ih.grad += dZ2.T @ x_tm[sl].reshape(K * N, D)
+        if cell.bias_ih is not None:
+            db = dZ2.sum(axis=0)
+            cell.bias_ih.grad += db
+            if cell.bias_hh is not None:
+                cell.bias_hh.grad += db
+        _input_grad(dZ2, cell.weight_ih.data, dx[sl])
+    return (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T))
+
+
+def _rnn_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
+                 rec_mask: np.ndarray | None, keep: bool = True
+                 ) -> tuple[np.ndarray, State, Any]:
+    """Elman RNN over a sequence; three numpy calls per step, each writing the output.
+
+    The kernel exists for memory: the derivative of the nonlinearity and the previous
+    output of every step are read back from the outputs, so nothing but the outputs is
+    kept for backward (the generic loop keeps each step's h a second time, and its
+    backward the gradients of all steps: a training step peaked near 3x the outputs).
+    The input projection is computed a chunk of steps at a time.
+    """
     T, N, _ = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
-    dh, dc = _initial_grads(dfinal, cell.state_sizes, N, dt)
-    i, f, g, o = (A[:, :, k * H : (k + 1) * H] for k in range(4))
-    # dA starts as the step-independent factors of each block.
-    dA = np.subtract(1.0, A)
-    dA *= A  # sigmoid' = s (1 - s)
-    dA4 = dA.reshape(T, N, 4, H)  # a view (dA is contiguous): blocks i, f, g as one axis
-    d_i, d_f, d_g, d_o = (dA[:, :, k * H : (k + 1) * H] for k in range(4))
-    np.multiply(g, g, out=d_g)
-    np.subtract(1.0, d_g, out=d_g)  # tanh' = 1 - g^2
-    d_i *= g
-    d_g *= i
-    f_mid, c_prev, f_first = split_at_first_step(d_f, C, reverse)
-    f_mid *= c_prev
-    f_first *= state0[1]
-    # tanh(c_t) of every step in one call (not cached: peak memory), then in place
-    # Q = dc_t/dh_t = o (1 - tanh(c_t)^2).
-    Q = np.tanh(C)
-    d_o *= Q
-    Q *= Q
-    np.subtract(1.0, Q, out=Q)
-    Q *= o
+    w_hh_t = np.ascontiguousarray(cell.weight_hh.data.T)  # (H, H)
+    chunks = _chunks(T, N, reverse)
+    xp_buf = _buffer(cell, "XP", (max(len(c) for c in chunks), N, H), dt)
+    ys = np.empty((T, N, H), dt)
+    hm = np.empty((N, H), dt)
+    h = state0[0]
+    relu = cell.nonlinearity == "relu"
+    with np.errstate(over="ignore"):
+        for steps in chunks:
+            sl = _span(steps)
+            xp = xp_buf[: len(steps)]
+            np.matmul(x_tm[sl], cell.weight_ih.data.T, out=xp)
+            if cell.bias_ih is not None and cell.bias_hh is not None:
+                xp += cell.bias_ih.data + cell.bias_hh.data
+            for t in steps:
+                y = ys[t]
+                np.matmul(h if rec_mask is None else np.multiply(h, rec_mask, out=hm), w_hh_t,
+                          out=y)
+                y += xp[t - sl.start]
+                if relu:
+                    np.maximum(y, 0, out=y)
+                else:
+                    _tanh(y, out=y)
+                h = y
+    return ys, (ys[chunks[-1][-1]].copy(),), (() if keep else None)
+
+
+def _rnn_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.ndarray,
+                  state0: State, reverse: bool, rec_mask: np.ndarray | None, ys: np.ndarray,
+                  saved: Any, hidden_grads: np.ndarray | None, dx: np.ndarray) -> State:
+    """BPTT of :func:`_rnn_forward`, a chunk of steps at a time (latest chunk first):
+    dz_t = dh_t act'(h_t), dh_{t-1} = dz_t W_hh; the chunk's parameter gradients and dx
+    are products over its K x N rows. Writes dx into ``dx``; returns dL/d(state0)."""
+    T, N, D = x_tm.shape
+    H = cell.hidden_size
+    dt = x_tm.dtype
+    (dh,) = _initial_grads(dfinal, cell.state_sizes, N, dt)
     w_hh = cell.weight_hh.data
-    b1 = np.empty((N, H), dt)
-    dc3 = dc[:, None, :]
-    for t in reversed(_order(T, reverse)):
-        if dys is not None:
-            dh += dys[t]
-        if hidden_grads is not None:
-            hidden_grads[t] = dh
-        np.multiply(dh, Q[t], out=b1)
-        dc += b1
-        np.multiply(dA4[t, :, :3], dc3, out=dA4[t, :, :3])
-        da = dA[t]
-        da[:, 3 * H :] *= dh
-        dc *= f[t]
-        np.matmul(da, w_hh, out=dh)
-        if rec_mask is not None:
-            dh *= rec_mask
-    return dA, dA, (dh, dc)
+    h0 = state0[0] if rec_mask is None else state0[0] * rec_mask
+    chunks = _chunks(T, N, reverse)
+    dz_buf = _buffer(cell, "DZ", (max(len(c) for c in chunks), N, H), dt)
+    first = chunks[0][0]
+    for steps in reversed(chunks):
+        sl = _span(steps)
+        K = len(steps)
+        dZ = dz_buf[:K]
+        y = ys[sl]
+        if cell.nonlinearity == "relu":
+            np.greater(y, 0, out=dZ)
+        else:
+            np.multiply(y, y, out=dZ)
+            np.subtract(1.0, dZ, out=dZ)
+        for t in reversed(steps):
+            k = t - sl.start
+            if dys is not None:
+                dh += dys[t]
+            if hidden_grads is not None:
+                hidden_grads[t] = dh
+            dz = dZ[k]
+            dz *= dh
+            np.matmul(dz, w_hh, out=dh)
+            if rec_mask is not None:
+                dh *= rec_mask
+        # The chunk's parameter gradients (see _lstm_backward).
+        if first in steps:
+            k0 = first - sl.start
+            cell.weight_hh.grad += dZ[k0].T @ h0
+            rows = slice(0, K - 1) if reverse else slice(1, K)
+            prev = slice(sl.start + 1, sl.stop) if reverse else slice(sl.start, sl.stop - 1)
+        else:
+            rows = slice(0, K)
+            prev = (slice(sl.start + 1, sl.stop + 1) if reverse
+                    else slice(sl.start - 1, sl.stop - 1))
+        hprev = ys[prev] if rec_mask is None else ys[prev] * rec_mask
+        cell.weight_hh.grad += dZ[rows].reshape(-1, H).T @ hprev.reshape(-1, H)
+        dZ2 = dZ.reshape(K * N, H)
+        cell.weight_ih.grad += dZ2.T @ x_tm[sl].reshape(K * N, D)
+        if cell.bias_ih is not None:
+            db = dZ2.sum(axis=0)
+            cell.bias_ih.grad += db
+            if cell.bias_hh is not None:
+                cell.bias_hh.grad += db
+        _input_grad(dZ2, cell.weight_ih.data, dx[sl])
+    return (dh,)
+
+
+def _gru_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
+                 rec_mask: np.ndarray | None, keep: bool = True
+                 ) -> tuple[np.ndarray, State, Any]:
+    """GRU (``reset_after``, PyTorch's form) over a sequence, gate-major like the LSTM
+    kernel: state (H, N), gates (3H, N) in the cell's order [r, z, n].
+
+    ``b_hn`` enters the recurrent product as a column of the weights against a row of
+    ones under h (it must stay inside ``r * (W_hn h + b_hn)``); the other biases join the
+    input projection. Saved for backward: the activations r, z, n (T, 3H, N) and
+    ``W_hn h + b_hn`` (T, H, N): the BPTT minimum with the outputs.
+    """
+    T, N, _ = x_tm.shape
+    H = cell.hidden_size
+    dt = x_tm.dtype
+    f32 = dt == np.float32
+    scale = np.ones(3 * H, dt)
+    scale[: 2 * H] = 0.5 if f32 else -1.0  # see _gru_sigmoid
+    has_bias = cell.bias_ih is not None and cell.bias_hh is not None
+    w_hh = cell.weight_hh.data * scale[:, None]
+    w_ih = cell.weight_ih.data * scale[:, None]
+    if has_bias:
+        b_hn = np.zeros(3 * H, dt)
+        b_hn[2 * H :] = cell.bias_hh.data[2 * H :]
+        w_hh = np.concatenate([w_hh, b_hn[:, None]], axis=1)
+        b = cell.bias_ih.data.copy()
+        b[: 2 * H] += cell.bias_hh.data[: 2 * H]
+        w_ih = np.concatenate([w_ih, (b * scale)[:, None]], axis=1)
+    chunks = _chunks(T, N, reverse)
+    A = _buffer(cell, "A", (T if keep else max(len(c) for c in chunks), 3 * H, N), dt)
+    HN = _buffer(cell, "HN", (T, H, N), dt) if keep else None
+    ys = np.empty((T, N, H), dt)
+    rows = H + has_bias
+    h_roll = np.ones((2, rows, N), dt)  # row H (with biases) stays 1
+    h_roll[1, :H] = state0[0].T
+    mask = None if rec_mask is None else np.ascontiguousarray(rec_mask.T)
+    hm = np.ones((rows, N), dt)
+    hp = np.empty((3 * H, N), dt)
+    tmp = np.empty((H, N), dt)
+    h = h_roll[1]
+    with np.errstate(over="ignore"):
+        for steps in chunks:
+            sl = _span(steps)
+            a_chunk = A[sl] if keep else A[: len(steps)]
+            _lstm_project(w_ih, x_tm[sl], a_chunk)
+            for t in steps:
+                a = a_chunk[t - sl.start]
+                if mask is not None:
+                    np.multiply(h[:H], mask, out=hm[:H])
+                np.matmul(w_hh, h if mask is None else hm, out=hp)
+                rz = a[: 2 * H]
+                rz += hp[: 2 * H]
+                _gru_sigmoid(rz)
+                hn = hp[2 * H :]
+                if HN is not None:
+                    np.copyto(HN[t], hn)
+                n = a[2 * H :]
+                np.multiply(rz[:H], hn, out=tmp)
+                n += tmp
+                _tanh(n, out=n)
+                # h_t = n + z (h_{t-1} - n)
+                h_new = h_roll[0] if h is h_roll[1] else h_roll[1]
+                np.subtract(h[:H], n, out=tmp)
+                tmp *= rz[H:]
+                np.add(n, tmp, out=h_new[:H])
+                np.copyto(ys[t], h_new[:H].T)
+                h = h_new
+    return ys, (ys[chunks[-1][-1]].copy(),), ((A, HN) if keep else None)
+
+
+def _gru_sigmoid(a: np.ndarray) -> None:
+    """sigmoid in place over rows pre-scaled by 1/2 (float32: tanh(a/2)/2 + 1/2) or -1
+    (float64: 1 / (1 + exp(-a)))."""
+    if a.dtype == np.float32:
+        np.tanh(a, out=a)
+        a *= 0.5
+        a += 0.5
+    else:
+        np.exp(a, out=a)
+        a += 1.0
+        np.divide(1.0, a, out=a)
+
+
+def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.ndarray,
+                  state0: State, reverse: bool, rec_mask: np.ndarray | None, ys: np.ndarray,
+                  saved: Any, hidden_grads: np.ndarray | None, dx: np.ndarray) -> State:
+    """BPTT of :func:`_gru_forward`, a chunk of steps at a time (latest chunk first).
+
+    With the chunk's step-independent factors computed at once,
+    ``F_n = (1 - z)(1 - n^2)``, ``F_z = (h_{t-1} - n) z (1 - z)``, ``F_r = hn r (1 - r)``:
+
+    da_n = dh F_n, da_z = dh F_z, da_r = da_n F_r, dhn = da_n r,
+    dh_{t-1} = W_hh^T [da_r; da_z; dhn] (masked) + dh z
+
+    The input projection's gradient is [da_r, da_z, da_n], the recurrent one's
+    [da_r, da_z, dhn]; both are copied per step, in cache, to (N, 3H) rows for the chunk's
+    parameter gradients. Writes dx; returns dL/d(state0).
+    """
+    A, HN = saved
+    T, N, D = x_tm.shape
+    H = cell.hidden_size
+    dt = x_tm.dtype
+    (dh0,) = _initial_grads(dfinal, cell.state_sizes, N, dt)
+    dh = np.ascontiguousarray(dh0.T)
+    mask = None if rec_mask is None else np.ascontiguousarray(rec_mask.T)
+    w_hh_t = np.ascontiguousarray(cell.weight_hh.data.T)  # (H, 3H)
+    h0 = state0[0] if rec_mask is None else state0[0] * rec_mask
+    h0_t = state0[0].T
+    chunks = _chunks(T, N, reverse)
+    K_max = max(len(c) for c in chunks)
+    F = _buffer(cell, "dA", (K_max, 3 * H, N), dt)
+    dZX = _buffer(cell, "dZX", (K_max, N, 3 * H), dt)
+    dZH = _buffer(cell, "dZH", (K_max, N, 3 * H), dt)
+    B = np.empty((3 * H, N), dt)
+    nxt = np.empty((H, N), dt)
+    tmp = np.empty((H, N), dt)
+    first = chunks[0][0]
+    for steps in reversed(chunks):
+        sl = _span(steps)
+        K = len(steps)
+        a = A[sl]
+        r, z, n = (a[:, k * H : (k + 1) * H] for k in range(3))
+        hn = HN[sl]
+        f = F[:K]
+        f_r, f_z, f_n = (f[:, k * H : (k + 1) * H] for k in range(3))
+        # F_r = hn r (1 - r)
+        np.subtract(1.0, r, out=f_r)
+        f_r *= r
+        f_r *= hn
+        # F_z = (h_{t-1} - n) z (1 - z): h_{t-1} read (transposed) from the outputs.
+        if reverse:
+            np.subtract(ys[sl.start + 1 : sl.stop].transpose(0, 2, 1), n[:-1], out=f_z[:-1])
+            np.subtract(h0_t if sl.stop == T else ys[sl.stop].T, n[-1], out=f_z[-1])
+        else:
+            np.subtract(ys[sl.start : sl.stop - 1].transpose(0, 2, 1), n[1:], out=f_z[1:])
+            np.subtract(h0_t if sl.start == 0 else ys[sl.start - 1].T, n[0], out=f_z[0])
+        f_z *= z
+        np.subtract(1.0, z, out=f_n)  # (1 - z), reused below
+        f_z *= f_n
+        # F_n = (1 - z)(1 - n^2)
+        np.multiply(n, n, out=dZX[:K, :, :H].transpose(0, 2, 1))  # scratch: n^2
+        f_n *= np.subtract(1.0, dZX[:K, :, :H].transpose(0, 2, 1))
+        fzn = f[:, H:].reshape(K, 2, H, N)
+        for t in reversed(steps):
+            k = t - sl.start
+            if dys is not None:
+                dh += dys[t].T
+            if hidden_grads is not None:
+                hidden_grads[t] = dh.T
+            np.multiply(fzn[k], dh, out=B[H:].reshape(2, H, N))  # da_z, da_n
+            np.multiply(B[2 * H :], f_r[k], out=B[:H])  # da_r
+            # dX rows: [da_r, da_z, da_n]; then B's n block becomes dhn = da_n r.
+            np.copyto(dZX[k], B.T)
+            B[2 * H :] *= r[k]
+            np.copyto(dZH[k], B.T)
+            np.matmul(w_hh_t, B, out=nxt)
+            if mask is not None:
+                nxt *= mask
+            np.multiply(dh, z[k], out=tmp)
+            np.add(nxt, tmp, out=dh)
+        if first in steps:
+            k0 = first - sl.start
+            cell.weight_hh.grad += dZH[k0].T @ h0
+            rows = slice(0, K - 1) if reverse else slice(1, K)
+            prev = slice(sl.start + 1, sl.stop) if reverse else slice(sl.start, sl.stop - 1)
+        else:
+            rows = slice(0, K)
+            prev = (slice(sl.start + 1, sl.stop + 1) if reverse
+                    else slice(sl.start - 1, sl.stop - 1))
+        hprev = ys[prev] if rec_mask is None else ys[prev] * rec_mask
+        cell.weight_hh.grad += dZH[:K][rows].reshape(-1, 3 * H).T @ hprev.reshape(-1, H)
+        dX2 = dZX[:K].reshape(K * N, 3 * H)
+        cell.weight_ih.grad += dX2.T @ x_tm[sl].reshape(K * N, D)
+        if cell.bias_ih is not None:
+            cell.bias_ih.grad += dX2.sum(axis=0)
+        if cell.bias_hh is not None:
+            cell.bias_hh.grad += dZH[:K].reshape(K * N, 3 * H).sum(axis=0)
+        _input_grad(dX2, cell.weight_ih.data, dx[sl])
+    return (np.ascontiguousarray(dh.T),)
 
 
 _KERNELS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "lstm": (_lstm_forward, _lstm_backward),
+    "rnn": (_rnn_forward, _rnn_backward),
+    "gru": (_gru_forward, _gru_backward),
 }

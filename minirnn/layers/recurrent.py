@@ -305,7 +305,9 @@ class Recurrent(Layer):
                 raise ValueError("lengths needs batched input (N, T, D); got unbatched (T, D)")
             x = x[None]
             initial_state = self._add_batch_axis(initial_state, "initial_state")
-        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2) if unbatched or self.batch_first else x)
+        # A view, not a copy (peak memory): the cache refers to the caller's x, which must
+        # not change before backward (as in PyTorch, which saves its input).
+        x_tm = x.transpose(1, 0, 2) if unbatched or self.batch_first else x
         steps, batch = x_tm.shape[:2]
         # MACs of one step's recurrent product (N, out) @ (out, G*H).
         decide_blas_threads(batch * self.state_sizes[0] * self.cells[0][0].num_chunks
@@ -328,6 +330,9 @@ class Recurrent(Layer):
         else:
             states0 = tuple(np.zeros(shape, self.dtype) for shape in self._state_shapes(batch))
         keep = grad_enabled()  # inside minirnn.no_grad(): no caches for backward
+        # The previous step's caches go before this step allocates (peak memory; and the
+        # fused kernels reuse the arrays of a dropped cache instead of allocating anew).
+        self._cache = None
         finals: list[list[np.ndarray]] = [[] for _ in self.state_names]
         caches = []
         masks: list[np.ndarray | None] = []
@@ -451,7 +456,9 @@ class Recurrent(Layer):
                 record = None
                 if self.record_hidden_grads:
                     record = recorded[idx] = np.empty((steps, batch, width), self.dtype)
-                dx_dir, dstate0 = bptt.backward(cell, dy_dir, dfin, caches[idx], record)
+                dx_dir, dstate0 = bptt.backward(
+                    cell, dy_dir, dfin, caches[idx], record,
+                    dx_batch_first=layer == 0 and (self.batch_first or unbatched))
                 d_in = dx_dir if d_in is None else d_in + dx_dir
                 for k, ds in enumerate(dstate0):
                     dinit[k][idx] = ds
