@@ -344,7 +344,8 @@ def train_classify(args: argparse.Namespace) -> int:
         **_time_limit_info(clf, args),
     }
     write_json(folder / "report.json", report)
-    written = ["model.npz", "report.json", "per_class.csv", "confusion.csv", "history.csv"]
+    written = ["model.npz", *(["model.neighbors.npz"] if clf.reference else []),
+               "report.json", "per_class.csv", "confusion.csv", "history.csv"]
     if not args.no_plot:
         if _plot_confusion(cm, classes, folder / "confusion.png",
                            f"{name}: test accuracy {acc:.3f}"):
