@@ -1,25 +1,24 @@
 """Backpropagation through time for one layer and one direction: the one home of BPTT.
 
 :func:`forward` / :func:`backward` run a cell over a time-major sequence x (T, N, D).
-Two ways, one set-up and one tail:
+Two ways:
 
 - the generic loop calls the cell's own methods step by step (``project_hidden``,
   ``step``, ``step_backward``, ``hidden_input_grad``): any :class:`~minirnn.Cell`, with
   variable lengths and recurrent dropout;
 - a fused kernel runs the same equations for a whole sequence with fewer numpy calls per
-  step and preallocated buffers. A cell asks for one through its class attribute
-  :attr:`~minirnn.Cell.fused_kernel` (today ``"lstm"``), which is switched
+  step, preallocated buffers and the gate-major layout (state (H, N), gates (G*H, N)) that
+  OpenBLAS runs fastest here. A cell asks for one through its class attribute
+  :attr:`~minirnn.Cell.fused_kernel` (``"lstm"``, ``"gru"``, ``"rnn"``), which is switched
   off automatically for a subclass that overrides the step math, and
   :meth:`~minirnn.Cell.fused_kernel_applies` (the options a kernel covers). Recurrent
   dropout runs on the kernels too; variable lengths use the generic loop.
 
-Both paths start from one input projection for all steps (one GEMM) and end in
-:func:`_finish`, which accumulates the parameter gradients through the cell's
-``project_hidden_backward`` / ``project_input_backward`` with all steps stacked.
-
-A kernel stays only while it beats the generic loop by more than ~1.15x (measured with
-float32 training steps on the project machine, one BLAS thread: the RNN and GRU kernels ran
-0.88-1.31x and 0.95-1.03x the generic loop's time and were deleted; docs/architecture.md).
+The generic loop projects the input of all steps in one GEMM and ends in :func:`_finish`,
+which accumulates the parameter gradients through the cell's ``project_hidden_backward`` /
+``project_input_backward`` with all steps stacked. The kernels work a chunk of steps at a
+time (input projection, parameter gradients) so that only one chunk of gate gradients exists
+at once, and keep only what BPTT needs (docs/architecture.md, "The fused kernels").
 """
 
 from __future__ import annotations
