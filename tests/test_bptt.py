@@ -139,3 +139,48 @@ def test_a_held_cache_is_never_overwritten_and_a_dropped_one_is_reused():
     del other
     _, _, again = bptt.forward(cell, x2, zeros, False)
     assert again[-1][0].ctypes.data == address
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (1, 3, 2, 4), (5, 1, 2, 3), (9, 2, 1, 1)])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_kernels_at_edge_sizes(name, shape, reverse, monkeypatch):
+    """One step, one sample, one unit, one input, and many one-step chunks."""
+    monkeypatch.setattr(bptt, "LSTM_CHUNK_ROWS", 2)
+    T, N, D, H = shape
+    cell = {"lstm": LSTMCell, "gru": GRUCell, "rnn_tanh": RNNCell}.get(name, RNNCell)(
+        D, H, rng=4, **({"nonlinearity": "relu"} if name == "rnn_relu" else {}))
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((T, N, D))
+    state0 = tuple(rng.standard_normal((N, k)) for k in cell.state_sizes)
+    dys = rng.standard_normal((T, N, H))
+    dfinal = tuple(rng.standard_normal((N, k)) for k in cell.state_sizes)
+    fused = _run(cell, x, state0, reverse, None, dys, dfinal, True)
+    generic = _run(cell, x, state0, reverse, None, dys, dfinal, False)
+    np.testing.assert_allclose(fused[0], generic[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fused[2], generic[2], rtol=1e-10, atol=1e-12)
+    for k in fused[4]:
+        np.testing.assert_allclose(fused[4][k], generic[4][k], rtol=1e-10, atol=1e-12, err_msg=k)
+    for u, v in zip(fused[3], generic[3], strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_kernels_in_float32_match_the_generic_loop(name):
+    cell = CELLS[name](rng=6)
+    for p in cell.parameters():
+        p.data = p.data.astype(np.float32)
+        p.grad = np.zeros_like(p.data)
+    rng = np.random.default_rng(7)
+    T, N = 12, 3
+    x = rng.standard_normal((T, N, 3)).astype(np.float32)
+    state0 = tuple(rng.standard_normal((N, k)).astype(np.float32) for k in cell.state_sizes)
+    dys = rng.standard_normal((T, N, 5)).astype(np.float32)
+    fused = _run(cell, x, state0, False, None, dys, None, True)
+    generic = _run(cell, x, state0, False, None, dys, None, False)
+    assert fused[0].dtype == fused[2].dtype == np.float32  # no silent upcast
+    np.testing.assert_allclose(fused[0], generic[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fused[2], generic[2], rtol=1e-4, atol=1e-5)
+    for k in fused[4]:
+        assert fused[4][k].dtype == np.float32
+        np.testing.assert_allclose(fused[4][k], generic[4][k], rtol=1e-4, atol=1e-5, err_msg=k)
