@@ -401,6 +401,40 @@ def _input_grad(dZ: np.ndarray, w_ih: np.ndarray, out: np.ndarray) -> None:
         out[...] = (dZ @ w_ih).reshape(out.shape)
 
 
+def _chunk_param_grads(cell: Any, dZX: np.ndarray, dZH: np.ndarray, x_tm: np.ndarray,
+                       ys: np.ndarray, h0: np.ndarray, steps: range, first: int,
+                       reverse: bool, rec_mask: np.ndarray | None, dx: np.ndarray) -> None:
+    """Parameter gradients and dx of one chunk of a kernel's backward.
+
+    dZX and dZH (K, N, G*H) are dL/d(input projection) and dL/d(recurrent projection) of
+    the chunk's steps in time order (the same array unless the cell's n block differs, as
+    the GRU's). The recurrent product of step t saw the previous output (``h0`` at the
+    first step), masked by recurrent dropout. One bias sum serves both biases when the two
+    gradients are one array.
+    """
+    sl = _span(steps)
+    K, N, GH = dZX.shape
+    H = ys.shape[2]
+    if first in steps:  # its previous output is h0
+        cell.weight_hh.grad += dZH[first - sl.start].T @ h0
+        rows = slice(0, K - 1) if reverse else slice(1, K)
+        prev = slice(sl.start + 1, sl.stop) if reverse else slice(sl.start, sl.stop - 1)
+    else:
+        rows = slice(0, K)
+        prev = (slice(sl.start + 1, sl.stop + 1) if reverse
+                else slice(sl.start - 1, sl.stop - 1))
+    hprev = ys[prev] if rec_mask is None else ys[prev] * rec_mask
+    cell.weight_hh.grad += dZH[rows].reshape(-1, GH).T @ hprev.reshape(-1, H)
+    dX2 = dZX.reshape(K * N, GH)
+    cell.weight_ih.grad += dX2.T @ x_tm[sl].reshape(K * N, x_tm.shape[2])
+    db = dX2.sum(axis=0) if cell.bias_ih is not None else None
+    if db is not None:
+        cell.bias_ih.grad += db
+    if cell.bias_hh is not None:
+        cell.bias_hh.grad += db if dZH is dZX else dZH.reshape(K * N, GH).sum(axis=0)
+    _input_grad(dX2, cell.weight_ih.data, dx[sl])
+
+
 def _lstm_project(w_ih: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
     """Pre-activations ``[W_ih | b] [x_t; 1]`` of a chunk of steps xs (K, N, D) into out
     (K, 4H, N): one batched product that writes the gate-major layout directly (a single
@@ -477,7 +511,7 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
     (peak memory). Writes dx (T, N, D) into ``dx``; returns dL/d(state0).
     """
     A, C = saved
-    T, N, D = x_tm.shape
+    T, N, _ = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
     dh, dc = (np.ascontiguousarray(d.T) for d in _initial_grads(dfinal, cell.state_sizes, N,
@@ -539,28 +573,9 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
                 # Cell order [i, f, g, o]: kernel rows H: are i, f, g, rows :H are o.
                 np.copyto(dZ[k, :, : 3 * H], dA[k, H:].T)
                 np.copyto(dZ[k, :, 3 * H :], dA[k, :H].T)
-        # The chunk's parameter gradients: rows (step, sample) in time order. (The
-        # cell's project_*_backward compute the same; a subclass overriding them loses
-        # the kernel. Done here so that the bias gradient is one sum, not two.)
-        if first in steps:  # its previous output is h0
-            k0 = first - sl.start
-            cell.weight_hh.grad += dZ[k0].T @ h0
-            rows = slice(0, K - 1) if reverse else slice(1, K)
-            prev = slice(sl.start + 1, sl.stop) if reverse else slice(sl.start, sl.stop - 1)
-        else:
-            rows = slice(0, K)
-            prev = (slice(sl.start + 1, sl.stop + 1) if reverse
-                    else slice(sl.start - 1, sl.stop - 1))
-        hprev = ys[prev] if rec_mask is None else ys[prev] * rec_mask
-        cell.weight_hh.grad += dZ[rows].reshape(-1, 4 * H).T @ hprev.reshape(-1, H)
-        dZ2 = dZ.reshape(K * N, 4 * H)
-        cell.weight_ih.grad += dZ2.T @ x_tm[sl].reshape(K * N, D)
-        if cell.bias_ih is not None:
-            db = dZ2.sum(axis=0)
-            cell.bias_ih.grad += db
-            if cell.bias_hh is not None:
-                cell.bias_hh.grad += db
-        _input_grad(dZ2, cell.weight_ih.data, dx[sl])
+        # The cell's project_*_backward compute the same; a subclass overriding them
+        # loses the kernel. Done here so that the bias gradient is one sum, not two.
+        _chunk_param_grads(cell, dZ, dZ, x_tm, ys, h0, steps, first, reverse, rec_mask, dx)
     return (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T))
 
 
@@ -611,7 +626,7 @@ def _rnn_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
     """BPTT of :func:`_rnn_forward`, a chunk of steps at a time (latest chunk first):
     dz_t = dh_t act'(h_t), dh_{t-1} = dz_t W_hh; the chunk's parameter gradients and dx
     are products over its K x N rows. Writes dx into ``dx``; returns dL/d(state0)."""
-    T, N, D = x_tm.shape
+    T, N, _ = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
     (dh,) = _initial_grads(dfinal, cell.state_sizes, N, dt)
@@ -641,26 +656,7 @@ def _rnn_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
             np.matmul(dz, w_hh, out=dh)
             if rec_mask is not None:
                 dh *= rec_mask
-        # The chunk's parameter gradients (see _lstm_backward).
-        if first in steps:
-            k0 = first - sl.start
-            cell.weight_hh.grad += dZ[k0].T @ h0
-            rows = slice(0, K - 1) if reverse else slice(1, K)
-            prev = slice(sl.start + 1, sl.stop) if reverse else slice(sl.start, sl.stop - 1)
-        else:
-            rows = slice(0, K)
-            prev = (slice(sl.start + 1, sl.stop + 1) if reverse
-                    else slice(sl.start - 1, sl.stop - 1))
-        hprev = ys[prev] if rec_mask is None else ys[prev] * rec_mask
-        cell.weight_hh.grad += dZ[rows].reshape(-1, H).T @ hprev.reshape(-1, H)
-        dZ2 = dZ.reshape(K * N, H)
-        cell.weight_ih.grad += dZ2.T @ x_tm[sl].reshape(K * N, D)
-        if cell.bias_ih is not None:
-            db = dZ2.sum(axis=0)
-            cell.bias_ih.grad += db
-            if cell.bias_hh is not None:
-                cell.bias_hh.grad += db
-        _input_grad(dZ2, cell.weight_ih.data, dx[sl])
+        _chunk_param_grads(cell, dZ, dZ, x_tm, ys, h0, steps, first, reverse, rec_mask, dx)
     return (dh,)
 
 
@@ -762,7 +758,7 @@ def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
     parameter gradients. Writes dx; returns dL/d(state0).
     """
     A, HN = saved
-    T, N, D = x_tm.shape
+    T, N, _ = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
     (dh0,) = _initial_grads(dfinal, cell.state_sizes, N, dt)
@@ -823,24 +819,8 @@ def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
                 nxt *= mask
             np.multiply(dh, z[k], out=tmp)
             np.add(nxt, tmp, out=dh)
-        if first in steps:
-            k0 = first - sl.start
-            cell.weight_hh.grad += dZH[k0].T @ h0
-            rows = slice(0, K - 1) if reverse else slice(1, K)
-            prev = slice(sl.start + 1, sl.stop) if reverse else slice(sl.start, sl.stop - 1)
-        else:
-            rows = slice(0, K)
-            prev = (slice(sl.start + 1, sl.stop + 1) if reverse
-                    else slice(sl.start - 1, sl.stop - 1))
-        hprev = ys[prev] if rec_mask is None else ys[prev] * rec_mask
-        cell.weight_hh.grad += dZH[:K][rows].reshape(-1, 3 * H).T @ hprev.reshape(-1, H)
-        dX2 = dZX[:K].reshape(K * N, 3 * H)
-        cell.weight_ih.grad += dX2.T @ x_tm[sl].reshape(K * N, D)
-        if cell.bias_ih is not None:
-            cell.bias_ih.grad += dX2.sum(axis=0)
-        if cell.bias_hh is not None:
-            cell.bias_hh.grad += dZH[:K].reshape(K * N, 3 * H).sum(axis=0)
-        _input_grad(dX2, cell.weight_ih.data, dx[sl])
+        _chunk_param_grads(cell, dZX[:K], dZH[:K], x_tm, ys, h0, steps, first, reverse,
+                           rec_mask, dx)
     return (np.ascontiguousarray(dh.T),)
 
 
