@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sys
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -446,6 +446,27 @@ def _lstm_project(w_ih: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
     np.matmul(w_ih, xt, out=out)
 
 
+def _add_output_grad(dh: np.ndarray, dys: np.ndarray | None,
+                     hidden_grads: np.ndarray | None, t: int) -> None:
+    """Gate-major kernels' backward, step t: dh (H, N) += dL/dy_t; record dL/dh_t."""
+    if dys is not None:
+        dh += dys[t].T
+    if hidden_grads is not None:
+        hidden_grads[t] = dh.T
+
+
+def _gate_steps(w_ih: np.ndarray, x_tm: np.ndarray, A: np.ndarray, chunks: list[range],
+                keep: bool) -> Iterator[tuple[int, np.ndarray]]:
+    """(t, pre-activations (G*H, N) of step t) in visiting order, the input projection
+    written into A (all steps with ``keep``, else one chunk reused) a chunk at a time."""
+    for steps in chunks:
+        sl = _span(steps)
+        a_chunk = A[sl] if keep else A[: len(steps)]
+        _lstm_project(w_ih, x_tm[sl], a_chunk)
+        for t in steps:
+            yield t, a_chunk[t - sl.start]
+
+
 def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
                   rec_mask: np.ndarray | None, keep: bool = True
                   ) -> tuple[np.ndarray, State, Any]:
@@ -471,25 +492,20 @@ def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     h = np.ascontiguousarray(state0[0].T)
     c = np.ascontiguousarray(state0[1].T)
     with np.errstate(over="ignore"):
-        for steps in chunks:
-            sl = _span(steps)
-            a_chunk = A[sl] if keep else A[: len(steps)]
-            _lstm_project(w_ih, x_tm[sl], a_chunk)
-            for t in steps:
-                a = a_chunk[t - sl.start]
-                np.matmul(w_hh, h if mask is None else np.multiply(h, mask, out=hm), out=hp)
-                a += hp
-                _lstm_activate(a, H)
-                ct = C[t if keep else t % 2]
-                np.multiply(a[2 * H : 3 * H], c, out=ct)
-                np.multiply(a[H : 2 * H], a[3 * H :], out=ig)
-                ct += ig
-                np.tanh(ct, out=tc)
-                h = np.multiply(a[:H], tc, out=h_roll[t % 2])
-                # The output in the layer's (N, H) layout, copied while h is in cache
-                # (no (T, H, N) array of outputs: peak memory).
-                np.copyto(ys[t], h.T)
-                c = ct
+        for t, a in _gate_steps(w_ih, x_tm, A, chunks, keep):
+            np.matmul(w_hh, h if mask is None else np.multiply(h, mask, out=hm), out=hp)
+            a += hp
+            _lstm_activate(a, H)
+            ct = C[t if keep else t % 2]
+            np.multiply(a[2 * H : 3 * H], c, out=ct)
+            np.multiply(a[H : 2 * H], a[3 * H :], out=ig)
+            ct += ig
+            np.tanh(ct, out=tc)
+            h = np.multiply(a[:H], tc, out=h_roll[t % 2])
+            # The output in the layer's (N, H) layout, copied while h is in cache (no
+            # (T, H, N) array of outputs: peak memory).
+            np.copyto(ys[t], h.T)
+            c = ct
     final = (ys[chunks[-1][-1]].copy(), np.ascontiguousarray(c.T))
     return ys, final, ((A, C) if keep else None)
 
@@ -558,10 +574,7 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
         with np.errstate(over="ignore"):
             for t in reversed(steps):
                 k = t - sl.start
-                if dys is not None:
-                    dh += dys[t].T
-                if hidden_grads is not None:
-                    hidden_grads[t] = dh.T
+                _add_output_grad(dh, dys, hidden_grads, t)
                 np.multiply(dh, Q[k], out=b1)
                 dc += b1
                 np.multiply(dA3[k], dc, out=dA3[k])
@@ -700,32 +713,27 @@ def _gru_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     tmp = np.empty((H, N), dt)
     h = h_roll[1]
     with np.errstate(over="ignore"):
-        for steps in chunks:
-            sl = _span(steps)
-            a_chunk = A[sl] if keep else A[: len(steps)]
-            _lstm_project(w_ih, x_tm[sl], a_chunk)
-            for t in steps:
-                a = a_chunk[t - sl.start]
-                if mask is not None:
-                    np.multiply(h[:H], mask, out=hm[:H])
-                np.matmul(w_hh, h if mask is None else hm, out=hp)
-                rz = a[: 2 * H]
-                rz += hp[: 2 * H]
-                _gru_sigmoid(rz)
-                hn = hp[2 * H :]
-                if HN is not None:
-                    np.copyto(HN[t], hn)
-                n = a[2 * H :]
-                np.multiply(rz[:H], hn, out=tmp)
-                n += tmp
-                _tanh(n, out=n)
-                # h_t = n + z (h_{t-1} - n)
-                h_new = h_roll[0] if h is h_roll[1] else h_roll[1]
-                np.subtract(h[:H], n, out=tmp)
-                tmp *= rz[H:]
-                np.add(n, tmp, out=h_new[:H])
-                np.copyto(ys[t], h_new[:H].T)
-                h = h_new
+        for t, a in _gate_steps(w_ih, x_tm, A, chunks, keep):
+            if mask is not None:
+                np.multiply(h[:H], mask, out=hm[:H])
+            np.matmul(w_hh, h if mask is None else hm, out=hp)
+            rz = a[: 2 * H]
+            rz += hp[: 2 * H]
+            _gru_sigmoid(rz)
+            hn = hp[2 * H :]
+            if HN is not None:
+                np.copyto(HN[t], hn)
+            n = a[2 * H :]
+            np.multiply(rz[:H], hn, out=tmp)
+            n += tmp
+            _tanh(n, out=n)
+            # h_t = n + z (h_{t-1} - n)
+            h_new = h_roll[0] if h is h_roll[1] else h_roll[1]
+            np.subtract(h[:H], n, out=tmp)
+            tmp *= rz[H:]
+            np.add(n, tmp, out=h_new[:H])
+            np.copyto(ys[t], h_new[:H].T)
+            h = h_new
     return ys, (ys[chunks[-1][-1]].copy(),), ((A, HN) if keep else None)
 
 
@@ -804,10 +812,7 @@ def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
         fzn = f[:, H:].reshape(K, 2, H, N)
         for t in reversed(steps):
             k = t - sl.start
-            if dys is not None:
-                dh += dys[t].T
-            if hidden_grads is not None:
-                hidden_grads[t] = dh.T
+            _add_output_grad(dh, dys, hidden_grads, t)
             np.multiply(fzn[k], dh, out=B[H:].reshape(2, H, N))  # da_z, da_n
             np.multiply(B[2 * H :], f_r[k], out=B[:H])  # da_r
             # dX rows: [da_r, da_z, da_n]; then B's n block becomes dhn = da_n r.
