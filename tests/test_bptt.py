@@ -33,7 +33,7 @@ def _run(cell, x, state0, reverse, rec_mask, dys, dfinal, fused):
 def test_fused_and_generic_paths_agree(name, reverse, bias, dropout, chunk_rows, monkeypatch):
     # chunk_rows 8 and 1: the kernel works in chunks of 2 and 1 steps (of 7), the last
     # chunk shorter; 256: one chunk.
-    monkeypatch.setattr(bptt, "LSTM_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(bptt, "CHUNK_ROWS", chunk_rows)
     cell = CELLS[name](bias=bias, rng=1)
     assert bptt.kernel_name(cell) is not None
     rng = np.random.default_rng(2)
@@ -146,7 +146,7 @@ def test_a_held_cache_is_never_overwritten_and_a_dropped_one_is_reused():
 @pytest.mark.parametrize("reverse", [False, True])
 def test_kernels_at_edge_sizes(name, shape, reverse, monkeypatch):
     """One step, one sample, one unit, one input, and many one-step chunks."""
-    monkeypatch.setattr(bptt, "LSTM_CHUNK_ROWS", 2)
+    monkeypatch.setattr(bptt, "CHUNK_ROWS", 2)
     T, N, D, H = shape
     cell = {"lstm": LSTMCell, "gru": GRUCell, "rnn_tanh": RNNCell}.get(name, RNNCell)(
         D, H, rng=4, **({"nonlinearity": "relu"} if name == "rnn_relu" else {}))

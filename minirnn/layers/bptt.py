@@ -110,26 +110,10 @@ def _order(T: int, reverse: bool) -> range:
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
-def _project_all(cell: Cell, x_tm: np.ndarray, scale: np.ndarray | None = None,
-                 bias: bool = False) -> np.ndarray:
-    """The input projection of every step in one GEMM: (T, N, D) -> (T, N, G*H).
-
-    Fused kernels pass ``scale`` (per output column, exact powers of two) to fold a sign
-    or factor of their gate nonlinearities into the weights, and ``bias=True`` to fold
-    ``bias_ih + bias_hh`` into the same GEMM as a column of ones appended to x (cheaper
-    than a separate pass over the (T, N, G*H) result: 3.4 vs 4.0 ms at T,N,D,H =
-    100,64,32,128 in float32).
-    """
+def _project_all(cell: Cell, x_tm: np.ndarray) -> np.ndarray:
+    """The input projection of every step in one GEMM: (T, N, D) -> (T, N, G*H)."""
     T, N, D = x_tm.shape
-    if scale is None:
-        return cell.project_input(x_tm.reshape(T * N, D)).reshape(T, N, -1)
-    w = cell.weight_ih.data.T * scale  # (D, G*H), C-contiguous
-    x = x_tm.reshape(T * N, D)
-    if bias and cell.bias_ih is not None and cell.bias_hh is not None:
-        b = (cell.bias_ih.data + cell.bias_hh.data) * scale
-        w = np.concatenate([w, b[None]], axis=0)
-        x = np.concatenate([x, np.ones((T * N, 1), x.dtype)], axis=1)
-    return (x @ w).reshape(T, N, -1)
+    return cell.project_input(x_tm.reshape(T * N, D)).reshape(T, N, -1)
 
 
 def _initial_grads(dfinal: State | None, sizes: tuple[int, ...], N: int,
@@ -358,19 +342,19 @@ def _buffer(cell: Cell, name: str, shape: tuple[int, ...], dtype: np.dtype) -> n
     return buf
 
 
-#: Rows (steps x batch) per chunk of the LSTM kernel: the input projection and the
+#: Rows (steps x batch) per chunk of the fused kernels: the input projection and the
 #: parameter gradients are computed a chunk of steps at a time (products of at least this
 #: many rows keep the BLAS efficient; the chunk buffers stay a fraction of the cache).
-LSTM_CHUNK_ROWS = 256
+CHUNK_ROWS = 256
 
 
 def _chunks(T: int, N: int, reverse: bool) -> list[range]:
     """The time indices in forward-visit order, cut into chunks of consecutive steps.
 
-    A chunk holds at least :data:`LSTM_CHUNK_ROWS` rows (steps x N) and there are at most
+    A chunk holds at least :data:`CHUNK_ROWS` rows (steps x N) and there are at most
     about 8 (so the per-chunk buffers stay near 1/8 of what the sequence keeps).
     """
-    k = max(-(-T // 8), -(-LSTM_CHUNK_ROWS // max(N, 1)), 1)
+    k = max(-(-T // 8), -(-CHUNK_ROWS // max(N, 1)), 1)
     order = list(_order(T, reverse))
     step = -1 if reverse else 1
     return [range(order[j], order[min(j + k, T) - 1] + step, step) for j in range(0, T, k)]
@@ -435,7 +419,7 @@ def _chunk_param_grads(cell: Any, dZX: np.ndarray, dZH: np.ndarray, x_tm: np.nda
     _input_grad(dX2, cell.weight_ih.data, dx[sl])
 
 
-def _lstm_project(w_ih: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
+def _project_gate_major(w_ih: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
     """Pre-activations ``[W_ih | b] [x_t; 1]`` of a chunk of steps xs (K, N, D) into out
     (K, 4H, N): one batched product that writes the gate-major layout directly (a single
     (K N, D) @ (D, 4H) product plus a transposed copy took 2-4x longer)."""
@@ -462,7 +446,7 @@ def _gate_steps(w_ih: np.ndarray, x_tm: np.ndarray, A: np.ndarray, chunks: list[
     for steps in chunks:
         sl = _span(steps)
         a_chunk = A[sl] if keep else A[: len(steps)]
-        _lstm_project(w_ih, x_tm[sl], a_chunk)
+        _project_gate_major(w_ih, x_tm[sl], a_chunk)
         for t in steps:
             yield t, a_chunk[t - sl.start]
 
@@ -613,13 +597,15 @@ def _rnn_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     hm = np.empty((N, H), dt)
     h = state0[0]
     relu = cell.nonlinearity == "relu"
+    bias = (cell.bias_ih.data + cell.bias_hh.data
+            if cell.bias_ih is not None and cell.bias_hh is not None else None)
     with np.errstate(over="ignore"):
         for steps in chunks:
             sl = _span(steps)
             xp = xp_buf[: len(steps)]
             np.matmul(x_tm[sl], cell.weight_ih.data.T, out=xp)
-            if cell.bias_ih is not None and cell.bias_hh is not None:
-                xp += cell.bias_ih.data + cell.bias_hh.data
+            if bias is not None:
+                xp += bias
             for t in steps:
                 y = ys[t]
                 np.matmul(h if rec_mask is None else np.multiply(h, rec_mask, out=hm), w_hh_t,
@@ -807,8 +793,10 @@ def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
         np.subtract(1.0, z, out=f_n)  # (1 - z), reused below
         f_z *= f_n
         # F_n = (1 - z)(1 - n^2)
-        np.multiply(n, n, out=dZX[:K, :, :H].transpose(0, 2, 1))  # scratch: n^2
-        f_n *= np.subtract(1.0, dZX[:K, :, :H].transpose(0, 2, 1))
+        scratch = dZX[:K, :, :H].transpose(0, 2, 1)  # (K, H, N), overwritten below
+        np.multiply(n, n, out=scratch)
+        np.subtract(1.0, scratch, out=scratch)
+        f_n *= scratch
         fzn = f[:, H:].reshape(K, 2, H, N)
         for t in reversed(steps):
             k = t - sl.start
