@@ -85,13 +85,16 @@ def dtw_distances(a: np.ndarray, b: np.ndarray, window: int, *,
     for start in range(0, len(a), per):
         a_c = a[start:start + per]  # (K, T, D)
         k = len(a_c)
+        # Two rows of the programme, swapped each step. Step i reads row i-1 on
+        # [lo - 1, hi), i.e. its band plus one cell past its end; bands only move up, so
+        # cells past a band were never written (still inf) and stale cells lie below it.
         prev = np.full((k, len(b), t), np.inf)
+        cur = np.full_like(prev, np.inf)
         for i in range(t):
             lo, hi = max(0, i - window), min(t, i + window + 1)
             # step costs of a's step i against b's steps lo..hi-1: (K, Nb, hi - lo)
             diff = a_c[:, None, None, i, :] - np.moveaxis(b_t[lo:hi], 0, 1)[None]
             cost = (diff ** 2).sum(-1)
-            cur = np.full((k, len(b), t), np.inf)
             if i == 0:
                 cur[:, :, lo:hi] = np.cumsum(cost, axis=2)
             else:
@@ -107,7 +110,7 @@ def dtw_distances(a: np.ndarray, b: np.ndarray, window: int, *,
                 for j in range(1, hi - lo):
                     cur[:, :, lo + j] = np.minimum(best[:, :, j],
                                                    cur[:, :, lo + j - 1] + cost[:, :, j])
-            prev = cur
+            prev, cur = cur, prev
         out[start:start + k] = prev[:, :, t - 1]
     return out / t
 
