@@ -4,7 +4,13 @@ The per-step recurrent product of a small layer (``(N, H) @ (H, G*H)``) is too s
 share between threads: on the 2-core project machine, (32, 64) @ (64, 256) took 17 us on
 one OpenBLAS thread and 25-64 us on two, and on a loaded machine a tiny training step took
 10x longer with two threads than with one (the second thread spins waiting for a core).
-Large layers gain from every thread.
+Large layers gain from every thread, and more from a split of the batch: numpy's
+element-wise work (the gate nonlinearities, about a third of a large LSTM step) runs on one
+thread whatever the BLAS does, so a fused kernel with a batch of at least
+:data:`SPLIT_MIN_BATCH` runs as two half-batch calls on two Python threads (numpy releases
+the GIL in its loops and in the BLAS), each with one BLAS thread. The two halves meet once
+per layer call, not per step: no spinning, and a busy core costs a split run no more than
+an unsplit one.
 
 The policy (documented in docs/architecture.md, "Threads"):
 
@@ -13,7 +19,10 @@ The policy (documented in docs/architecture.md, "Threads"):
 - The first recurrent forward of the process decides, once, from its size: if its
   per-step product has fewer than :data:`SINGLE_THREAD_MACS` multiply-adds, numpy's BLAS
   is limited to one thread for the rest of the process (with ``threadpoolctl``);
-  otherwise nothing is changed. Later layers, in any thread, see the same setting, so
+  otherwise, with a batch of at least :data:`SPLIT_MIN_BATCH` on a machine with two or
+  more cores, numpy's BLAS is limited to cores / 2 threads and every large enough kernel
+  call is split in two halves of the batch (:func:`batch_parts`); otherwise nothing is
+  changed. Later layers, in any thread, see the same setting, so
   two models trained in two threads compute exactly what each computes alone.
 - An explicit choice wins and switches the automatic one off: :func:`set_blas_threads`
   (or ``threadpoolctl.threadpool_limits`` in your code before the first forward), or the
@@ -27,16 +36,31 @@ import os
 import threading
 from typing import Any
 
-__all__ = ["SINGLE_THREAD_MACS", "blas_thread_policy", "set_blas_threads"]
+__all__ = ["SINGLE_THREAD_MACS", "SPLIT_MIN_BATCH", "batch_parts", "blas_thread_policy",
+           "set_batch_threads", "set_blas_threads"]
 
 #: Per-step matrix products below this many multiply-adds run best on one BLAS thread
 #: (measured on the 2-core project machine; from (64, 128) @ (128, 512) up two threads win
 #: on an idle machine).
 SINGLE_THREAD_MACS = 1_000_000
 
+#: Smallest batch that a fused kernel splits over two threads: halves of 32 rows and more
+#: keep the BLAS efficient (measured on the 2-core project machine: LSTM float32 inference
+#: 10-15 % faster at N = 64 and 128, H >= 128; at N = 32 the split gained nothing, and at
+#: H = 64 the GIL made it 2.5x slower, hence also :data:`SINGLE_THREAD_MACS` per call).
+SPLIT_MIN_BATCH = 64
+
 _LOCK = threading.Lock()
 _decided: str | None = None  # a description of the decision once made
 _limiter: Any = None  # keeps the threadpoolctl limit object alive
+_parts = 1  # Python threads a large kernel call is split over (1: no split)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _limit(n: int) -> None:
@@ -49,22 +73,54 @@ def _limit(n: int) -> None:
 def set_blas_threads(n: int | None) -> None:
     """Set numpy's BLAS thread count for the process (``None``: leave it alone).
 
-    Call it before training; it replaces minirnn's automatic once-per-process choice.
-    Like every BLAS setting it is process-wide: do not change it while models run in
+    Call it before training; it replaces minirnn's automatic once-per-process choice and
+    switches the batch split off (:func:`set_batch_threads` turns it on). Like every BLAS
+    setting it is process-wide: do not change it while models run in
     other threads.
     """
-    global _decided
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise ValueError(f"n must be a positive int or None, got {n!r}")
+    global _decided, _parts
+    _check_count(n)
     with _LOCK:
         if n is not None:
             _limit(n)
+        _parts = 1
         _decided = "set by set_blas_threads" if n is not None else "left alone (set_blas_threads)"
 
 
-def decide_blas_threads(macs_per_step: int) -> None:
+def set_batch_threads(n: int) -> None:
+    """Split every fused kernel call with a batch of at least :data:`SPLIT_MIN_BATCH` over
+    ``n`` Python threads (1: no split), each running a slice of the batch.
+
+    Leaves the BLAS thread count alone: with ``n`` > 1, limit it too (each thread's BLAS
+    calls start that many threads). Replaces the automatic choice, as
+    :func:`set_blas_threads` does.
+    """
+    global _decided, _parts
+    _check_count(n, allow_none=False)
+    with _LOCK:
+        _parts = n
+        if _decided is None:
+            _decided = "left alone (set_batch_threads)"
+
+
+def _check_count(n: object, allow_none: bool = True) -> None:
+    if n is None and allow_none:
+        return
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int{' or None' if allow_none else ''}, "
+                         f"got {n!r}")
+
+
+def batch_parts(batch: int, macs_per_step: int) -> int:
+    """How many threads a fused kernel call of this batch and step size is split over."""
+    if _parts > 1 and batch >= SPLIT_MIN_BATCH and macs_per_step >= SINGLE_THREAD_MACS:
+        return min(_parts, batch // (SPLIT_MIN_BATCH // 2))
+    return 1
+
+
+def decide_blas_threads(macs_per_step: int, batch: int = 0) -> None:
     """Apply the policy once per process, from the first recurrent layer's step size."""
-    global _decided
+    global _decided, _parts
     if _decided is not None:  # the common case: no lock, nothing to do
         return
     with _LOCK:
@@ -84,6 +140,11 @@ def decide_blas_threads(macs_per_step: int) -> None:
         elif macs_per_step < SINGLE_THREAD_MACS:
             _limit(1)
             _decided = f"1 (first recurrent layer: {macs_per_step} multiply-adds per step)"
+        elif batch >= SPLIT_MIN_BATCH and _cores() >= 2:
+            _limit(max(1, _cores() // 2))
+            _parts = 2
+            _decided = (f"{max(1, _cores() // 2)}, batch split over 2 threads (first "
+                        f"recurrent layer: {macs_per_step} per step, batch {batch})")
         else:
             _decided = f"left alone (first recurrent layer: {macs_per_step} per step)"
 
@@ -94,4 +155,4 @@ def blas_thread_policy() -> dict[str, Any]:
 
     pools = [{"library": p.get("internal_api"), "num_threads": p.get("num_threads")}
              for p in threadpool_info() if p.get("user_api") == "blas"]
-    return {"decision": _decided, "blas": pools}
+    return {"decision": _decided, "batch_threads": _parts, "blas": pools}

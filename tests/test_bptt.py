@@ -19,6 +19,8 @@ def _run(cell, x, state0, reverse, rec_mask, dys, dfinal, fused):
     cell.zero_grad()
     ys, final, cache = bptt.forward(cell, x, state0, reverse, None, rec_mask, fused=fused)
     assert (cache[0] == "steps") != fused
+    if fused and bptt.batch_parts(x.shape[1], 1) > 1:
+        assert len(cache[7]) == bptt.batch_parts(x.shape[1], 1)  # the batch was split
     record = np.empty_like(ys)
     dx, dstate0 = bptt.backward(cell, dys, dfinal, cache, record)
     grads = {n: p.grad.copy() for n, p in cell.named_parameters()}
@@ -30,10 +32,13 @@ def _run(cell, x, state0, reverse, rec_mask, dys, dfinal, fused):
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("dropout", [False, True])
 @pytest.mark.parametrize("chunk_rows", [256, 8, 1])
-def test_fused_and_generic_paths_agree(name, reverse, bias, dropout, chunk_rows, monkeypatch):
+@pytest.mark.parametrize("parts", [1, 2, 3])
+def test_fused_and_generic_paths_agree(name, reverse, bias, dropout, chunk_rows, parts,
+                                       monkeypatch):
     # chunk_rows 8 and 1: the kernel works in chunks of 2 and 1 steps (of 7), the last
-    # chunk shorter; 256: one chunk.
+    # chunk shorter; 256: one chunk. parts: the batch of 4 split over 2 or 3 threads.
     monkeypatch.setattr(bptt, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(bptt, "batch_parts", lambda batch, macs: parts)
     cell = CELLS[name](bias=bias, rng=1)
     assert bptt.kernel_name(cell) is not None
     rng = np.random.default_rng(2)
@@ -130,15 +135,15 @@ def test_a_held_cache_is_never_overwritten_and_a_dropped_one_is_reused():
     del fresh
     _, _, held = bptt.forward(cell, x1, zeros, False)
     _, _, other = bptt.forward(cell, x2, zeros, False)  # must not write into `held`
-    assert not np.shares_memory(held[-1][0], other[-1][0])
+    assert not np.shares_memory(held[6][0], other[6][0])
     got = grads_of(held)
     np.testing.assert_array_equal(got[0], expected[0])
     for a, b in zip(got[1], expected[1], strict=True):
         np.testing.assert_array_equal(a, b)
-    address = other[-1][0].ctypes.data
+    address = other[6][0].ctypes.data
     del other
     _, _, again = bptt.forward(cell, x2, zeros, False)
-    assert again[-1][0].ctypes.data == address
+    assert again[6][0].ctypes.data == address
 
 
 @pytest.mark.parametrize("name", sorted(CELLS))
@@ -184,3 +189,48 @@ def test_kernels_in_float32_match_the_generic_loop(name):
     for k in fused[4]:
         assert fused[4][k].dtype == np.float32
         np.testing.assert_allclose(fused[4][k], generic[4][k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+@pytest.mark.parametrize("cls", ["LSTM", "GRU", "RNN"])
+def test_a_split_batch_gives_the_unsplit_layer_results(cls, monkeypatch):
+    """Two stacked bidirectional layers, batch-first (dx written through a strided view),
+    float32: the batch split over two threads computes what one thread computes."""
+    import minirnn.layers as layers
+
+    def run(parts):
+        monkeypatch.setattr(bptt, "batch_parts", lambda batch, macs: parts)
+        layer = getattr(layers, cls)(6, 8, num_layers=2, bidirectional=True, seed=4,
+                                     dtype=np.float32)
+        x = np.random.default_rng(5).standard_normal((9, 11, 6)).astype(np.float32)
+        y = layer.forward(x)
+        dx = layer.backward(np.cos(y))
+        return [y, dx, *layer.final_state, *(p.grad for p in layer.parameters())]
+
+    for got, want in zip(run(2), run(1), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_split_parts_are_awaited_and_their_errors_raised():
+    import threading
+    import time
+
+    finished = threading.Event()
+
+    def part(k):
+        if k == 1:
+            time.sleep(0.2)
+            finished.set()
+            raise ValueError("in part 1")
+        raise KeyError("in part 0")
+
+    with pytest.raises(KeyError):  # the caller's own error; part 1 has ended by then
+        bptt._run_parts(part, [(0,), (1,)])
+    assert finished.is_set()
+
+    def fails_in_part_1(k):
+        if k == 1:
+            raise ValueError("in part 1")
+        return k
+
+    with pytest.raises(ValueError, match="in part 1"):  # a worker's error reaches the caller
+        bptt._run_parts(fails_in_part_1, [(0,), (1,)])

@@ -14,6 +14,10 @@ Two ways:
   :meth:`~minirnn.Cell.fused_kernel_applies` (the options a kernel covers). Recurrent
   dropout runs on the kernels too; variable lengths use the generic loop.
 
+A kernel call with a large enough batch runs as slices of the batch on several threads
+(:func:`minirnn.threads.batch_parts`): the slices are independent sequences, so they meet
+only at the end, where the parameter gradients of the other slices are added to the cell's.
+
 The generic loop projects the input of all steps in one GEMM and ends in :func:`_finish`,
 which accumulates the parameter gradients through the cell's ``project_hidden_backward`` /
 ``project_input_backward`` with all steps stacked. The kernels work a chunk of steps at a
@@ -23,19 +27,25 @@ at once, and keep only what BPTT needs (docs/architecture.md, "The fused kernels
 
 from __future__ import annotations
 
+import itertools
 import sys
+import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
 
 from minirnn._math import tanh as _tanh
 from minirnn.cells.base import Cell, State
+from minirnn.threads import batch_parts
 
 __all__ = ["backward", "forward", "kernel_name"]
 
 Cache = tuple[Any, ...]
+#: A kernel's gradient accumulators: (weight_ih, weight_hh, bias_ih, bias_hh).
+Grads = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
 
 
 def kernel_name(cell: Cell) -> str | None:
@@ -69,8 +79,20 @@ def forward(
         name = None  # (the generic loop keeps every state; the kernels keep only some)
     if name is not None:
         kernel_forward, _ = _KERNELS[name]
-        ys, final, saved = kernel_forward(cell, x_tm, state0, reverse, rec_mask, keep)
-        return ys, final, (name, x_tm, state0, reverse, rec_mask, ys, saved) if keep else None
+        T, N, _ = x_tm.shape
+        parts = _batch_slices(cell, N)
+        if parts is None:
+            ys, final, saved = kernel_forward(cell, x_tm, state0, reverse, rec_mask, keep)
+        else:
+            ys = np.empty((T, N, cell.hidden_size), x_tm.dtype)
+            results = _run_parts(kernel_forward, [
+                (cell, x_tm[:, s], _rows(state0, s), reverse, _rows(rec_mask, s), keep, p,
+                 ys[:, s]) for p, s in enumerate(parts)])
+            finals = zip(*(r[1] for r in results), strict=True)
+            final = tuple(np.concatenate(f, axis=0) for f in finals)
+            saved = [r[2] for r in results]
+        cache = (name, x_tm, state0, reverse, rec_mask, ys, saved, parts) if keep else None
+        return ys, final, cache
     ys, final, cache = _generic_forward(cell, x_tm, state0, reverse, step_mask, rec_mask,
                                         record, keep)
     return ys, final, cache if keep else None
@@ -94,14 +116,79 @@ def backward(
     """
     if cache[0] == "steps":
         return _generic_backward(cell, dys, dfinal, cache, hidden_grads)
-    name, x_tm, state0, reverse, rec_mask, ys, saved = cache
+    name, x_tm, state0, reverse, rec_mask, ys, saved, parts = cache
     _, kernel_backward = _KERNELS[name]
     T, N, D = x_tm.shape
     dx = (np.empty((N, T, D), x_tm.dtype).transpose(1, 0, 2) if dx_batch_first
           else np.empty((T, N, D), x_tm.dtype))
-    dstate0 = kernel_backward(cell, dys, dfinal, x_tm, state0, reverse, rec_mask, ys, saved,
-                              hidden_grads, dx)
-    return dx, dstate0
+    if parts is None:
+        dstate0 = kernel_backward(cell, dys, dfinal, x_tm, state0, reverse, rec_mask, ys,
+                                  saved, hidden_grads, dx)
+        return dx, dstate0
+    # The first slice accumulates into the cell's gradients, the others into their own
+    # arrays (no two threads add into one array), summed below.
+    sinks = [_cell_grads(cell)] + [
+        tuple(None if g is None else np.zeros_like(g) for g in _cell_grads(cell))
+        for _ in parts[1:]]
+    results = _run_parts(kernel_backward, [
+        (cell, _cols(dys, s), _rows(dfinal, s), x_tm[:, s], _rows(state0, s), reverse,
+         _rows(rec_mask, s), ys[:, s], saved[p], _cols(hidden_grads, s), dx[:, s], sinks[p],
+         p) for p, s in enumerate(parts)])
+    for sink in sinks[1:]:
+        for total, extra in zip(sinks[0], sink, strict=True):
+            if total is not None:
+                total += extra
+    return dx, tuple(np.concatenate(d, axis=0) for d in zip(*results, strict=True))
+
+
+# ------------------------------------------------------------------ batch split
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _batch_slices(cell: Cell, N: int) -> list[slice] | None:
+    """The batch slices a kernel call runs on, one per thread (None: no split)."""
+    H = cell.hidden_size
+    parts = batch_parts(N, N * H * cell.num_chunks * H)
+    if parts == 1:
+        return None
+    bounds = [N * p // parts for p in range(parts + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def _run_parts(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """``fn(*args)`` for every args in ``calls``: the first here, the others on the pool."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < len(calls) - 1:
+            _POOL = ThreadPoolExecutor(len(calls) - 1, thread_name_prefix="minirnn-batch")
+        pool = _POOL
+    futures = [pool.submit(fn, *args) for args in calls[1:]]
+    try:
+        first = fn(*calls[0])
+    finally:
+        wait(futures)  # they write into arrays shared with this call: never leave them running
+    return [first] + [f.result() for f in futures]
+
+
+def _rows(arrays: Any, s: slice) -> Any:
+    """Rows ``s`` (the batch axis 0) of an array, of each array of a tuple, or None."""
+    if arrays is None:
+        return None
+    if isinstance(arrays, tuple):
+        return tuple(a[s] for a in arrays)
+    return arrays[s]
+
+
+def _cols(a: np.ndarray | None, s: slice) -> np.ndarray | None:
+    """The batch slice ``s`` (axis 1) of a time-major (T, N, ...) array, or None."""
+    return None if a is None else a[:, s]
+
+
+def _cell_grads(cell: Any) -> Grads:
+    return (cell.weight_ih.grad, cell.weight_hh.grad,
+            None if cell.bias_ih is None else cell.bias_ih.grad,
+            None if cell.bias_hh is None else cell.bias_hh.grad)
 
 
 # ------------------------------------------------------------------ shared set-up and tail
@@ -266,10 +353,12 @@ def _generic_backward(
 
 # ------------------------------------------------------------------ fused kernels
 # Each kernel is a pair (forward, backward). forward(cell, x_tm, state0, reverse, rec_mask,
-# keep) returns (outputs, final state, saved); backward(cell, dys, dfinal, x_tm, state0,
-# reverse, rec_mask, ys, saved, hidden_grads, dx) accumulates the parameter gradients,
-# writes dx into the given (T, N, D) array and returns dL/d(state0). Nothing in `saved`
-# is written by backward (a second backward must give the same gradients).
+# keep, part, out) returns (outputs, final state, saved), the outputs written into `out`
+# if given; backward(cell, dys, dfinal, x_tm, state0, reverse, rec_mask, ys, saved,
+# hidden_grads, dx, grads, part) accumulates the parameter gradients (into `grads`, None:
+# the cell's), writes dx into the given (T, N, D) array and returns dL/d(state0). `part`
+# names the batch slice the call runs (its own buffers). Nothing in `saved` is written by
+# backward (a second backward must give the same gradients).
 
 
 # The LSTM kernel works gate-major: the state is (H, N) and the gates (4H, N), the batch
@@ -322,11 +411,14 @@ def _lstm_scale(dtype: np.dtype, H: int) -> np.ndarray:
     return scale
 
 
-_BUFFERS: weakref.WeakKeyDictionary[Cell, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
+_BUFFERS: weakref.WeakKeyDictionary[Cell, dict[tuple[str, int], np.ndarray]] = (
+    weakref.WeakKeyDictionary())
 
 
-def _buffer(cell: Cell, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """An uninitialised array for ``cell``'s kernel, reused across calls when free.
+def _buffer(cell: Cell, name: str, shape: tuple[int, ...], dtype: np.dtype,
+            part: int = 0) -> np.ndarray:
+    """An uninitialised array for ``cell``'s kernel (on batch slice ``part``), reused across
+    calls when free.
 
     A fresh multi-megabyte array costs page faults (and, with transparent huge pages,
     sometimes a compaction stall) on every training step; reusing the previous step's
@@ -334,11 +426,12 @@ def _buffer(cell: Cell, name: str, shape: tuple[int, ...], dtype: np.dtype) -> n
     (the cache of the previous forward has been dropped, no view of it is alive), so a
     cache somebody still holds is never overwritten.
     """
-    pool = _BUFFERS.setdefault(cell, {})
-    buf = pool.get(name)
+    with _POOL_LOCK:  # slices of one cell run in threads of their own
+        pool = _BUFFERS.setdefault(cell, {})
+    buf = pool.get((name, part))
     # References: the pool, `buf`, and getrefcount's argument. Views hold their base.
     if buf is None or buf.shape != shape or buf.dtype != dtype or sys.getrefcount(buf) > 3:
-        buf = pool[name] = np.empty(shape, dtype)
+        buf = pool[(name, part)] = np.empty(shape, dtype)
     return buf
 
 
@@ -381,14 +474,16 @@ def _input_grad(dZ: np.ndarray, w_ih: np.ndarray, out: np.ndarray) -> None:
     """dx of a chunk, dZ (K N, G H) @ W_ih (G H, D), into out (K, N, D) (any strides)."""
     if out.flags.c_contiguous:
         np.matmul(dZ, w_ih, out=out.reshape(dZ.shape[0], -1))
-    else:
-        out[...] = (dZ @ w_ih).reshape(out.shape)
+    else:  # one product per step, each into its (N, D) rows of a strided dx
+        np.matmul(dZ.reshape(*out.shape[:2], -1), w_ih, out=out)
 
 
-def _chunk_param_grads(cell: Any, dZX: np.ndarray, dZH: np.ndarray, x_tm: np.ndarray,
-                       ys: np.ndarray, h0: np.ndarray, steps: range, first: int,
-                       reverse: bool, rec_mask: np.ndarray | None, dx: np.ndarray) -> None:
-    """Parameter gradients and dx of one chunk of a kernel's backward.
+def _chunk_param_grads(cell: Any, grads: Grads | None, dZX: np.ndarray, dZH: np.ndarray,
+                       x_tm: np.ndarray, ys: np.ndarray, h0: np.ndarray, steps: range,
+                       first: int, reverse: bool, rec_mask: np.ndarray | None,
+                       dx: np.ndarray) -> None:
+    """Parameter gradients (added into ``grads``, None: the cell's) and dx of one chunk of
+    a kernel's backward.
 
     dZX and dZH (K, N, G*H) are dL/d(input projection) and dL/d(recurrent projection) of
     the chunk's steps in time order (the same array unless the cell's n block differs, as
@@ -396,11 +491,12 @@ def _chunk_param_grads(cell: Any, dZX: np.ndarray, dZH: np.ndarray, x_tm: np.nda
     first step), masked by recurrent dropout. One bias sum serves both biases when the two
     gradients are one array.
     """
+    g_ih, g_hh, g_bih, g_bhh = _cell_grads(cell) if grads is None else grads
     sl = _span(steps)
     K, N, GH = dZX.shape
     H = ys.shape[2]
     if first in steps:  # its previous output is h0
-        cell.weight_hh.grad += dZH[first - sl.start].T @ h0
+        g_hh += dZH[first - sl.start].T @ h0
         rows = slice(0, K - 1) if reverse else slice(1, K)
         prev = slice(sl.start + 1, sl.stop) if reverse else slice(sl.start, sl.stop - 1)
     else:
@@ -408,14 +504,14 @@ def _chunk_param_grads(cell: Any, dZX: np.ndarray, dZH: np.ndarray, x_tm: np.nda
         prev = (slice(sl.start + 1, sl.stop + 1) if reverse
                 else slice(sl.start - 1, sl.stop - 1))
     hprev = ys[prev] if rec_mask is None else ys[prev] * rec_mask
-    cell.weight_hh.grad += dZH[rows].reshape(-1, GH).T @ hprev.reshape(-1, H)
+    g_hh += dZH[rows].reshape(-1, GH).T @ hprev.reshape(-1, H)
     dX2 = dZX.reshape(K * N, GH)
-    cell.weight_ih.grad += dX2.T @ x_tm[sl].reshape(K * N, x_tm.shape[2])
-    db = dX2.sum(axis=0) if cell.bias_ih is not None else None
-    if db is not None:
-        cell.bias_ih.grad += db
-    if cell.bias_hh is not None:
-        cell.bias_hh.grad += db if dZH is dZX else dZH.reshape(K * N, GH).sum(axis=0)
+    g_ih += dX2.T @ x_tm[sl].reshape(K * N, x_tm.shape[2])
+    db = dX2.sum(axis=0) if g_bih is not None else None
+    if g_bih is not None:
+        g_bih += db
+    if g_bhh is not None:
+        g_bhh += db if dZH is dZX else dZH.reshape(K * N, GH).sum(axis=0)
     _input_grad(dX2, cell.weight_ih.data, dx[sl])
 
 
@@ -452,8 +548,8 @@ def _gate_steps(w_ih: np.ndarray, x_tm: np.ndarray, A: np.ndarray, chunks: list[
 
 
 def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
-                  rec_mask: np.ndarray | None, keep: bool = True
-                  ) -> tuple[np.ndarray, State, Any]:
+                  rec_mask: np.ndarray | None, keep: bool = True, part: int = 0,
+                  out: np.ndarray | None = None) -> tuple[np.ndarray, State, Any]:
     """LSTM over a sequence, gate-major; eight numpy calls per step (float32).
 
     Saved for backward: the gate activations A (T, 4H, N) and the cells C (T, H, N).
@@ -464,9 +560,9 @@ def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     dt = x_tm.dtype
     w_hh, w_ih = _lstm_weights(cell, dt, H)
     chunks = _chunks(T, N, reverse)
-    A = _buffer(cell, "A", (T if keep else max(len(c) for c in chunks), 4 * H, N), dt)
-    C = _buffer(cell, "C", (T if keep else 2, H, N), dt)
-    ys = np.empty((T, N, H), dt)
+    A = _buffer(cell, "A", (T if keep else max(len(c) for c in chunks), 4 * H, N), dt, part)
+    C = _buffer(cell, "C", (T if keep else 2, H, N), dt, part)
+    ys = np.empty((T, N, H), dt) if out is None else out
     h_roll = np.empty((2, H, N), dt)
     mask = None if rec_mask is None else np.ascontiguousarray(rec_mask.T)
     hp = np.empty((4 * H, N), dt)
@@ -496,7 +592,8 @@ def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
 
 def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.ndarray,
                    state0: State, reverse: bool, rec_mask: np.ndarray | None, ys: np.ndarray,
-                   saved: Any, hidden_grads: np.ndarray | None, dx: np.ndarray) -> State:
+                   saved: Any, hidden_grads: np.ndarray | None, dx: np.ndarray,
+                   grads: Grads | None = None, part: int = 0) -> State:
     """BPTT of :func:`_lstm_forward`, a chunk of steps at a time (latest chunk first).
 
     For a chunk, every factor that does not depend on the recursion is computed for all
@@ -523,9 +620,9 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
     b1 = np.empty((H, N), dt)
     chunks = _chunks(T, N, reverse)
     K_max = max(len(c) for c in chunks)
-    dA_buf = _buffer(cell, "dA", (K_max, 4 * H, N), dt)
-    Q_buf = _buffer(cell, "Q", (K_max, H, N), dt)
-    dZ_buf = _buffer(cell, "dZ", (K_max, N, 4 * H), dt)
+    dA_buf = _buffer(cell, "dA", (K_max, 4 * H, N), dt, part)
+    Q_buf = _buffer(cell, "Q", (K_max, H, N), dt, part)
+    dZ_buf = _buffer(cell, "dZ", (K_max, N, 4 * H), dt, part)
     first = chunks[0][0]  # the step whose previous state is state0
     for steps in reversed(chunks):
         sl = _span(steps)
@@ -572,13 +669,14 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
                 np.copyto(dZ[k, :, 3 * H :], dA[k, :H].T)
         # The cell's project_*_backward compute the same; a subclass overriding them
         # loses the kernel. Done here so that the bias gradient is one sum, not two.
-        _chunk_param_grads(cell, dZ, dZ, x_tm, ys, h0, steps, first, reverse, rec_mask, dx)
+        _chunk_param_grads(cell, grads, dZ, dZ, x_tm, ys, h0, steps, first, reverse, rec_mask,
+                           dx)
     return (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T))
 
 
 def _rnn_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
-                 rec_mask: np.ndarray | None, keep: bool = True
-                 ) -> tuple[np.ndarray, State, Any]:
+                 rec_mask: np.ndarray | None, keep: bool = True, part: int = 0,
+                 out: np.ndarray | None = None) -> tuple[np.ndarray, State, Any]:
     """Elman RNN over a sequence; three numpy calls per step, each writing the output.
 
     The kernel exists for memory: the derivative of the nonlinearity and the previous
@@ -592,8 +690,8 @@ def _rnn_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     dt = x_tm.dtype
     w_hh_t = np.ascontiguousarray(cell.weight_hh.data.T)  # (H, H)
     chunks = _chunks(T, N, reverse)
-    xp_buf = _buffer(cell, "XP", (max(len(c) for c in chunks), N, H), dt)
-    ys = np.empty((T, N, H), dt)
+    xp_buf = _buffer(cell, "XP", (max(len(c) for c in chunks), N, H), dt, part)
+    ys = np.empty((T, N, H), dt) if out is None else out
     hm = np.empty((N, H), dt)
     h = state0[0]
     relu = cell.nonlinearity == "relu"
@@ -621,7 +719,8 @@ def _rnn_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
 
 def _rnn_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.ndarray,
                   state0: State, reverse: bool, rec_mask: np.ndarray | None, ys: np.ndarray,
-                  saved: Any, hidden_grads: np.ndarray | None, dx: np.ndarray) -> State:
+                  saved: Any, hidden_grads: np.ndarray | None, dx: np.ndarray,
+                  grads: Grads | None = None, part: int = 0) -> State:
     """BPTT of :func:`_rnn_forward`, a chunk of steps at a time (latest chunk first):
     dz_t = dh_t act'(h_t), dh_{t-1} = dz_t W_hh; the chunk's parameter gradients and dx
     are products over its K x N rows. Writes dx into ``dx``; returns dL/d(state0)."""
@@ -632,7 +731,7 @@ def _rnn_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
     w_hh = cell.weight_hh.data
     h0 = state0[0] if rec_mask is None else state0[0] * rec_mask
     chunks = _chunks(T, N, reverse)
-    dz_buf = _buffer(cell, "DZ", (max(len(c) for c in chunks), N, H), dt)
+    dz_buf = _buffer(cell, "DZ", (max(len(c) for c in chunks), N, H), dt, part)
     first = chunks[0][0]
     for steps in reversed(chunks):
         sl = _span(steps)
@@ -655,13 +754,14 @@ def _rnn_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
             np.matmul(dz, w_hh, out=dh)
             if rec_mask is not None:
                 dh *= rec_mask
-        _chunk_param_grads(cell, dZ, dZ, x_tm, ys, h0, steps, first, reverse, rec_mask, dx)
+        _chunk_param_grads(cell, grads, dZ, dZ, x_tm, ys, h0, steps, first, reverse, rec_mask,
+                           dx)
     return (dh,)
 
 
 def _gru_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
-                 rec_mask: np.ndarray | None, keep: bool = True
-                 ) -> tuple[np.ndarray, State, Any]:
+                 rec_mask: np.ndarray | None, keep: bool = True, part: int = 0,
+                 out: np.ndarray | None = None) -> tuple[np.ndarray, State, Any]:
     """GRU (``reset_after``, PyTorch's form) over a sequence, gate-major like the LSTM
     kernel: state (H, N), gates (3H, N) in the cell's order [r, z, n].
 
@@ -687,9 +787,9 @@ def _gru_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
         b[: 2 * H] += cell.bias_hh.data[: 2 * H]
         w_ih = np.concatenate([w_ih, (b * scale)[:, None]], axis=1)
     chunks = _chunks(T, N, reverse)
-    A = _buffer(cell, "A", (T if keep else max(len(c) for c in chunks), 3 * H, N), dt)
-    HN = _buffer(cell, "HN", (T, H, N), dt) if keep else None
-    ys = np.empty((T, N, H), dt)
+    A = _buffer(cell, "A", (T if keep else max(len(c) for c in chunks), 3 * H, N), dt, part)
+    HN = _buffer(cell, "HN", (T, H, N), dt, part) if keep else None
+    ys = np.empty((T, N, H), dt) if out is None else out
     rows = H + has_bias
     h_roll = np.ones((2, rows, N), dt)  # row H (with biases) stays 1
     h_roll[1, :H] = state0[0].T
@@ -738,7 +838,8 @@ def _gru_sigmoid(a: np.ndarray) -> None:
 
 def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.ndarray,
                   state0: State, reverse: bool, rec_mask: np.ndarray | None, ys: np.ndarray,
-                  saved: Any, hidden_grads: np.ndarray | None, dx: np.ndarray) -> State:
+                  saved: Any, hidden_grads: np.ndarray | None, dx: np.ndarray,
+                  grads: Grads | None = None, part: int = 0) -> State:
     """BPTT of :func:`_gru_forward`, a chunk of steps at a time (latest chunk first).
 
     With the chunk's step-independent factors computed at once,
@@ -763,9 +864,9 @@ def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
     h0_t = state0[0].T
     chunks = _chunks(T, N, reverse)
     K_max = max(len(c) for c in chunks)
-    F = _buffer(cell, "dA", (K_max, 3 * H, N), dt)
-    dZX = _buffer(cell, "dZX", (K_max, N, 3 * H), dt)
-    dZH = _buffer(cell, "dZH", (K_max, N, 3 * H), dt)
+    F = _buffer(cell, "dA", (K_max, 3 * H, N), dt, part)
+    dZX = _buffer(cell, "dZX", (K_max, N, 3 * H), dt, part)
+    dZH = _buffer(cell, "dZH", (K_max, N, 3 * H), dt, part)
     B = np.empty((3 * H, N), dt)
     nxt = np.empty((H, N), dt)
     tmp = np.empty((H, N), dt)
@@ -812,7 +913,7 @@ def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
                 nxt *= mask
             np.multiply(dh, z[k], out=tmp)
             np.add(nxt, tmp, out=dh)
-        _chunk_param_grads(cell, dZX[:K], dZH[:K], x_tm, ys, h0, steps, first, reverse,
+        _chunk_param_grads(cell, grads, dZX[:K], dZH[:K], x_tm, ys, h0, steps, first, reverse,
                            rec_mask, dx)
     return (np.ascontiguousarray(dh.T),)
 

@@ -311,7 +311,7 @@ class Recurrent(Layer):
         steps, batch = x_tm.shape[:2]
         # MACs of one step's recurrent product (N, out) @ (out, G*H).
         decide_blas_threads(batch * self.state_sizes[0] * self.cells[0][0].num_chunks
-                            * self.hidden_size)
+                            * self.hidden_size, batch)
         step_mask = None if lengths is None else self._check_lengths(lengths, batch, steps)
         if initial_state is None and self.stateful and self.carried_state is not None:
             if self.carried_state[0].shape[1] != batch:
