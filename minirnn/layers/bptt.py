@@ -471,11 +471,13 @@ def _lstm_weights(cell: Any, dt: np.dtype, H: int) -> tuple[np.ndarray, np.ndarr
 
 
 def _input_grad(dZ: np.ndarray, w_ih: np.ndarray, out: np.ndarray) -> None:
-    """dx of a chunk, dZ (K N, G H) @ W_ih (G H, D), into out (K, N, D) (any strides)."""
+    """dx of a chunk, dZ (K, N, G H) @ W_ih (G H, D), into out (K, N, D) (any strides;
+    dZ's K and N axes mergeable, as for a gate-major array seen transposed)."""
+    K, N, GH = dZ.shape
     if out.flags.c_contiguous:
-        np.matmul(dZ, w_ih, out=out.reshape(dZ.shape[0], -1))
+        np.matmul(dZ.reshape(K * N, GH), w_ih, out=out.reshape(K * N, -1))
     else:  # one product per step, each into its (N, D) rows of a strided dx
-        np.matmul(dZ.reshape(*out.shape[:2], -1), w_ih, out=out)
+        np.matmul(dZ, w_ih, out=out)
 
 
 def _chunk_param_grads(cell: Any, grads: Grads | None, dZX: np.ndarray, dZH: np.ndarray,
@@ -512,7 +514,47 @@ def _chunk_param_grads(cell: Any, grads: Grads | None, dZX: np.ndarray, dZH: np.
         g_bih += db
     if g_bhh is not None:
         g_bhh += db if dZH is dZX else dZH.reshape(K * N, GH).sum(axis=0)
-    _input_grad(dX2, cell.weight_ih.data, dx[sl])
+    _input_grad(dZX, cell.weight_ih.data, dx[sl])
+
+
+def _lstm_chunk_grads(cell: Any, grads: Grads | None, dG: np.ndarray, w_ih: np.ndarray,
+                      x_tm: np.ndarray, ys: np.ndarray, h0: np.ndarray, steps: range,
+                      first: int, reverse: bool, rec_mask: np.ndarray | None,
+                      dx: np.ndarray) -> None:
+    """:func:`_chunk_param_grads` of the LSTM kernel, from its gate-major gradients.
+
+    dG (4H, K, N) is dL/d(pre-activations) of the chunk's steps in kernel order
+    [o, i, f, g] (``w_ih`` is ``W_ih`` in that order); the weight gradients of the two row
+    blocks (o, and i, f, g) go to their rows of the cell's order [i, f, g, o], so nothing is
+    transposed or permuted.
+    """
+    g_ih, g_hh, g_bih, g_bhh = _cell_grads(cell) if grads is None else grads
+    sl = _span(steps)
+    G, K, N = dG.shape
+    H = G // 4
+    blocks = ((slice(3 * H, G), slice(0, H)), (slice(0, 3 * H), slice(H, G)))  # cell, kernel
+    if first in steps:  # its previous output is h0
+        d_first = dG[:, first - sl.start]
+        for cb, kb in blocks:
+            g_hh[cb] += d_first[kb] @ h0
+        rows = slice(0, K - 1) if reverse else slice(1, K)
+        prev = slice(sl.start + 1, sl.stop) if reverse else slice(sl.start, sl.stop - 1)
+    else:
+        rows = slice(0, K)
+        prev = (slice(sl.start + 1, sl.stop + 1) if reverse
+                else slice(sl.start - 1, sl.stop - 1))
+    hprev = (ys[prev] if rec_mask is None else ys[prev] * rec_mask).reshape(-1, H)
+    d_rows = dG[:, rows].reshape(G, -1)
+    d_all = dG.reshape(G, K * N)
+    xs = x_tm[sl].reshape(K * N, x_tm.shape[2])
+    db = d_all.sum(axis=1) if g_bih is not None or g_bhh is not None else None
+    for cb, kb in blocks:
+        g_hh[cb] += d_rows[kb] @ hprev
+        g_ih[cb] += d_all[kb] @ xs
+        for g_b in (g_bih, g_bhh):
+            if g_b is not None and db is not None:
+                g_b[cb] += db[kb]
+    _input_grad(dG.transpose(1, 2, 0), w_ih, dx[sl])
 
 
 def _project_gate_major(w_ih: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
@@ -602,10 +644,10 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
     dA_t = [dh_t tanh(c_t) sig'_o,  dc_t * (g, c_{t-1}, i) * (sig'_i, sig'_f, tanh'_g)]
     dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c_t)^2),  dh_{t-1} = W_hh^T dA_t
 
-    Each step's dA_t is copied, while in cache, into the (N, 4H) rows of the chunk's
-    gradients in the cell's order; then the chunk's parameter gradients and dx are
-    products over its K x N rows, so the gate gradients of only one chunk exist at a time
-    (peak memory). Writes dx (T, N, D) into ``dx``; returns dL/d(state0).
+    The chunk's dA (K, 4H, N) is then copied gate-major (4H, K, N), and its parameter
+    gradients and dx are products over its K x N columns (:func:`_lstm_chunk_grads`), so
+    the gate gradients of only one chunk exist at a time (peak memory). Writes dx
+    (T, N, D) into ``dx``; returns dL/d(state0).
     """
     A, C = saved
     T, N, _ = x_tm.shape
@@ -614,15 +656,20 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
     dh, dc = (np.ascontiguousarray(d.T) for d in _initial_grads(dfinal, cell.state_sizes, N,
                                                                  dt))
     mask = None if rec_mask is None else np.ascontiguousarray(rec_mask.T)
-    w_hh_t = np.ascontiguousarray(cell.weight_hh.data[_lstm_rows(H)].T)  # (H, 4H)
+    rows_k = _lstm_rows(H)
+    w_hh_t = np.ascontiguousarray(cell.weight_hh.data[rows_k].T)  # (H, 4H)
+    w_ih_k = cell.weight_ih.data[rows_k]
     h0 = state0[0] if rec_mask is None else state0[0] * rec_mask
     c0 = np.ascontiguousarray(state0[1].T)
     b1 = np.empty((H, N), dt)
     chunks = _chunks(T, N, reverse)
     K_max = max(len(c) for c in chunks)
     dA_buf = _buffer(cell, "dA", (K_max, 4 * H, N), dt, part)
+    # The chunk's gradients gate-major (4H, K, N), read by its parameter products as one
+    # (4H, K N) matrix: one copy of whole (N,) rows per chunk (an element-wise transpose
+    # to (K N, 4H) per step cost a quarter of the step at N, H = 32, 256).
+    dG_buf = _buffer(cell, "dG", (4 * H, K_max, N), dt, part)
     Q_buf = _buffer(cell, "Q", (K_max, H, N), dt, part)
-    dZ_buf = _buffer(cell, "dZ", (K_max, N, 4 * H), dt, part)
     first = chunks[0][0]  # the step whose previous state is state0
     for steps in reversed(chunks):
         sl = _span(steps)
@@ -650,7 +697,6 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
         Q *= Q
         np.subtract(1.0, Q, out=Q)
         Q *= o
-        dZ = dZ_buf[:K]
         dA3 = dA[:, H:].reshape(K, 3, H, N)  # blocks i, f, g
         with np.errstate(over="ignore"):
             for t in reversed(steps):
@@ -664,13 +710,12 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
                 np.matmul(w_hh_t, dA[k], out=dh)
                 if mask is not None:
                     dh *= mask
-                # Cell order [i, f, g, o]: kernel rows H: are i, f, g, rows :H are o.
-                np.copyto(dZ[k, :, : 3 * H], dA[k, H:].T)
-                np.copyto(dZ[k, :, 3 * H :], dA[k, :H].T)
+        dG = dG_buf[:, :K]
+        np.copyto(dG.transpose(1, 0, 2), dA)
         # The cell's project_*_backward compute the same; a subclass overriding them
         # loses the kernel. Done here so that the bias gradient is one sum, not two.
-        _chunk_param_grads(cell, grads, dZ, dZ, x_tm, ys, h0, steps, first, reverse, rec_mask,
-                           dx)
+        _lstm_chunk_grads(cell, grads, dG, w_ih_k, x_tm, ys, h0, steps, first, reverse,
+                          rec_mask, dx)
     return (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T))
 
 
