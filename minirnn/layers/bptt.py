@@ -376,7 +376,7 @@ def _lstm_rows(H: int) -> np.ndarray:
 def _lstm_activate(a: np.ndarray, H: int) -> None:
     """The gate nonlinearity, in place, over a (4H, N) block in kernel order [o, i, f, g].
 
-    The rows come pre-multiplied by :func:`_lstm_scale` (exact powers of two), so one pass
+    The rows come pre-multiplied by :func:`_lstm_factors` (exact powers of two), so one pass
     gives sigmoid on o, i, f and tanh on g:
 
     - float32: ``tanh(a')`` with a' = a/2 on the sigmoid rows, then ``* 0.5 + 0.5``
@@ -400,15 +400,10 @@ def _lstm_activate(a: np.ndarray, H: int) -> None:
     g -= 1.0
 
 
-def _lstm_scale(dtype: np.dtype, H: int) -> np.ndarray:
-    """Row factors (4H,), kernel order, folded into the weights for :func:`_lstm_activate`."""
-    if dtype == np.float32:
-        scale = np.full(4 * H, 0.5, dtype)
-        scale[3 * H :] = 1.0
-        return scale
-    scale = np.full(4 * H, -1.0, dtype)
-    scale[3 * H :] = -2.0
-    return scale
+def _lstm_factors(dtype: np.dtype) -> tuple[float, float]:
+    """Row factors (sigmoid rows, tanh rows) folded into the weights for
+    :func:`_lstm_activate`: exact powers of two, so the products are exactly scaled."""
+    return (0.5, 1.0) if dtype == np.float32 else (-1.0, -2.0)
 
 
 _BUFFERS: weakref.WeakKeyDictionary[Cell, dict[tuple[str, int], np.ndarray]] = (
@@ -458,16 +453,27 @@ def _span(r: range) -> slice:
     return slice(min(r[0], r[-1]), max(r[0], r[-1]) + 1)
 
 
-def _lstm_weights(cell: Any, dt: np.dtype, H: int) -> tuple[np.ndarray, np.ndarray]:
-    """Kernel-order, scaled ``W_hh`` (4H, H) and ``[W_ih | b]`` (4H, D (+1 with biases))."""
-    rows = _lstm_rows(H)
-    scale = _lstm_scale(dt, H)[:, None]
-    w_hh = cell.weight_hh.data[rows] * scale
-    w_ih = cell.weight_ih.data[rows] * scale
-    if cell.bias_ih is not None and cell.bias_hh is not None:
-        b = (cell.bias_ih.data + cell.bias_hh.data)[rows, None] * scale
-        w_ih = np.concatenate([w_ih, b], axis=1)
-    return w_hh, w_ih
+def _lstm_weights(cell: Any, dt: np.dtype, H: int) -> np.ndarray:
+    """``[W_hh | W_ih | b]`` (4H, H + D (+1 with biases)) in kernel order, scaled by
+    :func:`_lstm_factors`: a step's pre-activations are one product of it with the stacked
+    ``[h_{t-1}; x_t; 1]`` (the input projection inside the recurrent product: no separate
+    projection of a chunk, no addition of the two per step). Written block by block (the
+    kernel's three row blocks are cell row blocks) without temporaries."""
+    D = cell.input_size
+    bias = cell.bias_ih is not None and cell.bias_hh is not None
+    W = np.empty((4 * H, H + D + bias), dt)
+    sig, tnh = _lstm_factors(dt)
+    # (kernel rows, cell rows, factor): o; i, f; g.
+    for kb, cb, factor in ((slice(0, H), slice(3 * H, 4 * H), sig),
+                           (slice(H, 3 * H), slice(0, 2 * H), sig),
+                           (slice(3 * H, 4 * H), slice(2 * H, 3 * H), tnh)):
+        np.multiply(cell.weight_hh.data[cb], factor, out=W[kb, :H])
+        np.multiply(cell.weight_ih.data[cb], factor, out=W[kb, H : H + D])
+        if bias:
+            b = W[kb, H + D]
+            np.add(cell.bias_ih.data[cb], cell.bias_hh.data[cb], out=b)
+            b *= factor
+    return W
 
 
 def _input_grad(dZ: np.ndarray, w_ih: np.ndarray, out: np.ndarray) -> None:
@@ -592,42 +598,60 @@ def _gate_steps(w_ih: np.ndarray, x_tm: np.ndarray, A: np.ndarray, chunks: list[
 def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
                   rec_mask: np.ndarray | None, keep: bool = True, part: int = 0,
                   out: np.ndarray | None = None) -> tuple[np.ndarray, State, Any]:
-    """LSTM over a sequence, gate-major; eight numpy calls per step (float32).
+    """LSTM over a sequence, gate-major; ten numpy calls per step (float32).
+
+    A step is one product ``[W_hh | W_ih | b] @ [h_{t-1}; x_t; 1]`` (:func:`_lstm_weights`)
+    into its gates. The stacked inputs of a chunk live in S (K + 1, H + D (+1), N): the x
+    rows of all its steps are written at once (one transposed copy per chunk), and step k
+    writes its h straight into the h rows of S[k + 1] (masked by recurrent dropout).
 
     Saved for backward: the gate activations A (T, 4H, N) and the cells C (T, H, N).
-    Without ``keep`` (inference) A holds one chunk of steps and C two.
+    Without ``keep`` (inference) A holds one step and C two.
     """
-    T, N, _ = x_tm.shape
+    T, N, D = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
-    w_hh, w_ih = _lstm_weights(cell, dt, H)
+    W = _lstm_weights(cell, dt, H)
     chunks = _chunks(T, N, reverse)
-    A = _buffer(cell, "A", (T if keep else max(len(c) for c in chunks), 4 * H, N), dt, part)
+    A = _buffer(cell, "A", (T if keep else 1, 4 * H, N), dt, part)
     C = _buffer(cell, "C", (T if keep else 2, H, N), dt, part)
+    S = _buffer(cell, "S", (max(len(c) for c in chunks) + 1, W.shape[1], N), dt, part)
+    S[:, H + D :] = 1.0  # the bias row, if any
     ys = np.empty((T, N, H), dt) if out is None else out
-    h_roll = np.empty((2, H, N), dt)
     mask = None if rec_mask is None else np.ascontiguousarray(rec_mask.T)
-    hp = np.empty((4 * H, N), dt)
     ig = np.empty((H, N), dt)
-    hm = np.empty((H, N), dt)
     tc = np.empty((H, N), dt)
-    h = np.ascontiguousarray(state0[0].T)
+    h_out = None if mask is None else np.empty((H, N), dt)  # h before the mask
+    np.copyto(S[0, :H], state0[0].T)
+    if mask is not None:
+        S[0, :H] *= mask
     c = np.ascontiguousarray(state0[1].T)
     with np.errstate(over="ignore"):
-        for t, a in _gate_steps(w_ih, x_tm, A, chunks, keep):
-            np.matmul(w_hh, h if mask is None else np.multiply(h, mask, out=hm), out=hp)
-            a += hp
-            _lstm_activate(a, H)
-            ct = C[t if keep else t % 2]
-            np.multiply(a[2 * H : 3 * H], c, out=ct)
-            np.multiply(a[H : 2 * H], a[3 * H :], out=ig)
-            ct += ig
-            np.tanh(ct, out=tc)
-            h = np.multiply(a[:H], tc, out=h_roll[t % 2])
-            # The output in the layer's (N, H) layout, copied while h is in cache (no
-            # (T, H, N) array of outputs: peak memory).
-            np.copyto(ys[t], h.T)
-            c = ct
+        for steps in chunks:
+            sl = _span(steps)
+            K = len(steps)
+            xs = x_tm[sl] if not reverse else x_tm[sl][::-1]  # in visiting order
+            np.copyto(S[:K, H : H + D], xs.transpose(0, 2, 1))
+            for k, t in enumerate(steps):
+                a = A[t if keep else 0]
+                np.matmul(W, S[k], out=a)
+                _lstm_activate(a, H)
+                ct = C[t if keep else t % 2]
+                np.multiply(a[2 * H : 3 * H], c, out=ct)
+                np.multiply(a[H : 2 * H], a[3 * H :], out=ig)
+                ct += ig
+                np.tanh(ct, out=tc)
+                h_next = S[k + 1, :H]
+                if mask is None:
+                    h = np.multiply(a[:H], tc, out=h_next)
+                else:
+                    h = np.multiply(a[:H], tc, out=h_out)
+                    np.multiply(h, mask, out=h_next)
+                # The output in the layer's (N, H) layout, copied while h is in cache (no
+                # (T, H, N) array of outputs: peak memory).
+                np.copyto(ys[t], h.T)
+                c = ct
+            np.copyto(S[0, :H], S[K, :H])  # the next chunk starts from the last h
     final = (ys[chunks[-1][-1]].copy(), np.ascontiguousarray(c.T))
     return ys, final, ((A, C) if keep else None)
 
