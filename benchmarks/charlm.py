@@ -85,6 +85,7 @@ def worker_minirnn(path: Path, seconds: float, cfg: dict[str, Any], seed: int) -
     return {"val_loss": val_loss, "chars": solver.tokens_seen, "train_seconds": trained,
             "chars_per_second": solver.tokens_seen / trained,
             "blas_threads": solver.blas_threads_used,
+            "batch_threads": solver.batch_threads_used,
             "sample": model.generate("\n", 400, temperature=0.8, seed=seed)
             if "\n" in vocab.tokens else model.generate("", 400, temperature=0.8, seed=seed)}
 

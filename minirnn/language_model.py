@@ -39,7 +39,7 @@ from minirnn.layers.embedding import Embedding, as_indices
 from minirnn.layers.recurrent import GRU, LSTM, RNN, Recurrent
 from minirnn.losses.classification import CrossEntropy
 from minirnn.solver import History, Solver
-from minirnn.threads import set_blas_threads
+from minirnn.threads import SPLIT_MIN_BATCH, set_batch_threads, set_blas_threads
 
 __all__ = ["LanguageModel", "TextSolver", "bits_per_token", "perplexity"]
 
@@ -279,12 +279,16 @@ class TextSolver(Solver):
         span), to keep periodic validation cheap on large texts; None: all.
     blas_threads : "auto", int or None
         numpy's BLAS threads while training. ``"auto"`` (default) times the first
-        windows alternately on one thread and on every core and keeps the faster
-        (on an idle 2-core machine two threads win by ~1.3x; on a busy one a
+        windows in turn on one thread, on every core and, with a batch of at
+        least :data:`minirnn.threads.SPLIT_MIN_BATCH` streams, with the batch
+        split over two threads of one BLAS thread each, three windows each, and
+        keeps the fastest (on an idle 2-core machine two threads won by ~1.3x at
+        batch 32 and the split by another ~1.12x at batch 64; on a busy one a
         second BLAS thread spinning for a core made each product up to 10x
         slower, measured); skipped when ``MINIRNN_BLAS_THREADS`` is set. An int
         sets that count (:func:`minirnn.threads.set_blas_threads`); None leaves
-        it alone. The choice is in :attr:`blas_threads_used`.
+        it alone. The choice is in :attr:`blas_threads_used` and
+        :attr:`batch_threads_used`.
     **kwargs
         :class:`~minirnn.Solver` arguments (``optimizer``, ``batch_size``,
         ``epochs``, ``clip_norm``, ``callbacks``, ``seed``...). ``loss`` is
@@ -325,32 +329,42 @@ class TextSolver(Solver):
                                                                               "val_tokens")
         self.blas_threads = blas_threads
         self.blas_threads_used: int | None = None
+        self.batch_threads_used = 1
         self.tokens_seen = 0
-        self._timings: dict[int, list[float]] = {}
+        self._timings: dict[tuple[int, int], list[float]] = {}
+        self._candidates: list[tuple[int, int]] = []
         self._global_step = 0
         self._auto = False
         self._cores = 1
 
-    # Windows 0-5 alternate one thread / all cores (see blas_threads); medians of 3 decide.
-    _CALIBRATION_START, _CALIBRATION_END = 0, 6
+    # The first windows try the (BLAS threads, batch threads) candidates in turn, this many
+    # times each (see blas_threads); the medians decide.
+    _CALIBRATION_ROUNDS = 3
+
+    def _use_threads(self, blas: int, parts: int) -> None:
+        set_blas_threads(blas)
+        if parts > 1:
+            set_batch_threads(parts)
 
     def _threads_before_step(self) -> None:
         if not self._auto or self.blas_threads_used is not None:
             return
         step = self._global_step
-        if self._CALIBRATION_START <= step < self._CALIBRATION_END:
-            set_blas_threads(1 if step % 2 == 0 else self._cores)
-        elif step == self._CALIBRATION_END:
-            best = min(self._timings, key=lambda n: float(np.median(self._timings[n])))
-            set_blas_threads(best)
-            self.blas_threads_used = best
+        n = len(self._candidates)
+        if step < self._CALIBRATION_ROUNDS * n:
+            self._use_threads(*self._candidates[step % n])
+        elif step == self._CALIBRATION_ROUNDS * n:
+            best = min(self._timings, key=lambda c: float(np.median(self._timings[c])))
+            self._use_threads(*best)
+            self.blas_threads_used, self.batch_threads_used = best
 
     def _threads_after_step(self, seconds: float) -> None:
         step = self._global_step
         self._global_step += 1
+        n = len(self._candidates)
         if self._auto and self.blas_threads_used is None and \
-                self._CALIBRATION_START <= step < self._CALIBRATION_END:
-            self._timings.setdefault(1 if step % 2 == 0 else self._cores, []).append(seconds)
+                step < self._CALIBRATION_ROUNDS * n:
+            self._timings.setdefault(self._candidates[step % n], []).append(seconds)
 
     def _check_codes(self, codes: Any, what: str, streams: int) -> np.ndarray:
         if not isinstance(codes, np.ndarray) or codes.ndim != 1:
@@ -401,7 +415,11 @@ class TextSolver(Solver):
         self._global_step = 0
         self._timings = {}
         self.blas_threads_used = None
+        self.batch_threads_used = 1
         self._cores = os.cpu_count() or 1
+        self._candidates = [(1, 1), (self._cores, 1)]
+        if self.batch_size >= SPLIT_MIN_BATCH:
+            self._candidates.append((max(1, self._cores // 2), 2))
         if isinstance(self.blas_threads, int):
             set_blas_threads(self.blas_threads)
             self.blas_threads_used = self.blas_threads

@@ -31,9 +31,11 @@ from minirnn.optim import Adam
 
 @pytest.fixture(autouse=True)
 def _blas_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record TextSolver's BLAS thread choices instead of changing the test process's."""
+    """Record TextSolver's BLAS thread choices instead of changing the test process's
+    (a batch split is recorded as its negated thread count)."""
     calls: list[int] = []
     monkeypatch.setattr(lm_mod, "set_blas_threads", calls.append)
+    monkeypatch.setattr(lm_mod, "set_batch_threads", lambda n: calls.append(-n))
     monkeypatch.delenv("MINIRNN_BLAS_THREADS", raising=False)
     return calls
 
@@ -283,7 +285,15 @@ def test_blas_threads_are_chosen_by_timing(_blas_calls: list[int],
     assert _blas_calls[:6] == [1, 2, 1, 2, 1, 2]
     assert _blas_calls[6] == solver.blas_threads_used
     expected = min(solver._timings, key=lambda n: float(np.median(solver._timings[n])))
-    assert solver.blas_threads_used == expected and len(_blas_calls) == 7
+    assert (solver.blas_threads_used, solver.batch_threads_used) == expected
+    assert len(_blas_calls) == 7
+    # A batch of SPLIT_MIN_BATCH streams also tries the split (1 BLAS thread, 2 halves).
+    _blas_calls.clear()
+    wide = TextSolver(model, batch_size=64, seq_len=2, epochs=1, steps_per_epoch=10)
+    wide.fit_text(vocab.encode(TEXT * 2))
+    assert _blas_calls[:12] == [1, 2, 1, -2] * 3
+    best = min(wide._timings, key=lambda n: float(np.median(wide._timings[n])))
+    assert (wide.blas_threads_used, wide.batch_threads_used) == best
     _blas_calls.clear()
     TextSolver(model, batch_size=2, seq_len=5, epochs=1, steps_per_epoch=3,
                blas_threads=1).fit_text(train)
