@@ -279,10 +279,10 @@ class TextSolver(Solver):
         span), to keep periodic validation cheap on large texts; None: all.
     blas_threads : "auto", int or None
         numpy's BLAS threads while training. ``"auto"`` (default) times the first
-        windows in turn on one thread, on every core and, with a batch of at
-        least :data:`minirnn.threads.SPLIT_MIN_BATCH` streams, with the batch
-        split over two threads of one BLAS thread each, three windows each, and
-        keeps the fastest (on an idle 2-core machine two threads won by ~1.3x at
+        windows on one thread, on every core and, with a batch of at least
+        :data:`minirnn.threads.SPLIT_MIN_BATCH` streams, with the batch split
+        over two threads of one BLAS thread each (four windows each, the first
+        not timed), and keeps the fastest (on an idle 2-core machine two threads won by ~1.3x at
         batch 32 and the split by another ~1.12x at batch 64; on a busy one a
         second BLAS thread spinning for a core made each product up to 10x
         slower, measured); skipped when ``MINIRNN_BLAS_THREADS`` is set. An int
@@ -337,8 +337,12 @@ class TextSolver(Solver):
         self._auto = False
         self._cores = 1
 
-    # The first windows try the (BLAS threads, batch threads) candidates in turn, this many
-    # times each (see blas_threads); the medians decide.
+    # The first windows try the (BLAS threads, batch threads) candidates one after the
+    # other, each for one window more than this many timed ones (see blas_threads); the
+    # medians decide. The first window of a candidate is not timed: after a switch from
+    # two BLAS threads, OpenBLAS's idle thread still spins for a while and took a core from
+    # the split's second thread (interleaved windows timed the split 25 % slower than it
+    # runs).
     _CALIBRATION_ROUNDS = 3
 
     def _use_threads(self, blas: int, parts: int) -> None:
@@ -350,10 +354,12 @@ class TextSolver(Solver):
         if not self._auto or self.blas_threads_used is not None:
             return
         step = self._global_step
+        per = self._CALIBRATION_ROUNDS + 1
         n = len(self._candidates)
-        if step < self._CALIBRATION_ROUNDS * n:
-            self._use_threads(*self._candidates[step % n])
-        elif step == self._CALIBRATION_ROUNDS * n:
+        if step < per * n:
+            if step % per == 0:
+                self._use_threads(*self._candidates[step // per])
+        elif step == per * n:
             best = min(self._timings, key=lambda c: float(np.median(self._timings[c])))
             self._use_threads(*best)
             self.blas_threads_used, self.batch_threads_used = best
@@ -361,10 +367,10 @@ class TextSolver(Solver):
     def _threads_after_step(self, seconds: float) -> None:
         step = self._global_step
         self._global_step += 1
-        n = len(self._candidates)
+        per = self._CALIBRATION_ROUNDS + 1
         if self._auto and self.blas_threads_used is None and \
-                step < self._CALIBRATION_ROUNDS * n:
-            self._timings.setdefault(self._candidates[step % n], []).append(seconds)
+                step < per * len(self._candidates) and step % per:
+            self._timings.setdefault(self._candidates[step // per], []).append(seconds)
 
     def _check_codes(self, codes: Any, what: str, streams: int) -> np.ndarray:
         if not isinstance(codes, np.ndarray) or codes.ndim != 1:

@@ -523,26 +523,30 @@ def _chunk_param_grads(cell: Any, grads: Grads | None, dZX: np.ndarray, dZH: np.
     _input_grad(dZX, cell.weight_ih.data, dx[sl])
 
 
-def _lstm_chunk_grads(cell: Any, grads: Grads | None, dG: np.ndarray, w_ih: np.ndarray,
-                      x_tm: np.ndarray, ys: np.ndarray, h0: np.ndarray, steps: range,
-                      first: int, reverse: bool, rec_mask: np.ndarray | None,
-                      dx: np.ndarray) -> None:
-    """:func:`_chunk_param_grads` of the LSTM kernel, from its gate-major gradients.
+Rows = tuple[tuple[slice, slice], ...]
 
-    dG (4H, K, N) is dL/d(pre-activations) of the chunk's steps in kernel order
-    [o, i, f, g] (``w_ih`` is ``W_ih`` in that order); the weight gradients of the two row
-    blocks (o, and i, f, g) go to their rows of the cell's order [i, f, g, o], so nothing is
-    transposed or permuted.
+
+def _gate_major_grads(cell: Any, grads: Grads | None, dG: np.ndarray, hh_rows: Rows,
+                      ih_rows: Rows, bhh_rows: Rows, w_ih: np.ndarray, x_tm: np.ndarray,
+                      ys: np.ndarray, h0: np.ndarray, steps: range, first: int, reverse: bool,
+                      rec_mask: np.ndarray | None, dx: np.ndarray) -> None:
+    """:func:`_chunk_param_grads` of the gate-major kernels (LSTM, GRU).
+
+    dG (R, K, N) holds the chunk's gradients gate-major, its rows in the kernel's order:
+    ``hh_rows``, ``ih_rows`` and ``bhh_rows`` pair row blocks of the cell's ``W_hh``,
+    ``W_ih`` (and ``b_ih``) and ``b_hh`` with the rows of dG that are their gradients
+    (cell rows, dG rows), so each weight gradient is one product of a (rows, K N) block
+    straight into the cell's rows (nothing transposed or permuted). dx is
+    ``dG[:G H]^T @ w_ih``, ``w_ih`` being W_ih's rows in dG's order.
     """
     g_ih, g_hh, g_bih, g_bhh = _cell_grads(cell) if grads is None else grads
     sl = _span(steps)
-    G, K, N = dG.shape
-    H = G // 4
-    blocks = ((slice(3 * H, G), slice(0, H)), (slice(0, 3 * H), slice(H, G)))  # cell, kernel
+    R, K, N = dG.shape
+    H = ys.shape[2]
     if first in steps:  # its previous output is h0
         d_first = dG[:, first - sl.start]
-        for cb, kb in blocks:
-            g_hh[cb] += d_first[kb] @ h0
+        for cb, gb in hh_rows:
+            g_hh[cb] += d_first[gb] @ h0
         rows = slice(0, K - 1) if reverse else slice(1, K)
         prev = slice(sl.start + 1, sl.stop) if reverse else slice(sl.start, sl.stop - 1)
     else:
@@ -550,17 +554,20 @@ def _lstm_chunk_grads(cell: Any, grads: Grads | None, dG: np.ndarray, w_ih: np.n
         prev = (slice(sl.start + 1, sl.stop + 1) if reverse
                 else slice(sl.start - 1, sl.stop - 1))
     hprev = (ys[prev] if rec_mask is None else ys[prev] * rec_mask).reshape(-1, H)
-    d_rows = dG[:, rows].reshape(G, -1)
-    d_all = dG.reshape(G, K * N)
+    d_rows = dG[:, rows].reshape(R, -1)
+    d_all = dG.reshape(R, K * N)
     xs = x_tm[sl].reshape(K * N, x_tm.shape[2])
-    db = d_all.sum(axis=1) if g_bih is not None or g_bhh is not None else None
-    for cb, kb in blocks:
-        g_hh[cb] += d_rows[kb] @ hprev
-        g_ih[cb] += d_all[kb] @ xs
-        for g_b in (g_bih, g_bhh):
-            if g_b is not None and db is not None:
-                g_b[cb] += db[kb]
-    _input_grad(dG.transpose(1, 2, 0), w_ih, dx[sl])
+    for cb, gb in hh_rows:
+        g_hh[cb] += d_rows[gb] @ hprev
+    for cb, gb in ih_rows:
+        g_ih[cb] += d_all[gb] @ xs
+    if g_bih is not None or g_bhh is not None:
+        sums = d_all.sum(axis=1)
+        for g_b, pairs in ((g_bih, ih_rows), (g_bhh, bhh_rows)):
+            if g_b is not None:
+                for cb, gb in pairs:
+                    g_b[cb] += sums[gb]
+    _input_grad(dG[: w_ih.shape[0]].transpose(1, 2, 0), w_ih, dx[sl])
 
 
 def _project_gate_major(w_ih: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
@@ -669,7 +676,7 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
     dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c_t)^2),  dh_{t-1} = W_hh^T dA_t
 
     The chunk's dA (K, 4H, N) is then copied gate-major (4H, K, N), and its parameter
-    gradients and dx are products over its K x N columns (:func:`_lstm_chunk_grads`), so
+    gradients and dx are products over its K x N columns (:func:`_gate_major_grads`), so
     the gate gradients of only one chunk exist at a time (peak memory). Writes dx
     (T, N, D) into ``dx``; returns dL/d(state0).
     """
@@ -683,6 +690,8 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
     rows_k = _lstm_rows(H)
     w_hh_t = np.ascontiguousarray(cell.weight_hh.data[rows_k].T)  # (H, 4H)
     w_ih_k = cell.weight_ih.data[rows_k]
+    # (cell rows, kernel rows) of each weight's two blocks: o; i, f, g.
+    blocks = ((slice(3 * H, 4 * H), slice(0, H)), (slice(0, 3 * H), slice(H, 4 * H)))
     h0 = state0[0] if rec_mask is None else state0[0] * rec_mask
     c0 = np.ascontiguousarray(state0[1].T)
     b1 = np.empty((H, N), dt)
@@ -738,8 +747,8 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
         np.copyto(dG.transpose(1, 0, 2), dA)
         # The cell's project_*_backward compute the same; a subclass overriding them
         # loses the kernel. Done here so that the bias gradient is one sum, not two.
-        _lstm_chunk_grads(cell, grads, dG, w_ih_k, x_tm, ys, h0, steps, first, reverse,
-                          rec_mask, dx)
+        _gate_major_grads(cell, grads, dG, blocks, blocks, blocks, w_ih_k, x_tm, ys, h0, steps,
+                          first, reverse, rec_mask, dx)
     return (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T))
 
 
@@ -917,9 +926,10 @@ def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
     da_n = dh F_n, da_z = dh F_z, da_r = da_n F_r, dhn = da_n r,
     dh_{t-1} = W_hh^T [da_r; da_z; dhn] (masked) + dh z
 
-    The input projection's gradient is [da_r, da_z, da_n], the recurrent one's
-    [da_r, da_z, dhn]; both are copied per step, in cache, to (N, 3H) rows for the chunk's
-    parameter gradients. Writes dx; returns dL/d(state0).
+    A step writes E_t = [da_n; da_r; da_z; dhn] (4H, N): the recurrent product's gradient
+    [da_r, da_z, dhn] is one row range, the input projection's [da_r, da_z, da_n] two. The
+    chunk's E is copied gate-major (4H, K, N) once (whole rows) for its parameter products
+    (:func:`_gate_major_grads`). Writes dx; returns dL/d(state0).
     """
     A, HN = saved
     T, N, _ = x_tm.shape
@@ -934,9 +944,16 @@ def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
     chunks = _chunks(T, N, reverse)
     K_max = max(len(c) for c in chunks)
     F = _buffer(cell, "dA", (K_max, 3 * H, N), dt, part)
-    dZX = _buffer(cell, "dZX", (K_max, N, 3 * H), dt, part)
-    dZH = _buffer(cell, "dZH", (K_max, N, 3 * H), dt, part)
-    B = np.empty((3 * H, N), dt)
+    E_buf = _buffer(cell, "E", (K_max, 4 * H, N), dt, part)
+    dG_buf = _buffer(cell, "dG", (4 * H, K_max, N), dt, part)
+    W_ih = cell.weight_ih.data
+    w_ih_e = np.concatenate([W_ih[2 * H :], W_ih[: 2 * H]])  # rows n, r, z: E's order
+    # (cell rows, E rows): W_hh and b_hh get [da_r, da_z, dhn], W_ih and b_ih [da_r, da_z]
+    # and da_n.
+    rz, n_x, rzn_h = slice(H, 3 * H), slice(0, H), slice(H, 4 * H)
+    hh_rows = ((slice(0, 3 * H), rzn_h),)
+    ih_rows = ((slice(0, 2 * H), rz), (slice(2 * H, 3 * H), n_x))
+    bhh_rows = ((slice(0, 2 * H), rz), (slice(2 * H, 3 * H), slice(3 * H, 4 * H)))
     nxt = np.empty((H, N), dt)
     tmp = np.empty((H, N), dt)
     first = chunks[0][0]
@@ -963,27 +980,28 @@ def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
         np.subtract(1.0, z, out=f_n)  # (1 - z), reused below
         f_z *= f_n
         # F_n = (1 - z)(1 - n^2)
-        scratch = dZX[:K, :, :H].transpose(0, 2, 1)  # (K, H, N), overwritten below
+        E = E_buf[:K]
+        scratch = E[:, :H]  # (K, H, N), overwritten below
         np.multiply(n, n, out=scratch)
         np.subtract(1.0, scratch, out=scratch)
         f_n *= scratch
-        fzn = f[:, H:].reshape(K, 2, H, N)
         for t in reversed(steps):
             k = t - sl.start
             _add_output_grad(dh, dys, hidden_grads, t)
-            np.multiply(fzn[k], dh, out=B[H:].reshape(2, H, N))  # da_z, da_n
-            np.multiply(B[2 * H :], f_r[k], out=B[:H])  # da_r
-            # dX rows: [da_r, da_z, da_n]; then B's n block becomes dhn = da_n r.
-            np.copyto(dZX[k], B.T)
-            B[2 * H :] *= r[k]
-            np.copyto(dZH[k], B.T)
-            np.matmul(w_hh_t, B, out=nxt)
+            e = E[k]
+            np.multiply(f_n[k], dh, out=e[:H])  # da_n
+            np.multiply(f_z[k], dh, out=e[2 * H : 3 * H])  # da_z
+            np.multiply(e[:H], f_r[k], out=e[H : 2 * H])  # da_r
+            np.multiply(e[:H], r[k], out=e[3 * H :])  # dhn
+            np.matmul(w_hh_t, e[H:], out=nxt)
             if mask is not None:
                 nxt *= mask
             np.multiply(dh, z[k], out=tmp)
             np.add(nxt, tmp, out=dh)
-        _chunk_param_grads(cell, grads, dZX[:K], dZH[:K], x_tm, ys, h0, steps, first, reverse,
-                           rec_mask, dx)
+        dG = dG_buf[:, :K]
+        np.copyto(dG.transpose(1, 0, 2), E)
+        _gate_major_grads(cell, grads, dG, hh_rows, ih_rows, bhh_rows, w_ih_e, x_tm, ys, h0,
+                          steps, first, reverse, rec_mask, dx)
     return (np.ascontiguousarray(dh.T),)
 
 
