@@ -395,3 +395,19 @@ def test_cli_sample_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "no model.npz" in capsys.readouterr().err
     assert main(["sample", str(tmp_path), "--temperature", "0", "--length", "3",
                  "--prime", "ab"]) == 0
+
+
+@pytest.mark.parametrize(("lines", "batch", "lr"), [(25, 24, 3e-3), (80, 64, 5e-3)])
+def test_cli_default_streams_fit_the_text(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          lines: int, batch: int, lr: float) -> None:
+    """64 streams and lr 5e-3 by default; a text too short for 64 windows trains on as many
+    streams as it holds, with the rate measured for fewer streams (3e-3)."""
+    path = tmp_path / "t.txt"
+    path.write_text("abcdefgh ij\n" * lines, encoding="utf-8")  # 12 chars a line
+    out = tmp_path / "o"
+    assert main(["train", "text", "--file", str(path), "--seq-len", "10", "--hidden-size", "4",
+                 "--embedding-dim", "2", "--epochs", "1", "--sample-length", "0",
+                 "--output", str(out)]) == 0
+    assert f"windows of 10 x batch {batch}" in capsys.readouterr().out
+    options = json.loads((out / "report.json").read_text())["config"]["options"]
+    assert options["batch_size"] == batch and options["lr"] == pytest.approx(lr)

@@ -143,6 +143,7 @@ def backward(
 
 # ------------------------------------------------------------------ batch split
 _POOL: ThreadPoolExecutor | None = None
+_POOL_WORKERS = 0
 _POOL_LOCK = threading.Lock()
 
 
@@ -158,10 +159,11 @@ def _batch_slices(cell: Cell, N: int) -> list[slice] | None:
 
 def _run_parts(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
     """``fn(*args)`` for every args in ``calls``: the first here, the others on the pool."""
-    global _POOL
+    global _POOL, _POOL_WORKERS
     with _POOL_LOCK:
-        if _POOL is None or _POOL._max_workers < len(calls) - 1:
-            _POOL = ThreadPoolExecutor(len(calls) - 1, thread_name_prefix="minirnn-batch")
+        if _POOL is None or len(calls) - 1 > _POOL_WORKERS:
+            _POOL_WORKERS = len(calls) - 1
+            _POOL = ThreadPoolExecutor(_POOL_WORKERS, thread_name_prefix="minirnn-batch")
         pool = _POOL
     futures = [pool.submit(fn, *args) for args in calls[1:]]
     try:
@@ -486,58 +488,27 @@ def _input_grad(dZ: np.ndarray, w_ih: np.ndarray, out: np.ndarray) -> None:
         np.matmul(dZ, w_ih, out=out)
 
 
-def _chunk_param_grads(cell: Any, grads: Grads | None, dZX: np.ndarray, dZH: np.ndarray,
-                       x_tm: np.ndarray, ys: np.ndarray, h0: np.ndarray, steps: range,
-                       first: int, reverse: bool, rec_mask: np.ndarray | None,
-                       dx: np.ndarray) -> None:
-    """Parameter gradients (added into ``grads``, None: the cell's) and dx of one chunk of
-    a kernel's backward.
-
-    dZX and dZH (K, N, G*H) are dL/d(input projection) and dL/d(recurrent projection) of
-    the chunk's steps in time order (the same array unless the cell's n block differs, as
-    the GRU's). The recurrent product of step t saw the previous output (``h0`` at the
-    first step), masked by recurrent dropout. One bias sum serves both biases when the two
-    gradients are one array.
-    """
-    g_ih, g_hh, g_bih, g_bhh = _cell_grads(cell) if grads is None else grads
-    sl = _span(steps)
-    K, N, GH = dZX.shape
-    H = ys.shape[2]
-    if first in steps:  # its previous output is h0
-        g_hh += dZH[first - sl.start].T @ h0
-        rows = slice(0, K - 1) if reverse else slice(1, K)
-        prev = slice(sl.start + 1, sl.stop) if reverse else slice(sl.start, sl.stop - 1)
-    else:
-        rows = slice(0, K)
-        prev = (slice(sl.start + 1, sl.stop + 1) if reverse
-                else slice(sl.start - 1, sl.stop - 1))
-    hprev = ys[prev] if rec_mask is None else ys[prev] * rec_mask
-    g_hh += dZH[rows].reshape(-1, GH).T @ hprev.reshape(-1, H)
-    dX2 = dZX.reshape(K * N, GH)
-    g_ih += dX2.T @ x_tm[sl].reshape(K * N, x_tm.shape[2])
-    db = dX2.sum(axis=0) if g_bih is not None else None
-    if g_bih is not None:
-        g_bih += db
-    if g_bhh is not None:
-        g_bhh += db if dZH is dZX else dZH.reshape(K * N, GH).sum(axis=0)
-    _input_grad(dZX, cell.weight_ih.data, dx[sl])
-
-
+#: Pairs (cell rows, kernel rows) of the row blocks of a weight and of its gradient.
 Rows = tuple[tuple[slice, slice], ...]
 
 
-def _gate_major_grads(cell: Any, grads: Grads | None, dG: np.ndarray, hh_rows: Rows,
+def _chunk_param_grads(cell: Any, grads: Grads | None, dG: np.ndarray, hh_rows: Rows,
                       ih_rows: Rows, bhh_rows: Rows, w_ih: np.ndarray, x_tm: np.ndarray,
                       ys: np.ndarray, h0: np.ndarray, steps: range, first: int, reverse: bool,
                       rec_mask: np.ndarray | None, dx: np.ndarray) -> None:
-    """:func:`_chunk_param_grads` of the gate-major kernels (LSTM, GRU).
+    """Parameter gradients (added into ``grads``, None: the cell's) and dx of one chunk of
+    a kernel's backward.
 
-    dG (R, K, N) holds the chunk's gradients gate-major, its rows in the kernel's order:
+    dG (R, K, N) holds dL/d(pre-activations) of the chunk's steps (in time order) with the
+    kernel's rows first (gate-major for the LSTM and GRU; the RNN passes its (K, N, H)
+    array as a transposed view), its rows in the kernel's order:
     ``hh_rows``, ``ih_rows`` and ``bhh_rows`` pair row blocks of the cell's ``W_hh``,
     ``W_ih`` (and ``b_ih``) and ``b_hh`` with the rows of dG that are their gradients
     (cell rows, dG rows), so each weight gradient is one product of a (rows, K N) block
     straight into the cell's rows (nothing transposed or permuted). dx is
-    ``dG[:G H]^T @ w_ih``, ``w_ih`` being W_ih's rows in dG's order.
+    ``dG[:G H]^T @ w_ih``, ``w_ih`` being W_ih's rows in dG's order. The recurrent
+    product of step t saw the previous output (``h0`` at the first step), masked by
+    recurrent dropout.
     """
     g_ih, g_hh, g_bih, g_bhh = _cell_grads(cell) if grads is None else grads
     sl = _span(steps)
@@ -676,7 +647,7 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
     dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c_t)^2),  dh_{t-1} = W_hh^T dA_t
 
     The chunk's dA (K, 4H, N) is then copied gate-major (4H, K, N), and its parameter
-    gradients and dx are products over its K x N columns (:func:`_gate_major_grads`), so
+    gradients and dx are products over its K x N columns (:func:`_chunk_param_grads`), so
     the gate gradients of only one chunk exist at a time (peak memory). Writes dx
     (T, N, D) into ``dx``; returns dL/d(state0).
     """
@@ -747,8 +718,8 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
         np.copyto(dG.transpose(1, 0, 2), dA)
         # The cell's project_*_backward compute the same; a subclass overriding them
         # loses the kernel. Done here so that the bias gradient is one sum, not two.
-        _gate_major_grads(cell, grads, dG, blocks, blocks, blocks, w_ih_k, x_tm, ys, h0, steps,
-                          first, reverse, rec_mask, dx)
+        _chunk_param_grads(cell, grads, dG, blocks, blocks, blocks, w_ih_k, x_tm, ys, h0,
+                           steps, first, reverse, rec_mask, dx)
     return (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T))
 
 
@@ -810,6 +781,7 @@ def _rnn_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
     h0 = state0[0] if rec_mask is None else state0[0] * rec_mask
     chunks = _chunks(T, N, reverse)
     dz_buf = _buffer(cell, "DZ", (max(len(c) for c in chunks), N, H), dt, part)
+    whole = ((slice(0, H), slice(0, H)),)  # (cell rows, dZ rows)
     first = chunks[0][0]
     for steps in reversed(chunks):
         sl = _span(steps)
@@ -832,7 +804,8 @@ def _rnn_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
             np.matmul(dz, w_hh, out=dh)
             if rec_mask is not None:
                 dh *= rec_mask
-        _chunk_param_grads(cell, grads, dZ, dZ, x_tm, ys, h0, steps, first, reverse, rec_mask,
+        _chunk_param_grads(cell, grads, dZ.transpose(2, 0, 1), whole, whole, whole,
+                           cell.weight_ih.data, x_tm, ys, h0, steps, first, reverse, rec_mask,
                            dx)
     return (dh,)
 
@@ -929,7 +902,7 @@ def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
     A step writes E_t = [da_n; da_r; da_z; dhn] (4H, N): the recurrent product's gradient
     [da_r, da_z, dhn] is one row range, the input projection's [da_r, da_z, da_n] two. The
     chunk's E is copied gate-major (4H, K, N) once (whole rows) for its parameter products
-    (:func:`_gate_major_grads`). Writes dx; returns dL/d(state0).
+    (:func:`_chunk_param_grads`). Writes dx; returns dL/d(state0).
     """
     A, HN = saved
     T, N, _ = x_tm.shape
@@ -1000,8 +973,8 @@ def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
             np.add(nxt, tmp, out=dh)
         dG = dG_buf[:, :K]
         np.copyto(dG.transpose(1, 0, 2), E)
-        _gate_major_grads(cell, grads, dG, hh_rows, ih_rows, bhh_rows, w_ih_e, x_tm, ys, h0,
-                          steps, first, reverse, rec_mask, dx)
+        _chunk_param_grads(cell, grads, dG, hh_rows, ih_rows, bhh_rows, w_ih_e, x_tm, ys, h0,
+                           steps, first, reverse, rec_mask, dx)
     return (np.ascontiguousarray(dh.T),)
 
 
