@@ -916,9 +916,10 @@ def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
     h0_t = state0[0].T
     chunks = _chunks(T, N, reverse)
     K_max = max(len(c) for c in chunks)
-    F = _buffer(cell, "dA", (K_max, 3 * H, N), dt, part)
+    # F's memory holds the factors during a chunk's steps, then its gate-major copy dG.
+    F_mem = _buffer(cell, "dA", (K_max * 4 * H * N,), dt, part)
+    F = F_mem[: K_max * 3 * H * N].reshape(K_max, 3 * H, N)
     E_buf = _buffer(cell, "E", (K_max, 4 * H, N), dt, part)
-    dG_buf = _buffer(cell, "dG", (4 * H, K_max, N), dt, part)
     W_ih = cell.weight_ih.data
     w_ih_e = np.concatenate([W_ih[2 * H :], W_ih[: 2 * H]])  # rows n, r, z: E's order
     # (cell rows, E rows): W_hh and b_hh get [da_r, da_z, dhn], W_ih and b_ih [da_r, da_z]
@@ -971,7 +972,7 @@ def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
                 nxt *= mask
             np.multiply(dh, z[k], out=tmp)
             np.add(nxt, tmp, out=dh)
-        dG = dG_buf[:, :K]
+        dG = F_mem[: 4 * H * K * N].reshape(4 * H, K, N)  # the factors are used up
         np.copyto(dG.transpose(1, 0, 2), E)
         _chunk_param_grads(cell, grads, dG, hh_rows, ih_rows, bhh_rows, w_ih_e, x_tm, ys, h0,
                            steps, first, reverse, rec_mask, dx)
