@@ -141,10 +141,11 @@ def decide_blas_threads(macs_per_step: int, batch: int = 0) -> None:
             _limit(1)
             _decided = f"1 (first recurrent layer: {macs_per_step} multiply-adds per step)"
         elif batch >= SPLIT_MIN_BATCH and _cores() >= 2:
-            _limit(max(1, _cores() // 2))
+            blas = _cores() // 2
+            _limit(blas)
             _parts = 2
-            _decided = (f"{max(1, _cores() // 2)}, batch split over 2 threads (first "
-                        f"recurrent layer: {macs_per_step} per step, batch {batch})")
+            _decided = (f"{blas}, batch split over 2 threads (first recurrent layer: "
+                        f"{macs_per_step} per step, batch {batch})")
         else:
             _decided = f"left alone (first recurrent layer: {macs_per_step} per step)"
 

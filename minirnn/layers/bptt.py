@@ -370,9 +370,10 @@ def _generic_backward(
 # block is a contiguous row range. Inside the kernel the blocks are ordered [o, i, f, g]
 # (the cell's are [i, f, g, o]): the sigmoid blocks o, i, f are one range for the forward
 # nonlinearity, and i, f, g (the blocks scaled by dc in backward) another.
-def _lstm_rows(H: int) -> np.ndarray:
-    """Cell rows in kernel order: kernel row r is cell row ``_lstm_rows(H)[r]``."""
-    return np.r_[3 * H : 4 * H, 0 : 3 * H]
+def _lstm_blocks(H: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """(cell rows, kernel rows) of the two row blocks the kernel order permutes: o, and
+    i, f, g."""
+    return (slice(3 * H, 4 * H), slice(0, H)), (slice(0, 3 * H), slice(H, 4 * H))
 
 
 def _lstm_activate(a: np.ndarray, H: int) -> None:
@@ -543,7 +544,7 @@ def _chunk_param_grads(cell: Any, grads: Grads | None, dG: np.ndarray, hh_rows: 
 
 def _project_gate_major(w_ih: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
     """Pre-activations ``[W_ih | b] [x_t; 1]`` of a chunk of steps xs (K, N, D) into out
-    (K, 4H, N): one batched product that writes the gate-major layout directly (a single
+    (K, G*H, N): one batched product that writes the gate-major layout directly (a single
     (K N, D) @ (D, 4H) product plus a transposed copy took 2-4x longer)."""
     K, N, D = xs.shape
     xt = np.empty((K, w_ih.shape[1], N), xs.dtype)
@@ -658,11 +659,10 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
     dh, dc = (np.ascontiguousarray(d.T) for d in _initial_grads(dfinal, cell.state_sizes, N,
                                                                  dt))
     mask = None if rec_mask is None else np.ascontiguousarray(rec_mask.T)
-    rows_k = _lstm_rows(H)
-    w_hh_t = np.ascontiguousarray(cell.weight_hh.data[rows_k].T)  # (H, 4H)
-    w_ih_k = cell.weight_ih.data[rows_k]
-    # (cell rows, kernel rows) of each weight's two blocks: o; i, f, g.
-    blocks = ((slice(3 * H, 4 * H), slice(0, H)), (slice(0, 3 * H), slice(H, 4 * H)))
+    blocks = _lstm_blocks(H)
+    w_hh_t = np.ascontiguousarray(
+        np.concatenate([cell.weight_hh.data[cb] for cb, _ in blocks]).T)  # (H, 4H)
+    w_ih_k = np.concatenate([cell.weight_ih.data[cb] for cb, _ in blocks])
     h0 = state0[0] if rec_mask is None else state0[0] * rec_mask
     c0 = np.ascontiguousarray(state0[1].T)
     b1 = np.empty((H, N), dt)
