@@ -1,30 +1,104 @@
-"""Element-wise functions used in hot loops."""
+"""Element-wise functions used in hot loops, in the form this CPU computes fastest.
+
+numpy's ``tanh`` and ``exp`` are vectorized differently on different CPUs and builds:
+measured float32 ``tanh`` 2.8 ns/element and ``exp`` 1.4 on an AVX2 AMD EPYC, while on an
+AVX-512 Intel Xeon ``tanh`` was the faster of the two; float64 ``exp`` was 2-3x faster than
+``tanh`` on both. So sigmoid and tanh come in two forms with the same results up to
+rounding:
+
+- *tanh form*: ``tanh(x)``, and ``sigmoid(x) = tanh(x/2)/2 + 1/2``;
+- *exp form*: ``tanh(x) = 2 / (1 + exp(-2x)) - 1``, ``sigmoid(x) = 1 / (1 + exp(-x))``
+  (more numpy calls, each cheap; exp's overflow to inf gives the exact limits).
+
+Which form a dtype uses is measured once per process (about 2 ms, at the first call) by
+:func:`exp_faster`; ``MINIRNN_ACTIVATIONS=tanh`` or ``exp`` fixes it (the two forms
+differ in the last bits, so a fixed form makes runs bit-identical across machines).
+"""
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+
 import numpy as np
+
+#: The exp forms are used where ``np.tanh`` measures at least this many times slower per
+#: element than ``np.exp`` (measured 1.5-2.7 on the AMD EPYC in both dtypes, below 1 in
+#: float32 on the Intel Xeon). The fused gate activations break even near 1.1 (the exp
+#: form's extra passes are cheap); the margin keeps a machine from flipping between
+#: processes.
+EXP_FORM_RATIO = 1.2
+
+#: Below this many elements a standalone float32 tanh stays ``np.tanh`` even where exp is
+#: faster: the exp form's four extra calls (about 1.5 us each) outweigh its gain
+#: (measured break-even near 8192 on the AMD EPYC; float64 gains at every size).
+_TANH_EXP_MIN_FLOAT32 = 8192
+
+
+def _exp_form_tanh(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    np.multiply(x, -2.0, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    np.divide(2.0, out, out=out)
+    out -= 1.0
+    return out
+
+
+def exp_faster(dtype: np.dtype | type) -> bool:
+    """Whether this process uses the exp forms of tanh and sigmoid for ``dtype``.
+
+    Measured once per dtype (about 2 ms): ``np.tanh`` and ``np.exp`` over 16384 elements,
+    best of 7 blocks of calls; True where tanh is :data:`EXP_FORM_RATIO` times slower.
+    ``MINIRNN_ACTIVATIONS`` = ``tanh`` / ``exp`` overrides the measurement.
+    """
+    dt = np.dtype(dtype)
+    decided = _EXP_FASTER.get(dt)
+    if decided is None:
+        with _EXP_FASTER_LOCK:  # the halves of a batch split may ask at once
+            decided = _EXP_FASTER.get(dt)
+            if decided is None:
+                decided = _EXP_FASTER[dt] = _measure_exp_faster(dt)
+    return decided
+
+
+_EXP_FASTER: dict[np.dtype, bool] = {}
+_EXP_FASTER_LOCK = threading.Lock()
+
+
+def _measure_exp_faster(dtype: np.dtype) -> bool:
+    forced = os.environ.get("MINIRNN_ACTIVATIONS", "").strip().lower()
+    if forced in ("tanh", "exp"):
+        return forced == "exp"
+    if forced:
+        raise ValueError(f"MINIRNN_ACTIVATIONS must be 'tanh' or 'exp' (or unset), got "
+                         f"{os.environ['MINIRNN_ACTIVATIONS']!r}")
+    x = np.random.default_rng(0).uniform(-3.0, 3.0, 16384).astype(dtype)
+    out = np.empty_like(x)
+    best = {}
+    for fn in (np.tanh, np.exp):
+        fn(x, out=out)  # warm-up
+        best[fn] = float("inf")
+        for _ in range(7):
+            start = time.perf_counter()
+            for _ in range(3):
+                fn(x, out=out)
+            best[fn] = min(best[fn], time.perf_counter() - start)
+    return best[np.tanh] > EXP_FORM_RATIO * best[np.exp]
 
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Logistic function as ``1 / (1 + exp(-x))`` (float64), in four numpy calls.
-
-    numpy's ``exp`` is vectorized on the project machine's build (its ``tanh`` is not),
-    so this beats ``0.5 * tanh(0.5 x) + 0.5`` in float64 and matches it in small float32
-    arrays; both are about 4x faster than ``scipy.special.expit``. ``exp(-x)`` overflows
-    to inf for x below -88 (float32) / -709 (float64), which gives the exact limit 0;
-    the overflow warning is silenced.
+    """Logistic function in this CPU's faster form (module docstring), stable in both
+    tails: ``exp(-x)`` overflows to inf for x below -88 (float32) / -709 (float64), which
+    gives the exact limit 0; the overflow warning is silenced.
     """
     with np.errstate(over="ignore"):
         return sigmoid_unchecked(x, out)
 
 
 def sigmoid_unchecked(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """:func:`sigmoid` without the ``np.errstate`` block, for loops already inside one.
-
-    float32 uses ``0.5 * tanh(0.5 x) + 0.5`` instead: this build's float32 ``tanh`` is
-    faster than its ``exp`` (3.4 vs 4.3 us on (32, 256)); same four calls.
-    """
-    if x.dtype == np.float32:
+    """:func:`sigmoid` without the ``np.errstate`` block, for loops already inside one."""
+    if not exp_faster(x.dtype):
         out = np.multiply(x, 0.5, out=out)
         np.tanh(out, out=out)
         out *= 0.5
@@ -36,24 +110,12 @@ def sigmoid_unchecked(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarra
     return np.reciprocal(out, out=out)
 
 
-#: Below this many elements, float32 ``np.tanh`` beats the exp formulation (measured).
-_TANH_EXP_MIN_FLOAT32 = 8192
-
-
 def tanh(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """tanh(x) into ``out``, as ``2 / (1 + exp(-2x)) - 1`` where that is faster.
-
-    numpy's ``exp`` is vectorized on this machine's numpy build while ``tanh`` is not:
-    measured 2.2x faster in float64 at every size and 1.4x in float32 from (256, 512)
-    up; small float32 arrays keep ``np.tanh``. ``exp`` may overflow to inf for
-    x < -44 (float32) / -354 (float64), which gives the exact limit -1: call it under
-    ``np.errstate(over="ignore")``.
+    """tanh(x) into ``out`` in this CPU's faster form (module docstring). The exp form
+    may overflow to inf for x < -44 (float32) / -354 (float64), which gives the exact
+    limit -1: call it under ``np.errstate(over="ignore")``.
     """
-    if x.dtype == np.float32 and x.size < _TANH_EXP_MIN_FLOAT32:
+    if not exp_faster(x.dtype) or (x.dtype == np.float32
+                                   and x.size < _TANH_EXP_MIN_FLOAT32):
         return np.tanh(x, out=out)
-    np.multiply(x, -2.0, out=out)
-    np.exp(out, out=out)
-    out += 1.0
-    np.divide(2.0, out, out=out)
-    out -= 1.0
-    return out
+    return _exp_form_tanh(x, out)

@@ -5,6 +5,8 @@ Select with ``HYPOTHESIS_PROFILE=thorough pytest``.
 
 import os
 
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -15,3 +17,14 @@ settings.register_profile(
     "thorough", max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(params=["tanh", "exp"])
+def activation_form(request, monkeypatch):
+    """Runs a test under each form of tanh/sigmoid (minirnn._math), whatever this CPU
+    measured: the form of every dtype fixed for the test."""
+    from minirnn import _math
+
+    for dtype in (np.float32, np.float64):
+        monkeypatch.setitem(_math._EXP_FASTER, np.dtype(dtype), request.param == "exp")
+    return request.param

@@ -34,7 +34,7 @@ def _run(cell, x, state0, reverse, rec_mask, dys, dfinal, fused):
 @pytest.mark.parametrize("chunk_rows", [256, 8, 1])
 @pytest.mark.parametrize("parts", [1, 2, 3])
 def test_fused_and_generic_paths_agree(name, reverse, bias, dropout, chunk_rows, parts,
-                                       monkeypatch):
+                                       activation_form, monkeypatch):
     # chunk_rows 8 and 1: the kernel works in chunks of 2 and 1 steps (of 7), the last
     # chunk shorter; 256: one chunk. parts: the batch of 4 split over 2 or 3 threads.
     monkeypatch.setattr(bptt, "CHUNK_ROWS", chunk_rows)
@@ -171,7 +171,7 @@ def test_kernels_at_edge_sizes(name, shape, reverse, monkeypatch):
 
 
 @pytest.mark.parametrize("name", sorted(CELLS))
-def test_kernels_in_float32_match_the_generic_loop(name):
+def test_kernels_in_float32_match_the_generic_loop(name, activation_form):
     cell = CELLS[name](rng=6)
     for p in cell.parameters():
         p.data = p.data.astype(np.float32)

@@ -3,18 +3,57 @@
 import numpy as np
 import pytest
 
+from minirnn import _math
 from minirnn._math import sigmoid
 from minirnn.cells import GRUCell, LSTMCell, RNNCell
 from minirnn.layers import GRU, LSTM, RNN, Sigmoid, Tanh
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sigmoid_is_stable_and_exact_in_the_tails(dtype):
+def test_sigmoid_is_stable_and_exact_in_the_tails(dtype, activation_form):
     x = np.array([-1e30, -1e4, -50.0, -1.0, 0.0, 1.0, 50.0, 1e4, 1e30], dtype=dtype)
     s = sigmoid(x)
     assert s.dtype == dtype and np.all(np.isfinite(s))
     assert s[0] == 0.0 and s[-1] == 1.0 and s[4] == 0.5
     np.testing.assert_allclose(s[3], 1 / (1 + np.exp(1.0)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [5, 9000])  # float32 tanh takes the exp form from 8192
+def test_both_forms_of_tanh_and_sigmoid_are_accurate(dtype, size, activation_form):
+    x = np.random.default_rng(0).uniform(-20.0, 20.0, size).astype(dtype)
+    x[:5] = [-1e30, -60.0, 0.0, 60.0, 1e30]
+    reference = np.tanh(x.astype(np.longdouble))
+    out = np.empty_like(x)
+    with np.errstate(over="ignore"):
+        t = _math.tanh(x, out=out)
+    s = sigmoid(x)
+    assert t is out and t.dtype == s.dtype == dtype
+    eps = np.finfo(dtype).eps
+    # Absolute error: the exp form of tanh cancels near 0 (2/(1 + e) - 1), a few eps.
+    np.testing.assert_allclose(t, reference.astype(dtype), rtol=0, atol=4 * eps)
+    with np.errstate(over="ignore"):
+        sig_ref = (1 / (1 + np.exp(-x.astype(np.longdouble)))).astype(dtype)
+    # The tanh form of sigmoid (tanh(x/2)/2 + 1/2) is accurate to eps absolute only in the
+    # left tail; the exp form to a few eps relative everywhere.
+    np.testing.assert_allclose(s, sig_ref, rtol=4 * eps,
+                               atol=eps if activation_form == "tanh" else 0)
+    assert t[0] == -1.0 and t[4] == 1.0 and t[2] == 0.0
+    assert s[0] == 0.0 and s[4] == 1.0 and s[2] == 0.5
+
+
+def test_the_form_is_measured_once_or_set_by_the_environment(monkeypatch):
+    monkeypatch.setattr(_math, "_EXP_FASTER", {})
+    monkeypatch.setenv("MINIRNN_ACTIVATIONS", "exp")
+    assert _math.exp_faster(np.float32) is True
+    monkeypatch.setenv("MINIRNN_ACTIVATIONS", "tanh")
+    assert _math.exp_faster(np.float32) is True  # decided once per process and dtype
+    assert _math.exp_faster(np.float64) is False
+    monkeypatch.setenv("MINIRNN_ACTIVATIONS", "fast")
+    with pytest.raises(ValueError, match=r"MINIRNN_ACTIVATIONS must be 'tanh' or 'exp'.*'fast'"):
+        _math.exp_faster(np.float16)
+    monkeypatch.delenv("MINIRNN_ACTIVATIONS")
+    assert isinstance(_math.exp_faster(np.float16), bool)  # measured
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

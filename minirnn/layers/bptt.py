@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from minirnn._math import exp_faster
 from minirnn._math import tanh as _tanh
 from minirnn.cells.base import Cell, State
 from minirnn.threads import batch_parts
@@ -376,20 +377,19 @@ def _lstm_blocks(H: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
     return (slice(3 * H, 4 * H), slice(0, H)), (slice(0, 3 * H), slice(H, 4 * H))
 
 
-def _lstm_activate(a: np.ndarray, H: int) -> None:
+def _lstm_activate(a: np.ndarray, H: int, exp_form: bool) -> None:
     """The gate nonlinearity, in place, over a (4H, N) block in kernel order [o, i, f, g].
 
     The rows come pre-multiplied by :func:`_lstm_factors` (exact powers of two), so one pass
-    gives sigmoid on o, i, f and tanh on g:
+    gives sigmoid on o, i, f and tanh on g, in the form this CPU computes faster
+    (:mod:`minirnn._math`):
 
-    - float32: ``tanh(a')`` with a' = a/2 on the sigmoid rows, then ``* 0.5 + 0.5``
-      (sigmoid(a) = tanh(a/2)/2 + 1/2): three calls; this build's float32 ``tanh`` is
-      faster than its ``exp``.
-    - float64: ``num / (1 + exp(a'))`` (``- 1`` on g) with a' = -a (sigmoid) and -2a
-      (tanh): five calls; the vectorized float64 ``exp`` is about 2x faster than
-      ``tanh``. An overflow of exp to inf gives the exact limits 0 and -1.
+    - tanh form: ``tanh(a')`` with a' = a/2 on the sigmoid rows, then ``* 0.5 + 0.5``
+      (sigmoid(a) = tanh(a/2)/2 + 1/2): three calls.
+    - exp form: ``num / (1 + exp(a'))`` (``- 1`` on g) with a' = -a (sigmoid) and -2a
+      (tanh): five calls. An overflow of exp to inf gives the exact limits 0 and -1.
     """
-    if a.dtype == np.float32:
+    if not exp_form:
         np.tanh(a, out=a)
         sig = a[: 3 * H]
         sig *= 0.5
@@ -403,10 +403,10 @@ def _lstm_activate(a: np.ndarray, H: int) -> None:
     g -= 1.0
 
 
-def _lstm_factors(dtype: np.dtype) -> tuple[float, float]:
+def _lstm_factors(exp_form: bool) -> tuple[float, float]:
     """Row factors (sigmoid rows, tanh rows) folded into the weights for
     :func:`_lstm_activate`: exact powers of two, so the products are exactly scaled."""
-    return (0.5, 1.0) if dtype == np.float32 else (-1.0, -2.0)
+    return (-1.0, -2.0) if exp_form else (0.5, 1.0)
 
 
 _BUFFERS: weakref.WeakKeyDictionary[Cell, dict[tuple[str, int], np.ndarray]] = (
@@ -456,7 +456,7 @@ def _span(r: range) -> slice:
     return slice(min(r[0], r[-1]), max(r[0], r[-1]) + 1)
 
 
-def _lstm_weights(cell: Any, dt: np.dtype, H: int) -> np.ndarray:
+def _lstm_weights(cell: Any, dt: np.dtype, H: int, exp_form: bool) -> np.ndarray:
     """``[W_hh | W_ih | b]`` (4H, H + D (+1 with biases)) in kernel order, scaled by
     :func:`_lstm_factors`: a step's pre-activations are one product of it with the stacked
     ``[h_{t-1}; x_t; 1]`` (the input projection inside the recurrent product: no separate
@@ -465,7 +465,7 @@ def _lstm_weights(cell: Any, dt: np.dtype, H: int) -> np.ndarray:
     D = cell.input_size
     bias = cell.bias_ih is not None and cell.bias_hh is not None
     W = np.empty((4 * H, H + D + bias), dt)
-    sig, tnh = _lstm_factors(dt)
+    sig, tnh = _lstm_factors(exp_form)
     # (kernel rows, cell rows, factor): o; i, f; g.
     for kb, cb, factor in ((slice(0, H), slice(3 * H, 4 * H), sig),
                            (slice(H, 3 * H), slice(0, 2 * H), sig),
@@ -590,7 +590,8 @@ def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     T, N, D = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
-    W = _lstm_weights(cell, dt, H)
+    exp_form = exp_faster(dt)
+    W = _lstm_weights(cell, dt, H, exp_form)
     chunks = _chunks(T, N, reverse)
     A = _buffer(cell, "A", (T if keep else 1, 4 * H, N), dt, part)
     C = _buffer(cell, "C", (T if keep else 2, H, N), dt, part)
@@ -614,12 +615,12 @@ def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
             for k, t in enumerate(steps):
                 a = A[t if keep else 0]
                 np.matmul(W, S[k], out=a)
-                _lstm_activate(a, H)
+                _lstm_activate(a, H, exp_form)
                 ct = C[t if keep else t % 2]
                 np.multiply(a[2 * H : 3 * H], c, out=ct)
                 np.multiply(a[H : 2 * H], a[3 * H :], out=ig)
                 ct += ig
-                np.tanh(ct, out=tc)
+                _tanh(ct, out=tc)
                 h_next = S[k + 1, :H]
                 if mask is None:
                     h = np.multiply(a[:H], tc, out=h_next)
@@ -696,7 +697,8 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
             d_f[1:] *= C[sl.start : sl.stop - 1]
             d_f[0] *= c0 if sl.start == 0 else C[sl.start - 1]
         # Q = dc_t/dh_t = o (1 - tanh(c_t)^2); tanh(c_t) is recomputed, not cached.
-        Q = np.tanh(C[sl], out=Q_buf[:K])
+        with np.errstate(over="ignore"):
+            Q = _tanh(C[sl], out=Q_buf[:K])
         d_o *= Q
         Q *= Q
         np.subtract(1.0, Q, out=Q)
@@ -824,9 +826,9 @@ def _gru_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     T, N, _ = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
-    f32 = dt == np.float32
+    exp_form = exp_faster(dt)
     scale = np.ones(3 * H, dt)
-    scale[: 2 * H] = 0.5 if f32 else -1.0  # see _gru_sigmoid
+    scale[: 2 * H] = -1.0 if exp_form else 0.5  # see _gru_sigmoid
     has_bias = cell.bias_ih is not None and cell.bias_hh is not None
     w_hh = cell.weight_hh.data * scale[:, None]
     w_ih = cell.weight_ih.data * scale[:, None]
@@ -856,7 +858,7 @@ def _gru_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
             np.matmul(w_hh, h if mask is None else hm, out=hp)
             rz = a[: 2 * H]
             rz += hp[: 2 * H]
-            _gru_sigmoid(rz)
+            _gru_sigmoid(rz, exp_form)
             hn = hp[2 * H :]
             if HN is not None:
                 np.copyto(HN[t], hn)
@@ -874,10 +876,10 @@ def _gru_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     return ys, (ys[chunks[-1][-1]].copy(),), ((A, HN) if keep else None)
 
 
-def _gru_sigmoid(a: np.ndarray) -> None:
-    """sigmoid in place over rows pre-scaled by 1/2 (float32: tanh(a/2)/2 + 1/2) or -1
-    (float64: 1 / (1 + exp(-a)))."""
-    if a.dtype == np.float32:
+def _gru_sigmoid(a: np.ndarray, exp_form: bool) -> None:
+    """sigmoid in place over rows pre-scaled by 1/2 (tanh form: tanh(a/2)/2 + 1/2) or -1
+    (exp form: 1 / (1 + exp(-a))); :mod:`minirnn._math` says which this CPU runs."""
+    if not exp_form:
         np.tanh(a, out=a)
         a *= 0.5
         a += 0.5
