@@ -534,7 +534,8 @@ def _chunk_param_grads(cell: Any, grads: Grads | None, dG: np.ndarray, hh_rows: 
     for cb, gb in ih_rows:
         g_ih[cb] += d_all[gb] @ xs
     if g_bih is not None or g_bhh is not None:
-        sums = d_all.sum(axis=1)
+        # A product with ones: 3-4x faster than d_all.sum(axis=1) (measured).
+        sums = d_all @ np.ones(K * N, dG.dtype)
         for g_b, pairs in ((g_bih, ih_rows), (g_bhh, bhh_rows)):
             if g_b is not None:
                 for cb, gb in pairs:
@@ -553,11 +554,24 @@ def _project_gate_major(w_ih: np.ndarray, xs: np.ndarray, out: np.ndarray) -> No
     np.matmul(w_ih, xt, out=out)
 
 
-def _add_output_grad(dh: np.ndarray, dys: np.ndarray | None,
+def _chunk_output_grads(cell: Cell, dys: np.ndarray | None, sl: slice, K_max: int,
+                        part: int) -> np.ndarray | None:
+    """Gate-major kernels' backward: dL/dy (T, N, H) of a chunk's steps transposed to
+    (K, H, N), one copy per chunk (a transposed add per step cost 3-4x a contiguous one)."""
+    if dys is None:
+        return None
+    _, N, H = dys.shape
+    buf = _buffer(cell, "dyT", (K_max, H, N), dys.dtype, part)[: sl.stop - sl.start]
+    np.copyto(buf, dys[sl].transpose(0, 2, 1))
+    return buf
+
+
+def _add_output_grad(dh: np.ndarray, dy_chunk: np.ndarray | None, k: int,
                      hidden_grads: np.ndarray | None, t: int) -> None:
-    """Gate-major kernels' backward, step t: dh (H, N) += dL/dy_t; record dL/dh_t."""
-    if dys is not None:
-        dh += dys[t].T
+    """Gate-major kernels' backward, step t (k-th of its chunk): dh (H, N) += dL/dy_t;
+    record dL/dh_t."""
+    if dy_chunk is not None:
+        dh += dy_chunk[k]
     if hidden_grads is not None:
         hidden_grads[t] = dh.T
 
@@ -577,7 +591,7 @@ def _gate_steps(w_ih: np.ndarray, x_tm: np.ndarray, A: np.ndarray, chunks: list[
 def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
                   rec_mask: np.ndarray | None, keep: bool = True, part: int = 0,
                   out: np.ndarray | None = None) -> tuple[np.ndarray, State, Any]:
-    """LSTM over a sequence, gate-major; ten numpy calls per step (float32).
+    """LSTM over a sequence, gate-major; nine numpy calls per step (tanh form).
 
     A step is one product ``[W_hh | W_ih | b] @ [h_{t-1}; x_t; 1]`` (:func:`_lstm_weights`)
     into its gates. The stacked inputs of a chunk live in S (K + 1, H + D (+1), N): the x
@@ -601,7 +615,7 @@ def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     mask = None if rec_mask is None else np.ascontiguousarray(rec_mask.T)
     ig = np.empty((H, N), dt)
     tc = np.empty((H, N), dt)
-    h_out = None if mask is None else np.empty((H, N), dt)  # h before the mask
+    h_out = np.empty((H if mask is not None else 0, N), dt)  # h before the mask
     np.copyto(S[0, :H], state0[0].T)
     if mask is not None:
         S[0, :H] *= mask
@@ -623,14 +637,15 @@ def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
                 _tanh(ct, out=tc)
                 h_next = S[k + 1, :H]
                 if mask is None:
-                    h = np.multiply(a[:H], tc, out=h_next)
+                    np.multiply(a[:H], tc, out=h_next)
                 else:
-                    h = np.multiply(a[:H], tc, out=h_out)
-                    np.multiply(h, mask, out=h_next)
-                # The output in the layer's (N, H) layout, copied while h is in cache (no
-                # (T, H, N) array of outputs: peak memory).
-                np.copyto(ys[t], h.T)
+                    np.multiply(a[:H], tc, out=h_out)
+                    np.multiply(h_out, mask, out=h_next)
+                    np.copyto(ys[t], h_out.T)  # the output in the layer's (N, H) layout
                 c = ct
+            if mask is None:  # the chunk's outputs are its h rows of S: one copy
+                np.copyto(ys[sl] if not reverse else ys[sl][::-1],
+                          S[1 : K + 1, :H].transpose(0, 2, 1))
             np.copyto(S[0, :H], S[K, :H])  # the next chunk starts from the last h
     final = (ys[chunks[-1][-1]].copy(), np.ascontiguousarray(c.T))
     return ys, final, ((A, C) if keep else None)
@@ -704,10 +719,11 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
         np.subtract(1.0, Q, out=Q)
         Q *= o
         dA3 = dA[:, H:].reshape(K, 3, H, N)  # blocks i, f, g
+        dy_chunk = _chunk_output_grads(cell, dys, sl, K_max, part)
         with np.errstate(over="ignore"):
             for t in reversed(steps):
                 k = t - sl.start
-                _add_output_grad(dh, dys, hidden_grads, t)
+                _add_output_grad(dh, dy_chunk, k, hidden_grads, t)
                 np.multiply(dh, Q[k], out=b1)
                 dc += b1
                 np.multiply(dA3[k], dc, out=dA3[k])
@@ -961,9 +977,10 @@ def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
         np.multiply(n, n, out=scratch)
         np.subtract(1.0, scratch, out=scratch)
         f_n *= scratch
+        dy_chunk = _chunk_output_grads(cell, dys, sl, K_max, part)
         for t in reversed(steps):
             k = t - sl.start
-            _add_output_grad(dh, dys, hidden_grads, t)
+            _add_output_grad(dh, dy_chunk, k, hidden_grads, t)
             e = E[k]
             np.multiply(f_n[k], dh, out=e[:H])  # da_n
             np.multiply(f_z[k], dh, out=e[2 * H : 3 * H])  # da_z
