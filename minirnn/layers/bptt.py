@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn._math import exp_faster
+from minirnn._math import constants, exp_faster
 from minirnn._math import tanh as _tanh
 from minirnn.cells.base import Cell, State
 from minirnn.threads import batch_parts
@@ -389,18 +389,19 @@ def _lstm_activate(a: np.ndarray, H: int, exp_form: bool) -> None:
     - exp form: ``num / (1 + exp(a'))`` (``- 1`` on g) with a' = -a (sigmoid) and -2a
       (tanh): five calls. An overflow of exp to inf gives the exact limits 0 and -1.
     """
+    k = constants(a.dtype)
     if not exp_form:
         np.tanh(a, out=a)
         sig = a[: 3 * H]
-        sig *= 0.5
-        sig += 0.5
+        sig *= k.half
+        sig += k.half
         return
     np.exp(a, out=a)
-    a += 1.0
-    np.divide(1.0, a[: 3 * H], out=a[: 3 * H])
+    a += k.one
+    np.divide(k.one, a[: 3 * H], out=a[: 3 * H])
     g = a[3 * H :]
-    np.divide(2.0, g, out=g)
-    g -= 1.0
+    np.divide(k.two, g, out=g)
+    g -= k.one
 
 
 def _lstm_factors(exp_form: bool) -> tuple[float, float]:
@@ -895,14 +896,15 @@ def _gru_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
 def _gru_sigmoid(a: np.ndarray, exp_form: bool) -> None:
     """sigmoid in place over rows pre-scaled by 1/2 (tanh form: tanh(a/2)/2 + 1/2) or -1
     (exp form: 1 / (1 + exp(-a))); :mod:`minirnn._math` says which this CPU runs."""
+    k = constants(a.dtype)
     if not exp_form:
         np.tanh(a, out=a)
-        a *= 0.5
-        a += 0.5
+        a *= k.half
+        a += k.half
     else:
         np.exp(a, out=a)
-        a += 1.0
-        np.divide(1.0, a, out=a)
+        a += k.one
+        np.divide(k.one, a, out=a)
 
 
 def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.ndarray,
