@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -156,7 +157,7 @@ def worker_cli(path: Path, seconds: float, cfg: dict[str, Any], seed: int) -> di
     out = Path(tempfile.mkdtemp(prefix="minirnn-charlm-cli-"))
     cmd = [sys.executable, "-m", "minirnn", "train", "text", "--file", str(path),
            "--time-limit", str(seconds), "--output", str(out), "--seed", str(seed),
-           "--progress-every", "1000", "--sample-length", "0"]
+           "--progress-every", "1000", "--sample-length", "0", *cfg.get("cli_args", [])]
     subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                    stdout=subprocess.DEVNULL)
     report = json.loads((out / "report.json").read_text())
@@ -265,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cli", action="store_true",
                         help="minirnn side: `minirnn train text` with its defaults")
+    parser.add_argument("--cli-args", default="",
+                        help="with --cli: more options for `minirnn train text`, one string "
+                             "(e.g. \"--batch-size 32 --lr 3e-3\")")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch.set_num_threads for PyTorch (default: its own choice)")
     parser.add_argument("--config", default=None, help=argparse.SUPPRESS)
@@ -275,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = dict(CONFIG, **json.loads(args.config)) if args.config else dict(CONFIG)
     if args.torch_threads:
         cfg["torch_threads"] = args.torch_threads
+    if args.cli_args:
+        cfg["cli_args"] = shlex.split(args.cli_args)
     if args.micro:
         micro()
         return 0
