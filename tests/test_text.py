@@ -411,3 +411,27 @@ def test_cli_default_streams_fit_the_text(tmp_path: Path, capsys: pytest.Capture
     assert f"windows of 10 x batch {batch}" in capsys.readouterr().out
     options = json.loads((out / "report.json").read_text())["config"]["options"]
     assert options["batch_size"] == batch and options["lr"] == pytest.approx(lr)
+
+
+@pytest.mark.parametrize(("options", "seq_len", "eval_every"), [
+    ([], 100, 200),
+    (["--time-limit", "60"], 50, 400),
+    (["--time-limit", "300"], 100, 200),
+    (["--time-limit", "60", "--seq-len", "20"], 20, 1000),
+    (["--time-limit", "60", "--eval-every", "7"], 50, 7),
+])
+def test_cli_window_length_follows_the_time_budget(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], seq_len: int,
+        eval_every: int) -> None:
+    """Windows of 100 by default, of 50 under a time limit below 150 s (more updates per
+    token pay off in a short budget); validation every 20,000 tokens per stream unless
+    --seq-len / --eval-every are given."""
+    path = tmp_path / "t.txt"
+    path.write_text("abcdefgh ij\n" * 100, encoding="utf-8")
+    out = tmp_path / "o"
+    assert main(["train", "text", "--file", str(path), "--hidden-size", "4",
+                 "--embedding-dim", "2", "--epochs", "1", "--sample-length", "0",
+                 "--batch-size", "2", "--output", str(out), *options]) == 0
+    assert f"windows of {seq_len} x batch 2" in capsys.readouterr().out
+    config = json.loads((out / "report.json").read_text())["config"]["options"]
+    assert config["seq_len"] == seq_len and config["eval_every"] == eval_every

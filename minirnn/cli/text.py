@@ -35,8 +35,13 @@ __all__ = ["TEXT_DEFAULTS", "add_parsers"]
 #: CPU with numpy (see docs/text.md for the measurements behind them).
 TEXT_DEFAULTS: dict[str, Any] = {
     "embedding_dim": 64, "hidden_size": 256, "seq_len": 100, "batch_size": 64, "lr": 5e-3,
-    "clip_norm": 5.0, "epochs": 50, "max_vocab": 10000, "eval_every": 200,
-    "eval_tokens": 65536,
+    "clip_norm": 5.0, "epochs": 50, "max_vocab": 10000, "eval_tokens": 65536,
+    # A --time-limit below short_budget_seconds trains on windows of short_budget_seq_len:
+    # twice the updates per token paid off at 60 s and cost ~1 % at 300 s (docs/text.md).
+    "short_budget_seconds": 150.0, "short_budget_seq_len": 50,
+    # Validate after this many tokens per stream (200 windows of 100), so the share of
+    # the time spent validating does not depend on the window length.
+    "eval_tokens_per_stream": 20000,
 }
 #: Adam's learning rate when a text too short for the default streams trains on fewer
 #: (the rate measured best with 32 streams).
@@ -102,6 +107,12 @@ def train_text(args: argparse.Namespace) -> int:
     except TextError as exc:
         raise UsageError(str(exc)) from exc
     train, val = split_text(codes, 0.1)
+    if args.seq_len is None:
+        short = args.time_limit is not None and \
+            args.time_limit < TEXT_DEFAULTS["short_budget_seconds"]
+        args.seq_len = TEXT_DEFAULTS["short_budget_seq_len" if short else "seq_len"]
+    if args.eval_every is None:
+        args.eval_every = max(1, TEXT_DEFAULTS["eval_tokens_per_stream"] // args.seq_len)
     if args.batch_size is None:  # the default: fewer streams if the text is too short
         fits = len(train) // (args.seq_len + 1)
         args.batch_size = max(1, min(TEXT_DEFAULTS["batch_size"], fits))
@@ -174,8 +185,6 @@ def train_text(args: argparse.Namespace) -> int:
 def _epochs(args: argparse.Namespace, train_tokens: int) -> int:
     """Evaluation rounds covering ``--epochs`` passes over the text."""
     per_pass = max(1, (train_tokens // args.batch_size - 1 + args.seq_len - 1) // args.seq_len)
-    if args.eval_every is None:
-        return args.epochs
     return max(1, math.ceil(args.epochs * per_pass / args.eval_every))
 
 
@@ -237,8 +246,10 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
                    help="features per token E")
     p.add_argument("--dropout", type=probability, default=0.0,
                    help="dropout between stacked layers")
-    p.add_argument("--seq-len", type=positive_int, default=d["seq_len"],
-                   help="tokens per window (truncated BPTT length)")
+    p.add_argument("--seq-len", type=positive_int, default=None,
+                   help=f"tokens per window (truncated BPTT length; default: "
+                        f"{d['seq_len']}, or {d['short_budget_seq_len']} with a --time-limit "
+                        f"under {d['short_budget_seconds']:g} s)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help=f"parallel streams (default: {d['batch_size']}, or as many as a short "
                         "text holds)")
@@ -252,8 +263,10 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
                    help="clip the global gradient norm to this")
     p.add_argument("--epochs", type=positive_int, default=d["epochs"],
                    help="maximum passes over the text")
-    p.add_argument("--eval-every", type=positive_int, default=d["eval_every"],
-                   metavar="WINDOWS", help="validate after this many windows")
+    p.add_argument("--eval-every", type=positive_int, default=None,
+                   metavar="WINDOWS", help=f"validate after this many windows (default: "
+                   f"{d['eval_tokens_per_stream']:,} tokens per stream / --seq-len, i.e. "
+                   f"{d['eval_tokens_per_stream'] // d['seq_len']} windows of {d['seq_len']})")
     p.add_argument("--eval-tokens", type=positive_int, default=d["eval_tokens"],
                    help="validate during training on at most this many tokens of the "
                         "validation span (the final loss uses all of it)")
