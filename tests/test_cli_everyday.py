@@ -188,3 +188,38 @@ def test_prediction_csv_has_the_date_column_and_the_datas_precision(tmp_path):
                       decimals=1, dates=["1981-01-03", "1981-01-04"])
     assert out.read_text().splitlines() == ["date,actual,predicted", "1981-01-03,18.0,17.8",
                                             "1981-01-04,1.5,1.5"]
+
+
+def _parsers(parser, path=()):
+    """Every (command path, parser) under ``parser``."""
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, (*path, name))
+
+
+def test_help_states_each_default_once():
+    """An option whose help explains its default (computed from the data or the budget) gets
+    no "(default: None)" after the explanation; required options get no default at all."""
+    from minirnn.cli import _parser
+
+    checked = 0
+    for path, parser in _parsers(_parser()):
+        for action in parser._actions:
+            if not action.option_strings or not action.help:
+                continue
+            text = parser.formatter_class("x")._get_help_string(action) % {
+                **vars(action), "prog": "x"}
+            if action.required or "default" in action.help:
+                assert "(default: None)" not in text, (path, action.option_strings, text)
+                checked += 1
+    assert checked > 20
+    # ... and what a user reads:
+    help_text = subprocess.run([sys.executable, "-m", "minirnn", "train", "text", "--help"],
+                               capture_output=True, text=True, check=True).stdout
+    block = help_text.split("--seq-len SEQ_LEN ")[-1].split("--batch-size")[0]
+    assert "100, or 50 with a --time-limit under 150 s)" in " ".join(block.split())
+    assert "None" not in block

@@ -33,8 +33,21 @@ from minirnn.cli.toy_tasks import build_adding_model
 __all__ = ["UsageError", "build_adding_model", "main", "parse_args"]
 
 
+class _DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends ``(default: X)`` to an option's help unless the help already states its
+    default (an option whose default is computed, e.g. from the data, has ``None`` as its
+    argparse default, and "(default: None)" after the explanation would contradict it), and
+    for required options."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.required:
+            return text
+        return super()._get_help_string(action) or ""
+
+
 def _parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _DefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="minirnn", description="minirnn: recurrent networks "
                                      "in numpy with checked gradients.")
     parser.add_argument("--version", action="version", version=f"minirnn {__version__}")
