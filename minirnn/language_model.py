@@ -39,7 +39,12 @@ from minirnn.layers.embedding import Embedding, as_indices
 from minirnn.layers.recurrent import GRU, LSTM, RNN, Recurrent
 from minirnn.losses.classification import CrossEntropy
 from minirnn.solver import History, Solver
-from minirnn.threads import SPLIT_MIN_BATCH, set_batch_threads, set_blas_threads
+from minirnn.threads import (
+    SPLIT_MIN_BATCH,
+    available_cores,
+    set_batch_threads,
+    set_blas_threads,
+)
 
 __all__ = ["LanguageModel", "TextSolver", "bits_per_token", "perplexity"]
 
@@ -422,7 +427,7 @@ class TextSolver(Solver):
         self._timings = {}
         self.blas_threads_used = None
         self.batch_threads_used = 1
-        self._cores = os.cpu_count() or 1
+        self._cores = available_cores()
         self._candidates = [(1, 1), (self._cores, 1)]
         if self.batch_size >= SPLIT_MIN_BATCH:
             self._candidates.append((max(1, self._cores // 2), 2))

@@ -36,8 +36,8 @@ import os
 import threading
 from typing import Any
 
-__all__ = ["SINGLE_THREAD_MACS", "SPLIT_MIN_BATCH", "batch_parts", "blas_thread_policy",
-           "set_batch_threads", "set_blas_threads"]
+__all__ = ["SINGLE_THREAD_MACS", "SPLIT_MIN_BATCH", "available_cores", "batch_parts",
+           "blas_thread_policy", "set_batch_threads", "set_blas_threads"]
 
 #: Per-step matrix products below this many multiply-adds run best on one BLAS thread
 #: (measured on the 2-core project machine; from (64, 128) @ (128, 512) up two threads win
@@ -56,7 +56,9 @@ _limiter: Any = None  # keeps the threadpoolctl limit object alive
 _parts = 1  # Python threads a large kernel call is split over (1: no split)
 
 
-def _cores() -> int:
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one, which
+    a container or ``taskset`` may set below ``os.cpu_count()``)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -140,8 +142,8 @@ def decide_blas_threads(macs_per_step: int, batch: int = 0) -> None:
         elif macs_per_step < SINGLE_THREAD_MACS:
             _limit(1)
             _decided = f"1 (first recurrent layer: {macs_per_step} multiply-adds per step)"
-        elif batch >= SPLIT_MIN_BATCH and _cores() >= 2:
-            blas = _cores() // 2
+        elif batch >= SPLIT_MIN_BATCH and available_cores() >= 2:
+            blas = available_cores() // 2
             _limit(blas)
             _parts = 2
             _decided = (f"{blas}, batch split over 2 threads (first recurrent layer: "

@@ -123,7 +123,7 @@ def test_the_thread_policy_by_problem_size(macs, batch, cores, limit, parts, mon
     monkeypatch.setattr(threads, "_decided", None)
     monkeypatch.setattr(threads, "_parts", 1)
     monkeypatch.setattr(threads, "_limit", limits.append)
-    monkeypatch.setattr(threads, "_cores", lambda: cores)
+    monkeypatch.setattr(threads, "available_cores", lambda: cores)
     monkeypatch.delenv("MINIRNN_BLAS_THREADS", raising=False)
     threads.decide_blas_threads(macs, batch)
     assert limits == limit and threads._parts == parts

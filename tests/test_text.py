@@ -278,7 +278,7 @@ def test_blas_threads_are_chosen_by_timing(_blas_calls: list[int],
     vocab = Vocabulary.from_text(TEXT)
     train = vocab.encode(TEXT)
     model = LanguageModel(vocab, 4, 8, seed=0)
-    monkeypatch.setattr(lm_mod.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(lm_mod, "available_cores", lambda: 2)
     solver = TextSolver(model, batch_size=2, seq_len=5, epochs=1, steps_per_epoch=10)
     solver.fit_text(train)
     # Windows 0-3 on 1 thread, 4-7 on 2 (the first of each untimed), then the faster.

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from minirnn.callbacks import Callback
+from minirnn.threads import available_cores
 
 __all__ = [
     "TASK_METRICS", "RunResult", "SeedSummary", "blas_threads", "limit_threads", "option_args",
@@ -228,17 +229,9 @@ def run_task(task: str, options: Sequence[str] = (), params: Mapping[str, Any] |
 
 
 # ------------------------------------------------------------------ threads and processes
-def cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
 def blas_threads(n_jobs: int) -> int:
     """BLAS threads per job so that jobs x threads <= cores (at least 1)."""
-    return max(1, cores() // max(1, n_jobs))
+    return max(1, available_cores() // max(1, n_jobs))
 
 
 _LIMITS: list[Any] = []  # keeps threadpoolctl's limiter alive in a worker process
