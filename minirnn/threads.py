@@ -142,8 +142,7 @@ def decide_blas_threads(macs_per_step: int, batch: int = 0) -> None:
         elif macs_per_step < SINGLE_THREAD_MACS:
             _limit(1)
             _decided = f"1 (first recurrent layer: {macs_per_step} multiply-adds per step)"
-        elif batch >= SPLIT_MIN_BATCH and available_cores() >= 2:
-            blas = available_cores() // 2
+        elif batch >= SPLIT_MIN_BATCH and (blas := available_cores() // 2) >= 1:
             _limit(blas)
             _parts = 2
             _decided = (f"{blas}, batch split over 2 threads (first recurrent layer: "

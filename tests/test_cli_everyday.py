@@ -192,13 +192,11 @@ def test_prediction_csv_has_the_date_column_and_the_datas_precision(tmp_path):
 
 def _parsers(parser, path=()):
     """Every (command path, parser) under ``parser``."""
-    import argparse
+    from minirnn.sweeps.runner import _subcommands
 
     yield path, parser
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                yield from _parsers(sub, (*path, name))
+    for name, sub in _subcommands(parser).items():
+        yield from _parsers(sub, (*path, name))
 
 
 def test_help_states_each_default_once():
