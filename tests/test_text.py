@@ -18,6 +18,7 @@ from minirnn.data.text import (
     TextError,
     Vocabulary,
     encode_file,
+    ngram_baselines,
     random_windows,
     split_text,
     stream_batches,
@@ -334,6 +335,12 @@ def test_cli_train_and_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert f"{nats:.4f} nats/char {nats / np.log(2):.4f} bits/char" in last
     assert report["vocabulary_size"] == len(set(TEXT))
     assert report["config"]["options"]["seq_len"] == 20 and report["status"] == "finished"
+    train, val = split_text(Vocabulary.from_text(TEXT * 2).encode(TEXT * 2))
+    baselines = ngram_baselines(train, val, report["vocabulary_size"])
+    assert report["baselines_val_loss_nats"] == pytest.approx(baselines)
+    best = min(baselines.values())
+    verdict = "beats" if nats < best else "does NOT beat"
+    assert f"{verdict} the {min(baselines, key=baselines.__getitem__)} baseline {best:.4f}" in last
     assert main(["sample", str(out), "--length", "25", "--prime", "To be", "--seed",
                  "1"]) == 0
     sampled = capsys.readouterr().out
@@ -435,3 +442,18 @@ def test_cli_window_length_follows_the_time_budget(
     assert f"windows of {seq_len} x batch 2" in capsys.readouterr().out
     config = json.loads((out / "report.json").read_text())["config"]["options"]
     assert config["seq_len"] == seq_len and config["eval_every"] == eval_every
+
+
+def test_ngram_baselines_count_the_training_span() -> None:
+    """Add-one unigram and bigram losses, fitted on the training codes only, by hand."""
+    train = np.array([0, 1, 0, 1, 0], np.uint8)
+    val = np.array([1, 2], np.uint8)  # 2 never occurs in training
+    result = ngram_baselines(train, val, 3)
+    unigram = np.array([3 + 1, 2 + 1, 0 + 1]) / 8  # counts + 1 over 5 + 3
+    assert result["unigram"] == pytest.approx(-np.mean(np.log(unigram[[1, 2]])))
+    # Training pairs: 0->1 twice, 1->0 twice. Validation pairs: 0->1 (after train's last
+    # token), 1->2. Rows smoothed: after 0: (0, 2, 0) + 1 over 5; after 1: (2, 0, 0) + 1 over 5.
+    assert result["bigram"] == pytest.approx(-np.mean(np.log([3 / 5, 1 / 5])))
+    assert "bigram" not in ngram_baselines(train, val, 3000)  # 3000**2 cells: unigram only
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        ngram_baselines(train[:0], val, 3)

@@ -23,7 +23,7 @@ from minirnn.cli._common import (
     write_history,
     write_json,
 )
-from minirnn.data.text import TextError, encode_file, split_text
+from minirnn.data.text import TextError, encode_file, ngram_baselines, split_text
 from minirnn.io import ModelFileError, load_model, save_model
 from minirnn.language_model import LanguageModel, TextSolver, bits_per_token, perplexity
 from minirnn.optim import Adam
@@ -145,6 +145,10 @@ def train_text(args: argparse.Namespace) -> int:
     print(f"{args.file}: {len(codes):,} {unit}s, vocabulary {len(vocab)}; training on the "
           f"first {len(train):,}, validating on the last {len(val):,}; {model!r}, windows of "
           f"{args.seq_len} x batch {args.batch_size}", flush=True)
+    baselines = ngram_baselines(train, val, len(vocab))
+    print("baselines on the validation span (counts of the training span, add-one): "
+          + ", ".join(f"{name} {describe_loss(nats, unit)}" for name, nats in baselines.items()),
+          flush=True)
     start = time.perf_counter()
     try:
         history = solver.fit_text(train, val)
@@ -167,7 +171,8 @@ def train_text(args: argparse.Namespace) -> int:
         "config": run_config(args),
         "vocabulary_size": len(vocab), "tokens": len(codes), "train_tokens": len(train),
         "val_tokens": len(val), "val_loss_nats": best, "val_bits": bits_per_token(best),
-        "val_perplexity": perplexity(best), "tokens_seen": solver.tokens_seen,
+        "val_perplexity": perplexity(best), "baselines_val_loss_nats": baselines,
+        "tokens_seen": solver.tokens_seen,
         "tokens_per_second": speed, "elapsed_seconds": elapsed,
         "evaluations": len(history), "interrupted": solver.interrupted, "sample": sample,
     }
@@ -177,8 +182,11 @@ def train_text(args: argparse.Namespace) -> int:
     write_json(folder / "report.json", report)
     print(f"sample (temperature 0.8):\n{sample}\n", flush=True)
     print(f"saved {folder / 'model.npz'}, history.csv, history.json, report.json", flush=True)
+    best_baseline = min(baselines, key=lambda name: baselines[name])
+    verdict = "beats" if best < baselines[best_baseline] else "does NOT beat"
     print(f"validation loss {describe_loss(best, unit)}  ({solver.tokens_seen:,} {unit}s in "
-          f"{elapsed:.0f}s, {speed:,.0f} {unit}s/s)", flush=True)
+          f"{elapsed:.0f}s, {speed:,.0f} {unit}s/s); {verdict} the {best_baseline} baseline "
+          f"{baselines[best_baseline]:.4f}", flush=True)
     return 0
 
 

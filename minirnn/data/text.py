@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "EOS", "UNK", "TextError", "Vocabulary", "code_dtype", "encode_file", "random_windows",
-    "read_text", "split_text", "stream_batches",
+    "EOS", "UNK", "TextError", "Vocabulary", "code_dtype", "encode_file", "ngram_baselines",
+    "random_windows", "read_text", "split_text", "stream_batches",
 ]
 
 #: Unknown-word token of word vocabularies (PyTorch's word_language_model has none: it
@@ -320,6 +320,50 @@ def split_text(codes: np.ndarray, val_fraction: float = 0.1) -> tuple[np.ndarray
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
     cut = len(codes) - round(len(codes) * val_fraction)
     return codes[:cut], codes[cut:]
+
+
+#: The bigram baseline is computed where its count table (vocabulary squared) has at most
+#: this many cells (a vocabulary of up to 2,048 tokens: every character set of a European
+#: text; word vocabularies are larger and get the unigram only).
+BIGRAM_MAX_CELLS = 1 << 22
+
+
+def ngram_baselines(train: np.ndarray, val: np.ndarray, vocab_size: int) -> dict[str, float]:
+    """Validation loss (nats per token) of the count models a language model must beat.
+
+    ``unigram``: each token's frequency in ``train``; ``bigram``: the frequency of each
+    token after the one before it (the first validation token follows the last training
+    one), computed where ``vocab_size`` squared is at most :data:`BIGRAM_MAX_CELLS`. Both
+    are fitted on ``train`` only, with add-one (Laplace) smoothing so unseen tokens and
+    pairs get a finite loss.
+
+    Parameters
+    ----------
+    train, val : np.ndarray
+        1-D integer codes in ``[0, vocab_size)``, shapes (N_train,) and (N_val,).
+    vocab_size : int
+        Number of distinct codes V.
+
+    Returns
+    -------
+    dict
+        ``{"unigram": nats}``, plus ``"bigram"`` where computed.
+    """
+    if train.ndim != 1 or val.ndim != 1 or len(train) == 0 or len(val) == 0:
+        raise ValueError(f"train and val must be non-empty 1-D code arrays, got shapes "
+                         f"{train.shape} and {val.shape}")
+    V = int(vocab_size)
+    counts = np.bincount(train, minlength=V).astype(np.float64) + 1.0
+    log_p = np.log(counts / counts.sum())
+    result = {"unigram": float(-log_p[val].mean())}
+    if V * V <= BIGRAM_MAX_CELLS:
+        prev = np.concatenate([train, val[:-1]]).astype(np.int64)
+        nxt = np.concatenate([train[1:], val]).astype(np.int64)
+        fit = len(train) - 1  # the pairs inside the training span
+        pairs = np.bincount(prev[:fit] * V + nxt[:fit], minlength=V * V).reshape(V, V) + 1.0
+        log_pairs = np.log(pairs / pairs.sum(axis=1, keepdims=True))
+        result["bigram"] = float(-log_pairs[prev[fit:], nxt[fit:]].mean())
+    return result
 
 
 def _check_window(codes: np.ndarray, batch_size: int, seq_len: int, what: str) -> None:
