@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -147,7 +148,13 @@ def tanh(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     may overflow to inf for x < -44 (float32) / -354 (float64), which gives the exact
     limit -1: call it under ``np.errstate(over="ignore")``.
     """
-    if not exp_faster(x.dtype) or (x.dtype == np.float32
-                                   and x.size < _TANH_EXP_MIN_FLOAT32):
-        return np.tanh(x, out=out)
-    return _exp_form_tanh(x, out)
+    return tanh_function(x.dtype, x.size)(x, out)
+
+
+def tanh_function(dtype: np.dtype, size: int) -> Callable[[np.ndarray, np.ndarray],
+                                                          np.ndarray]:
+    """The function :func:`tanh` uses for arrays of this dtype and size: ``np.tanh`` or
+    the exp form, called as ``f(x, out)``. A time loop looks it up once, not per step."""
+    if not exp_faster(dtype) or (dtype == np.float32 and size < _TANH_EXP_MIN_FLOAT32):
+        return np.tanh
+    return _exp_form_tanh
