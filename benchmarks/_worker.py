@@ -196,7 +196,10 @@ def threadpools() -> list[dict[str, Any]]:
 
 
 def thread_env() -> dict[str, str]:
-    """Thread-related environment variables that are set."""
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY",
-             "MINIRNN_BLAS_THREADS")
-    return {k: os.environ[k] for k in names if k in os.environ}
+    """Environment variables that are set and change how the BLAS runs: thread counts, and
+    every ``OPENBLAS_*`` (``OPENBLAS_CORETYPE`` picks the kernels: Haswell's AVX2 ones on
+    an AVX-512 CPU halve numpy's GEMM rate)."""
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "MINIRNN_BLAS_THREADS",
+             "MINIRNN_ACTIVATIONS")
+    return {k: v for k, v in sorted(os.environ.items())
+            if k in names or k.startswith("OPENBLAS_")}

@@ -443,12 +443,15 @@ def _env_line(raw: dict[str, Any]) -> str:
     if mini:
         e = mini[0]["env"]
         blas = ", ".join(f"{p.get('internal_api')} {p.get('version')} "
-                         f"(threads: {p.get('num_threads')}, {p.get('threading_layer', '?')})"
+                         f"({p.get('architecture', '?')} kernels, threads: "
+                         f"{p.get('num_threads')}, {p.get('threading_layer', '?')})"
                          for p in e.get("threadpools", []) if p.get("user_api") == "blas")
+        env_vars = " ".join(f"{k}={v}" for k, v in e.get("thread_env", {}).items())
         decisions = sorted({str(w.get("env_after", {}).get("minirnn_thread_policy"))
                             for w in mini})
         parts.append(f"minirnn {raw['meta'].get('revision', '?')} on numpy {e.get('numpy')} + "
-                     f"scipy {e.get('scipy')}, BLAS: {blas or 'unknown'}; minirnn's BLAS thread "
+                     f"scipy {e.get('scipy')}, BLAS: {blas or 'unknown'}"
+                     f"{f', environment {env_vars}' if env_vars else ''}; minirnn's BLAS thread "
                      f"decision per worker: {' / '.join(decisions)}")
     if ref:
         e = ref[0]["env"]

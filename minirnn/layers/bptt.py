@@ -377,36 +377,9 @@ def _lstm_blocks(H: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
     return (slice(3 * H, 4 * H), slice(0, H)), (slice(0, 3 * H), slice(H, 4 * H))
 
 
-def _lstm_activate(a: np.ndarray, H: int, exp_form: bool) -> None:
-    """The gate nonlinearity, in place, over a (4H, N) block in kernel order [o, i, f, g].
-
-    The rows come pre-multiplied by :func:`_lstm_factors` (exact powers of two), so one pass
-    gives sigmoid on o, i, f and tanh on g, in the form this CPU computes faster
-    (:mod:`minirnn._math`):
-
-    - tanh form: ``tanh(a')`` with a' = a/2 on the sigmoid rows, then ``* 0.5 + 0.5``
-      (sigmoid(a) = tanh(a/2)/2 + 1/2): three calls.
-    - exp form: ``num / (1 + exp(a'))`` (``- 1`` on g) with a' = -a (sigmoid) and -2a
-      (tanh): five calls. An overflow of exp to inf gives the exact limits 0 and -1.
-    """
-    k = constants(a.dtype)
-    if not exp_form:
-        np.tanh(a, out=a)
-        sig = a[: 3 * H]
-        sig *= k.half
-        sig += k.half
-        return
-    np.exp(a, out=a)
-    a += k.one
-    np.divide(k.one, a[: 3 * H], out=a[: 3 * H])
-    g = a[3 * H :]
-    np.divide(k.two, g, out=g)
-    g -= k.one
-
-
 def _lstm_factors(exp_form: bool) -> tuple[float, float]:
-    """Row factors (sigmoid rows, tanh rows) folded into the weights for
-    :func:`_lstm_activate`: exact powers of two, so the products are exactly scaled."""
+    """Row factors (sigmoid rows, tanh rows) folded into the weights for the forward's
+    gate nonlinearity: exact powers of two, so the products are exactly scaled."""
     return (-1.0, -2.0) if exp_form else (0.5, 1.0)
 
 
@@ -649,8 +622,12 @@ def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
             for k, t in enumerate(steps):
                 a, o, i, f, g, sig = reused if reused is not None else views(A[t])
                 matmul(W, stacked[k], a)
-                # The gate nonlinearity (rows pre-scaled by _lstm_factors): sigmoid on
-                # o, i, f and tanh on g, in this CPU's faster form (_lstm_activate).
+                # The gate nonlinearity in one pass over the block, its rows pre-scaled
+                # by _lstm_factors: sigmoid on o, i, f and tanh on g, in this CPU's
+                # faster form (minirnn._math). tanh form: tanh(a') with a' = a/2 on the
+                # sigmoid rows, then * 0.5 + 0.5 (sigmoid(a) = tanh(a/2)/2 + 1/2). exp
+                # form: num / (1 + exp(a')) (- 1 on g) with a' = -a (sigmoid) and -2a
+                # (tanh); an overflow of exp to inf gives the exact limits 0 and -1.
                 if exp_form:
                     exp(a, a)
                     add(a, one, a)
@@ -721,6 +698,7 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
     dG_buf = _buffer(cell, "dG", (4 * H, K_max, N), dt, part)
     Q_buf = _buffer(cell, "Q", (K_max, H, N), dt, part)
     first = chunks[0][0]  # the step whose previous state is state0
+    mul, add, matmul = np.multiply, np.add, np.matmul
     for steps in reversed(chunks):
         sl = _span(steps)
         K = len(steps)
@@ -751,17 +729,23 @@ def _lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm
         dA3 = dA[:, H:].reshape(K, 3, H, N)  # blocks i, f, g
         dy_chunk = _chunk_output_grads(cell, dys, sl, K_max, part)
         with np.errstate(over="ignore"):
-            for t in reversed(steps):
+            for t in reversed(steps):  # (bound functions, out= by position: the forward's)
                 k = t - sl.start
-                _add_output_grad(dh, dy_chunk, k, hidden_grads, t)
-                np.multiply(dh, Q[k], out=b1)
-                dc += b1
-                np.multiply(dA3[k], dc, out=dA3[k])
-                dA[k, :H] *= dh
-                dc *= f[k]
-                np.matmul(w_hh_t, dA[k], out=dh)
+                if dy_chunk is not None:
+                    add(dh, dy_chunk[k], dh)
+                if hidden_grads is not None:
+                    hidden_grads[t] = dh.T
+                mul(dh, Q[k], b1)
+                add(dc, b1, dc)
+                dA_k = dA[k]
+                dA3_k = dA3[k]
+                mul(dA3_k, dc, dA3_k)
+                o_rows = dA_k[:H]
+                mul(o_rows, dh, o_rows)
+                mul(dc, f[k], dc)
+                matmul(w_hh_t, dA_k, dh)
                 if mask is not None:
-                    dh *= mask
+                    mul(dh, mask, dh)
         dG = dG_buf[:, :K]
         np.copyto(dG.transpose(1, 0, 2), dA)
         # The cell's project_*_backward compute the same; a subclass overriding them
