@@ -153,3 +153,24 @@ def test_render_report_has_tables_targets_and_load():
     assert "peak memory of a training step <= 1.5x the BPTT minimum: **met**" in text
     assert "agree with torch on all 1 cases" in text
     assert "other processes used 5 % of the CPUs" in text
+
+
+def test_env_line_names_the_blas_kernels_and_openblas_variables(monkeypatch):
+    """A run under OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU halves numpy's GEMM rate:
+    the report must say so, or its ratios read as minirnn's own."""
+    from benchmarks import _worker
+
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    env = _worker.thread_env()
+    assert env["OPENBLAS_CORETYPE"] == "Haswell" and env["OPENBLAS_NUM_THREADS"] == "1"
+    raw = _raw()
+    for w in raw["workers"]:
+        if w["framework"] == "minirnn":
+            w["env"] = {"numpy": "2.4", "thread_env": env, "threadpools": [
+                {"user_api": "blas", "internal_api": "openblas", "version": "0.3.31",
+                 "num_threads": 2, "architecture": "Haswell"}]}
+    line = harness._env_line(raw)
+    assert "openblas 0.3.31 (Haswell kernels, threads: 2" in line
+    assert "environment OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1" in line
