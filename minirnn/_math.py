@@ -11,8 +11,10 @@ rounding:
   (more numpy calls, each cheap; exp's overflow to inf gives the exact limits).
 
 Which form a dtype uses is measured once per process (about 2 ms, at the first call) by
-:func:`exp_faster`; ``MINIRNN_ACTIVATIONS=tanh`` or ``exp`` fixes it (the two forms
-differ in the last bits, so a fixed form makes runs bit-identical across machines).
+:func:`exp_faster` (sigmoid, the fused gate nonlinearities) and :func:`exp_tanh_faster`
+(a standalone tanh: five passes against one, so a stricter test);
+``MINIRNN_ACTIVATIONS=tanh`` or ``exp`` fixes both (the two forms differ in the last
+bits, so a fixed form makes runs bit-identical across machines).
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ def _exp_form_tanh(x: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 def exp_faster(dtype: np.dtype | type) -> bool:
-    """Whether this process uses the exp forms of tanh and sigmoid for ``dtype``.
+    """Whether this process uses the exp forms of the gate nonlinearities and sigmoid for
+    ``dtype`` (a standalone tanh also asks :func:`exp_tanh_faster`).
 
     Measured once per dtype (about 2 ms): ``np.tanh`` and ``np.exp`` over 16384 elements,
     best of 7 blocks of calls; True where tanh is :data:`EXP_FORM_RATIO` times slower.
@@ -155,6 +158,50 @@ def tanh_function(dtype: np.dtype, size: int) -> Callable[[np.ndarray, np.ndarra
                                                           np.ndarray]:
     """The function :func:`tanh` uses for arrays of this dtype and size: ``np.tanh`` or
     the exp form, called as ``f(x, out)``. A time loop looks it up once, not per step."""
-    if not exp_faster(dtype) or (dtype == np.float32 and size < _TANH_EXP_MIN_FLOAT32):
+    if not exp_tanh_faster(dtype) or (dtype == np.float32 and size < _TANH_EXP_MIN_FLOAT32):
         return np.tanh
     return _exp_form_tanh
+
+
+def exp_tanh_faster(dtype: np.dtype | type) -> bool:
+    """Whether a standalone tanh (:func:`tanh`) takes the exp form for ``dtype``.
+
+    Five passes (``-2x``, ``exp``, ``+1``, ``2/``, ``-1``) against ``np.tanh``'s one: the
+    exp form wins only where ``np.tanh`` is several times slower than ``np.exp``, a
+    stricter test than :func:`exp_faster`'s (which decides the fused gate nonlinearities,
+    three passes either way). Measured on the Zen 5 machine in float64: ``exp`` 1.4 times
+    faster than ``tanh`` per element, but the exp form of tanh 2x slower than ``np.tanh``.
+    So: :func:`exp_faster`, and the exp form measured :data:`EXP_FORM_RATIO` times faster
+    than ``np.tanh`` over 16384 elements (once per process and dtype), unless
+    ``MINIRNN_ACTIVATIONS`` fixes the form.
+    """
+    dt = np.dtype(dtype)
+    decided = _EXP_TANH.get(dt)
+    if decided is None:
+        gates = exp_faster(dt)  # (before the lock, which exp_faster takes too)
+        with _EXP_FASTER_LOCK:
+            decided = _EXP_TANH.get(dt)
+            if decided is None:
+                forced = os.environ.get("MINIRNN_ACTIVATIONS", "").strip().lower()
+                decided = gates and (forced == "exp" or _measure_exp_tanh_faster(dt))
+                _EXP_TANH[dt] = decided
+    return decided
+
+
+_EXP_TANH: dict[np.dtype, bool] = {}
+
+
+def _measure_exp_tanh_faster(dtype: np.dtype) -> bool:
+    x = np.random.default_rng(0).uniform(-3.0, 3.0, 16384).astype(dtype)
+    out = np.empty_like(x)
+    best = {}
+    with np.errstate(over="ignore"):
+        for fn in (np.tanh, _exp_form_tanh):
+            fn(x, out)  # warm-up
+            best[fn] = float("inf")
+            for _ in range(7):
+                start = time.perf_counter()
+                for _ in range(3):
+                    fn(x, out)
+                best[fn] = min(best[fn], time.perf_counter() - start)
+    return best[np.tanh] > EXP_FORM_RATIO * best[_exp_form_tanh]

@@ -27,4 +27,5 @@ def activation_form(request, monkeypatch):
 
     for dtype in (np.float32, np.float64):
         monkeypatch.setitem(_math._EXP_FASTER, np.dtype(dtype), request.param == "exp")
+        monkeypatch.setitem(_math._EXP_TANH, np.dtype(dtype), request.param == "exp")
     return request.param

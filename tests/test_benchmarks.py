@@ -158,8 +158,12 @@ def test_render_report_has_tables_targets_and_load():
 def test_env_line_names_the_blas_kernels_and_openblas_variables(monkeypatch):
     """A run under OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU halves numpy's GEMM rate:
     the report must say so, or its ratios read as minirnn's own."""
+    import os
+
     from benchmarks import _worker
 
+    for name in [k for k in os.environ if k.startswith("OPENBLAS_")]:
+        monkeypatch.delenv(name)
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)

@@ -31,7 +31,7 @@ import itertools
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
@@ -550,18 +550,6 @@ def _add_output_grad(dh: np.ndarray, dy_chunk: np.ndarray | None, k: int,
         hidden_grads[t] = dh.T
 
 
-def _gate_steps(w_ih: np.ndarray, x_tm: np.ndarray, A: np.ndarray, chunks: list[range],
-                keep: bool) -> Iterator[tuple[int, np.ndarray]]:
-    """(t, pre-activations (G*H, N) of step t) in visiting order, the input projection
-    written into A (all steps with ``keep``, else one chunk reused) a chunk at a time."""
-    for steps in chunks:
-        sl = _span(steps)
-        a_chunk = A[sl] if keep else A[: len(steps)]
-        _project_gate_major(w_ih, x_tm[sl], a_chunk)
-        for t in steps:
-            yield t, a_chunk[t - sl.start]
-
-
 def _lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
                   rec_mask: np.ndarray | None, keep: bool = True, part: int = 0,
                   out: np.ndarray | None = None) -> tuple[np.ndarray, State, Any]:
@@ -858,7 +846,7 @@ def _gru_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     dt = x_tm.dtype
     exp_form = exp_faster(dt)
     scale = np.ones(3 * H, dt)
-    scale[: 2 * H] = -1.0 if exp_form else 0.5  # see _gru_sigmoid
+    scale[: 2 * H] = -1.0 if exp_form else 0.5  # the sigmoid's forms, in the loop
     has_bias = cell.bias_ih is not None and cell.bias_hh is not None
     w_hh = cell.weight_hh.data * scale[:, None]
     w_ih = cell.weight_ih.data * scale[:, None]
@@ -870,54 +858,67 @@ def _gru_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
         b[: 2 * H] += cell.bias_hh.data[: 2 * H]
         w_ih = np.concatenate([w_ih, (b * scale)[:, None]], axis=1)
     chunks = _chunks(T, N, reverse)
-    A = _buffer(cell, "A", (T if keep else max(len(c) for c in chunks), 3 * H, N), dt, part)
+    K_max = max(len(c) for c in chunks)
+    A = _buffer(cell, "A", (T if keep else K_max, 3 * H, N), dt, part)
     HN = _buffer(cell, "HN", (T, H, N), dt, part) if keep else None
     ys = np.empty((T, N, H), dt) if out is None else out
     rows = H + has_bias
-    h_roll = np.ones((2, rows, N), dt)  # row H (with biases) stays 1
-    h_roll[1, :H] = state0[0].T
+    # The h of a chunk's steps, Hs[0] the chunk's h_{t-1}: step k reads Hs[k] and writes
+    # Hs[k + 1]; the chunk's outputs leave in one transposed copy. Row H (with biases)
+    # stays 1.
+    Hs = np.ones((K_max + 1, rows, N), dt)
+    Hs[0, :H] = state0[0].T
     mask = None if rec_mask is None else np.ascontiguousarray(rec_mask.T)
     hm = np.ones((rows, N), dt)
     hp = np.empty((3 * H, N), dt)
     tmp = np.empty((H, N), dt)
-    h = h_roll[1]
+    # As in the LSTM forward: functions bound to locals, out= by position, the tanh chosen
+    # once and the views of reused buffers made before the loop.
+    k_ = constants(dt)
+    one, half = k_.one, k_.half
+    mul, add, sub, div, exp, tanh, matmul, copyto = (
+        np.multiply, np.add, np.subtract, np.divide, np.exp, np.tanh, np.matmul, np.copyto)
+    tanh_n = tanh_function(dt, H * N)
+    hp_rz, hn = hp[: 2 * H], hp[2 * H :]
+    hm_h = hm[:H]
+    stacked = list(Hs)
+    h_rows = [h[:H] for h in stacked]
     with np.errstate(over="ignore"):
-        for t, a in _gate_steps(w_ih, x_tm, A, chunks, keep):
-            if mask is not None:
-                np.multiply(h[:H], mask, out=hm[:H])
-            np.matmul(w_hh, h if mask is None else hm, out=hp)
-            rz = a[: 2 * H]
-            rz += hp[: 2 * H]
-            _gru_sigmoid(rz, exp_form)
-            hn = hp[2 * H :]
-            if HN is not None:
-                np.copyto(HN[t], hn)
-            n = a[2 * H :]
-            np.multiply(rz[:H], hn, out=tmp)
-            n += tmp
-            _tanh(n, out=n)
-            # h_t = n + z (h_{t-1} - n)
-            h_new = h_roll[0] if h is h_roll[1] else h_roll[1]
-            np.subtract(h[:H], n, out=tmp)
-            tmp *= rz[H:]
-            np.add(n, tmp, out=h_new[:H])
-            np.copyto(ys[t], h_new[:H].T)
-            h = h_new
+        for steps in chunks:
+            sl = _span(steps)
+            K = len(steps)
+            a_chunk = A[sl] if keep else A[:K]
+            _project_gate_major(w_ih, x_tm[sl], a_chunk)
+            for k, t in enumerate(steps):
+                a = a_chunk[t - sl.start]
+                if mask is not None:
+                    mul(h_rows[k], mask, hm_h)
+                matmul(w_hh, stacked[k] if mask is None else hm, hp)
+                rz, r, z, n = a[: 2 * H], a[:H], a[H : 2 * H], a[2 * H :]
+                add(rz, hp_rz, rz)
+                # sigmoid over rows pre-scaled by 1/2 (tanh form: tanh(a/2)/2 + 1/2) or
+                # -1 (exp form: 1 / (1 + exp(-a))); minirnn._math says which this CPU runs.
+                if exp_form:
+                    exp(rz, rz)
+                    add(rz, one, rz)
+                    div(one, rz, rz)
+                else:
+                    tanh(rz, rz)
+                    mul(rz, half, rz)
+                    add(rz, half, rz)
+                if HN is not None:
+                    copyto(HN[t], hn)
+                mul(r, hn, tmp)
+                add(n, tmp, n)
+                tanh_n(n, n)
+                # h_t = n + z (h_{t-1} - n)
+                sub(h_rows[k], n, tmp)
+                mul(tmp, z, tmp)
+                add(n, tmp, h_rows[k + 1])
+            copyto(ys[sl] if not reverse else ys[sl][::-1],
+                   Hs[1 : K + 1, :H].transpose(0, 2, 1))
+            copyto(Hs[0, :H], Hs[K, :H])  # the next chunk starts from the last h
     return ys, (ys[chunks[-1][-1]].copy(),), ((A, HN) if keep else None)
-
-
-def _gru_sigmoid(a: np.ndarray, exp_form: bool) -> None:
-    """sigmoid in place over rows pre-scaled by 1/2 (tanh form: tanh(a/2)/2 + 1/2) or -1
-    (exp form: 1 / (1 + exp(-a))); :mod:`minirnn._math` says which this CPU runs."""
-    k = constants(a.dtype)
-    if not exp_form:
-        np.tanh(a, out=a)
-        a *= k.half
-        a += k.half
-    else:
-        np.exp(a, out=a)
-        a += k.one
-        np.divide(k.one, a, out=a)
 
 
 def _gru_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.ndarray,
