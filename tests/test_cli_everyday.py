@@ -35,9 +35,41 @@ def report(folder):
     return json.loads((Path(folder) / "report.json").read_text())
 
 
-def test_version(tmp_path):
+def test_version_names_the_libraries_and_the_blas_kernels(tmp_path):
     result = run(["--version"], tmp_path)
-    assert result.stdout.strip() == f"minirnn {minirnn.__version__}"
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"minirnn {minirnn.__version__} (numpy {np.__version__}, scipy ")
+    assert any(re.fullmatch(r"BLAS: \S+ \S+ \(\S+ kernels, \d+ threads\)", line)
+               for line in lines[1:]), lines
+
+
+def test_blas_report_warns_of_avx2_kernels_on_an_avx512_cpu(monkeypatch):
+    from minirnn import threads
+
+    libs = [{"library": "openblas", "version": "0.3.31", "num_threads": 2,
+             "architecture": "Haswell"}]
+    monkeypatch.setattr(threads, "blas_libraries", lambda: libs)
+    for name in [k for k in os.environ if k.startswith("OPENBLAS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    avx512 = {"avx2", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}
+    lines = threads.blas_report(avx512)
+    assert lines[0] == "BLAS: openblas 0.3.31 (Haswell kernels, 2 threads)"
+    assert "this CPU has AVX-512 but OpenBLAS runs its Haswell kernels" in lines[1]
+    assert "OPENBLAS_CORETYPE=Haswell" in lines[-1]
+    assert not any("AVX-512" in line for line in threads.blas_report({"avx2", "fma"}))
+    libs[0]["architecture"] = "SkylakeX"
+    assert not any("AVX-512" in line for line in threads.blas_report(avx512))
+
+
+def test_cpu_flags_reads_the_first_processor(tmp_path):
+    from minirnn.threads import cpu_flags
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu avx2 avx512f\n\n"
+                    "processor\t: 1\nflags\t\t: fpu\n")
+    assert cpu_flags(str(info)) == {"fpu", "avx2", "avx512f"}
+    assert cpu_flags(str(tmp_path / "missing")) == set()
 
 
 def test_each_run_gets_its_own_folder_with_the_full_configuration(tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from minirnn import __version__
 from minirnn.cli import classify, gradcheck, series, sweep, text, toy_tasks
@@ -46,11 +47,36 @@ class _DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action) or ""
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: minirnn's, numpy's and scipy's versions and the BLAS (computed when
+    asked: threadpoolctl inspects the loaded libraries)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        import platform
+
+        import numpy
+        import scipy
+
+        from minirnn.threads import blas_report
+
+        lines = [f"minirnn {__version__} (numpy {numpy.__version__}, scipy "
+                 f"{scipy.__version__}, Python {platform.python_version()})", *blas_report()]
+        print("\n".join(lines))
+        parser.exit(0)
+
+
 def _parser() -> argparse.ArgumentParser:
     fmt = _DefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="minirnn", description="minirnn: recurrent networks "
                                      "in numpy with checked gradients.")
-    parser.add_argument("--version", action="version", version=f"minirnn {__version__}")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="show the versions of minirnn, numpy and scipy and the BLAS "
+                             "they run (kernels, threads), then exit")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a model on a built-in task",
                                 formatter_class=fmt)
