@@ -342,7 +342,7 @@ def check_targets(rows: Sequence[dict[str, Any]],
     value, the rows over the limit, and the rows whose range over rounds crosses the limit
     (a single run does not settle those).
     """
-    out = []
+    out: list[dict[str, Any]] = []
     for t in targets:
         values: list[tuple[str, float, float | None, float | None]] = []
         for r in rows:
