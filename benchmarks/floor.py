@@ -7,9 +7,9 @@ with one BLAS thread each (numpy releases the GIL; minirnn's batch split). T tim
 is the least time any numpy implementation of the layer's inference can take on this BLAS;
 divided by torch's inference time from a ``benchmarks.run`` results file it is a ratio no
 implementation here can beat (docs/performance.md, "GEMM floor"). For the LSTM it also times
-the element-wise calls of a step in a tight loop (full batch, and half a batch as if both
-halves ran at once) and adds them: a floor for any numpy LSTM. Run it on a quiet machine, as
-the benchmark itself.
+the element-wise calls of minirnn's step in a tight loop (full batch, and half a batch as if
+both halves ran at once) and adds them: a floor for that formulation of the step. Run it on
+a quiet machine, as the benchmark itself.
 """
 
 from __future__ import annotations
@@ -84,14 +84,15 @@ def step_times(case: harness.Case, rounds: int = 5) -> dict[str, float]:
         with threadpool_limits(1, user_api="blas"):
             pairs(1)  # warm-up
             reps = max(1, int(0.03 / ways["1 thread"]))
-            ways["2 halves at once"] = min(pairs(reps) for _ in range(rounds))
+            ways[harness.HALVES] = min(pairs(reps) for _ in range(rounds))
     return ways
 
 
 def lstm_elementwise_seconds(dtype: str, H: int, N: int, rounds: int = 5) -> float:
     """Best time of the element-wise calls of one LSTM inference step on (4H, N) gates, one
     thread, in a tight loop: the calls minirnn's kernel makes (gate nonlinearity in the form
-    this process uses, c, tanh(c), h), without its Python loop. A floor for any numpy LSTM."""
+    this process uses, c, tanh(c), h), without its Python loop: a floor for this formulation
+    of the step (kept in step with ``minirnn.layers.bptt._lstm_forward`` by hand)."""
     from minirnn._math import constants, exp_faster, tanh_function
 
     dt = np.dtype(dtype)

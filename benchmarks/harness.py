@@ -553,6 +553,11 @@ def step_product_shape(case: Case) -> tuple[int, int, int]:
     return GATES[case.cell] * case.H, case.H + case.D + 1, case.N
 
 
+#: benchmarks.floor's name for two half-batch products run at once (their element-wise work
+#: runs at once too, on half the batch each).
+HALVES = "2 halves at once"
+
+
 def floor_rows(step_seconds: dict[str, dict[str, float]], raw: dict[str, Any],
                elementwise: dict[str, dict[str, float]] | None = None
                ) -> list[dict[str, Any]]:
@@ -565,8 +570,8 @@ def floor_rows(step_seconds: dict[str, dict[str, float]], raw: dict[str, Any],
     element-wise work is T times the fastest of (product + full) for the one- and
     two-thread ways and (halves + half) for the halves, which run their element-wise work
     at once too. Each row holds these with torch's and minirnn's median inference times of
-    ``raw`` (None where the run lacks the case), the floors as ratios to torch (what no
-    implementation on this BLAS can beat) and minirnn's measured ratio.
+    ``raw`` (None where the run lacks the case), the floors as ratios to torch and
+    minirnn's measured ratio (the median of its per-round ratios, as in the ratio table).
     """
     summary = {(r["case"], r["mode"]): r for r in summarize_run(raw)}
     rows = []
@@ -577,17 +582,19 @@ def floor_rows(step_seconds: dict[str, dict[str, float]], raw: dict[str, Any],
         run = summary.get((key, "infer"), {})
         torch_s = (run.get("torch") or {}).get("median")
         mini_s = (run.get("minirnn") or {}).get("median")
+        # minirnn's ratio as the run's ratio table gives it: the median of per-round ratios.
+        measured = (run.get("ratio") or {}).get("median")
         with_ew = None
         ew = (elementwise or {}).get(key)
         if ew is not None:
-            with_ew = case.T * min(t + (ew["half"] if "halves" in w else ew["full"])
+            with_ew = case.T * min(t + (ew["half"] if w == HALVES else ew["full"])
                                    for w, t in ways.items())
         rows.append({"case": key, "shape": step_product_shape(case), "ways": ways,
                      "best_way": way, "floor_s": floor, "torch_s": torch_s, "minirnn_s": mini_s,
                      "floor_ratio": floor / torch_s if torch_s else None,
                      "floor_ew_s": with_ew,
                      "floor_ew_ratio": with_ew / torch_s if with_ew and torch_s else None,
-                     "measured_ratio": mini_s / torch_s if mini_s and torch_s else None})
+                     "measured_ratio": measured})
     return rows
 
 

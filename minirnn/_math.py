@@ -158,7 +158,7 @@ def tanh_function(dtype: np.dtype, size: int) -> Callable[[np.ndarray, np.ndarra
                                                           np.ndarray]:
     """The function :func:`tanh` uses for arrays of this dtype and size: ``np.tanh`` or
     the exp form, called as ``f(x, out)``. A time loop looks it up once, not per step."""
-    if not exp_tanh_faster(dtype) or (dtype == np.float32 and size < _TANH_EXP_MIN_FLOAT32):
+    if (dtype == np.float32 and size < _TANH_EXP_MIN_FLOAT32) or not exp_tanh_faster(dtype):
         return np.tanh
     return _exp_form_tanh
 

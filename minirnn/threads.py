@@ -165,8 +165,20 @@ def blas_libraries() -> list[dict[str, Any]]:
     from threadpoolctl import threadpool_info
 
     return [{"library": p.get("internal_api"), "version": p.get("version"),
-             "num_threads": p.get("num_threads"), "architecture": p.get("architecture")}
+             "num_threads": p.get("num_threads"), "architecture": p.get("architecture"),
+             "package": _package_of(str(p.get("filepath", "")))}
             for p in threadpool_info() if p.get("user_api") == "blas"]
+
+
+def _package_of(path: str) -> str:
+    """The Python package whose wheel ships the library at ``path`` ("numpy", "scipy"; the
+    file name otherwise): each bundles its own OpenBLAS."""
+    parts = path.replace("\\", "/").split("/")
+    for part in parts:
+        for package in ("numpy", "scipy"):
+            if part in (package, f"{package}.libs"):
+                return package
+    return parts[-1] if parts[-1] else "?"
 
 
 #: The AVX-512 extensions OpenBLAS's SkylakeX kernels use.
@@ -198,18 +210,25 @@ def blas_report(flags: set[str] | None = None) -> list[str]:
     SkylakeX kernels OpenBLAS picks there by itself)."""
     flags = cpu_flags() if flags is None else flags
     lines, slow = [], set()
-    for lib in blas_libraries():
-        lines.append(f"BLAS: {lib['library']} {lib['version']} ({lib['architecture'] or '?'} "
-                     f"kernels, {lib['num_threads']} threads)")
+    libraries = blas_libraries()
+    for lib in libraries:
+        lines.append(f"BLAS ({lib.get('package', '?')}): {lib['library']} {lib['version']} "
+                     f"({lib['architecture'] or '?'} kernels, {lib['num_threads']} threads)")
         if flags >= _AVX512 and str(lib["architecture"] or "").lower() in _BELOW_AVX512:
             slow.add(str(lib["architecture"]))
+    if not libraries:
+        lines.append("BLAS: not detected (threadpoolctl found none)")
     if slow:
+        forced = os.environ.get("OPENBLAS_CORETYPE")
+        why = (f"OPENBLAS_CORETYPE={forced} holds it there; unsetting it (or setting "
+               "OPENBLAS_CORETYPE=SkylakeX)" if forced else
+               "an OpenBLAS that knows this CPU, or OPENBLAS_CORETYPE=SkylakeX,")
         lines.append(f"note: this CPU has AVX-512 but OpenBLAS runs its {'/'.join(sorted(slow))}"
-                     " kernels; unsetting OPENBLAS_CORETYPE (or OPENBLAS_CORETYPE=SkylakeX) may "
-                     "double the matrix-product rate")
+                     f" kernels; {why} may double the matrix-product rate")
     env = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items())
                    if k.startswith("OPENBLAS_") or k in ("OMP_NUM_THREADS",
-                                                          "MINIRNN_BLAS_THREADS"))
+                                                          "MINIRNN_BLAS_THREADS",
+                                                          "MINIRNN_ACTIVATIONS"))
     if env:
         lines.append(f"environment: {env}")
     return lines

@@ -50,6 +50,12 @@ def test_fused_and_generic_paths_agree(name, reverse, bias, dropout, chunk_rows,
     dfinal = tuple(rng.standard_normal((N, k)) for k in cell.state_sizes)
     fused = _run(cell, x, state0, reverse, rec_mask, dys, dfinal, True)
     generic = _run(cell, x, state0, reverse, rec_mask, dys, dfinal, False)
+    # Inference (keep=False: reused gate blocks, no cache) computes the same outputs.
+    ys, final, cache = bptt.forward(cell, x, state0, reverse, None, rec_mask, keep=False)
+    assert cache is None
+    np.testing.assert_allclose(ys, generic[0], rtol=1e-10, atol=1e-12)
+    for u, v in zip(final, generic[1], strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-10, atol=1e-12)
     for what, a, b in zip(("outputs", "final", "dx", "dstate0", "", "hidden grads"),
                           fused, generic, strict=True):
         if isinstance(a, dict):

@@ -39,7 +39,8 @@ def test_version_names_the_libraries_and_the_blas_kernels(tmp_path):
     result = run(["--version"], tmp_path)
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"minirnn {minirnn.__version__} (numpy {np.__version__}, scipy ")
-    assert any(re.fullmatch(r"BLAS: \S+ \S+ \(\S+ kernels, \d+ threads\)", line)
+    assert any(re.fullmatch(r"BLAS \(\S+\): \S+ \S+ \(\S+ kernels, \d+ threads\)", line)
+               or line == "BLAS: not detected (threadpoolctl found none)"
                for line in lines[1:]), lines
 
 
@@ -47,19 +48,33 @@ def test_blas_report_warns_of_avx2_kernels_on_an_avx512_cpu(monkeypatch):
     from minirnn import threads
 
     libs = [{"library": "openblas", "version": "0.3.31", "num_threads": 2,
-             "architecture": "Haswell"}]
+             "architecture": "Haswell", "package": "numpy"}]
     monkeypatch.setattr(threads, "blas_libraries", lambda: libs)
-    for name in [k for k in os.environ if k.startswith("OPENBLAS_")]:
+    for name in [k for k in os.environ if k.startswith(("OPENBLAS_", "MINIRNN_", "OMP_"))]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     avx512 = {"avx2", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}
     lines = threads.blas_report(avx512)
-    assert lines[0] == "BLAS: openblas 0.3.31 (Haswell kernels, 2 threads)"
+    assert lines[0] == "BLAS (numpy): openblas 0.3.31 (Haswell kernels, 2 threads)"
     assert "this CPU has AVX-512 but OpenBLAS runs its Haswell kernels" in lines[1]
-    assert "OPENBLAS_CORETYPE=Haswell" in lines[-1]
+    assert "OPENBLAS_CORETYPE=Haswell holds it there" in lines[1]
+    assert lines[-1] == "environment: OPENBLAS_CORETYPE=Haswell"
     assert not any("AVX-512" in line for line in threads.blas_report({"avx2", "fma"}))
+    monkeypatch.delenv("OPENBLAS_CORETYPE")  # an OpenBLAS that picked AVX2 by itself
+    assert "an OpenBLAS that knows this CPU" in threads.blas_report(avx512)[1]
     libs[0]["architecture"] = "SkylakeX"
     assert not any("AVX-512" in line for line in threads.blas_report(avx512))
+    libs.clear()
+    assert threads.blas_report(avx512) == ["BLAS: not detected (threadpoolctl found none)"]
+
+
+def test_blas_libraries_are_named_by_the_package_that_ships_them():
+    from minirnn.threads import _package_of
+
+    assert _package_of("/v/lib/python3.11/site-packages/numpy.libs/libscipy_openblas64_.so") \
+        == "numpy"
+    assert _package_of("/v/site-packages/scipy.libs/libscipy_openblas-6cd.so") == "scipy"
+    assert _package_of("/usr/lib/x86_64-linux-gnu/libopenblas.so.0") == "libopenblas.so.0"
 
 
 def test_cpu_flags_reads_the_first_processor(tmp_path):

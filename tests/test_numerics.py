@@ -80,6 +80,8 @@ def test_a_standalone_tanh_takes_the_exp_form_only_where_it_measures_faster(monk
     monkeypatch.setattr(_math, "_EXP_FASTER", {})
     monkeypatch.setattr(_math, "_EXP_TANH", {})
     assert _math.exp_tanh_faster(big) is False
+    # The measurement itself runs and answers (whatever this CPU says).
+    assert isinstance(_math._measure_exp_tanh_faster(np.dtype(np.float32)), bool)
     # The small float32 rule: np.tanh below 8192 elements whatever the measurement.
     monkeypatch.setattr(_math, "_EXP_TANH", {np.dtype(np.float32): True})
     assert _math.tanh_function(np.dtype(np.float32), 100) is np.tanh

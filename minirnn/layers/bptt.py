@@ -764,6 +764,7 @@ def _rnn_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     hm = np.empty((N, H), dt)
     h = state0[0]
     relu = cell.nonlinearity == "relu"
+    tanh_y = tanh_function(dt, N * H)
     bias = (cell.bias_ih.data + cell.bias_hh.data
             if cell.bias_ih is not None and cell.bias_hh is not None else None)
     with np.errstate(over="ignore"):
@@ -781,7 +782,7 @@ def _rnn_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
                 if relu:
                     np.maximum(y, 0, out=y)
                 else:
-                    _tanh(y, out=y)
+                    tanh_y(y, y)
                 h = y
     return ys, (ys[chunks[-1][-1]].copy(),), (() if keep else None)
 
@@ -866,7 +867,8 @@ def _gru_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     # The h of a chunk's steps, Hs[0] the chunk's h_{t-1}: step k reads Hs[k] and writes
     # Hs[k + 1]; the chunk's outputs leave in one transposed copy. Row H (with biases)
     # stays 1.
-    Hs = np.ones((K_max + 1, rows, N), dt)
+    Hs = _buffer(cell, "Hs", (K_max + 1, rows, N), dt, part)
+    Hs[:, H:] = 1.0
     Hs[0, :H] = state0[0].T
     mask = None if rec_mask is None else np.ascontiguousarray(rec_mask.T)
     hm = np.ones((rows, N), dt)
@@ -883,6 +885,13 @@ def _gru_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     hm_h = hm[:H]
     stacked = list(Hs)
     h_rows = [h[:H] for h in stacked]
+
+    def views(a: np.ndarray) -> tuple[np.ndarray, ...]:
+        """A step's [r, z] rows, r, z and n of its gate block."""
+        return a[: 2 * H], a[:H], a[H : 2 * H], a[2 * H :]
+
+    # Inference reuses A's first K_max blocks for every chunk: their views are made once.
+    reused = None if keep else [views(a) for a in A]
     with np.errstate(over="ignore"):
         for steps in chunks:
             sl = _span(steps)
@@ -890,11 +899,11 @@ def _gru_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
             a_chunk = A[sl] if keep else A[:K]
             _project_gate_major(w_ih, x_tm[sl], a_chunk)
             for k, t in enumerate(steps):
-                a = a_chunk[t - sl.start]
+                rz, r, z, n = (reused[t - sl.start] if reused is not None
+                               else views(a_chunk[t - sl.start]))
                 if mask is not None:
                     mul(h_rows[k], mask, hm_h)
                 matmul(w_hh, stacked[k] if mask is None else hm, hp)
-                rz, r, z, n = a[: 2 * H], a[:H], a[H : 2 * H], a[2 * H :]
                 add(rz, hp_rz, rz)
                 # sigmoid over rows pre-scaled by 1/2 (tanh form: tanh(a/2)/2 + 1/2) or
                 # -1 (exp form: 1 / (1 + exp(-a))); minirnn._math says which this CPU runs.
