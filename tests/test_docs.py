@@ -24,3 +24,16 @@ def test_docs_code_blocks_run(path, tmp_path, monkeypatch):
     namespace = {"__name__": "__docs__"}
     for i, code in enumerate(_blocks(path)):
         exec(compile(code, f"<{path.name} block {i}>", "exec"), namespace)
+
+
+def test_api_reference_is_up_to_date():
+    """docs/api.md is what docs/make_api.py renders from today's docstrings (it fell behind
+    them once). Regenerate with ``python docs/make_api.py``."""
+    import importlib.util
+
+    pytest.importorskip("matplotlib")  # the page documents minirnn.plots, which needs it
+    spec = importlib.util.spec_from_file_location("make_api", ROOT / "docs" / "make_api.py")
+    make_api = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_api)
+    assert make_api.render() == (ROOT / "docs" / "api.md").read_text(), (
+        "docs/api.md is stale: run `python docs/make_api.py`")
