@@ -528,3 +528,18 @@ def test_reference_pipeline_is_affine_invariant():
     scaled = fit_linear_ar(sc.transform(x), sc.transform(y))
     back = rmse(sc.inverse_transform(predict_linear_ar(scaled, sc.transform(xt))), yt)
     assert back == pytest.approx(raw, rel=1e-9)
+
+
+def test_rmse_neither_overflows_nor_underflows():
+    """Squares of errors beyond 1e154 overflow float64 and below 1e-154 underflow to 0; the
+    RMSE of such errors is representable all the same."""
+    from minirnn.forecasting import rmse as forecast_rmse
+
+    for f in (rmse, forecast_rmse):
+        assert f(np.array([1e200, -1e200]), np.zeros(2)) == pytest.approx(1e200)
+        assert f(np.array([3e-200, 4e-200]), np.zeros(2)) == pytest.approx(
+            np.sqrt((9 + 16) / 2) * 1e-200)
+        assert f(np.array([3.0, 4.0]), np.zeros(2)) == pytest.approx(np.sqrt(12.5))
+        assert f(np.zeros(3), np.zeros(3)) == 0.0
+    assert np.isnan(forecast_rmse(np.array([np.nan, 1.0]), np.zeros(2)))
+    assert forecast_rmse(np.array([np.inf, 1.0]), np.zeros(2)) == np.inf

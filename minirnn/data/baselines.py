@@ -14,7 +14,8 @@ import numpy as np
 from minirnn._validation import check_positive_int
 from minirnn.data._checks import as_finite_float_array
 
-__all__ = ["LinearAR", "fit_linear_ar", "persistence_forecast", "predict_linear_ar", "rmse"]
+__all__ = ["LinearAR", "fit_linear_ar", "persistence_forecast", "predict_linear_ar", "rmse",
+           "root_mean_square"]
 
 
 def _windows(x: Any, name: str = "x") -> np.ndarray:
@@ -154,5 +155,19 @@ def rmse(y_pred: Any, y_true: Any) -> float:
         raise ValueError(
             f"y_pred and y_true must have the same shape, got {pred.shape} and {true.shape}"
         )
-    diff = pred.astype(np.float64) - true.astype(np.float64)
-    return float(np.sqrt(np.mean(diff * diff)))
+    return root_mean_square(pred.astype(np.float64) - true.astype(np.float64))
+
+
+def root_mean_square(d: np.ndarray) -> float:
+    """sqrt(mean(d**2)) over all elements, computed on d scaled by its largest magnitude, so
+    that elements beyond 1e154 (whose squares overflow float64) still give a finite result
+    where it is representable, and elements below 1e-154 (whose squares underflow to 0) a
+    non-zero one. NaN and inf propagate; an empty array gives NaN (as
+    ``np.mean`` does, with its warning)."""
+    if d.size == 0:
+        return float(np.sqrt(np.mean(d * d)))
+    biggest = float(np.max(np.abs(d)))
+    if biggest == 0.0 or not np.isfinite(biggest):
+        return biggest
+    scaled = d / biggest
+    return biggest * float(np.sqrt(np.mean(scaled * scaled)))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from minirnn.data.baselines import root_mean_square
+
 __all__ = ["mae", "mase", "mase_scale", "rmse"]
 
 
@@ -17,9 +19,9 @@ def _pair(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
 
 
 def rmse(pred: np.ndarray, true: np.ndarray) -> float:
-    """Root mean squared error over all elements (shapes must match)."""
-    d = _pair(pred, true)
-    return float(np.sqrt(np.mean(d * d)))
+    """Root mean squared error over all elements (shapes must match); finite for errors
+    beyond 1e154 too (:func:`minirnn.data.baselines.root_mean_square`)."""
+    return root_mean_square(_pair(pred, true))
 
 
 def mae(pred: np.ndarray, true: np.ndarray) -> float:
