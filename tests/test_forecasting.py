@@ -336,3 +336,33 @@ def test_cli_series_refuses_init_from(tmp_path, capsys):
                  str(existing), "--output", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "minirnn: error: --init-from is not available for 'train series'"
+
+
+def test_recursive_forecasts_of_a_positive_series_stay_positive_and_finite():
+    """Lynx (shipped): fitted at origins 79-107, the combination includes a linear AR on the
+    levels that extrapolates below zero. Fed the combined forecast, the log member used to
+    fail ("takes logarithms, but the series has a value <= 0") at 3 of 12 origins, and a
+    combined mean <= 0 gave NaN intervals at 7: now each member recurses on its own
+    forecasts and a member forecasting <= 0 for a positive series sits out that value."""
+    import warnings
+
+    from minirnn.datasets import load
+
+    y = np.asarray(load("lynx").values, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no log of a non-positive value anywhere
+        for origin in range(79, len(y) - 6, 2):
+            out = Forecaster(seed=0).fit(y[:origin]).forecast(6)
+            assert np.all(out.mean > 0), origin
+            for level in (80, 95):
+                assert np.all(np.isfinite(out.lower[level])), origin
+                assert np.all(out.lower[level] <= out.mean), origin
+                assert np.all(out.mean <= out.upper[level]), origin
+
+
+def test_forecast_within_the_horizon_is_the_last_origins_prediction():
+    """Up to H steps the forecast is one prediction from the last value, as evaluate's."""
+    y = _seasonal(120, 12, seed=4)
+    fc = Forecaster(horizon=3, seed=0, **FAST).fit(y, train_size=84)
+    np.testing.assert_allclose(fc.forecast(3).mean,
+                               fc.predict_origins(y, None, [len(y) - 1])[0], rtol=1e-12)

@@ -659,18 +659,43 @@ class Forecaster:
             raise ValueError(f"origins must be in {self.t_min_}..{len(y_all) - 1} (the model "
                              f"needs {self.t_min_} earlier values), got {o.min()}..{o.max()}")
         xs = None if x_all is None else self.x_scaler_.transform(x_all)  # type: ignore[union-attr]
-        linear = np.zeros((len(o), self.horizon))
-        for m in self.members_:
+        paths = [y_all] * len(self.members_)
+        return self._combined(self._member_forecasts(paths, xs, o), paths[0], xs, o)
+
+    def _member_forecasts(self, paths: list[np.ndarray], xs: np.ndarray | None,
+                          o: np.ndarray) -> list[np.ndarray]:
+        """Each linear member's own forecasts (N, H) from the origins ``o``, member i reading
+        the series ``paths[i]``."""
+        out = []
+        for m, y_m in zip(self.members_, paths, strict=True):
             if m.transform.uses_log:
-                m.transform.check(y_all, "the series")
-            x = m.transform.level(y_all)
+                m.transform.check(y_m, "the series")
+            x = m.transform.level(y_m)
             us = m.scaler.transform(m.transform.stationary(x))
             r = self._design(us, xs if m.exog else None, o, m.order) @ m.coef
-            linear += m.weight * self._inverse(m.transform, x, o, r)
+            out.append(self._inverse(m.transform, x, o, r))
+        return out
+
+    def _combined(self, member_forecasts: list[np.ndarray], first_path: np.ndarray,
+                  xs: np.ndarray | None, o: np.ndarray) -> np.ndarray:
+        """The weighted members plus the network's correction, which reads the first
+        member's series ``first_path``."""
+        weights = np.array([m.weight for m in self.members_])[:, None, None]
+        stacked = np.stack(member_forecasts)  # (members, N, H)
+        linear = np.sum(weights * stacked, axis=0)
+        if any(m.transform.uses_log for m in self.members_):
+            # The series is positive (a member takes its logarithm): a member forecasting
+            # <= 0 (a linear AR on the levels can extrapolate there, as on Lynx) has left the
+            # data's range and sits out that value, the others' weights renormalised.
+            kept = weights * (stacked > 0)
+            total = kept.sum(axis=0)
+            fix = (total > 0) & (total < weights.sum())
+            if fix.any():
+                linear[fix] = (np.sum(kept * stacked, axis=0)[fix] / total[fix])
         if not (self.alpha_ and self.model_ is not None):
             return linear
         m0 = self.members_[0]
-        us0 = m0.scaler.transform(m0.transform.stationary(m0.transform.level(y_all)))
+        us0 = m0.scaler.transform(m0.transform.stationary(m0.transform.level(first_path)))
         w = self._windows(us0, xs, o).astype(self.model_.dtype)
         net = np.asarray(self.model_.predict(w), np.float64) * self.r_scale_
         return self._combine(linear, self.alpha_ * net)
@@ -760,12 +785,20 @@ class Forecaster:
             raise ValueError(f"need at least {self.t_min_ + 1} values to forecast, got "
                              f"{len(y_all)}")
         tr = self.transform_
-        series = y_all.copy()
+        # Beyond H steps each linear member goes on from its own forecasts (and the network
+        # reads the first member's): a member on logarithms never sees another member's
+        # values, which may leave the positive range (fed the combined forecast, a log
+        # member failed on 3 of 12 origins of Lynx: benchmarks/intervals.py).
+        self.predict_origins(y_all, x_all, [len(y_all) - 1])  # the checks of the inputs
+        xs = None if x_all is None else self.x_scaler_.transform(x_all)  # type: ignore[union-attr]
+        paths = [y_all.copy() for _ in self.members_]
         out: list[float] = []
         while len(out) < steps:
-            pred = self.predict_origins(series, x_all, [len(series) - 1])[0]
-            out.extend(pred.tolist())
-            series = np.concatenate([series, pred])
+            o = np.array([len(paths[0]) - 1])
+            members = self._member_forecasts(paths, xs, o)
+            out.extend(self._combined(members, paths[0], xs, o)[0].tolist())
+            paths = [np.concatenate([path, f[0]]) for path, f in zip(paths, members,
+                                                                      strict=True)]
         mean = np.asarray(out[:steps])
         lower: dict[int, np.ndarray] = {}
         upper: dict[int, np.ndarray] = {}

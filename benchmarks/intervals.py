@@ -1,0 +1,123 @@
+"""How often the forecast intervals cover the truth: rolling-origin coverage on real series.
+
+Usage::
+
+    python benchmarks/intervals.py [--data ../shared/data] [--steps 6] [--origins 12]
+
+For each series, ``Forecaster()`` with its defaults (as ``minirnn train series`` / ``minirnn
+forecast`` use them) is fitted on the values up to each of ``--origins`` forecast origins
+spread over the last 30 % of the series, then forecasts ``--steps`` values past the origin
+with its 80 % and 95 % intervals (``Forecaster.forecast``); a value counts as covered when it
+lies within the interval. Nominal coverage is 80 % and 95 %: well below means the intervals
+are too narrow. Results go to ``benchmarks/results/intervals.json`` and the table between the
+``<!-- intervals-table -->`` markers of docs/forecasting.md (``--docs``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from math import nan
+from pathlib import Path
+
+import numpy as np
+
+from minirnn.data import load_csv_column
+from minirnn.forecasting import Forecaster
+
+ROOT = Path(__file__).resolve().parent.parent
+COLUMNS = {"airline-passengers": "Passengers", "daily-min-temperatures": "Temp", "Lynx": "0",
+           "ShampooSales": "Sales", "seatbelts": "KSI"}
+START, END = "<!-- intervals-table -->", "<!-- /intervals-table -->"
+
+
+def coverage(y: np.ndarray, steps: int, origins: int, first: float = 0.7) -> dict:
+    """Fit at each origin, forecast ``steps`` ahead, count the truths inside each interval."""
+    n = len(y)
+    lo, hi = int(first * n), n - steps
+    points = sorted({round(float(v)) for v in np.linspace(lo, hi, origins)})
+    inside = {80: np.zeros(steps), 95: np.zeros(steps)}
+    width = {80: [], 95: []}
+    used, failed = 0, []
+    start = time.perf_counter()
+    for origin in points:
+        fc = Forecaster(seed=0).fit(y[:origin])
+        try:
+            f = fc.forecast(steps)
+        except ValueError as e:  # a known failure of recursive forecasts: see the docs
+            failed.append({"origin": origin, "error": str(e), "method": fc.method_})
+            continue
+        truth = y[origin : origin + steps]
+        for level in (80, 95):
+            inside[level] += (truth >= f.lower[level]) & (truth <= f.upper[level])
+            width[level].append(float(np.mean((f.upper[level] - f.lower[level])
+                                              / np.maximum(np.abs(f.mean), 1e-12))))
+        used += 1
+    return {"origins": used, "failed": failed, "steps": steps,
+            "seconds": time.perf_counter() - start,
+            **{f"cover{level}": float(inside[level].sum() / (used * steps)) if used else nan
+               for level in (80, 95)},
+            **{f"cover{level}_by_step": (inside[level] / max(used, 1)).tolist()
+               for level in (80, 95)},
+            **{f"rel_width{level}": float(np.median(width[level])) if used else nan
+               for level in (80, 95)}}
+
+
+def table(results: dict) -> str:
+    lines = ["| series | origins x steps | 80 % interval covers | 95 % interval covers | "
+             "80 % cover, step 1 / last | forecasts that failed | seconds |",
+             "|---|---|---|---|---|---|---|"]
+    tot = {80: 0.0, 95: 0.0}
+    n = 0
+    for name, r in results.items():
+        k = r["origins"] * r["steps"]
+        n += k
+        for level in (80, 95):
+            tot[level] += r[f"cover{level}"] * k
+        by = r["cover80_by_step"]
+        lines.append(f"| {name} | {r['origins']} x {r['steps']} | {r['cover80']:.0%} | "
+                     f"{r['cover95']:.0%} | {by[0]:.0%} / {by[-1]:.0%} | {len(r['failed'])} | "
+                     f"{r['seconds']:.0f} |")
+    lines.append(f"| **all** | {n} values | **{tot[80] / n:.0%}** | **{tot[95] / n:.0%}** "
+                 f"| | {sum(len(r['failed']) for r in results.values())} | |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--origins", type=int, default=12)
+    parser.add_argument("--docs", type=Path, default=None)
+    parser.add_argument("--only", nargs="*", default=None, help="series (file stems) to run")
+    args = parser.parse_args()
+    results = {}
+    for stem, column in COLUMNS.items():
+        if args.only and stem not in args.only:
+            continue
+        path = args.data / f"{stem}.csv"
+        if not path.exists():
+            print(f"skip {stem}: {path} not found")
+            continue
+        y = np.asarray(load_csv_column(str(path), column), dtype=np.float64)
+        results[stem] = coverage(y, args.steps, args.origins)
+        r = results[stem]
+        print(f"{stem}: {r['origins']} origins, 80 % covers {r['cover80']:.0%}, "
+              f"95 % covers {r['cover95']:.0%} ({r['seconds']:.0f} s)", flush=True)
+    out = ROOT / "benchmarks" / "results" / "intervals.json"
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    text = table(results)
+    print(text)
+    if args.docs is not None:
+        doc = args.docs.read_text()
+        if START not in doc or END not in doc:
+            raise SystemExit(f"{args.docs} has no {START} ... {END} markers")
+        head, rest = doc.split(START, 1)
+        _, tail = rest.split(END, 1)
+        args.docs.write_text(f"{head}{START}\n{text}\n{END}{tail}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
