@@ -753,8 +753,8 @@ class Forecaster:
         Parameters
         ----------
         steps : int, optional
-            Default H. More than H steps are made recursively (the forecasts become inputs),
-            which needs no exogenous inputs.
+            Default H. More than H steps are made recursively (each linear member's forecasts
+            become its own inputs), which needs no exogenous inputs.
         y, X, dates : optional
             New data to forecast from (default: the series given to ``fit``).
 
