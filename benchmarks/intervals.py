@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/intervals.py [--data ../shared/data] [--steps 6] [--origins 12]
+    python -m benchmarks.intervals [--data ../shared/data] [--steps 6] [--origins 12]
 
 For each series, ``Forecaster()`` with its defaults (as ``minirnn train series`` / ``minirnn
 forecast`` use them) is fitted on the values up to each of ``--origins`` forecast origins
@@ -23,12 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.forecasting import COLUMNS
 from minirnn.data import load_csv_column
 from minirnn.forecasting import Forecaster
 
 ROOT = Path(__file__).resolve().parent.parent
-COLUMNS = {"airline-passengers": "Passengers", "daily-min-temperatures": "Temp", "Lynx": "0",
-           "ShampooSales": "Sales", "seatbelts": "KSI"}
 START, END = "<!-- intervals-table -->", "<!-- /intervals-table -->"
 
 

@@ -650,17 +650,21 @@ class Forecaster:
         """
         self._check_fitted()
         y_all, x_all = _check_series(y, X)
-        if (x_all is None) != (self.X_ is None) or (
-                x_all is not None and self.X_ is not None
-                and x_all.shape[1] != self.X_.shape[1]):
-            raise ValueError("X must have the same columns as the training data")
+        xs = self._scaled_inputs(x_all)
         o = np.asarray(origins, dtype=np.int64)
         if len(o) and (o.min() < self.t_min_ or o.max() >= len(y_all)):
             raise ValueError(f"origins must be in {self.t_min_}..{len(y_all) - 1} (the model "
                              f"needs {self.t_min_} earlier values), got {o.min()}..{o.max()}")
-        xs = None if x_all is None else self.x_scaler_.transform(x_all)  # type: ignore[union-attr]
         paths = [y_all] * len(self.members_)
         return self._combined(self._member_forecasts(paths, xs, o), paths[0], xs, o)
+
+    def _scaled_inputs(self, x_all: np.ndarray | None) -> np.ndarray | None:
+        """The exogenous inputs scaled as in training, after checking their columns."""
+        if (x_all is None) != (self.X_ is None) or (
+                x_all is not None and self.X_ is not None
+                and x_all.shape[1] != self.X_.shape[1]):
+            raise ValueError("X must have the same columns as the training data")
+        return None if x_all is None else self.x_scaler_.transform(x_all)  # type: ignore[union-attr]
 
     def _member_forecasts(self, paths: list[np.ndarray], xs: np.ndarray | None,
                           o: np.ndarray) -> list[np.ndarray]:
@@ -789,9 +793,8 @@ class Forecaster:
         # reads the first member's): a member on logarithms never sees another member's
         # values, which may leave the positive range (fed the combined forecast, a log
         # member failed on 3 of 12 origins of Lynx: benchmarks/intervals.py).
-        self.predict_origins(y_all, x_all, [len(y_all) - 1])  # the checks of the inputs
-        xs = None if x_all is None else self.x_scaler_.transform(x_all)  # type: ignore[union-attr]
-        paths = [y_all.copy() for _ in self.members_]
+        xs = self._scaled_inputs(x_all)
+        paths = [y_all] * len(self.members_)  # (each round makes new arrays)
         out: list[float] = []
         while len(out) < steps:
             o = np.array([len(paths[0]) - 1])
