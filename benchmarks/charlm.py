@@ -66,10 +66,10 @@ def text_file(name: str, given: str | None) -> Path:
 def worker_minirnn(path: Path, seconds: float, cfg: dict[str, Any], seed: int) -> dict[str, Any]:
     import numpy as np
 
-    from minirnn.callbacks import TimeLimit
-    from minirnn.data.text import encode_file, split_text
-    from minirnn.language_model import LanguageModel, TextSolver
-    from minirnn.optim import Adam
+    from minirnn.apps.data.text import encode_file, split_text
+    from minirnn.apps.language_model import LanguageModel, TextSolver
+    from minirnn.nn.optim import Adam
+    from minirnn.train.callbacks import TimeLimit
 
     codes, vocab = encode_file(path)
     train, val = split_text(codes)
@@ -95,7 +95,7 @@ def worker_torch(path: Path, seconds: float, cfg: dict[str, Any], seed: int) -> 
     import numpy as np
     import torch
 
-    from minirnn.data.text import encode_file, split_text, stream_batches
+    from minirnn.apps.data.text import encode_file, split_text, stream_batches
 
     torch.manual_seed(seed)
     if cfg.get("torch_threads"):
@@ -172,7 +172,7 @@ WORKERS = {"minirnn": worker_minirnn, "torch": worker_torch, "cli": worker_cli}
 def _embedding_backward_times(V: int, E: int, M: int, rng: Any, best: Any) -> dict[str, float]:
     import numpy as np
 
-    from minirnn.layers.embedding import scatter_rows
+    from minirnn.nn.layers.embedding import scatter_rows
 
     ids = rng.integers(0, V, M)
     dy = rng.standard_normal((M, E)).astype(np.float32)
@@ -203,7 +203,7 @@ def micro() -> None:
     as a GEMM vs as a lookup into a precomputed (V, 4H) table."""
     import numpy as np
 
-    from minirnn.layers.embedding import scatter_rows
+    from minirnn.nn.layers.embedding import scatter_rows
 
     rng = np.random.default_rng(0)
 

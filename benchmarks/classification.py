@@ -8,7 +8,7 @@ Data sets:
 
 * ``JapaneseVowels`` and ``BasicMotions`` (UEA archive) from ``--data-dir``
   (default: ``../shared/data`` next to the repository, else the copies shipped in
-  ``minirnn/datasets``);
+  ``minirnn/apps/datasets``);
 * synthetic univariate sets written by this script with fixed seeds: ``CBF``
   (Cylinder-Bell-Funnel, 30 train / 900 test as in the UCR archive), ``SyntheticControl``
   (300 / 300), ``NoisySines`` (three frequencies, random phase, unequal lengths 40-120);
@@ -42,7 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from minirnn.data import (  # noqa: E402
+from minirnn.apps.data import (  # noqa: E402
     CBF_CLASSES,
     SYNTHETIC_CONTROL_CLASSES,
     cylinder_bell_funnel,

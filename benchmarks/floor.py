@@ -92,8 +92,8 @@ def lstm_elementwise_seconds(dtype: str, H: int, N: int, rounds: int = 5) -> flo
     """Best time of the element-wise calls of one LSTM inference step on (4H, N) gates, one
     thread, in a tight loop: the calls minirnn's kernel makes (gate nonlinearity in the form
     this process uses, c, tanh(c), h), without its Python loop: a floor for this formulation
-    of the step (kept in step with ``minirnn.layers.bptt._lstm_forward`` by hand)."""
-    from minirnn._math import constants, exp_faster, tanh_function
+    of the step (kept in step with ``minirnn.nn.layers.bptt._lstm_forward`` by hand)."""
+    from minirnn.nn._math import constants, exp_faster, tanh_function
 
     dt = np.dtype(dtype)
     k = constants(dt)

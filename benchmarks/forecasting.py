@@ -75,7 +75,7 @@ def robustness() -> str:
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
-    from minirnn.forecasting import Forecaster
+    from minirnn.apps.forecasting import Forecaster
 
     lines = ["| series | forecast by | model / persistence | model / linear AR | "
              "model / seasonal naive | MASE | seconds |", "|---|---|---|---|---|---|---|"]

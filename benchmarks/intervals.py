@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.forecasting import COLUMNS
-from minirnn.data import load_csv_column
-from minirnn.forecasting import Forecaster
+from minirnn.apps.data import load_csv_column
+from minirnn.apps.forecasting import Forecaster
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- intervals-table -->", "<!-- /intervals-table -->"

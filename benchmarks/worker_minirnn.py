@@ -19,8 +19,8 @@ import scipy
 import minirnn
 from benchmarks import _worker
 from benchmarks.harness import Case
-from minirnn.layers import GRU, LSTM, RNN
-from minirnn.optim import Adam
+from minirnn.nn.layers import GRU, LSTM, RNN
+from minirnn.nn.optim import Adam
 
 LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 #: minirnn's counterpart of ``torch.no_grad()`` (inference that keeps no caches); older
@@ -74,7 +74,7 @@ class MinirnnBackend:
     def env(self) -> dict[str, Any]:
         policy = None
         try:  # minirnn's BLAS thread decision (made once, at the first recurrent forward)
-            from minirnn.threads import blas_thread_policy
+            from minirnn.train.threads import blas_thread_policy
 
             policy = blas_thread_policy().get("decision")
         except (ImportError, AttributeError):

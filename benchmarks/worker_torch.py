@@ -17,7 +17,7 @@ import torch
 
 from benchmarks import _worker
 from benchmarks.harness import Case
-from minirnn.layers import GRU, LSTM, RNN
+from minirnn.nn.layers import GRU, LSTM, RNN
 
 MODULES = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}

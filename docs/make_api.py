@@ -9,11 +9,12 @@ import importlib
 import inspect
 from pathlib import Path
 
+#: The public paths (re-exporting modules) whose every name is listed.
+PUBLIC = ["minirnn.layers", "minirnn.cells", "minirnn.losses", "minirnn.optim",
+          "minirnn.callbacks", "minirnn.data", "minirnn.gradcheck", "minirnn.testing"]
 MODULES = [
-    "minirnn", "minirnn.layers", "minirnn.cells", "minirnn.losses", "minirnn.optim",
-    "minirnn.callbacks", "minirnn.data", "minirnn.gradcheck", "minirnn.testing",
-    "minirnn.diagnostics", "minirnn.io", "minirnn.checkpoint", "minirnn.convert",
-    "minirnn.init", "minirnn.plots",
+    "minirnn", *PUBLIC, "minirnn.check.diagnostics", "minirnn.nn.io", "minirnn.nn.registry",
+    "minirnn.train.checkpoint", "minirnn.nn.convert", "minirnn.nn.init", "minirnn.train.plots",
 ]
 OUT = Path(__file__).resolve().parent / "api.md"
 
@@ -43,9 +44,7 @@ def render() -> str:
         for attr in sorted(getattr(module, "__all__", [])):
             obj = getattr(module, attr)
             if name != "minirnn" and getattr(obj, "__module__", name).startswith("minirnn") \
-                    and inspect.getmodule(obj) is not module and name not in (
-                        "minirnn.layers", "minirnn.cells", "minirnn.losses", "minirnn.optim",
-                        "minirnn.data"):
+                    and inspect.getmodule(obj) is not module and name not in PUBLIC:
                 continue
             if inspect.isclass(obj):
                 lines.append(f"- **class `{attr}{_signature(obj)}`**: {_first_paragraph(obj)}")

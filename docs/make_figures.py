@@ -18,12 +18,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from minirnn import Solver  # noqa: E402
-from minirnn.callbacks import EarlyStopping  # noqa: E402
+from minirnn.train.callbacks import EarlyStopping  # noqa: E402
 from minirnn.cli import build_adding_model, main  # noqa: E402
-from minirnn.data import adding_problem  # noqa: E402
-from minirnn.diagnostics import gradient_flow  # noqa: E402
-from minirnn.optim import Adam  # noqa: E402
-from minirnn.plots import plot_grad_flow, plot_history  # noqa: E402
+from minirnn.apps.data import adding_problem  # noqa: E402
+from minirnn.check.diagnostics import gradient_flow  # noqa: E402
+from minirnn.nn.optim import Adam  # noqa: E402
+from minirnn.train.plots import plot_grad_flow, plot_history  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "figures"
 

@@ -5,18 +5,23 @@ The abstractions live in their own modules and are re-exported here:
 :class:`Loss`, plus :class:`Sequential` and :class:`Solver`, and :func:`load`
 (``minirnn.load(path)`` reads a file written by ``model.save(path)``), and
 :func:`no_grad` (inference without caches).
+
+The code lives in the layers of docs/architecture.md (``nn`` <- ``train`` <- ``check`` <-
+``apps`` <- ``cli``); this package root and the public modules beside it (``minirnn.layers``,
+``minirnn.cells``, ...) only re-export.
 """
 
-from minirnn.cells.base import Cell
-from minirnn.io import load_model as load
-from minirnn.layers.base import Layer, no_grad
-from minirnn.losses.base import Loss
-from minirnn.model import Sequential
-from minirnn.optim.base import Optimizer
-from minirnn.parameter import Parameter
-from minirnn.solver import Solver, TrainingDivergedError
-
-__version__ = "0.1.0"
+# The text application's model registers its class for minirnn.load.
+import minirnn.apps.language_model  # noqa: F401
+from minirnn.nn.cells.base import Cell
+from minirnn.nn.io import load_model as load
+from minirnn.nn.layers.base import Layer, no_grad
+from minirnn.nn.losses.base import Loss
+from minirnn.nn.model import Sequential
+from minirnn.nn.optim.base import Optimizer
+from minirnn.nn.parameter import Parameter
+from minirnn.nn.version import __version__
+from minirnn.train.solver import Solver, TrainingDivergedError
 
 __all__ = [
     "Cell", "Layer", "Loss", "Optimizer", "Parameter", "Sequential", "Solver",

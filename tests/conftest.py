@@ -21,11 +21,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 @pytest.fixture(params=["tanh", "exp", "mixed"])
 def activation_form(request, monkeypatch):
-    """Runs a test under each form of tanh/sigmoid (minirnn._math), whatever this CPU
+    """Runs a test under each form of tanh/sigmoid (minirnn.nn._math), whatever this CPU
     measured: the form of every dtype fixed for the test. "mixed": the exp form for sigmoid
     and the fused gates, np.tanh for a standalone tanh (what float64 measures on the Zen 5
     machine)."""
-    from minirnn import _math
+    from minirnn.nn import _math
 
     for dtype in (np.float32, np.float64):
         monkeypatch.setitem(_math._EXP_FASTER, np.dtype(dtype), request.param != "tanh")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from minirnn.cells import GRUCell, LSTMCell, RNNCell
-from minirnn.layers import LSTM, bptt
+from minirnn.nn.cells import GRUCell, LSTMCell, RNNCell
+from minirnn.nn.layers import LSTM, bptt
 
 #: Every cell configuration that has a fused kernel.
 CELLS = {
@@ -105,7 +105,7 @@ def test_recurrent_dropout_stays_on_the_fused_path():
 
 def test_no_grad_forward_keeps_no_cache_and_gives_the_same_outputs():
     import minirnn
-    from minirnn.layers import GRU
+    from minirnn.nn.layers import GRU
 
     for layer in (LSTM(3, 4, num_layers=2, bidirectional=True, seed=0), GRU(3, 4, seed=0)):
         x = np.random.default_rng(0).standard_normal((2, 5, 3))
@@ -201,7 +201,7 @@ def test_kernels_in_float32_match_the_generic_loop(name, activation_form):
 def test_a_split_batch_gives_the_unsplit_layer_results(cls, monkeypatch):
     """Two stacked bidirectional layers, batch-first (dx written through a strided view),
     float32: the batch split over two threads computes what one thread computes."""
-    import minirnn.layers as layers
+    import minirnn.nn.layers as layers
 
     def run(parts):
         monkeypatch.setattr(bptt, "batch_parts", lambda batch, macs: parts)

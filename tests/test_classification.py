@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from minirnn.classification import (
+from minirnn.apps.classification import (
     SequenceClassifier,
     class_weights,
     majority_class,
@@ -12,7 +12,7 @@ from minirnn.classification import (
     stratified_split,
     znormalize,
 )
-from minirnn.data import cylinder_bell_funnel, synthetic_control
+from minirnn.apps.data import cylinder_bell_funnel, synthetic_control
 
 
 def _fit(**kw):

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-import minirnn.classification.classifier as classifier_module
-from minirnn.classification import (
+import minirnn.apps.classification.classifier as classifier_module
+from minirnn.apps.classification import (
     SequenceClassifier,
     class_distances,
     dtw_distances,
@@ -15,9 +15,9 @@ from minirnn.classification import (
     fit_temperature,
     neighbor_proba,
 )
+from minirnn.apps.data import CBF_CLASSES, cylinder_bell_funnel, save_ts, synthetic_control
 from minirnn.cli import main
-from minirnn.data import CBF_CLASSES, cylinder_bell_funnel, save_ts, synthetic_control
-from minirnn.io import ModelFileError
+from minirnn.nn.io import ModelFileError
 
 
 def _plain_dtw(p, q, window):

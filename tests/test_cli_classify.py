@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
+from minirnn.apps.data import CBF_CLASSES, cylinder_bell_funnel, save_ts
 from minirnn.cli import main
-from minirnn.data import CBF_CLASSES, cylinder_bell_funnel, save_ts
 
 TINY = ["--epochs", "3", "--hidden-size", "6", "--no-plot", "--quiet-epochs", "--max-steps",
         "32", "--ensemble", "1"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from minirnn.cli import main
-from minirnn.io import load_metadata, load_model
+from minirnn.nn.io import load_metadata, load_model
 
 
 def _series_csv(path, n=120, bad_row=None):
@@ -157,7 +157,7 @@ def test_binary_addition_defaults_get_every_sum_right(tmp_path, capsys):
 
 
 def test_lstm_beats_persistence_on_melbourne_temperatures(tmp_path):
-    # The shipped copy of the series (minirnn.datasets), so the test runs on any checkout.
+    # The shipped copy of the series (minirnn.apps.datasets), so the test runs on any checkout.
     assert main(["train", "series", "--dataset", "temperatures", "--cell", "lstm",
                  "--epochs", "15", "--no-plot", "--output", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "report.json").read_text())

@@ -45,7 +45,7 @@ def test_version_names_the_libraries_and_the_blas_kernels(tmp_path):
 
 
 def test_blas_report_warns_of_avx2_kernels_on_an_avx512_cpu(monkeypatch):
-    from minirnn import threads
+    from minirnn.train import threads
 
     libs = [{"library": "openblas", "version": "0.3.31", "num_threads": 2,
              "architecture": "Haswell", "package": "numpy"}]
@@ -69,7 +69,7 @@ def test_blas_report_warns_of_avx2_kernels_on_an_avx512_cpu(monkeypatch):
 
 
 def test_blas_libraries_are_named_by_the_package_that_ships_them():
-    from minirnn.threads import _package_of
+    from minirnn.train.threads import _package_of
 
     assert _package_of("/v/lib/python3.11/site-packages/numpy.libs/libscipy_openblas64_.so") \
         == "numpy"
@@ -78,7 +78,7 @@ def test_blas_libraries_are_named_by_the_package_that_ships_them():
 
 
 def test_cpu_flags_reads_the_first_processor(tmp_path):
-    from minirnn.threads import cpu_flags
+    from minirnn.train.threads import cpu_flags
 
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu avx2 avx512f\n\n"
@@ -239,7 +239,7 @@ def test_prediction_csv_has_the_date_column_and_the_datas_precision(tmp_path):
 
 def _parsers(parser, path=()):
     """Every (command path, parser) under ``parser``."""
-    from minirnn.sweeps.runner import _subcommands
+    from minirnn.apps.sweeps.runner import _subcommands
 
     yield path, parser
     for name, sub in _subcommands(parser).items():

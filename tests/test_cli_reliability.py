@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from minirnn.cli import main
-from minirnn.solver import Solver
+from minirnn.train.solver import Solver
 
 TINY = ["--seq-len", "4", "--train-size", "32", "--test-size", "8", "--epochs", "2",
         "--hidden-size", "3", "--no-plot"]

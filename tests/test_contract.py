@@ -1,11 +1,12 @@
-"""minirnn.testing.check_layer: every built-in class passes, and broken layers are caught."""
+"""minirnn.check.testing.check_layer: every built-in class passes, and broken layers are caught."""
 
 import numpy as np
 import pytest
 
 from minirnn import Layer, Sequential
-from minirnn.cells import GRUCell, LSTMCell, RNNCell
-from minirnn.layers import (
+from minirnn.check.testing import ContractError, check_layer
+from minirnn.nn.cells import GRUCell, LSTMCell, RNNCell
+from minirnn.nn.layers import (
     GRU,
     LSTM,
     RNN,
@@ -17,7 +18,6 @@ from minirnn.layers import (
     Sigmoid,
     Tanh,
 )
-from minirnn.testing import ContractError, check_layer
 
 BUILTINS = [
     RNNCell, LSTMCell, GRUCell,

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from minirnn.contrib import IndRNNCell, LayerNormLSTMCell, MGUCell
-from minirnn.gradcheck import gradcheck
-from minirnn.layers import Recurrent, bptt
-from minirnn.testing import check_layer
+from minirnn.check.gradcheck import gradcheck
+from minirnn.check.testing import check_layer
+from minirnn.nn.contrib import IndRNNCell, LayerNormLSTMCell, MGUCell
+from minirnn.nn.layers import Recurrent, bptt
 
 CELLS = [IndRNNCell, MGUCell, LayerNormLSTMCell]
 
@@ -68,7 +68,7 @@ def test_layer_norm_lstm_normalises_the_recurrence():
 
 
 def test_check_recurrence_catches_a_wrong_hidden_input_grad():
-    from minirnn.testing import check_recurrence
+    from minirnn.check.testing import check_recurrence
 
     class Wrong(IndRNNCell):
         def hidden_input_grad(self, dhp):

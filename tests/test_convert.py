@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minirnn.convert import from_keras_weights, to_keras_weights
-from minirnn.layers import GRU, LSTM, RNN
-from minirnn.testing import recurrent_shapes, seeds
+from minirnn.check.testing import recurrent_shapes, seeds
+from minirnn.nn.convert import from_keras_weights, to_keras_weights
+from minirnn.nn.layers import GRU, LSTM, RNN
 
 CLASSES = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 

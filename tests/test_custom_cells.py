@@ -8,10 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minirnn import Cell
-from minirnn.cells import GRUCell, LSTMCell, RNNCell
-from minirnn.gradcheck import GradcheckError, gradcheck
-from minirnn.layers import Recurrent
-from minirnn.testing import recurrent_shapes, seeds
+from minirnn.check.gradcheck import GradcheckError, gradcheck
+from minirnn.check.testing import recurrent_shapes, seeds
+from minirnn.nn.cells import GRUCell, LSTMCell, RNNCell
+from minirnn.nn.layers import Recurrent
 
 
 class MinimalGatedCell(Cell):

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minirnn.data import adding_problem
-from minirnn.testing import seeds
+from minirnn.apps.data import adding_problem
+from minirnn.check.testing import seeds
 
 
 @given(n=st.integers(1, 50), t=st.integers(2, 60), seed=seeds())

@@ -1,4 +1,4 @@
-"""Series helpers of minirnn.data: windows, scalers, CSV loading, splits, baselines.
+"""Series helpers of minirnn.apps.data: windows, scalers, CSV loading, splits, baselines.
 
 The last tests reproduce DESIGN.md's reference facts on the shared data sets (skipped when
 the files are absent; the package itself never reads them).
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minirnn.data import (
+from minirnn.apps.data import (
     LinearAR,
     MinMaxScaler,
     NotFittedError,
@@ -27,7 +27,7 @@ from minirnn.data import (
     sliding_windows,
     split_sizes,
 )
-from minirnn.testing import arrays_for, seeds
+from minirnn.check.testing import arrays_for, seeds
 
 SHARED = pathlib.Path("/work/shared/data")
 TEMPS = SHARED / "daily-min-temperatures.csv"
@@ -533,7 +533,7 @@ def test_reference_pipeline_is_affine_invariant():
 def test_rmse_neither_overflows_nor_underflows():
     """Squares of errors beyond 1e154 overflow float64 and below 1e-154 underflow to 0; the
     RMSE of such errors is representable all the same."""
-    from minirnn.forecasting import rmse as forecast_rmse
+    from minirnn.apps.forecasting import rmse as forecast_rmse
 
     for f in (rmse, forecast_rmse):
         assert f(np.array([1e200, -1e200]), np.zeros(2)) == pytest.approx(1e200)

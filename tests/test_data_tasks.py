@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import minirnn.data
-from minirnn.data import (
+import minirnn.apps.data
+from minirnn.apps.data import (
     COPY_BLANK,
     bin2int,
     binary_addition,
@@ -19,7 +19,7 @@ from minirnn.data import (
     encode_binary_addition,
     int2bin,
 )
-from minirnn.testing import seeds
+from minirnn.check.testing import seeds
 
 
 @st.composite
@@ -206,9 +206,9 @@ def test_copy_task_errors(call, exc, match):
 # --- package -------------------------------------------------------------------------------
 
 def test_every_export_exists_and_is_documented():
-    assert {"ADDING_BASELINE_MSE", "adding_problem"} <= set(minirnn.data.__all__)
-    for name in minirnn.data.__all__:
-        obj = getattr(minirnn.data, name)
+    assert {"ADDING_BASELINE_MSE", "adding_problem"} <= set(minirnn.apps.data.__all__)
+    for name in minirnn.apps.data.__all__:
+        obj = getattr(minirnn.apps.data, name)
         if isinstance(obj, type):
             assert inspect.getdoc(obj), name
         elif callable(obj):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from minirnn.data import fill_missing, load_csv_sequences, load_ts, load_ts_header
+from minirnn.apps.data import fill_missing, load_csv_sequences, load_ts, load_ts_header
 
 MULTI = """# a comment
 % another comment style (seen in aeon's own files)
@@ -142,7 +142,7 @@ def test_fill_missing_rejects_an_empty_sequence():
 
 
 def test_shipped_basic_motions():
-    from minirnn.classification import example_path
+    from minirnn.apps.classification import example_path
 
     train = load_ts(example_path("BasicMotions", "TRAIN"))
     test = load_ts(example_path("BasicMotions", "TEST"), classes=train.classes)

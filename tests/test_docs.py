@@ -31,7 +31,7 @@ def test_api_reference_is_up_to_date():
     them once). Regenerate with ``python docs/make_api.py``."""
     import importlib.util
 
-    pytest.importorskip("matplotlib")  # the page documents minirnn.plots, which needs it
+    pytest.importorskip("matplotlib")  # the page documents minirnn.train.plots, which needs it
     spec = importlib.util.spec_from_file_location("make_api", ROOT / "docs" / "make_api.py")
     make_api = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_api)

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minirnn.gradcheck import numerical_gradient
-from minirnn.io import load_model, save_model
-from minirnn.layers import LSTM, Dense, Embedding
-from minirnn.layers.embedding import scatter_rows
-from minirnn.model import Sequential
+from minirnn.check.gradcheck import numerical_gradient
+from minirnn.nn.io import load_model, save_model
+from minirnn.nn.layers import LSTM, Dense, Embedding
+from minirnn.nn.layers.embedding import scatter_rows
+from minirnn.nn.model import Sequential
 
 
 def test_forward_is_a_row_lookup_with_pytorch_names() -> None:

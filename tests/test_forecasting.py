@@ -1,4 +1,4 @@
-"""minirnn.forecasting: transforms, season detection, no leakage, baselines, dates, CLI."""
+"""minirnn.apps.forecasting: transforms, season detection, no leakage, baselines, dates, CLI."""
 
 import csv
 import json
@@ -9,9 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from minirnn import datasets
-from minirnn.cli import main
-from minirnn.forecasting import (
+from minirnn.apps import datasets
+from minirnn.apps.forecasting import (
     Forecaster,
     RobustScaler,
     TargetTransform,
@@ -23,6 +22,7 @@ from minirnn.forecasting import (
     mase_scale,
     parse_dates,
 )
+from minirnn.cli import main
 
 FAST = {"epochs": 3, "hidden_size": 4, "patience": 2}
 
@@ -346,7 +346,7 @@ def test_recursive_forecasts_of_a_positive_series_stay_positive_and_finite():
     forecasts and a member forecasting <= 0 for a positive series sits out that value."""
     import warnings
 
-    from minirnn.datasets import load
+    from minirnn.apps.datasets import load
 
     y = np.asarray(load("lynx").values, dtype=np.float64)
     with warnings.catch_warnings():

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from minirnn import Sequential, Solver
-from minirnn.data import adding_problem, int2bin, sliding_windows
-from minirnn.io import ModelFileError, load_model
-from minirnn.layers import GRU, LSTM, RNN, Dense, Dropout, LastStep, Sigmoid, Tanh
-from minirnn.losses import MSE, BCEWithLogits, CrossEntropy, Huber
+from minirnn.apps.data import adding_problem, int2bin, sliding_windows
+from minirnn.nn.io import ModelFileError, load_model
+from minirnn.nn.layers import GRU, LSTM, RNN, Dense, Dropout, LastStep, Sigmoid, Tanh
+from minirnn.nn.losses import MSE, BCEWithLogits, CrossEntropy, Huber
 
 DOCUMENTED = (ValueError, TypeError, FloatingPointError)
 COUNTS: collections.Counter = collections.Counter()
@@ -223,7 +223,7 @@ def _fuzz_model():
 def test_model_header_fuzz(data, tmp_path_factory):
     """Any change to a model file's header gives ModelFileError or a model that matches the
     file exactly; never another exception, a hang or a huge allocation."""
-    from minirnn.io import save_model
+    from minirnn.nn.io import save_model
 
     COUNTS["model header"] += 1
     folder = tmp_path_factory.mktemp("hdr")
@@ -255,7 +255,7 @@ def test_archive_member_fuzz(name, payload, compressed, valid_npy, tmp_path_fact
     import warnings
     import zipfile
 
-    from minirnn.io import save_model
+    from minirnn.nn.io import save_model
 
     COUNTS["archive member"] += 1
     folder = tmp_path_factory.mktemp("zip")
@@ -281,8 +281,8 @@ def test_checkpoint_header_fuzz(data, tmp_path_factory):
     exactly as it was, or loads a state the solver then trains from."""
     import copy
 
-    from minirnn.checkpoint import load_checkpoint
-    from minirnn.optim import Adam
+    from minirnn.nn.optim import Adam
+    from minirnn.train.checkpoint import load_checkpoint
 
     COUNTS["checkpoint header"] += 1
     folder = tmp_path_factory.mktemp("ckpt")
@@ -291,7 +291,7 @@ def test_checkpoint_header_fuzz(data, tmp_path_factory):
     def solver(path=None):
         model = Sequential(GRU(2, 3, seed=0), Dropout(0.2, seed=1), LastStep(),
                            Dense(3, 1, seed=0))
-        from minirnn.callbacks import EarlyStopping
+        from minirnn.train.callbacks import EarlyStopping
 
         return Solver(model, optimizer=Adam(model), batch_size=8, epochs=2, seed=0,
                       checkpoint_path=path, callbacks=[EarlyStopping(monitor="loss")])

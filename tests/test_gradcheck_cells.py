@@ -5,9 +5,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from minirnn.cells import GRUCell, LSTMCell, RNNCell
-from minirnn.gradcheck import gradcheck
-from minirnn.testing import recurrent_shapes, seeds
+from minirnn.check.gradcheck import gradcheck
+from minirnn.check.testing import recurrent_shapes, seeds
+from minirnn.nn.cells import GRUCell, LSTMCell, RNNCell
 
 TOL = 1e-7
 

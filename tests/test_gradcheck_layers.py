@@ -6,8 +6,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from minirnn import Sequential
-from minirnn.gradcheck import gradcheck
-from minirnn.layers import (
+from minirnn.check.gradcheck import gradcheck
+from minirnn.check.testing import recurrent_shapes, seeds
+from minirnn.nn.layers import (
     GRU,
     LSTM,
     RNN,
@@ -19,8 +20,7 @@ from minirnn.layers import (
     Sigmoid,
     Tanh,
 )
-from minirnn.losses import L1, MSE
-from minirnn.testing import recurrent_shapes, seeds
+from minirnn.nn.losses import L1, MSE
 
 TOL = 1e-7
 

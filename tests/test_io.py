@@ -13,8 +13,19 @@ import numpy as np
 import pytest
 
 from minirnn import Sequential
-from minirnn.io import FORMAT_VERSION, ModelFileError, load_model, read_file, save_model
-from minirnn.layers import GRU, LSTM, RNN, Dense, Dropout, Identity, LastStep, ReLU, Sigmoid, Tanh
+from minirnn.nn.io import FORMAT_VERSION, ModelFileError, load_model, read_file, save_model
+from minirnn.nn.layers import (
+    GRU,
+    LSTM,
+    RNN,
+    Dense,
+    Dropout,
+    Identity,
+    LastStep,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 
 
 def _tiny(seed=0):
@@ -153,8 +164,8 @@ def test_save_killed_mid_write_leaves_old_file(tmp_path):
         import sys
         import numpy as np
         from minirnn import Sequential
-        from minirnn.io import save_model
-        from minirnn.layers import Dense, RNN, LastStep
+        from minirnn.nn.io import save_model
+        from minirnn.nn.layers import Dense, RNN, LastStep
         save_model({str(path)!r}, Sequential(RNN(1, 2, seed=0), LastStep(), Dense(2, 1, seed=0)))
         print("saved", flush=True)
         big = Sequential(RNN(1, 2, seed=0), LastStep(), Dense(2, 1, seed=0), Dense(1, 6000),

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from minirnn.gradcheck import gradcheck
-from minirnn.losses import BCE, L1, MSE, BCEWithLogits, CrossEntropy, Huber
-from minirnn.testing import seeds
+from minirnn.check.gradcheck import gradcheck
+from minirnn.check.testing import seeds
+from minirnn.nn.losses import BCE, L1, MSE, BCEWithLogits, CrossEntropy, Huber
 
 TOL = 1e-7
 

@@ -1,14 +1,14 @@
-"""minirnn.metrics and the Solver's metrics hook (history keys, EarlyStopping, ModelCheckpoint)."""
+"""minirnn.nn.metrics and the Solver's metrics hook (history keys, EarlyStopping,
+ModelCheckpoint)."""
 
 import numpy as np
 import pytest
 
 from minirnn import Sequential, Solver
-from minirnn.callbacks import EarlyStopping, ModelCheckpoint, monitor_mode
-from minirnn.io import load_model
-from minirnn.layers import GRU, Dense, SequencePooling
-from minirnn.losses import CrossEntropy
-from minirnn.metrics import (
+from minirnn.nn.io import load_model
+from minirnn.nn.layers import GRU, Dense, SequencePooling
+from minirnn.nn.losses import CrossEntropy
+from minirnn.nn.metrics import (
     Accuracy,
     F1Macro,
     TopKAccuracy,
@@ -20,7 +20,8 @@ from minirnn.metrics import (
     softmax,
     top_k_accuracy,
 )
-from minirnn.optim import Adam
+from minirnn.nn.optim import Adam
+from minirnn.train.callbacks import EarlyStopping, ModelCheckpoint, monitor_mode
 
 
 def test_functions_on_a_hand_worked_example():

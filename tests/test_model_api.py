@@ -8,12 +8,12 @@ from hypothesis import strategies as st
 
 import minirnn
 from minirnn import Sequential, Solver
-from minirnn.gradcheck import gradcheck
-from minirnn.io import load_model, save_model
-from minirnn.layers import GRU, LSTM, RNN, Dense, Gompertz, LastStep, Logistic, Sigmoid, Tanh
-from minirnn.optim import Adam
-from minirnn.solver import History
-from minirnn.testing import recurrent_shapes, seeds
+from minirnn.check.gradcheck import gradcheck
+from minirnn.check.testing import recurrent_shapes, seeds
+from minirnn.nn.io import load_model, save_model
+from minirnn.nn.layers import GRU, LSTM, RNN, Dense, Gompertz, LastStep, Logistic, Sigmoid, Tanh
+from minirnn.nn.optim import Adam
+from minirnn.train.solver import History
 
 
 def _model(seed=0):
@@ -173,7 +173,7 @@ def test_gompertz_saves_its_parameters(tmp_path):
 
 # ------------------------------------------------------------ shape errors, user's terms
 def test_shape_errors_name_the_layer_and_the_users_shapes():
-    from minirnn.losses import CrossEntropy
+    from minirnn.nn.losses import CrossEntropy
 
     model = Sequential(LSTM(2, 4, seed=0), LastStep(), Dense(4, 1, seed=0))
     solver = Solver(model, batch_size=4)
@@ -206,7 +206,7 @@ def test_shape_errors_name_the_layer_and_the_users_shapes():
 
 # --------------------------------------------------------- unsynchronised seq-to-seq
 def test_seq_to_seq_unsync_layout_and_mask():
-    from minirnn.data import seq_to_seq_unsync, unsync_outputs
+    from minirnn.apps.data import seq_to_seq_unsync, unsync_outputs
 
     x = np.arange(2 * 3 * 2, dtype=float).reshape(2, 3, 2) + 1
     y = -np.arange(2 * 2 * 1, dtype=float).reshape(2, 2, 1) - 1
@@ -226,8 +226,8 @@ def test_seq_to_seq_unsync_layout_and_mask():
 
 
 def test_masked_loss_ignores_the_reading_steps():
-    from minirnn.data import seq_to_seq_unsync
-    from minirnn.losses import MSE
+    from minirnn.apps.data import seq_to_seq_unsync
+    from minirnn.nn.losses import MSE
 
     x = np.random.default_rng(0).random((4, 3, 1))
     _, yf, mask = seq_to_seq_unsync(x, x[:, ::-1])
@@ -241,7 +241,7 @@ def test_masked_loss_ignores_the_reading_steps():
 
 
 def test_an_rnn_learns_to_reverse_a_sequence():
-    from minirnn.data import reverse_sequence_task, seq_to_seq_unsync, unsync_outputs
+    from minirnn.apps.data import reverse_sequence_task, seq_to_seq_unsync, unsync_outputs
 
     x, y = reverse_sequence_task(800, 4, seed=0)
     xt, yt = reverse_sequence_task(300, 4, seed=1)
@@ -257,7 +257,7 @@ def test_an_rnn_learns_to_reverse_a_sequence():
 
 # ------------------------------------------------------------- resuming a stopped fit
 def _resume_setup(tmp_path, epochs, callbacks=()):
-    from minirnn.callbacks import EarlyStopping
+    from minirnn.train.callbacks import EarlyStopping
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((48, 5, 2))
@@ -277,7 +277,7 @@ def _val(x, y):
 
 
 def test_ctrl_c_then_resume_equals_an_uninterrupted_fit(tmp_path):
-    from minirnn.callbacks import Callback
+    from minirnn.train.callbacks import Callback
 
     class CtrlC(Callback):
         def on_epoch_begin(self, epoch, logs):

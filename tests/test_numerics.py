@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from minirnn import _math
-from minirnn._math import sigmoid
-from minirnn.cells import GRUCell, LSTMCell, RNNCell
-from minirnn.layers import GRU, LSTM, RNN, Sigmoid, Tanh
+from minirnn.nn import _math
+from minirnn.nn._math import sigmoid
+from minirnn.nn.cells import GRUCell, LSTMCell, RNNCell
+from minirnn.nn.layers import GRU, LSTM, RNN, Sigmoid, Tanh
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from minirnn import Parameter
-from minirnn.layers import LSTM, Dense
-from minirnn.optim import SGD, Adam, clip_grad_norm, clip_grad_value, global_grad_norm
+from minirnn.nn.layers import LSTM, Dense
+from minirnn.nn.optim import SGD, Adam, clip_grad_norm, clip_grad_value, global_grad_norm
 
 
 def _param(values):

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from minirnn import Parameter, Sequential, Solver
-from minirnn.callbacks import Callback
-from minirnn.data import adding_problem
-from minirnn.layers import GRU, Dense, LastStep
+from minirnn.apps.data import adding_problem
+from minirnn.nn.layers import GRU, Dense, LastStep
 from minirnn.optim import (
     SGD,
     Adagrad,
@@ -21,6 +20,7 @@ from minirnn.optim import (
     RMSprop,
     StepDecay,
 )
+from minirnn.train.callbacks import Callback
 
 GRADS = [np.array([[0.5, -1.0], [2.0, 0.1]]), np.array([[0.3, -0.7], [-2.0, 0.0]]),
          np.array([[1.0, 1.0], [-0.5, 0.25]]), np.array([[0.0, -0.2], [0.4, -3.0]])]

@@ -6,9 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minirnn import Sequential
-from minirnn.gradcheck import gradcheck
-from minirnn.layers import GRU, LSTM, Dense, SequencePooling
-from minirnn.testing import check_layer
+from minirnn.check.gradcheck import gradcheck
+from minirnn.check.testing import check_layer
+from minirnn.nn.layers import GRU, LSTM, Dense, SequencePooling
 
 MODES = ["last", "mean", "max", "mean_max"]
 

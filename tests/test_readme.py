@@ -87,7 +87,7 @@ def test_loss_figure_has_title_units_integer_epochs_and_automatic_log_scale():
     pytest.importorskip("matplotlib")
     from matplotlib.ticker import MaxNLocator
 
-    from minirnn.plots import history_figure
+    from minirnn.train.plots import history_figure
 
     wide = {"run": {"loss": [1.0, 0.1, 0.01, 0.005], "val_loss": [1.2, 0.2, 0.02, 0.01]}}
     fig = history_figure(wide, title="adding: loss", ylabel="MSE, target units²")

@@ -6,10 +6,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minirnn import Layer
-from minirnn.cells import LSTMCell
-from minirnn.gradcheck import gradcheck
-from minirnn.layers import GRU, LSTM, RNN
-from minirnn.testing import recurrent_shapes, seeds
+from minirnn.check.gradcheck import gradcheck
+from minirnn.check.testing import recurrent_shapes, seeds
+from minirnn.nn.cells import LSTMCell
+from minirnn.nn.layers import GRU, LSTM, RNN
 
 TOL = 1e-7
 CLASSES = {"rnn": RNN, "lstm": LSTM, "gru": GRU}

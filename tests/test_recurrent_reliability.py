@@ -6,8 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
-from minirnn.cells import GRUCell
-from minirnn.layers import GRU, LSTM, RNN, Dense, Recurrent
+from minirnn.nn.cells import GRUCell
+from minirnn.nn.layers import GRU, LSTM, RNN, Dense, Recurrent
 
 
 class SubclassedGRUCell(GRUCell):
@@ -46,7 +46,7 @@ def test_second_backward_accumulates_exactly_twice(name):
 # ---------------------------------------------------------------- BLAS threads
 def _fit(case):
     from minirnn import Sequential, Solver
-    from minirnn.layers import LastStep
+    from minirnn.nn.layers import LastStep
 
     layer_factory, x = case
     model = Sequential(layer_factory(), LastStep(), Dense(layer_factory().hidden_size, 1, seed=2,
@@ -80,7 +80,7 @@ def test_two_solvers_in_two_threads_match_their_single_thread_results():
 def test_blas_threads_are_not_toggled_per_call():
     from threadpoolctl import threadpool_info
 
-    from minirnn.threads import blas_thread_policy
+    from minirnn.train.threads import blas_thread_policy
 
     def counts():
         return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
@@ -98,7 +98,7 @@ def test_blas_threads_are_not_toggled_per_call():
 
 
 def test_set_blas_threads_rejects_bad_values():
-    from minirnn.threads import set_batch_threads, set_blas_threads
+    from minirnn.train.threads import set_batch_threads, set_blas_threads
 
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="positive int or None"):
@@ -117,7 +117,7 @@ def test_set_blas_threads_rejects_bad_values():
     (4_000_000, 128, 1, [], 1),  # one core: nothing to split over
 ])
 def test_the_thread_policy_by_problem_size(macs, batch, cores, limit, parts, monkeypatch):
-    from minirnn import threads
+    from minirnn.train import threads
 
     limits: list[int] = []
     monkeypatch.setattr(threads, "_decided", None)

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 
 from minirnn import Sequential, Solver, TrainingDivergedError
-from minirnn.callbacks import Callback, EarlyStopping
-from minirnn.checkpoint import load_checkpoint
-from minirnn.data import MinMaxScaler, StandardScaler, adding_problem
-from minirnn.io import ModelFileError, load_model, read_file, save_model
-from minirnn.layers import GRU, LSTM, RNN, Dense, Dropout, LastStep
-from minirnn.losses import MSE
-from minirnn.optim import SGD, Adagrad, Adam, AdamW, RMSprop
+from minirnn.apps.data import MinMaxScaler, StandardScaler, adding_problem
+from minirnn.nn.io import ModelFileError, load_model, read_file, save_model
+from minirnn.nn.layers import GRU, LSTM, RNN, Dense, Dropout, LastStep
+from minirnn.nn.losses import MSE
+from minirnn.nn.optim import SGD, Adagrad, Adam, AdamW, RMSprop
+from minirnn.train.callbacks import Callback, EarlyStopping
+from minirnn.train.checkpoint import load_checkpoint
 
 
 def _model(seed=0, dropout_rng=None):
@@ -208,8 +208,8 @@ def test_register_layer_before_first_load_keeps_builtins(tmp_path):
     path = tmp_path / "m.npz"
     save_model(path, _model())
     script = textwrap.dedent(f"""
-        from minirnn.io import load_model, register_layer
-        from minirnn.layers import Identity
+        from minirnn.nn.io import load_model, register_layer
+        from minirnn.nn.layers import Identity
 
         @register_layer
         class Mine(Identity):
@@ -227,8 +227,8 @@ def test_first_loads_in_many_threads_at_once(tmp_path):
     save_model(path, _model())
     script = textwrap.dedent(f"""
         import sys, threading, time
-        import minirnn.io as io
-        from minirnn.io import build_layer, load_model
+        import minirnn.nn.io as io
+        from minirnn.nn.io import build_layer, load_model
 
         class SlowDict(dict):  # a slow registration widens any race to certainty
             def __setitem__(self, key, value):
@@ -469,7 +469,7 @@ def test_solver_state_dict_round_trip_in_memory():
 
 
 def test_weights_go_in_sample_weight_not_in_the_mask():
-    from minirnn.losses import CrossEntropy
+    from minirnn.nn.losses import CrossEntropy
 
     pred = np.array([[1.0], [3.0]])
     target = np.zeros_like(pred)
@@ -484,8 +484,8 @@ def test_weights_go_in_sample_weight_not_in_the_mask():
 
 
 def test_one_rule_for_clip_thresholds_in_solver_and_clipping():
-    from minirnn.optim import clip_grad_norm, clip_grad_value
-    from minirnn.parameter import Parameter
+    from minirnn.nn.optim import clip_grad_norm, clip_grad_value
+    from minirnn.nn.parameter import Parameter
 
     p = Parameter(np.ones(3))
     p.grad[:] = 4.0
@@ -517,7 +517,7 @@ def test_best_weights_are_kept_in_one_place(tmp_path):
 
 
 def test_one_lengths_check_for_solver_layers_and_pooling():
-    from minirnn.layers import SequencePooling
+    from minirnn.nn.layers import SequencePooling
 
     x = np.zeros((2, 3, 2))
     users = [lambda lengths: GRU(2, 3).forward(x, lengths=lengths),

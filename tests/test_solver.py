@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from minirnn import Sequential, Solver, TrainingDivergedError
-from minirnn.callbacks import Callback, EarlyStopping, ProgressPrinter
-from minirnn.data import adding_problem
-from minirnn.layers import GRU, LSTM, Dense, LastStep
-from minirnn.losses import L1
-from minirnn.optim import SGD, Adam
+from minirnn.apps.data import adding_problem
+from minirnn.nn.layers import GRU, LSTM, Dense, LastStep
+from minirnn.nn.losses import L1
+from minirnn.nn.optim import SGD, Adam
+from minirnn.train.callbacks import Callback, EarlyStopping, ProgressPrinter
 
 
 def _model(seed=0, dtype=np.float64, cell=GRU):

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from minirnn import Sequential, Solver
-from minirnn.callbacks import Callback, EarlyStopping, LambdaCallback, ProgressBar
-from minirnn.checkpoint import load_checkpoint
-from minirnn.data import adding_problem
-from minirnn.io import ModelFileError
-from minirnn.layers import GRU, LSTM, RNN, Dense, Dropout, LastStep
-from minirnn.losses import MSE
+from minirnn.apps.data import adding_problem
+from minirnn.nn.io import ModelFileError
+from minirnn.nn.layers import GRU, LSTM, RNN, Dense, Dropout, LastStep
+from minirnn.nn.losses import MSE
 from minirnn.optim import SGD, Adam, ReduceLROnPlateau
+from minirnn.train.callbacks import Callback, EarlyStopping, LambdaCallback, ProgressBar
+from minirnn.train.checkpoint import load_checkpoint
 
 
 def _model(seed=0):
@@ -56,7 +56,7 @@ def test_killed_subprocess_resumes_from_last_checkpoint(tmp_path):
         import os, signal, sys
         sys.path.insert(0, {str(__import__('pathlib').Path(__file__).parent)!r})
         from test_solver_features import _data, _model, _solver
-        from minirnn.callbacks import LambdaCallback
+        from minirnn.train.callbacks import LambdaCallback
         (x, y), val = _data()
         solver = _solver(_model(), {str(path)!r})
         def kill(solver, batch, logs):

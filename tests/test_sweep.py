@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from minirnn.apps.sweeps.space import load_space_file, make_space, parse_param
 from minirnn.cli import main
-from minirnn.sweeps.space import load_space_file, make_space, parse_param
 
 ROOT = Path(__file__).resolve().parents[1]
 # A tiny adding problem: a trial takes a fraction of a second.
@@ -35,14 +35,14 @@ def _sweep_cmd(*args):
 
 def _trials(storage, study):
     pytest.importorskip("optuna")
-    from minirnn.sweeps.study import load_study
+    from minirnn.apps.sweeps.study import load_study
 
     return load_study(study, storage).get_trials()
 
 
 # ------------------------------------------------------------------------- search spaces
 def test_space_defaults_pinned_and_file_override(tmp_path):
-    from minirnn.sweeps.runner import task_actions
+    from minirnn.apps.sweeps.runner import task_actions
 
     actions = task_actions("adding")
     space = make_space("adding", actions, None, pinned={"cell"})
@@ -71,7 +71,7 @@ def test_space_defaults_pinned_and_file_override(tmp_path):
     ('lr = [1e-3', "not valid TOML"),
 ])
 def test_space_file_errors_name_the_problem(tmp_path, text, message):
-    from minirnn.sweeps.runner import task_actions
+    from minirnn.apps.sweeps.runner import task_actions
 
     path = tmp_path / "space.toml"
     path.write_text(text + "\n")
@@ -117,7 +117,7 @@ def test_seeds_bad_combinations(tmp_path, capsys):
 # ------------------------------------------------------------------------ SQLite sweeps
 def test_sweep_without_optuna_names_the_extra(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "optuna", None)
-    monkeypatch.delitem(sys.modules, "minirnn.sweeps.study", raising=False)
+    monkeypatch.delitem(sys.modules, "minirnn.apps.sweeps.study", raising=False)
     assert main(["sweep", "adding", "--trials", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["minirnn: error: minirnn sweep needs Optuna: pip install 'minirnn[sweep]'"]
@@ -154,7 +154,7 @@ def test_sweep_end_to_end_show_and_retrain(tmp_path, capsys):
     assert main(["train", "adding", "--from-study", "tiny", "--storage", storage,
                  "--output", str(run), "--no-plot"]) == 0
     assert f"best trial {best.number}" in capsys.readouterr().out
-    from minirnn.io import load_model
+    from minirnn.nn.io import load_model
 
     recurrent = load_model(run / "model.npz").layers[0]
     assert recurrent.hidden_size == best.params["hidden_size"]
@@ -351,7 +351,7 @@ def test_two_workers_share_one_postgresql_study(tmp_path, postgres_url):
 
 
 def _classify_files(tmp_path):
-    from minirnn.data import CBF_CLASSES, cylinder_bell_funnel, save_ts
+    from minirnn.apps.data import CBF_CLASSES, cylinder_bell_funnel, save_ts
 
     for name, n, seed in (("TRAIN", 24, 0), ("TEST", 12, 1)):
         x, y = cylinder_bell_funnel(n, 32, seed=seed)

@@ -8,11 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import minirnn.data.text as text_mod
-import minirnn.language_model as lm_mod
-from minirnn.callbacks import TimeLimit
-from minirnn.cli import main
-from minirnn.data.text import (
+import minirnn.apps.data.text as text_mod
+import minirnn.apps.language_model as lm_mod
+from minirnn.apps.data.text import (
     EOS,
     UNK,
     TextError,
@@ -23,11 +21,13 @@ from minirnn.data.text import (
     split_text,
     stream_batches,
 )
-from minirnn.gradcheck import numerical_gradient
-from minirnn.io import load_model, save_model
-from minirnn.language_model import LanguageModel, TextSolver, bits_per_token, perplexity
-from minirnn.losses import CrossEntropy
-from minirnn.optim import Adam
+from minirnn.apps.language_model import LanguageModel, TextSolver, bits_per_token, perplexity
+from minirnn.check.gradcheck import numerical_gradient
+from minirnn.cli import main
+from minirnn.nn.io import load_model, save_model
+from minirnn.nn.losses import CrossEntropy
+from minirnn.nn.optim import Adam
+from minirnn.train.callbacks import TimeLimit
 
 
 @pytest.fixture(autouse=True)

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from minirnn import Sequential, Solver
-from minirnn.callbacks import Callback, EarlyStopping, TimeLimit
+from minirnn.apps.data import adding_problem
 from minirnn.cli import main
-from minirnn.data import adding_problem
-from minirnn.layers import GRU, Dense, LastStep
-from minirnn.optim import Adam
+from minirnn.nn.layers import GRU, Dense, LastStep
+from minirnn.nn.optim import Adam
+from minirnn.train.callbacks import Callback, EarlyStopping, TimeLimit
 
 
 class _FakeClock(Callback):

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minirnn.layers import GRU, LSTM, RNN
-from minirnn.testing import recurrent_shapes, seeds
+from minirnn.check.testing import recurrent_shapes, seeds
+from minirnn.nn.layers import GRU, LSTM, RNN
 
 torch = pytest.importorskip("torch")
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from minirnn import Sequential, Solver
-from minirnn.cells import LSTMCell, RNNCell
-from minirnn.layers import GRU, LSTM, RNN, Dense, Dropout, LastStep, Tanh
-from minirnn.losses import MSE
-from minirnn.optim import SGD, Adam
+from minirnn.nn.cells import LSTMCell, RNNCell
+from minirnn.nn.layers import GRU, LSTM, RNN, Dense, Dropout, LastStep, Tanh
+from minirnn.nn.losses import MSE
+from minirnn.nn.optim import SGD, Adam
 
 
 @pytest.mark.parametrize("layer_class", [RNN, LSTM, GRU])

@@ -16,7 +16,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from minirnn import __version__
 from minirnn.cli import classify, gradcheck, series, sweep, text, toy_tasks
 from minirnn.cli._common import (
     OPTIMIZERS,
@@ -30,6 +29,7 @@ from minirnn.cli._common import (
     write_divergence,
 )
 from minirnn.cli.toy_tasks import build_adding_model
+from minirnn.nn.version import __version__
 
 __all__ = ["UsageError", "build_adding_model", "main", "parse_args"]
 
@@ -62,7 +62,7 @@ class _VersionAction(argparse.Action):
         import numpy
         import scipy
 
-        from minirnn.threads import blas_report
+        from minirnn.train.threads import blas_report
 
         lines = [f"minirnn {__version__} (numpy {numpy.__version__}, scipy "
                  f"{scipy.__version__}, Python {platform.python_version()})", *blas_report()]
@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse a ``minirnn`` command line as ``main`` does, without running it.
 
-    Also used to drive tasks from code (:mod:`minirnn.sweeps`). ``args.argv`` keeps the
+    Also used to drive tasks from code (:mod:`minirnn.apps.sweeps`). ``args.argv`` keeps the
     tokens (a ``--resume`` run gets its saved command line); ``--lr`` left out becomes the
     optimizer's default. Raises UsageError for a bad ``--resume``.
     """

@@ -20,14 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from minirnn.callbacks import Callback, EarlyStopping, ProgressBar, TimeLimit
-from minirnn.diagnostics import gradient_flow
-from minirnn.io import ModelFileError, check_model_arrays, read_file, save_model
-from minirnn.layers import GRU, LSTM, RNN, Dense, LastStep, Recurrent
-from minirnn.losses import Loss
-from minirnn.model import Sequential
-from minirnn.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
-from minirnn.solver import History, Solver, TrainingDivergedError
+from minirnn.check.diagnostics import gradient_flow
+from minirnn.nn.io import ModelFileError, check_model_arrays, read_file, save_model
+from minirnn.nn.layers import GRU, LSTM, RNN, Dense, LastStep, Recurrent
+from minirnn.nn.losses import Loss
+from minirnn.nn.model import Sequential
+from minirnn.nn.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from minirnn.train.callbacks import Callback, EarlyStopping, ProgressBar, TimeLimit
+from minirnn.train.solver import History, Solver, TrainingDivergedError
 
 CELLS: dict[str, Callable[..., Recurrent]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
@@ -105,7 +105,7 @@ def write_history(folder: Path, history: History) -> None:
 def plot_run(folder: Path, history: History, grad_flow: np.ndarray | None, title: str,
              loss_label: str = "loss") -> None:
     try:
-        from minirnn.plots import plot_grad_flow, plot_history
+        from minirnn.train.plots import plot_grad_flow, plot_history
     except ImportError:
         print("matplotlib is not installed: skipping the figures "
               "(pip install 'minirnn[plot]')", flush=True)
@@ -293,7 +293,7 @@ def file_sha256(path: Path) -> str:
 def _versions() -> dict[str, str]:
     import scipy
 
-    from minirnn import __version__
+    from minirnn.nn.version import __version__
 
     versions = {"minirnn": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
                 "python": platform.python_version(), "platform": platform.platform()}

@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn.callbacks import Callback, ProgressBar
-from minirnn.classification import (
+from minirnn.apps.classification import (
     SequenceClassifier,
     dtw_cost,
     majority_class,
@@ -20,6 +19,7 @@ from minirnn.classification import (
     nn1_euclidean,
     znormalize,
 )
+from minirnn.apps.data import LabelledSequences, fill_missing, load_csv_sequences, load_ts
 from minirnn.cli._common import (
     UsageError,
     add_common,
@@ -32,9 +32,9 @@ from minirnn.cli._common import (
     write_history,
     write_json,
 )
-from minirnn.data import LabelledSequences, fill_missing, load_csv_sequences, load_ts
-from minirnn.io import ModelFileError
-from minirnn.metrics import confusion_matrix, f1_macro, precision_recall_f1
+from minirnn.nn.io import ModelFileError
+from minirnn.nn.metrics import confusion_matrix, f1_macro, precision_recall_f1
+from minirnn.train.callbacks import Callback, ProgressBar
 
 __all__ = ["add_parser", "predict_classifier"]
 

@@ -14,7 +14,7 @@ __all__ = ["add_parser"]
 
 
 def run_gradcheck(args: argparse.Namespace) -> int:
-    from minirnn.gradcheck import builtin_gradcheck_targets, gradcheck_target
+    from minirnn.check.gradcheck import builtin_gradcheck_targets, gradcheck_target
 
     targets: list[tuple[str, Any]] = []
     if args.targets:

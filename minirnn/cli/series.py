@@ -1,6 +1,6 @@
 """``minirnn train series``, ``minirnn predict`` and ``minirnn forecast``: forecasting a CSV column.
 
-A thin layer over :class:`minirnn.forecasting.Forecaster`: argument checks, reading the CSV
+A thin layer over :class:`minirnn.apps.forecasting.Forecaster`: argument checks, reading the CSV
 (every problem reported before training), printing, and the run directory's files.
 """
 
@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from minirnn.callbacks import Callback, EarlyStopping, ProgressBar
+from minirnn.apps.forecasting import Forecaster, SeriesTable, format_dates, load_table
+from minirnn.apps.forecasting.forecaster import Evaluation, Forecast
 from minirnn.cli._common import (
     EpochLine,
     UsageError,
@@ -27,10 +28,9 @@ from minirnn.cli._common import (
     write_json,
 )
 from minirnn.cli.classify import predict_classifier
-from minirnn.forecasting import Forecaster, SeriesTable, format_dates, load_table
-from minirnn.forecasting.forecaster import Evaluation, Forecast
-from minirnn.io import ModelFileError
-from minirnn.solver import TrainingDivergedError
+from minirnn.nn.io import ModelFileError
+from minirnn.train.callbacks import Callback, EarlyStopping, ProgressBar
+from minirnn.train.solver import TrainingDivergedError
 
 __all__ = ["add_parsers"]
 
@@ -140,7 +140,7 @@ def _write_forecast(path: Path, fcst: Forecast) -> None:
 def _figure(path: Path, table: SeriesTable, fc: Forecaster, ev: Evaluation | None,
             fcst: Forecast, title: str) -> None:
     try:
-        from minirnn.forecasting.plot import plot_forecast
+        from minirnn.apps.forecasting.plot import plot_forecast
     except ImportError:
         print("matplotlib is not installed: skipping the figure (pip install 'minirnn[plot]')",
               flush=True)
@@ -162,7 +162,7 @@ def _figure(path: Path, table: SeriesTable, fc: Forecaster, ev: Evaluation | Non
 
 def _resolve_dataset(args: argparse.Namespace) -> None:
     """``--dataset NAME`` fills ``--csv`` (and ``--column`` unless given) from the shipped data."""
-    from minirnn import datasets
+    from minirnn.apps import datasets
 
     if getattr(args, "dataset", None):
         if args.csv:
@@ -291,7 +291,7 @@ def _load_forecaster(path_text: str) -> tuple[Forecaster, dict[str, Any], Path]:
     if not path.exists():
         raise UsageError(f"{path_text}: no such run directory or model file")
     try:
-        from minirnn.io import load_metadata
+        from minirnn.nn.io import load_metadata
         meta = load_metadata(path)
         fc = Forecaster.load(path)
     except (ModelFileError, ValueError, OSError) as exc:
@@ -325,7 +325,7 @@ def predict_series(args: argparse.Namespace) -> int:
         model_path = args.model = model_path / "model.npz"
     if model_path.is_file():
         try:
-            from minirnn.io import load_metadata
+            from minirnn.nn.io import load_metadata
             task = load_metadata(model_path).get("task")
         except (ModelFileError, OSError) as exc:
             raise UsageError(str(exc)) from exc
@@ -391,7 +391,7 @@ def forecast_series(args: argparse.Namespace) -> int:
 
 
 def _dataset_names() -> list[str]:
-    from minirnn import datasets
+    from minirnn.apps import datasets
 
     return datasets.names()
 

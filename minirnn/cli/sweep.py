@@ -85,7 +85,7 @@ def _folder(args: argparse.Namespace, study: str) -> Path:
 
 
 def _storage(args: argparse.Namespace, folder: Path, must_exist: bool) -> str:
-    from minirnn.sweeps.study import default_storage
+    from minirnn.apps.sweeps.study import default_storage
 
     if args.storage:
         return str(args.storage)
@@ -97,7 +97,7 @@ def _storage(args: argparse.Namespace, folder: Path, must_exist: bool) -> str:
 
 def _import_optuna() -> Any:
     try:
-        from minirnn.sweeps import study
+        from minirnn.apps.sweeps import study
     except ImportError:
         raise UsageError(_INSTALL) from None
     return study
@@ -105,7 +105,7 @@ def _import_optuna() -> Any:
 
 def _pinned(task: str, tokens: Sequence[str]) -> set[str]:
     """Destination names of the options given in ``tokens``."""
-    from minirnn.sweeps.runner import task_actions
+    from minirnn.apps.sweeps.runner import task_actions
 
     given = {t.split("=", 1)[0] for t in tokens if t.startswith("-")}
     return {dest for dest, action in task_actions(task).items()
@@ -114,8 +114,8 @@ def _pinned(task: str, tokens: Sequence[str]) -> set[str]:
 
 def run_sweep(args: argparse.Namespace) -> int:
     st = _import_optuna()
-    from minirnn.sweeps.runner import task_actions, train_tasks
-    from minirnn.sweeps.space import make_space
+    from minirnn.apps.sweeps.runner import task_actions, train_tasks
+    from minirnn.apps.sweeps.space import make_space
 
     if args.task is not None and args.task.startswith("-"):  # `sweep --trials 3` with no task
         args.task_options = [args.task, *args.task_options]
@@ -227,7 +227,7 @@ def _task_tokens(args: argparse.Namespace) -> list[str]:
 
 def run_train(args: argparse.Namespace, inner: Callable[[argparse.Namespace], int]) -> int:
     """``minirnn train TASK`` with ``--from-study`` and/or ``--seeds``."""
-    from minirnn.sweeps.runner import _parse, option_args, run_seeds
+    from minirnn.apps.sweeps.runner import _parse, option_args, run_seeds
 
     tokens = _strip(_task_tokens(args), _OURS)
     if args.from_study is not None:

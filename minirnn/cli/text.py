@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from minirnn.callbacks import Callback, TimeLimit
+from minirnn.apps.data.text import TextError, encode_file, ngram_baselines, split_text
+from minirnn.apps.language_model import LanguageModel, TextSolver, bits_per_token, perplexity
 from minirnn.cli._common import (
     UsageError,
     add_run_folder_options,
@@ -23,11 +24,10 @@ from minirnn.cli._common import (
     write_history,
     write_json,
 )
-from minirnn.data.text import TextError, encode_file, ngram_baselines, split_text
-from minirnn.io import ModelFileError, load_model, save_model
-from minirnn.language_model import LanguageModel, TextSolver, bits_per_token, perplexity
-from minirnn.optim import Adam
-from minirnn.solver import TrainingDivergedError
+from minirnn.nn.io import ModelFileError, load_model, save_model
+from minirnn.nn.optim import Adam
+from minirnn.train.callbacks import Callback, TimeLimit
+from minirnn.train.solver import TrainingDivergedError
 
 __all__ = ["TEXT_DEFAULTS", "add_parsers"]
 

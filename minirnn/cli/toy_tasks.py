@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from minirnn.apps.data import ADDING_BASELINE_MSE, adding_problem, bin2int, binary_addition
 from minirnn.cli._common import (
     CELLS,
     UsageError,
@@ -19,10 +20,9 @@ from minirnn.cli._common import (
     positive_int,
     task_splits,
 )
-from minirnn.data import ADDING_BASELINE_MSE, adding_problem, bin2int, binary_addition
-from minirnn.layers import Dense
-from minirnn.losses import MSE, BCEWithLogits
-from minirnn.model import Sequential
+from minirnn.nn.layers import Dense
+from minirnn.nn.losses import MSE, BCEWithLogits
+from minirnn.nn.model import Sequential
 
 __all__ = ["add_parsers", "build_adding_model"]
 

@@ -1,0 +1,173 @@
+"""Baselines a forecasting model has to beat: persistence and a linear autoregression.
+
+Both take the windows of :func:`minirnn.data.sliding_windows` and return predictions shaped
+like its targets, so ``rmse(persistence_forecast(x), y)`` just works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from minirnn.apps.data._checks import as_finite_float_array
+from minirnn.nn._validation import check_positive_int
+
+__all__ = ["LinearAR", "fit_linear_ar", "persistence_forecast", "predict_linear_ar", "rmse",
+           "root_mean_square"]
+
+
+def _windows(x: Any, name: str = "x") -> np.ndarray:
+    """Windows as (N, L, F); (N, L) is a univariate batch."""
+    arr = as_finite_float_array(x, name, ndim=(2, 3))
+    return arr[:, :, None] if arr.ndim == 2 else arr
+
+
+def persistence_forecast(x_windows: Any, horizon: int = 1) -> np.ndarray:
+    """Predict that every future step equals the last observed one ("naive" forecast).
+
+    Parameters
+    ----------
+    x_windows : array_like, shape (N, L, F) or (N, L)
+        Input windows, as returned by :func:`minirnn.data.sliding_windows`.
+    horizon : int
+        K, the number of steps predicted.
+
+    Returns
+    -------
+    ndarray, shape (N, K) if F == 1, else (N, K, F)
+        ``x_windows[:, -1]`` repeated K times: the layout of ``sliding_windows``' targets.
+        float32 for float32 input, float64 otherwise.
+    """
+    k = check_positive_int(horizon, "horizon")
+    x = _windows(x_windows, "x_windows")
+    last = np.repeat(x[:, -1:, :], k, axis=1)  # (N, K, F)
+    return last[:, :, 0] if x.shape[2] == 1 else last
+
+
+@dataclass(frozen=True)
+class LinearAR:
+    """A fitted linear autoregression ``y = flatten(x) @ coef + intercept``.
+
+    Attributes
+    ----------
+    coef : ndarray, shape (L * F, M)
+        One column per predicted value; rows follow ``x.reshape(N, -1)`` (time-major, so row
+        ``l * F + f`` is lag ``L - l`` of feature ``f``).
+    intercept : ndarray, shape (M,)
+    window_shape : tuple of int
+        ``x.shape[1:]`` seen by :func:`fit_linear_ar`; ``predict_linear_ar`` requires it.
+    target_shape : tuple of int
+        ``y.shape[1:]`` seen by the fit; predictions have shape ``(N, *target_shape)``.
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    window_shape: tuple[int, ...]
+    target_shape: tuple[int, ...]
+
+
+def fit_linear_ar(x: Any, y: Any) -> LinearAR:
+    """Least-squares linear autoregression with intercept (``numpy.linalg.lstsq``).
+
+    Parameters
+    ----------
+    x : array_like, shape (N, L, F) or (N, L)
+        Input windows (every lag of every feature is a regressor).
+    y : array_like, shape (N,), (N, K) or (N, K, F)
+        Targets; each value gets its own regression on all ``L * F`` lags.
+
+    Returns
+    -------
+    LinearAR
+
+    Notes
+    -----
+    Solves ``min ||[x 1] w - y||`` in float64. With fewer than ``L * F + 1`` windows the
+    system is underdetermined and ``lstsq`` returns the minimum-norm solution.
+    """
+    xa = as_finite_float_array(x, "x", ndim=(2, 3))
+    ya = as_finite_float_array(y, "y", ndim=(1, 2, 3))
+    if xa.shape[0] != ya.shape[0]:
+        raise ValueError(
+            f"x and y must have the same number of windows N on axis 0, "
+            f"got {xa.shape[0]} and {ya.shape[0]}"
+        )
+    n = xa.shape[0]
+    design = np.empty((n, int(np.prod(xa.shape[1:])) + 1))
+    design[:, :-1] = xa.reshape(n, -1)
+    design[:, -1] = 1.0
+    weights = np.linalg.lstsq(design, ya.reshape(n, -1).astype(np.float64), rcond=None)[0]
+    return LinearAR(
+        coef=weights[:-1],
+        intercept=weights[-1],
+        window_shape=tuple(xa.shape[1:]),
+        target_shape=tuple(ya.shape[1:]),
+    )
+
+
+def predict_linear_ar(model: LinearAR, x: Any) -> np.ndarray:
+    """Apply a :class:`LinearAR` to windows shaped like those it was fitted on.
+
+    Parameters
+    ----------
+    model : LinearAR
+        From :func:`fit_linear_ar`.
+    x : array_like, shape (N, *model.window_shape)
+
+    Returns
+    -------
+    ndarray, shape (N, *model.target_shape)
+        float32 for float32 input, float64 otherwise.
+    """
+    if not isinstance(model, LinearAR):
+        raise TypeError(
+            f"model must be a LinearAR (from fit_linear_ar), got {type(model).__name__}"
+        )
+    xa = as_finite_float_array(x, "x", ndim=(len(model.window_shape) + 1,))
+    if xa.shape[1:] != model.window_shape:
+        raise ValueError(
+            f"x must have windows of shape {model.window_shape} (as in fit_linear_ar), "
+            f"got x of shape {xa.shape}"
+        )
+    pred = xa.reshape(xa.shape[0], -1) @ model.coef + model.intercept
+    return pred.reshape((xa.shape[0], *model.target_shape)).astype(xa.dtype, copy=False)
+
+
+def rmse(y_pred: Any, y_true: Any) -> float:
+    """Root mean squared error over all elements; the shapes must match exactly.
+
+    Exact shapes guard against silent broadcasting: ``(N, 1) - (N,)`` would otherwise give
+    an ``(N, N)`` difference.
+
+    Parameters
+    ----------
+    y_pred, y_true : array_like, same shape
+
+    Returns
+    -------
+    float
+    """
+    pred = as_finite_float_array(y_pred, "y_pred")
+    true = as_finite_float_array(y_true, "y_true")
+    if pred.shape != true.shape:
+        raise ValueError(
+            f"y_pred and y_true must have the same shape, got {pred.shape} and {true.shape}"
+        )
+    return root_mean_square(pred.astype(np.float64) - true.astype(np.float64))
+
+
+def root_mean_square(d: np.ndarray) -> float:
+    """sqrt(mean(d**2)) over all elements, computed on d scaled by its largest magnitude, so
+    that elements beyond 1e154 (whose squares overflow float64) still give a finite result
+    where it is representable, and elements below 1e-154 (whose squares underflow to 0) a
+    non-zero one. NaN and inf propagate; an empty array gives NaN (as
+    ``np.mean`` does, with its warning)."""
+    if d.size == 0:
+        return float(np.sqrt(np.mean(d * d)))
+    biggest = float(np.max(np.abs(d)))
+    if biggest == 0.0 or not np.isfinite(biggest):
+        return biggest
+    scaled = d / biggest
+    return biggest * float(np.sqrt(np.mean(scaled * scaled)))

@@ -1,0 +1,926 @@
+"""The :class:`Forecaster`: transform, linear autoregression, a recurrent residual model.
+
+How a forecast is made (every choice from the training span only)::
+
+    y ──log?──► x ──differences──► u (stationary inputs, robust-scaled)
+    forecast of x[t+h] = base(t, h)            naive forecast implied by the transform
+                       + linear AR(p) on u      direct: one regression per step h
+                       + alpha * network        GRU/LSTM on the windows of u, fitted to the
+                                                AR's residuals, weight alpha from validation
+    then back to y (exp for the log transforms): an exact inverse.
+
+The transform (none/diff/log/logdiff, with or without seasonal differencing), the AR order p
+and the network weight alpha are chosen on a validation span carved from the end of the
+training data. The test span (everything after ``train_size``) is never read by ``fit``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from minirnn.apps.forecasting.data import format_dates, future_dates, parse_dates
+from minirnn.apps.forecasting.metrics import mae, mase, mase_scale, rmse
+from minirnn.apps.forecasting.transforms import (
+    CALENDAR_PERIODS,
+    KINDS,
+    RobustScaler,
+    TargetTransform,
+    detect_season,
+)
+from minirnn.nn.layers import GRU, LSTM, RNN, Dense, LastStep
+from minirnn.nn.losses import MSE
+from minirnn.nn.model import Sequential
+from minirnn.nn.optim import SGD, Adagrad, Adam, AdamW, RMSprop
+from minirnn.train.callbacks import Callback, EarlyStopping
+from minirnn.train.solver import Solver
+
+__all__ = ["Evaluation", "Forecast", "Forecaster"]
+
+_CELLS = {"gru": GRU, "lstm": LSTM, "rnn": RNN}
+_OPTIMIZERS = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad}
+#: Network weights tried on validation; 0 means the linear model alone.
+ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: Candidate AR orders (filtered by the look-back and the amount of data).
+ORDERS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 52)
+_Z = {80: 1.2815515655446004, 95: 1.959963984540054}
+
+
+@dataclass
+class _Member:
+    """One linear model of the combination: transform, AR order, coefficients, input scaler."""
+
+    transform: TargetTransform
+    order: int
+    coef: np.ndarray
+    scaler: RobustScaler
+    weight: float = 1.0
+    exog: bool = True  # reads the exogenous inputs (the level AR of the baselines does not)
+
+
+@dataclass
+class Evaluation:
+    """Forecasts of a span with the baselines and their metrics.
+
+    Attributes
+    ----------
+    origins : ndarray of int, shape (N,)
+        Index of the last observed value of each forecast.
+    truth, prediction : ndarray, shape (N, H)
+    baselines : dict of str to ndarray (N, H)
+        ``persistence``, ``drift``, ``seasonal naive`` (when a season is set or found) and
+        ``linear AR(k)``.
+    metrics : dict of str to dict
+        For ``model`` and every baseline: ``rmse``, ``mae``, ``mase``, ``rmse_per_step``.
+    """
+
+    origins: np.ndarray
+    truth: np.ndarray
+    prediction: np.ndarray
+    baselines: dict[str, np.ndarray]
+    metrics: dict[str, dict[str, Any]]
+
+    @property
+    def best(self) -> str:
+        """Name of the method with the lowest RMSE (``model`` or a baseline)."""
+        return min(self.metrics, key=lambda k: self.metrics[k]["rmse"])
+
+
+@dataclass
+class Forecast:
+    """A forecast past the end of the data.
+
+    Attributes
+    ----------
+    mean : ndarray, shape (S,)
+    lower, upper : dict of int to ndarray (S,)
+        Prediction interval bounds for levels 80 and 95 (%).
+    dates : ndarray of datetime64, shape (S,), or None
+    """
+
+    mean: np.ndarray
+    lower: dict[int, np.ndarray]
+    upper: dict[int, np.ndarray]
+    dates: np.ndarray | None
+
+
+def _check_series(y: Any, X: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    arr = np.asarray(y)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"y must be a numeric array, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"y must be 1-D (T,), got shape {arr.shape}; pass other columns as X")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.argmin(np.isfinite(arr)))
+        raise ValueError(f"y has a missing or non-finite value at index {bad} ({arr[bad]}); "
+                         "fill or drop it first")
+    if X is None:
+        return arr, None
+    xa = np.asarray(X)
+    if xa.dtype == np.bool_ or not np.issubdtype(xa.dtype, np.number):
+        raise TypeError(f"X must be a numeric array, got dtype {xa.dtype}")
+    xa = xa.astype(np.float64)
+    if xa.ndim == 1:
+        xa = xa[:, None]
+    if xa.ndim != 2 or len(xa) != len(arr):
+        raise ValueError(f"X must be (T, E) with T = len(y) = {len(arr)}, got shape {xa.shape}")
+    if not np.all(np.isfinite(xa)):
+        row, col = np.argwhere(~np.isfinite(xa))[0]
+        raise ValueError(f"X has a missing or non-finite value at row {row}, column {col}")
+    return arr, xa
+
+
+def _lags(series: np.ndarray, origins: np.ndarray, p: int) -> np.ndarray:
+    """series[t - p + 1 .. t] for each origin, shape (N, p) (or (N, p, E) for 2-D series)."""
+    idx = origins[:, None] + np.arange(-p + 1, 1)[None, :]
+    return series[idx]
+
+
+def _lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least squares (SVD; the minimum-norm solution when lags are collinear)."""
+    return np.linalg.lstsq(a, b, rcond=None)[0]
+
+
+class Forecaster:
+    """Forecast a series H steps ahead with a transformed linear AR plus a recurrent network.
+
+    Parameters
+    ----------
+    horizon : int
+        H, steps predicted from each origin (direct multi-output: one output per step).
+    look_back : int or "auto"
+        L, past steps the network reads (and the longest AR order). ``auto``: the season + 1
+        (at least 12) for seasons up to 29, else 24; shortened for short series.
+    transform : {"auto", "none", "diff", "log", "logdiff"}
+        ``auto`` picks on the validation span (seasonal differencing tried too when a season
+        is known).
+    season : int or "auto"
+        Seasonal period s (0 = none); ``auto`` detects it from the training span's
+        autocorrelation.
+    cell, hidden_size, num_layers : the network (``"gru"``, ``"lstm"`` or ``"rnn"``).
+    epochs, batch_size, lr, patience, clip_norm, optimizer : training (early stopping on the
+        validation span keeps the best epoch's weights; ``lr=None``: the optimizer's default).
+    val_fraction : float
+        Share of the training span (at its end) used for validation.
+    network : bool
+        Train the network; False gives the linear combination alone.
+    ensemble : int
+        Number of best transforms (on validation) averaged with equal weights (default 1).
+    folds : int
+        Rolling-origin validation spans at the end of the training data (at most).
+    order_by : {"aicc", "validation"}
+        How each transform's AR order is chosen: AICc on the training span (default) or
+        the validation RMSE.
+    min_fold : int
+        An earlier validation span is used only if this many forecast origins precede it.
+    combine_level : bool
+        Combine the transformed AR with the linear AR on the levels (weight from validation).
+    double_diff : bool
+        Let ``auto`` try first + seasonal differencing together (off: it over-differenced).
+    min_gain : float
+        Relative validation-RMSE gain the network must bring to be used at all.
+    min_val_network : int
+        Validation forecast origins needed before the network's gain is trusted.
+    shrink : bool
+        Move the validation weight of the combination halfway to equal weights (unless the
+        level AR is more than twice as bad on validation).
+    bidirectional : bool
+        Bidirectional recurrent layer.
+    seed : int or None
+    dtype : "float32" or "float64"
+        The network's dtype (the linear parts are float64).
+    callbacks : sequence of Callback
+        Extra callbacks for the network's :class:`~minirnn.Solver` (e.g. epoch printing).
+
+    Attributes (after ``fit``)
+    --------------------------
+    season_, look_back_, transform_ (TargetTransform), members_, baseline_order_, alpha_,
+    validation_ (dict of validation RMSEs), method_ (str describing the forecast), model_
+    (the network), solver_, stopper_.
+
+    Examples
+    --------
+    >>> from minirnn.apps.datasets import load                                  # doctest: +SKIP
+    >>> data = load("airline")                                            # doctest: +SKIP
+    >>> fc = Forecaster().fit(data.values, dates=data.dates, train_size=96)  # doctest: +SKIP
+    >>> fc.evaluate().metrics["model"]["rmse"]                           # doctest: +SKIP
+    >>> fc.forecast(12).mean                                              # doctest: +SKIP
+    """
+
+    def __init__(self, *, horizon: int = 1, look_back: int | str = "auto",
+                 transform: str = "auto", season: int | str = "auto", cell: str = "gru",
+                 hidden_size: int = 32, num_layers: int = 1, epochs: int = 60,
+                 batch_size: int = 32, lr: float | None = 3e-3, patience: int = 10,
+                 clip_norm: float | None = 1.0, optimizer: str = "adam",
+                 val_fraction: float = 0.2, network: bool = True, ensemble: int = 1,
+                 folds: int = 3, order_by: str = "aicc", min_fold: int = 24,
+                 combine_level: bool = True, double_diff: bool = False,
+                 min_gain: float = 0.005, min_val_network: int = 30, shrink: bool = True,
+                 bidirectional: bool = False, seed: int | None = 0,
+                 dtype: str = "float32", callbacks: Sequence[Callback] = ()) -> None:
+        for name, value in (("horizon", horizon), ("hidden_size", hidden_size),
+                            ("num_layers", num_layers), ("epochs", epochs),
+                            ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if look_back != "auto" and (isinstance(look_back, bool) or not isinstance(
+                look_back, (int, np.integer)) or int(look_back) < 1):
+            raise ValueError(f"look_back must be a positive int or 'auto', got {look_back!r}")
+        if transform not in ("auto", *KINDS):
+            raise ValueError(f"transform must be 'auto' or one of {KINDS}, got {transform!r}")
+        if season != "auto" and (isinstance(season, bool) or not isinstance(
+                season, (int, np.integer)) or season < 0 or season == 1):
+            raise ValueError(f"season must be 'auto', 0 (none) or an int >= 2, got {season!r}")
+        if cell not in _CELLS:
+            raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}")
+        if optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
+        if not 0 < val_fraction < 0.5:
+            raise ValueError(f"val_fraction must be in (0, 0.5), got {val_fraction!r}")
+        if lr is not None and not (isinstance(lr, (int, float)) and lr > 0
+                                   and math.isfinite(lr)):
+            raise ValueError(f"lr must be a positive number or None, got {lr!r}")
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be a non-negative int, got {patience!r}")
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        self.horizon = int(horizon)
+        self.look_back = look_back if look_back == "auto" else int(look_back)
+        self.transform = transform
+        self.season = season if season == "auto" else int(season)
+        self.cell, self.hidden_size, self.num_layers = cell, int(hidden_size), int(num_layers)
+        self.epochs, self.batch_size = int(epochs), int(batch_size)
+        self.lr = None if lr is None else float(lr)
+        self.patience, self.clip_norm, self.optimizer = patience, clip_norm, optimizer
+        self.val_fraction, self.network, self.seed = float(val_fraction), bool(network), seed
+        self.dtype = dtype
+        if isinstance(ensemble, bool) or not isinstance(ensemble, int) or ensemble < 1:
+            raise ValueError(f"ensemble must be a positive int, got {ensemble!r}")
+        self.ensemble = ensemble
+        if isinstance(folds, bool) or not isinstance(folds, int) or folds < 1:
+            raise ValueError(f"folds must be a positive int, got {folds!r}")
+        self.folds = folds
+        self.bidirectional = bool(bidirectional)
+        if order_by not in ("aicc", "validation"):
+            raise ValueError(f"order_by must be 'aicc' or 'validation', got {order_by!r}")
+        self.order_by, self.min_fold = order_by, int(min_fold)
+        self.combine_level = bool(combine_level)
+        self.double_diff = bool(double_diff)
+        self.min_gain = float(min_gain)
+        self.shrink = bool(shrink)
+        self.min_val_network = int(min_val_network)
+        self.callbacks = list(callbacks)
+        self.model_: Sequential | None = None
+        self.solver_: Solver | None = None
+        self.stopper_: EarlyStopping | None = None
+        self.probe_: tuple[np.ndarray, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments (JSON-serialisable; callbacks excluded)."""
+        return {"horizon": self.horizon, "look_back": self.look_back,
+                "transform": self.transform, "season": self.season, "cell": self.cell,
+                "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+                "patience": self.patience, "clip_norm": self.clip_norm,
+                "optimizer": self.optimizer, "val_fraction": self.val_fraction,
+                "network": self.network, "ensemble": self.ensemble, "folds": self.folds,
+                "bidirectional": self.bidirectional, "order_by": self.order_by,
+                "min_fold": self.min_fold, "combine_level": self.combine_level,
+                "double_diff": self.double_diff, "min_gain": self.min_gain,
+                "shrink": self.shrink, "min_val_network": self.min_val_network,
+                "seed": self.seed, "dtype": self.dtype}
+
+    # --------------------------------------------------------------------- fit
+    def _spans(self, n: int, season: int) -> tuple[int, int, int]:
+        """(look_back, t_min, n_val): window length, first usable origin, validation size."""
+        h = self.horizon
+        n_val = max(round(self.val_fraction * n), h + 2)
+        lost = 1 + season
+        if self.look_back == "auto":
+            look = max(12, season + 1) if 0 < season <= 29 else 24
+            room = (n - lost - n_val - h) // 3
+            look = max(2, min(look, room))
+        else:
+            look = int(self.look_back)
+        seasonal_min = season * int(np.ceil(h / season)) if season else 0
+        t_min = max(lost + look - 1, seasonal_min)
+        return look, t_min, n_val
+
+    def fit(self, y: Any, X: Any = None, *, dates: Any = None,
+            train_size: int | None = None) -> Forecaster:
+        """Choose the transform, orders and network weight and train, on ``y[:train_size]``.
+
+        Parameters
+        ----------
+        y : array_like, shape (T,)
+            The whole series; only the first ``train_size`` values are used for fitting (the
+            rest is the test span, kept for :meth:`evaluate` and as history for
+            :meth:`forecast`).
+        X : array_like, shape (T, E), optional
+            Exogenous inputs (their past values are inputs; their future is not needed).
+        dates : array_like of datetime64 or ISO strings, shape (T,), optional
+            Increasing dates; forecasts past the end continue their frequency.
+        train_size : int, optional
+            Default ``T`` (fit on everything).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            Non-finite values, mismatched lengths, unsorted dates, or a series too short for
+            the look-back + horizon + validation span (the message says how many values are
+            needed).
+        """
+        y_all, x_all = _check_series(y, X)
+        n = len(y_all) if train_size is None else int(train_size)
+        if not 0 < n <= len(y_all):
+            raise ValueError(f"train_size must be in 1..{len(y_all)}, got {train_size!r}")
+        self.dates_ = None
+        if dates is not None:
+            d = parse_dates(list(dates)) if not np.issubdtype(
+                np.asarray(dates).dtype, np.datetime64) else np.asarray(dates)
+            if len(d) != len(y_all):
+                raise ValueError(f"dates must have one entry per value ({len(y_all)}), got "
+                                 f"{len(d)}")
+            if len(d) > 1 and np.any(np.diff(d.astype("datetime64[s]").astype(np.int64)) <= 0):
+                raise ValueError("dates must be strictly increasing (sorted, no duplicates)")
+            self.dates_ = d
+        self.y_, self.X_, self.n_train_ = y_all, x_all, n
+        train = y_all[:n]
+        h = self.horizon
+
+        # Season: given, or detected on the training span only.
+        season = detect_season(train) if self.season == "auto" else int(self.season)
+        if season and season * 2 + h + 8 > n:
+            season = 0 if self.season == "auto" else season
+        self.season_ = season
+        look, t_min, n_val = self._spans(n, season)
+        self.look_back_, self.t_min_ = look, t_min
+        last_fit = n - n_val - h  # origins whose targets all lie before the validation span
+        fit_o = np.arange(t_min, last_fit)
+        val_o = np.arange(max(t_min, n - n_val - 1), n - h)
+        train_o = np.arange(t_min, n - h)
+        n_feat = 0 if x_all is None else x_all.shape[1]
+        need = t_min + n_val + h + 6
+        if len(fit_o) < 6 or len(val_o) < 1:
+            raise ValueError(
+                f"series too short: {n} training values, but look-back {look}"
+                + (f", season {season}" if season else "") + f", horizon {h} and a "
+                f"validation span of {n_val} need at least {need}; use a shorter look-back "
+                "or horizon, season 0, or more data")
+
+        # Exogenous inputs: robust-scaled levels.
+        self.x_scaler_ = None if x_all is None else RobustScaler().fit(x_all[:n])
+        xs = None if x_all is None else self.x_scaler_.transform(x_all)  # type: ignore[union-attr]
+
+        # Candidate transforms x AR orders, each scored on validation in original units.
+        kinds = list(KINDS) if self.transform == "auto" else [self.transform]
+        if not np.all(train > 0):
+            if self.transform in ("log", "logdiff"):
+                TargetTransform(self.transform).check(train)
+            kinds = [k for k in kinds if k not in ("log", "logdiff")]
+        # Seasonal differencing assumes a fixed period: calendar periods, or one the user set.
+        # Quasi-cycles (the lynx's ~9.6 years) are left to the AR lags.
+        fixed = season and (self.season != "auto" or season in CALENDAR_PERIODS)
+        seasons = [season] if fixed and self.transform != "auto" else (
+            [0, season] if fixed else [0])
+        # Rolling-origin validation: up to `folds` consecutive spans of n_val values at the
+        # end of the training data, each scored by a model fitted on what precedes it.
+        folds = []
+        for j in range(self.folds):
+            end = n - j * n_val
+            f_o = np.arange(t_min, end - n_val - h)
+            v_o = np.arange(max(t_min, end - n_val - 1), end - h)
+            if j and len(f_o) < max(self.min_fold, 3 * (1 + n_feat)):
+                break
+            folds.append((f_o, v_o))
+        max_p = max(1, (len(fit_o) - 2) // (2 * (1 + n_feat)))
+        orders = sorted({p for p in (*ORDERS, season, season + 1, look)
+                         if 1 <= p <= min(look, max_p)})
+        truth_val = y_all[val_o[:, None] + np.arange(1, h + 1)[None, :]]
+        truth_fit = y_all[fit_o[:, None] + np.arange(1, h + 1)[None, :]]
+        steps = np.arange(1, h + 1)[None, :]
+        self.validation_: dict[str, float] = {}
+        # Per transform: (score, order, last-fold validation forecasts), its best order.
+        per_transform: list[tuple[float, TargetTransform, int, np.ndarray, np.ndarray]] = []
+        for kind in kinds:
+            for s in seasons:
+                if s and kind in ("diff", "logdiff") and not self.double_diff \
+                        and self.transform == "auto":
+                    continue
+                tr = TargetTransform(kind, s)
+                x, us, _ = self._prepare(tr, y_all, n)
+                best_t: tuple[float, TargetTransform, int, np.ndarray, np.ndarray] | None = None
+                tried = orders
+                if self.order_by == "aicc":
+                    tried = [self._aicc_order(tr, x, us, xs, train_o, orders)]
+                for p in tried:
+                    errors = []
+                    for f_o, v_o in folds:
+                        coef = _lstsq(self._design(us, xs, f_o, p), tr.targets(x, f_o, h))
+                        pred = self._inverse(tr, x, v_o, self._design(us, xs, v_o, p) @ coef)
+                        errors.append((pred - y_all[v_o[:, None] + steps]).ravel())
+                        if len(errors) == 1:  # the last span: kept for the network
+                            last_pred = pred
+                    err = np.concatenate(errors)
+                    score = float(np.sqrt(np.mean(err * err))) if np.all(
+                        np.isfinite(err)) else np.inf
+                    self.validation_[f"{tr.name} AR({p})"] = score
+                    if best_t is None or score < best_t[0]:
+                        best_t = (score, tr, p, last_pred, err)
+                assert best_t is not None
+                per_transform.append(best_t)
+        per_transform.sort(key=lambda c: c[0])
+
+        # Baseline: a linear AR on the levels, its order chosen on the last validation span
+        # (fitted on everything before it), lags up to the look-back or a season + 1.
+        b_orders = sorted({q for q in (*ORDERS, season, season + 1, look)
+                           if 1 <= q <= min(max(look, season + 1 if season <= 60 else 0),
+                                            max(1, (len(fit_o) - 2) // 2))})
+        b_scores = {}
+        for q in b_orders:
+            w = _lstsq(self._level_design(y_all, fit_o, q), truth_fit)
+            b_scores[q] = rmse(self._level_design(y_all, val_o, q) @ w, truth_val)
+        q_best = min(b_scores, key=lambda q: b_scores[q])
+        self.baseline_order_ = q_best
+        self.baseline_coef_ = _lstsq(self._level_design(y_all, train_o, q_best),
+                                     y_all[train_o[:, None] + steps])
+        self.validation_["baseline linear AR"] = b_scores[q_best]
+        # Its errors on every validation span, for the combination below.
+        b_errors, b_first = [], None
+        for f_o, v_o in folds:
+            w = _lstsq(self._level_design(y_all, f_o, q_best), y_all[f_o[:, None] + steps])
+            pred = self._level_design(y_all, v_o, q_best) @ w
+            b_first = pred if b_first is None else b_first
+            b_errors.append((pred - y_all[v_o[:, None] + steps]).ravel())
+        assert b_first is not None
+        b_best = (b_scores[q_best], q_best, b_first, np.concatenate(b_errors))
+
+        # Forecast combination: the best transform(s) on validation (equal weights), then a
+        # weight w for them against the level AR, also from the validation spans: combining
+        # two comparable forecasts with partly independent errors beats either on average.
+        chosen = [c for c in per_transform[: self.ensemble] if np.isfinite(c[0])]
+        chosen = chosen or per_transform[:1]
+        err_t = np.mean([c[4] for c in chosen], axis=0)
+        w_best = 1.0
+        if self.combine_level:
+            scores_w = {wt: float(np.sqrt(np.mean((wt * err_t + (1 - wt) * b_best[3]) ** 2)))
+                        for wt in ALPHAS}
+            for wt, score in scores_w.items():
+                self.validation_[f"transformed weight {wt:g}"] = score
+            w_best = min(scores_w, key=lambda wt: (scores_w[wt], -wt))
+            comparable = scores_w[0.0] <= 2.0 * scores_w[1.0]
+            if self.shrink and comparable:
+                # Halfway to equal weights when both are comparable on validation: the spans
+                # are short, and equal weights are the robust way to combine forecasts (the
+                # "forecast combination puzzle"). A level AR twice as bad on validation (it
+                # cannot follow a trend) keeps its validation weight.
+                w_best = 0.5 * w_best + 0.25
+        parts: list[tuple[TargetTransform, int, float, bool, np.ndarray]] = [
+            (tr, p, w_best / len(chosen), True, pred) for _, tr, p, pred, _ in chosen]
+        same = len(chosen) == 1 and chosen[0][1].name == "none" and chosen[0][2] == q_best \
+            and xs is None  # the level AR itself: one member, not two identical ones
+        if same:
+            parts = [(chosen[0][1], q_best, 1.0, True, chosen[0][3])]
+        elif w_best < 1.0:
+            parts.append((TargetTransform("none"), q_best, 1.0 - w_best, False, b_best[2]))
+        parts = [part for part in parts if part[2] > 0]
+        self.members_: list[_Member] = []
+        lin_val = np.zeros_like(truth_val)
+        lin_fit = np.zeros_like(truth_fit)
+        for tr, p, weight, exog, pred in parts:
+            x, us, scaler = self._prepare(tr, y_all, n)
+            xs_m = xs if exog else None
+            coef = _lstsq(self._design(us, xs_m, train_o, p), tr.targets(x, train_o, h))
+            self.members_.append(_Member(tr, p, coef, scaler, weight, exog))
+            lin_val += weight * pred
+            # In-sample forecasts of the fit span by the fit-span model: the network's input.
+            design = self._design(us, xs_m, fit_o, p)
+            coef_fit = _lstsq(design, tr.targets(x, fit_o, h))
+            lin_fit += weight * self._inverse(tr, x, fit_o, design @ coef_fit)
+        self.validation_["linear combination"] = rmse(lin_val, truth_val)
+        self.transform_ = self.members_[0].transform
+
+        # Network: reads the primary transform's scaled stationary series, learns the
+        # out-of-sample residual of the linear combination on the primary level scale.
+        tr0 = self.transform_
+        _, us0, _ = self._prepare(tr0, y_all, n)
+        net_val = np.zeros_like(lin_val)
+        self.alpha_ = 0.0
+        self.model_ = None
+        self.r_scale_ = np.ones(h)
+        self.floor_ = float(np.min(train)) * 1e-3 if np.all(train > 0) else 0.0
+        if self.network:
+            resid_fit = tr0.level(truth_fit) - self._level(lin_fit)
+            resid_val = tr0.level(truth_val) - self._level(lin_val)
+            self.r_scale_ = np.maximum(resid_fit.std(axis=0), 1e-12)
+            wx_fit, wx_val = self._windows(us0, xs, fit_o), self._windows(us0, xs, val_o)
+            dt = np.dtype(self.dtype)
+            self._train_network(wx_fit.astype(dt), (resid_fit / self.r_scale_).astype(dt),
+                                wx_val.astype(dt), (resid_val / self.r_scale_).astype(dt),
+                                1 + n_feat)
+            assert self.model_ is not None
+            self.probe_ = (wx_val[:256].astype(dt), (resid_val / self.r_scale_)[:256].astype(dt))
+            net_val = np.asarray(self.model_.predict(wx_val.astype(dt)),
+                                 np.float64) * self.r_scale_
+            scores = {a: rmse(self._combine(lin_val, a * net_val), truth_val) for a in ALPHAS}
+            for a, score in scores.items():
+                self.validation_[f"network weight {a:g}"] = score
+            alpha = min(scores, key=lambda a: scores[a])
+            # The network must earn its place: a clear gain over the linear model, measured on
+            # enough validation forecasts (on a handful, its gain is mostly luck).
+            trusted = len(val_o) >= self.min_val_network  # forecast origins, not values
+            self.validation_["validation forecasts"] = float(len(val_o))
+            self.alpha_ = alpha if trusted and scores[alpha] < (
+                1 - self.min_gain) * scores[0.0] else 0.0
+
+        # Validation residuals of the final forecasts, on the primary level scale, per step.
+        final_val = self._combine(lin_val, self.alpha_ * net_val)
+        self.residuals_ = tr0.level(truth_val) - self._level(final_val)
+        self.mase_scale_ = mase_scale(train, season)
+        self.validation_["final"] = rmse(final_val, truth_val)
+        return self
+
+    def _level(self, values: np.ndarray) -> np.ndarray:
+        """The primary transform's level scale (log for the log transforms)."""
+        if self.transform_.uses_log:
+            return np.log(np.maximum(values, self.floor_))
+        return np.asarray(values, dtype=np.float64)
+
+    def _combine(self, linear: np.ndarray, correction: np.ndarray) -> np.ndarray:
+        """Linear forecasts plus a network correction on the primary level scale."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.transform_.inverse_level(self._level(linear) + correction)
+
+    def _aicc_order(self, tr: TargetTransform, x: np.ndarray, us: np.ndarray,
+                    xs: np.ndarray | None, origins: np.ndarray, orders: list[int]) -> int:
+        """The AR order with the lowest AICc of the step-1 regression on the training span
+        (as auto.arima chooses orders; much less noisy than a short validation span)."""
+        r = tr.targets(x, origins, 1)[:, 0]
+        n = len(origins)
+        best, best_val = orders[0], np.inf
+        for p in orders:
+            design = self._design(us, xs, origins, p)
+            k = design.shape[1] + 1  # coefficients + the noise variance
+            if n - k - 1 <= 0:
+                continue
+            resid = r - design @ _lstsq(design, r[:, None])[:, 0]
+            rss = max(float(resid @ resid), 1e-300)
+            aicc = n * np.log(rss / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1)
+            if aicc < best_val:
+                best, best_val = p, aicc
+        return best
+
+    def _prepare(self, tr: TargetTransform, y: np.ndarray,
+                 n: int) -> tuple[np.ndarray, np.ndarray, RobustScaler]:
+        """x (level scale), the scaled stationary series (NaN before it is defined), scaler."""
+        x = tr.level(y)
+        u = tr.stationary(x)
+        scaler = RobustScaler().fit(u[tr.lost:n])
+        return x, scaler.transform(u), scaler
+
+    def _design(self, us: np.ndarray, xs: np.ndarray | None, origins: np.ndarray,
+                p: int) -> np.ndarray:
+        """Regressors: p lags of u, p lags of each input, and 1; shape (N, p * (1 + E) + 1)."""
+        cols = [_lags(us, origins, p)]
+        if xs is not None:
+            cols.append(_lags(xs, origins, p).reshape(len(origins), -1))
+        cols.append(np.ones((len(origins), 1)))
+        return np.concatenate(cols, axis=1)
+
+    @staticmethod
+    def _level_design(y: np.ndarray, origins: np.ndarray, q: int) -> np.ndarray:
+        return np.concatenate([_lags(y, origins, q), np.ones((len(origins), 1))], axis=1)
+
+    def _windows(self, us: np.ndarray, xs: np.ndarray | None, origins: np.ndarray) -> np.ndarray:
+        """Network inputs, shape (N, L, 1 + E)."""
+        w = _lags(us, origins, self.look_back_)[:, :, None]
+        if xs is not None:
+            w = np.concatenate([w, _lags(xs, origins, self.look_back_)], axis=2)
+        return w
+
+    @staticmethod
+    def _inverse(tr: TargetTransform, x: np.ndarray, origins: np.ndarray,
+                 r: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return tr.inverse(x, origins, r)
+
+    def _build_network(self, inputs: int) -> Sequential:
+        dt = np.dtype(self.dtype)
+        rng = np.random.default_rng(self.seed)
+        rec = _CELLS[self.cell](inputs, self.hidden_size, num_layers=self.num_layers,
+                                bidirectional=self.bidirectional, dtype=dt, seed=rng)
+        return Sequential(rec, LastStep(), Dense(rec.output_size, self.horizon, dtype=dt,
+                                                 seed=rng))
+
+    def _train_network(self, xf: np.ndarray, yf: np.ndarray, xv: np.ndarray, yv: np.ndarray,
+                       inputs: int) -> None:
+        model = self._build_network(inputs)
+        self.stopper_ = EarlyStopping(patience=self.patience, restore_best_weights=True)
+        opt_class = _OPTIMIZERS[self.optimizer]  # lr None: the optimizer's own default
+        optimizer = opt_class(model) if self.lr is None else opt_class(model, lr=self.lr)
+        self.solver_ = Solver(model, loss=MSE(), optimizer=optimizer,
+                              batch_size=self.batch_size, epochs=self.epochs, seed=self.seed,
+                              clip_norm=self.clip_norm,
+                              callbacks=[*self.callbacks, self.stopper_])
+        self.solver_.fit(xf, yf, validation_data=(xv, yv))
+        self.model_ = model
+
+    # ----------------------------------------------------------------- predict
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "transform_"):
+            raise ValueError("this Forecaster is not fitted yet: call fit(y) first")
+
+    def predict_origins(self, y: Any, X: Any, origins: Any) -> np.ndarray:
+        """Forecasts of ``y[t+1 .. t+H]`` from each origin t, shape (N, H), original units.
+
+        Only values up to each origin are read. Origins must be >= ``t_min_`` (enough
+        history for the look-back and the differencing).
+        """
+        self._check_fitted()
+        y_all, x_all = _check_series(y, X)
+        xs = self._scaled_inputs(x_all)
+        o = np.asarray(origins, dtype=np.int64)
+        if len(o) and (o.min() < self.t_min_ or o.max() >= len(y_all)):
+            raise ValueError(f"origins must be in {self.t_min_}..{len(y_all) - 1} (the model "
+                             f"needs {self.t_min_} earlier values), got {o.min()}..{o.max()}")
+        paths = [y_all] * len(self.members_)
+        return self._combined(self._member_forecasts(paths, xs, o), paths[0], xs, o)
+
+    def _scaled_inputs(self, x_all: np.ndarray | None) -> np.ndarray | None:
+        """The exogenous inputs scaled as in training, after checking their columns."""
+        if (x_all is None) != (self.X_ is None) or (
+                x_all is not None and self.X_ is not None
+                and x_all.shape[1] != self.X_.shape[1]):
+            raise ValueError("X must have the same columns as the training data")
+        return None if x_all is None else self.x_scaler_.transform(x_all)  # type: ignore[union-attr]
+
+    def _member_forecasts(self, paths: list[np.ndarray], xs: np.ndarray | None,
+                          o: np.ndarray) -> list[np.ndarray]:
+        """Each linear member's own forecasts (N, H) from the origins ``o``, member i reading
+        the series ``paths[i]``."""
+        out = []
+        for m, y_m in zip(self.members_, paths, strict=True):
+            if m.transform.uses_log:
+                m.transform.check(y_m, "the series")
+            x = m.transform.level(y_m)
+            us = m.scaler.transform(m.transform.stationary(x))
+            r = self._design(us, xs if m.exog else None, o, m.order) @ m.coef
+            out.append(self._inverse(m.transform, x, o, r))
+        return out
+
+    def _combined(self, member_forecasts: list[np.ndarray], first_path: np.ndarray,
+                  xs: np.ndarray | None, o: np.ndarray) -> np.ndarray:
+        """The weighted members plus the network's correction, which reads the first
+        member's series ``first_path``."""
+        weights = np.array([m.weight for m in self.members_])[:, None, None]
+        stacked = np.stack(member_forecasts)  # (members, N, H)
+        linear = np.sum(weights * stacked, axis=0)
+        if any(m.transform.uses_log for m in self.members_):
+            # The series is positive (a member takes its logarithm): a member forecasting
+            # <= 0 (a linear AR on the levels can extrapolate there, as on Lynx) has left the
+            # data's range and sits out that value, the others' weights renormalised.
+            kept = weights * (stacked > 0)
+            total = kept.sum(axis=0)
+            fix = (total > 0) & (total < weights.sum())
+            if fix.any():
+                linear[fix] = (np.sum(kept * stacked, axis=0)[fix] / total[fix])
+        if not (self.alpha_ and self.model_ is not None):
+            return linear
+        m0 = self.members_[0]
+        us0 = m0.scaler.transform(m0.transform.stationary(m0.transform.level(first_path)))
+        w = self._windows(us0, xs, o).astype(self.model_.dtype)
+        net = np.asarray(self.model_.predict(w), np.float64) * self.r_scale_
+        return self._combine(linear, self.alpha_ * net)
+
+    def baselines(self, y: Any, origins: Any) -> dict[str, np.ndarray]:
+        """Persistence, drift, seasonal naive (if a season) and the level linear AR, (N, H)."""
+        self._check_fitted()
+        y_all = _check_series(y, None)[0]
+        o = np.asarray(origins, dtype=np.int64)
+        h = np.arange(1, self.horizon + 1)[None, :]
+        t = o[:, None]
+        out = {"persistence": np.repeat(y_all[t], self.horizon, axis=1)}
+        if self.season_:
+            s = self.season_
+            out["seasonal naive"] = y_all[t + h - s * np.ceil(h / s).astype(np.int64)]
+        slope = (y_all[t] - y_all[0]) / np.maximum(t, 1)
+        out["drift"] = y_all[t] + h * slope
+        q = self.baseline_order_
+        out[f"linear AR({q})"] = self._level_design(y_all, o, q) @ self.baseline_coef_
+        return out
+
+    def evaluate(self, y: Any = None, X: Any = None, *, start: int | None = None) -> Evaluation:
+        """Forecast every origin whose first target is at index >= ``start`` and score it.
+
+        By default the stored series and ``start = train_size``: the test span. Origins run
+        from ``start - 1`` to ``T - 1 - H``, so every test value is a step-1 target.
+        """
+        self._check_fitted()
+        y_all = self.y_ if y is None else _check_series(y, None)[0]
+        x_all = self.X_ if y is None else X
+        begin = self.n_train_ if start is None else int(start)
+        o = np.arange(max(begin - 1, self.t_min_), len(y_all) - self.horizon)
+        if len(o) == 0:
+            raise ValueError(f"nothing to evaluate: no origin from {begin - 1} leaves "
+                             f"{self.horizon} value(s) to compare in a series of {len(y_all)}")
+        truth = y_all[o[:, None] + np.arange(1, self.horizon + 1)[None, :]]
+        pred = self.predict_origins(y_all, x_all, o)
+        bases = self.baselines(y_all, o)
+        metrics = {name: self._metrics(p, truth) for name, p in
+                   {"model": pred, **bases}.items()}
+        return Evaluation(o, truth, pred, bases, metrics)
+
+    def _metrics(self, pred: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+        if not np.all(np.isfinite(pred)):
+            return {"rmse": math.inf, "mae": math.inf, "mase": math.inf,
+                    "rmse_per_step": [math.inf] * pred.shape[1]}
+        return {"rmse": rmse(pred, truth), "mae": mae(pred, truth),
+                "mase": mase(pred, truth, self.mase_scale_),
+                "rmse_per_step": [rmse(pred[:, k], truth[:, k]) for k in range(pred.shape[1])]}
+
+    def forecast(self, steps: int | None = None, y: Any = None, X: Any = None,
+                 dates: Any = None) -> Forecast:
+        """Forecast ``steps`` values past the end of the series, with 80 % and 95 % intervals.
+
+        Parameters
+        ----------
+        steps : int, optional
+            Default H. More than H steps are made recursively (each linear member's forecasts
+            become its own inputs), which needs no exogenous inputs.
+        y, X, dates : optional
+            New data to forecast from (default: the series given to ``fit``).
+
+        Returns
+        -------
+        Forecast
+
+        Notes
+        -----
+        Intervals: empirical quantiles (10/90 %, 2.5/97.5 %) per step of the validation
+        residuals on the model's level scale (log for the log transforms, so intervals scale
+        with the level), or a normal approximation from their RMS when fewer than 20
+        validation forecasts exist. Steps beyond H reuse step H's spread times sqrt(k / H).
+        """
+        self._check_fitted()
+        steps = self.horizon if steps is None else int(steps)
+        if steps < 1:
+            raise ValueError(f"steps must be a positive int, got {steps}")
+        y_all = self.y_ if y is None else _check_series(y, None)[0]
+        x_all = self.X_ if y is None else _check_series(y, X)[1]
+        d_all = self.dates_ if y is None else (
+            None if dates is None else parse_dates(list(dates)))
+        if x_all is not None and steps > self.horizon:
+            raise ValueError(f"with exogenous inputs only {self.horizon} step(s) can be "
+                             f"forecast (their future is unknown); retrain with --horizon "
+                             f"{steps}")
+        if len(y_all) - 1 < self.t_min_:
+            raise ValueError(f"need at least {self.t_min_ + 1} values to forecast, got "
+                             f"{len(y_all)}")
+        tr = self.transform_
+        # Beyond H steps each linear member goes on from its own forecasts (and the network
+        # reads the first member's): a member on logarithms never sees another member's
+        # values, which may leave the positive range (fed the combined forecast, a log
+        # member failed on 3 of 12 origins of Lynx: benchmarks/intervals.py).
+        xs = self._scaled_inputs(x_all)
+        paths = [y_all] * len(self.members_)  # (each round makes new arrays)
+        out: list[float] = []
+        while len(out) < steps:
+            o = np.array([len(paths[0]) - 1])
+            members = self._member_forecasts(paths, xs, o)
+            out.extend(self._combined(members, paths[0], xs, o)[0].tolist())
+            paths = [np.concatenate([path, f[0]]) for path, f in zip(paths, members,
+                                                                      strict=True)]
+        mean = np.asarray(out[:steps])
+        lower: dict[int, np.ndarray] = {}
+        upper: dict[int, np.ndarray] = {}
+        xm = tr.level(mean)
+        k = np.arange(steps)
+        step_idx = np.minimum(k, self.horizon - 1)
+        widen = np.sqrt(np.maximum(k + 1, self.horizon) / self.horizon)
+        res = self.residuals_
+        for level in (80, 95):
+            if len(res) >= 20:
+                a = (100 - level) / 200
+                lo_q, hi_q = np.quantile(res, [a, 1 - a], axis=0)
+            else:
+                spread = np.sqrt(np.mean(res * res, axis=0)) * _Z[level]
+                lo_q, hi_q = -spread, spread
+            lower[level] = tr.inverse_level(xm + lo_q[step_idx] * widen)
+            upper[level] = tr.inverse_level(xm + hi_q[step_idx] * widen)
+        fdates = None if d_all is None or len(d_all) < 2 else future_dates(d_all, steps)
+        return Forecast(mean, lower, upper, fdates)
+
+    # ------------------------------------------------------------- describe
+    @property
+    def method_(self) -> str:
+        """What produces the forecasts, in words."""
+        self._check_fitted()
+        parts = [f"AR({m.order}) on "
+                 + m.transform.name.replace("none", "levels")
+                 + ("" if m.exog or self.X_ is None else " (no inputs)")
+                 for m in self.members_]
+        weights = [m.weight for m in self.members_]
+        lin = ("linear " + parts[0] if len(parts) == 1 else "weighted mean of linear "
+               + ", ".join(f"{w:.3g} x {part}" for w, part in zip(weights, parts, strict=True)))
+        if self.alpha_ == 0.0:
+            if not self.network:
+                why = "no network"
+            elif self.validation_.get("validation forecasts", np.inf) < self.min_val_network:
+                why = (f"too few validation forecasts to trust the network (< "
+                       f"{self.min_val_network})")
+            else:
+                why = "the network did not help on validation"
+            return f"{lin} ({why}: network weight 0)"
+        return (f"{lin} + {self.cell.upper()} on its residuals (network weight "
+                f"{self.alpha_:g}, chosen on validation)")
+
+    # -------------------------------------------------------------- save/load
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the network weights, JSON-serialisable (no pickle)."""
+        self._check_fitted()
+        return {
+            "config": self.get_config(), "season": self.season_,
+            "look_back": self.look_back_, "t_min": self.t_min_,
+            "members": [{"kind": m.transform.kind, "season": m.transform.season,
+                         "order": m.order, "coef": m.coef.tolist(), "weight": m.weight,
+                         "exog": m.exog,
+                         "scaler": m.scaler.state_dict()} for m in self.members_],
+            "floor": self.floor_,
+            "baseline_order": self.baseline_order_,
+            "baseline_coef": self.baseline_coef_.tolist(),
+            "x_scaler": None if self.x_scaler_ is None else self.x_scaler_.state_dict(),
+            "r_scale": self.r_scale_.tolist(), "alpha": self.alpha_,
+            "residuals": self.residuals_.tolist(), "mase_scale": self.mase_scale_,
+            "validation": self.validation_, "n_train": self.n_train_,
+            "y": self.y_.tolist(), "X": None if self.X_ is None else self.X_.tolist(),
+            "dates": None if self.dates_ is None else format_dates(self.dates_),
+        }
+
+    def save(self, path: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> None:
+        """Write the network and the fitted state to one ``.npz`` (minirnn's model format).
+
+        Without a network (``network=False``) a dummy network is stored so the file format
+        is the same.
+        """
+        from minirnn.nn.io import save_model
+
+        model = self.model_ if self.model_ is not None else self._build_network(
+            1 + (0 if self.X_ is None else self.X_.shape[1]))
+        save_model(path, model, metadata={"task": "series", "forecaster": self.state_dict(),
+                                          **(extra or {})})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Forecaster:
+        """Load a Forecaster saved by :meth:`save`; raises ``ValueError`` if it is not one."""
+        from minirnn.nn.io import load_metadata, load_model
+
+        meta = load_metadata(path)
+        state = meta.get("forecaster")
+        if meta.get("task") != "series" or not isinstance(state, dict):
+            raise ValueError(f"{path}: not a forecasting model (made by 'minirnn train series'"
+                             f" or Forecaster.save); its task is {meta.get('task')!r}")
+        model = load_model(path)
+        try:
+            fc = cls(**state["config"])
+            fc.season_, fc.look_back_ = int(state["season"]), int(state["look_back"])
+            fc.t_min_ = int(state["t_min"])
+            fc.members_ = [_Member(TargetTransform(m["kind"], int(m["season"])),
+                                   int(m["order"]), np.asarray(m["coef"], dtype=np.float64),
+                                   RobustScaler.from_state(m["scaler"]), float(m["weight"]),
+                                   bool(m["exog"]))
+                           for m in state["members"]]
+            fc.transform_ = fc.members_[0].transform
+            fc.floor_ = float(state["floor"])
+            fc.baseline_order_ = int(state["baseline_order"])
+            fc.baseline_coef_ = np.asarray(state["baseline_coef"])
+            fc.x_scaler_ = None if state["x_scaler"] is None else RobustScaler.from_state(
+                state["x_scaler"])
+            fc.r_scale_ = np.asarray(state["r_scale"], dtype=np.float64)
+            fc.alpha_ = float(state["alpha"])
+            fc.residuals_ = np.asarray(state["residuals"], dtype=np.float64).reshape(
+                -1, fc.horizon)
+            fc.mase_scale_ = float(state["mase_scale"])
+            fc.validation_ = dict(state["validation"])
+            fc.n_train_ = int(state["n_train"])
+            fc.y_ = np.asarray(state["y"], dtype=np.float64)
+            fc.X_ = None if state["X"] is None else np.asarray(state["X"], dtype=np.float64)
+            fc.dates_ = None if state["dates"] is None else parse_dates(state["dates"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: corrupt forecaster state ({exc!r})") from exc
+        fc.model_ = model if isinstance(model, Sequential) else None
+        return fc
+
+    def __repr__(self) -> str:
+        return f"Forecaster({json.dumps(self.get_config())[1:-1]})"

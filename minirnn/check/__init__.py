@@ -1,0 +1,1 @@
+"""minirnn.check."""

@@ -1,7 +1,0 @@
-"""Losses: the :class:`Loss` contract and the built-in losses (all maskable)."""
-
-from minirnn.losses.base import Loss
-from minirnn.losses.classification import BCE, BCEWithLogits, CrossEntropy
-from minirnn.losses.regression import L1, MSE, Huber
-
-__all__ = ["BCE", "L1", "MSE", "BCEWithLogits", "CrossEntropy", "Huber", "Loss"]
