@@ -1,26 +1,10 @@
-"""Training callbacks (real home: minirnn/train/callbacks.py).
+"""Training callbacks.
 
-The public path of these names; the layered package holds the code
-(docs/architecture.md).
+The public path ``minirnn.callbacks``: it re-exports ``minirnn.train.callbacks``,
+where the code lives (docs/architecture.md).
 """
-from minirnn.train.callbacks import (
-    Callback,
-    EarlyStopping,
-    LambdaCallback,
-    ModelCheckpoint,
-    ProgressBar,
-    ProgressPrinter,
-    TimeLimit,
-    monitor_mode,
-)
 
-__all__ = [
-    "Callback",
-    "EarlyStopping",
-    "LambdaCallback",
-    "ModelCheckpoint",
-    "ProgressBar",
-    "ProgressPrinter",
-    "TimeLimit",
-    "monitor_mode",
-]
+from minirnn.train import callbacks as _home0
+from minirnn.train.callbacks import *  # noqa: F403
+
+__all__ = [*_home0.__all__]

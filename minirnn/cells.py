@@ -1,20 +1,10 @@
-"""Recurrent cells: one step of a recurrence (real home: minirnn/nn/cells/).
+"""Recurrent cells: one step of a recurrence.
 
-The public path of these names; the layered package holds the code
-(docs/architecture.md).
+The public path ``minirnn.cells``: it re-exports ``minirnn.nn.cells``,
+where the code lives (docs/architecture.md).
 """
-from minirnn.nn.cells import (
-    Cell,
-    GRUCell,
-    LSTMCell,
-    RNNCell,
-    State,
-)
 
-__all__ = [
-    "Cell",
-    "GRUCell",
-    "LSTMCell",
-    "RNNCell",
-    "State",
-]
+from minirnn.nn import cells as _home0
+from minirnn.nn.cells import *  # noqa: F403
+
+__all__ = [*_home0.__all__]

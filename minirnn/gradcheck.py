@@ -1,20 +1,10 @@
-"""Numerical gradient checks (real home: minirnn/check/gradcheck.py).
+"""Numerical gradient checks of layers, cells and losses.
 
-The public path of these names; the layered package holds the code
-(docs/architecture.md).
+The public path ``minirnn.gradcheck``: it re-exports ``minirnn.check.gradcheck``,
+where the code lives (docs/architecture.md).
 """
-from minirnn.check.gradcheck import (
-    GradcheckError,
-    GradcheckReport,
-    GradientComparison,
-    gradcheck,
-    numerical_gradient,
-)
 
-__all__ = [
-    "GradcheckError",
-    "GradcheckReport",
-    "GradientComparison",
-    "gradcheck",
-    "numerical_gradient",
-]
+from minirnn.check import gradcheck as _home0
+from minirnn.check.gradcheck import *  # noqa: F403
+
+__all__ = [*_home0.__all__]

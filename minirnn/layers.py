@@ -1,45 +1,10 @@
-"""Layers: recurrent, dense, dropout, activations, pooling, embedding
-(real home: minirnn/nn/layers/).
+"""Layers: recurrent, dense, dropout, activations, pooling, embedding.
 
-The public path of these names; the layered package holds the code
-(docs/architecture.md).
+The public path ``minirnn.layers``: it re-exports ``minirnn.nn.layers``,
+where the code lives (docs/architecture.md).
 """
-from minirnn.nn.layers import (
-    GRU,
-    LSTM,
-    RNN,
-    Activation,
-    Dense,
-    Dropout,
-    Embedding,
-    Gompertz,
-    Identity,
-    LastStep,
-    Layer,
-    Logistic,
-    Recurrent,
-    ReLU,
-    SequencePooling,
-    Sigmoid,
-    Tanh,
-)
 
-__all__ = [
-    "Activation",
-    "Dense",
-    "Dropout",
-    "Embedding",
-    "GRU",
-    "Gompertz",
-    "Identity",
-    "LSTM",
-    "LastStep",
-    "Layer",
-    "Logistic",
-    "RNN",
-    "ReLU",
-    "Recurrent",
-    "SequencePooling",
-    "Sigmoid",
-    "Tanh",
-]
+from minirnn.nn import layers as _home0
+from minirnn.nn.layers import *  # noqa: F403
+
+__all__ = [*_home0.__all__]

@@ -1,24 +1,10 @@
-"""Losses (real home: minirnn/nn/losses/).
+"""Losses.
 
-The public path of these names; the layered package holds the code
-(docs/architecture.md).
+The public path ``minirnn.losses``: it re-exports ``minirnn.nn.losses``,
+where the code lives (docs/architecture.md).
 """
-from minirnn.nn.losses import (
-    BCE,
-    L1,
-    MSE,
-    BCEWithLogits,
-    CrossEntropy,
-    Huber,
-    Loss,
-)
 
-__all__ = [
-    "BCE",
-    "BCEWithLogits",
-    "CrossEntropy",
-    "Huber",
-    "L1",
-    "Loss",
-    "MSE",
-]
+from minirnn.nn import losses as _home0
+from minirnn.nn.losses import *  # noqa: F403
+
+__all__ = [*_home0.__all__]

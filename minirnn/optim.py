@@ -1,39 +1,12 @@
-"""Optimizers, gradient clipping (minirnn/nn/optim/) and learning-rate schedules
-(callbacks: minirnn/train/schedules.py).
+"""Optimizers and gradient clipping, with the learning-rate schedules (callbacks).
 
-The public path of these names; the layered package holds the code
-(docs/architecture.md).
+The public path ``minirnn.optim``: it re-exports ``minirnn.nn.optim`` and
+``minirnn.train.schedules``, where the code lives (docs/architecture.md).
 """
-from minirnn.nn.optim import (
-    SGD,
-    Adagrad,
-    Adam,
-    AdamW,
-    Optimizer,
-    RMSprop,
-    clip_grad_norm,
-    clip_grad_value,
-    global_grad_norm,
-)
-from minirnn.train.schedules import (
-    CosineAnnealing,
-    ExponentialDecay,
-    ReduceLROnPlateau,
-    StepDecay,
-)
 
-__all__ = [
-    "Adagrad",
-    "Adam",
-    "AdamW",
-    "CosineAnnealing",
-    "ExponentialDecay",
-    "Optimizer",
-    "RMSprop",
-    "ReduceLROnPlateau",
-    "SGD",
-    "StepDecay",
-    "clip_grad_norm",
-    "clip_grad_value",
-    "global_grad_norm",
-]
+from minirnn.nn import optim as _home0
+from minirnn.nn.optim import *  # noqa: F403
+from minirnn.train import schedules as _home1
+from minirnn.train.schedules import *  # noqa: F403
+
+__all__ = [*_home0.__all__, *_home1.__all__]

@@ -1,32 +1,10 @@
-"""Hypothesis strategies and the layer/cell contract kit (real home: minirnn/check/testing.py).
+"""Hypothesis strategies and the layer/cell contract kit.
 
-The public path of these names; the layered package holds the code
-(docs/architecture.md).
+The public path ``minirnn.testing``: it re-exports ``minirnn.check.testing``,
+where the code lives (docs/architecture.md).
 """
-from minirnn.check.testing import (
-    ContractCheck,
-    ContractError,
-    ContractReport,
-    RecurrentShape,
-    arrays_for,
-    check_fused_kernel,
-    check_layer,
-    check_recurrence,
-    recurrent_shapes,
-    seeds,
-    sequence_batches,
-)
 
-__all__ = [
-    "ContractCheck",
-    "ContractError",
-    "ContractReport",
-    "RecurrentShape",
-    "arrays_for",
-    "check_fused_kernel",
-    "check_layer",
-    "check_recurrence",
-    "recurrent_shapes",
-    "seeds",
-    "sequence_batches",
-]
+from minirnn.check import testing as _home0
+from minirnn.check.testing import *  # noqa: F403
+
+__all__ = [*_home0.__all__]
