@@ -1,7 +1,7 @@
 """Series helpers of minirnn.apps.data: windows, scalers, CSV loading, splits, baselines.
 
-The last tests reproduce DESIGN.md's reference facts on the shared data sets (skipped when
-the files are absent; the package itself never reads them).
+The last tests reproduce DESIGN.md's reference facts on the copies of the real series that
+ship with the package (minirnn/apps/datasets).
 """
 
 import pathlib
@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minirnn.apps import datasets
 from minirnn.apps.data import (
     LinearAR,
     MinMaxScaler,
@@ -29,9 +30,8 @@ from minirnn.apps.data import (
 )
 from minirnn.check.testing import arrays_for, seeds
 
-SHARED = pathlib.Path("/work/shared/data")
-TEMPS = SHARED / "daily-min-temperatures.csv"
-AIRLINE = SHARED / "airline-passengers.csv"
+TEMPS = datasets.path("temperatures")
+AIRLINE = datasets.path("airline")
 
 
 @st.composite
@@ -329,7 +329,6 @@ def test_load_csv_column_missing_file(tmp_path):
         load_csv_column(tmp_path / "nope.csv", "Temp")
 
 
-@pytest.mark.skipif(not TEMPS.exists(), reason=f"{TEMPS} not present")
 def test_load_shared_temperatures():
     temps, dates = load_csv_column(TEMPS, "Temp", date_column="Date", return_dates=True)
     assert temps.shape == (3650,)
@@ -337,7 +336,6 @@ def test_load_shared_temperatures():
     assert temps.min() >= 0.0 and temps.max() < 30.0
 
 
-@pytest.mark.skipif(not AIRLINE.exists(), reason=f"{AIRLINE} not present")
 def test_load_shared_airline():
     passengers = load_csv_column(AIRLINE, "Passengers", date_column="Month")
     assert passengers.shape == (144,)
@@ -496,7 +494,6 @@ def forecast_rmses(path, column, date_column, look_backs):
     return out
 
 
-@pytest.mark.skipif(not TEMPS.exists(), reason=f"{TEMPS} not present")
 def test_reference_facts_melbourne_temperatures():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -508,7 +505,6 @@ def test_reference_facts_melbourne_temperatures():
     assert got["ar30"] < got["ar7"] < got["persistence"]
 
 
-@pytest.mark.skipif(not AIRLINE.exists(), reason=f"{AIRLINE} not present")
 def test_reference_facts_airline_passengers():
     got = forecast_rmses(AIRLINE, "Passengers", "Month", (12,))
     # Measured: persistence 48.532, AR(12) 23.440 (96 / 48 months).
