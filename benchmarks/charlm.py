@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SHAKESPEARE = Path("/work/shared/data/tinyshakespeare.txt")
+SHAKESPEARE = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 CONFIG = {"embedding_dim": 64, "hidden_size": 256, "seq_len": 100, "batch_size": 32,
           "lr": 3e-3, "clip_norm": 5.0}
 
