@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,9 +35,8 @@ from minirnn.nn._validation import check_float_dtype, check_positive_int, check_
 from minirnn.nn.layers.base import Layer
 from minirnn.nn.layers.dense import Dense
 from minirnn.nn.layers.embedding import Embedding, as_indices
-from minirnn.nn.layers.recurrent import GRU, LSTM, RNN, Recurrent
 from minirnn.nn.losses.classification import CrossEntropy
-from minirnn.nn.registry import register_layer
+from minirnn.nn.registry import RECURRENT_LAYERS, recurrent_layer_class, register_layer
 from minirnn.train.solver import History, Solver
 from minirnn.train.threads import (
     SPLIT_MIN_BATCH,
@@ -48,8 +46,6 @@ from minirnn.train.threads import (
 )
 
 __all__ = ["LanguageModel", "TextSolver", "bits_per_token", "perplexity"]
-
-_CELLS: dict[str, Callable[..., Recurrent]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 
 
 def bits_per_token(nats: float) -> float:
@@ -109,8 +105,8 @@ class LanguageModel(Layer):
     ) -> None:
         super().__init__()
         self.vocab = vocab if isinstance(vocab, Vocabulary) else Vocabulary.from_dict(vocab)
-        if cell not in _CELLS:
-            raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}")
+        if cell not in RECURRENT_LAYERS:
+            raise ValueError(f"cell must be one of {sorted(RECURRENT_LAYERS)}, got {cell!r}")
         self.cell = cell
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
@@ -120,8 +116,9 @@ class LanguageModel(Layer):
         rng = np.random.default_rng(seed)
         size = len(self.vocab)
         self.encoder = Embedding(size, self.embedding_dim, dtype=dt, seed=rng)
-        self.rnn = _CELLS[cell](self.embedding_dim, self.hidden_size, self.num_layers,
-                                dropout=self.dropout, dtype=dt, seed=rng)
+        self.rnn = recurrent_layer_class(cell)(self.embedding_dim, self.hidden_size,
+                                               self.num_layers, dropout=self.dropout, dtype=dt,
+                                               seed=rng)
         self.decoder = Dense(self.hidden_size, size, dtype=dt, seed=rng)
         self.add_layer("encoder", self.encoder)
         self.add_layer("rnn", self.rnn)

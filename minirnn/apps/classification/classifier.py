@@ -29,20 +29,17 @@ from minirnn.nn.io import (
     save_model,
     write_file,
 )
-from minirnn.nn.layers import GRU, LSTM, RNN, Dense, Dropout, SequencePooling
+from minirnn.nn.layers import Dense, Dropout, SequencePooling
 from minirnn.nn.losses import CrossEntropy
 from minirnn.nn.metrics import softmax
 from minirnn.nn.model import Sequential
-from minirnn.nn.optim import SGD, Adagrad, Adam, AdamW, RMSprop
+from minirnn.nn.registry import OPTIMIZERS, RECURRENT_LAYERS, make_optimizer, recurrent_layer_class
 from minirnn.train.callbacks import Callback, EarlyStopping, TimeLimit
 from minirnn.train.solver import History, Solver
 
 __all__ = ["DTW_NEIGHBOR_BUDGET", "SequenceClassifier", "class_weights", "znormalize"]
 
-_CELLS: dict[str, Any] = {"gru": GRU, "lstm": LSTM, "rnn": RNN}
 _NORMALIZE = ("none", "series", "global")
-_OPTIMIZERS: dict[str, Any] = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSprop,
-                               "adagrad": Adagrad}
 _DISTANCES = ("euclidean", "dtw", "ddtw")
 #: Above this many DTW cell updates for the training set's leave-one-out distances
 #: (N^2 x steps x band), the DTW evidence is dropped (Euclidean only): about 20 s on one core.
@@ -193,10 +190,10 @@ class SequenceClassifier:
                  neighbor_max_steps: int = 100, time_limit: float | None = None,
                  verbose_time_limit: bool = False, callbacks: Sequence[Callback] = ()
                  ) -> None:
-        if cell not in _CELLS:
-            raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}")
-        if optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got "
+        if cell not in RECURRENT_LAYERS:
+            raise ValueError(f"cell must be one of {sorted(RECURRENT_LAYERS)}, got {cell!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got "
                              f"{optimizer!r}")
         if normalize not in _NORMALIZE:
             raise ValueError(f"normalize must be one of {_NORMALIZE}, got {normalize!r}")
@@ -387,8 +384,9 @@ class SequenceClassifier:
     def _build(self, features: int, classes: int, member: int = 0) -> Sequential:
         c = self.config
         rng = np.random.default_rng(c["seed"] + member)
-        rnn = _CELLS[c["cell"]](features, c["hidden_size"], num_layers=c["num_layers"],
-                                bidirectional=c["bidirectional"], dtype=self.dtype, seed=rng)
+        rnn = recurrent_layer_class(c["cell"])(
+            features, c["hidden_size"], num_layers=c["num_layers"],
+            bidirectional=c["bidirectional"], dtype=self.dtype, seed=rng)
         modes = c["pooling"].split(",")
         pool = SequencePooling(modes[member % len(modes)])
         head = Dense(pool.output_size(rnn.output_size), classes, dtype=self.dtype, seed=rng)
@@ -485,7 +483,7 @@ class SequenceClassifier:
         stopper = EarlyStopping(monitor="val_score", patience=cfg["patience"],
                                 restore_best_weights=True, mode="max")
         callbacks: list[Callback] = [_AccuracyThenLoss(), stopper, *self.callbacks, *extra]
-        optimizer = _OPTIMIZERS[cfg["optimizer"]](model, lr=cfg["lr"])
+        optimizer = make_optimizer(cfg["optimizer"], model, cfg["lr"])
         solver = Solver(model, loss=CrossEntropy(), optimizer=optimizer,
                         batch_size=cfg["batch_size"], epochs=cfg["epochs"],
                         seed=cfg["seed"] + k, clip_norm=cfg["clip_norm"],
@@ -498,7 +496,7 @@ class SequenceClassifier:
                       weights: np.ndarray | None, epochs: int) -> Sequential:
         cfg = self.config
         model = self._build(xt.shape[2], self.num_classes, k)
-        optimizer = _OPTIMIZERS[cfg["optimizer"]](model, lr=cfg["lr"])
+        optimizer = make_optimizer(cfg["optimizer"], model, cfg["lr"])
         solver = Solver(model, loss=CrossEntropy(), optimizer=optimizer,
                         batch_size=cfg["batch_size"], epochs=epochs, seed=cfg["seed"] + k,
                         clip_norm=cfg["clip_norm"])

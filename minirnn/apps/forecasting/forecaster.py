@@ -34,17 +34,15 @@ from minirnn.apps.forecasting.transforms import (
     TargetTransform,
     detect_season,
 )
-from minirnn.nn.layers import GRU, LSTM, RNN, Dense, LastStep
+from minirnn.nn.layers import Dense, LastStep
 from minirnn.nn.losses import MSE
 from minirnn.nn.model import Sequential
-from minirnn.nn.optim import SGD, Adagrad, Adam, AdamW, RMSprop
+from minirnn.nn.registry import OPTIMIZERS, RECURRENT_LAYERS, make_optimizer, recurrent_layer_class
 from minirnn.train.callbacks import Callback, EarlyStopping
 from minirnn.train.solver import Solver
 
 __all__ = ["Evaluation", "Forecast", "Forecaster"]
 
-_CELLS = {"gru": GRU, "lstm": LSTM, "rnn": RNN}
-_OPTIMIZERS = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad}
 #: Network weights tried on validation; 0 means the linear model alone.
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: Candidate AR orders (filtered by the look-back and the amount of data).
@@ -238,10 +236,10 @@ class Forecaster:
         if season != "auto" and (isinstance(season, bool) or not isinstance(
                 season, (int, np.integer)) or season < 0 or season == 1):
             raise ValueError(f"season must be 'auto', 0 (none) or an int >= 2, got {season!r}")
-        if cell not in _CELLS:
-            raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}")
-        if optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}")
+        if cell not in RECURRENT_LAYERS:
+            raise ValueError(f"cell must be one of {sorted(RECURRENT_LAYERS)}, got {cell!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
         if not 0 < val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {val_fraction!r}")
         if lr is not None and not (isinstance(lr, (int, float)) and lr > 0
@@ -619,7 +617,7 @@ class Forecaster:
     def _build_network(self, inputs: int) -> Sequential:
         dt = np.dtype(self.dtype)
         rng = np.random.default_rng(self.seed)
-        rec = _CELLS[self.cell](inputs, self.hidden_size, num_layers=self.num_layers,
+        rec = recurrent_layer_class(self.cell)(inputs, self.hidden_size, num_layers=self.num_layers,
                                 bidirectional=self.bidirectional, dtype=dt, seed=rng)
         return Sequential(rec, LastStep(), Dense(rec.output_size, self.horizon, dtype=dt,
                                                  seed=rng))
@@ -628,8 +626,8 @@ class Forecaster:
                        inputs: int) -> None:
         model = self._build_network(inputs)
         self.stopper_ = EarlyStopping(patience=self.patience, restore_best_weights=True)
-        opt_class = _OPTIMIZERS[self.optimizer]  # lr None: the optimizer's own default
-        optimizer = opt_class(model) if self.lr is None else opt_class(model, lr=self.lr)
+        # lr None: the optimizer's own default
+        optimizer = make_optimizer(self.optimizer, model, self.lr)
         self.solver_ = Solver(model, loss=MSE(), optimizer=optimizer,
                               batch_size=self.batch_size, epochs=self.epochs, seed=self.seed,
                               clip_norm=self.clip_norm,
