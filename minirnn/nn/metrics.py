@@ -17,22 +17,13 @@ from typing import Any
 
 import numpy as np
 
+# softmax and log_softmax live in minirnn.nn.functional; this module's names stay importable.
+from minirnn.nn.functional import log_softmax, softmax
+
 __all__ = [
     "Accuracy", "F1Macro", "Metric", "TopKAccuracy", "accuracy", "confusion_matrix",
     "f1_macro", "get_metric", "log_softmax", "precision_recall_f1", "softmax", "top_k_accuracy",
 ]
-
-
-def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Log of :func:`softmax`, computed stably (the maximum is subtracted first)."""
-    shifted = logits - logits.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-
-
-def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Class probabilities from scores: exp(z) / sum(exp(z)) along ``axis`` (finite for any
-    finite input)."""
-    return np.exp(log_softmax(np.asarray(logits), axis=axis))
 
 
 def _labels(y: Any, name: str) -> np.ndarray:

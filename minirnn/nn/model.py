@@ -188,7 +188,7 @@ class Sequential(Layer):
         A single output column is read as a binary logit: ``[1 - p, p]`` with
         ``p = sigmoid(logit)``.
         """
-        from minirnn.nn.metrics import softmax
+        from minirnn.nn.functional import softmax
 
         logits = np.asarray(self.predict(x, batch_size, lengths), np.float64)
         if logits.shape[-1] == 1:

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from minirnn.nn._math import sigmoid
 from minirnn.nn.cells.base import Cell, State
+from minirnn.nn.functional import sigmoid
 
 _EPS = 1e-5
 

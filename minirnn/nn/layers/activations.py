@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn.nn._math import sigmoid
+from minirnn.nn.functional import relu_grad, sigmoid, sigmoid_grad, tanh_grad
 from minirnn.nn._validation import check_array
 from minirnn.nn.layers.base import Layer
 
@@ -56,7 +56,7 @@ class Tanh(Activation):
         return np.tanh(x)
 
     def _derivative(self, y: np.ndarray) -> np.ndarray:
-        return 1.0 - y * y
+        return tanh_grad(y)
 
 
 class Sigmoid(Activation):
@@ -69,7 +69,7 @@ class Sigmoid(Activation):
         return sigmoid(x)
 
     def _derivative(self, y: np.ndarray) -> np.ndarray:
-        return y * (1.0 - y)
+        return sigmoid_grad(y)
 
 
 class ReLU(Activation):
@@ -79,7 +79,7 @@ class ReLU(Activation):
         return np.maximum(x, 0)
 
     def _derivative(self, y: np.ndarray) -> np.ndarray:
-        return (y > 0).astype(y.dtype)
+        return relu_grad(y)
 
 
 class Identity(Activation):

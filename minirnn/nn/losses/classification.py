@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from minirnn.nn._validation import check_array
+from minirnn.nn.functional import log_softmax, sigmoid
 from minirnn.nn.losses.base import Loss, loss_weights
 
 __all__ = ["BCE", "BCEWithLogits", "CrossEntropy"]
@@ -54,7 +55,7 @@ class BCEWithLogits(Loss):
         return np.maximum(pred, 0) - pred * target + np.log1p(np.exp(-np.abs(pred)))
 
     def _elementwise_grad(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-        return 0.5 * np.tanh(0.5 * pred) + 0.5 - target
+        return sigmoid(pred) - target
 
 
 class CrossEntropy(Loss):
@@ -106,9 +107,7 @@ class CrossEntropy(Loss):
         if weights is not None:
             weights = np.broadcast_to(weights, target.shape)
         count = float(target.size) if weights is None else float(weights.sum())
-        shifted = pred - pred.max(axis=-1, keepdims=True)
-        log_z = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-        log_probs = shifted - log_z
+        log_probs = log_softmax(pred, axis=-1)
         picked = np.take_along_axis(log_probs, target[..., None], axis=-1)[..., 0]
         losses = -picked if weights is None else -picked * weights
         self._cache = (log_probs, target, weights, count)
