@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from minirnn.nn.functional import relu_grad, sigmoid, sigmoid_grad, tanh_grad
 from minirnn.nn._validation import check_array
+from minirnn.nn.functional import relu_grad, sigmoid, sigmoid_grad, tanh_grad
 from minirnn.nn.layers.base import Layer
 
 __all__ = ["Activation", "Gompertz", "Identity", "Logistic", "ReLU", "Sigmoid", "Tanh"]
