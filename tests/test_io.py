@@ -198,3 +198,21 @@ def test_header_lists_every_array_with_checksum(tmp_path):
     assert all(len(meta["sha256"]) == 64 for meta in header["arrays"].values())
     with zipfile.ZipFile(path) as z:
         assert all(info.compress_type == zipfile.ZIP_STORED for info in z.infolist())
+
+
+@pytest.mark.parametrize("name", ["model_first_format.npz", "model_0.1.0.npz"])
+def test_files_written_by_earlier_versions_still_load(name):
+    """Files saved by earlier minirnn (tests/data: the first model-file format, commit
+    d9bcd05, and 0.1.0 of commit ff4ef7c, before the package moved into layer folders, with
+    contrib cells in generic Recurrent layers) load and give the outputs they recorded."""
+    from pathlib import Path
+
+    from minirnn.nn.io import load_metadata
+
+    path = Path(__file__).parent / "data" / name
+    model = load_model(path)
+    meta = load_metadata(path)
+    assert "written_by" in meta
+    # To rounding: sigmoid's form (nn._math) is measured per process and differs in last bits.
+    np.testing.assert_allclose(model.predict(np.array(meta["x"])), np.array(meta["y"]),
+                               rtol=1e-13, atol=1e-15)

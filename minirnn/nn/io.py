@@ -18,15 +18,16 @@ once, no larger than the file: no zip bomb), then reads with ``allow_pickle=Fals
 header (format, version, kind), that the set of arrays is exactly the declared one, every
 array's shape, dtype and SHA-256, that the header's sizes fit the stored arrays (so a forged
 ``hidden_size`` cannot allocate before it is refused), and that the architecture rebuilt
-from the header (only classes of minirnn's own registry, or
-ones the user registered with :func:`register_layer`) has exactly these parameter names and
+from the header (only classes of minirnn's own registry, or ones the user registered with
+:func:`register_layer` / :func:`register_cell`) has exactly these parameter names and
 shapes -- all before a value is written into a model. Any failure raises
 :class:`ModelFileError` (a ``ValueError``) and loads nothing.
 
 Writes are atomic: a temporary file in the same folder (mode 0666 less the umask, its name at
 most 218 characters), flushed and fsynced, then ``os.replace``-d over the target, so a crash
-mid-save leaves the previous file intact. Weights with NaN/Inf are refused at save, since
-loading refuses them.
+mid-save leaves the previous file intact. What loading would refuse is refused at save,
+before anything is written: weights with NaN/Inf, and a class the loader could not find by
+its name (:func:`check_savable`).
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ from minirnn.nn.registry import (
 )
 
 __all__ = [
-    "FORMAT_VERSION", "ModelFileError", "build_layer", "load_model", "read_file",
-    "register_cell", "register_layer", "save_model", "write_file",
+    "FORMAT_VERSION", "ModelFileError", "build_layer", "check_savable", "load_model",
+    "read_file", "register_cell", "register_layer", "save_model", "write_file",
 ]
 
 FORMAT_VERSION = 1
@@ -159,6 +160,62 @@ def build_layer(spec: Any) -> Layer:
     except (TypeError, ValueError, OverflowError, MemoryError, RecursionError) as exc:
         raise ModelFileError(f"cannot build {name} from config {config}: "
                              f"{type(exc).__name__}: {exc}") from exc
+
+
+def _same_class(registered: type | None, cls: type) -> bool:
+    """Whether loading by ``cls``'s name builds ``cls``: the registered class is it (or the
+    same definition run again, as when a notebook cell is re-run)."""
+    return registered is cls or (
+        registered is not None and registered.__module__ == cls.__module__
+        and registered.__qualname__ == cls.__qualname__)
+
+
+def _refuse_unloadable(kind: str, cls: type, where: str, registered: type | None) -> None:
+    register = f"register_{kind}"
+    how = (f"decorate it with @{register} (from minirnn.nn.registry import {register}) or "
+           f"call {register}({cls.__name__})")
+    if registered is None:
+        problem = (f"{kind} class {cls.__name__!r} ({where}) is not registered, so the file "
+                   "could not be loaded")
+        fix = f"register the class before saving, and in the program that loads the file: {how}"
+    else:
+        problem = (f"{kind} class {cls.__name__!r} ({where}) is {cls.__module__}."
+                   f"{cls.__qualname__}, but the registry's {cls.__name__!r} is "
+                   f"{registered.__module__}.{registered.__qualname__}, which loading would "
+                   "build instead")
+        fix = f"rename the class, or register it in place of the other: {how}"
+    raise ValueError(f"cannot save this model: {problem}; {fix}. Nothing was written.")
+
+
+def check_savable(model: Layer, spec: Any = None, where: str = "the model") -> dict[str, Any]:
+    """The model's spec ``{"class", "config"}``, after checking :func:`load_model` could
+    rebuild it: every class it names (the model's, a :class:`~minirnn.Sequential`'s layers',
+    a generic ``Recurrent`` layer's cell class) registered, under its name, as that very class.
+
+    :func:`save_model` calls it before anything is written, so an unregistered custom
+    layer or cell fails at save time (``ValueError`` saying how to register it) rather
+    than when the file is loaded.
+    """
+    if spec is None:
+        spec = {"class": type(model).__name__, "config": model.get_config()}
+    cls = type(model)
+    registered = layer_class(cls.__name__)
+    if not _same_class(registered, cls):
+        _refuse_unloadable("layer", cls, where, registered)
+    config = spec["config"]
+    if cls.__name__ == "Sequential":
+        children = list(getattr(model, "layers", []))
+        for i, (child, child_spec) in enumerate(zip(children, config.get("layers", []),
+                                                    strict=True)):
+            check_savable(child, child_spec, f"layer {i} of {where}" if where != "the model"
+                          else f"layer {i}")
+    elif cls.__name__ == "Recurrent" and "cell_class" in config:
+        cell = getattr(model, "cell_class", None)
+        if isinstance(cell, type):
+            found = cell_class(cell.__name__)
+            if not _same_class(found, cell):
+                _refuse_unloadable("cell", cell, f"the cell of {where}", found)
+    return dict(spec)
 
 
 def _digest(array: np.ndarray) -> str:
@@ -351,11 +408,20 @@ def save_model(path: str | os.PathLike[str], model: Layer,
         implements ``get_config``.
     metadata : mapping, optional
         JSON-serializable extras stored in the header (e.g. scaler parameters).
+
+    Raises
+    ------
+    ValueError
+        Before anything is written: a class the file would name (the model's, a
+        ``Sequential``'s layers', a ``Recurrent`` layer's cell) is not registered
+        (:func:`~minirnn.nn.registry.register_layer` /
+        :func:`~minirnn.nn.registry.register_cell`), or weights are NaN/Inf.
+    NotImplementedError
+        A layer does not implement ``get_config``.
     """
     from minirnn.nn.version import __version__
 
-    header = {"kind": "model", "minirnn_version": __version__,
-              "model": {"class": type(model).__name__, "config": model.get_config()},
+    header = {"kind": "model", "minirnn_version": __version__, "model": check_savable(model),
               "metadata": dict(metadata or {})}
     write_file(path, header, model_arrays(model))
 

@@ -70,7 +70,25 @@ def default_lr(name: str) -> float:
 
 
 def register_layer(cls: type[Layer]) -> type[Layer]:
-    """Allow ``cls`` (by its class name) in model files; usable as a class decorator."""
+    """Allow the layer class ``cls`` in model files, by its class name; usable as a decorator.
+
+    Parameters
+    ----------
+    cls : type
+        A :class:`~minirnn.Layer` subclass implementing ``get_config`` (its constructor
+        arguments as JSON values). It replaces a class registered under the same name.
+
+    Returns
+    -------
+    type
+        ``cls`` itself, so ``@register_layer`` leaves the class unchanged.
+
+    Notes
+    -----
+    Register the class in the program that saves *and* in the one that loads:
+    :func:`~minirnn.nn.io.save_model` refuses a model naming an unregistered class (before
+    writing anything), and loading builds only registered classes.
+    """
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise TypeError(f"register_layer expects a Layer subclass, got {cls!r}")
     with _LOCK:
@@ -79,8 +97,38 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
 
 
 def register_cell(cls: type[Cell]) -> type[Cell]:
-    """Allow a cell class (by its class name) in saved ``Recurrent`` layers; usable as a
-    class decorator."""
+    """Allow the cell class ``cls`` in saved ``Recurrent`` layers, by its class name; usable
+    as a decorator.
+
+    Parameters
+    ----------
+    cls : type
+        A :class:`~minirnn.Cell` subclass. It replaces a class registered under the same
+        name (minirnn's own cells, including :mod:`minirnn.nn.contrib`, are registered
+        already).
+
+    Returns
+    -------
+    type
+        ``cls`` itself, so ``@register_cell`` leaves the class unchanged.
+
+    Notes
+    -----
+    A ``Recurrent(MyCell, ...)`` layer's file names ``"MyCell"``. Register the class in the
+    program that saves *and* in the one that loads: :func:`~minirnn.nn.io.save_model`
+    refuses a model whose cell class is not registered (before writing anything), and
+    loading builds only registered classes.
+
+    Examples
+    --------
+    >>> from minirnn import Cell
+    >>> from minirnn.nn.registry import cell_class, register_cell
+    >>> @register_cell
+    ... class MyCell(Cell):
+    ...     num_chunks, gate_names, state_names = 1, ("h",), ("h",)
+    >>> cell_class("MyCell") is MyCell
+    True
+    """
     if not (isinstance(cls, type) and issubclass(cls, Cell)):
         raise TypeError(f"register_cell expects a Cell subclass, got {cls!r}")
     with _LOCK:
