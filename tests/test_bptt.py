@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from minirnn.nn.cells import GRUCell, LSTMCell, RNNCell
+from minirnn.nn.kernels import chunks, split
 from minirnn.nn.layers import LSTM, bptt
 
 #: Every cell configuration that has a fused kernel.
@@ -19,8 +20,8 @@ def _run(cell, x, state0, reverse, rec_mask, dys, dfinal, fused):
     cell.zero_grad()
     ys, final, cache = bptt.forward(cell, x, state0, reverse, None, rec_mask, fused=fused)
     assert (cache[0] == "steps") != fused
-    if fused and bptt.batch_parts(x.shape[1], 1) > 1:
-        assert len(cache[7]) == bptt.batch_parts(x.shape[1], 1)  # the batch was split
+    if fused and split.batch_parts(x.shape[1], 1) > 1:
+        assert len(cache[7]) == split.batch_parts(x.shape[1], 1)  # the batch was split
     record = np.empty_like(ys)
     dx, dstate0 = bptt.backward(cell, dys, dfinal, cache, record)
     grads = {n: p.grad.copy() for n, p in cell.named_parameters()}
@@ -37,8 +38,8 @@ def test_fused_and_generic_paths_agree(name, reverse, bias, dropout, chunk_rows,
                                        activation_form, monkeypatch):
     # chunk_rows 8 and 1: the kernel works in chunks of 2 and 1 steps (of 7), the last
     # chunk shorter; 256: one chunk. parts: the batch of 4 split over 2 or 3 threads.
-    monkeypatch.setattr(bptt, "CHUNK_ROWS", chunk_rows)
-    monkeypatch.setattr(bptt, "batch_parts", lambda batch, macs: parts)
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(split, "batch_parts", lambda batch, macs: parts)
     cell = CELLS[name](bias=bias, rng=1)
     assert bptt.kernel_name(cell) is not None
     rng = np.random.default_rng(2)
@@ -122,34 +123,63 @@ def test_no_grad_forward_keeps_no_cache_and_gives_the_same_outputs():
         layer.backward(np.ones_like(y))  # outside the block caches are back
 
 
-def test_a_held_cache_is_never_overwritten_and_a_dropped_one_is_reused():
-    """The LSTM kernel reuses the arrays of a dropped cache (no fresh multi-megabyte
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+@pytest.mark.parametrize("parts", [1, 2])
+def test_a_held_cache_is_never_overwritten_and_a_released_one_is_reused(name, parts,
+                                                                        monkeypatch):
+    """The kernels reuse the arrays of a released cache (no fresh multi-megabyte
     allocation per step) but never those of a cache somebody still holds."""
-    cell = LSTMCell(3, 5, rng=1)
+    monkeypatch.setattr(split, "batch_parts", lambda batch, macs: parts)
+    cell = CELLS[name](rng=1)
     rng = np.random.default_rng(3)
     x1, x2 = rng.standard_normal((2, 6, 4, 3))
     dys = rng.standard_normal((6, 4, 5))
-    zeros = (np.zeros((4, 5)), np.zeros((4, 5)))
+    zeros = tuple(np.zeros((4, 5)) for _ in cell.state_sizes)
 
     def grads_of(cache):
         cell.zero_grad()
         dx, _ = bptt.backward(cell, dys, None, cache)
         return dx, [p.grad.copy() for p in cell.parameters()]
 
+    def gates(cache):
+        return cache[6][0] if parts == 1 else cache[6][0][0]
+
     _, _, fresh = bptt.forward(cell, x1, zeros, False)
     expected = grads_of(fresh)
-    del fresh
+    bptt.release(fresh)
     _, _, held = bptt.forward(cell, x1, zeros, False)
     _, _, other = bptt.forward(cell, x2, zeros, False)  # must not write into `held`
-    assert not np.shares_memory(held[6][0], other[6][0])
-    got = grads_of(held)
+    assert not np.shares_memory(gates(held), gates(other))
+    del other  # dropped without release: its arrays are not reused, nor is `held`'s
+    _, _, third = bptt.forward(cell, x2, zeros, False)
+    assert not np.shares_memory(gates(held), gates(third))
+    got = grads_of(held)  # a backward does not release either
+    _, _, fourth = bptt.forward(cell, x2, zeros, False)
+    assert not np.shares_memory(gates(held), gates(fourth))
     np.testing.assert_array_equal(got[0], expected[0])
     for a, b in zip(got[1], expected[1], strict=True):
         np.testing.assert_array_equal(a, b)
-    address = other[6][0].ctypes.data
-    del other
+    address = gates(held).ctypes.data
+    bptt.release(held)
+    bptt.release(held)  # (a second release changes nothing)
     _, _, again = bptt.forward(cell, x2, zeros, False)
-    assert again[6][0].ctypes.data == address
+    assert gates(again).ctypes.data == address
+    _, _, after = bptt.forward(cell, x2, zeros, False)  # `again` is held: not reused
+    assert not np.shares_memory(gates(again), gates(after))
+
+
+def test_the_layer_releases_its_caches_and_final_states_are_never_pool_arrays():
+    """A recurrent layer owns its caches: the next forward reuses their arrays. What it
+    hands out (outputs, final states, also at N = 1 where c.T is contiguous) is its own."""
+    layer = LSTM(3, 5, seed=0)
+    x = np.random.default_rng(0).standard_normal((1, 4, 3))
+    layer.forward(x)
+    address = layer._cache[0][0][6][0].ctypes.data
+    c_n = layer.c_n.copy()
+    kept = layer.final_state
+    layer.forward(2 * x)
+    assert layer._cache[0][0][6][0].ctypes.data == address  # reused
+    np.testing.assert_array_equal(kept[1], c_n)  # not overwritten by the second forward
 
 
 @pytest.mark.parametrize("name", sorted(CELLS))
@@ -157,7 +187,7 @@ def test_a_held_cache_is_never_overwritten_and_a_dropped_one_is_reused():
 @pytest.mark.parametrize("reverse", [False, True])
 def test_kernels_at_edge_sizes(name, shape, reverse, monkeypatch):
     """One step, one sample, one unit, one input, and many one-step chunks."""
-    monkeypatch.setattr(bptt, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 2)
     T, N, D, H = shape
     cell = {"lstm": LSTMCell, "gru": GRUCell, "rnn_tanh": RNNCell}.get(name, RNNCell)(
         D, H, rng=4, **({"nonlinearity": "relu"} if name == "rnn_relu" else {}))
@@ -204,7 +234,7 @@ def test_a_split_batch_gives_the_unsplit_layer_results(cls, monkeypatch):
     import minirnn.nn.layers as layers
 
     def run(parts):
-        monkeypatch.setattr(bptt, "batch_parts", lambda batch, macs: parts)
+        monkeypatch.setattr(split, "batch_parts", lambda batch, macs: parts)
         layer = getattr(layers, cls)(6, 8, num_layers=2, bidirectional=True, seed=4,
                                      dtype=np.float32)
         x = np.random.default_rng(5).standard_normal((9, 11, 6)).astype(np.float32)
@@ -230,7 +260,7 @@ def test_split_parts_are_awaited_and_their_errors_raised():
         raise KeyError("in part 0")
 
     with pytest.raises(KeyError):  # the caller's own error; part 1 has ended by then
-        bptt._run_parts(part, [(0,), (1,)])
+        split.run_parts(part, [(0,), (1,)])
     assert finished.is_set()
 
     def fails_in_part_1(k):
@@ -239,4 +269,4 @@ def test_split_parts_are_awaited_and_their_errors_raised():
         return k
 
     with pytest.raises(ValueError, match="in part 1"):  # a worker's error reaches the caller
-        bptt._run_parts(fails_in_part_1, [(0,), (1,)])
+        split.run_parts(fails_in_part_1, [(0,), (1,)])

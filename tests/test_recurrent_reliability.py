@@ -77,26 +77,6 @@ def test_two_solvers_in_two_threads_match_their_single_thread_results():
         np.testing.assert_array_equal(got, ref)
 
 
-def test_blas_threads_are_not_toggled_per_call():
-    from threadpoolctl import threadpool_info
-
-    from minirnn.train.threads import blas_thread_policy
-
-    def counts():
-        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
-
-    RNN(2, 3).forward(np.ones((1, 2, 2)))  # the policy is decided by now
-    before = counts()
-    assert blas_thread_policy()["decision"] is not None
-    seen = []
-    for layer, x in ((LSTM(2, 4), np.ones((2, 3, 2))), (GRU(8, 300), np.ones((64, 2, 8)))):
-        y = layer.forward(x)
-        seen.append(counts())
-        layer.backward(np.ones_like(y))
-        seen.append(counts())
-    assert all(c == before for c in seen)
-
-
 def test_set_blas_threads_rejects_bad_values():
     from minirnn.train.threads import set_batch_threads, set_blas_threads
 
@@ -107,36 +87,6 @@ def test_set_blas_threads_rejects_bad_values():
             set_batch_threads(bad)
     with pytest.raises(ValueError, match="positive int, got None"):
         set_batch_threads(None)
-
-
-@pytest.mark.parametrize(("macs", "batch", "cores", "limit", "parts"), [
-    (500_000, 128, 2, [1], 1),  # small step: one BLAS thread, no split
-    (4_000_000, 32, 2, [], 1),  # large step, small batch: all BLAS threads, no split
-    (4_000_000, 128, 2, [1], 2),  # large step and batch: two threads of one BLAS thread
-    (4_000_000, 128, 8, [4], 2),
-    (4_000_000, 128, 1, [], 1),  # one core: nothing to split over
-])
-def test_the_thread_policy_by_problem_size(macs, batch, cores, limit, parts, monkeypatch):
-    from minirnn.train import threads
-
-    limits: list[int] = []
-    monkeypatch.setattr(threads, "_decided", None)
-    monkeypatch.setattr(threads, "_parts", 1)
-    monkeypatch.setattr(threads, "_limit", limits.append)
-    monkeypatch.setattr(threads, "available_cores", lambda: cores)
-    monkeypatch.delenv("MINIRNN_BLAS_THREADS", raising=False)
-    threads.decide_blas_threads(macs, batch)
-    assert limits == limit and threads._parts == parts
-    # Per call: only batches of SPLIT_MIN_BATCH and steps of SINGLE_THREAD_MACS are split.
-    assert threads.batch_parts(128, 4_000_000) == parts
-    assert threads.batch_parts(threads.SPLIT_MIN_BATCH - 1, 4_000_000) == 1
-    assert threads.batch_parts(128, threads.SINGLE_THREAD_MACS - 1) == 1
-    threads.decide_blas_threads(macs, batch)  # decided once
-    assert limits == limit
-    threads.set_blas_threads(None)  # an explicit choice switches the split off
-    assert threads.batch_parts(128, 4_000_000) == 1
-    threads.set_batch_threads(3)
-    assert threads.batch_parts(128, 4_000_000) == 3 and limits == limit
 
 
 # ---------------------------------------------------------------- unbatched input

@@ -43,6 +43,7 @@ from minirnn.train.threads import (
     available_cores,
     set_batch_threads,
     set_blas_threads,
+    thread_policy,
 )
 
 __all__ = ["LanguageModel", "TextSolver", "bits_per_token", "perplexity"]
@@ -430,9 +431,6 @@ class TextSolver(Solver):
         self._candidates = [(1, 1), (self._cores, 1)]
         if self.batch_size >= SPLIT_MIN_BATCH:
             self._candidates.append((max(1, self._cores // 2), 2))
-        if isinstance(self.blas_threads, int):
-            set_blas_threads(self.blas_threads)
-            self.blas_threads_used = self.blas_threads
         self._auto = self.blas_threads == "auto" and self._cores > 1 and not os.environ.get(
             "MINIRNN_BLAS_THREADS", "").strip()
         for cb in self.callbacks:
@@ -441,6 +439,13 @@ class TextSolver(Solver):
             cb.on_train_begin({})
         rnn.stateful = self.batching == "stream"
         rnn.reset_states()
+        # Whatever the thread choices below change is restored when training ends.
+        threads = thread_policy(self.model, self.batch_size,
+                                decide=self.blas_threads == "auto" and not self._auto)
+        threads.__enter__()
+        if isinstance(self.blas_threads, int):
+            set_blas_threads(self.blas_threads)
+            self.blas_threads_used = self.blas_threads
         try:
             while self.epoch < self.epochs and not self.stop_training:
                 epoch = self.epoch
@@ -460,6 +465,7 @@ class TextSolver(Solver):
             if self._best is not None:
                 self.model.load_state_dict(self._best[1])
         finally:
+            threads.__exit__(None, None, None)
             rnn.stateful = False
             rnn.reset_states()
             for cb in self.callbacks:

@@ -269,8 +269,12 @@ class Solver:
         self._epoch_state = self.state_dict()
         for layer in self.model.state_carriers():
             layer.stateful = self.stateful or self.tbptt is not None
+        from minirnn.train.threads import thread_policy
+
         try:
-            self._run_epochs(train, val)
+            # BLAS threads and batch split for this model, restored when fit ends.
+            with thread_policy(self.model, self.batch_size):
+                self._run_epochs(train, val)
         except KeyboardInterrupt:
             self._on_interrupt()
         except TrainingDivergedError:

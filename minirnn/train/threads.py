@@ -1,60 +1,70 @@
-"""How many BLAS threads minirnn's recurrent layers use: one decision per process.
+"""The BLAS thread policy: how many threads numpy's BLAS and the kernels' batch split use.
 
 The per-step recurrent product of a small layer (``(N, H) @ (H, G*H)``) is too small to
-share between threads: on the 2-core project machine, (32, 64) @ (64, 256) took 17 us on
-one OpenBLAS thread and 25-64 us on two, and on a loaded machine a tiny training step took
-10x longer with two threads than with one (the second thread spins waiting for a core).
-Large layers gain from every thread, and more from a split of the batch: numpy's
-element-wise work (the gate nonlinearities, about a third of a large LSTM step) runs on one
-thread whatever the BLAS does, so a fused kernel with a batch of at least
-:data:`SPLIT_MIN_BATCH` runs as two half-batch calls on two Python threads (numpy releases
-the GIL in its loops and in the BLAS), each with one BLAS thread. The two halves meet once
-per layer call, not per step: no spinning, and a busy core costs a split run no more than
-an unsplit one.
+share between threads (a second BLAS thread spins waiting for a core), while large layers
+gain from every thread, and more from a split of the batch over Python threads
+(:mod:`minirnn.nn.kernels.split`). docs/performance.md ("Threads") has the measurements.
 
-The policy (documented in docs/architecture.md, "Threads"):
+The decision (:func:`decide_threads`), from the first recurrent layer's step size:
 
-- minirnn never changes the BLAS thread count around a call. Toggling a process-wide
-  setting per call lets one thread's training change another's mid-run.
-- The first recurrent forward of the process decides, once, from its size: if its
-  per-step product has fewer than :data:`SINGLE_THREAD_MACS` multiply-adds, numpy's BLAS
-  is limited to one thread for the rest of the process (with ``threadpoolctl``);
-  otherwise, with a batch of at least :data:`SPLIT_MIN_BATCH` on a machine with two or
-  more cores, numpy's BLAS is limited to cores / 2 threads and every large enough kernel
-  call is split in two halves of the batch (:func:`batch_parts`); otherwise nothing is
-  changed. Later layers, in any thread, see the same setting, so
-  two models trained in two threads compute exactly what each computes alone.
-- An explicit choice wins and switches the automatic one off: :func:`set_blas_threads`
-  (or ``threadpoolctl.threadpool_limits`` in your code before the first forward), or the
-  environment variable ``MINIRNN_BLAS_THREADS`` (an integer, or ``"keep"`` to leave the
-  thread count alone).
+- per-step product below :data:`SINGLE_THREAD_MACS` multiply-adds: one BLAS thread;
+- otherwise, a batch of at least :data:`SPLIT_MIN_BATCH` on two or more cores: cores / 2
+  BLAS threads and every large enough kernel call split over two Python threads;
+- otherwise nothing is changed;
+- ``MINIRNN_BLAS_THREADS`` (a positive integer, or ``keep``) overrides it.
+
+Where it is applied: computing never changes process-wide state, so a layer's forward
+does not touch threads. The policy is applied explicitly:
+
+- by :meth:`minirnn.Solver.fit` (and ``TextSolver.fit_text``) around training, through
+  :func:`thread_policy`, which restores the BLAS thread count and the batch split on exit.
+  Concurrent or nested sessions (two models trained in two threads) share the setting of
+  the outermost one, which is restored when the last one ends;
+- by a program that owns its process (the CLI, the benchmark workers):
+  :func:`keep_thread_policy` makes the first decision stay for the rest of the process,
+  and :func:`apply_thread_policy` applies it at once;
+- by the user: :func:`set_blas_threads` / :func:`set_batch_threads` (process-wide, never
+  undone by minirnn, and switching the automatic choice off), or
+  ``threadpoolctl.threadpool_limits`` plus ``set_blas_threads(None)``.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SINGLE_THREAD_MACS", "SPLIT_MIN_BATCH", "available_cores", "batch_parts",
-           "blas_libraries", "blas_report", "blas_thread_policy", "cpu_flags",
-           "set_batch_threads", "set_blas_threads"]
+from minirnn.nn.kernels import split
+from minirnn.nn.kernels.split import SINGLE_THREAD_MACS, SPLIT_MIN_BATCH
 
-#: Per-step matrix products below this many multiply-adds run best on one BLAS thread
-#: (measured on the 2-core project machine; from (64, 128) @ (128, 512) up two threads win
-#: on an idle machine).
-SINGLE_THREAD_MACS = 1_000_000
+__all__ = ["SINGLE_THREAD_MACS", "SPLIT_MIN_BATCH", "ThreadDecision", "apply_thread_policy",
+           "available_cores", "batch_parts", "blas_libraries", "blas_report",
+           "blas_thread_policy", "cpu_flags", "decide_threads", "keep_thread_policy",
+           "recurrent_step_macs", "set_batch_threads", "set_blas_threads", "thread_policy"]
 
-#: Smallest batch that a fused kernel splits over two threads: halves of 32 rows and more
-#: keep the BLAS efficient (measured on the 2-core project machine: LSTM float32 inference
-#: 10-15 % faster at N = 64 and 128, H >= 128; at N = 32 the split gained nothing, and at
-#: H = 64 the GIL made it 2.5x slower, hence also :data:`SINGLE_THREAD_MACS` per call).
-SPLIT_MIN_BATCH = 64
+batch_parts = split.batch_parts
 
-_LOCK = threading.Lock()
-_decided: str | None = None  # a description of the decision once made
-_limiter: Any = None  # keeps the threadpoolctl limit object alive
-_parts = 1  # Python threads a large kernel call is split over (1: no split)
+
+@dataclass(frozen=True)
+class ThreadDecision:
+    """What the policy chose: BLAS threads (None: leave them alone), batch threads (1: no
+    split), and why."""
+
+    blas_threads: int | None
+    batch_threads: int
+    reason: str
+
+
+_LOCK = threading.RLock()
+_explicit: str | None = None  # set by set_blas_threads / set_batch_threads
+_current: ThreadDecision | None = None  # the automatic decision in effect
+_keep = False  # keep_thread_policy(): the first decision stays for the process
+_sessions = 0  # thread_policy blocks running (in any thread)
+_undo: Any = None  # what the outermost session restores: (limits snapshot, split, state)
+_limiters: list[Any] = []  # threadpoolctl limit objects made by set_blas_threads
 
 
 def available_cores() -> int:
@@ -66,44 +76,16 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _limit(n: int) -> None:
-    global _limiter
+def _limit(n: int) -> Any:
     from threadpoolctl import threadpool_limits
 
-    _limiter = threadpool_limits(limits=n, user_api="blas")
+    return threadpool_limits(limits=n, user_api="blas")
 
 
-def set_blas_threads(n: int | None) -> None:
-    """Set numpy's BLAS thread count for the process (``None``: leave it alone).
+def _snapshot() -> Any:
+    from threadpoolctl import threadpool_limits
 
-    Call it before training; it replaces minirnn's automatic once-per-process choice and
-    switches the batch split off (:func:`set_batch_threads` turns it on). Like every BLAS
-    setting it is process-wide: do not change it while models run in
-    other threads.
-    """
-    global _decided, _parts
-    _check_count(n)
-    with _LOCK:
-        if n is not None:
-            _limit(n)
-        _parts = 1
-        _decided = "set by set_blas_threads" if n is not None else "left alone (set_blas_threads)"
-
-
-def set_batch_threads(n: int) -> None:
-    """Split every fused kernel call with a batch of at least :data:`SPLIT_MIN_BATCH` over
-    ``n`` Python threads (1: no split), each running a slice of the batch.
-
-    Leaves the BLAS thread count alone: with ``n`` > 1, limit it too (each thread's BLAS
-    calls start that many threads). Replaces the automatic choice, as
-    :func:`set_blas_threads` does.
-    """
-    global _decided, _parts
-    _check_count(n, allow_none=False)
-    with _LOCK:
-        _parts = n
-        if _decided is None:
-            _decided = "left alone (set_batch_threads)"
+    return threadpool_limits(limits=None, user_api="blas")
 
 
 def _check_count(n: object, allow_none: bool = True) -> None:
@@ -114,48 +96,170 @@ def _check_count(n: object, allow_none: bool = True) -> None:
                          f"got {n!r}")
 
 
-def batch_parts(batch: int, macs_per_step: int) -> int:
-    """How many threads a fused kernel call of this batch and step size is split over."""
-    if _parts > 1 and batch >= SPLIT_MIN_BATCH and macs_per_step >= SINGLE_THREAD_MACS:
-        return min(_parts, batch // (SPLIT_MIN_BATCH // 2))
-    return 1
+def set_blas_threads(n: int | None) -> None:
+    """Set numpy's BLAS thread count for the process (``None``: leave it alone).
 
-
-def decide_blas_threads(macs_per_step: int, batch: int = 0) -> None:
-    """Apply the policy once per process, from the first recurrent layer's step size."""
-    global _decided, _parts
-    if _decided is not None:  # the common case: no lock, nothing to do
-        return
+    An explicit choice: it replaces the automatic one (a Solver then changes nothing) and
+    switches the batch split off (:func:`set_batch_threads` turns it on). Like every BLAS
+    setting it is process-wide: do not change it while models run in other threads.
+    Inside a :func:`thread_policy` block (a Solver's fit) the change ends with the block.
+    """
+    global _explicit
+    _check_count(n)
     with _LOCK:
-        if _decided is not None:
-            return
-        env = os.environ.get("MINIRNN_BLAS_THREADS", "").strip()
-        if env:
-            if env.lower() == "keep":
-                _decided = "left alone (MINIRNN_BLAS_THREADS=keep)"
-            elif env.isdigit() and int(env) > 0:
-                _limit(int(env))
-                _decided = f"{env} (MINIRNN_BLAS_THREADS)"
-            else:
-                raise ValueError(
-                    f"MINIRNN_BLAS_THREADS must be a positive integer or 'keep', got {env!r}"
-                )
-        elif macs_per_step < SINGLE_THREAD_MACS:
-            _limit(1)
-            _decided = f"1 (first recurrent layer: {macs_per_step} multiply-adds per step)"
-        elif batch >= SPLIT_MIN_BATCH and (blas := available_cores() // 2) >= 1:
-            _limit(blas)
-            _parts = 2
-            _decided = (f"{blas}, batch split over 2 threads (first recurrent layer: "
-                        f"{macs_per_step} per step, batch {batch})")
-        else:
-            _decided = f"left alone (first recurrent layer: {macs_per_step} per step)"
+        if n is not None:
+            _limiters.append(_limit(n))
+        split.set_batch_threads(1)
+        _explicit = ("set by set_blas_threads" if n is not None
+                     else "left alone (set_blas_threads)")
+
+
+def set_batch_threads(n: int) -> None:
+    """Split every fused kernel call with a batch of at least :data:`SPLIT_MIN_BATCH` over
+    ``n`` Python threads (1: no split), each running a slice of the batch.
+
+    Leaves the BLAS thread count alone: with ``n`` > 1, limit it too (each thread's BLAS
+    calls start that many threads). Replaces the automatic choice, as
+    :func:`set_blas_threads` does.
+    """
+    global _explicit
+    _check_count(n, allow_none=False)
+    with _LOCK:
+        split.set_batch_threads(n)
+        if _explicit is None:
+            _explicit = "left alone (set_batch_threads)"
+
+
+def decide_threads(macs_per_step: int, batch: int = 0,
+                   cores: int | None = None) -> ThreadDecision:
+    """The policy's choice for a recurrent step of ``macs_per_step`` multiply-adds (the
+    product (N, H) @ (H, G*H)) on ``batch`` rows; changes nothing.
+
+    Raises ValueError for a ``MINIRNN_BLAS_THREADS`` that is neither a positive integer
+    nor ``keep``.
+    """
+    env = os.environ.get("MINIRNN_BLAS_THREADS", "").strip()
+    if env:
+        if env.lower() == "keep":
+            return ThreadDecision(None, 1, "left alone (MINIRNN_BLAS_THREADS=keep)")
+        if env.isdigit() and int(env) > 0:
+            return ThreadDecision(int(env), 1, f"{env} (MINIRNN_BLAS_THREADS)")
+        raise ValueError(
+            f"MINIRNN_BLAS_THREADS must be a positive integer or 'keep', got {env!r}")
+    if macs_per_step < SINGLE_THREAD_MACS:
+        return ThreadDecision(1, 1, f"1 (first recurrent layer: {macs_per_step} "
+                                    "multiply-adds per step)")
+    blas = (available_cores() if cores is None else cores) // 2
+    if batch >= SPLIT_MIN_BATCH and blas >= 1:
+        return ThreadDecision(blas, 2, f"{blas}, batch split over 2 threads (first "
+                                       f"recurrent layer: {macs_per_step} per step, batch "
+                                       f"{batch})")
+    return ThreadDecision(None, 1, f"left alone (first recurrent layer: {macs_per_step} "
+                                   "per step)")
+
+
+def recurrent_step_macs(model: Any, batch: int) -> int | None:
+    """Multiply-adds of one step's recurrent product of the first recurrent layer in
+    ``model`` (itself or a sub-layer) at batch size ``batch``; None without one."""
+    from minirnn.nn.layers.recurrent import Recurrent
+
+    layers = [model] + [layer for _, layer in getattr(model, "named_layers", list)()]
+    for layer in layers:
+        if isinstance(layer, Recurrent):
+            cell = layer.cells[0][0]
+            return batch * cell.output_size * cell.num_chunks * layer.hidden_size
+    return None
+
+
+def _apply(decision: ThreadDecision) -> None:
+    """Apply a decision (the caller holds the lock and has saved what to restore)."""
+    global _current
+    if decision.blas_threads is not None:
+        _limiters.append(_limit(decision.blas_threads))
+    split.set_batch_threads(decision.batch_threads)
+    _current = decision
+
+
+def _decide_and_apply(model: Any, batch: int) -> None:
+    if _explicit is not None or (_keep and _current is not None):
+        return
+    macs = recurrent_step_macs(model, batch)
+    if macs is not None:
+        _apply(decide_threads(macs, batch))
+
+
+@contextmanager
+def thread_policy(model: Any = None, batch_size: int = 0, *,
+                  decide: bool = True) -> Iterator[ThreadDecision | None]:
+    """Apply the thread policy for running ``model`` on batches of ``batch_size`` inside
+    the block, and restore the BLAS thread count and the batch split on exit.
+
+    Parameters
+    ----------
+    model : Layer, optional
+        Its first recurrent layer's step size decides (:func:`decide_threads`); a model
+        without one changes nothing.
+    batch_size : int
+    decide : bool
+        False: apply nothing, only restore on exit what the block changed (e.g. a
+        ``TextSolver`` timing thread counts with :func:`set_blas_threads`).
+
+    Yields the decision in effect (None: none). Nothing is decided after an explicit
+    :func:`set_blas_threads` / :func:`set_batch_threads` outside any block. Blocks
+    running at once (nested, or in several threads) share the outermost one's setting,
+    restored when the last ends; under :func:`keep_thread_policy` nothing is restored.
+    """
+    global _sessions, _undo, _explicit, _current
+    with _LOCK:
+        if _sessions == 0:
+            _undo = (None if _keep else _snapshot(), split.batch_threads(), _explicit,
+                     _current, len(_limiters))
+            if decide:
+                _decide_and_apply(model, batch_size)
+        _sessions += 1
+        current = _current
+    try:
+        yield current
+    finally:
+        with _LOCK:
+            _sessions -= 1
+            if _sessions == 0 and _undo is not None:
+                snapshot, parts, explicit, current, count = _undo
+                _undo = None
+                if snapshot is not None:  # (under keep_thread_policy everything stays)
+                    snapshot.restore_original_limits()
+                    split.set_batch_threads(parts)
+                    del _limiters[count:]
+                    _explicit, _current = explicit, current
+
+
+def keep_thread_policy() -> None:
+    """For a program that owns its process (the CLI, a benchmark worker): the first
+    automatic decision (of a Solver's fit, or of :func:`apply_thread_policy`) stays for
+    the rest of the process instead of being restored, and later ones are not made, as
+    when the first recurrent forward decided once per process."""
+    global _keep
+    with _LOCK:
+        _keep = True
+
+
+def apply_thread_policy(model: Any, batch_size: int) -> ThreadDecision | None:
+    """Decide for ``model`` at ``batch_size`` and apply it to the whole process, not to be
+    restored (for a program that owns its process, e.g. a benchmark worker); with
+    :func:`keep_thread_policy` in effect, a decision already made stays. Returns the
+    decision in effect."""
+    with _LOCK:
+        _decide_and_apply(model, batch_size)
+        return _current
 
 
 def blas_thread_policy() -> dict[str, Any]:
-    """What the policy decided (None before the first recurrent forward) and the BLAS pools
-    (:func:`blas_libraries`)."""
-    return {"decision": _decided, "batch_threads": _parts, "blas": blas_libraries()}
+    """What is in effect: the decision (None when nothing was decided or set), the batch
+    threads, and the BLAS pools (:func:`blas_libraries`)."""
+    decision = _explicit if _explicit is not None else (
+        None if _current is None else _current.reason)
+    return {"decision": decision, "batch_threads": split.batch_threads(),
+            "blas": blas_libraries()}
 
 
 def blas_libraries() -> list[dict[str, Any]]:

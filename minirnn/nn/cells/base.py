@@ -15,12 +15,16 @@ and gives its gradients (:meth:`Cell.project_hidden_backward`) and dL/dh_{t-1}
 (:meth:`Cell.hidden_input_grad`). The default is the fused ``h @ weight_hh.T + bias_hh``.
 A research cell writes :meth:`Cell.step` and :meth:`Cell.step_backward` (and, for another
 recurrence, those three methods); stacking, directions, masking, BPTT and gradient checks
-come from the layer (docs/custom-cells.md).
+come from the layer (docs/custom-cells.md). Work that depends on the parameters only and
+that every step needs (a matrix built from the weights) goes in :meth:`Cell.prepare`: the
+layer runs it once per sequence, and the steps read it as :attr:`Cell.prepared`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,7 +33,7 @@ from minirnn.nn import init as initializers
 from minirnn.nn._validation import check_array, check_float_dtype, check_positive_int
 from minirnn.nn.parameter import Parameter, ParameterOwner
 
-__all__ = ["Cell", "State"]
+__all__ = ["Cell", "State", "check_state"]
 
 #: A recurrent state: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM; each (N, H).
 State = tuple[np.ndarray, ...]
@@ -39,7 +43,51 @@ State = tuple[np.ndarray, ...]
 #: parent's fused sequence kernel (see :attr:`Cell.fused_kernel`) unless it names one itself.
 STEP_MATH = ("step", "step_backward", "project_input", "project_input_backward",
              "project_hidden", "project_hidden_backward", "hidden_input_grad",
-             "create_recurrent_parameters")
+             "create_recurrent_parameters", "prepare", "prepare_backward")
+
+#: Marks "no sequence running" for :attr:`Cell.prepared` and its gradient.
+_OUTSIDE: Any = object()
+
+
+def check_state(state: Any, names: tuple[str, ...], shapes: Sequence[tuple[int, ...]],
+                dtype: np.dtype, what: str, layout: str = "") -> State:
+    """The one check of a recurrent state (a cell's or a layer's): returns it as a tuple.
+
+    Parameters
+    ----------
+    state : tuple or list of ndarray, or one ndarray
+        One array per entry of ``names``; a bare array is accepted when there is one entry.
+    names : tuple of str
+        The state's entries (``("h",)``, ``("h", "c")``).
+    shapes : sequence of tuple of int
+        The expected shape of each entry: (N, size) for a cell, (L * dirs, N, size) for
+        a layer.
+    dtype : numpy dtype
+        The model's dtype (checked by :func:`minirnn.nn._validation.check_array`).
+    what : str
+        The argument's name, for error messages (``"initial_state"``, ``"state"``).
+    layout : str
+        The shape's meaning for error messages, e.g. ``"(N, size)"``.
+
+    Raises
+    ------
+    ValueError
+        The wrong number of entries, or an entry of the wrong shape.
+    TypeError
+        An entry that is not a floating array of ``dtype``.
+    """
+    if isinstance(state, np.ndarray) and len(names) == 1:
+        state = (state,)
+    if not isinstance(state, (tuple, list)) or len(state) != len(names):
+        given = (f"{type(state).__name__} of length {len(state)}"
+                 if isinstance(state, (tuple, list)) else type(state).__name__)
+        raise ValueError(f"{what} must be a tuple of {len(names)} arrays {names}, got {given}")
+    for name, expected, s in zip(names, shapes, state, strict=True):
+        check_array(s, f"{what} {name!r}", ndim=len(expected), dtype=dtype)
+        if s.shape != tuple(expected):
+            shown = f"{layout} = {tuple(expected)}" if layout else str(tuple(expected))
+            raise ValueError(f"{what} {name!r}: expected shape {shown}, got {s.shape}")
+    return tuple(state)
 
 
 class Cell(ParameterOwner, ABC):
@@ -52,7 +100,12 @@ class Cell(ParameterOwner, ABC):
     hidden_size : int
         H, features of every state entry.
     bias : bool
-        Whether ``bias_ih`` and ``bias_hh`` exist.
+        Whether ``bias_ih`` and ``bias_hh`` exist (PyTorch's ``bias``).
+    input_bias : bool
+        With ``bias``, whether ``bias_ih`` exists: False leaves the input projection
+        without a bias (``xp = x W_ih^T``) and keeps ``bias_hh``, for a cell whose
+        chunks must have no input bias (a multiplicative LSTM's ``W_mx x``). Ignored
+        without ``bias``.
     dtype : float32 or float64
     rng : numpy.random.Generator or int, optional
         Source of the initial weights (PyTorch's uniform(-1/sqrt(H), 1/sqrt(H))).
@@ -80,6 +133,8 @@ class Cell(ParameterOwner, ABC):
     fused_kernel: ClassVar[str | None] = None
     #: The recurrent weights; :meth:`create_recurrent_parameters` decides their shape.
     weight_hh: Parameter
+    _prepared: Any = _OUTSIDE
+    _prepared_grad: Any = _OUTSIDE
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -92,6 +147,7 @@ class Cell(ParameterOwner, ABC):
         hidden_size: int,
         bias: bool = True,
         *,
+        input_bias: bool = True,
         dtype: Any = np.float64,
         rng: np.random.Generator | int | None = None,
         kernel_init: initializers.Initializer = "uniform",
@@ -103,6 +159,9 @@ class Cell(ParameterOwner, ABC):
         if not isinstance(bias, (bool, np.bool_)):
             raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
         self.bias = bool(bias)
+        if not isinstance(input_bias, (bool, np.bool_)):
+            raise TypeError(f"input_bias must be a bool, got {type(input_bias).__name__}")
+        self.input_bias = bool(input_bias)
         self.kernel_init = kernel_init
         self.recurrent_init = recurrent_init
         self.bias_init = bias_init
@@ -114,7 +173,7 @@ class Cell(ParameterOwner, ABC):
         self.bias_hh: Parameter | None = None
         # PyTorch's order: weight_ih, weight_hh, bias_ih, bias_hh.
         self.create_recurrent_parameters()
-        if self.bias:
+        if self.bias and self.input_bias:
             bias_ih = Parameter(np.zeros(gh, self._dtype), "bias_ih")
             # Insert bias_ih before bias_hh, after the recurrent weights.
             items = list(self._parameters.items())
@@ -164,6 +223,85 @@ class Cell(ParameterOwner, ABC):
     def fused_kernel_applies(self) -> bool:
         """Whether :attr:`fused_kernel` covers this instance's options (all by default)."""
         return True
+
+    def fused_kernel_unsupported(self) -> str | None:
+        """Why :attr:`fused_kernel` does not cover this instance's options, in words for
+        an error message (None: it does). Built-in cells name the option
+        (``"peephole=True"``); the default only relays :meth:`fused_kernel_applies`."""
+        return None if self.fused_kernel_applies() else "its options (fused_kernel_applies())"
+
+    # ------------------------------------------------------ work once per sequence
+    def prepare(self) -> Any:
+        """Work shared by every step of a sequence that depends on the parameters only.
+
+        The layer calls it once per forward call (per layer and direction), before the
+        first step, and the steps and recurrence methods read the result as
+        :attr:`prepared` (e.g. AntisymmetricRNN's ``W - W^T - gamma I``, built once
+        rather than at every step). Return an ndarray, a tuple of ndarrays, or None
+        (default: nothing to prepare). The value lives for one forward call and its
+        backward, so a change of the parameters between calls is always seen.
+        """
+        return None
+
+    def prepare_backward(self, dprepared: Any) -> None:
+        """Add the parameters' gradients from dL/d(:attr:`prepared`) (same structure).
+
+        The layer calls it once per backward, after the time loop, with the sum of what
+        the step and recurrence methods passed to :meth:`add_prepared_grad` (not at all
+        if they passed nothing). Default: nothing (no :meth:`prepare`).
+        """
+
+    @property
+    def prepared(self) -> Any:
+        """The :meth:`prepare` value of the sequence being run. Outside a layer's forward
+        or backward (a method called on its own, as by ``check_recurrence``) it is
+        computed afresh at each access, from the current parameters."""
+        value = self._prepared
+        return self.prepare() if value is _OUTSIDE else value
+
+    def add_prepared_grad(self, d: Any) -> None:
+        """Add ``d`` (same structure as :attr:`prepared`) to dL/d(prepared).
+
+        Inside a backward the contributions of all steps are summed and passed to
+        :meth:`prepare_backward` once at the end; outside one (a method called on its
+        own) they go to :meth:`prepare_backward` at once.
+        """
+        acc = self._prepared_grad
+        if acc is _OUTSIDE:
+            self.prepare_backward(d)
+        elif acc is None:
+            self._prepared_grad = (tuple(a.copy() for a in d) if isinstance(d, tuple)
+                                   else np.array(d, copy=True))
+        elif isinstance(acc, tuple):
+            for a, b in zip(acc, d, strict=True):
+                a += b
+        else:
+            acc += d
+
+    @contextmanager
+    def sequence(self, prepared: Any = _OUTSIDE, *, backward: bool = False) -> Iterator[Any]:
+        """The scope of one forward (or backward) call over a sequence; yields the
+        :meth:`prepare` value to keep in the cache for the backward.
+
+        Forward: runs :meth:`prepare` once and holds the result as :attr:`prepared`.
+        Backward (``backward=True``, ``prepared`` from the forward's cache): holds it
+        again, sums :meth:`add_prepared_grad` contributions and passes them to
+        :meth:`prepare_backward` at the end. Used by the generic loop and by
+        :meth:`forward` / :meth:`backward`; the previous scope is restored on exit.
+        """
+        saved = self._prepared, self._prepared_grad
+        self._prepared = self.prepare() if prepared is _OUTSIDE else prepared
+        self._prepared_grad = None if backward else _OUTSIDE
+        try:
+            yield self._prepared
+            if backward and self._prepared_grad is not None:
+                self.prepare_backward(self._prepared_grad)
+        finally:
+            for name, value in zip(("_prepared", "_prepared_grad"), saved, strict=True):
+                if value is _OUTSIDE:  # back to the class default (nothing to copy or pickle)
+                    self.__dict__.pop(name, None)
+                else:
+                    setattr(self, name, value)
 
     def reset_parameters(self, rng: np.random.Generator) -> None:
         """Fill every parameter.
@@ -287,30 +425,20 @@ class Cell(ParameterOwner, ABC):
         return tuple(np.zeros((batch_size, size), self.dtype) for size in self.state_sizes)
 
     def _check_state(self, state: Any, batch_size: int) -> State:
-        if isinstance(state, np.ndarray):
-            state = (state,)
-        if not isinstance(state, tuple) or len(state) != len(self.state_names):
-            raise ValueError(
-                f"{type(self).__name__} state must be a tuple of {len(self.state_names)} "
-                f"arrays {self.state_names}, got {type(state).__name__}"
-                + (f" of length {len(state)}" if isinstance(state, tuple) else "")
-            )
-        for name, size, s in zip(self.state_names, self.state_sizes, state, strict=True):
-            expected = (batch_size, size)
-            check_array(s, f"state {name!r}", ndim=2, dtype=self.dtype)
-            if s.shape != expected:
-                raise ValueError(f"state {name!r}: expected shape {expected}, got {s.shape}")
-        return state
+        return check_state(state, self.state_names,
+                           [(batch_size, size) for size in self.state_sizes], self.dtype,
+                           f"{type(self).__name__} state")
 
     def forward(self, x: np.ndarray, state: State | np.ndarray | None = None) -> State:
         """One step on x (N, D) from ``state`` (zeros if None); returns the new state."""
         check_array(x, "x", ndim=2, dtype=self.dtype, last_dim=self.input_size)
         n = x.shape[0]
         state = self.initial_state(n) if state is None else self._check_state(state, n)
-        with np.errstate(over="ignore"):  # exp-form gates overflow to their exact limits
+        with np.errstate(over="ignore"), self.sequence() as prepared:
+            # (exp-form gates overflow to their exact limits: no warning wanted)
             new_state, cache = self.step(self.project_input(x), self.project_hidden(state[0]),
                                          state)
-        self._cache = (x, state[0], cache)
+        self._cache = (x, state[0], cache, prepared)
         return new_state
 
     def backward(self, dstate: State | np.ndarray) -> tuple[np.ndarray, State]:
@@ -328,15 +456,16 @@ class Cell(ParameterOwner, ABC):
         """
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        x, h_prev, cache = self._cache
+        x, h_prev, cache, prepared = self._cache
         if isinstance(dstate, np.ndarray):
             dstate = (dstate, *(np.zeros((x.shape[0], k), self.dtype)
                                  for k in self.state_sizes[1:]))
         dstate = self._check_state(dstate, x.shape[0])
-        dxp, dhp, partial = self.step_backward(tuple(d.copy() for d in dstate), cache)
-        self.project_hidden_backward(dhp, h_prev)
-        dx = self.project_input_backward(dxp, x)
-        dh_prev = self.hidden_input_grad(dhp)
+        with self.sequence(prepared, backward=True):
+            dxp, dhp, partial = self.step_backward(tuple(d.copy() for d in dstate), cache)
+            self.project_hidden_backward(dhp, h_prev)
+            dx = self.project_input_backward(dxp, x)
+            dh_prev = self.hidden_input_grad(dhp)
         if partial[0] is not None:
             dh_prev += partial[0]
         rest = tuple(np.zeros((x.shape[0], k), self.dtype) if d is None else d

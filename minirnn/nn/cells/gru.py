@@ -97,9 +97,13 @@ class GRUCell(Cell):
         H = self.hidden_size
         return dhp[:, : 2 * H] @ self.weight_hh.data[: 2 * H] + dhp[:, 2 * H :]
 
+    def fused_kernel_unsupported(self) -> str | None:
+        """The fused kernel covers ``reset_after=True`` (PyTorch's form)."""
+        return None if self.reset_after else "reset_after=False"
+
     def fused_kernel_applies(self) -> bool:
         """The fused kernel covers ``reset_after=True`` (PyTorch's form)."""
-        return bool(self.reset_after)
+        return self.fused_kernel_unsupported() is None
 
     def step(self, xp: np.ndarray, hp: np.ndarray, state: State) -> tuple[State, Any]:
         H = self.hidden_size

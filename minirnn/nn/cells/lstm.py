@@ -99,11 +99,15 @@ class LSTMCell(Cell):
     def reset_parameters(self, rng: np.random.Generator) -> None:
         super().reset_parameters(rng)
         if self.forget_bias is not None:
-            if self.bias_ih is None or self.bias_hh is None:
+            if self.bias_hh is None:
                 raise ValueError("forget_bias needs bias=True")
             H = self.hidden_size
-            self.bias_ih.data[H:2 * H] = self.forget_bias
-            self.bias_hh.data[H:2 * H] = 0.0
+            # The whole forget bias in bias_ih (in bias_hh without an input bias).
+            if self.bias_ih is not None:
+                self.bias_ih.data[H:2 * H] = self.forget_bias
+                self.bias_hh.data[H:2 * H] = 0.0
+            else:
+                self.bias_hh.data[H:2 * H] = self.forget_bias
 
     def step(self, xp: np.ndarray, hp: np.ndarray, state: State) -> tuple[State, Any]:
         H = self.hidden_size
@@ -194,9 +198,17 @@ class LSTMCell(Cell):
             self.weight_co.grad += np.einsum("nh,nh->h", da_o, c)
         return da, da, (None, dc_prev)
 
+    def fused_kernel_unsupported(self) -> str | None:
+        """The fused kernel covers LSTM without peepholes or projection."""
+        if self.peephole:
+            return "peephole=True"
+        if self.proj_size:
+            return f"proj_size={self.proj_size}"
+        return None
+
     def fused_kernel_applies(self) -> bool:
         """The fused kernel covers LSTM without peepholes or projection."""
-        return bool(not self.peephole and not self.proj_size)
+        return self.fused_kernel_unsupported() is None
 
     def __repr__(self) -> str:
         extra = ""

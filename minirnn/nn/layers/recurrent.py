@@ -20,15 +20,15 @@ from minirnn.nn._validation import (
     check_positive_int,
     check_probability,
 )
-from minirnn.nn.cells.base import Cell, State
+from minirnn.nn.cells.base import Cell, State, check_state
 from minirnn.nn.cells.gru import GRUCell
 from minirnn.nn.cells.lstm import LSTMCell
 from minirnn.nn.cells.rnn import RNNCell
 from minirnn.nn.init import Initializer
+from minirnn.nn.kernels.select import check_mode, choose, resolve
 from minirnn.nn.layers import bptt
 from minirnn.nn.layers.base import Layer, grad_enabled
 from minirnn.nn.parameter import Parameter
-from minirnn.train.threads import decide_blas_threads
 
 __all__ = ["GRU", "LSTM", "RNN", "Recurrent"]
 
@@ -74,7 +74,18 @@ class Recurrent(Layer):
     seed : int or numpy.random.Generator, optional
         Seeds the initial weights and the dropout masks.
     cell_kwargs : dict, optional
-        Extra keyword arguments of ``cell_class`` (e.g. ``nonlinearity``).
+        Extra keyword arguments of ``cell_class`` (e.g. ``nonlinearity``, or
+        ``input_bias=False``).
+    kernel : {"auto", "fused", "reference"}
+        Which recurrence runs (like Keras's ``use_cudnn``): ``"reference"`` the cell's
+        own step code (``minirnn/nn/cells/``) through the generic loop of
+        ``minirnn/nn/layers/bptt.py``; ``"fused"`` the cell's fused kernel
+        (``minirnn/nn/kernels/``), a ValueError saying why if none applies (at
+        construction for the cell and its options, at forward for variable lengths
+        or ``record_states``); ``"auto"`` (default) the kernel where one applies, else
+        the reference loop, overridden inside
+        :func:`minirnn.nn.kernels.use_kernel`. Both give the same numbers (to
+        rounding).
 
     Notes
     -----
@@ -115,8 +126,10 @@ class Recurrent(Layer):
         dtype: Any = np.float64,
         seed: int | np.random.Generator | None = None,
         cell_kwargs: dict[str, Any] | None = None,
+        kernel: str = "auto",
     ) -> None:
         super().__init__()
+        self.kernel = check_mode(kernel, "kernel")
         if not (isinstance(cell_class, type) and issubclass(cell_class, Cell)):
             raise TypeError(f"cell_class must be a Cell subclass, got {cell_class!r}")
         self.cell_class = cell_class
@@ -150,6 +163,7 @@ class Recurrent(Layer):
             "dropout": self.dropout, "bidirectional": self.bidirectional,
             "recurrent_dropout": self.recurrent_dropout,
             "learn_initial_state": bool(learn_initial_state), "dtype": str(dt),
+            "kernel": self.kernel,
         }
         for name, init in (("kernel_init", kernel_init), ("recurrent_init", recurrent_init),
                            ("bias_init", bias_init)):
@@ -171,6 +185,8 @@ class Recurrent(Layer):
                 row.append(cell)
             self.cells.append(row)
             layer_input = row[0].output_size * self.num_directions
+        if self.kernel == "fused":
+            choose(self.cells[0][0], "fused")  # raises, saying why, when no kernel applies
         first = self.cells[0][0]
         self.state_names = first.state_names
         self.state_sizes = first.state_sizes
@@ -237,22 +253,8 @@ class Recurrent(Layer):
 
     def _check_states(self, states: Any, batch_size: int, what: str) -> State:
         """Accept an array (single-state cells) or a tuple of arrays, (L*dirs, N, size) each."""
-        if isinstance(states, np.ndarray) and len(self.state_names) == 1:
-            states = (states,)
-        if not isinstance(states, (tuple, list)) or len(states) != len(self.state_names):
-            raise ValueError(
-                f"{what} must be a tuple of {len(self.state_names)} arrays "
-                f"{self.state_names}, got {type(states).__name__}"
-            )
-        for name, expected, s in zip(self.state_names, self._state_shapes(batch_size), states,
-                                     strict=True):
-            check_array(s, f"{what} {name!r}", ndim=3, dtype=self.dtype)
-            if s.shape != expected:
-                raise ValueError(
-                    f"{what} {name!r}: expected shape (num_layers * num_directions, N, size) = "
-                    f"{expected}, got {s.shape}"
-                )
-        return tuple(states)
+        return check_state(states, self.state_names, self._state_shapes(batch_size),
+                           self.dtype, what, "(num_layers * num_directions, N, size)")
 
     def _check_lengths(self, lengths: Any, batch: int, steps: int) -> np.ndarray | None:
         """Validate per-sequence lengths; returns the (T, N, 1) step mask or None if all full."""
@@ -309,10 +311,13 @@ class Recurrent(Layer):
         # not change before backward (as in PyTorch, which saves its input).
         x_tm = x.transpose(1, 0, 2) if unbatched or self.batch_first else x
         steps, batch = x_tm.shape[:2]
-        # MACs of one step's recurrent product (N, out) @ (out, G*H).
-        decide_blas_threads(batch * self.state_sizes[0] * self.cells[0][0].num_chunks
-                            * self.hidden_size, batch)
         step_mask = None if lengths is None else self._check_lengths(lengths, batch, steps)
+        mode = resolve(self.kernel)
+        if mode == "fused":  # a ValueError before anything changes
+            for row in self.cells:
+                for cell in row:
+                    choose(cell, mode, lengths=step_mask is not None,
+                           record=self.record_states)
         if initial_state is None and self.stateful and self.carried_state is not None:
             if self.carried_state[0].shape[1] != batch:
                 raise ValueError(
@@ -330,9 +335,9 @@ class Recurrent(Layer):
         else:
             states0 = tuple(np.zeros(shape, self.dtype) for shape in self._state_shapes(batch))
         keep = grad_enabled()  # inside minirnn.no_grad(): no caches for backward
-        # The previous step's caches go before this step allocates (peak memory; and the
-        # fused kernels reuse the arrays of a dropped cache instead of allocating anew).
-        self._cache = None
+        # The previous step's caches go before this step allocates (peak memory); the
+        # layer owns them, so it gives their work arrays back for the kernels to reuse.
+        self._drop_cache()
         finals: list[list[np.ndarray]] = [[] for _ in self.state_names]
         caches = []
         masks: list[np.ndarray | None] = []
@@ -349,7 +354,8 @@ class Recurrent(Layer):
                                                   self.recurrent_dropout)
                 record: list[np.ndarray] | None = [] if self.record_states else None
                 y, final, cache = bptt.forward(cell, layer_input, state0, direction == 1,
-                                               step_mask, rec_mask, record=record, keep=keep)
+                                               step_mask, rec_mask, kernel=mode,
+                                               record=record, keep=keep)
                 if record is not None:
                     self.step_states.append(tuple(record))
                 outputs.append(y)
@@ -373,6 +379,14 @@ class Recurrent(Layer):
             return layer_input[:, 0]
         self.final_state = final_state
         return layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
+
+    def _drop_cache(self) -> None:
+        """Forget the last forward's caches, returning their kernel work arrays to the pool
+        (the layer owns its caches: nothing else may hold them)."""
+        cache, self._cache = self._cache, None
+        if isinstance(cache, tuple):
+            for c in cache[0]:
+                bptt.release(c)
 
     def _add_batch_axis(self, states: Any, what: str) -> Any:
         """Unbatched states (L * dirs, size) -> (L * dirs, 1, size); None stays None."""

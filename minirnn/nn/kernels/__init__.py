@@ -1,0 +1,22 @@
+"""The fused whole-sequence kernels of the built-in cells, and the switch that picks them.
+
+A fused kernel computes exactly a built-in cell's step math over a whole sequence with
+fewer numpy calls per step, a faster memory layout and only the BPTT minimum kept; the
+readable per-step code stays in ``minirnn/nn/cells/`` and runs through the generic loop
+of ``minirnn/nn/layers/bptt.py`` (the reference path). Modules:
+
+- :mod:`~minirnn.nn.kernels.lstm`, :mod:`~minirnn.nn.kernels.gru`,
+  :mod:`~minirnn.nn.kernels.rnn`: one kernel each (forward and backward);
+- :mod:`~minirnn.nn.kernels.run`: the registry and one kernel call (batch split, work
+  arrays, the cache);
+- :mod:`~minirnn.nn.kernels.select`: ``kernel="auto" | "fused" | "reference"`` and
+  :func:`use_kernel`;
+- :mod:`~minirnn.nn.kernels.chunks`, :mod:`~minirnn.nn.kernels.pool`,
+  :mod:`~minirnn.nn.kernels.split`: chunks of steps, reusable work arrays, the batch split
+  over threads.
+"""
+
+from minirnn.nn.kernels.run import KERNELS
+from minirnn.nn.kernels.select import MODES, kernel_name, unavailable, use_kernel
+
+__all__ = ["KERNELS", "MODES", "kernel_name", "unavailable", "use_kernel"]

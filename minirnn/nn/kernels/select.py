@@ -1,0 +1,122 @@
+"""Which recurrence runs: the public switch between the fused kernels and the reference
+loop.
+
+A recurrent layer takes ``kernel="auto" | "fused" | "reference"`` (as Keras's
+``use_cudnn``):
+
+- ``"reference"`` runs the cell's own readable step code (``minirnn/nn/cells/lstm.py``,
+  ...) through the generic per-step loop (``minirnn/nn/layers/bptt.py``), always;
+- ``"fused"`` runs the cell's fused kernel (``minirnn/nn/kernels/lstm.py``, ``gru.py``,
+  ``rnn.py``) and raises :class:`ValueError` saying why when none applies;
+- ``"auto"`` (default) runs the kernel where one applies, else the reference loop.
+
+:func:`use_kernel` overrides ``"auto"`` inside a ``with`` block. The override lives in a
+:class:`contextvars.ContextVar`: it applies to the thread (or asyncio task) that entered
+the block, and other threads are not affected, so it is thread-safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from minirnn.nn.cells.base import STEP_MATH, Cell
+from minirnn.nn.kernels.run import KERNELS
+
+__all__ = ["MODES", "check_mode", "choose", "kernel_name", "resolve", "unavailable",
+           "use_kernel"]
+
+#: The values of a recurrent layer's ``kernel`` argument.
+MODES = ("auto", "fused", "reference")
+
+_OVERRIDE: ContextVar[str | None] = ContextVar("minirnn_kernel_override", default=None)
+
+
+def check_mode(mode: Any, what: str = "kernel") -> str:
+    """``mode`` if it is one of :data:`MODES`, else a ValueError naming what was given."""
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"{what} must be one of 'auto', 'fused', 'reference', got {mode!r}")
+    return mode
+
+
+@contextmanager
+def use_kernel(mode: str) -> Iterator[None]:
+    """Inside the block, recurrent layers built with ``kernel="auto"`` run as ``mode``.
+
+    >>> from minirnn.nn.kernels import use_kernel
+    >>> with use_kernel("reference"):   # doctest: +SKIP
+    ...     y_ref = lstm.forward(x)     # the readable cell code, step by step
+
+    Layers given ``"fused"`` or ``"reference"`` explicitly keep their choice. Blocks nest;
+    the previous setting is restored on exit, also after an exception. The setting is
+    per thread (a :class:`contextvars.ContextVar`): other threads do not see it.
+    """
+    token = _OVERRIDE.set(check_mode(mode, "use_kernel's mode"))
+    try:
+        yield
+    finally:
+        _OVERRIDE.reset(token)
+
+
+def resolve(mode: str) -> str:
+    """The mode a layer built with ``kernel=mode`` runs in here and now: ``"auto"``
+    follows the innermost :func:`use_kernel` block of this thread."""
+    if mode == "auto":
+        return _OVERRIDE.get() or "auto"
+    return mode
+
+
+def unavailable(cell: Cell) -> str | None:
+    """Why no fused kernel runs ``cell`` (None: one does), in words for an error message."""
+    cls = type(cell)
+    name = cls.fused_kernel
+    if name is None:
+        parent = next((b for b in cls.__mro__[1:] if getattr(b, "fused_kernel", None)), None)
+        if parent is not None:
+            parent_kernel = getattr(parent, "fused_kernel")
+            own = sorted({m for k in cls.__mro__ if k is not parent and issubclass(k, parent)
+                          for m in STEP_MATH if m in k.__dict__})
+            return (f"{cls.__name__} overrides {', '.join(own)} of {parent.__name__}, so "
+                    f"{parent.__name__}'s {parent_kernel!r} kernel would not compute "
+                    "its math (set fused_kernel on the subclass if it still does)")
+        return (f"{cls.__name__} names no fused kernel (a custom cell: its fused_kernel is "
+                "None); only the reference loop runs it")
+    if name not in KERNELS:
+        return (f"{cls.__name__}.fused_kernel is {name!r}, not one of the kernels "
+                f"{sorted(KERNELS)}")
+    reason = cell.fused_kernel_unsupported()
+    if reason is None and (cell.bias_ih is None) != (cell.bias_hh is None):
+        reason = "a bias on only one of the two projections (input_bias=False)"
+    if reason is not None:
+        return f"the {name!r} kernel does not cover this {cls.__name__}: {reason}"
+    return None
+
+
+def kernel_name(cell: Cell) -> str | None:
+    """The fused kernel that ``kernel="auto"`` runs ``cell`` with (None: the generic loop)."""
+    return None if unavailable(cell) is not None else type(cell).fused_kernel
+
+
+def choose(cell: Cell, mode: str, *, lengths: bool = False,
+           record: bool = False) -> str | None:
+    """The kernel a layer in ``mode`` (resolved: see :func:`resolve`) runs ``cell`` with,
+    None for the reference loop.
+
+    ``lengths`` (variable-length batch) and ``record`` (every step's state kept) need the
+    reference loop: ``"auto"`` takes it, ``"fused"`` raises a ValueError that says why.
+    """
+    if mode == "reference":
+        return None
+    why = unavailable(cell)
+    if why is None and lengths:
+        why = "variable lengths (lengths=...) run on the reference loop only"
+    if why is None and record:
+        why = "record_states keeps every step's state, which only the reference loop does"
+    if why is None:
+        return type(cell).fused_kernel
+    if mode == "fused":
+        raise ValueError(f"kernel='fused' but no fused kernel applies: {why}; use "
+                         "kernel='auto' or 'reference'")
+    return None
