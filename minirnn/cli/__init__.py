@@ -124,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     what was saved).
     """
     created = None
+    # The CLI owns its process: the first training's thread decision stays for it.
+    from minirnn.train.threads import keep_thread_policy
+
+    keep_thread_policy()
     args = None
     try:
         args = parse_args(argv)

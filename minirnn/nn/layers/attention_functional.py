@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn.nn._validation import check_float_dtype
+from minirnn.nn._validation import check_finite_output, check_float_dtype
 
 __all__ = [
     "AttentionCache", "SoftmaxCache", "additive_mask", "causal_mask", "masked_softmax",
@@ -285,7 +285,7 @@ def scaled_dot_product_attention(
     if mask is not None:
         scores += mask
     weights, sm = masked_softmax(scores, float(dropout_p), rng)
-    output = weights @ value
+    output = check_finite_output(weights @ value, "scaled_dot_product_attention", query)
     return output, weights, AttentionCache(query, key, value, weights, sm, scale)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from minirnn.nn._validation import (
     check_bool,
+    check_finite_output,
     check_float_dtype,
     check_positive_int,
     check_probability,
@@ -301,7 +302,12 @@ class MultiheadAttention(AttentionLayer):
             scores += mask
         p = self.dropout if training else 0.0
         weights, sm = masked_softmax(scores, p, self._rng)
-        output = self.out_proj.forward(self._merge(weights @ vh))  # (N, L, E)
+        attended = check_finite_output(self._merge(weights @ vh), "MultiheadAttention", q_in)
+        try:
+            output = self.out_proj.forward(attended)  # (N, L, E)
+        except FloatingPointError:
+            self._cache = None  # out_proj now holds this input: never mix it with an old cache
+            raise
         self._cache = (_Cache(q_in, k_in, v_in, qh, kh, vh, weights, sm, unbatched, need,
                               average) if grad_enabled() else None)
         returned = None
