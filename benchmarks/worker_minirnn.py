@@ -28,11 +28,25 @@ LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 NO_GRAD: Any = getattr(minirnn, "no_grad", contextlib.nullcontext)
 
 
+def apply_thread_policy(layer: Any, batch: int) -> None:
+    """minirnn's BLAS thread policy for this process, decided once, at the first layer (as
+    the first recurrent forward decided it before layers stopped changing threads); older
+    minirnn versions without the explicit policy decide in their first forward."""
+    try:
+        from minirnn.train.threads import apply_thread_policy as apply
+        from minirnn.train.threads import keep_thread_policy
+    except ImportError:
+        return
+    keep_thread_policy()
+    apply(layer, batch)
+
+
 class MinirnnRunner:
     """A minirnn layer with the shared input and last-step MSE target."""
 
     def __init__(self, case: Case) -> None:
         self.layer = LAYERS[case.cell](case.D, case.H, dtype=np.dtype(case.dtype), seed=0)
+        apply_thread_policy(self.layer, case.N)
         self.x, self.target = _worker.make_inputs(case)
         # Preallocated like torch's: only the last step of dy is ever non-zero.
         self.dy = np.zeros((case.N, case.T, case.H), dtype=case.dtype)
@@ -73,7 +87,7 @@ class MinirnnBackend:
 
     def env(self) -> dict[str, Any]:
         policy = None
-        try:  # minirnn's BLAS thread decision (made once, at the first recurrent forward)
+        try:  # minirnn's BLAS thread decision (made once, at the first layer)
             from minirnn.train.threads import blas_thread_policy
 
             policy = blas_thread_policy().get("decision")

@@ -73,9 +73,10 @@ def unavailable(cell: Cell) -> str | None:
     cls = type(cell)
     name = cls.fused_kernel
     if name is None:
-        parent = next((b for b in cls.__mro__[1:] if getattr(b, "fused_kernel", None)), None)
-        if parent is not None:
-            parent_kernel = getattr(parent, "fused_kernel")
+        parents = [b for b in cls.__mro__[1:] if issubclass(b, Cell) and b.fused_kernel]
+        if parents:
+            parent = parents[0]
+            parent_kernel = parent.fused_kernel
             own = sorted({m for k in cls.__mro__ if k is not parent and issubclass(k, parent)
                           for m in STEP_MATH if m in k.__dict__})
             return (f"{cls.__name__} overrides {', '.join(own)} of {parent.__name__}, so "
