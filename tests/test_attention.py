@@ -268,6 +268,32 @@ def test_multihead_gradients(case):
     gradcheck_attention(layer, inputs, seed=case["seed"], kwargs=kwargs)
 
 
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_multihead_is_causal_hint_matches_torch(need_weights):
+    """torch's is_causal is a hint that attn_mask is causal (it may then skip the mask):
+    with a causal attn_mask both give the same numbers; without attn_mask both refuse."""
+    torch = _torch()
+    rng = np.random.default_rng(7)
+    layer = MultiheadAttention(4, 2, batch_first=True, seed=7)
+    layer.in_proj_bias.data[...] = rng.standard_normal(12)
+    x = rng.standard_normal((2, 4, 4))
+    inputs = {"query": x[:, :, ::-1].copy(), "key": x, "value": x.copy()}
+    kwargs = dict(attn_mask=np.triu(np.ones((4, 4), bool), 1), is_causal=True,
+                  need_weights=need_weights)
+    out, weights = layer(*inputs.values(), **kwargs)
+    g = rng.standard_normal(out.shape)
+    grads = layer.backward(g)
+    t_out, t_weights, tensors = _run_torch_mha(_torch_mha(layer, torch), inputs, kwargs, g,
+                                               None, torch)
+    _close(out, t_out, "output")
+    if need_weights:
+        _close(weights, t_weights, "weights")
+    for name, d in zip(inputs, grads, strict=True):
+        _close(d, tensors[name].grad, f"d_{name}")
+    with pytest.raises(ValueError, match="is_causal=True needs attn_mask"):
+        layer(x, x, x, is_causal=True)
+
+
 def test_multihead_defaults_follow_torch():
     layer = MultiheadAttention(6, 3)
     assert layer.batch_first is False  # PyTorch's default, unlike the rest of minirnn
