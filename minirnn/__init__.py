@@ -15,6 +15,7 @@ The code lives in the layers of docs/architecture.md (``nn`` <- ``train`` <- ``c
 import minirnn.apps.language_model  # noqa: F401
 from minirnn.nn.cells.base import Cell
 from minirnn.nn.io import load_model as load
+from minirnn.nn.kernels.select import use_kernel
 from minirnn.nn.layers.base import Layer, no_grad
 from minirnn.nn.losses.base import Loss
 from minirnn.nn.model import Sequential
@@ -25,5 +26,5 @@ from minirnn.train.solver import Solver, TrainingDivergedError
 
 __all__ = [
     "Cell", "Layer", "Loss", "Optimizer", "Parameter", "Sequential", "Solver",
-    "TrainingDivergedError", "__version__", "load", "no_grad",
+    "TrainingDivergedError", "__version__", "load", "no_grad", "use_kernel",
 ]

@@ -270,3 +270,58 @@ def test_split_parts_are_awaited_and_their_errors_raised():
 
     with pytest.raises(ValueError, match="in part 1"):  # a worker's error reaches the caller
         split.run_parts(fails_in_part_1, [(0,), (1,)])
+
+
+# ------------------------------------------------------------------ the public switch
+LAYER_CASES = {
+    "lstm": lambda kernel: LSTM(3, 5, num_layers=2, bidirectional=True, seed=8,
+                                recurrent_dropout=0.3, kernel=kernel),
+    "gru": lambda kernel: __import__("minirnn.nn.layers", fromlist=["GRU"]).GRU(
+        3, 5, num_layers=2, bidirectional=True, seed=8, recurrent_dropout=0.3, kernel=kernel),
+    "rnn_relu": lambda kernel: __import__("minirnn.nn.layers", fromlist=["RNN"]).RNN(
+        3, 5, nonlinearity="relu", num_layers=2, seed=8, kernel=kernel),
+    "rnn_nobias": lambda kernel: __import__("minirnn.nn.layers", fromlist=["RNN"]).RNN(
+        3, 5, bias=False, bidirectional=True, seed=8, batch_first=False, kernel=kernel),
+}
+
+
+def _layer_run(layer, x, training):
+    layer.zero_grad()
+    y = layer.forward(x, training=training)
+    dy = np.cos(3 * y)
+    dfinal = tuple(np.sin(s) for s in layer.final_state)
+    dx = layer.backward(dy, dfinal)
+    kind = layer._cache[0][0][0]
+    return kind, [y, dx, *layer.final_state, *layer.initial_state_grad,
+                  *(p.grad.copy() for p in layer.parameters())]
+
+
+@pytest.mark.parametrize("name", sorted(LAYER_CASES))
+@pytest.mark.parametrize("training", [False, True])
+def test_kernel_fused_and_reference_layers_agree(name, training):
+    """kernel="fused" and kernel="reference" on the same weights and dropout masks: the
+    same outputs, states and gradients (float64, to ~1e-12), on the paths they name."""
+    x = np.random.default_rng(9).standard_normal((4, 7, 3))
+    fused, reference = LAYER_CASES[name]("fused"), LAYER_CASES[name]("reference")
+    kind_f, got = _layer_run(fused, x, training)
+    kind_r, want = _layer_run(reference, x, training)
+    assert kind_f == name.split("_")[0] and kind_r == "steps"
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_use_kernel_switches_auto_layers_and_keeps_explicit_ones():
+    from minirnn.nn.kernels import use_kernel
+
+    x = np.random.default_rng(10).standard_normal((2, 5, 3))
+    auto, fused = LSTM(3, 4, seed=0), LSTM(3, 4, seed=0, kernel="fused")
+    y_auto = auto.forward(x)
+    assert auto._cache[0][0][0] == "lstm"
+    with use_kernel("reference"):
+        y_ref = auto.forward(x)
+        assert auto._cache[0][0][0] == "steps"
+        fused.forward(x)
+        assert fused._cache[0][0][0] == "lstm"  # an explicit choice wins
+    np.testing.assert_allclose(y_auto, y_ref, rtol=1e-12, atol=1e-14)
+    auto.forward(x)
+    assert auto._cache[0][0][0] == "lstm"  # restored on exit

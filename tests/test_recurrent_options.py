@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from minirnn import Layer
 from minirnn.check.gradcheck import gradcheck
 from minirnn.check.testing import recurrent_shapes, seeds
-from minirnn.nn.cells import LSTMCell
+from minirnn.nn.cells import GRUCell, LSTMCell, RNNCell
 from minirnn.nn.layers import GRU, LSTM, RNN
 
 TOL = 1e-7
@@ -187,3 +187,54 @@ def test_initializers():
         RNN(2, 3, bias_init="orthogonal")
     with pytest.raises(ValueError, match="forget_bias needs bias=True"):
         LSTMCell(2, 3, bias=False, forget_bias=1.0)
+
+
+# ------------------------------------------------------------------ input_bias
+@pytest.mark.parametrize("cell_class", [LSTMCell, GRUCell, RNNCell])
+def test_input_bias_false_drops_bias_ih_only(cell_class):
+    from minirnn.nn.layers import Recurrent
+
+    layer = Recurrent(cell_class, 3, 4, num_layers=2, bidirectional=True, seed=0,
+                      cell_kwargs={"input_bias": False})
+    names = {n for n, _ in layer.named_parameters()}
+    assert "bias_hh_l1_reverse" in names and not any(n.startswith("bias_ih") for n in names)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 4, 3))
+    assert gradcheck(layer, x, seed=1).max_relative_error <= 1e-7
+    # The same numbers as the usual cell with a zero input bias.
+    full = Recurrent(cell_class, 3, 4, num_layers=2, bidirectional=True, seed=0)
+    state = {k: (np.zeros_like(v) if k.startswith("bias_ih") else layer.state_dict()[k])
+             for k, v in full.state_dict().items()}
+    full.load_state_dict(state)
+    np.testing.assert_allclose(layer.forward(x), full.forward(x), rtol=1e-12, atol=1e-14)
+
+
+def test_bias_false_keeps_pytorch_semantics_and_input_bias_is_checked():
+    cell = LSTMCell(3, 4, bias=False, input_bias=False)
+    assert cell.bias_ih is None and cell.bias_hh is None
+    assert [n for n, _ in LSTMCell(3, 4, bias=False).named_parameters()] == [
+        "weight_ih", "weight_hh"]
+    with pytest.raises(TypeError, match="input_bias must be a bool, got str"):
+        GRUCell(3, 4, input_bias="no")
+    lstm = LSTMCell(3, 4, input_bias=False, forget_bias=1.0)
+    np.testing.assert_array_equal(lstm.bias_hh.data[4:8], 1.0)  # the forget bias in b_hh
+
+
+# ------------------------------------------------------------------ one state check
+def test_cells_and_layers_check_states_alike():
+    cell, layer = LSTMCell(3, 4), LSTM(3, 4)
+    x1, x = np.zeros((2, 3)), np.zeros((2, 5, 3))
+    h, c = np.zeros((2, 4)), np.ones((2, 4))
+    # A list is a state as a tuple is, for the cell and for the layer.
+    np.testing.assert_array_equal(cell.forward(x1, [h, c])[1], cell.forward(x1, (h, c))[1])
+    layer.forward(x, [h[None], c[None]])
+    for bad, shown in ((h, "ndarray"), ((h,), "tuple of length 1"), ([h, c, c], "list of")):
+        with pytest.raises(ValueError, match=f"tuple of 2 arrays .*got {shown}"):
+            cell.forward(x1, bad)
+        layer_bad = bad[None] if isinstance(bad, np.ndarray) else type(bad)(
+            s[None] for s in bad)
+        with pytest.raises(ValueError, match=f"tuple of 2 arrays .*got {shown}"):
+            layer.forward(x, layer_bad)
+    with pytest.raises(ValueError, match=r"state 'c': expected shape \(2, 4\), got \(2, 3\)"):
+        cell.forward(x1, (h, np.zeros((2, 3))))
+    with pytest.raises(TypeError, match="dtype"):
+        cell.forward(x1, (h, np.zeros((2, 4), np.int64)))
