@@ -239,7 +239,7 @@ def test_prediction_csv_has_the_date_column_and_the_datas_precision(tmp_path):
 
 def _parsers(parser, path=()):
     """Every (command path, parser) under ``parser``."""
-    from minirnn.apps.sweeps.runner import _subcommands
+    from minirnn.cli._common import subcommands as _subcommands
 
     yield path, parser
     for name, sub in _subcommands(parser).items():

@@ -42,23 +42,23 @@ def _trials(storage, study):
 
 # ------------------------------------------------------------------------- search spaces
 def test_space_defaults_pinned_and_file_override(tmp_path):
-    from minirnn.apps.sweeps.runner import task_actions
+    from minirnn.apps.sweeps.runner import task_fields
 
-    actions = task_actions("adding")
-    space = make_space("adding", actions, None, pinned={"cell"})
+    fields = task_fields("adding")
+    space = make_space("adding", fields, None, pinned={"cell"})
     assert "cell" not in space and "look_back" not in space  # pinned; not an adding option
     assert space["lr"].log and space["lr"].low < space["lr"].high
     assert space["hidden_size"].integer
     toml = tmp_path / "space.toml"
     toml.write_text('lr = {low = 1e-3, high = 1e-2, log = true}\ncell = ["gru"]\n'
                     'hidden-size = 32\n')
-    space = make_space("adding", actions, toml, pinned=set())
+    space = make_space("adding", fields, toml, pinned=set())
     assert space["lr"].low == 1e-3 and space["cell"].choices == ("gru",)
     assert space["hidden_size"].fixed and space["hidden_size"].value == 32
     assert "batch_size" in space  # defaults kept for names the file does not mention
     only = tmp_path / "only.json"
     only.write_text(json.dumps({"defaults": False, "layers": {"low": 1, "high": 3}}))
-    assert list(make_space("adding", actions, only, pinned=set())) == ["layers"]
+    assert list(make_space("adding", fields, only, pinned=set())) == ["layers"]
     assert load_space_file(only)["layers"] == {"low": 1, "high": 3}
 
 
@@ -71,12 +71,12 @@ def test_space_defaults_pinned_and_file_override(tmp_path):
     ('lr = [1e-3', "not valid TOML"),
 ])
 def test_space_file_errors_name_the_problem(tmp_path, text, message):
-    from minirnn.apps.sweeps.runner import task_actions
+    from minirnn.apps.sweeps.runner import task_fields
 
     path = tmp_path / "space.toml"
     path.write_text(text + "\n")
     with pytest.raises(ValueError, match=message):
-        make_space("adding", task_actions("adding"), path, pinned=set())
+        make_space("adding", task_fields("adding"), path, pinned=set())
 
 
 def test_param_parsing_infers_kinds():

@@ -31,12 +31,13 @@ from minirnn.apps.data.text import (
     stream_batches,
     stream_window_count,
 )
+from minirnn.apps.recurrent import recurrent_layer
 from minirnn.nn._validation import check_float_dtype, check_positive_int, check_probability
 from minirnn.nn.layers.base import Layer
 from minirnn.nn.layers.dense import Dense
 from minirnn.nn.layers.embedding import Embedding, as_indices
 from minirnn.nn.losses.classification import CrossEntropy
-from minirnn.nn.registry import RECURRENT_LAYERS, recurrent_layer_class, register_layer
+from minirnn.nn.registry import RECURRENT_LAYERS, register_layer
 from minirnn.train.solver import History, Solver
 from minirnn.train.threads import (
     SPLIT_MIN_BATCH,
@@ -117,9 +118,8 @@ class LanguageModel(Layer):
         rng = np.random.default_rng(seed)
         size = len(self.vocab)
         self.encoder = Embedding(size, self.embedding_dim, dtype=dt, seed=rng)
-        self.rnn = recurrent_layer_class(cell)(self.embedding_dim, self.hidden_size,
-                                               self.num_layers, dropout=self.dropout, dtype=dt,
-                                               seed=rng)
+        self.rnn = recurrent_layer(cell, self.embedding_dim, self.hidden_size, self.num_layers,
+                                   dropout=self.dropout, dtype=dt, seed=rng)
         self.decoder = Dense(self.hidden_size, size, dtype=dt, seed=rng)
         self.add_layer("encoder", self.encoder)
         self.add_layer("rnn", self.rnn)

@@ -16,19 +16,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from minirnn.cli import classify, gradcheck, series, sweep, text, toy_tasks
-from minirnn.cli._common import (
-    OPTIMIZERS,
-    DivergedError,
-    Interrupted,
-    UsageError,
-    check_output_path,
-    optimizer_default_lr,
-    prepare_output,
-    resume_argv,
-    write_divergence,
-)
-from minirnn.cli.toy_tasks import build_adding_model
+from minirnn.apps.tasks import RunDivergedError, RunInterrupted, build_adding_model
+from minirnn.cli import classify, gradcheck, predict, series, sweep, text, toy_tasks
+from minirnn.cli._common import UsageError, check_output_path, prepare_output, resume_argv
 from minirnn.nn.version import __version__
 
 __all__ = ["UsageError", "build_adding_model", "main", "parse_args"]
@@ -83,20 +73,20 @@ def _parser() -> argparse.ArgumentParser:
     tasks = train.add_subparsers(dest="task", required=True)
     toy_tasks.add_parsers(tasks, fmt)
     series.add_parsers(tasks, commands, fmt)
+    predict.add_parser(commands, fmt)
     classify.add_parser(tasks, fmt)
     text.add_parsers(tasks, commands, fmt)
     gradcheck.add_parser(commands, fmt)
     sweep.add_train_options(tasks)  # after every task: --seeds, --from-study
-    sweep.add_parser(commands, fmt)
+    sweep.add_parser(commands, tasks, fmt)
     return parser
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse a ``minirnn`` command line as ``main`` does, without running it.
 
-    Also used to drive tasks from code (:mod:`minirnn.apps.sweeps`). ``args.argv`` keeps the
-    tokens (a ``--resume`` run gets its saved command line); ``--lr`` left out becomes the
-    optimizer's default. Raises UsageError for a bad ``--resume``.
+    ``args.argv`` keeps the tokens (a ``--resume`` run gets its saved command line); ``--lr``
+    left out stays None: the task chooses its rate. Raises UsageError for a bad ``--resume``.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
@@ -106,9 +96,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         full = resume_argv(argv, args.resume)
         args = parser.parse_args(full)
         args.argv = full[:-4]  # reproducing the run does not resume it
-    if getattr(args, "lr", 0) is None and getattr(args, "optimizer", None) in OPTIMIZERS:
-        # No --lr: the optimizer's own default (as torch and Keras), for every command.
-        args.lr = optimizer_default_lr(args.optimizer)
     return args
 
 
@@ -128,7 +115,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from minirnn.train.threads import keep_thread_policy
 
     keep_thread_policy()
-    args = None
     try:
         args = parse_args(argv)
         if hasattr(args, "overwrite"):  # a command that writes a run folder
@@ -143,12 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             created.rmdir()
         _error(str(exc))
         return 2
-    except DivergedError as exc:
-        assert args is not None
-        written = write_divergence(args, exc.error)
-        _error(f"training diverged: {exc}; wrote {written}")
+    except RunDivergedError as exc:
+        _error(f"training diverged: {exc}; wrote {exc.written}")
         return 1
-    except Interrupted as exc:
+    except RunInterrupted as exc:
         print(f"minirnn: interrupted; {exc.saved}", file=sys.stderr, flush=True)
         return 130
     except KeyboardInterrupt:

@@ -1,18 +1,16 @@
-"""Pieces shared by the ``minirnn`` subcommands: errors, model builders, training, output."""
+"""Pieces shared by the ``minirnn`` subcommands: the user's errors, argument types, the
+run folder, and the bridge from parsed options to the task API (:mod:`minirnn.apps.tasks`)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
+import dataclasses
 import datetime
-import hashlib
-import inspect
 import json
 import math
 import os
-import platform
-import shlex
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,38 +18,22 @@ from typing import Any
 
 import numpy as np
 
-from minirnn.check.diagnostics import gradient_flow
-from minirnn.nn.io import ModelFileError, check_model_arrays, read_file, save_model
-from minirnn.nn.layers import GRU, LSTM, RNN, Dense, LastStep, Recurrent
-from minirnn.nn.losses import Loss
-from minirnn.nn.model import Sequential
-from minirnn.nn.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
-from minirnn.train.callbacks import Callback, EarlyStopping, ProgressBar, TimeLimit
-from minirnn.train.solver import History, Solver, TrainingDivergedError
+from minirnn.apps.data.io import column_index
+from minirnn.apps.tasks import TaskConfig, TaskError, TaskResult, config_class, run
+from minirnn.apps.tasks.run_folder import run_record, write_json
+from minirnn.nn.registry import OPTIMIZERS, RECURRENT_LAYERS, default_lr
+from minirnn.train.callbacks import Callback, EpochLine, ProgressBar
 
-CELLS: dict[str, Callable[..., Recurrent]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
-OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
-    "adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad}
+__all__ = [
+    "UsageError", "add_common", "add_run_folder_options", "check_output_path", "clip_norm",
+    "config_from_args", "csv_decimals", "date_arg", "nonnegative_int", "parse_number",
+    "positive_float", "positive_int", "prepare_output", "printing_callbacks", "refuse_options",
+    "resume_argv", "run_config", "subcommands", "train_task", "write_predictions",
+]
 
 
 class UsageError(Exception):
     """A problem with the user's input: reported as one line, exit status 2."""
-
-
-class DivergedError(Exception):
-    """Training diverged: the report and history are written, exit status 1."""
-
-    def __init__(self, error: TrainingDivergedError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C after which the run's files were still written: exit status 130."""
-
-    def __init__(self, saved: str) -> None:
-        super().__init__(saved)
-        self.saved = saved
 
 
 def check_output_path(path: str, option: str = "--output") -> None:
@@ -66,207 +48,59 @@ def check_output_path(path: str, option: str = "--output") -> None:
         raise UsageError(f"{option} {path}: {existing} is not writable")
 
 
-def many_to_one(cell: str, inputs: int, hidden: int, outputs: int, *, dtype: Any,
-                seed: int | None, num_layers: int, bidirectional: bool) -> Sequential:
-    """Recurrent layer -> last step -> Dense(H, outputs)."""
-    rng = np.random.default_rng(seed)
-    recurrent = CELLS[cell](inputs, hidden, num_layers=num_layers, bidirectional=bidirectional,
-                            dtype=dtype, seed=rng)
-    return Sequential(recurrent, LastStep(),
-                      Dense(recurrent.output_size, outputs, dtype=dtype, seed=rng))
+# ------------------------------------------------------------------ options -> task API
+_FIELD = re.compile(r"^([a-z][a-z0-9_]*)\b")
 
 
-# ------------------------------------------------------------------------------- output
-class EpochLine(Callback):
-    """One line per epoch with the task's own names for the metrics."""
-
-    def __init__(self, metric: str) -> None:
-        self.metric = metric
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        text = f"epoch {epoch + 1:3d}/{self.solver.epochs}  train {self.metric} {logs['loss']:.5f}"
-        if "val_loss" in logs:
-            text += f"  val {self.metric} {logs['val_loss']:.5f}"
-        text += f"  grad norm {logs['grad_norm']:.3f}  {logs['time']:.1f}s"
-        print(text, flush=True)
+def _as_flag(message: str, fields: set[str]) -> str:
+    """``"seq_len must be ..."`` -> ``"--seq-len must be ..."`` (the option the user typed)."""
+    match = _FIELD.match(message)
+    if match and match.group(1) in fields:
+        return "--" + match.group(1).replace("_", "-") + message[match.end():]
+    return message
 
 
-def write_history(folder: Path, history: History) -> None:
-    keys = sorted(history.history)
-    with open(folder / "history.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["epoch", *keys])
-        for i, epoch in enumerate(history.epoch):
-            writer.writerow([epoch + 1, *(history.history[k][i] for k in keys)])
-    (folder / "history.json").write_text(json.dumps(
-        {"epoch": [e + 1 for e in history.epoch], **history.history}, indent=1))
+def config_from_args(args: argparse.Namespace) -> TaskConfig:
+    """The task's configuration from the parsed options of ``minirnn train TASK``.
 
-
-def plot_run(folder: Path, history: History, grad_flow: np.ndarray | None, title: str,
-             loss_label: str = "loss") -> None:
-    try:
-        from minirnn.train.plots import plot_grad_flow, plot_history
-    except ImportError:
-        print("matplotlib is not installed: skipping the figures "
-              "(pip install 'minirnn[plot]')", flush=True)
-        return
-    plot_history({title: history}, folder / "loss.png", ylabel=loss_label,
-                 title=f"{title}: training and validation loss")
-    written = ["loss.png"]
-    if grad_flow is not None:
-        plot_grad_flow({title: grad_flow}, folder / "grad_flow.png")
-        written.append("grad_flow.png")
-    print(f"figures: {', '.join(str(folder / w) for w in written)}", flush=True)
-
-
-# ---------------------------------------------------------------------------- training
-def optimizer_default_lr(name: str) -> float:
-    """The optimizer's own default learning rate (as in torch and Keras)."""
-    return float(inspect.signature(OPTIMIZERS[name]).parameters["lr"].default)
-
-
-def init_weights(model: Sequential, path: str) -> None:
-    """Load the weights of a saved model into ``model`` (``--init-from``), checked first."""
-    try:
-        _, arrays = read_file(path, "model")
-        state = check_model_arrays(model, arrays, path)
-    except ModelFileError as exc:
-        saved = header_layers(path)
-        raise UsageError(f"--init-from {exc}" + (f"; the file holds {saved}: pass the same "
-                                                 "--cell, --hidden-size, --layers and task "
-                                                 "options as when it was trained"
-                                                 if saved else "")) from exc
-    model.load_state_dict(state)
-
-
-def header_layers(path: str) -> str:
-    """A short description of the layers saved in a model file ('' if unreadable)."""
-    try:
-        header, _ = read_file(path, "model")
-        layers = header["model"]["config"]["layers"]
-        return ", ".join(
-            f"{spec['class']}(" + ", ".join(f"{k}={spec['config'][k]}" for k in
-                                            ("input_size", "hidden_size", "num_layers",
-                                             "in_features", "out_features")
-                                            if k in spec["config"]) + ")"
-            for spec in layers)
-    except (ModelFileError, KeyError, TypeError):
-        return ""
-
-
-def make_solver(args: argparse.Namespace, model: Sequential, loss: Loss, metric: str,
-                lr: float | None = None) -> tuple[Solver, EarlyStopping]:
-    """The Solver every ``train`` task uses, configured from the common options.
-
-    ``lr`` (else ``--lr``) None means the optimizer's own default; ``args.lr`` is set to
-    the rate used. ``--init-from`` loads weights into ``model``; the run folder gets a
-    checkpoint every epoch so ``--resume`` can continue the run.
+    Raises UsageError (naming the option as typed) when the configuration refuses a value.
     """
-    if getattr(args, "init_from", None):
-        init_weights(model, args.init_from)
-    stopper = EarlyStopping(patience=args.patience, restore_best_weights=True)
+    cls = config_class(args.task)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    values = {name: getattr(args, name) for name in fields if hasattr(args, name)}
+    if "resume" in fields:
+        values["resume"] = bool(getattr(args, "resume", None))
+    try:
+        return cls(**values)
+    except ValueError as exc:
+        raise UsageError(_as_flag(str(exc), fields)) from exc
+
+
+def printing_callbacks(args: argparse.Namespace, loss_name: str) -> list[Callback]:
+    """A progress bar when asked (or on a terminal) and a line per epoch, unless --quiet."""
+    if getattr(args, "quiet", False):
+        return []
     callbacks: list[Callback] = []
-    quiet = getattr(args, "quiet", False)
-    if not quiet and (args.progress or (args.progress is None and sys.stdout.isatty())):
-        # Before EpochLine: the bar closes before the epoch's summary line is printed.
+    progress = getattr(args, "progress", None)
+    if progress or (progress is None and sys.stdout.isatty()):
+        # Before the epoch line: the bar closes before the epoch's summary line is printed.
         callbacks.append(ProgressBar(every_batches=100, epoch_summary=False))
-    if not quiet:
-        callbacks.append(EpochLine(metric))
-    callbacks.append(stopper)
-    callbacks.extend(time_limit(args))
-    # Callbacks a caller adds when it drives a task from code (sweeps: the pruning callback).
-    callbacks.extend(getattr(args, "extra_callbacks", ()))
-    lr = lr if lr is not None else getattr(args, "lr", None)
-    opt_class = OPTIMIZERS[args.optimizer]
-    optimizer = opt_class(model) if lr is None else opt_class(model, lr=lr)
-    args.lr = optimizer.lr
-    checkpoint = Path(args.output) / "checkpoint.npz" if getattr(args, "output", None) else None
-    solver = Solver(model, loss=loss, optimizer=optimizer, batch_size=args.batch_size,
-                    epochs=args.epochs, seed=args.seed, clip_norm=args.clip_norm,
-                    callbacks=callbacks, checkpoint_path=checkpoint)
-    return solver, stopper
+    callbacks.append(EpochLine(loss_name=loss_name))
+    return callbacks
 
 
-def time_limit(args: argparse.Namespace) -> list[Callback]:
-    """``[TimeLimit(args.time_limit, verbose=True)]`` if ``--time-limit`` was given, else ``[]``.
+def train_task(args: argparse.Namespace, callbacks: Sequence[Callback]) -> TaskResult:
+    """Run ``minirnn train TASK`` through the task API, printing to standard output.
 
-    Commands that build their own Solver add these callbacks to honour ``--time-limit``.
+    A :class:`~minirnn.apps.tasks.TaskError` becomes a UsageError (one line, status 2).
     """
-    seconds = getattr(args, "time_limit", None)
-    return [] if seconds is None else [TimeLimit(seconds, verbose=True)]
-
-
-def time_limit_report(solver: Solver) -> dict[str, Any]:
-    """How far a run got under ``--time-limit`` (empty without one), for report.json."""
-    for cb in solver.callbacks:
-        if isinstance(cb, TimeLimit):
-            return {"time_limit": {"seconds": cb.seconds, "reached": cb.stopped,
-                                   "epochs_done": cb.epochs_done, "elapsed": cb.elapsed}}
-    return {}
-
-
-def fit(solver: Solver, x: np.ndarray, y: np.ndarray,
-        val: tuple[np.ndarray, np.ndarray]) -> History:
-    """``solver.fit`` with validation data, continuing from the run folder's checkpoint if
-    there is one (only ``--resume`` leaves one there: see :func:`prepare_output`)."""
+    config = config_from_args(args)
     try:
-        return solver.fit(x, y, validation_data=val,
-                          resume=solver.checkpoint_path is not None)
-    except TrainingDivergedError as exc:
-        raise DivergedError(exc) from exc
-    except ModelFileError as exc:
-        raise UsageError(f"cannot resume: {exc}") from exc
+        return run(config, callbacks=callbacks, output=args.output, argv=args.argv)
+    except TaskError as exc:
+        raise UsageError(str(exc)) from exc
 
 
-def finish(args: argparse.Namespace, solver: Solver, stopper: EarlyStopping,
-           report: dict[str, Any], x_probe: np.ndarray, y_probe: np.ndarray, title: str,
-           metadata: dict[str, Any], loss_label: str | None = None) -> None:
-    """Save the model, history, report.json (results + full configuration) and figures.
-
-    ``loss_label`` names the loss axis of the figure with its units (default: the loss
-    class's name).
-    """
-    folder = Path(args.output)
-    folder.mkdir(parents=True, exist_ok=True)
-    if solver.interrupted:
-        print("interrupted: keeping the best weights so far", flush=True)
-    if stopper.best_epoch >= 0:
-        print(f"best validation epoch {stopper.best_epoch + 1} ({stopper.best:.5f}); "
-              "testing those weights", flush=True)
-    save_model(folder / "model.npz", solver.model, metadata=metadata)
-    write_history(folder, solver.history)
-    flow = None
-    if args.grad_flow:
-        loss = solver.loss
-        flow = gradient_flow(solver.model, x_probe, y_probe, loss)
-        np.savetxt(folder / "grad_flow.csv", flow, header="norm of dL/dh_t, t = 0..T-1")
-        ends = f"t=1: {flow[0]:.3g}, t={len(flow)}: {flow[-1]:.3g}"
-        print(f"gradient flow (mean ||dL/dh_t||): {ends}; saved grad_flow.csv", flush=True)
-    full = {**report, **time_limit_report(solver),
-            "status": "interrupted" if solver.interrupted else "finished",
-            "epochs_run": solver.epoch, "config": run_config(args)}
-    write_json(folder / "report.json", full)
-    if not args.no_plot:
-        plot_run(folder, solver.history, flow, title,
-                 loss_label or f"{type(solver.loss).__name__} loss")
-    saved = f"{folder / 'model.npz'}, history.csv, history.json, report.json"
-    print(f"saved {saved}", flush=True)
-    if solver.interrupted:
-        raise Interrupted(f"saved {saved} (model: the best epoch's weights)")
-
-
-def write_divergence(args: argparse.Namespace, error: TrainingDivergedError) -> str:
-    """Write report.json and the history of a diverged run; returns what was written."""
-    folder = Path(args.output)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_history(folder, error.history)
-    write_json(folder / "report.json", {"status": "diverged", "error": str(error),
-                                        "epochs_run": len(error.history),
-                                        "config": run_config(args)})
-    return f"{folder / 'report.json'}, history.csv, history.json"
-
-
-# --------------------------------------------------------------- run folders and config
 def refuse_options(args: argparse.Namespace, command: str, *flags: str) -> None:
     """One line of error for shared options that ``command`` does not support, before any
     work, instead of silently ignoring them (``flags`` as typed, e.g. ``"--init-from"``)."""
@@ -275,52 +109,14 @@ def refuse_options(args: argparse.Namespace, command: str, *flags: str) -> None:
             raise UsageError(f"{flag} is not available for '{command}'")
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON atomically enough for a report (a temporary file, then a rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    tmp.replace(path)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _versions() -> dict[str, str]:
-    import scipy
-
-    from minirnn.nn.version import __version__
-
-    versions = {"minirnn": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
-                "python": platform.python_version(), "platform": platform.platform()}
-    for extra in ("tqdm", "matplotlib"):
-        with contextlib.suppress(ImportError):
-            versions[extra] = __import__(extra).__version__
-    return versions
-
-
-_NOT_CONFIG = {"run", "task_defaults", "argv", "extra_callbacks"}
-
-
+# --------------------------------------------------------------- run folders and config
 def run_config(args: argparse.Namespace) -> dict[str, Any]:
-    """Everything needed to reproduce a run: the command line, every option's value (defaults
-    included), the seed, library versions, and each input file with its SHA-256."""
-    flags = {k: v for k, v in sorted(vars(args).items())
-             if k not in _NOT_CONFIG and not callable(v)}
-    files = {}
-    for key, value in flags.items():
-        if key != "output" and isinstance(value, str) and value and Path(value).is_file():
-            path = Path(value)
-            files[key] = {"path": str(path.resolve()), "bytes": path.stat().st_size,
-                          "sha256": file_sha256(path)}
-    argv = list(getattr(args, "argv", []) or [])
-    return {"command": "minirnn " + shlex.join(argv), "argv": argv, "options": flags,
-            "seed": flags.get("seed"), "files": files, "versions": _versions(),
-            "started": getattr(args, "started", None)}
+    """The report's configuration entry for a command's parsed options (the command line,
+    every option's value, the seed, library versions, input files with their SHA-256)."""
+    options = {k: v for k, v in vars(args).items()
+               if k not in ("argv", "started") and not callable(v)
+               and not isinstance(v, (argparse.ArgumentParser, dict))}
+    return run_record(options, getattr(args, "argv", None), getattr(args, "started", None))
 
 
 def prepare_output(args: argparse.Namespace) -> Path | None:
@@ -403,17 +199,6 @@ def resume_argv(argv: Sequence[str], run_dir: str) -> list[str]:
     return [*saved, *extra, "--output", str(folder), "--resume", str(folder)]
 
 
-def task_splits(make: Callable[..., tuple[np.ndarray, np.ndarray]], dtype: np.dtype,
-                 args: argparse.Namespace) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """Training, validation (half the test size) and test sets from one seeded generator.
-
-    ``make(n, seed=rng, dtype=dtype)`` draws n samples of a built-in task.
-    """
-    rng = np.random.default_rng(args.seed)
-    sizes = (args.train_size, max(args.test_size // 2, 1), args.test_size)
-    return tuple(make(n, seed=rng, dtype=dtype) for n in sizes)
-
-
 def parse_number(text: str, kind: Callable[[str], Any], valid: Callable[[Any], bool],
                  rule: str, *, expected: str | None = None) -> Any:
     """Parse an option's ``text`` with ``kind`` (int or float) for argparse.
@@ -452,9 +237,25 @@ def clip_norm(text: str) -> float | None:
     return positive_float(text)
 
 
-def add_common(parser: argparse.ArgumentParser, task: str, d: dict[str, Any]) -> None:
-    """The options every ``minirnn train TASK`` shares; ``d`` holds the task's defaults."""
-    parser.add_argument("--cell", choices=sorted(CELLS), default=d["cell"], help="recurrent cell")
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommands of a parser by name (empty if it has none)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def date_arg(text: str) -> str | None:
+    """``--date-column``: a column name, or ``none`` for no dates."""
+    return None if text.lower() == "none" else text
+
+
+def add_common(parser: argparse.ArgumentParser, task: str) -> None:
+    """The options every ``minirnn train TASK`` shares, with the defaults of the task's
+    configuration (:mod:`minirnn.apps.tasks`)."""
+    d = config_class(task).defaults()
+    parser.add_argument("--cell", choices=sorted(RECURRENT_LAYERS), default=d["cell"],
+                        help="recurrent cell")
     parser.add_argument("--layers", type=positive_int, default=1, help="stacked layers")
     parser.add_argument("--hidden-size", type=positive_int, default=d["hidden_size"],
                         help="units H")
@@ -465,7 +266,7 @@ def add_common(parser: argparse.ArgumentParser, task: str, d: dict[str, Any]) ->
     parser.add_argument("--batch-size", type=positive_int, default=d["batch_size"],
                         help="mini-batch size")
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
-    lrs = ", ".join(f"{k} {optimizer_default_lr(k):g}" for k in sorted(OPTIMIZERS))
+    lrs = ", ".join(f"{k} {default_lr(k):g}" for k in sorted(OPTIMIZERS))
     parser.add_argument("--lr", type=positive_float, default=None,
                         help=f"learning rate (default: the optimizer's own, as in torch and "
                              f"Keras: {lrs})")
@@ -490,7 +291,7 @@ def add_common(parser: argparse.ArgumentParser, task: str, d: dict[str, Any]) ->
     parser.add_argument("--grad-flow", action="store_true",
                         help="save and plot the norm of dL/dh_t per step after training")
     parser.add_argument("--no-plot", action="store_true", help="do not draw figures")
-    parser.set_defaults(task_defaults=d, run_name=task)
+    parser.set_defaults(run_name=task)
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar with total, ETA and running loss within epochs "
                              "(needs tqdm: pip install 'minirnn[progress]'); default: on when "
@@ -514,8 +315,6 @@ def add_run_folder_options(parser: argparse.ArgumentParser, task: str) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="allow --output to be a folder that already holds a run")
     parser.set_defaults(run_name=task)
-
-
 # ------------------------------------------------------------------ prediction files
 def csv_decimals(path: str | Path, column: str, *, cap: int = 8) -> int:
     """Digits after the decimal point in a CSV column (the most any value uses; at most
@@ -524,10 +323,10 @@ def csv_decimals(path: str | Path, column: str, *, cap: int = 8) -> int:
     try:
         with open(path, newline="") as handle:
             reader = csv.reader(handle)
-            header = [name.strip() for name in next(reader, [])]
-            if column not in header:
-                raise UsageError(f"{path}: no column {column!r}; the header has {header}")
-            index = header.index(column)
+            try:
+                index = column_index(next(reader, []), column, "column", Path(path))
+            except ValueError as exc:
+                raise UsageError(str(exc)) from exc
             for row in reader:
                 if index < len(row):
                     text = row[index].strip().lower()

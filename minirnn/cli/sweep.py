@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from minirnn.apps.sweeps.runner import SweepError, run_seeds, task_fields, train_tasks
+from minirnn.apps.sweeps.space import make_space
+from minirnn.apps.tasks.run_folder import write_json
 from minirnn.cli._common import (
     UsageError,
+    config_from_args,
     positive_float,
     positive_int,
     prepare_output,
     run_config,
-    write_json,
 )
 
 __all__ = ["add_parser", "add_train_options"]
@@ -63,8 +68,9 @@ def _sweep_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
                         help="do not draw figures")
 
 
-def add_parser(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
-    """Add the ``sweep`` command."""
+def add_parser(commands: Any, tasks: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Add the ``sweep`` command (``tasks``: the ``minirnn train`` subparsers, whose options
+    a sweep fixes)."""
     sweep = commands.add_parser(
         "sweep", formatter_class=fmt, epilog=SWEEP_HELP,
         help="hyper-parameter sweep of a built-in task (Optuna: pip install 'minirnn[sweep]')",
@@ -77,7 +83,7 @@ def add_parser(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
     sweep.add_argument("--show", metavar="STUDY", default=None,
                        help="print the results of a study and draw its figures%(default).0s")
     _sweep_options(sweep, defaults=True)
-    sweep.set_defaults(run=run_sweep, sweep_parser=sweep)
+    sweep.set_defaults(run=run_sweep, sweep_parser=sweep, train_parsers=dict(tasks.choices))
 
 
 def _folder(args: argparse.Namespace, study: str) -> Path:
@@ -103,20 +109,59 @@ def _import_optuna() -> Any:
     return study
 
 
-def _pinned(task: str, tokens: Sequence[str]) -> set[str]:
-    """Destination names of the options given in ``tokens``."""
-    from minirnn.apps.sweeps.runner import task_actions
+def _options(parser: argparse.ArgumentParser) -> dict[str, list[argparse.Action]]:
+    """The options of a parser by destination name."""
+    actions: dict[str, list[argparse.Action]] = {}
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            actions.setdefault(action.dest, []).append(action)
+    return actions
 
+
+def _given(parser: argparse.ArgumentParser, tokens: Sequence[str]) -> set[str]:
+    """Destination names of the options given in ``tokens``."""
     given = {t.split("=", 1)[0] for t in tokens if t.startswith("-")}
-    return {dest for dest, action in task_actions(task).items()
-            if given & set(action.option_strings)}
+    return {dest for dest, actions in _options(parser).items()
+            if any(given & set(a.option_strings) for a in actions)}
+
+
+def option_tokens(parser: argparse.ArgumentParser, values: Mapping[str, Any]) -> list[str]:
+    """The command-line options of ``parser`` that give ``values`` (by destination name):
+    ``{"hidden_size": 64, "bidirectional": False}`` -> ``["--hidden-size", "64",
+    "--unidirectional"]`` for ``train classify``."""
+    options = _options(parser)
+    tokens: list[str] = []
+    for dest, value in values.items():
+        for action in options.get(dest, []):
+            if isinstance(action, argparse.BooleanOptionalAction):
+                tokens.append(action.option_strings[0 if value else 1])
+            elif action.nargs == 0:  # store_true / store_false: the flag that stores value
+                if action.const != value:
+                    continue
+                tokens.append(action.option_strings[0])
+            elif value is not None or action.default is not None:
+                text = "none" if value is None else repr(value) if isinstance(value, float) \
+                    else str(value)
+                tokens += [action.option_strings[0], text]
+            break
+    return tokens
+
+
+def parse_quietly(parser: argparse.ArgumentParser, tokens: Sequence[str],
+                  command: str) -> argparse.Namespace:
+    """``parser.parse_args(tokens)`` with argparse's exit turned into a UsageError."""
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            return parser.parse_args(list(tokens))
+    except SystemExit:
+        lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
+        message = lines[-1].split(" error: ", 1)[-1] if lines else "invalid options"
+        raise UsageError(f"{command} {' '.join(tokens)}: {message}") from None
 
 
 def run_sweep(args: argparse.Namespace) -> int:
     st = _import_optuna()
-    from minirnn.apps.sweeps.runner import task_actions, train_tasks
-    from minirnn.apps.sweeps.space import make_space
-
     if args.task is not None and args.task.startswith("-"):  # `sweep --trials 3` with no task
         args.task_options = [args.task, *args.task_options]
         args.task = None
@@ -146,13 +191,17 @@ def run_sweep(args: argparse.Namespace) -> int:
                 raise UsageError(f"{option} is not an option of a sweep's trials")
         name = args.study or args.task
         folder = _folder(args, name)
+        train_parser = args.train_parsers[args.task]
+        parsed = parse_quietly(train_parser, rest, f"minirnn train {args.task}")
+        fields = task_fields(args.task)
+        pinned = _given(train_parser, rest) & set(fields)
+        fixed = {dest: getattr(parsed, dest) for dest in sorted(pinned)}
         try:
-            space = make_space(args.task, task_actions(args.task), args.space,
-                               _pinned(args.task, rest))
+            space = make_space(args.task, fields, args.space, pinned)
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
         spec = st.SweepSpec(
-            task=args.task, options=list(rest), trials=args.trials, study=name,
+            task=args.task, fixed=fixed, trials=args.trials, study=name,
             folder=str(folder), storage="", timeout=args.timeout, pruner=args.pruner,
             sampler=args.sampler, seed=args.sampler_seed,
             space={n: asdict(p) for n, p in space.items()})
@@ -165,7 +214,7 @@ def run_sweep(args: argparse.Namespace) -> int:
               f"storage {st._safe_url(spec.storage)}", flush=True)
         study = st.sweep(spec, n_jobs=args.n_jobs)
         st.report(study, folder, top=args.top, figures=not args.no_plot)
-    except st.SweepError as exc:
+    except SweepError as exc:
         raise UsageError(str(exc)) from exc
     except KeyboardInterrupt:
         print("interrupted: finished trials are kept in the study; run the same command to "
@@ -200,7 +249,7 @@ def add_train_options(tasks: Any) -> None:
                                 "sqlite:///minirnn-sweeps/STUDY/study.db)%(default).0s")
         inner = parser.get_default("run")
         if inner is not None:
-            parser.set_defaults(run=functools.partial(run_train, inner=inner))
+            parser.set_defaults(run=functools.partial(run_train, inner=inner, parser=parser))
 
 
 def _strip(tokens: Sequence[str], names: Sequence[str]) -> list[str]:
@@ -225,26 +274,27 @@ def _task_tokens(args: argparse.Namespace) -> list[str]:
     return argv[start:]
 
 
-def run_train(args: argparse.Namespace, inner: Callable[[argparse.Namespace], int]) -> int:
-    """``minirnn train TASK`` with ``--from-study`` and/or ``--seeds``."""
-    from minirnn.apps.sweeps.runner import _parse, option_args, run_seeds
-
+def run_train(args: argparse.Namespace, inner: Callable[[argparse.Namespace], int],
+              parser: argparse.ArgumentParser) -> int:
+    """``minirnn train TASK`` with ``--from-study`` and/or ``--seeds`` (``parser``: the task's
+    own, ``inner``: its command)."""
     tokens = _strip(_task_tokens(args), _OURS)
     if args.from_study is not None:
         st = _import_optuna()
         folder = Path("minirnn-sweeps") / args.from_study
         try:
             study = st.load_study(args.from_study, _storage(args, folder, must_exist=True))
-            task, options, params, best = st.best_options(study)
-        except st.SweepError as exc:
+            task, fixed, params, best = st.best_options(study)
+        except SweepError as exc:
             raise UsageError(str(exc)) from exc
         if task != args.task:
             raise UsageError(f"study {args.from_study!r} swept {task!r}, not {args.task!r}")
-        tokens = [*options, *option_args(params), *tokens]
+        tokens = [*option_tokens(parser, {**fixed, **params}), *tokens]
         print(f"best trial {best.number} of study {args.from_study!r} (val_loss "
               f"{best.value:.5g}): minirnn train {task} {' '.join(tokens)}", flush=True)
         seeds, n_jobs, folder_now = args.seeds, args.n_jobs, getattr(args, "output", None)
-        args = _parse(["train", task, *tokens])
+        args = parse_quietly(parser, tokens, f"minirnn train {task}")
+        args.command, args.task, args.argv = "train", task, ["train", task, *tokens]
         args.seeds, args.n_jobs = seeds, n_jobs
         if folder_now is not None and hasattr(args, "overwrite"):
             # main() made the run folder already; record this configuration in it.
@@ -259,11 +309,13 @@ def run_train(args: argparse.Namespace, inner: Callable[[argparse.Namespace], in
     if getattr(args, "resume", None):
         raise UsageError("--seeds cannot resume a run")
     seeds = [args.seed + i for i in range(args.seeds)]
-    options = _strip(tokens, ("--seed", "--output", "--resume"))
+    params = {k: v for k, v in config_from_args(args).as_dict().items() if k != "seed"}
     print(f"{args.task}: {len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), {args.n_jobs} at a "
           f"time; each run in {os.path.join(args.output, 'seed-<s>')}", flush=True)
     try:
-        summary = run_seeds(args.task, options, seeds, output=args.output, n_jobs=args.n_jobs)
+        summary = run_seeds(args.task, params, seeds, output=args.output, n_jobs=args.n_jobs)
+    except SweepError as exc:
+        raise UsageError(str(exc)) from exc
     except KeyboardInterrupt:
         print("interrupted", flush=True)
         return 130

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from minirnn.apps.data.text import TextError, encode_file, ngram_baselines, split_text
-from minirnn.apps.language_model import LanguageModel, TextSolver, bits_per_token, perplexity
+from minirnn.apps.data.text import TextError
+from minirnn.apps.language_model import LanguageModel
+from minirnn.apps.tasks import TextConfig
+from minirnn.apps.tasks.text import SMALL_BATCH_LR, TEXT_DEFAULTS, describe_loss
 from minirnn.cli._common import (
     UsageError,
     add_run_folder_options,
@@ -20,32 +20,13 @@ from minirnn.cli._common import (
     parse_number,
     positive_float,
     positive_int,
-    run_config,
-    write_history,
-    write_json,
+    train_task,
 )
-from minirnn.nn.io import ModelFileError, load_model, save_model
-from minirnn.nn.optim import Adam
-from minirnn.train.callbacks import Callback, TimeLimit
-from minirnn.train.solver import TrainingDivergedError
+from minirnn.nn.io import ModelFileError, load_model
+from minirnn.nn.registry import RECURRENT_LAYERS
+from minirnn.train.callbacks import Callback
 
-__all__ = ["TEXT_DEFAULTS", "add_parsers"]
-
-#: Defaults of ``minirnn train text``, chosen for learning speed per second of a 2-core
-#: CPU with numpy (see docs/text.md for the measurements behind them).
-TEXT_DEFAULTS: dict[str, Any] = {
-    "embedding_dim": 64, "hidden_size": 256, "seq_len": 100, "batch_size": 64, "lr": 5e-3,
-    "clip_norm": 5.0, "epochs": 50, "max_vocab": 10000, "eval_tokens": 65536,
-    # A --time-limit below short_budget_seconds trains on windows of short_budget_seq_len:
-    # twice the updates per token paid off at 60 s and cost ~1 % at 300 s (docs/text.md).
-    "short_budget_seconds": 150.0, "short_budget_seq_len": 50,
-    # Validate after this many tokens per stream (200 windows of 100), so the share of
-    # the time spent validating does not depend on the window length.
-    "eval_tokens_per_stream": 20000,
-}
-#: Adam's learning rate when a text too short for the default streams trains on fewer
-#: (the rate measured best with 32 streams).
-SMALL_BATCH_LR = 3e-3
+__all__ = ["add_parsers"]
 
 
 class TextProgress(Callback):
@@ -87,113 +68,12 @@ class TextProgress(Callback):
         self._print(text)
 
 
-def describe_loss(nats: float, unit: str) -> str:
-    """``X nats/char Y bits/char`` (characters) or ``X nats/word, perplexity P`` (words)."""
-    if unit == "char":
-        return f"{nats:.4f} nats/char {bits_per_token(nats):.4f} bits/char"
-    return f"{nats:.4f} nats/{unit} perplexity {perplexity(nats):.1f}"
-
-
 def train_text(args: argparse.Namespace) -> int:
-    path = Path(args.file)
-    if not path.is_file():
-        raise UsageError(f"--file {args.file}: no such file")
-    folder = Path(args.output)  # created by prepare_output before this runs
+    """``minirnn train text``: the task API, with the speed and running loss printed every
+    ``--progress-every`` seconds and a line per evaluation."""
     unit = "char" if args.level == "char" else "word"
-    try:
-        codes, vocab = encode_file(path, level=args.level, max_size=args.max_vocab)
-    except OSError as exc:
-        raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
-    except TextError as exc:
-        raise UsageError(str(exc)) from exc
-    train, val = split_text(codes, 0.1)
-    if args.seq_len is None:
-        short = args.time_limit is not None and \
-            args.time_limit < TEXT_DEFAULTS["short_budget_seconds"]
-        args.seq_len = TEXT_DEFAULTS["short_budget_seq_len" if short else "seq_len"]
-    if args.eval_every is None:
-        args.eval_every = max(1, TEXT_DEFAULTS["eval_tokens_per_stream"] // args.seq_len)
-    if args.batch_size is None:  # the default: fewer streams if the text is too short
-        fits = len(train) // (args.seq_len + 1)
-        args.batch_size = max(1, min(TEXT_DEFAULTS["batch_size"], fits))
-        if args.lr is None and args.batch_size < TEXT_DEFAULTS["batch_size"]:
-            args.lr = SMALL_BATCH_LR
-    if args.lr is None:
-        args.lr = TEXT_DEFAULTS["lr"]
-    need = args.batch_size * (args.seq_len + 1)
-    if len(train) < need or len(val) < args.seq_len + 1:
-        raise UsageError(
-            f"{args.file} has {len(codes):,} {unit}s, shorter than one window: training on "
-            f"the first 90% needs batch size x (seq len + 1) = {args.batch_size} x "
-            f"{args.seq_len + 1} = {need:,} {unit}s and the last 10% at least "
-            f"{args.seq_len + 1}; use a longer text or smaller --batch-size / --seq-len")
-    dtype = np.dtype(args.dtype)
-    model = LanguageModel(vocab, args.embedding_dim, args.hidden_size, args.layers, args.cell,
-                          args.dropout, dtype=dtype, seed=args.seed)
-    callbacks: list[Callback] = [TextProgress(unit, args.progress_every)]
-    limit = None
-    if args.time_limit is not None:
-        limit = TimeLimit(args.time_limit, verbose=True)
-        callbacks.append(limit)
-    callbacks.extend(getattr(args, "extra_callbacks", ()))  # e.g. a sweep's pruning callback
-    solver = TextSolver(model, seq_len=args.seq_len, batching=args.batching,
-                        steps_per_epoch=args.eval_every, val_tokens=args.eval_tokens,
-                        batch_size=args.batch_size,
-                        epochs=_epochs(args, len(train)), seed=args.seed,
-                        optimizer=Adam(model, lr=args.lr), clip_norm=args.clip_norm,
-                        callbacks=callbacks)
-    print(f"{args.file}: {len(codes):,} {unit}s, vocabulary {len(vocab)}; training on the "
-          f"first {len(train):,}, validating on the last {len(val):,}; {model!r}, windows of "
-          f"{args.seq_len} x batch {args.batch_size}", flush=True)
-    baselines = ngram_baselines(train, val, len(vocab))
-    print("baselines on the validation span (counts of the training span, add-one): "
-          + ", ".join(f"{name} {describe_loss(nats, unit)}" for name, nats in baselines.items()),
-          flush=True)
-    start = time.perf_counter()
-    try:
-        history = solver.fit_text(train, val)
-    except TrainingDivergedError as exc:
-        raise UsageError(f"training diverged: {exc}") from exc
-    elapsed = time.perf_counter() - start
-    if solver.interrupted:
-        print("interrupted: keeping the best weights so far", flush=True)
-    # The model holds the best weights seen (TimeLimit / Ctrl-C) or the last ones; the
-    # periodic validations may use part of the span: evaluate once on all of it.
-    best = model.evaluate(val, args.batch_size, args.seq_len)
-    speed = solver.tokens_seen / max(sum(history["time"]), 1e-9) if len(history) else 0.0
-    sample = model.generate("", args.sample_length, temperature=0.8, seed=args.seed)
-    save_model(folder / "model.npz", model, metadata={"task": "text", "level": args.level,
-                                                      "seq_len": args.seq_len})
-    write_history(folder, history)
-    report: dict[str, Any] = {
-        "task": "text", "file": str(path), "level": args.level,
-        "status": "interrupted" if solver.interrupted else "finished",
-        "config": run_config(args),
-        "vocabulary_size": len(vocab), "tokens": len(codes), "train_tokens": len(train),
-        "val_tokens": len(val), "val_loss_nats": best, "val_bits": bits_per_token(best),
-        "val_perplexity": perplexity(best), "baselines_val_loss_nats": baselines,
-        "tokens_seen": solver.tokens_seen,
-        "tokens_per_second": speed, "elapsed_seconds": elapsed,
-        "evaluations": len(history), "interrupted": solver.interrupted, "sample": sample,
-    }
-    if limit is not None:
-        report["time_limit"] = {"seconds": limit.seconds, "reached": limit.stopped,
-                                "elapsed": limit.elapsed}
-    write_json(folder / "report.json", report)
-    print(f"sample (temperature 0.8):\n{sample}\n", flush=True)
-    print(f"saved {folder / 'model.npz'}, history.csv, history.json, report.json", flush=True)
-    best_baseline = min(baselines, key=lambda name: baselines[name])
-    verdict = "beats" if best < baselines[best_baseline] else "does NOT beat"
-    print(f"validation loss {describe_loss(best, unit)}  ({solver.tokens_seen:,} {unit}s in "
-          f"{elapsed:.0f}s, {speed:,.0f} {unit}s/s); {verdict} the {best_baseline} baseline "
-          f"{baselines[best_baseline]:.4f}", flush=True)
+    train_task(args, [TextProgress(unit, args.progress_every)])
     return 0
-
-
-def _epochs(args: argparse.Namespace, train_tokens: int) -> int:
-    """Evaluation rounds covering ``--epochs`` passes over the text."""
-    per_pass = max(1, (train_tokens // args.batch_size - 1 + args.seq_len - 1) // args.seq_len)
-    return max(1, math.ceil(args.epochs * per_pass / args.eval_every))
 
 
 def sample_text(args: argparse.Namespace) -> int:
@@ -247,7 +127,8 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
                         "<eos>, rare words become <unk>)")
     p.add_argument("--max-vocab", type=positive_int, default=d["max_vocab"],
                    help="word level: keep this many most frequent words (incl. <unk>)")
-    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm")
+    p.add_argument("--cell", choices=sorted(RECURRENT_LAYERS),
+                   default=TextConfig.defaults()["cell"])
     p.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers")
     p.add_argument("--hidden-size", type=positive_int, default=d["hidden_size"], help="units H")
     p.add_argument("--embedding-dim", type=positive_int, default=d["embedding_dim"],
@@ -289,7 +170,7 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
                    help="seed of weights and sampling")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     add_run_folder_options(p, "text")
-    p.set_defaults(run=train_text, task_defaults=d)
+    p.set_defaults(run=train_text)
 
     s = commands.add_parser("sample", formatter_class=fmt,
                             help="generate text with a model from 'minirnn train text'")

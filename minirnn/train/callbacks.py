@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from minirnn.train.solver import Solver
 
 __all__ = [
-    "Callback", "EarlyStopping", "LambdaCallback", "ModelCheckpoint", "ProgressBar",
-    "ProgressPrinter", "TimeLimit", "monitor_mode",
+    "Callback", "EarlyStopping", "EpochLine", "LambdaCallback", "ModelCheckpoint",
+    "ProgressBar", "ProgressPrinter", "TimeLimit", "monitor_mode",
 ]
 
 
@@ -222,6 +222,39 @@ class ProgressPrinter(Callback):
         if "samples_per_second" in logs:
             parts.append(f"{logs['samples_per_second']:.0f} samples/s")
         self._print("  ".join(parts))
+
+
+class EpochLine(Callback):
+    """One line per epoch with the task's own names for the numbers of the epoch logs.
+
+    ``epoch   3/10  train MSE 0.01234  val MSE 0.01301  grad norm 0.412  1.3s``: the epoch,
+    then each column whose key is in the logs, then the epoch's time.
+
+    Parameters
+    ----------
+    columns : sequence of (key, label, format)
+        Log key, the label printed before its value, and the value's format spec. Default:
+        the training and validation loss (5 decimals) and the gradient norm (3 decimals).
+    loss_name : str
+        Name of the loss in the default labels (``train MSE``, ``val MSE``).
+    stream : text stream, optional
+        Where to print (default: standard output at the time of printing).
+    """
+
+    def __init__(self, columns: list[tuple[str, str, str]] | None = None,
+                 loss_name: str = "loss", stream: IO[str] | None = None) -> None:
+        self.columns = columns if columns is not None else [
+            ("loss", f"train {loss_name}", ".5f"), ("val_loss", f"val {loss_name}", ".5f"),
+            ("grad_norm", "grad norm", ".3f")]
+        self.stream = stream
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        parts = [f"epoch {epoch + 1:3d}/{self.solver.epochs}"]
+        parts += [f"{label} {logs[key]:{spec}}" for key, label, spec in self.columns
+                  if key in logs]
+        if "time" in logs:
+            parts.append(f"{logs['time']:.1f}s")
+        print("  ".join(parts), file=self.stream or sys.stdout, flush=True)
 
 
 class ProgressBar(Callback):

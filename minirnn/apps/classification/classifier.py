@@ -21,6 +21,7 @@ from minirnn.apps.classification.neighbors import (
     paa,
     to_common_length,
 )
+from minirnn.apps.recurrent import make_solver, recurrent_network
 from minirnn.nn.io import (
     ModelFileError,
     load_metadata,
@@ -29,11 +30,11 @@ from minirnn.nn.io import (
     save_model,
     write_file,
 )
-from minirnn.nn.layers import Dense, Dropout, SequencePooling
+from minirnn.nn.layers import SequencePooling
 from minirnn.nn.losses import CrossEntropy
 from minirnn.nn.metrics import softmax
 from minirnn.nn.model import Sequential
-from minirnn.nn.registry import OPTIMIZERS, RECURRENT_LAYERS, make_optimizer, recurrent_layer_class
+from minirnn.nn.registry import OPTIMIZERS, RECURRENT_LAYERS
 from minirnn.train.callbacks import Callback, EarlyStopping, TimeLimit
 from minirnn.train.solver import History, Solver
 
@@ -182,7 +183,7 @@ class SequenceClassifier:
                  normalize: str = "global", max_steps: int | None = 100,
                  downsample: str = "mean", derivative: bool | str = "auto", epochs: int = 150,
                  batch_size: int = 16, lr: float = 3e-3, optimizer: str = "adam",
-                 clip_norm: float = 1.0,
+                 clip_norm: float | None = 1.0,
                  patience: int = 30, validation_fraction: float = 0.2, dropout: float = 0.3,
                  class_weight: Any = None, seed: int = 0, dtype: Any = np.float32,
                  n_models: int = 3, refit: bool = False, neighbors: float = 0.5,
@@ -227,7 +228,8 @@ class SequenceClassifier:
                        "downsample": downsample, "derivative": derivative,
                        "epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr),
                        "optimizer": optimizer,
-                       "clip_norm": float(clip_norm), "patience": int(patience),
+                       "clip_norm": None if clip_norm is None else float(clip_norm),
+                       "patience": int(patience),
                        "validation_fraction": float(validation_fraction),
                        "dropout": float(dropout), "n_models": n_models, "refit": bool(refit),
                        "neighbors": float(neighbors), "neighbor_distances": neighbor_distances,
@@ -383,16 +385,11 @@ class SequenceClassifier:
     # --------------------------------------------------------------------- model
     def _build(self, features: int, classes: int, member: int = 0) -> Sequential:
         c = self.config
-        rng = np.random.default_rng(c["seed"] + member)
-        rnn = recurrent_layer_class(c["cell"])(
-            features, c["hidden_size"], num_layers=c["num_layers"],
-            bidirectional=c["bidirectional"], dtype=self.dtype, seed=rng)
         modes = c["pooling"].split(",")
-        pool = SequencePooling(modes[member % len(modes)])
-        head = Dense(pool.output_size(rnn.output_size), classes, dtype=self.dtype, seed=rng)
-        if c["dropout"] > 0:
-            return Sequential(rnn, pool, Dropout(c["dropout"], seed=rng), head)
-        return Sequential(rnn, pool, head)
+        return recurrent_network(c["cell"], features, c["hidden_size"], classes,
+                                 read_out=modes[member % len(modes)],
+                                 num_layers=c["num_layers"], bidirectional=c["bidirectional"],
+                                 dropout=c["dropout"], dtype=self.dtype, seed=c["seed"] + member)
 
     def fit(self, x: np.ndarray, y: np.ndarray, lengths: np.ndarray | None = None, *,
             num_classes: int | None = None,
@@ -483,11 +480,10 @@ class SequenceClassifier:
         stopper = EarlyStopping(monitor="val_score", patience=cfg["patience"],
                                 restore_best_weights=True, mode="max")
         callbacks: list[Callback] = [_AccuracyThenLoss(), stopper, *self.callbacks, *extra]
-        optimizer = make_optimizer(cfg["optimizer"], model, cfg["lr"])
-        solver = Solver(model, loss=CrossEntropy(), optimizer=optimizer,
-                        batch_size=cfg["batch_size"], epochs=cfg["epochs"],
-                        seed=cfg["seed"] + k, clip_norm=cfg["clip_norm"],
-                        metrics=["accuracy"], callbacks=callbacks)
+        solver = make_solver(model, CrossEntropy(), optimizer=cfg["optimizer"], lr=cfg["lr"],
+                             batch_size=cfg["batch_size"], epochs=cfg["epochs"],
+                             seed=cfg["seed"] + k, clip_norm=cfg["clip_norm"],
+                             metrics=["accuracy"], callbacks=callbacks)
         weight = None if weights is None else weights[y]  # a weighted mean (torch's weight=)
         solver.fit(xt, y, validation_data=val_data, lengths=lt, sample_weight=weight)
         return model, solver, stopper
@@ -496,10 +492,9 @@ class SequenceClassifier:
                       weights: np.ndarray | None, epochs: int) -> Sequential:
         cfg = self.config
         model = self._build(xt.shape[2], self.num_classes, k)
-        optimizer = make_optimizer(cfg["optimizer"], model, cfg["lr"])
-        solver = Solver(model, loss=CrossEntropy(), optimizer=optimizer,
-                        batch_size=cfg["batch_size"], epochs=epochs, seed=cfg["seed"] + k,
-                        clip_norm=cfg["clip_norm"])
+        solver = make_solver(model, CrossEntropy(), optimizer=cfg["optimizer"], lr=cfg["lr"],
+                             batch_size=cfg["batch_size"], epochs=epochs, seed=cfg["seed"] + k,
+                             clip_norm=cfg["clip_norm"])
         weight = None if weights is None else weights[y]
         solver.fit(xt, y, lengths=lt, sample_weight=weight)
         return model

@@ -12,10 +12,16 @@ import numpy as np
 
 from minirnn.nn._validation import check_float_dtype
 
-__all__ = ["load_csv_column"]
+__all__ = ["column_index", "load_csv_column"]
 
 
-def _column_index(header: list[str], column: str | int, what: str, path: Path) -> int:
+def column_index(header: list[str], column: str | int, what: str, path: Path) -> int:
+    """The index of ``column`` in a CSV header: the one rule of every CSV reader.
+
+    A name matches a header entry with surrounding spaces ignored on both sides, case
+    sensitive, and must occur once; an int is a 0-based index. Raises ValueError naming
+    ``what`` (e.g. ``"column"``), the file and the available columns.
+    """
     names = [name.strip() for name in header]
     if isinstance(column, bool) or not isinstance(column, (str, int)):
         raise TypeError(
@@ -137,8 +143,8 @@ def load_csv_column(
         header = next((row for row in reader if row), None)
         if header is None:
             raise ValueError(f"{p} is empty: expected a header row and data rows")
-        col = _column_index(header, column, "column", p)
-        date_col = None if date_column is None else _column_index(
+        col = column_index(header, column, "column", p)
+        date_col = None if date_column is None else column_index(
             header, date_column, "date_column", p
         )
         needed = max(col, -1 if date_col is None else date_col)

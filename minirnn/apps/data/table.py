@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from minirnn.apps.data.io import column_index
+
 __all__ = ["SeriesTable", "format_dates", "future_dates", "infer_frequency", "load_table",
            "parse_dates"]
 
@@ -96,13 +98,6 @@ def format_dates(dates: np.ndarray) -> list[str]:
     return [str(v) for v in np.datetime_as_string(np.asarray(dates))]
 
 
-def _index(header: list[str], name: str, what: str, path: Path) -> int:
-    names = [h.strip() for h in header]
-    if name.strip() in names:
-        return names.index(name.strip())
-    raise ValueError(f"{path}: {what} {name!r} not found; available columns: {names}")
-
-
 def load_table(path: str | os.PathLike[str], column: str, *, features: list[str] | None = None,
                date_column: str | None = "auto") -> SeriesTable:
     """Read the target column, feature columns and dates of a CSV file, with checks.
@@ -141,8 +136,8 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
     if not rows:
         raise ValueError(f"{p} has a header but no data rows")
     features = list(features or [])
-    col = _index(header, column, "column", p)
-    feat = [_index(header, f, "feature column", p) for f in features]
+    col = column_index(header, column, "column", p)
+    feat = [column_index(header, f, "feature column", p) for f in features]
     if col in feat:
         raise ValueError(f"{p}: column {column!r} is the target; do not list it in --features")
     date_idx: int | None = None
@@ -155,7 +150,7 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
             except (ValueError, IndexError):
                 date_idx = None
     elif date_column is not None:
-        date_idx = _index(header, date_column, "date column", p)
+        date_idx = column_index(header, date_column, "date column", p)
     needed = max([col, *feat, -1 if date_idx is None else date_idx])
     values = np.empty((len(rows), 1 + len(feat)))
     for i, (line, row) in enumerate(rows):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from minirnn.apps.forecasting.data import SeriesTable, load_table
+from minirnn.apps.data.table import SeriesTable, load_table
 
 __all__ = ["DATASETS", "load", "names", "path"]
 

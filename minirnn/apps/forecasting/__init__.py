@@ -5,7 +5,7 @@ Start with :class:`Forecaster`; ``minirnn train series``, ``minirnn predict`` an
 ``minirnn forecast`` are thin layers over it. See docs/forecasting.md.
 """
 
-from minirnn.apps.forecasting.data import (
+from minirnn.apps.data.table import (
     SeriesTable,
     format_dates,
     future_dates,

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn.apps.forecasting.data import format_dates, future_dates, parse_dates
+from minirnn.apps.data.table import format_dates, future_dates, parse_dates
 from minirnn.apps.forecasting.metrics import mae, mase, mase_scale, rmse
 from minirnn.apps.forecasting.transforms import (
     CALENDAR_PERIODS,
@@ -34,10 +34,10 @@ from minirnn.apps.forecasting.transforms import (
     TargetTransform,
     detect_season,
 )
-from minirnn.nn.layers import Dense, LastStep
+from minirnn.apps.recurrent import make_solver, recurrent_network
 from minirnn.nn.losses import MSE
 from minirnn.nn.model import Sequential
-from minirnn.nn.registry import OPTIMIZERS, RECURRENT_LAYERS, make_optimizer, recurrent_layer_class
+from minirnn.nn.registry import OPTIMIZERS, RECURRENT_LAYERS
 from minirnn.train.callbacks import Callback, EarlyStopping
 from minirnn.train.solver import Solver
 
@@ -615,23 +615,19 @@ class Forecaster:
             return tr.inverse(x, origins, r)
 
     def _build_network(self, inputs: int) -> Sequential:
-        dt = np.dtype(self.dtype)
-        rng = np.random.default_rng(self.seed)
-        rec = recurrent_layer_class(self.cell)(inputs, self.hidden_size, num_layers=self.num_layers,
-                                bidirectional=self.bidirectional, dtype=dt, seed=rng)
-        return Sequential(rec, LastStep(), Dense(rec.output_size, self.horizon, dtype=dt,
-                                                 seed=rng))
+        return recurrent_network(self.cell, inputs, self.hidden_size, self.horizon,
+                                 num_layers=self.num_layers, bidirectional=self.bidirectional,
+                                 dtype=self.dtype, seed=self.seed)
 
     def _train_network(self, xf: np.ndarray, yf: np.ndarray, xv: np.ndarray, yv: np.ndarray,
                        inputs: int) -> None:
         model = self._build_network(inputs)
         self.stopper_ = EarlyStopping(patience=self.patience, restore_best_weights=True)
         # lr None: the optimizer's own default
-        optimizer = make_optimizer(self.optimizer, model, self.lr)
-        self.solver_ = Solver(model, loss=MSE(), optimizer=optimizer,
-                              batch_size=self.batch_size, epochs=self.epochs, seed=self.seed,
-                              clip_norm=self.clip_norm,
-                              callbacks=[*self.callbacks, self.stopper_])
+        self.solver_ = make_solver(model, MSE(), optimizer=self.optimizer, lr=self.lr,
+                                   batch_size=self.batch_size, epochs=self.epochs,
+                                   seed=self.seed, clip_norm=self.clip_norm,
+                                   callbacks=[*self.callbacks, self.stopper_])
         self.solver_.fit(xf, yf, validation_data=(xv, yv))
         self.model_ = model
 

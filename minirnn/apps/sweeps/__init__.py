@@ -1,7 +1,8 @@
 """Hyper-parameter sweeps (on Optuna, the optional ``[sweep]`` extra) and many-seed runs.
 
-- :func:`run_task` trains a built-in task once from code and returns its validation loss and
-  test metric; :func:`run_seeds` repeats it over seeds (numpy and scipy only).
+- :func:`run_task` trains a built-in task once through the task API
+  (:mod:`minirnn.apps.tasks`) from parameter values and returns its result (validation loss,
+  test metric ...); :func:`run_seeds` repeats it over seeds (numpy and scipy only).
 - :func:`sweep` runs an Optuna study of a task; :func:`report` prints and draws its results
   (these need ``pip install 'minirnn[sweep]'``).
 """
@@ -10,16 +11,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from minirnn.apps.sweeps.runner import RunResult, SeedSummary, run_seeds, run_task, train_tasks
+from minirnn.apps.sweeps.runner import (
+    RunResult,
+    SeedSummary,
+    SweepError,
+    run_seeds,
+    run_task,
+    task_fields,
+    train_tasks,
+)
 from minirnn.apps.sweeps.space import Param, default_space, load_space_file, make_space
 
 __all__ = [
     "Param", "PruningCallback", "RunResult", "SeedSummary", "SweepError", "SweepSpec",
     "default_space", "load_space_file", "load_study", "make_space", "report", "run_seeds",
-    "run_task", "sweep", "train_tasks",
+    "run_task", "sweep", "task_fields", "train_tasks",
 ]
 
-_NEEDS_OPTUNA = {"PruningCallback", "SweepError", "SweepSpec", "load_study", "report", "sweep"}
+_NEEDS_OPTUNA = {"PruningCallback", "SweepSpec", "load_study", "report", "sweep"}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,9 +1,9 @@
 """Run a built-in task from code: one training run, or the same run over many seeds.
 
-The tasks are the ``minirnn train TASK`` commands. :func:`run_task` drives them through the
-CLI's own parser and task functions (one place where a task's data, model and defaults live),
-with extra callbacks (a sweep's pruning callback), its printed lines sent to a log file, and
-returns the numbers a caller needs: the best validation loss and the test metric.
+:func:`run_task` builds the task's configuration (:mod:`minirnn.apps.tasks`) from parameter
+values and runs it through the task API, with extra callbacks (a sweep's pruning callback)
+and its printed lines sent to a log file; it returns the
+:class:`~minirnn.apps.tasks.TaskResult` (best validation loss, test metric, history ...).
 
 :func:`run_seeds` repeats one configuration over K seeds (in parallel processes, BLAS threads
 limited so that jobs x threads <= cores) and summarises the test metric.
@@ -11,221 +11,89 @@ limited so that jobs x threads <= cores) and summarises the test metric.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import io
 import json
-import math
 import multiprocessing
 import os
 import statistics
-import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from minirnn.train.callbacks import Callback
+from minirnn.apps.tasks import TASKS, TaskConfig, TaskResult, config_class, config_fields, run
+from minirnn.apps.tasks import task_names as train_tasks
+from minirnn.train.callbacks import Callback, EpochLine
 from minirnn.train.threads import available_cores
 
 __all__ = [
-    "TASK_METRICS", "RunResult", "SeedSummary", "blas_threads", "limit_threads", "option_args",
-    "run_seeds", "run_task", "task_actions", "train_tasks",
+    "RunResult", "SeedSummary", "SweepError", "blas_threads", "check_params", "limit_threads",
+    "run_seeds", "run_task", "task_fields", "train_tasks",
 ]
 
-# The test metric each task reports (key of its report.json) and whether lower is better.
-# Tasks missing here fall back to the first "test_*" number of their report.
-TASK_METRICS: dict[str, tuple[str, bool]] = {
-    "adding": ("test_mse", True),
-    "binary-addition": ("exact_sums", False),
-    "series": ("test_rmse", True),
-    "classify": ("test_accuracy", False),
-    "text": ("val_perplexity", True),  # no test split: the held-out last 10% of the text
-}
+#: What :func:`run_task` returns: the task API's result.
+RunResult = TaskResult
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
+class SweepError(ValueError):
+    """A problem with a sweep's or a seed run's input or storage (one line that names it)."""
 
 
-def _train_subparsers() -> dict[str, argparse.ArgumentParser]:
-    from minirnn.cli import _parser
-
-    return _subcommands(_subcommands(_parser())["train"])
-
-
-def train_tasks() -> list[str]:
-    """Names of the built-in tasks (``minirnn train TASK``)."""
-    return sorted(_train_subparsers())
+def task_fields(task: str) -> dict[str, Any]:
+    """The configuration fields of a task by name (what a sweep may fix or vary)."""
+    if task not in TASKS:
+        raise SweepError(f"unknown task {task!r}; expected one of {train_tasks()}")
+    return config_fields(config_class(task))
 
 
-def task_actions(task: str) -> dict[str, argparse.Action]:
-    """The options of ``minirnn train TASK`` by destination name (``hidden_size`` ...)."""
-    parsers = _train_subparsers()
-    if task not in parsers:
-        raise ValueError(f"unknown task {task!r}; expected one of {sorted(parsers)}")
-    return {a.dest: a for a in parsers[task]._actions
-            if a.option_strings and a.dest != "help"}
-
-
-def option_args(params: Mapping[str, Any]) -> list[str]:
-    """``{"hidden_size": 64, "bidirectional": True}`` -> ``["--hidden-size", "64", ...]``.
-
-    A boolean True is a bare flag and False is left out (``store_true`` options).
-    """
-    argv: list[str] = []
-    for name, value in params.items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            if value:
-                argv.append(flag)
-            elif name == "progress":  # a --progress/--no-progress pair
-                argv.append("--no-progress")
-        else:
-            argv += [flag, repr(value) if isinstance(value, float) else str(value)]
-    return argv
-
-
-def _parse(argv: list[str]) -> argparse.Namespace:
-    """The CLI's parser, with argparse's exit turned into a UsageError carrying its message."""
-    from minirnn.cli import UsageError, parse_args
-
-    err = io.StringIO()
+def check_params(task: str, fixed: Mapping[str, Any] | None = None,
+                 params: Mapping[str, Any] | None = None) -> TaskConfig:
+    """The task's configuration with ``fixed`` then ``params`` (raises SweepError)."""
+    fields = task_fields(task)
+    values = {**(fixed or {}), **(params or {})}
     try:
-        with contextlib.redirect_stderr(err):
-            return parse_args(argv)
-    except SystemExit:
-        lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
-        message = lines[-1].split(" error: ", 1)[-1] if lines else "invalid options"
-        raise UsageError(f"minirnn {' '.join(argv)}: {message}") from None
+        return config_class(task).from_dict(values)
+    except ValueError as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in values.items() if k in fields)
+        raise SweepError(f"task {task} with {given or 'its defaults'}: {exc}") from exc
 
 
-def check_options(task: str, options: Sequence[str] = (),
-                  params: Mapping[str, Any] | None = None) -> argparse.Namespace:
-    """Parse ``minirnn train TASK options params`` without running it (raises UsageError)."""
-    return _parse(["train", task, *options, *option_args(params or {})])
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What one training run gives back.
-
-    Attributes
-    ----------
-    task : str
-    val_loss : float
-        Lowest validation loss over the epochs (the weights kept and tested are that epoch's).
-    metric : str
-        Name of the test metric (``test_mse``, ``exact_sums``, ...).
-    value : float
-        The test metric.
-    lower_is_better : bool
-    epochs : int
-        Epochs trained.
-    seconds : float
-    output : Path
-        The run's folder (model.npz, history, report.json).
-    report : dict
-        The task's report.json.
-    interrupted : bool
-        Ctrl-C ended training early.
-    """
-
-    task: str
-    val_loss: float
-    metric: str
-    value: float
-    lower_is_better: bool
-    epochs: int
-    seconds: float
-    output: Path
-    report: dict[str, Any] = field(repr=False)
-    interrupted: bool = False
-
-
-class _SolverWatch(Callback):
-    """Keeps the Solver, so the caller learns whether Ctrl-C ended training."""
-
-
-def task_metric(task: str, report: Mapping[str, Any]) -> tuple[str, bool]:
-    """The (name, lower_is_better) of a task's test metric in its report."""
-    if task in TASK_METRICS and TASK_METRICS[task][0] in report:
-        return TASK_METRICS[task]
-    for key, value in report.items():
-        if key.startswith("test_") and isinstance(value, (int, float)):
-            return key, "acc" not in key
-    raise KeyError(f"the report of task {task!r} has no test metric: {sorted(report)}")
-
-
-@contextlib.contextmanager
-def _output_to(log: str | os.PathLike[str] | None) -> Iterator[None]:
-    if log is None:
-        yield
-        return
-    Path(log).parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as handle, contextlib.redirect_stdout(handle):
-        yield
-
-
-def run_task(task: str, options: Sequence[str] = (), params: Mapping[str, Any] | None = None,
-             *, output: str | os.PathLike[str], callbacks: Sequence[Any] = (),
-             log: str | os.PathLike[str] | None = None) -> RunResult:
-    """Train ``minirnn train TASK`` once and return its validation loss and test metric.
+def run_task(task: str, params: Mapping[str, Any] | None = None, *,
+             output: str | os.PathLike[str], callbacks: Sequence[Callback] = (),
+             log: str | os.PathLike[str] | None = None) -> TaskResult:
+    """Train a built-in task once and return its result (validation loss, test metric ...).
 
     Parameters
     ----------
     task : str
         A built-in task (:func:`train_tasks`).
-    options : sequence of str
-        Command-line options of ``minirnn train TASK`` (``["--seq-len", "20"]``).
     params : mapping, optional
-        Option values by destination name (``{"lr": 1e-3, "hidden_size": 32}``), applied after
-        ``options`` (so they win).
+        Configuration values by field name (``{"lr": 1e-3, "hidden_size": 32}``); the rest
+        keep the task's defaults.
     output : path
         Folder for the run's files.
     callbacks : sequence of Callback
         Added to the Solver's callbacks (e.g. a sweep's pruning callback).
     log : path, optional
-        Append the run's printed lines to this file instead of standard output.
+        Append the run's printed lines (a line per epoch included) to this file instead of
+        standard output.
 
     Raises
     ------
-    minirnn.cli.UsageError
-        Bad options, or training diverged (``__cause__`` is the
-        :class:`~minirnn.TrainingDivergedError`).
+    SweepError
+        A value the task's configuration refuses.
+    minirnn.apps.tasks.TaskError
+        A problem with the task's input (a missing file ...).
+    minirnn.apps.tasks.RunDivergedError
+        Training diverged.
     """
-    from minirnn.cli._common import prepare_output
-
-    # A fresh folder per run (trial numbers and seeds are unique), no figures, no bar.
-    quiet = {"output": str(output), "overwrite": True, "no_plot": True, "progress": False}
-    known = task_actions(task)
-    args = check_options(task, options, {**(params or {}),
-                                         **{k: v for k, v in quiet.items() if k in known}})
-    watch = _SolverWatch()
-    args.extra_callbacks = [*callbacks, watch]
-    start = time.perf_counter()
-    with _output_to(log):
-        if hasattr(args, "overwrite"):  # as main(): the task writes a run folder
-            prepare_output(args)
-        status = int(args.run(args))
-    if status != 0:
-        from minirnn.cli import UsageError
-
-        raise UsageError(f"minirnn train {task} exited with status {status}")
-    folder = Path(output)
-    report = json.loads((folder / "report.json").read_text())
-    history = json.loads((folder / "history.json").read_text())
-    losses = [v for v in history.get("val_loss", history["loss"]) if math.isfinite(v)]
-    metric, lower = task_metric(task, report)
-    solver = getattr(watch, "solver", None)
-    return RunResult(task=task, val_loss=min(losses) if losses else math.inf, metric=metric,
-                     value=float(report[metric]), lower_is_better=lower,
-                     epochs=len(history["epoch"]), seconds=time.perf_counter() - start,
-                     output=folder, report=report,
-                     interrupted=bool(getattr(solver, "interrupted", False)))
+    values = dict(params or {})
+    if "no_plot" in task_fields(task):
+        values["no_plot"] = True  # a fresh folder per run, no figures
+    config = check_params(task, values)
+    printers: list[Callback] = [] if task == "text" else [
+        EpochLine(loss_name=TASKS[task].loss_name)]
+    return run(config, callbacks=[*printers, *callbacks], output=output, log=log)
 
 
 # ------------------------------------------------------------------ threads and processes
@@ -305,17 +173,19 @@ class SeedSummary:
                          for s, v, t in zip(self.seeds, self.values, self.seconds, strict=True)]}
 
 
-def _seed_job(job: tuple[str, list[str], int, str]) -> tuple[int, float, str, bool, float]:
-    task, options, seed, folder = job
-    result = run_task(task, options, {"seed": seed}, output=folder,
+def _seed_job(job: tuple[str, dict[str, Any], int, str]
+              ) -> tuple[int, float, str, bool, float]:
+    task, params, seed, folder = job
+    result = run_task(task, {**params, "seed": seed}, output=folder,
                       log=Path(folder) / "train.log")
     return seed, result.value, result.metric, result.lower_is_better, result.seconds
 
 
-def run_seeds(task: str, options: Sequence[str], seeds: Sequence[int], *,
+def run_seeds(task: str, params: Mapping[str, Any], seeds: Sequence[int], *,
               output: str | os.PathLike[str], n_jobs: int = 1,
               echo: bool = True) -> SeedSummary:
-    """Train one configuration once per seed; each run in ``output/seed-<s>``.
+    """Train one configuration (``params``, configuration values by field name) once per
+    seed; each run in ``output/seed-<s>``.
 
     ``--seed`` seeds a task's data, initial weights and shuffling, so each seed is a fresh
     draw of all three. With ``n_jobs > 1`` the runs go to that many processes, each limited to
@@ -323,9 +193,9 @@ def run_seeds(task: str, options: Sequence[str], seeds: Sequence[int], *,
     """
     if not seeds:
         raise ValueError("seeds must not be empty")
-    check_options(task, options)
+    check_params(task, params)
     root = Path(output)
-    jobs = [(task, list(options), int(s), str(root / f"seed-{s}")) for s in seeds]
+    jobs = [(task, dict(params), int(s), str(root / f"seed-{s}")) for s in seeds]
     results: list[tuple[int, float, str, bool, float]] = []
 
     def note(r: tuple[int, float, str, bool, float]) -> None:

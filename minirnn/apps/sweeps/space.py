@@ -1,7 +1,8 @@
 """Search spaces: per-task defaults, overridable by a small TOML or JSON file.
 
-A space maps an option of ``minirnn train TASK`` (by destination name: ``lr``,
-``hidden_size``...) to what a trial may choose:
+A space maps a field of the task's configuration (:mod:`minirnn.apps.tasks`; the options
+of ``minirnn train TASK`` by their names: ``lr``, ``hidden_size``...) to what a trial may
+choose:
 
 - a range ``{low = 1e-4, high = 1e-2, log = true}`` (integers when both bounds are integers;
   optional ``step``),
@@ -9,8 +10,8 @@ A space maps an option of ``minirnn train TASK`` (by destination name: ``lr``,
 - a single value, which pins the option.
 
 A file's entries replace the defaults of the same names; ``defaults = false`` at its top
-level starts from an empty space instead. Options given on the command line are pinned and
-leave the space.
+level starts from an empty space instead. Values fixed for the sweep (options given on the
+command line) are pinned and leave the space.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ DEFAULT_SPACES: dict[str, dict[str, Any]] = {
 }
 # Tasks whose --dropout acts only between stacked recurrent layers (PyTorch's ``dropout``).
 DROPOUT_BETWEEN_LAYERS = {"text"}
-# Options a sweep must not vary: where a trial writes, and switches that are not hyper-parameters.
-NOT_SWEPT = {"output", "no_plot", "progress", "grad_flow", "help", "quiet"}
+# Fields a sweep must not vary: switches that are not hyper-parameters.
+NOT_SWEPT = {"no_plot", "grad_flow", "init_from", "resume"}
 
 
 @dataclass(frozen=True)
@@ -203,13 +204,14 @@ def make_space(task: str, available: Mapping[str, Any], file: str | os.PathLike[
     ----------
     task : str
     available : mapping
-        The task's options by destination name (:func:`~minirnn.apps.sweeps.runner.task_actions`);
-        default entries the task does not have are dropped (no ``look_back`` outside series),
-        names in a file must be among them.
+        The task's configuration fields by name
+        (:func:`~minirnn.apps.sweeps.runner.task_fields`); default entries the task does not
+        have are dropped (no ``look_back`` outside series), names in a file must be among
+        them.
     file : path, optional
         A space file (see the module docstring).
     pinned : set of str
-        Options given on the command line: removed from the space.
+        Fields fixed for the sweep: removed from the space.
     """
     space = default_space(task)
     if file is not None:

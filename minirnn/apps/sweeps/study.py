@@ -2,7 +2,7 @@
 
 A sweep is an Optuna study in a storage: an SQLite file in the sweep's folder by default, or
 a PostgreSQL/MySQL database that workers on many machines share (``--storage URL``). Each
-trial trains ``minirnn train TASK`` once with the trial's options (:func:`run_task`) and is
+trial trains the task once with the trial's parameters (:func:`run_task`) and is
 worth its lowest validation loss; a callback reports the validation loss per epoch so the
 pruner (``MedianPruner`` by default) stops hopeless trials. The test metric is recorded next
 to each trial but never chosen on.
@@ -33,14 +33,16 @@ import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
 from minirnn.apps.sweeps.runner import (
+    SweepError,
     blas_threads,
-    check_options,
+    check_params,
     limit_threads,
     run_task,
     spawn_context,
     thread_environment,
 )
 from minirnn.apps.sweeps.space import Param, applies
+from minirnn.apps.tasks import RunDivergedError, TaskError
 from minirnn.train.callbacks import Callback
 from minirnn.train.solver import TrainingDivergedError
 
@@ -55,10 +57,6 @@ MAX_FAILURES_IN_A_ROW = 3
 PRUNERS = ("median", "hyperband", "none")
 SAMPLERS = ("tpe", "random")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-class SweepError(Exception):
-    """A problem with a sweep's input or storage (the CLI shows it as one line)."""
 
 
 # ----------------------------------------------------------------------------- storage
@@ -218,7 +216,7 @@ class SweepSpec:
     """Everything a worker process needs (plain values: it is sent to spawned processes)."""
 
     task: str
-    options: list[str]
+    fixed: dict[str, Any]  # configuration values of every trial (field name -> value)
     trials: int
     study: str
     folder: str
@@ -264,17 +262,18 @@ def _open_sweep(spec: SweepSpec, worker: int = 0
                                 sampler=make_sampler(spec.sampler, seed),
                                 pruner=make_pruner(spec.pruner), load_if_exists=True)
     attrs = study.user_attrs
-    mine = {"task": spec.task, "options": spec.options}
+    mine = {"task": spec.task, "fixed": spec.fixed}
     if "task" in attrs:
-        theirs = {"task": attrs["task"], "options": attrs.get("options", [])}
+        theirs = {"task": attrs["task"], "fixed": attrs.get("fixed", {})}
         if theirs != mine:
             raise SweepError(
-                f"study {spec.study!r} sweeps 'minirnn train {theirs['task']} "
-                f"{' '.join(theirs['options'])}'; this command asks for 'minirnn train "
-                f"{spec.task} {' '.join(spec.options)}': give another --study")
+                f"study {spec.study!r} sweeps task {theirs['task']} with "
+                f"{_params_text(theirs['fixed']) or 'its defaults'}; this command asks for "
+                f"task {spec.task} with {_params_text(spec.fixed) or 'its defaults'}: give "
+                "another --study")
     else:
         study.set_user_attr("task", spec.task)
-        study.set_user_attr("options", spec.options)
+        study.set_user_attr("fixed", spec.fixed)
         study.set_user_attr("space", {n: p.as_dict() for n, p in spec.params().items()})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -303,12 +302,10 @@ class _Worker:
         self.failures_in_a_row = 0
         self.last_error = ""
         self.ran: list[int] = []
-        # Options fixed for the sweep (for parameters that depend on them, e.g. --layers).
-        self.layers = int(getattr(check_options(spec.task, spec.options), "layers", 1))
+        # Values fixed for the sweep (for parameters that depend on them, e.g. layers).
+        self.layers = int(getattr(check_params(spec.task, spec.fixed), "layers", 1))
 
     def objective(self, trial: optuna.Trial) -> float:
-        from minirnn.cli import UsageError
-
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr("worker", self.worker)
@@ -320,13 +317,16 @@ class _Worker:
         trial.set_user_attr("output", str(folder))
         pruning = PruningCallback(trial)
         try:
-            result = run_task(self.spec.task, self.spec.options, params, output=folder,
+            result = run_task(self.spec.task, {**self.spec.fixed, **params}, output=folder,
                               callbacks=[pruning], log=folder / "train.log")
         except optuna.TrialPruned:
             trial.set_user_attr("epochs", (pruning.pruned_epoch or 0) + 1)
             raise
-        except UsageError as exc:
-            if isinstance(exc.__cause__, TrainingDivergedError):
+        except RunDivergedError as exc:
+            trial.set_user_attr("diverged", str(exc))
+            raise optuna.TrialPruned(f"diverged: {exc}") from exc
+        except (TaskError, SweepError) as exc:
+            if isinstance(exc.__cause__, TrainingDivergedError):  # series, text
                 trial.set_user_attr("diverged", str(exc.__cause__))
                 raise optuna.TrialPruned(f"diverged: {exc.__cause__}") from exc
             trial.set_user_attr("error", str(exc))
@@ -424,21 +424,16 @@ def _worker_process(spec: dict[str, Any], worker: int, threads: int) -> None:
 
 def check_spec(spec: SweepSpec) -> None:
     """Problems with a sweep's input, found before any training (raises SweepError)."""
-    from minirnn.cli import UsageError
-
     if not _NAME.match(spec.study):
         raise SweepError(f"study name must be letters, digits, '_', '.', '-', got {spec.study!r}")
     if spec.trials < 1:
         raise SweepError(f"trials must be at least 1, got {spec.trials}")
     make_pruner(spec.pruner)
     make_sampler(spec.sampler, spec.seed)
-    try:
-        check_options(spec.task, spec.options)
-        for param in spec.params().values():  # every bound and choice must be a valid option
-            for value in param.extremes():
-                check_options(spec.task, spec.options, {param.name: value})
-    except UsageError as exc:
-        raise SweepError(str(exc)) from exc
+    check_params(spec.task, spec.fixed)
+    for param in spec.params().values():  # every bound and choice must be a valid value
+        for value in param.extremes():
+            check_params(spec.task, spec.fixed, {param.name: value})
 
 
 def sweep(spec: SweepSpec, n_jobs: int = 1) -> optuna.Study:
@@ -477,8 +472,9 @@ def sweep(spec: SweepSpec, n_jobs: int = 1) -> optuna.Study:
 
 
 # ----------------------------------------------------------------------------- results
-def best_options(study: optuna.Study) -> tuple[str, list[str], dict[str, Any], FrozenTrial]:
-    """(task, fixed options, best trial's parameters, best trial) of a sweep's study."""
+def best_options(study: optuna.Study
+                 ) -> tuple[str, dict[str, Any], dict[str, Any], FrozenTrial]:
+    """(task, fixed values, best trial's parameters, best trial) of a sweep's study."""
     if "task" not in study.user_attrs:
         raise SweepError(f"study {study.study_name!r} was not made by minirnn sweep")
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -490,7 +486,7 @@ def best_options(study: optuna.Study) -> tuple[str, list[str], dict[str, Any], F
     params = {name: value for name, value in space.items()
               if not isinstance(value, (dict, list))}
     params.update(best.params)
-    return study.user_attrs["task"], list(study.user_attrs.get("options", [])), params, best
+    return study.user_attrs["task"], dict(study.user_attrs.get("fixed", {})), params, best
 
 
 def report(study: optuna.Study, folder: str | os.PathLike[str] | None = None, *,
@@ -506,7 +502,7 @@ def report(study: optuna.Study, folder: str | os.PathLike[str] | None = None, *,
     print(f"study {study.study_name!r}: {len(trials)} trials ("
           + ", ".join(f"{v} {k}" for k, v in counts.items()) + ")", flush=True)
     summary: dict[str, Any] = {"study": study.study_name, "task": study.user_attrs.get("task"),
-                               "options": study.user_attrs.get("options"), "counts": counts}
+                               "fixed": study.user_attrs.get("fixed"), "counts": counts}
     complete = sorted((t for t in trials if t.state == TrialState.COMPLETE),
                       key=lambda t: t.value if t.value is not None else math.inf)
     if complete:

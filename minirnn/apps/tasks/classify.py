@@ -1,0 +1,365 @@
+"""The ``classify`` task: sequence classification of a UEA/UCR ``.ts`` (or CSV) training /
+test pair, next to the majority-class, 1-NN Euclidean and 1-NN DTW baselines."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from minirnn.apps.classification import (
+    SequenceClassifier,
+    dtw_cost,
+    majority_class,
+    nn1_dtw,
+    nn1_euclidean,
+    znormalize,
+)
+from minirnn.apps.data import LabelledSequences, fill_missing, load_csv_sequences, load_ts
+from minirnn.apps.tasks.config import CommonConfig, option
+from minirnn.apps.tasks.errors import TaskError
+from minirnn.apps.tasks.run_folder import plot_run, time_limit_report, write_history, write_json
+from minirnn.nn.metrics import confusion_matrix, f1_macro, precision_recall_f1
+from minirnn.nn.registry import RECURRENT_LAYERS, default_lr
+from minirnn.train.callbacks import Callback
+from minirnn.train.solver import History
+
+__all__ = ["ADAM_LR", "ClassifyConfig", "handle_missing", "label_column", "read_sequences",
+           "run_classify"]
+
+#: Adam's learning rate when lr is not given (the setting of every measurement in
+#: docs/classification.md).
+ADAM_LR = 3e-3
+#: 1-NN DTW runs when its cost (test x train x T_test x T_train cell updates) is below this
+#: (about 10-30 s on the project machine).
+DTW_BUDGET = 2e8
+POOLINGS = ("mean", "mean_max", "max", "last")
+DISTANCES = ("euclidean", "dtw", "ddtw")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifyConfig(CommonConfig):
+    """A recurrent classifier trained on ``train`` and tested on ``test``."""
+
+    task = "classify"
+    cell: str = option("gru", choices=sorted(RECURRENT_LAYERS), help="recurrent cell")
+    bidirectional: bool = option(True, help="also read the sequences backwards")
+    epochs: int = option(150, rule="positive", help="maximum epochs")
+    batch_size: int = option(16, rule="positive", help="mini-batch size")
+    patience: int = option(30, rule="positive", help="early stopping patience (epochs)")
+    train: str | None = option(None, help="training file (.ts, or .csv/.tsv one series a row)")
+    test: str | None = option(None, help="test file, same format")
+    label_column: str = option("0", help="CSV only: label column (index, -1, or name)")
+    znorm: bool = option(False, help="z-normalise every series on its own")
+    pooling: str = option("mean,mean_max", help="pooling over valid steps; several joined by "
+                          "commas: ensemble member k uses the k-th")
+    refit: bool = option(False, help="retrain each member on the whole training file")
+    ensemble: int = option(3, rule="positive", help="members whose probabilities are averaged")
+    derivative: str = option("auto", choices=("auto", "yes", "no"),
+                             help="also feed the first difference of every dimension")
+    neighbors: float = option(0.5, rule="unit", help="weight of nearest-neighbour evidence")
+    neighbor_distances: str = option("euclidean,dtw,ddtw",
+                                     help="distances of the nearest-neighbour evidence")
+    dtw_window: float = option(0.1, rule="unit", help="band of the DTW evidence")
+    max_steps: int = option(100, rule="positive", help="average groups of steps above this")
+    dropout: float = option(0.3, rule="probability", help="dropout before the output layer")
+    validation_fraction: float = option(0.2, rule="fraction",
+                                        help="stratified share held out for early stopping")
+    class_weight: str = option("none", choices=("none", "balanced"))
+    missing: str = option("interpolate", choices=("interpolate", "error"))
+    dtw: str = option("auto", choices=("auto", "yes", "no"),
+                      help="compute the 1-NN DTW baseline (auto: when it takes seconds)")
+
+    def check(self) -> None:
+        for name in ("train", "test"):
+            if not getattr(self, name):
+                raise ValueError(f"{name} (a file) is required")
+        modes = [m.strip() for m in self.pooling.split(",")]
+        if not all(m in POOLINGS for m in modes):
+            raise ValueError(f"pooling must be one of {POOLINGS} or several joined by commas, "
+                             f"got {self.pooling!r}")
+        kinds = [k.strip() for k in self.neighbor_distances.split(",")]
+        if any(k not in DISTANCES for k in kinds) or len(set(kinds)) != len(kinds):
+            raise ValueError(f"neighbor_distances must be some of {DISTANCES} joined by "
+                             f"commas, got {self.neighbor_distances!r}")
+
+
+def label_column(text: str) -> int | str | None:
+    """--label-column / --column: an index, a header name, or "none" (no labels)."""
+    if text.lower() == "none":
+        return None
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def read_sequences(path: str, labels: str, classes: list[str] | None = None,
+                   what: str = "training") -> LabelledSequences:
+    """A ``.ts`` file, or a CSV file one series a row with its label column ``labels``."""
+    p = Path(path)
+    if not p.is_file():
+        raise TaskError(f"{what} file {path}: no such file")
+    try:
+        if p.suffix.lower() == ".ts":
+            return load_ts(p, classes=classes)
+        return load_csv_sequences(p, label_column=label_column(labels),
+                                  classes=classes)
+    except (OSError, ValueError) as exc:
+        raise TaskError(str(exc)) from exc
+
+
+def handle_missing(data: LabelledSequences, path: str, policy: str) -> LabelledSequences:
+    valid = np.arange(data.x.shape[1])[None, :] < data.lengths[:, None]
+    gaps = np.isnan(data.x) & valid[:, :, None]
+    if not gaps.any():
+        return data
+    first = int(np.flatnonzero(gaps.any(axis=(1, 2)))[0])
+    if policy == "error":
+        raise TaskError(f"{path}: {int(gaps.sum())} missing values (first in case "
+                         f"{first + 1}); pass --missing interpolate to fill them")
+    try:
+        x, lengths, filled = fill_missing(data.x, data.lengths)
+    except ValueError as exc:
+        raise TaskError(f"{path}: {exc}") from exc
+    print(f"{path}: {int(gaps.sum())} missing values: {filled} interpolated, the rest were "
+          "trailing and now shorten their sequences", flush=True)
+    return LabelledSequences(x, lengths, data.y, data.classes)
+
+
+def _check_pair(train: LabelledSequences, test: LabelledSequences, config: ClassifyConfig
+                ) -> None:
+    if train.y is None:
+        raise TaskError(f"{config.train}: the file has no class labels (@classLabel false)")
+    if test.y is None:
+        raise TaskError(f"{config.test}: the test file has no class labels; use 'minirnn "
+                         "predict' for unlabelled data")
+    present = np.unique(train.y)
+    if len(present) < 2:
+        raise TaskError(f"{config.train}: every training case has class "
+                         f"{train.classes[int(present[0])]!r}; a classifier needs at least two")
+    if train.x.shape[2] != test.x.shape[2]:
+        raise TaskError(f"{config.test} has {test.x.shape[2]} dimensions, {config.train} has "
+                         f"{train.x.shape[2]}")
+    equal = np.all(train.lengths == train.lengths[0])
+    if equal and not np.all(test.lengths == train.lengths[0]):
+        raise TaskError(f"{config.test}: series of {test.lengths.min()}-{test.lengths.max()} "
+                         f"steps, but every training series has {train.lengths[0]}")
+    unseen = sorted(set(np.unique(test.y)) - set(present))
+    if unseen:
+        names = [train.classes[int(k)] for k in unseen]
+        raise TaskError(f"{config.test}: labels {names} never occur in the training file")
+
+
+def _plot_confusion(cm: np.ndarray, classes: list[str], path: Path, title: str) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    size = min(3 + 0.45 * len(classes), 14)
+    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, label="fraction of the true class")
+    ticks = np.arange(len(classes))
+    crowded = len(classes) * max(len(c) for c in classes) > 20
+    ax.set_xticks(ticks, classes, rotation=45 if crowded else 0,
+                  ha="right" if crowded else "center")
+    ax.set_yticks(ticks, classes)
+    if len(classes) <= 20:
+        for i in range(len(classes)):
+            for j in range(len(classes)):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                        color="white" if rates[i, j] > 0.5 else "black", fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def _time_limit_info(clf: SequenceClassifier, config: ClassifyConfig) -> dict[str, Any]:
+    if config.time_limit is None:
+        return {}
+    limits = [r["time_limit"] for r in map(time_limit_report, clf.solvers) if r]
+    reached = any(r["reached"] for r in limits) or len(clf.models) < config.ensemble
+    return {"time_limit": {"seconds": config.time_limit, "reached": reached,
+                           "members_trained": len(clf.models),
+                           "epochs_done": [r["epochs_done"] for r in limits]}}
+
+
+def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callback],
+                 record: Callable[[dict[str, Any]], dict[str, Any]]
+                 ) -> tuple[dict[str, Any], History]:
+    """Baselines, the classifier, its test accuracy and per-class figures; returns the
+    report (also in report.json) and the training history."""
+    assert config.train is not None and config.test is not None  # checked by the config
+    for flag, value in (("--train", config.train), ("--test", config.test)):
+        if not Path(value).is_file():
+            raise TaskError(f"{flag} {value}: no such file")
+    lr = config.lr
+    if lr is None:  # Adam: the rate measured for this task (its own 1e-3 trains slower)
+        lr = ADAM_LR if config.optimizer == "adam" else default_lr(config.optimizer)
+    run = record({"lr": lr})
+    train = read_sequences(config.train, config.label_column)
+    test = read_sequences(config.test, config.label_column, classes=train.classes, what="test")
+    _check_pair(train, test, config)
+    train = handle_missing(train, config.train, config.missing)
+    test = handle_missing(test, config.test, config.missing)
+    assert train.y is not None and test.y is not None
+    classes = train.classes
+    name = Path(config.train).stem.removesuffix("_TRAIN")
+    print(f"{name}: {len(train.y)} training series ({config.validation_fraction:.0%} of them, "
+          f"stratified, for validation), {len(test.y)} test; {train.x.shape[2]} "
+          f"dimension(s), lengths {train.lengths.min()}-{train.lengths.max()} (test "
+          f"{test.lengths.min()}-{test.lengths.max()}); {len(classes)} classes", flush=True)
+
+    # Baselines on the same inputs the model sees (per-series z-normalised with --znorm).
+    bx_train, bx_test = train.x, test.x
+    if config.znorm:
+        bx_train, bx_test = znormalize(train.x, train.lengths), znormalize(test.x, test.lengths)
+    start = time.perf_counter()
+    majority = float(np.mean(majority_class(train.y, len(test.y)) == test.y))
+    euclid = float(np.mean(nn1_euclidean(bx_train, train.lengths, train.y, bx_test,
+                                         test.lengths) == test.y))
+    cost = dtw_cost(len(train.y), len(test.y), train.x.shape[1], test.x.shape[1])
+    dtw: float | None = None
+    if config.dtw == "yes" or (config.dtw == "auto" and cost <= DTW_BUDGET):
+        dtw = float(np.mean(nn1_dtw(bx_train, train.lengths, train.y, bx_test, test.lengths)
+                            == test.y))
+    baseline_seconds = time.perf_counter() - start
+    dtw_text = f"{dtw:.4f}" if dtw is not None else (
+        "not computed (--dtw no)" if config.dtw == "no" else
+        f"skipped ({cost:.1e} cell updates would take long; --dtw yes forces it)")
+    print(f"baselines: majority class {majority:.4f}, 1-NN Euclidean {euclid:.4f}, 1-NN DTW "
+          f"{dtw_text}  [{baseline_seconds:.0f}s]", flush=True)
+
+    clf = SequenceClassifier(
+        cell=config.cell, hidden_size=config.hidden_size, num_layers=config.layers,
+        bidirectional=config.bidirectional, pooling=config.pooling,
+        normalize="series" if config.znorm else "global", max_steps=config.max_steps,
+        derivative="auto" if config.derivative == "auto" else config.derivative == "yes",
+        epochs=config.epochs, batch_size=config.batch_size, lr=lr,
+        clip_norm=config.clip_norm,
+        patience=config.patience, validation_fraction=config.validation_fraction,
+        dropout=config.dropout, class_weight=None if config.class_weight == "none" else "balanced",
+        n_models=config.ensemble, refit=config.refit, optimizer=config.optimizer, seed=config.seed,
+        neighbors=config.neighbors, neighbor_distances=config.neighbor_distances,
+        dtw_window=config.dtw_window,
+        dtype=np.dtype(config.dtype),
+        time_limit=config.time_limit, verbose_time_limit=True, callbacks=list(callbacks))
+    members = f"an ensemble of {config.ensemble} x " if config.ensemble > 1 else ""
+    modes = config.pooling.split(",")
+    used = ",".join(dict.fromkeys(modes[k % len(modes)] for k in range(config.ensemble)))
+    print(f"model: {members}{'bidirectional ' if config.bidirectional else ''}"
+          f"{config.cell.upper()} "
+          f"{config.hidden_size} units x {config.layers} layer(s), {used} pooling over "
+          f"valid steps, dropout {config.dropout:g}; {config.optimizer} lr {lr:g}, batch "
+          f"{config.batch_size}, up to {config.epochs} epochs, early stopping on validation "
+          f"accuracy (patience {config.patience})", flush=True)
+    if config.neighbors > 0:
+        print(f"blended with nearest-neighbour evidence ({config.neighbor_distances} distances "
+              f"to the training series, weight {config.neighbors:g})", flush=True)
+    start = time.perf_counter()
+    try:
+        clf.fit(train.x, train.y, train.lengths, num_classes=len(classes))
+    except ValueError as exc:
+        raise TaskError(str(exc)) from exc
+    train_seconds = time.perf_counter() - start
+    if clf.solver.interrupted:
+        print("interrupted: keeping the best weights so far", flush=True)
+    for k, (solver, stopper) in enumerate(zip(clf.solvers, clf.stoppers, strict=True)):
+        who = f"member {k + 1}: " if config.ensemble > 1 else ""
+        print(f"{who}best validation epoch {stopper.best_epoch + 1} of {len(solver.history)} "
+              f"(validation accuracy {solver.history['val_accuracy'][stopper.best_epoch]:.4f})",
+              flush=True)
+    if len(clf.models) < config.ensemble:
+        print(f"time limit: {len(clf.models)} of {config.ensemble} ensemble members trained",
+              flush=True)
+    npp = clf.neighbor_prep
+    if npp:
+        loo = ", ".join(f"{k} {v:.4f}" for k, v in npp["loo_accuracy"].items())
+        dropped = f"; {','.join(npp['dropped'])} dropped (too costly or too short)" \
+            if npp["dropped"] else ""
+        print(f"nearest-neighbour evidence, leave-one-out accuracy on the training file: "
+              f"{loo}{dropped}", flush=True)
+    # The test file is used from here on only: the model is final.
+    parts = clf.proba_parts(test.x, test.lengths)
+    proba = clf.predict_proba(test.x, test.lengths)
+    predicted = np.argmax(proba, axis=1)
+    acc = float(np.mean(predicted == test.y))
+    part_acc = {k: float(np.mean(np.argmax(v, axis=1) == test.y)) for k, v in parts.items()}
+    verdict = "beats" if acc > euclid else ("ties" if acc == euclid else "does NOT beat")
+    dtw_part = f", 1-NN DTW {dtw:.4f}" if dtw is not None else ""
+    print(f"test accuracy {acc:.4f}  (majority class {majority:.4f}, 1-NN Euclidean "
+          f"{euclid:.4f}{dtw_part}): {verdict} 1-NN Euclidean  [{train_seconds:.0f}s training]",
+          flush=True)
+    if len(parts) > 1:
+        print("  its parts alone: " + ", ".join(
+            f"{'network' if k == 'network' else k + ' neighbours'} {v:.4f}"
+            for k, v in part_acc.items()), flush=True)
+
+    cm = confusion_matrix(test.y, predicted, len(classes))
+    precision, recall, f1 = precision_recall_f1(cm)
+    width = max(len(c) for c in [*classes, "class"])
+    print(f"{'class':>{width}}  precision  recall  support")
+    for k, cname in enumerate(classes):
+        print(f"{cname:>{width}}  {precision[k]:9.3f}  {recall[k]:6.3f}  {cm[k].sum():7d}")
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "per_class.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["class", "precision", "recall", "f1", "support"])
+        for k, cname in enumerate(classes):
+            writer.writerow([cname, precision[k], recall[k], f1[k], int(cm[k].sum())])
+    with open(folder / "confusion.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["true \\ predicted", *classes])
+        for k, cname in enumerate(classes):
+            writer.writerow([cname, *cm[k].tolist()])
+    clf.save(folder / "model.npz", classes=classes, train_file=str(config.train),
+             label_column=config.label_column)
+    write_history(folder, clf.history)
+    report = {
+        "task": "classify", "data_set": name, "train_file": str(config.train),
+        "test_file": str(config.test), "classes": classes, "test_accuracy": acc,
+        "test_f1_macro": f1_macro(test.y, predicted, len(classes)),
+        "majority_accuracy": majority, "nn1_euclidean_accuracy": euclid,
+        "nn1_dtw_accuracy": dtw, "beats_nn1_euclidean": acc > euclid,
+        "verdict": f"{verdict} 1-NN Euclidean",
+        "part_accuracy": part_acc, "neighbors": {
+            "weight": config.neighbors if npp else 0.0,
+            "distances": npp.get("distances", []), "dropped": npp.get("dropped", []),
+            "temperature": npp.get("temperature", {}),
+            "train_loo_accuracy": npp.get("loo_accuracy", {})},
+        "best_epoch": clf.stopper.best_epoch + 1, "epochs_run": len(clf.history),
+        "train_seconds": train_seconds, "baseline_seconds": baseline_seconds,
+        "n_train": len(train.y), "n_test": len(test.y), "dimensions": int(train.x.shape[2]),
+        "confusion_matrix": cm.tolist(),
+        "per_class": {c: {"precision": float(precision[k]), "recall": float(recall[k]),
+                          "f1": float(f1[k]), "support": int(cm[k].sum())}
+                      for k, c in enumerate(classes)},
+        "classifier": {**clf.config, "dtype": config.dtype, "class_weight": config.class_weight,
+                       "missing": config.missing, "znorm": config.znorm},
+        "status": "interrupted" if clf.solver.interrupted else "finished",
+        "config": run,
+        "members": [{"best_epoch": st.best_epoch + 1, "epochs_run": len(sv.history)}
+                    for sv, st in zip(clf.solvers, clf.stoppers, strict=True)],
+        **_time_limit_info(clf, config),
+    }
+    write_json(folder / "report.json", report)
+    written = ["model.npz", *(["model.neighbors.npz"] if clf.reference else []),
+               "report.json", "per_class.csv", "confusion.csv", "history.csv"]
+    if not config.no_plot:
+        if _plot_confusion(cm, classes, folder / "confusion.png",
+                           f"{name}: test accuracy {acc:.3f}"):
+            written.append("confusion.png")
+        plot_run(folder, clf.history, None, f"classify {name}")
+    print(f"saved {folder}/: {', '.join(written)}", flush=True)
+    return report, clf.history

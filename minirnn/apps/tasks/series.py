@@ -1,0 +1,332 @@
+"""The ``series`` task: forecast a column of a CSV file (or a shipped series) with the
+:class:`~minirnn.apps.forecasting.Forecaster`, against its naive baselines."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from minirnn.apps import datasets
+from minirnn.apps.forecasting import Forecaster, SeriesTable, format_dates, load_table
+from minirnn.apps.forecasting.forecaster import Evaluation, Forecast
+from minirnn.apps.forecasting.transforms import KINDS
+from minirnn.apps.tasks.config import CommonConfig, option
+from minirnn.apps.tasks.errors import TaskError
+from minirnn.apps.tasks.run_folder import finish, write_json
+from minirnn.nn.registry import RECURRENT_LAYERS
+from minirnn.train.callbacks import Callback, EarlyStopping, TimeLimit
+from minirnn.train.solver import History, TrainingDivergedError
+
+__all__ = ["SeriesConfig", "forecast_figure", "forecast_steps", "load_forecaster",
+           "read_new_data", "read_series", "run_series", "verdict", "write_forecast"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SeriesConfig(CommonConfig):
+    """Forecasting one column of a CSV file (``csv`` + ``column``) or a series shipped with
+    minirnn (``dataset``); the last ``test_size`` of it is held out for testing."""
+
+    task = "series"
+    cell: str = option("gru", choices=sorted(RECURRENT_LAYERS), help="recurrent cell")
+    hidden_size: int = option(32, rule="positive", help="units H")
+    epochs: int = option(60, rule="positive", help="maximum epochs")
+    patience: int = option(10, rule="positive", help="early stopping patience (epochs)")
+    csv: str | None = option(None, help="the CSV file")
+    dataset: str | None = option(None, choices=datasets.names(),
+                                 help="a series shipped with minirnn instead of csv")
+    column: str | None = option(None, help="the column to forecast (required with csv)")
+    date_column: str | None = option("auto", help="column of ISO dates; 'auto': the first "
+                                     "column if it looks like dates; None: no dates")
+    features: str = option("", help="comma-separated extra columns used as inputs")
+    look_back: int | str = option("auto", help="past values the network reads, or 'auto'")
+    horizon: int = option(1, rule="positive", help="steps predicted from each origin")
+    transform: str = option("auto", choices=("auto", *KINDS),
+                            help="target transform ('auto': chosen on validation)")
+    season: int | str = option("auto", help="seasonal period, 'auto', or 0 for none")
+    test_size: float = option(0.33, rule="fraction",
+                              help="share of the series (at its end) held out for testing")
+    val_size: float = option(0.2, rule="fraction",
+                             help="share of the training span used for validation")
+    network: bool = option(True, help="train the network on the linear model's residuals")
+
+    def check(self) -> None:
+        if self.csv is not None and self.dataset is not None:
+            raise ValueError("give csv or dataset, not both")
+        if self.csv is None and self.dataset is None:
+            raise ValueError("csv (a CSV file) or dataset (a shipped series) is required")
+        if self.csv is not None and not self.column:
+            raise ValueError("column is required with csv")
+        for name in ("look_back", "season"):
+            value = getattr(self, name)
+            if isinstance(value, str) and value != "auto":
+                raise ValueError(f"{name} must be 'auto' or an integer, got {value!r}")
+        if isinstance(self.look_back, int) and self.look_back < 1:
+            raise ValueError(f"look_back must be 'auto' or a positive integer, got "
+                             f"{self.look_back}")
+        if isinstance(self.season, int) and (self.season < 0 or self.season == 1):
+            raise ValueError(f"season must be 'auto', 0 (none) or at least 2, got "
+                             f"{self.season}")
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The ``features`` as a list of column names."""
+        return [f.strip() for f in self.features.split(",") if f.strip()]
+
+    def source(self) -> tuple[str, str]:
+        """(CSV path, column): the shipped file and its column for a ``dataset``."""
+        if self.dataset is not None:
+            return str(datasets.path(self.dataset)), self.column or datasets.column(
+                self.dataset)
+        assert self.csv is not None and self.column is not None
+        return self.csv, self.column
+
+
+def read_series(path: str, column: str, features: list[str],
+                date_column: str | None) -> SeriesTable:
+    """The table of a CSV file, its problems as :class:`TaskError`."""
+    try:
+        return load_table(path, column, features=features, date_column=date_column)
+    except (OSError, ValueError) as exc:
+        raise TaskError(str(exc)) from exc
+
+
+def _span(table: SeriesTable, lo: int, hi: int) -> str:
+    if table.dates is None:
+        return f"rows {lo + 1}..{hi}"
+    d = format_dates(table.dates[[lo, hi - 1]])
+    return f"{d[0]} .. {d[1]}"
+
+
+def _print_evaluation(ev: Evaluation, fc: Forecaster, seconds: float) -> str:
+    m = ev.metrics
+    ar_name = f"linear AR({fc.baseline_order_})"
+    # This first line's format is parsed by other tools: keep it exactly.
+    print(f"test RMSE {m['model']['rmse']:.3f}  vs persistence {m['persistence']['rmse']:.3f} "
+          f"and linear AR({fc.baseline_order_}) {m[ar_name]['rmse']:.3f}  (original units)  "
+          f"[{seconds:.0f}s]", flush=True)
+    names = [k for k in m if k != "model"]
+    for metric in ("rmse", "mae", "mase"):
+        label = metric.upper()
+        others = ", ".join(f"{k} {m[k][metric]:.3f}" for k in names)
+        print(f"test {label:4s} model {m['model'][metric]:.3f}  |  {others}", flush=True)
+    if "seasonal naive" in m:
+        print(f"seasonal naive (season {fc.season_}): test RMSE "
+              f"{m['seasonal naive']['rmse']:.3f}, MAE {m['seasonal naive']['mae']:.3f}",
+              flush=True)
+    if fc.horizon > 1:
+        steps = ", ".join(f"{i + 1}: {v:.3f}" for i, v in
+                          enumerate(m["model"]["rmse_per_step"]))
+        print(f"test RMSE per step ahead: {steps}", flush=True)
+    print(f"forecast by: {fc.method_}", flush=True)
+    text = verdict(ev)
+    print(f"verdict: {text}", flush=True)
+    return text
+
+
+def verdict(ev: Evaluation) -> str:
+    """Which forecast is best on the test span, and whom the model beats or loses to."""
+    m = ev.metrics
+    best = ev.best
+    model = m["model"]["rmse"]
+    tied = [k for k in m if k != "model" and abs(model - m[k]["rmse"]) <= 1e-9 * max(model, 1)]
+    beaten = [k for k in m if k != "model" and model < m[k]["rmse"] and k not in tied]
+    losing = [k for k in m if k != "model" and model > m[k]["rmse"] and k not in tied]
+    if tied and not losing:
+        return (f"the model ties with {', '.join(tied)} (RMSE {model:.3f}: the same forecasts) "
+                f"and beats " + (", ".join(beaten) or "nothing else"))
+    if best == "model":
+        return (f"the model is best on the test span (RMSE {model:.3f}); it beats "
+                + ", ".join(beaten))
+    text = (f"{best} is best on the test span (RMSE {m[best]['rmse']:.3f}); the model "
+            f"(RMSE {model:.3f}) loses to " + ", ".join(losing))
+    return text + (f" and beats {', '.join(beaten)}" if beaten else "")
+
+
+def _write_predictions(path: Path, table: SeriesTable, ev: Evaluation, horizon: int) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        names = list(ev.baselines)
+        writer.writerow(["origin", "date", "step", "actual", "model", *names])
+        dates = None if table.dates is None else format_dates(table.dates)
+        for i, t in enumerate(ev.origins):
+            for k in range(horizon):
+                target = int(t) + k + 1
+                writer.writerow([int(t), "" if dates is None else dates[target], k + 1,
+                                 ev.truth[i, k], ev.prediction[i, k],
+                                 *(ev.baselines[b][i, k] for b in names)])
+
+
+def write_forecast(path: Path, fcst: Forecast) -> None:
+    """forecast.csv: the mean and the 80 % / 95 % intervals per step."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", "date", "forecast", "lower_80", "upper_80", "lower_95",
+                         "upper_95"])
+        dates = None if fcst.dates is None else format_dates(fcst.dates)
+        for k in range(len(fcst.mean)):
+            writer.writerow([k + 1, "" if dates is None else dates[k], fcst.mean[k],
+                             fcst.lower[80][k], fcst.upper[80][k], fcst.lower[95][k],
+                             fcst.upper[95][k]])
+
+
+def forecast_figure(path: Path, table: SeriesTable, fc: Forecaster, ev: Evaluation | None,
+                    fcst: Forecast, title: str) -> None:
+    """forecast.png (a note instead without matplotlib)."""
+    try:
+        from minirnn.apps.forecasting.plot import plot_forecast
+
+        plot_forecast(
+            path, fc.y_, n_train=fc.n_train_, dates=fc.dates_,
+            test_index=None if ev is None else ev.origins + 1,
+            test_prediction=None if ev is None else ev.prediction[:, 0],
+            baselines=None if ev is None else {k: v[:, 0] for k, v in ev.baselines.items()},
+            future_dates=fcst.dates, future=fcst.mean, lower=fcst.lower, upper=fcst.upper,
+            title=title, ylabel=table.column)
+    except ImportError:
+        print("matplotlib is not installed: skipping the figure (pip install 'minirnn[plot]')",
+              flush=True)
+        return
+    print(f"figure: {path}", flush=True)
+
+
+def forecast_steps(fc: Forecaster, with_features: bool) -> int:
+    """Steps forecast past the end after training: a season (or 12) ahead, recursively beyond
+    the horizon; only the horizon when the model needs future inputs."""
+    if with_features:
+        return fc.horizon
+    return max(fc.horizon, fc.season_ if 0 < fc.season_ <= 60 else 12)
+
+
+def run_series(config: SeriesConfig, folder: Path, callbacks: Sequence[Callback],
+               record: Callable[[dict[str, Any]], dict[str, Any]]
+               ) -> tuple[dict[str, Any], History | None]:
+    """Fit, evaluate against the baselines, forecast past the end; returns the report and
+    the network's history (None without a network)."""
+    path, column = config.source()
+    features = config.feature_names
+    table = read_series(path, column, features, config.date_column)
+    total = len(table.values)
+    n_train = round(total * (1 - config.test_size))
+    if n_train >= total or total - n_train < config.horizon:
+        raise TaskError(f"series of {total} values is too short for a test span of "
+                        f"{config.test_size:.0%} with horizon {config.horizon}")
+    lr = config.lr
+    if lr is None and config.optimizer == "adam":
+        lr = Forecaster().lr  # its own default (3e-3, tuned for residual models)
+    limit = [TimeLimit(config.time_limit, verbose=True)] if config.time_limit else []
+    fc = Forecaster(
+        horizon=config.horizon, look_back=config.look_back, transform=config.transform,
+        season=config.season, cell=config.cell, hidden_size=config.hidden_size,
+        num_layers=config.layers, bidirectional=config.bidirectional, epochs=config.epochs,
+        batch_size=config.batch_size, lr=lr, patience=config.patience,
+        clip_norm=config.clip_norm, optimizer=config.optimizer, val_fraction=config.val_size,
+        network=config.network, seed=config.seed, dtype=config.dtype,
+        callbacks=[*callbacks, *limit])
+    run = record({"csv": path, "column": column, "lr": lr})
+    start = time.perf_counter()
+    print(f"series {table.column!r} of {path}: {total} values, first {n_train} for "
+          f"training ({_span(table, 0, n_train)}), {total - n_train} for testing "
+          f"({_span(table, n_train, total)})"
+          + (f"; features {', '.join(features)}" if features else ""), flush=True)
+    try:
+        fc.fit(table.values, table.features, dates=table.dates, train_size=n_train)
+    except TrainingDivergedError as exc:
+        raise TaskError(f"training diverged: {exc}") from exc
+    except ValueError as exc:
+        raise TaskError(str(exc)) from exc
+    print(f"chosen on the validation span (the last {config.val_size:.0%} of training): "
+          f"season {fc.season_ or 'none'}"
+          f"{' (detected)' if config.season == 'auto' and fc.season_ else ''}, look-back "
+          f"{fc.look_back_}, {fc.method_}", flush=True)
+    ev = fc.evaluate()
+    seconds = time.perf_counter() - start
+    text = _print_evaluation(ev, fc, seconds)
+    m = ev.metrics
+    ar_name = f"linear AR({fc.baseline_order_})"
+    report: dict[str, Any] = {
+        "task": "series", "test_rmse": m["model"]["rmse"],
+        "persistence_rmse": m["persistence"]["rmse"], "linear_ar_rmse": m[ar_name]["rmse"],
+        "linear_ar_order": fc.baseline_order_,
+        "seasonal_naive_rmse": m.get("seasonal naive", {}).get("rmse"),
+        "drift_rmse": m["drift"]["rmse"], "test_mae": m["model"]["mae"],
+        "test_mase": m["model"]["mase"], "metrics": m, "best_on_test": ev.best,
+        "method": fc.method_, "verdict": text, "season": fc.season_,
+        "look_back": fc.look_back_, "horizon": fc.horizon, "transform": fc.transform_.name,
+        "ar_order": fc.members_[0].order, "network_weight": fc.alpha_,
+        "validation_rmse": fc.validation_, "forecaster": fc.get_config(),
+        "train_size": n_train, "test_targets": len(ev.origins),
+        "column": table.column, "features": features, "csv": path,
+        "seconds": time.perf_counter() - start}
+    metadata = {"task": "series", "forecaster": fc.state_dict(), "look_back": fc.look_back_,
+                "horizon": fc.horizon, "column": table.column, "features": features,
+                "date_column": table.date_column}
+    if fc.solver_ is not None and fc.model_ is not None and fc.probe_ is not None:
+        stopper = fc.stopper_ if fc.stopper_ is not None else EarlyStopping()
+        x_probe, y_probe = fc.probe_
+        report = finish(config, folder, run, fc.solver_, stopper, report, x_probe, y_probe,
+                        f"series {config.cell}", metadata)
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        fc.save(folder / "model.npz", extra={k: v for k, v in metadata.items()
+                                             if k not in ("task", "forecaster")})
+        report = {**report, "status": "finished", "config": run}
+        write_json(folder / "report.json", report)
+        print(f"saved {folder / 'model.npz'}, report.json", flush=True)
+    _write_predictions(folder / "predictions.csv", table, ev, fc.horizon)
+    fcst = fc.forecast(forecast_steps(fc, bool(features)))
+    write_forecast(folder / "forecast.csv", fcst)
+    print(f"saved {folder / 'predictions.csv'} (test forecasts and baselines), "
+          f"forecast.csv (the next {len(fcst.mean)} step(s) with 80%/95% intervals)", flush=True)
+    if not config.no_plot:
+        forecast_figure(folder / "forecast.png", table, fc, ev, fcst,
+                        f"{table.column}: test RMSE {m['model']['rmse']:.4g} (persistence "
+                        f"{m['persistence']['rmse']:.4g}, {ar_name} "
+                        f"{m[ar_name]['rmse']:.4g}); best: {ev.best}")
+    return report, None if fc.solver_ is None else fc.solver_.history
+
+
+def load_forecaster(path_text: str) -> tuple[Forecaster, dict[str, Any], Path]:
+    """(forecaster, its metadata, model path) of a ``series`` run folder or model file."""
+    from minirnn.nn.io import ModelFileError, load_metadata
+
+    path = Path(path_text)
+    if path.is_dir():
+        path = path / "model.npz"
+    if not path.exists():
+        raise TaskError(f"{path_text}: no such run directory or model file")
+    try:
+        meta = load_metadata(path)
+        fc = Forecaster.load(path)
+    except (ModelFileError, ValueError, OSError) as exc:
+        raise TaskError(str(exc)) from exc
+    return fc, meta, path
+
+
+def read_new_data(fc: Forecaster, meta: dict[str, Any], csv_path: str | None,
+                  dataset: str | None, column: str | None,
+                  date_column: str | None) -> SeriesTable:
+    """Newer data for a trained forecaster: its column, features and date column unless
+    given (``dataset``: a shipped series instead of ``csv_path``)."""
+    if dataset is not None:
+        if csv_path:
+            raise TaskError("give --csv or --dataset, not both")
+        csv_path = str(datasets.path(dataset))
+        column = column or datasets.column(dataset)
+    if not csv_path:
+        raise TaskError("--csv FILE (or --dataset NAME) is required")
+    column = column or meta.get("column")
+    if column is None:
+        raise TaskError("--column is required")
+    features = list(meta.get("features") or [])
+    trained = meta.get("date_column")  # may be "" (an unnamed first column)
+    dates = date_column if date_column is not None else (
+        "auto" if trained is None else trained)
+    table = read_series(csv_path, column, features, dates)
+    if len(table.values) <= fc.t_min_:
+        raise TaskError(f"{csv_path}: {len(table.values)} values; the model needs more than "
+                        f"{fc.t_min_} (its look-back {fc.look_back_} plus differencing)")
+    return table

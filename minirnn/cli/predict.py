@@ -1,0 +1,134 @@
+"""``minirnn predict MODEL``: what a saved model says about new data.
+
+A forecaster from ``train series`` forecasts the next values after the file (and scores its
+direct forecasts over the file); a classifier from ``train classify`` gives every sequence's
+label and class probabilities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from minirnn.apps import datasets
+from minirnn.apps.classification import SequenceClassifier
+from minirnn.apps.data import load_csv_sequences, load_ts
+from minirnn.apps.tasks.classify import handle_missing, label_column
+from minirnn.apps.tasks.series import load_forecaster, read_new_data
+from minirnn.cli._common import UsageError, date_arg
+from minirnn.nn.io import ModelFileError, load_metadata
+
+__all__ = ["add_parser"]
+
+
+def predict(args: argparse.Namespace) -> int:
+    """``minirnn predict MODEL``: a forecaster's next values, or a classifier's labels."""
+    if not args.csv and not args.dataset:
+        raise UsageError("--csv FILE (or --dataset NAME) is required")
+    model_path = Path(args.model)
+    if model_path.is_dir():
+        model_path = args.model = model_path / "model.npz"
+    if model_path.is_file():
+        try:
+            task = load_metadata(model_path).get("task")
+        except (ModelFileError, OSError) as exc:
+            raise UsageError(str(exc)) from exc
+        if task == "classify":  # labels and probabilities
+            return _predict_classes(args)
+    try:
+        fc, meta, _ = load_forecaster(str(args.model))
+        table = read_new_data(fc, meta, args.csv, args.dataset, args.column, args.date_column)
+        fcst = fc.forecast(fc.horizon, table.values, table.features, table.dates)
+    except ValueError as exc:  # TaskError included
+        raise UsageError(str(exc)) from exc
+    print(f"next {fc.horizon} value(s) after the last of {len(table.values)}: "
+          + ", ".join(f"{v:.4g}" for v in fcst.mean), flush=True)
+    if len(table.values) > fc.t_min_ + fc.horizon:
+        try:
+            ev = fc.evaluate(table.values, table.features, start=fc.t_min_ + 1)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        m = ev.metrics
+        print(f"{fc.horizon}-step direct forecasts over the {len(ev.origins)} origins of this "
+              f"file: RMSE {m['model']['rmse']:.4g} vs persistence "
+              f"{m['persistence']['rmse']:.4g}", flush=True)
+        if args.output:
+            with open(args.output, "w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["index", "actual", "predicted"])
+                for i, t in enumerate(ev.origins):
+                    writer.writerow([int(t) + 1, ev.truth[i, 0], ev.prediction[i, 0]])
+            print(f"saved {args.output}", flush=True)
+    return 0
+
+
+def _predict_classes(args: argparse.Namespace) -> int:
+    """``minirnn predict MODEL --csv FILE`` for a model saved by ``train classify``: labels
+    and class probabilities of every sequence of FILE (.ts, or CSV one series a row)."""
+    try:
+        clf, meta = SequenceClassifier.load(args.model)
+    except (ModelFileError, ValueError, KeyError) as exc:
+        raise UsageError(f"{args.model}: {exc}") from exc
+    classes = [str(c) for c in meta.get("classes", range(clf.num_classes))]
+    if not args.csv:
+        raise UsageError("a classifier predicts from a file: pass --ts FILE (.ts) or --csv "
+                         "FILE (one series a row)")
+    path = Path(args.csv)
+    if not path.is_file():
+        raise UsageError(f"{args.csv}: no such file")
+    try:
+        if path.suffix.lower() == ".ts":
+            data = load_ts(path, classes=classes)
+        else:
+            column = args.column if args.column is not None else \
+                str(meta.get("label_column", "0"))
+            data = load_csv_sequences(path, label_column=label_column(column),
+                                      classes=classes)
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    if data.x.shape[2] != clf.num_features:
+        raise UsageError(f"{args.csv} has {data.x.shape[2]} dimensions, the model was "
+                         f"trained on {clf.num_features}")
+    data = handle_missing(data, args.csv, "interpolate")
+    proba = clf.predict_proba(data.x, data.lengths)
+    predicted = np.argmax(proba, axis=1)
+    if data.y is not None:
+        print(f"accuracy on the labelled file {args.csv}: "
+              f"{float(np.mean(predicted == data.y)):.4f} ({len(predicted)} series)", flush=True)
+    counts = np.bincount(predicted, minlength=len(classes))
+    print("predicted classes: " + ", ".join(f"{c} {n}" for c, n in zip(classes, counts,
+                                                                       strict=True) if n),
+          flush=True)
+    output = args.output or str(path.with_name(path.stem + "_predictions.csv"))
+    with open(output, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["index", "predicted", *(["true"] if data.y is not None else []),
+                         *(f"p_{c}" for c in classes)])
+        for i in range(len(predicted)):
+            true = [classes[int(data.y[i])]] if data.y is not None else []
+            writer.writerow([i, classes[int(predicted[i])], *true,
+                             *(f"{p:.6g}" for p in proba[i])])
+    print(f"saved {output}", flush=True)
+    return 0
+
+
+def add_parser(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
+    """Add the ``predict`` command."""
+    parser = commands.add_parser("predict", formatter_class=fmt,
+                                 help="forecast (or classify) with a model saved by 'train "
+                                      "series' (or 'train classify')")
+    parser.add_argument("model", help="model.npz (or its run directory) from 'train series' "
+                        "or 'train classify'")
+    parser.add_argument("--csv", "--ts", dest="csv", default=None,
+                        help="the CSV file (a classifier also reads .ts)")
+    parser.add_argument("--dataset", choices=datasets.names(), default=None,
+                        help="a series shipped with minirnn instead of --csv")
+    parser.add_argument("--column", default=None, help="column (default: the training one)")
+    parser.add_argument("--date-column", type=date_arg, default=None,
+                        help="date column (default: the training one)")
+    parser.add_argument("--output", default=None, help="CSV of step-1 predictions")
+    parser.set_defaults(run=predict)
