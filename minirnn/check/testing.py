@@ -94,29 +94,48 @@ def sequence_batches(
 # ------------------------------------------------------------------ contract kit
 @dataclass
 class ContractCheck:
-    """One item of :func:`check_layer`'s report."""
+    """One part of :func:`check_layer`'s report.
+
+    A part that could not run is ``skipped`` (with the reason in ``detail``) and counts
+    as not passed: a report passes only if every part ran and held.
+    """
 
     name: str
     passed: bool
     detail: str = ""
+    skipped: bool = False
+
+    @property
+    def status(self) -> str:
+        """``"ok"``, ``"FAIL"`` or ``"SKIP"``."""
+        return "SKIP" if self.skipped else "ok" if self.passed else "FAIL"
 
 
 @dataclass
 class ContractReport:
-    """What :func:`check_layer` found; ``passed`` if every check passed (skips count as passed)."""
+    """What :func:`check_layer` found; ``passed`` only if every part ran and passed (a
+    skipped part fails the report)."""
 
     subject: str
     checks: list[ContractCheck]
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        return all(c.passed and not c.skipped for c in self.checks)
+
+    @property
+    def skipped(self) -> list[ContractCheck]:
+        """The parts that did not run."""
+        return [c for c in self.checks if c.skipped]
 
     def __str__(self) -> str:
-        lines = [f"check_layer {self.subject}: {'passed' if self.passed else 'FAILED'}"]
+        verdict = "passed" if self.passed else "FAILED"
+        if self.skipped:
+            verdict += (f" ({len(self.skipped)} part(s) skipped: "
+                        f"{', '.join(c.name for c in self.skipped)})")
+        lines = [f"check_layer {self.subject}: {verdict}"]
         for c in self.checks:
-            status = "ok  " if c.passed else "FAIL"
-            lines.append(f"  {status} {c.name:<34} {c.detail}")
+            lines.append(f"  {c.status:<4} {c.name:<38} {c.detail}")
         return "\n".join(lines)
 
 
@@ -126,6 +145,10 @@ class ContractError(AssertionError):
     def __init__(self, report: ContractReport) -> None:
         super().__init__(str(report))
         self.report = report
+
+
+class _PartSkippedError(Exception):
+    """A contract part that cannot run; the message says why."""
 
 
 def _instantiate(obj: Any) -> Any:
@@ -146,20 +169,53 @@ def _instantiate(obj: Any) -> Any:
     raise TypeError(f"check_layer expects a Layer or Cell (class or instance), got {obj!r}")
 
 
+def _batch_first(layer: Any) -> bool:
+    first = getattr(layer, "layers", None)
+    if first:
+        return _batch_first(first[0])
+    return bool(getattr(layer, "batch_first", True))
+
+
 def _input_shape(layer: Any, batch: int, time: int) -> tuple[int, ...]:
+    """A 3-D input shape for ``layer`` in its own layout ((T, N, D) if not batch first)."""
     first = getattr(layer, "layers", None)
     if first:
         return _input_shape(first[0], batch, time)
+    features = 4
     if hasattr(layer, "input_size"):
-        return (batch, time, int(layer.input_size))
-    if hasattr(layer, "in_features"):
-        return (batch, time, int(layer.in_features))
-    return (batch, time, 4)
+        features = int(layer.input_size)
+    elif hasattr(layer, "in_features"):
+        features = int(layer.in_features)
+    return (batch, time, features) if _batch_first(layer) else (time, batch, features)
+
+
+def _batch_time(layer: Any, shape: tuple[int, ...]) -> tuple[int, int]:
+    """(N, T) of a 3-D input shape of ``layer``."""
+    return (shape[0], shape[1]) if _batch_first(layer) else (shape[1], shape[0])
+
+
+def _valid_steps(layer: Any, shape: tuple[int, ...], lengths: np.ndarray) -> np.ndarray:
+    """Bool mask of the valid (not padded) positions of an input of ``shape`` laid out as
+    ``layer``'s, with a last axis of 1 (broadcasts over features)."""
+    _, t = _batch_time(layer, shape)
+    valid = np.arange(t)[None, :] < lengths[:, None]  # (N, T)
+    return (valid if _batch_first(layer) else valid.T)[..., None]
 
 
 def _first_cell(layer: Any) -> Any:
     cells = getattr(layer, "cells", None)
     return cells[0][0] if cells else None
+
+
+def _takes_lengths(layer: Any, x: np.ndarray) -> bool:
+    return bool(getattr(layer, "accepts_lengths", False)) and x.ndim == 3
+
+
+def _fixed_lengths(n: int, t: int) -> np.ndarray:
+    """Lengths of a fixed case: the first sequence full, the others shorter (1, 2, ...)."""
+    if n == 1:
+        return np.array([max(t - 1, 1)])
+    return np.array([t] + [1 + (i % max(t - 1, 1)) for i in range(n - 1)])
 
 
 def check_recurrence(cell: Any, *, seed: int = 0, batch: int = 2, eps: float = 1e-6) -> float:
@@ -255,45 +311,73 @@ def check_layer(
         :class:`~minirnn.layers.Recurrent`; a Layer class is built with
         ``cls()`` or ``cls(3, 4)``.
     input_shape : tuple, optional
-        Shape of a test input; by default (N, T, D) from ``input_size`` or
-        ``in_features``.
+        Shape of a test input; by default (N, T, D) (or (T, N, D) for a layer that is
+        not batch first) with D from ``input_size`` or ``in_features``.
     seed : int
+        Seeds the test data and the hypothesis search (the report is reproducible).
     max_examples : int
-        Hypothesis examples of the gradient check (batch and time drawn).
+        Hypothesis examples of the gradient check (batch, time and lengths drawn).
     raise_on_failure : bool
-        Raise :class:`ContractError` with the report when a check fails.
+        Raise :class:`ContractError` with the report when a part fails or is skipped.
 
     Returns
     -------
     ContractReport
-        Checks: output shape and dtype; parameter and gradient names, shapes
-        and dtypes; inputs not mutated; forward twice then backward
-        differentiates the second call; gradients accumulate and reset;
-        ``state_dict`` round trip (returns copies); model file round trip (if
-        the layer has ``get_config``); hypothesis-driven gradient check in float64;
-        for a recurrent layer, the cell's recurrence (:func:`check_recurrence`) and,
-        if it has a fused kernel, kernel against generic loop (:func:`check_fused_kernel`).
+        Parts: output shape and dtype; parameter and gradient names, shapes and dtypes;
+        inputs not mutated; forward twice then backward differentiates the second call;
+        gradients accumulate and reset; ``state_dict`` round trip (returns copies);
+        model file round trip (``save_model`` then ``load_model``: needs ``get_config``
+        and registered classes); variable lengths (for layers taking ``lengths=``:
+        padded steps change nothing, each sequence gives what it gives alone, no gradient
+        reaches padding); a float64 gradient check on fixed cases (with and without
+        lengths), then on ``max_examples`` hypothesis-drawn cases; and for a recurrent
+        layer the cell's recurrence (:func:`check_recurrence`) and, if it has a fused
+        kernel, kernel against generic loop (:func:`check_fused_kernel`).
+
+    Notes
+    -----
+    A part that cannot run (e.g. the gradient search after the fixed cases failed, or
+    variable lengths with a one-step ``input_shape``) is reported as skipped, with the
+    reason, and fails the report. The run is bounded: a wrong gradient fails at the first
+    fixed case (one gradient check), and the hypothesis search runs at most
+    ``max_examples`` gradient checks, without shrinking or hypothesis's explain phase
+    (which would trace whole gradient checks).
     """
     import copy
+    import os
+    import tempfile
 
-    from hypothesis import given, settings
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hypothesis_seed
 
-    from minirnn.check.gradcheck import gradcheck
-    from minirnn.nn.io import ModelFileError, build_layer
+    from minirnn.check import gradcheck as gradcheck_module
+    from minirnn.nn.io import load_model, save_model
 
+    if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1:
+        raise ValueError(f"max_examples must be an int greater than zero, got {max_examples!r}")
     layer = _instantiate(obj)
     rng = np.random.default_rng(seed)
     checks: list[ContractCheck] = []
 
-    def record(name: str, fn: Any) -> None:
+    def record(name: str, fn: Any) -> bool:
         try:
             detail = fn()
             checks.append(ContractCheck(name, True, detail or ""))
+            return True
+        except _PartSkippedError as why:
+            checks.append(ContractCheck(name, False, f"skipped: {why}", skipped=True))
         except Exception as exc:  # a failing check is reported, not raised
-            checks.append(ContractCheck(name, False, f"{type(exc).__name__}: {exc}"))
+            notes = " ".join(getattr(exc, "__notes__", []))
+            checks.append(ContractCheck(name, False, f"{type(exc).__name__}: {exc}"
+                                        + (f" [{notes}]" if notes else "")))
+        return False
+
+    def skip(name: str, why: str) -> None:
+        checks.append(ContractCheck(name, False, f"skipped: {why}", skipped=True))
 
     shape = input_shape or _input_shape(layer, 3, 5)
     x = rng.uniform(-2, 2, shape).astype(layer.dtype)
+    with_lengths = _takes_lengths(layer, x)
 
     def shapes() -> str:
         y = layer.forward(x)
@@ -344,7 +428,7 @@ def check_layer(
 
     def accumulate() -> str:
         if not layer.parameters():
-            return "no parameters"
+            return "no parameters (nothing to accumulate)"
         y = layer.forward(x)
         g = rng.standard_normal(y.shape).astype(layer.dtype)
         layer.zero_grad()
@@ -374,32 +458,114 @@ def check_layer(
         return ""
 
     def file_round_trip() -> str:
-        try:
-            config = layer.get_config()
-        except NotImplementedError:
-            return "skipped: no get_config()"
-        try:
-            rebuilt = build_layer({"class": type(layer).__name__, "config": config})
-        except ModelFileError as exc:
-            return f"skipped: {exc}"
-        rebuilt.load_state_dict(layer.state_dict())
-        assert np.array_equal(rebuilt.forward(x), layer.forward(x)), "rebuilt layer differs"
-        return "get_config -> rebuild -> same outputs"
+        # The real path: save_model refuses (before writing) a layer without get_config or
+        # with an unregistered class, and says how to register it.
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "model.npz")
+            save_model(path, layer)
+            rebuilt = load_model(path)
+        assert type(rebuilt) is type(layer), f"loaded a {type(rebuilt).__name__}"
+        assert np.array_equal(rebuilt.forward(x), layer.forward(x)), "loaded layer differs"
+        return "save_model -> load_model -> same outputs"
 
-    def gradients() -> str:
-        double = copy.deepcopy(layer).astype(np.float64)
-        worst = [0.0]
+    tol = 1e-12 if layer.dtype == np.float64 else 1e-5
 
-        @settings(max_examples=max_examples, deadline=None, database=None)
-        @given(batch=st.integers(1, 3), time=st.integers(1, 4), data_seed=seeds())
-        def run(batch: int, time: int, data_seed: int) -> None:
-            s = input_shape or _input_shape(double, batch, time)
+    def final_states(model: Any) -> list[np.ndarray]:
+        return [np.asarray(s) for s in getattr(model, "final_state", None) or ()]
+
+    def variable_lengths() -> str:
+        if not with_lengths:
+            return f"not applicable: {type(layer).__name__} takes no lengths"
+        n, t = _batch_time(layer, x.shape)
+        if t < 2:
+            raise _PartSkippedError(f"input_shape {x.shape} has one time step; padding "
+                                    "needs T >= 2")
+        lengths = _fixed_lengths(n, t)
+        valid = _valid_steps(layer, x.shape, lengths)
+        y = layer.forward(x, lengths=lengths)
+        states = final_states(layer)
+        per_step = y.ndim == 3 and y.shape[:2] == x.shape[:2]
+        y_valid = np.broadcast_to(valid, y.shape) if per_step else np.ones(y.shape, bool)
+        noise = np.where(valid, x, rng.uniform(-2, 2, x.shape).astype(layer.dtype))
+        y2 = layer.forward(noise, lengths=lengths)
+        np.testing.assert_allclose(y2[y_valid], y[y_valid], rtol=tol, atol=tol,
+                                   err_msg="values at padded steps changed the output")
+        for a, b in zip(final_states(layer), states, strict=True):
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol,
+                                       err_msg="values at padded steps changed a final state")
+        bf = _batch_first(layer)
+        for i, length in enumerate(lengths):
+            alone = x[i:i + 1, :length] if bf else x[:length, i:i + 1]
+            yi = layer.forward(alone, lengths=np.array([length]))
+            whole = y[i:i + 1, :length] if bf else y[:length, i:i + 1]
+            want = whole if per_step else y[i:i + 1]
+            np.testing.assert_allclose(
+                yi, want, rtol=1e3 * tol, atol=1e3 * tol,
+                err_msg=f"sequence {i} (length {length}) alone gives other outputs than in "
+                        "the padded batch")
+            for k, (a, b) in enumerate(zip(final_states(layer), states, strict=True)):
+                np.testing.assert_allclose(
+                    a, b[:, i:i + 1] if b.ndim == 3 else b[i:i + 1], rtol=1e3 * tol,
+                    atol=1e3 * tol, err_msg=f"sequence {i} alone: final state {k} differs")
+        layer.forward(x, lengths=lengths)
+        dy = rng.standard_normal(y.shape).astype(layer.dtype) * y_valid
+        dx = layer.backward(dy)
+        assert not dx[~np.broadcast_to(valid, dx.shape)].any(), \
+            "gradient reaches padded input steps"
+        return f"lengths {lengths.tolist()}: padding ignored, each sequence as alone"
+
+    double: list[Any] = []
+
+    def float64_copy() -> Any:
+        if not double:
+            double.append(copy.deepcopy(layer).astype(np.float64))
+        return double[0]
+
+    worst = [0.0]
+
+    def run_gradcheck(model: Any, xs: np.ndarray, lengths: np.ndarray | None,
+                      case_seed: int) -> None:
+        kwargs = {"lengths": lengths} if lengths is not None else None
+        report = gradcheck_module.gradcheck(model, xs, seed=case_seed, forward_kwargs=kwargs)
+        worst[0] = max(worst[0], report.max_relative_error)
+
+    def fixed_gradients() -> str:
+        model = float64_copy()
+        small = input_shape or _input_shape(model, 2, 3)
+        xs = np.random.default_rng(seed).uniform(-2, 2, small)
+        run_gradcheck(model, xs, None, seed)
+        cases = "1 case"
+        if with_lengths:
+            n, t = _batch_time(model, small)
+            lengths = _fixed_lengths(n, t)
+            run_gradcheck(model, xs, lengths, seed + 1)
+            cases = f"2 cases (without and with lengths {lengths.tolist()})"
+        return f"max rel err {worst[0]:.2e} over {cases}"
+
+    def drawn_gradients() -> str:
+        model = float64_copy()
+        count = [0]
+
+        @hypothesis_seed(seed)
+        @settings(max_examples=max_examples, deadline=None, database=None,
+                  phases=(Phase.generate,), suppress_health_check=list(HealthCheck),
+                  print_blob=False)
+        @given(batch=st.integers(1, 3), time=st.integers(1, 4), data_seed=seeds(),
+               use_lengths=st.booleans(), data=st.data())
+        def run(batch: int, time: int, data_seed: int, use_lengths: bool,
+                data: Any) -> None:
+            s = input_shape or _input_shape(model, batch, time)
             xs = np.random.default_rng(data_seed).uniform(-2, 2, s)
-            report = gradcheck(double, xs, seed=data_seed % 2**31)
-            worst[0] = max(worst[0], report.max_relative_error)
+            lengths = None
+            if use_lengths and with_lengths:
+                n, t = _batch_time(model, s)
+                lengths = np.array(data.draw(st.lists(st.integers(1, t), min_size=n,
+                                                      max_size=n), label="lengths"))
+            count[0] += 1
+            run_gradcheck(model, xs, lengths, data_seed % 2**31)
 
         run()
-        return f"max rel err {worst[0]:.2e} over {max_examples} drawn cases"
+        return f"max rel err {worst[0]:.2e} over {count[0]} drawn cases"
 
     def recurrence() -> str:
         """For a recurrent layer: the cell's recurrence, and fused kernel = generic loop."""
@@ -407,12 +573,13 @@ def check_layer(
 
         cell = _first_cell(layer)
         if cell is None:
-            return ""
+            return f"not applicable: {type(layer).__name__} has no cell"
         double_cell = copy.deepcopy(cell).astype(np.float64)
-        detail = f"; recurrence max abs err {check_recurrence(double_cell, seed=seed):.1e}"
+        detail = f"recurrence max abs err {check_recurrence(double_cell, seed=seed):.1e}"
         if bptt.kernel_name(cell) is not None:
-            worst = check_fused_kernel(double_cell, seed=seed)
-            detail += f"; kernel {bptt.kernel_name(cell)!r} = generic loop (max diff {worst:.1e})"
+            worst_kernel = check_fused_kernel(double_cell, seed=seed)
+            detail += (f"; kernel {bptt.kernel_name(cell)!r} = generic loop (max diff "
+                       f"{worst_kernel:.1e})")
         return detail
 
     record("forward/backward shapes and dtype", shapes)
@@ -422,7 +589,13 @@ def check_layer(
     record("gradients accumulate and reset", accumulate)
     record("state_dict round trip", round_trip)
     record("model file round trip", file_round_trip)
-    record("gradient check (hypothesis, float64)", lambda: gradients() + recurrence())
+    record("variable lengths", variable_lengths)
+    fixed = "gradient check (float64, fixed cases)"
+    if record(fixed, fixed_gradients):
+        record("gradient check (hypothesis, float64)", drawn_gradients)
+    else:
+        skip("gradient check (hypothesis, float64)", f"the {fixed} failed")
+    record("cell recurrence and fused kernel", recurrence)
     report = ContractReport(repr(layer).splitlines()[0], checks)
     if raise_on_failure and not report.passed:
         raise ContractError(report)
