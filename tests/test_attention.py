@@ -663,6 +663,11 @@ def test_bad_inputs_of_the_batch_first_layers_and_upstream_gradients():
     with pytest.raises(RuntimeError, match="before forward"):
         AdditiveAttention(4, 4, 2).backward(np.zeros((2, 3, 4)))
     out, w = layer(q, k)
+    d_first = layer.backward(np.ones(out.shape))
+    with pytest.raises(ValueError, match=r"key_padding_mask: expected shape \(2, 5\)"):
+        layer(q[:, :1], k, key_padding_mask=np.zeros((2, 4), bool))
+    for d, e in zip(layer.backward(np.ones(out.shape)), d_first, strict=True):
+        np.testing.assert_array_equal(d, e)  # still the first forward's cache
     with pytest.raises(ValueError, match=r"d_output: expected shape \(2, 3, 4\), got \(3, 4\)"):
         layer.backward(np.zeros((3, 4)))
     with pytest.raises(ValueError, match=r"d_weights: expected shape \(2, 3, 5\)"):
