@@ -25,6 +25,7 @@ from minirnn.apps.data import (
     persistence_forecast,
     predict_linear_ar,
     rmse,
+    seasonal_naive_forecast,
     sliding_windows,
     split_sizes,
 )
@@ -416,6 +417,35 @@ def test_persistence_repeats_the_last_value(series, data):
 
 def test_persistence_accepts_2d_windows():
     np.testing.assert_array_equal(persistence_forecast([[1.0, 2.0], [3.0, 4.0]]), [[2.0], [4.0]])
+
+
+def test_seasonal_naive_repeats_the_last_season():
+    series = np.arange(20.0)
+    x, y = sliding_windows(series, 4, 6)  # windows of 4, six steps ahead, season 3
+    pred = seasonal_naive_forecast(x, 3, 6)
+    assert pred.shape == y.shape
+    # from the window ending at t: t-2, t-1, t, t-2, t-1, t (each value one season back)
+    t = np.arange(3, 3 + x.shape[0])[:, None]
+    np.testing.assert_array_equal(pred, t + np.array([-2, -1, 0, -2, -1, 0]))
+    with pytest.raises(ValueError, match="at least one season"):
+        seasonal_naive_forecast(x, 5)
+
+
+def test_the_forecaster_uses_these_baselines():
+    """One home of the naive forecasts: the forecaster's test-span baselines are these."""
+    from minirnn.apps.forecasting import Forecaster
+
+    values = datasets.load("airline").values
+    fc = Forecaster(network=False, season=12, horizon=2).fit(values, train_size=96)
+    ev = fc.evaluate()
+    q = fc.baseline_order_
+    span = max(12, q)
+    lags = values[ev.origins[:, None] + np.arange(1 - span, 1)[None, :]]
+    np.testing.assert_array_equal(ev.baselines["seasonal naive"],
+                                  seasonal_naive_forecast(lags[:, span - 12:], 12, 2))
+    np.testing.assert_array_equal(ev.baselines["persistence"], persistence_forecast(lags, 2))
+    np.testing.assert_array_equal(ev.baselines[f"linear AR({q})"],
+                                  predict_linear_ar(fc.baseline_ar_, lags[:, span - q:]))
 
 
 @given(n_extra=st.integers(0, 20), look_back=st.integers(1, 4), f=st.integers(1, 3),

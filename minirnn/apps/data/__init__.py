@@ -10,6 +10,7 @@ from minirnn.apps.data.baselines import (
     persistence_forecast,
     predict_linear_ar,
     rmse,
+    seasonal_naive_forecast,
 )
 from minirnn.apps.data.binary import (
     bin2int,
@@ -71,6 +72,7 @@ __all__ = [
     "predict_linear_ar",
     "reverse_sequence_task",
     "rmse",
+    "seasonal_naive_forecast",
     "save_ts",
     "seq_to_seq_unsync",
     "sliding_windows",

@@ -1,7 +1,9 @@
-"""Baselines a forecasting model has to beat: persistence and a linear autoregression.
+"""Baselines a forecasting model has to beat: persistence, seasonal naive and a linear
+autoregression (the one home of the naive forecasts: the forecaster uses them too).
 
-Both take the windows of :func:`minirnn.data.sliding_windows` and return predictions shaped
-like its targets, so ``rmse(persistence_forecast(x), y)`` just works.
+All take the windows of :func:`minirnn.data.sliding_windows` (the last ``L`` values before
+each forecast origin) and return predictions shaped like its targets, so
+``rmse(persistence_forecast(x), y)`` just works.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from minirnn.apps.data._checks import as_finite_float_array
 from minirnn.nn._validation import check_positive_int
 
 __all__ = ["LinearAR", "fit_linear_ar", "persistence_forecast", "predict_linear_ar", "rmse",
-           "root_mean_square"]
+           "root_mean_square", "seasonal_naive_forecast"]
 
 
 def _windows(x: Any, name: str = "x") -> np.ndarray:
@@ -44,6 +46,35 @@ def persistence_forecast(x_windows: Any, horizon: int = 1) -> np.ndarray:
     x = _windows(x_windows, "x_windows")
     last = np.repeat(x[:, -1:, :], k, axis=1)  # (N, K, F)
     return last[:, :, 0] if x.shape[2] == 1 else last
+
+
+def seasonal_naive_forecast(x_windows: Any, season: int, horizon: int = 1) -> np.ndarray:
+    """Predict that every future step equals the value one season before it (the last
+    season repeated).
+
+    Parameters
+    ----------
+    x_windows : array_like, shape (N, L, F) or (N, L)
+        Input windows with L >= ``season``.
+    season : int
+        S, the seasonal period in steps.
+    horizon : int
+        K, the number of steps predicted.
+
+    Returns
+    -------
+    ndarray, shape (N, K) if F == 1, else (N, K, F)
+        Step ``k`` (1-based) is ``x_windows[:, L - 1 + k - S * ceil(k / S)]``.
+    """
+    k = check_positive_int(horizon, "horizon")
+    s = check_positive_int(season, "season")
+    x = _windows(x_windows, "x_windows")
+    if x.shape[1] < s:
+        raise ValueError(f"x_windows must hold at least one season ({s} steps), got windows "
+                         f"of {x.shape[1]}")
+    steps = np.arange(1, k + 1)
+    out = x[:, x.shape[1] - 1 + steps - s * np.ceil(steps / s).astype(np.int64), :]
+    return out[:, :, 0] if x.shape[2] == 1 else out
 
 
 @dataclass(frozen=True)

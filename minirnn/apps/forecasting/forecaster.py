@@ -25,6 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from minirnn.apps.data.baselines import (
+    LinearAR,
+    fit_linear_ar,
+    persistence_forecast,
+    predict_linear_ar,
+    seasonal_naive_forecast,
+)
 from minirnn.apps.data.table import format_dates, future_dates, parse_dates
 from minirnn.apps.forecasting.metrics import mae, mase, mase_scale, rmse
 from minirnn.apps.forecasting.transforms import (
@@ -199,7 +206,8 @@ class Forecaster:
 
     Attributes (after ``fit``)
     --------------------------
-    season_, look_back_, transform_ (TargetTransform), members_, baseline_order_, alpha_,
+    season_, look_back_, transform_ (TargetTransform), members_, baseline_order_,
+    baseline_ar_ (the level linear AR, a minirnn.data.LinearAR), alpha_,
     validation_ (dict of validation RMSEs), method_ (str describing the forecast), model_
     (the network), solver_, stopper_.
 
@@ -448,18 +456,18 @@ class Forecaster:
                                             max(1, (len(fit_o) - 2) // 2))})
         b_scores = {}
         for q in b_orders:
-            w = _lstsq(self._level_design(y_all, fit_o, q), truth_fit)
-            b_scores[q] = rmse(self._level_design(y_all, val_o, q) @ w, truth_val)
+            ar = fit_linear_ar(_lags(y_all, fit_o, q), truth_fit)
+            b_scores[q] = rmse(predict_linear_ar(ar, _lags(y_all, val_o, q)), truth_val)
         q_best = min(b_scores, key=lambda q: b_scores[q])
         self.baseline_order_ = q_best
-        self.baseline_coef_ = _lstsq(self._level_design(y_all, train_o, q_best),
-                                     y_all[train_o[:, None] + steps])
+        self.baseline_ar_ = fit_linear_ar(_lags(y_all, train_o, q_best),
+                                          y_all[train_o[:, None] + steps])
         self.validation_["baseline linear AR"] = b_scores[q_best]
         # Its errors on every validation span, for the combination below.
         b_errors, b_first = [], None
         for f_o, v_o in folds:
-            w = _lstsq(self._level_design(y_all, f_o, q_best), y_all[f_o[:, None] + steps])
-            pred = self._level_design(y_all, v_o, q_best) @ w
+            ar = fit_linear_ar(_lags(y_all, f_o, q_best), y_all[f_o[:, None] + steps])
+            pred = predict_linear_ar(ar, _lags(y_all, v_o, q_best))
             b_first = pred if b_first is None else b_first
             b_errors.append((pred - y_all[v_o[:, None] + steps]).ravel())
         assert b_first is not None
@@ -597,10 +605,6 @@ class Forecaster:
         cols.append(np.ones((len(origins), 1)))
         return np.concatenate(cols, axis=1)
 
-    @staticmethod
-    def _level_design(y: np.ndarray, origins: np.ndarray, q: int) -> np.ndarray:
-        return np.concatenate([_lags(y, origins, q), np.ones((len(origins), 1))], axis=1)
-
     def _windows(self, us: np.ndarray, xs: np.ndarray | None, origins: np.ndarray) -> np.ndarray:
         """Network inputs, shape (N, L, 1 + E)."""
         w = _lags(us, origins, self.look_back_)[:, :, None]
@@ -705,14 +709,14 @@ class Forecaster:
         o = np.asarray(origins, dtype=np.int64)
         h = np.arange(1, self.horizon + 1)[None, :]
         t = o[:, None]
-        out = {"persistence": np.repeat(y_all[t], self.horizon, axis=1)}
+        out = {"persistence": persistence_forecast(_lags(y_all, o, 1), self.horizon)}
         if self.season_:
-            s = self.season_
-            out["seasonal naive"] = y_all[t + h - s * np.ceil(h / s).astype(np.int64)]
+            out["seasonal naive"] = seasonal_naive_forecast(_lags(y_all, o, self.season_),
+                                                            self.season_, self.horizon)
         slope = (y_all[t] - y_all[0]) / np.maximum(t, 1)
         out["drift"] = y_all[t] + h * slope
         q = self.baseline_order_
-        out[f"linear AR({q})"] = self._level_design(y_all, o, q) @ self.baseline_coef_
+        out[f"linear AR({q})"] = predict_linear_ar(self.baseline_ar_, _lags(y_all, o, q))
         return out
 
     def evaluate(self, y: Any = None, X: Any = None, *, start: int | None = None) -> Evaluation:
@@ -853,7 +857,9 @@ class Forecaster:
                          "scaler": m.scaler.state_dict()} for m in self.members_],
             "floor": self.floor_,
             "baseline_order": self.baseline_order_,
-            "baseline_coef": self.baseline_coef_.tolist(),
+            # the AR's coefficients with the intercept as the last row
+            "baseline_coef": np.vstack([self.baseline_ar_.coef,
+                                        self.baseline_ar_.intercept[None, :]]).tolist(),
             "x_scaler": None if self.x_scaler_ is None else self.x_scaler_.state_dict(),
             "r_scale": self.r_scale_.tolist(), "alpha": self.alpha_,
             "residuals": self.residuals_.tolist(), "mase_scale": self.mase_scale_,
@@ -898,7 +904,10 @@ class Forecaster:
             fc.transform_ = fc.members_[0].transform
             fc.floor_ = float(state["floor"])
             fc.baseline_order_ = int(state["baseline_order"])
-            fc.baseline_coef_ = np.asarray(state["baseline_coef"])
+            weights = np.asarray(state["baseline_coef"], dtype=np.float64)
+            fc.baseline_ar_ = LinearAR(coef=weights[:-1], intercept=weights[-1],
+                                       window_shape=(fc.baseline_order_,),
+                                       target_shape=(weights.shape[1],))
             fc.x_scaler_ = None if state["x_scaler"] is None else RobustScaler.from_state(
                 state["x_scaler"])
             fc.r_scale_ = np.asarray(state["r_scale"], dtype=np.float64)
