@@ -250,7 +250,8 @@ class _LuongAttention(_BatchFirstAttention):
     """Dot and general: ``score = scale * (query projected) . key``."""
 
     scale: bool
-    _dims: tuple[int | None, int | None] = (None, None)
+    _dims: tuple[int | None, int | None] = (None, None)  # (query_dim, key_dim) if fixed
+    _cache: tuple[_Inputs, AttentionCache] | None
 
     def _project(self, query: np.ndarray) -> np.ndarray:
         return query
@@ -289,8 +290,6 @@ class _LuongAttention(_BatchFirstAttention):
         d_proj, d_key, d_value = scaled_dot_product_attention_backward(d_out, d_w, cache)
         d_query = self._project_backward(inputs.query, d_proj)
         return self._input_grads(inputs, d_query, d_key, d_value)
-
-    _cache: tuple[_Inputs, AttentionCache] | None
 
 
 class DotAttention(_LuongAttention):
