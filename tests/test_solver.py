@@ -190,3 +190,31 @@ def test_float32_and_float64_end_to_end(dtype, cell):
     out = layer.forward(x.astype(dtype))
     assert out.dtype == dtype and layer.backward(np.ones_like(out)).dtype == dtype
     assert all(s.dtype == dtype for s in layer.final_state + layer.initial_state_grad)
+
+
+def test_best_epoch_is_public_read_only_and_restorable():
+    x, y = adding_problem(64, 4, seed=0)
+    xv, yv = adding_problem(32, 4, seed=1)
+    model = _model()
+    solver = Solver(model, batch_size=16, epochs=4, seed=0)
+    assert solver.best is None and solver.best_weights is None
+    history = solver.fit(x, y, validation_data=(xv, yv))
+    value, weights = solver.best
+    assert value == min(history["val_loss"]) and weights is solver.best_weights
+    with pytest.raises(AttributeError):
+        solver.best = None  # read-only: it changes through record_best / restore_best
+    # The state dict carries it, and load_state_dict restores it through the public method.
+    state = solver.state_dict()
+    assert state["best"]["value"] == value and state["best"]["weights"] is weights
+    other = Solver(_model(seed=1), batch_size=16, epochs=4, seed=0)
+    other.load_state_dict(state)
+    assert other.best[0] == value
+    for k in weights:
+        np.testing.assert_array_equal(other.best[1][k], weights[k])
+    # Weights that do not fit the model are refused, and the best epoch is kept.
+    bad = {k: v[..., :1] for k, v in weights.items()}
+    with pytest.raises(ValueError, match="best weights"):
+        other.restore_best((0.0, bad))
+    assert other.best[0] == value
+    other.restore_best(None)
+    assert other.best is None and other.best_weights is None

@@ -432,9 +432,9 @@ class TimeLimit(Callback):
         if self.restore_best_weights:
             defers = any(isinstance(cb, EarlyStopping) and cb.restore_best_weights
                          for cb in self.solver.callbacks)
-            best = getattr(self.solver, "_best", None)
+            best = self.solver.best_weights
             if not defers and best is not None:
-                self.solver.model.load_state_dict(best[1])
+                self.solver.model.load_state_dict(best)
         if self.verbose:
             print(self.summary(), flush=True)
 

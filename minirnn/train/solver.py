@@ -16,6 +16,7 @@ from minirnn.nn._validation import (
     check_positive_int,
     check_seed,
     check_tbptt,
+    check_weights,
 )
 from minirnn.nn.layers.base import Layer
 from minirnn.nn.losses.base import Loss
@@ -362,6 +363,24 @@ class Solver:
     def best_weights(self) -> dict[str, np.ndarray] | None:
         """The best epoch's weights (restored on Ctrl-C and by early stopping)."""
         return None if self._best is None else self._best[1]
+
+    @property
+    def best(self) -> tuple[float, dict[str, np.ndarray]] | None:
+        """The best epoch so far as ``(monitored value, weights)``, or None before one.
+
+        Read-only (the weights are the Solver's own copy: do not modify them); it changes
+        through :meth:`record_best` and :meth:`restore_best`.
+        """
+        return self._best
+
+    def restore_best(self, best: tuple[float, dict[str, np.ndarray]] | None) -> None:
+        """Set the best epoch from a saved ``(value, weights)`` (or None), as
+        :meth:`load_state_dict` does; ``weights`` must match the model (checked first)."""
+        if best is None:
+            self._best = None
+            return
+        value, weights = best
+        self._best = (float(value), check_weights(self.model, weights, "best weights"))
 
     # ---------------------------------------------------------- state dict
     def state_dict(self) -> dict[str, Any]:

@@ -62,8 +62,8 @@ def solver_state(solver: Solver) -> dict[str, Any]:
         "generators": {k: copy.deepcopy(g.bit_generator.state) for k, g in gens.items()},
         "callbacks": [{"class": type(cb).__name__, "state": copy.deepcopy(cb.state_dict())}
                       for cb in stateful_callbacks(solver)],
-        "best": None if solver._best is None else {"value": solver._best[0],
-                                                 "weights": solver._best[1]},
+        "best": None if solver.best is None else {"value": solver.best[0],
+                                                "weights": solver.best[1]},
     }
 
 
@@ -122,4 +122,4 @@ def load_solver_state(solver: Solver, state: dict[str, Any]) -> None:
     solver.epoch = epoch
     solver.history = history
     solver.stop_training = bool(state["stop_training"])
-    solver._best = None if best is None else (best_value, best_weights)
+    solver.restore_best(None if best is None else (best_value, best_weights))
