@@ -9,6 +9,13 @@ from minirnn.nn.layers.activations import (
     Sigmoid,
     Tanh,
 )
+from minirnn.nn.layers.attention import (
+    AdditiveAttention,
+    DotAttention,
+    GeneralAttention,
+    MultiheadAttention,
+    ScaledDotProductAttention,
+)
 from minirnn.nn.layers.base import Layer
 from minirnn.nn.layers.dense import Dense
 from minirnn.nn.layers.dropout import Dropout
@@ -18,6 +25,8 @@ from minirnn.nn.layers.recurrent import GRU, LSTM, RNN, Recurrent
 from minirnn.nn.layers.sequence import LastStep
 
 __all__ = [
+    "AdditiveAttention", "DotAttention", "GeneralAttention", "MultiheadAttention",
+    "ScaledDotProductAttention",
     "GRU", "LSTM", "RNN", "Activation", "Dense", "Dropout", "Embedding", "Gompertz", "Identity",
     "LastStep", "Layer", "Logistic", "ReLU", "Recurrent", "SequencePooling", "Sigmoid", "Tanh",
 ]
