@@ -4,10 +4,23 @@ import numpy as np
 import pytest
 
 from minirnn import Sequential, Solver
+from minirnn.nn._validation import check_finite_float, check_int, is_real_number
 from minirnn.nn.cells import LSTMCell, RNNCell
-from minirnn.nn.layers import GRU, LSTM, RNN, Dense, Dropout, LastStep, Tanh
+from minirnn.nn.layers import (
+    GRU,
+    LSTM,
+    RNN,
+    Dense,
+    Dropout,
+    Embedding,
+    Gompertz,
+    LastStep,
+    Tanh,
+)
 from minirnn.nn.losses import MSE
+from minirnn.nn.metrics import TopKAccuracy
 from minirnn.nn.optim import SGD, Adam
+from minirnn.train.callbacks import EarlyStopping
 
 
 @pytest.mark.parametrize("layer_class", [RNN, LSTM, GRU])
@@ -142,3 +155,40 @@ def test_solver_argument_errors():
         solver.fit(x, np.full((4, 1), np.nan))
     with pytest.raises(ValueError, match="3 features on its last axis|2 features"):
         solver.fit(np.zeros((4, 5, 3)), y)
+
+
+def test_shared_number_helpers():
+    assert check_int(np.int64(3), "n") == 3 and type(check_int(np.int64(3), "n")) is int
+    assert check_int(-1, "best_epoch", minimum=-1) == -1
+    for bad in (True, np.bool_(False), 1.0, "1", None):
+        with pytest.raises(TypeError, match=r"n must be an int, got"):
+            check_int(bad, "n")
+    with pytest.raises(ValueError, match="wait must be an int >= 0, got -2"):
+        check_int(-2, "wait", minimum=0)
+    assert [is_real_number(v) for v in (1, 2.5, np.float32(1), np.int8(1), True, "1", None)] \
+        == [True, True, True, True, False, False, False]
+    assert check_finite_float(np.float32(0.5), "a") == 0.5 and check_finite_float(-2, "a") == -2
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="c must be a finite number greater than zero"):
+            check_finite_float(bad, "c", positive=True)
+    with pytest.raises(TypeError, match=r"a must be a finite number, got bool \(True\)"):
+        check_finite_float(True, "a")
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: EarlyStopping(patience=1.5), TypeError, "patience must be an int, got float"),
+    (lambda: EarlyStopping(patience=-1), ValueError, "patience must be an int >= 0, got -1"),
+    (lambda: TopKAccuracy(0), ValueError, "k must be greater than zero, got 0"),
+    (lambda: TopKAccuracy(True), TypeError, "k must be an int, got bool"),
+    (lambda: Sequential(Dense(2, 1)).predict(np.zeros((3, 2)), batch_size=0),
+     ValueError, "batch_size must be greater than zero, got 0"),
+    (lambda: Sequential(Dense(2, 1)).predict(np.zeros((3, 2)), batch_size=2.0),
+     TypeError, "batch_size must be an int, got float"),
+    (lambda: Gompertz(b="1"), TypeError,
+     "Gompertz: b must be a finite number greater than zero, got str"),
+    (lambda: Embedding(3, 2, padding_idx=1.0), TypeError,
+     r"padding_idx \(an int or None\) must be an int, got float"),
+])
+def test_inlined_checks_now_use_the_shared_helpers(make, error, match):
+    with pytest.raises(error, match=match):
+        make()

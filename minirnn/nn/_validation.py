@@ -29,6 +29,36 @@ def check_positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
+    """Return ``value`` as int if it is a Python or numpy int (not a bool) of at least
+    ``minimum``, else raise naming ``name`` (TypeError for the type, ValueError for the value).
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def is_real_number(value: Any) -> bool:
+    """Whether ``value`` is a Python or numpy int or float (bools are not numbers here)."""
+    return not isinstance(value, (bool, np.bool_)) and isinstance(
+        value, (int, float, np.integer, np.floating))
+
+
+def check_finite_float(value: Any, name: str, *, positive: bool = False) -> float:
+    """Return ``value`` as float if it is a finite real number (greater than zero with
+    ``positive``), else raise naming ``name`` (TypeError for the type, ValueError for the
+    value). Python and numpy ints and floats are accepted; bools and strings are not."""
+    need = "a finite number greater than zero" if positive else "a finite number"
+    if not is_real_number(value):
+        raise TypeError(f"{name} must be {need}, got {type(value).__name__} ({value!r})")
+    out = float(value)
+    if not np.isfinite(out) or (positive and not out > 0):
+        raise ValueError(f"{name} must be {need}, got {value!r}")
+    return out
+
+
 def check_probability(value: Any, name: str, *, allow_one: bool = False) -> float:
     """Return ``value`` as float if it lies in [0, 1) ([0, 1] with ``allow_one``), else raise."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from minirnn.nn._validation import check_positive_int
+
 # softmax and log_softmax live in minirnn.nn.functional; this module's names stay importable.
 from minirnn.nn.functional import log_softmax, softmax
 
@@ -159,9 +161,7 @@ class TopKAccuracy(Accuracy):
     """Fraction of positions whose target is among the ``k`` highest scores."""
 
     def __init__(self, k: int = 5) -> None:
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
-        self.k = k
+        self.k = check_positive_int(k, "k")
         self.name = f"top{k}_accuracy"
         super().__init__()
 

@@ -8,6 +8,7 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
+from minirnn.nn._validation import check_positive_int
 from minirnn.nn.layers.base import Layer, no_grad
 from minirnn.nn.registry import register_layer
 
@@ -130,8 +131,7 @@ class Sequential(Layer):
         if not isinstance(x, np.ndarray):
             raise TypeError(f"x must be a numpy ndarray, got {type(x).__name__}")
         x = x.astype(self.dtype, copy=False)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size must be an int greater than zero, got {batch_size!r}")
+        check_positive_int(batch_size, "batch_size")
         if x.ndim == 0 or len(x) == 0:
             raise ValueError(f"predict: x must not be empty, got shape {x.shape}")
         check_data(self, x, lengths=lengths, what="predict:")

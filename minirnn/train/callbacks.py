@@ -12,6 +12,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from minirnn.nn._validation import check_int, is_real_number
+
 if TYPE_CHECKING:
     from minirnn.train.solver import Solver
 
@@ -112,8 +114,7 @@ class EarlyStopping(Callback):
         restore_best_weights: bool = False,
         mode: str = "auto",
     ) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"patience must be a non-negative int, got {patience!r}")
+        patience = check_int(patience, "patience", minimum=0)
         if not min_delta >= 0:
             raise ValueError(f"min_delta must be non-negative, got {min_delta!r}")
         self.monitor = monitor
@@ -170,26 +171,26 @@ class EarlyStopping(Callback):
                 "stopped_epoch": self.stopped_epoch}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`; checked first (ValueError, nothing changed)."""
+        """Restore :meth:`state_dict`; checked first (ValueError or TypeError, nothing
+        changed)."""
         keys = {"best", "best_epoch", "wait", "stopped_epoch"}
         # (Checkpoints of minirnn 0.1 also held "best_weights": the Solver's state has them.)
         if not isinstance(state, dict) or set(state) - {"best_weights"} != keys:
             raise ValueError(f"EarlyStopping state must have keys {sorted(keys)}, "
                              f"got {state!r:.100}")
         best = state["best"]
-        if isinstance(best, bool) or not isinstance(best, (int, float)) or math.isnan(best):
+        if not is_real_number(best) or math.isnan(best):
             raise ValueError(f"EarlyStopping best must be a number, got {best!r}")
         ints = {k: state[k] for k in ("best_epoch", "wait", "stopped_epoch")}
         for key, value in ints.items():
             if value is None and key == "stopped_epoch":
                 continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < (
-                    -1 if key == "best_epoch" else 0):
-                raise ValueError(f"EarlyStopping {key} must be a non-negative int, got {value!r}")
+            check_int(value, f"EarlyStopping {key}", minimum=-1 if key == "best_epoch" else 0)
         self.best = float(best)
         self.best_epoch = int(state["best_epoch"])
         self.wait = int(state["wait"])
-        self.stopped_epoch = state["stopped_epoch"]
+        stopped = state["stopped_epoch"]
+        self.stopped_epoch = None if stopped is None else int(stopped)
 
 
 class ProgressPrinter(Callback):

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from minirnn.nn._validation import check_lengths, check_mask, check_sample_weight
+from minirnn.nn._validation import (
+    check_lengths,
+    check_mask,
+    check_probability,
+    check_sample_weight,
+)
 from minirnn.nn.model import check_data
 
 if TYPE_CHECKING:
@@ -93,12 +98,7 @@ def prepare_data(solver: Solver, x: Any, y: Any, validation_data: Any, validatio
                          xv.shape[0], xv.shape[1] if xv.ndim == 3 else None, "validation")
         val = (xv, yv, lv)
     elif validation_split is not None and validation_split is not False:
-        if isinstance(validation_split, (bool, np.bool_)) or not isinstance(
-                validation_split, (int, float, np.integer, np.floating)):
-            raise TypeError(f"validation_split must be a float in [0, 1), got "
-                            f"{type(validation_split).__name__} ({validation_split!r})")
-        if not 0.0 <= validation_split < 1.0:
-            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+        validation_split = check_probability(validation_split, "validation_split")
         if validation_split:
             n_val = round(x.shape[0] * validation_split)
             if n_val < 1 or n_val >= x.shape[0]:

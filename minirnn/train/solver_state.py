@@ -10,9 +10,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from minirnn.nn._validation import check_weights
+from minirnn.nn._validation import check_bool, check_int, check_weights, is_real_number
 from minirnn.train.callbacks import Callback
 from minirnn.train.history import History
 
@@ -29,20 +27,14 @@ def _checked_history(state: Any) -> History:
         raise ValueError(f"history must be {{'epoch': [...], 'history': {{...}}}}, "
                          f"got {state!r:.100}")
     for e in state["epoch"]:
-        _checked_int(e, "history epoch")
+        check_int(e, "history epoch", minimum=0)
     for key, values in state["history"].items():
         if not isinstance(key, str) or not isinstance(values, list) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                is_real_number(v) for v in values):
             raise ValueError(f"history entry {key!r} must be a list of numbers")
     history = History()
     history.load_state_dict(state)
     return history
-
-
-def _checked_int(value: Any, what: str, low: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{what} must be an int >= {low}, got {value!r}")
-    return int(value)
 
 
 def stateful_callbacks(solver: Solver) -> list[Callback]:
@@ -76,9 +68,8 @@ def load_solver_state(solver: Solver, state: dict[str, Any]) -> None:
     if set(state) != expected:
         raise ValueError(f"solver state keys {sorted(state)} are not {sorted(expected)}")
     weights = check_weights(solver.model, state["model"], "model weights")
-    epoch = _checked_int(state["epoch"], "epoch")
-    if not isinstance(state["stop_training"], (bool, np.bool_)):
-        raise ValueError(f"stop_training must be a bool, got {state['stop_training']!r}")
+    epoch = check_int(state["epoch"], "epoch", minimum=0)
+    check_bool(state["stop_training"], "stop_training")
     history = _checked_history(state["history"])
     if len(history) != epoch or history.epoch != list(range(epoch)) or any(
             len(v) != epoch for v in history.history.values()):

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn.nn._validation import check_array
+from minirnn.nn._validation import check_array, check_finite_float
 from minirnn.nn.functional import relu_grad, sigmoid, sigmoid_grad, tanh_grad
 from minirnn.nn.layers.base import Layer
 
@@ -116,12 +116,9 @@ class Gompertz(Activation):
 
     def __init__(self, a: float = 1.0, b: float = 1.0, c: float = 1.0) -> None:
         super().__init__()
-        for name, value, positive in (("a", a, False), ("b", b, True), ("c", c, True)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not np.isfinite(value) or (positive and not value > 0):
-                need = "a finite number greater than zero" if positive else "a finite number"
-                raise ValueError(f"Gompertz: {name} must be {need}, got {value!r}")
-        self.a, self.b, self.c = float(a), float(b), float(c)
+        self.a = check_finite_float(a, "Gompertz: a")
+        self.b = check_finite_float(b, "Gompertz: b", positive=True)
+        self.c = check_finite_float(c, "Gompertz: c", positive=True)
         self._u: np.ndarray | None = None
 
     def _apply(self, x: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minirnn.nn._validation import check_float_dtype, check_positive_int
+from minirnn.nn._validation import check_float_dtype, check_int, check_positive_int
 from minirnn.nn.layers.base import Layer
 
 __all__ = ["Embedding", "as_indices", "scatter_rows"]
@@ -96,9 +96,7 @@ class Embedding(Layer):
         self.num_embeddings = check_positive_int(num_embeddings, "num_embeddings")
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
         if padding_idx is not None:
-            if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
-                raise TypeError(f"padding_idx must be an int or None, got "
-                                f"{type(padding_idx).__name__}")
+            check_int(padding_idx, "padding_idx (an int or None)")
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
                 raise ValueError(f"padding_idx must be within num_embeddings "
                                  f"[-{self.num_embeddings}, {self.num_embeddings}), got "

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from minirnn.nn._validation import check_int, is_real_number
 from minirnn.nn.parameter import Parameter
 
 __all__ = ["Optimizer"]
@@ -92,10 +93,7 @@ class Optimizer(ABC):
         if not isinstance(hyper, dict) or set(hyper) != set(self.hyperparameters):
             raise ValueError(f"optimizer hyperparameters {sorted(hyper)!r:.100} are not "
                              f"{sorted(self.hyperparameters)}")
-        step_count = state["step_count"]
-        if isinstance(step_count, bool) or not isinstance(step_count, (int, np.integer)) \
-                or step_count < 0:
-            raise ValueError(f"optimizer step_count must be an int >= 0, got {step_count!r}")
+        step_count = check_int(state["step_count"], "optimizer step_count", minimum=0)
         per_param = state["state"]
         if not isinstance(per_param, (list, tuple)) or len(per_param) != len(self.params):
             raise ValueError(f"optimizer state must list {len(self.params)} parameters, got "
@@ -136,7 +134,7 @@ class Optimizer(ABC):
 
 
 def _check_nonnegative(value: Any, name: str, *, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_real_number(value):
         raise TypeError(f"{name} must be a float, got {type(value).__name__}")
     value = float(value)
     if not np.isfinite(value) or value < 0 or (strict and value == 0):
