@@ -241,3 +241,10 @@ def test_layers_mishandling_lengths_are_caught(layer, message, monkeypatch):
     assert message in next(c.detail for c in report.checks if c.name == "variable lengths")
     if isinstance(layer, BackwardIgnoresLengths):  # the gradient check with lengths too
         assert "gradient check (float64, fixed cases)" in _failed(report)
+
+
+def test_max_examples_is_checked_before_anything_runs(gradcheck_calls):
+    for bad, error in ((0, ValueError), (2.0, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="max_examples"):
+            check_layer(Tanh(), max_examples=bad)
+    assert gradcheck_calls == []

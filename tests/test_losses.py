@@ -87,5 +87,17 @@ def test_loss_argument_errors():
         CrossEntropy()(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(TypeError, match="integer class indices"):
         CrossEntropy()(np.zeros((2, 3)), np.array([0.5, 1.0]))
-    with pytest.raises(ValueError, match="delta must be greater than zero"):
+    with pytest.raises(ValueError, match="delta must be a finite number greater than zero"):
         Huber(0)
+    with pytest.raises(TypeError, match="delta must be a finite number greater than zero"):
+        Huber(True)
+
+
+def test_huber_is_linear_far_out_without_overflow_warnings():
+    import warnings
+
+    pred, target = np.array([[1e200], [0.3], [-3.0]]), np.zeros((3, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the quadratic branch of far points must not overflow
+        value = Huber(1.0)(pred, target)
+    assert value == pytest.approx((1e200 - 0.5 + 0.5 * 0.09 + 2.5) / 3, rel=1e-15)

@@ -351,10 +351,10 @@ def check_layer(
     from hypothesis import seed as hypothesis_seed
 
     from minirnn.check import gradcheck as gradcheck_module
+    from minirnn.nn._validation import check_positive_int
     from minirnn.nn.io import load_model, save_model
 
-    if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1:
-        raise ValueError(f"max_examples must be an int greater than zero, got {max_examples!r}")
+    check_positive_int(max_examples, "max_examples")
     layer = _instantiate(obj)
     rng = np.random.default_rng(seed)
     checks: list[ContractCheck] = []

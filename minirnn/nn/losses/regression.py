@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minirnn.nn._validation import check_finite_float
 from minirnn.nn.losses.base import Loss
 
 __all__ = ["L1", "MSE", "Huber"]
@@ -41,13 +42,14 @@ class Huber(Loss):
 
     def __init__(self, delta: float = 1.0) -> None:
         super().__init__()
-        if not delta > 0:
-            raise ValueError(f"delta must be greater than zero, got {delta}")
-        self.delta = float(delta)
+        self.delta = check_finite_float(delta, "delta", positive=True)
 
     def _elementwise(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+        # 0.5 q^2 + delta (d - q) with q = min(d, delta): the quadratic never sees a large d,
+        # so it cannot overflow where the linear branch applies (np.where would compute both).
         d = np.abs(pred - target)
-        return np.where(d <= self.delta, 0.5 * d * d, self.delta * (d - 0.5 * self.delta))
+        q = np.minimum(d, self.delta)
+        return 0.5 * q * q + self.delta * (d - q)
 
     def _elementwise_grad(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
         return np.clip(pred - target, -self.delta, self.delta)
