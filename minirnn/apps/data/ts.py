@@ -29,6 +29,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from minirnn.apps.data.io import column_index
+
 __all__ = [
     "LabelledSequences", "fill_missing", "load_csv_sequences", "load_ts", "load_ts_header",
     "pad_sequences", "save_ts",
@@ -366,15 +368,11 @@ def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str 
             skip = label_column % len(first) if -len(first) <= label_column < len(first) \
                 else -1
             header = not all(numeric(c) for k, c in enumerate(first) if k != skip)
-    names = [c.strip() for c in first] if header else None
     if header:
         rows = rows[1:]
     col: int | None
-    if isinstance(label_column, str):
-        if names is None or label_column.strip() not in names:
-            raise _fail(p, 1, f"label column {label_column!r} not found in the header "
-                        f"{names}")
-        col = names.index(label_column.strip())
+    if isinstance(label_column, str):  # a header is read for a named column (above)
+        col = column_index(first, label_column, "label column", p)
     else:
         col = label_column
     if not rows:
