@@ -135,6 +135,26 @@ def test_csv_rows_with_label_column(tmp_path):
         load_csv_sequences(path, label_column="y")
 
 
+def test_every_csv_reader_names_columns_by_one_rule(tmp_path):
+    """Spaces around a header name do not matter, case does, and a name twice is an error:
+    the same for the sequence, series and table readers."""
+    from minirnn.apps.data import load_csv_column
+    from minirnn.apps.data.table import load_table
+
+    spaced = _write(tmp_path, " label , v1,v2\nA,1,2\nB,3,4\n", "spaced.csv")
+    assert load_csv_sequences(spaced, label_column="label").classes == ["A", "B"]
+    assert load_csv_column(spaced, " v1 ").tolist() == [1.0, 3.0]
+    assert load_table(spaced, "v2", date_column=None).values.tolist() == [2.0, 4.0]
+    twice = _write(tmp_path, "x,x,v\n1,2,3\n4,5,6\n", "twice.csv")
+    for read in (lambda: load_csv_sequences(twice, label_column="x"),
+                 lambda: load_csv_column(twice, "x"),
+                 lambda: load_table(twice, "x", date_column=None)):
+        with pytest.raises(ValueError, match="'x' appears 2 times"):
+            read()
+    with pytest.raises(ValueError, match="'V1' not found"):
+        load_csv_column(spaced, "V1")
+
+
 def test_fill_missing_rejects_an_empty_sequence():
     x = np.full((1, 3, 1), np.nan)
     with pytest.raises(ValueError, match="sequence 0 has no values"):
