@@ -17,8 +17,7 @@ from minirnn.apps.tasks.config import TaskConfig, option
 from minirnn.apps.tasks.errors import TaskError
 from minirnn.apps.tasks.run_folder import write_history, write_json
 from minirnn.nn.io import save_model
-from minirnn.nn.optim import Adam
-from minirnn.nn.registry import RECURRENT_LAYERS
+from minirnn.nn.registry import RECURRENT_LAYERS, make_optimizer
 from minirnn.train.callbacks import Callback, TimeLimit
 from minirnn.train.solver import History, TrainingDivergedError
 
@@ -135,7 +134,7 @@ def run_text(config: TextConfig, folder: Path, callbacks: Sequence[Callback],
                         batch_size=batch_size,
                         epochs=_epochs(config.epochs, batch_size, seq_len, eval_every,
                                        len(train)), seed=config.seed,
-                        optimizer=Adam(model, lr=lr), clip_norm=config.clip_norm,
+                        optimizer=make_optimizer("adam", model, lr), clip_norm=config.clip_norm,
                         callbacks=[*callbacks, *([limit] if limit else [])])
     print(f"{config.file}: {len(codes):,} {unit}s, vocabulary {len(vocab)}; training on the "
           f"first {len(train):,}, validating on the last {len(val):,}; {model!r}, windows of "
