@@ -44,21 +44,28 @@ class Lease:
 
     def release(self) -> None:
         """Return the arrays to the pool; the cache must not be used afterwards."""
-        with _LOCK:
-            free, self._free = self._free, None
-            if free is not None:
-                free.update(self._arrays)
-            self._arrays = []
+        free, self._free = self._free, None
+        if free is not None:
+            free.update(self._arrays)
+        self._arrays = []
 
 
 class Workspace:
-    """The arrays one kernel call (on one batch slice) takes from its cell's pool."""
+    """The arrays one kernel call (on one batch slice) takes from its cell's pool.
+
+    The pool is a plain dict per cell: its single-key operations are atomic under the
+    GIL, so the batch slices of one call (each with keys of its own part) share it
+    without a lock.
+    """
 
     __slots__ = ("_free", "_part", "_taken")
 
     def __init__(self, cell: Any, part: int = 0) -> None:
-        with _LOCK:
-            self._free = _FREE.setdefault(cell, {})
+        free = _FREE.get(cell)
+        if free is None:
+            with _LOCK:
+                free = _FREE.setdefault(cell, {})
+        self._free = free
         self._part = part
         self._taken: dict[tuple[str, int], np.ndarray] = {}
 
@@ -68,8 +75,7 @@ class Workspace:
         key = (name, self._part)
         buf = self._taken.get(key)
         if buf is None:
-            with _LOCK:
-                buf = self._free.pop(key, None)
+            buf = self._free.pop(key, None)
         if buf is None or buf.shape != shape or buf.dtype != dtype:
             buf = np.empty(shape, dtype)
         self._taken[key] = buf
@@ -78,12 +84,19 @@ class Workspace:
     def finish(self, kept: tuple[Any, ...] = ()) -> Lease | None:
         """End the call: every taken array not in ``kept`` goes back to the pool; those in
         ``kept`` (compared by identity) are leased to the cache (None if there are none)."""
-        ids = {id(a) for a in kept if isinstance(a, np.ndarray)}
-        leased = [(k, a) for k, a in self._taken.items() if id(a) in ids]
-        with _LOCK:
-            self._free.update((k, a) for k, a in self._taken.items() if id(a) not in ids)
-        self._taken = {}
-        return Lease(self._free, leased) if leased else None
+        taken, self._taken = self._taken, {}
+        free = self._free
+        if not kept:
+            free.update(taken)
+            return None
+        ids = {id(a) for a in kept if a is not None}
+        leased = []
+        for key, a in taken.items():
+            if id(a) in ids:
+                leased.append((key, a))
+            else:
+                free[key] = a
+        return Lease(free, leased) if leased else None
 
 
 def workspace(cell: Any, part: int = 0) -> Workspace:
