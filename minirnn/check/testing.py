@@ -544,7 +544,7 @@ def check_layer(
 
     def drawn_gradients() -> str:
         model = float64_copy()
-        count = [0]
+        count, worst[0] = [0], 0.0
 
         @hypothesis_seed(seed)
         @settings(max_examples=max_examples, deadline=None, database=None,
