@@ -108,7 +108,7 @@ def reversal_batch(rng: np.random.Generator, n: int):
 CELLS = ["gru", "lstm", "rnn"]
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**31), n=st.integers(1, 2), s=st.integers(1, 3),
        t=st.integers(1, 3), encoder_cell=st.sampled_from(CELLS),
        decoder_cell=st.sampled_from(CELLS), layers=st.integers(1, 2),
@@ -157,7 +157,7 @@ def test_model_gradients_with_scheduled_sampling():
     assert not np.array_equal(model.decoder.fed_tokens[:, 1:], x[2][:, 1:])
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**31), n=st.integers(1, 3), s=st.integers(1, 4),
        t=st.integers(1, 4), cell=st.sampled_from(CELLS), input_feeding=st.booleans(),
        attention=st.sampled_from(["additive", "general", "dot"]))
@@ -197,6 +197,48 @@ def test_decoder_gradients_float64(seed, n, s, t, cell, input_feeding, attention
     assert max(errors.values()) <= TOLERANCE, errors
     padded = np.arange(s)[None, :] >= m_len[:, None]
     assert np.all(analytic["memory"][padded] == 0.0)
+
+
+def test_layer_contract_accumulates_and_converts():
+    """backward adds (+=); a second forward replaces the first's caches; astype(float64)
+    of a float32 model gives the same logits to float32 rounding and exact gradients."""
+    model = EncoderDecoder(6, 7, 2, 3, decoder_cell="lstm", seed=0)  # float32
+    x = random_batch(np.random.default_rng(0), 2, 3, 3, 6, 7)
+    y32 = model(x)
+    model.astype(np.float64)
+    y64 = model(x)
+    assert y64.dtype == np.float64 and np.abs(y64 - y32).max() < 1e-5
+    g = np.random.default_rng(1).standard_normal(y64.shape)
+    model.zero_grad()
+    model.forward(random_batch(np.random.default_rng(5), 2, 3, 3, 6, 7))
+    model.forward(x)
+    model.backward(g)
+    once = {name: p.grad.copy() for name, p in model.named_parameters()}
+    model.backward(g)
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(p.grad, 2 * once[name], rtol=1e-12, atol=1e-15)
+    assert max(model_gradcheck(model, x).values()) <= TOLERANCE
+
+
+def test_decoder_refuses_bad_inputs():
+    decoder = AttentionDecoder(6, 2, 3, 4, dtype=np.float64, seed=0)
+    memory = np.zeros((2, 3, 4))
+    tgt = np.array([[BOS, 4], [BOS, 5]])
+    lengths = np.array([3, 1])
+    for kwargs, error, message in [
+        ({"memory": memory.astype(np.float32)}, TypeError, "memory must have dtype float64"),
+        ({"memory": memory[..., :3]}, ValueError, r"memory must be an array \(N, S, M=4\)"),
+        ({"memory": memory[:1]}, ValueError, "memory_lengths must have shape"),
+        ({"memory": memory * np.nan}, ValueError, "NaN"),
+        ({"memory_lengths": np.array([4, 1])}, ValueError, "memory_lengths must be"),
+        ({"tgt_lengths": np.array([3, 1])}, ValueError, "tgt_lengths must be"),
+        ({"initial_state": (np.zeros((2, 2)),)}, ValueError, "initial_state"),
+    ]:
+        call = {"memory": memory, "memory_lengths": lengths, **kwargs}
+        with pytest.raises(error, match=message):
+            decoder(tgt, **call)
+    with pytest.raises(ValueError, match="tokens: expected shape"):
+        decoder.step(np.array([BOS]), decoder.start(memory, lengths))
 
 
 def test_decoder_takes_a_registered_custom_cell():

@@ -214,6 +214,9 @@ class AttentionDecoder(Layer):
         #: dL/d(initial_state) of the last backward, one (N, size) array per state entry.
         self.initial_state_grad: State | None = None
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
     @property
     def teacher_forcing(self) -> float:
         """The probability of feeding the true previous token in training (settable, e.g.
