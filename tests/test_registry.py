@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minirnn import Cell, Layer, Sequential, load
-from minirnn.nn import registry
+from minirnn.nn import contrib, registry
 from minirnn.nn.contrib import IndRNNCell, LayerNormLSTMCell, MGUCell
 from minirnn.nn.functional import sigmoid, sigmoid_grad, tanh, tanh_grad
 from minirnn.nn.io import ModelFileError, check_savable, load_model, save_model
@@ -63,7 +63,15 @@ def _round_trip(model, path):
     return loaded
 
 
-@pytest.mark.parametrize("cell", [IndRNNCell, MGUCell, LayerNormLSTMCell])
+CONTRIB = [obj for name in contrib.__all__
+           if isinstance(obj := getattr(contrib, name), type) and issubclass(obj, Cell)]
+
+
+def test_every_contrib_cell_is_listed():
+    assert {IndRNNCell, MGUCell, LayerNormLSTMCell} <= set(CONTRIB)
+
+
+@pytest.mark.parametrize("cell", CONTRIB, ids=lambda c: c.__name__)
 def test_contrib_cells_are_registered_and_round_trip(cell, tmp_path):
     assert cell_class(cell.__name__) is cell
     loaded = _round_trip(_model(cell), tmp_path / "m.npz")
