@@ -25,7 +25,7 @@ from minirnn.nn.cells.lstm import LSTMCell
 from minirnn.nn.cells.rnn import RNNCell
 from minirnn.nn.layers.attention import AdditiveAttention, DotAttention, GeneralAttention
 from minirnn.nn.layers.attention_base import AttentionLayer
-from minirnn.nn.layers.base import Layer, grad_enabled
+from minirnn.nn.layers.base import Layer, grad_enabled, no_grad
 from minirnn.nn.layers.dense import Dense
 from minirnn.nn.layers.embedding import Embedding, as_indices, scatter_rows
 from minirnn.nn.parameter import ParameterOwner
@@ -211,6 +211,8 @@ class AttentionDecoder(Layer):
         self.fed_tokens: np.ndarray | None = None
         #: Attention weights of the last forward (N, T, S).
         self.attention_weights: np.ndarray | None = None
+        #: The cell's state after the last forward's final step (N, size) per entry.
+        self.final_state: State | None = None
         #: dL/d(initial_state) of the last backward, one (N, size) array per state entry.
         self.initial_state_grad: State | None = None
 
@@ -335,7 +337,7 @@ class AttentionDecoder(Layer):
         if ids.shape != (state.memory.shape[0],):
             raise ValueError(f"tokens: expected shape ({state.memory.shape[0]},), got "
                              f"{ids.shape}")
-        with self.cell.sequence():
+        with no_grad(), self.cell.sequence():
             new_state, a, weights, _ = self._step(ids, state.cell_state, state.feed,
                                                   state.memory, state.memory_lengths)
         return self._logits(a), weights, DecoderState(
