@@ -11,8 +11,10 @@ The code lives in the layers of docs/architecture.md (``nn`` <- ``train`` <- ``c
 ``minirnn.cells``, ...) only re-export.
 """
 
-# The text application's model registers its class for minirnn.load.
-import minirnn.apps.language_model  # noqa: F401
+# Model classes defined outside minirnn.nn.layers register themselves for minirnn.load when
+# imported: the text application's language model and the encoder-decoder.
+import minirnn.apps.language_model
+import minirnn.nn.seq2seq  # noqa: F401
 from minirnn.nn.cells.base import Cell
 from minirnn.nn.io import load_model as load
 from minirnn.nn.kernels.select import use_kernel
