@@ -1,16 +1,15 @@
 """Element-wise functions used in hot loops, in the form this CPU computes fastest.
 
-numpy's ``tanh`` and ``exp`` are vectorized differently on different CPUs and builds:
-measured float32 ``tanh`` 2.8 ns/element and ``exp`` 1.4 on an AVX2 AMD EPYC, while on an
-AVX-512 Intel Xeon ``tanh`` was the faster of the two; float64 ``exp`` was 2-3x faster than
-``tanh`` on both. So sigmoid and tanh come in two forms with the same results up to
+numpy's ``tanh`` and ``exp`` are vectorized differently on different CPUs and builds (which
+of the two is faster depends on the CPU and the dtype: docs/performance.md, "How the fused
+kernels are built"). So sigmoid and tanh come in two forms with the same results up to
 rounding:
 
 - *tanh form*: ``tanh(x)``, and ``sigmoid(x) = tanh(x/2)/2 + 1/2``;
 - *exp form*: ``tanh(x) = 2 / (1 + exp(-2x)) - 1``, ``sigmoid(x) = 1 / (1 + exp(-x))``
   (more numpy calls, each cheap; exp's overflow to inf gives the exact limits).
 
-Which form a dtype uses is measured once per process (about 2 ms, at the first call) by
+Which form a dtype uses is measured once per process (at the first call) by
 :func:`exp_faster` (sigmoid, the fused gate nonlinearities) and :func:`exp_tanh_faster`
 (a standalone tanh: five passes against one, so a stricter test);
 ``MINIRNN_ACTIVATIONS=tanh`` or ``exp`` fixes both (the two forms differ in the last
@@ -28,22 +27,21 @@ from typing import NamedTuple
 import numpy as np
 
 #: The exp forms are used where ``np.tanh`` measures at least this many times slower per
-#: element than ``np.exp`` (measured 1.5-2.7 on the AMD EPYC in both dtypes, below 1 in
-#: float32 on the Intel Xeon). The fused gate activations break even near 1.1 (the exp
-#: form's extra passes are cheap); the margin keeps a machine from flipping between
+#: element than ``np.exp``. The fused gate activations break even a little above 1 (the
+#: exp form's extra passes are cheap); the margin keeps a machine from flipping between
 #: processes.
 EXP_FORM_RATIO = 1.2
 
 #: Below this many elements a standalone float32 tanh stays ``np.tanh`` even where exp is
-#: faster: the exp form's four extra calls (about 1.5 us each) outweigh its gain
-#: (measured break-even near 8192 on the AMD EPYC; float64 gains at every size).
+#: faster: the exp form's four extra numpy calls outweigh its gain (float64 gains at
+#: every size).
 _TANH_EXP_MIN_FLOAT32 = 8192
 
 
 class Constants(NamedTuple):
-    """0-d arrays of one dtype for the hot loops: a ufunc takes a 0-d array about 0.8 us
-    faster than a Python float (measured; the float's type is resolved on every call),
-    a few microseconds per step of a small recurrent layer."""
+    """0-d arrays of one dtype for the hot loops: a ufunc takes a 0-d array faster than a
+    Python float (the float's type is resolved on every call), which counts at small
+    sizes where a step is a few microseconds per numpy call."""
 
     half: np.ndarray
     one: np.ndarray
@@ -81,7 +79,7 @@ def exp_faster(dtype: np.dtype | type) -> bool:
     """Whether this process uses the exp forms of the gate nonlinearities and sigmoid for
     ``dtype`` (a standalone tanh also asks :func:`exp_tanh_faster`).
 
-    Measured once per dtype (about 2 ms): ``np.tanh`` and ``np.exp`` over 16384 elements,
+    Measured once per dtype: ``np.tanh`` and ``np.exp`` over 16384 elements,
     best of 7 blocks of calls; True where tanh is :data:`EXP_FORM_RATIO` times slower.
     ``MINIRNN_ACTIVATIONS`` = ``tanh`` / ``exp`` overrides the measurement.
     """
@@ -179,11 +177,10 @@ def exp_tanh_faster(dtype: np.dtype | type) -> bool:
     Five passes (``-2x``, ``exp``, ``+1``, ``2/``, ``-1``) against ``np.tanh``'s one: the
     exp form wins only where ``np.tanh`` is several times slower than ``np.exp``, a
     stricter test than :func:`exp_faster`'s (which decides the fused gate nonlinearities,
-    three passes either way). Measured on the Zen 5 machine in float64: ``exp`` 1.4 times
-    faster than ``tanh`` per element, but the exp form of tanh 2x slower than ``np.tanh``.
-    So: :func:`exp_faster`, and the exp form measured :data:`EXP_FORM_RATIO` times faster
-    than ``np.tanh`` over 16384 elements (once per process and dtype), unless
-    ``MINIRNN_ACTIVATIONS`` fixes the form.
+    three passes either way): a CPU where ``exp`` beats ``tanh`` per element may still run
+    the exp form of tanh slower than ``np.tanh``. So: :func:`exp_faster`, and the exp form
+    measured :data:`EXP_FORM_RATIO` times faster than ``np.tanh`` over 16384 elements (once
+    per process and dtype), unless ``MINIRNN_ACTIVATIONS`` fixes the form.
     """
     dt = np.dtype(dtype)
     decided = _EXP_TANH.get(dt)

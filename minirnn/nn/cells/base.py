@@ -45,8 +45,18 @@ STEP_MATH = ("step", "step_backward", "project_input", "project_input_backward",
              "project_hidden", "project_hidden_backward", "hidden_input_grad",
              "create_recurrent_parameters", "prepare", "prepare_backward")
 
-#: Marks "no sequence running" for :attr:`Cell.prepared` and its gradient.
-_OUTSIDE: Any = object()
+class _Outside:
+    """Marks "no sequence running" for :attr:`Cell.prepared` and its gradient (one
+    instance, kept by copies and pickles)."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+    def __reduce__(self) -> str:
+        return "_OUTSIDE"
+
+
+_OUTSIDE: Any = _Outside()
 
 
 def check_state(state: Any, names: tuple[str, ...], shapes: Sequence[tuple[int, ...]],
