@@ -64,7 +64,10 @@ def test_kernel_argument_is_checked_and_kept_in_the_config(tmp_path):
     with pytest.raises(ValueError, match="use_kernel's mode must be one of"), \
             use_kernel("fast"):
         pass
-    layer = GRU(3, 4, seed=0, kernel="reference")
+    layer = GRU(3, 4, seed=0)
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        layer.kernel = "fast"  # checked when assigned too
+    layer.kernel = "reference"
     assert layer.get_config()["kernel"] == "reference"
     assert Recurrent(IndRNNCell, 3, 4).get_config()["kernel"] == "auto"
     save_model(tmp_path / "gru.npz", layer)

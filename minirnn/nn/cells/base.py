@@ -136,10 +136,12 @@ class Cell(ParameterOwner, ABC):
     gate_names: ClassVar[tuple[str, ...]] = ("h",)
     #: Names of the state entries; the first one is the output ``h``.
     state_names: ClassVar[tuple[str, ...]] = ("h",)
-    #: Name of a whole-sequence kernel in :mod:`minirnn.nn.layers.bptt` that computes exactly
-    #: this class's step math faster, or None (the generic per-step loop). Set to None
-    #: automatically for a subclass that overrides a method of :data:`STEP_MATH` without
-    #: naming a kernel itself; :meth:`fused_kernel_applies` narrows it per instance.
+    #: Name of a whole-sequence kernel of :mod:`minirnn.nn.kernels` (``"lstm"``, ``"gru"``,
+    #: ``"rnn"``) that computes exactly this class's step math faster, or None (the
+    #: generic per-step loop). Set to None automatically for a subclass that overrides a
+    #: method of :data:`STEP_MATH` without naming a kernel itself;
+    #: :meth:`fused_kernel_unsupported` narrows it per instance. The layer's ``kernel``
+    #: argument chooses between the two (:mod:`minirnn.nn.kernels.select`).
     fused_kernel: ClassVar[str | None] = None
     #: The recurrent weights; :meth:`create_recurrent_parameters` decides their shape.
     weight_hh: Parameter

@@ -129,7 +129,7 @@ class Recurrent(Layer):
         kernel: str = "auto",
     ) -> None:
         super().__init__()
-        self.kernel = check_mode(kernel, "kernel")
+        self.kernel = kernel
         if not (isinstance(cell_class, type) and issubclass(cell_class, Cell)):
             raise TypeError(f"cell_class must be a Cell subclass, got {cell_class!r}")
         self.cell_class = cell_class
@@ -227,6 +227,16 @@ class Recurrent(Layer):
     @dropout.setter
     def dropout(self, value: float) -> None:
         self._dropout = check_probability(value, "dropout", allow_one=True)
+
+    @property
+    def kernel(self) -> str:
+        """Which recurrence runs: ``"auto"``, ``"fused"`` or ``"reference"`` (checked when
+        assigned; ``"fused"`` is checked against the cells at the next forward)."""
+        return self._kernel
+
+    @kernel.setter
+    def kernel(self, value: str) -> None:
+        self._kernel = check_mode(value, "kernel")
 
     @property
     def recurrent_dropout(self) -> float:
@@ -496,6 +506,7 @@ class Recurrent(Layer):
         config["dtype"] = str(self.dtype)
         config["dropout"] = self.dropout
         config["recurrent_dropout"] = self.recurrent_dropout
+        config["kernel"] = self.kernel
         if type(self) is Recurrent:
             config["cell_class"] = self.cell_class.__name__
             config["cell_kwargs"] = dict(self.cell_kwargs)
