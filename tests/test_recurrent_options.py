@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minirnn import Layer
+from minirnn import Cell, Layer
 from minirnn.check.gradcheck import gradcheck
 from minirnn.check.testing import recurrent_shapes, seeds
 from minirnn.nn.cells import GRUCell, LSTMCell, RNNCell
@@ -238,3 +238,84 @@ def test_cells_and_layers_check_states_alike():
         cell.forward(x1, (h, np.zeros((2, 3))))
     with pytest.raises(TypeError, match="dtype"):
         cell.forward(x1, (h, np.zeros((2, 4), np.int64)))
+
+
+class MultiplicativeLSTMCell(Cell):
+    """mLSTM (Krause et al. 2016): ``m = (x W_mx^T) * (h W_mh^T)``, then LSTM gates from
+    ``x W_x^T + m W_hm^T + b``. The m chunk of ``xp`` must have no bias: ``input_bias=False``
+    drops ``bias_ih``, and the gates' bias ``b`` is ``bias_hh`` (4H,) of the recurrence."""
+
+    num_chunks = 5
+    gate_names = ("m", "i", "f", "g", "o")
+    state_names = ("h", "c")
+
+    def __init__(self, input_size, hidden_size, bias=True, **kwargs):
+        super().__init__(input_size, hidden_size, bias, input_bias=False, **kwargs)
+
+    def create_recurrent_parameters(self):
+        H = self.hidden_size
+        self.weight_hh = self.add_parameter("weight_hh", (H, H))  # W_mh
+        if self.bias:
+            self.bias_hh = self.add_parameter("bias_hh", (4 * H,))
+
+    def create_extra_parameters(self):
+        self.weight_hm = self.add_parameter("weight_hm", (4 * self.hidden_size,
+                                                          self.hidden_size))
+
+    def step(self, xp, hp, state):
+        H = self.hidden_size
+        m = xp[:, :H] * hp
+        a = xp[:, H:] + m @ self.weight_hm.data.T
+        if self.bias_hh is not None:
+            a += self.bias_hh.data
+        gates = 1.0 / (1.0 + np.exp(-a))
+        gates[:, 2 * H : 3 * H] = np.tanh(a[:, 2 * H : 3 * H])
+        i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))
+        c = f * state[1] + i * g
+        tc = np.tanh(c)
+        return (o * tc, c), (xp[:, :H].copy(), hp, m, gates, state[1], tc)
+
+    def step_backward(self, dstate, cache):
+        H = self.hidden_size
+        xm, hp, m, gates, c_prev, tc = cache
+        dh, dc = dstate
+        i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))
+        dc = dc + dh * o * (1.0 - tc * tc)
+        da = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f),
+                             dc * i * (1 - g * g), dh * tc * o * (1 - o)], axis=1)
+        self.weight_hm.grad += da.T @ m
+        if self.bias_hh is not None:
+            self.bias_hh.grad += da.sum(axis=0)
+        dm = da @ self.weight_hm.data
+        return np.concatenate([dm * hp, da], axis=1), dm * xm, (None, dc * f)
+
+    def project_hidden(self, h):
+        return h @ self.weight_hh.data.T
+
+    def project_hidden_backward(self, dhp, h):
+        self.weight_hh.grad += dhp.T @ h
+
+    def hidden_input_grad(self, dhp):
+        return dhp @ self.weight_hh.data
+
+
+def test_a_multiplicative_lstm_is_written_exactly_with_input_bias_false():
+    from minirnn.nn.layers import Recurrent
+
+    layer = Recurrent(MultiplicativeLSTMCell, 3, 4, num_layers=2, bidirectional=True, seed=0)
+    shapes = {n: p.shape for n, p in layer.named_parameters() if n.endswith("_l0")}
+    assert shapes == {"weight_ih_l0": (20, 3), "weight_hh_l0": (4, 4), "bias_hh_l0": (16,),
+                      "weight_hm_l0": (16, 4)}  # no bias on the m chunk, none twice
+    x = np.random.default_rng(2).uniform(-1, 1, (2, 5, 3))
+    for kwargs in ({}, {"lengths": np.array([5, 3])}):
+        assert gradcheck(layer, x, seed=3, forward_kwargs=kwargs).max_relative_error <= TOL
+    cell = layer.cells[0][0]
+    xs, h0 = x[:, 0], np.random.default_rng(4).standard_normal((2, 4))
+    W = cell.weight_ih.data
+    m = (xs @ W[:4].T) * (h0 @ cell.weight_hh.data.T)  # exactly: no bias inside m
+    a = xs @ W[4:].T + m @ cell.weight_hm.data.T + cell.bias_hh.data
+    sig = 1 / (1 + np.exp(-a))
+    c = sig[:, 4:8] * 0.0 + sig[:, :4] * np.tanh(a[:, 8:12])
+    h, c_new = cell.forward(xs, (h0, np.zeros((2, 4))))
+    np.testing.assert_allclose(c_new, c, rtol=1e-12)
+    np.testing.assert_allclose(h, sig[:, 12:] * np.tanh(c), rtol=1e-12)
