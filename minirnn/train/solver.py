@@ -205,7 +205,7 @@ class Solver:
     # ------------------------------------------------------------------ fit
     def fit(
         self,
-        x: np.ndarray,
+        x: prep.Inputs,
         y: np.ndarray,
         *,
         validation_data: tuple[Any, ...] | None = None,
@@ -219,20 +219,31 @@ class Solver:
 
         Parameters
         ----------
-        x : ndarray, shape (N, T, D) (or whatever the model takes)
+        x : ndarray, shape (N, T, D) (or whatever the model takes), or a tuple or dict of arrays
+            Several inputs (a model of several inputs, e.g. ``(src, src_lengths, tgt_in,
+            tgt_lengths)``): every member has the same first axis N; they are shuffled
+            and batched together (with ``y``, ``mask`` and ``sample_weight``) and the
+            model's ``forward`` gets the same structure per batch. Floating members are
+            cast to the model's dtype; integer members (ids, lengths) and bool ones are
+            kept. A member whose N differs is refused, naming it, before training.
         y : ndarray, shape (N, ...) matching the model's output (many-to-one
             (N, F) or many-to-many (N, T, F); integer classes for CrossEntropy)
         validation_data : (x_val, y_val) or (x_val, y_val, lengths_val), optional
-            Evaluated after every epoch in eval mode; gives ``val_loss``.
+            Evaluated after every epoch in eval mode; gives ``val_loss``. With several
+            inputs: ``(x_val, y_val)`` or ``(x_val, y_val, mask_val)``, ``x_val`` of the
+            training ``x``'s structure and ``mask_val`` the validation loss mask.
         validation_split : float in [0, 1)
             Without ``validation_data``: hold out this fraction of the samples
             (the last ones, before any shuffling, as Keras does).
         mask : ndarray of bool or 0/1, shape (N,) or (N, T), optional
             Loss mask (e.g. padded steps); derived from ``lengths`` for
-            per-step targets when omitted.
+            per-step targets when omitted. For several inputs, padded target
+            steps are excluded with it (e.g. ``sequence_mask(tgt_lengths, T)``);
+            with ``validation_split`` it is split with the samples.
         lengths : ndarray of int, shape (N,), optional
             Valid steps per sequence, passed to the model (recurrent layers
-            and ``LastStep`` honour them).
+            and ``LastStep`` honour them). Single-array ``x`` only: a model of
+            several inputs takes its lengths as members of ``x``.
         sample_weight : ndarray, shape (N,), optional
             Finite non-negative loss weight per training sample (Keras's
             ``sample_weight``; e.g. class weights ``w[y]``): a weighted mean.
@@ -255,7 +266,7 @@ class Solver:
                                         sample_weight)
         if not isinstance(resume, (bool, np.bool_)):
             raise TypeError(f"resume must be a bool, got {type(resume).__name__}")
-        n = train[0].shape[0]
+        n = prep.n_samples(train[0])
         self.steps_per_epoch = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         self.history, self.stop_training, self.interrupted, self.epoch = History(), False, False, 0
         self._best, self._best_owner = None, None
@@ -311,7 +322,8 @@ class Solver:
     def _validate(self, val: tuple[Any, ...], epoch: int) -> dict[str, float]:
         """Validation loss and metrics; an overflow there is a divergence as in training."""
         try:
-            scores = self.evaluate(val[0], val[1], lengths=val[2], return_dict=True)
+            scores = self.evaluate(val[0], val[1], lengths=val[2], mask=val[3],
+                                   return_dict=True)
             value = scores["loss"]
             problem = None if math.isfinite(value) else f"validation loss became {value}"
         except FloatingPointError as exc:
@@ -411,7 +423,7 @@ class Solver:
                              "and drop_last=True")
         return batches
 
-    def _train_epoch(self, x: np.ndarray, y: np.ndarray, mask: np.ndarray | None,
+    def _train_epoch(self, x: prep.Inputs, y: np.ndarray, mask: np.ndarray | None,
                      lengths: np.ndarray | None, weight: np.ndarray | None = None
                      ) -> dict[str, float]:
         start = time.perf_counter()
@@ -423,12 +435,13 @@ class Solver:
             self.reset_states()
         for metric in self.metrics:
             metric.reset()
-        for batch, idx in enumerate(self._batches(x.shape[0])):
-            xb, yb = x[idx], y[idx]
+        for batch, idx in enumerate(self._batches(prep.n_samples(x))):
+            xb, yb = prep.take(x, idx), y[idx]
             mb = None if mask is None else mask[idx]
             lb = None if lengths is None else lengths[idx]
             wb = None if weight is None else weight[idx]
             if self.tbptt is not None:
+                assert isinstance(xb, np.ndarray)  # prepare_data refuses tbptt otherwise
                 loss, norm = self._tbptt_batch(xb, yb, mb, lb, batch, param_norms, wb)
             else:
                 loss, norm = self._step(xb, yb, mb, lb, batch, param_norms, wb=wb)
@@ -448,14 +461,15 @@ class Solver:
         logs.update({m.name: m.result() for m in self.metrics})
         return logs
 
-    def _forward(self, xb: np.ndarray, lb: np.ndarray | None, training: bool) -> np.ndarray:
+    def _forward(self, xb: prep.Inputs, lb: np.ndarray | None, training: bool) -> np.ndarray:
         if lb is not None:
             if not self.model.accepts_lengths:
                 raise TypeError(f"{type(self.model).__name__} does not take lengths")
-            return self.model.forward(xb, training=training, lengths=lb)  # type: ignore[call-arg]
-        return self.model.forward(xb, training=training)
+            return self.model.forward(xb, training=training,  # type: ignore[call-arg,arg-type]
+                                      lengths=lb)
+        return self.model.forward(xb, training=training)  # type: ignore[arg-type]
 
-    def _step(self, xb: np.ndarray, yb: np.ndarray, mb: np.ndarray | None,
+    def _step(self, xb: prep.Inputs, yb: np.ndarray, mb: np.ndarray | None,
               lb: np.ndarray | None, batch: int, param_norms: dict[str, list[float]],
               loss_mask: np.ndarray | None = None, *, wb: np.ndarray | None = None
               ) -> tuple[float, float]:
@@ -560,34 +574,59 @@ class Solver:
         return float(np.average(losses, weights=weights)), float(np.mean(norms))
 
     # ------------------------------------------------------------- evaluate
-    def evaluate(self, x: np.ndarray, y: np.ndarray, *, lengths: np.ndarray | None = None,
+    def evaluate(self, x: prep.Inputs, y: np.ndarray, *, lengths: np.ndarray | None = None,
                  mask: np.ndarray | None = None, return_dict: bool = False) -> Any:
         """Mean loss over ``(x, y)`` in eval mode, weighted by batch size.
 
-        With ``return_dict=True`` (Keras's argument): ``{"loss": ..., <metric>: ...}`` with
-        every metric of the Solver's ``metrics``.
+        ``x`` is one array or, for a model of several inputs, a tuple or dict of arrays
+        (as in :meth:`fit`; ``lengths`` then stays None and ``mask`` excludes padded
+        target steps). With ``return_dict=True`` (Keras's argument):
+        ``{"loss": ..., <metric>: ...}`` with every metric of the Solver's ``metrics``.
         """
         x, y = prep.as_data(x, y, self.model.dtype, "evaluation", self._integer_targets)
-        lengths = prep.as_lengths(lengths, x.shape[0], x.shape[1] if x.ndim == 3 else None,
-                              "evaluation")
-        mask = prep.make_mask(mask, lengths, x, y)
-        check_data(self.model, x, y, self.loss, lengths=lengths, what="evaluation")
+        n = prep.n_samples(x)
+        if isinstance(x, np.ndarray):
+            lengths = prep.as_lengths(lengths, n, x.shape[1] if x.ndim == 3 else None,
+                                      "evaluation")
+            mask = prep.make_mask(mask, lengths, x, y)
+            check_data(self.model, x, y, self.loss, lengths=lengths, what="evaluation")
+        else:
+            if lengths is not None:
+                raise TypeError("lengths= is for a single input array; a model with several "
+                                "inputs reads its lengths from x (pass a loss mask as mask=)")
+            mask = prep.make_mask(mask, None, x, y)
+            prep.check_inputs_fit(self.model, x, y, self.loss, what="evaluation")
         total = 0.0
         for metric in self.metrics:
             metric.reset()
-        for begin in range(0, x.shape[0], self.batch_size):
+        for begin in range(0, n, self.batch_size):
             sl = slice(begin, begin + self.batch_size)
-            pred = self._forward(x[sl], None if lengths is None else lengths[sl], False)
+            pred = self._forward(prep.take(x, sl), None if lengths is None else lengths[sl],
+                                 False)
             mb = None if mask is None else mask[sl]
             total += self.loss.forward(pred, y[sl], mb) * len(pred)
             for metric in self.metrics:
                 metric.update(pred, y[sl], mb)
         if not return_dict:
-            return total / x.shape[0]
-        return {"loss": total / x.shape[0], **{m.name: m.result() for m in self.metrics}}
+            return total / n
+        return {"loss": total / n, **{m.name: m.result() for m in self.metrics}}
 
-    def predict(self, x: np.ndarray, *, lengths: np.ndarray | None = None) -> np.ndarray:
-        """Model outputs in eval mode, computed in batches of ``batch_size``."""
+    def predict(self, x: prep.Inputs, *, lengths: np.ndarray | None = None) -> np.ndarray:
+        """Model outputs in eval mode, computed in batches of ``batch_size``.
+
+        ``x`` is one array or, for a model of several inputs, a tuple or dict of arrays
+        with the same first axis N (as in :meth:`fit`; no ``lengths`` then).
+        """
+        if prep.is_structured(x):
+            if lengths is not None:
+                raise TypeError("lengths= is for a single input array; a model with several "
+                                "inputs reads its lengths from x")
+            xs = prep.as_inputs(x, self.model.dtype, "predict")
+            prep.check_inputs_fit(self.model, xs, what="predict:")
+            n = prep.n_samples(xs)
+            return np.concatenate([self._forward(prep.take(xs, slice(b, b + self.batch_size)),
+                                                 None, False)
+                                   for b in range(0, n, self.batch_size)], axis=0)
         x = prep.as_array(x, "x").astype(self.model.dtype, copy=False)
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             raise ValueError("x contains NaN or Inf")
