@@ -74,6 +74,12 @@ def test_fit_applies_the_policy_inside_and_restores_it(two_blas_threads):
     Solver(small, batch_size=16, epochs=1, callbacks=[Record()]).fit(x, x[:, -1, :1])
     assert all(n == 1 for n in inside[0][0])  # a small step: one BLAS thread while training
     assert inside[0][2].startswith("1 (first recurrent layer")
+    # A large step at batch 32 too: the fit decides from one sample's step, as its first
+    # forward (the one-sample data check) did when forwards decided.
+    large = _model(GRU(8, 300, seed=0))
+    x = np.ones((32, 3, 8))
+    Solver(large, batch_size=32, epochs=1, callbacks=[Record()]).fit(x, x[:, -1, :1])
+    assert all(n == 1 for n in inside[1][0]) and inside[1][1] == 1
     assert settings() == (blas_counts(), 1, None) and all(n == 2 for n in blas_counts())
 
 

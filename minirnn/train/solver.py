@@ -284,8 +284,10 @@ class Solver:
         from minirnn.train.threads import thread_policy
 
         try:
-            # BLAS threads and batch split for this model, restored when fit ends.
-            with thread_policy(self.model, self.batch_size):
+            # BLAS threads for this model, restored when fit ends. Decided from one
+            # sample's step, as when a fit's first forward (its one-sample data check)
+            # decided: one BLAS thread unless that step alone is large (docs/performance.md).
+            with thread_policy(self.model, 1):
                 self._run_epochs(train, val)
         except KeyboardInterrupt:
             self._on_interrupt()

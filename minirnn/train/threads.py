@@ -16,7 +16,8 @@ The decision (:func:`decide_threads`), from the first recurrent layer's step siz
 Where it is applied: computing never changes process-wide state, so a layer's forward
 does not touch threads. The policy is applied explicitly:
 
-- by :meth:`minirnn.Solver.fit` (and ``TextSolver.fit_text``) around training, through
+- by :meth:`minirnn.Solver.fit` (from one sample's step, as its one-sample data check
+  decided when forwards did) and ``TextSolver.fit_text`` around training, through
   :func:`thread_policy`, which restores the BLAS thread count and the batch split on exit.
   Concurrent or nested sessions (two models trained in two threads) share the setting of
   the outermost one, which is restored when the last one ends;
