@@ -10,11 +10,18 @@ Typical use on a class you just wrote::
     from minirnn.check.gradcheck import gradcheck
     report = gradcheck(MyLayer(3, 4).astype(np.float64), x)   # raises if wrong
     print(report)
+
+A model of several inputs (a tuple or dict, as the Solver feeds it) or a layer whose
+``forward`` takes several arrays (attention: ``forward(query, key, value)``)::
+
+    gradcheck(model, inputs=(src, src_lengths, tgt_in, tgt_lengths))   # ids: not checked
+    gradcheck(attention, inputs=(query, key, value))     # outputs (context, weights)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,7 +183,8 @@ def _require_float64(name: str, *arrays: np.ndarray) -> None:
 
 def gradcheck(
     obj: Layer | Cell | Loss,
-    *inputs: Any,
+    *args: Any,
+    inputs: Sequence[Any] | Mapping[str, Any] | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     eps: float = 1e-5,
     order: int = 4,
@@ -190,12 +198,27 @@ def gradcheck(
     Parameters
     ----------
     obj : Layer, Cell or Loss, in float64
-        * Layer: ``inputs = (x,)``; recurrent layers (anything with
+        * Layer: ``args = (x,)``; recurrent layers (anything with
           ``final_state`` and ``initial_state_grad``) also take an initial
-          state ``inputs = (x, state0)``; with ``state0`` omitted a random one
+          state ``args = (x, state0)``; with ``state0`` omitted a random one
           is drawn so that its gradient is checked too.
-        * Cell: ``inputs = (x, state)`` for one step; ``state`` drawn if omitted.
-        * Loss: ``inputs = (pred, target)`` or ``(pred, target, mask)``.
+        * Cell: ``args = (x, state)`` for one step; ``state`` drawn if omitted.
+        * Loss: ``args = (pred, target)`` or ``(pred, target, mask)``.
+    *args : ndarray
+        The inputs, as above.
+    inputs : tuple, list or dict of ndarray (or None members), optional
+        A layer of several inputs (instead of ``args``). If its ``forward`` takes
+        several required positional arguments (an attention layer's ``forward(query,
+        key, value, ...)``) they are spread (``forward(*inputs)``, a dict as keywords);
+        otherwise the structure is ``forward``'s one argument ``x`` (a model the Solver
+        trains on ``fit((a, b, ...), y)``). Every floating member is checked and must be
+        float64; integer and bool members (token ids, lengths, masks) are passed
+        through unchecked. ``forward`` returns one array or a tuple of arrays (e.g.
+        ``(context, weights)``: each gets its own random upstream gradient and
+        ``backward`` receives them in order, ``None`` for a ``None`` output);
+        ``backward`` returns one gradient per member, a tuple in the inputs' order or
+        a dict with their keys (``None`` or anything for an integer member; ``None``
+        for a floating member means zero, and is checked as such).
     tolerance : float
         Largest accepted relative error (see :class:`GradientComparison`).
     eps, order
@@ -222,12 +245,23 @@ def gradcheck(
     rng = np.random.default_rng(seed)
     if forward_kwargs and not isinstance(obj, Layer):
         raise TypeError("forward_kwargs apply to layers only")
-    if isinstance(obj, Loss):
-        subject, f, magnitude, analytic, arrays = _setup_loss(obj, inputs)
+    if inputs is not None:
+        if args:
+            raise TypeError("give the inputs either positionally or as inputs=, not both")
+        if not isinstance(obj, Layer):
+            raise TypeError(f"inputs= is for a layer of several inputs, got "
+                            f"{type(obj).__name__}")
+        if not isinstance(inputs, (tuple, list, dict)) or not inputs:
+            raise TypeError(f"inputs must be a non-empty tuple, list or dict of arrays, got "
+                            f"{type(inputs).__name__}")
+        subject, f, magnitude, analytic, arrays = _setup_multi(obj, inputs, rng,
+                                                               forward_kwargs or {})
+    elif isinstance(obj, Loss):
+        subject, f, magnitude, analytic, arrays = _setup_loss(obj, args)
     elif isinstance(obj, Cell):
-        subject, f, magnitude, analytic, arrays = _setup_cell(obj, inputs, rng)
+        subject, f, magnitude, analytic, arrays = _setup_cell(obj, args, rng)
     elif isinstance(obj, Layer):
-        subject, f, magnitude, analytic, arrays = _setup_layer(obj, inputs, rng,
+        subject, f, magnitude, analytic, arrays = _setup_layer(obj, args, rng,
                                                                forward_kwargs or {})
     else:
         raise TypeError(f"gradcheck expects a Layer, Cell or Loss, got {type(obj).__name__}")
@@ -333,7 +367,8 @@ def _setup_layer(
     recurrent = hasattr(layer, "final_state") and hasattr(layer, "initial_state_grad")
     if not recurrent:
         if len(inputs) == 2:
-            raise TypeError(f"{type(layer).__name__} takes no initial state")
+            raise TypeError(f"{type(layer).__name__} takes no initial state (several inputs: "
+                            "gradcheck(layer, inputs=(a, b, ...)))")
         y0 = layer.forward(x, **kwargs)
         g = rng.standard_normal(y0.shape)
 
@@ -385,6 +420,91 @@ def _setup_layer(
     if state is not None:
         arrays += [(f"initial_state.{k}", s) for k, s in zip(names, state, strict=True)]
     return repr(layer), f_rec, lambda: f_rec(absolute=True), analytic_rec, arrays
+
+
+def spreads_inputs(layer: Layer) -> bool:
+    """Whether ``layer.forward`` takes several inputs as separate positional arguments
+    (at least two required ones, or ``*args``: an attention layer's ``forward(query, key,
+    value, ...)``) rather than one structured ``x`` (a tuple or dict, as the Solver passes).
+    """
+    required = 0
+    for p in inspect.signature(layer.forward).parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            return True
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
+            required += 1
+    return required >= 2
+
+
+def _is_float(a: Any) -> bool:
+    return isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating)
+
+
+def _setup_multi(layer: Layer, inputs: Sequence[Any] | Mapping[str, Any],
+                 rng: np.random.Generator, kwargs: dict[str, Any]) -> _Setup:
+    """A layer of several inputs: every floating member is perturbed, the rest passed."""
+    spread = spreads_inputs(layer)
+    keyed = isinstance(inputs, Mapping)
+    keys: list[Any] = list(inputs) if isinstance(inputs, Mapping) else list(range(len(inputs)))
+    given = [inputs[k] for k in keys] if isinstance(inputs, Mapping) else list(inputs)
+    members = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in given]
+    if spread and not keyed:
+        names = [n for n, p in inspect.signature(layer.forward).parameters.items()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        labels = [names[i] if i < len(names) else f"x[{i}]" for i in keys]
+    else:
+        labels = [str(k) if spread else f"x[{k!r}]" for k in keys]
+    for label, a in zip(labels, members, strict=True):
+        if _is_float(a):
+            _require_float64(label, a)
+
+    def call() -> Any:
+        if keyed:
+            struct = dict(zip(keys, members, strict=True))
+            return layer.forward(**struct, **kwargs) if spread else layer.forward(
+                struct, **kwargs)  # type: ignore[arg-type]
+        if spread:
+            return layer.forward(*members, **kwargs)
+        return layer.forward(tuple(members), **kwargs)  # type: ignore[arg-type]
+
+    def outputs() -> list[Any]:
+        out = call()
+        return list(out) if isinstance(out, (tuple, list)) else [out]
+
+    first = outputs()
+    if not any(_is_float(o) for o in first):
+        raise TypeError(f"{type(layer).__name__}.forward returned no floating array")
+    upstream = [rng.standard_normal(o.shape) if _is_float(o) else None for o in first]
+
+    def terms(absolute: bool = False) -> float:
+        total = 0.0
+        for o, g in zip(outputs(), upstream, strict=True):
+            if g is not None:
+                total += float(np.sum(np.abs(o * g)) if absolute else np.sum(o * g))
+        return total
+
+    def analytic() -> dict[str, np.ndarray]:
+        call()
+        backward: Any = layer.backward
+        result = backward(*upstream) if len(upstream) > 1 else backward(upstream[0])
+        if isinstance(result, Mapping):
+            grads = [result.get(k) for k in keys]
+        elif isinstance(result, (tuple, list)):
+            if len(result) < len(members) or any(r is not None for r in
+                                                 result[len(members):]):
+                raise TypeError(f"{type(layer).__name__}.backward returned {len(result)} "
+                                f"gradients for {len(members)} inputs")
+            grads = list(result[:len(members)])
+        elif len(members) == 1:
+            grads = [result]
+        else:
+            raise TypeError(f"{type(layer).__name__}.backward must return one gradient per "
+                            f"input (a tuple or dict), got {type(result).__name__}")
+        return {label: np.zeros_like(a) if g is None else g
+                for label, a, g in zip(labels, members, grads, strict=True) if _is_float(a)}
+
+    arrays = [(label, a) for label, a in zip(labels, members, strict=True) if _is_float(a)]
+    return repr(layer), terms, lambda: terms(absolute=True), analytic, arrays
 
 
 # --------------------------------------------------------------------------- targets
