@@ -21,6 +21,7 @@ from minirnn.apps.tasks.classify import ClassifyConfig, run_classify
 from minirnn.apps.tasks.config import TaskConfig
 from minirnn.apps.tasks.run_folder import new_run_folder, run_record
 from minirnn.apps.tasks.series import SeriesConfig, run_series
+from minirnn.apps.tasks.seq2seq import Seq2SeqConfig, run_seq2seq
 from minirnn.apps.tasks.text import TextConfig, run_text
 from minirnn.apps.tasks.toy import (
     AddingConfig,
@@ -70,6 +71,7 @@ TASKS: Mapping[str, Task] = MappingProxyType({task.name: task for task in (
          "BCE"),
     Task("classify", ClassifyConfig, run_classify, "test_accuracy", False, "cross-entropy"),
     Task("series", SeriesConfig, run_series, "test_rmse", True, "MSE"),
+    Task("seq2seq", Seq2SeqConfig, run_seq2seq, "test_exact_match", False, "cross-entropy"),
     # No test split: the metric is the perplexity on the held-out last 10 % of the text.
     Task("text", TextConfig, run_text, "val_perplexity", True, "cross-entropy"),
 )})
