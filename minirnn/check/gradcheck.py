@@ -31,8 +31,8 @@ from minirnn.nn.cells.base import Cell
 from minirnn.nn.layers.base import Layer
 from minirnn.nn.losses.base import Loss
 
-__all__ = ["GradcheckError", "GradcheckReport", "GradientComparison", "gradcheck",
-           "numerical_gradient"]
+__all__ = ["GradcheckError", "GradcheckReport", "GradientComparison", "forward_inputs",
+           "gradcheck", "input_gradients", "numerical_gradient", "spreads_inputs"]
 
 #: Default bound on the relative error (see :class:`GradientComparison`).
 DEFAULT_TOLERANCE = 1e-7
@@ -440,15 +440,60 @@ def _is_float(a: Any) -> bool:
     return isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating)
 
 
+def forward_inputs(layer: Layer, inputs: Sequence[Any] | Mapping[str, Any],
+                   **kwargs: Any) -> Any:
+    """``layer.forward`` on several inputs, the way it takes them.
+
+    Spread (``forward(*inputs)``, a dict as keywords) when :func:`spreads_inputs`, else
+    one structured argument (``forward(tuple(inputs))`` or ``forward(dict)``).
+    """
+    spread = spreads_inputs(layer)
+    if isinstance(inputs, Mapping):
+        struct = dict(inputs)
+        return layer.forward(**struct, **kwargs) if spread else layer.forward(
+            struct, **kwargs)  # type: ignore[arg-type]
+    if spread:
+        return layer.forward(*inputs, **kwargs)
+    return layer.forward(tuple(inputs), **kwargs)  # type: ignore[arg-type]
+
+
+def input_gradients(layer: Layer, result: Any,
+                    inputs: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+    """``backward``'s result as one entry per input member (in the inputs' order).
+
+    ``result`` is a dict (by the inputs' keys) or a tuple in the inputs' order; a tuple
+    may stop before trailing non-floating members (masks passed as keywords) and may
+    end with ``None`` entries (an attention layer's ``d_value`` when ``value`` was
+    omitted). A single array is the gradient of a single member.
+    """
+    keys: list[Any] = list(inputs) if isinstance(inputs, Mapping) else list(range(len(inputs)))
+    members = [inputs[k] for k in keys] if isinstance(inputs, Mapping) else list(inputs)
+    name = type(layer).__name__
+    if isinstance(result, Mapping):
+        return [result.get(k) for k in keys]
+    if isinstance(result, (tuple, list)):
+        grads = list(result[:len(members)])
+        if any(r is not None for r in result[len(members):]) or any(
+                _is_float(a) for a in members[len(grads):]):
+            raise TypeError(f"{name}.backward returned {len(result)} gradients for "
+                            f"{len(members)} inputs")
+        return grads + [None] * (len(members) - len(grads))
+    if len(members) == 1:
+        return [result]
+    raise TypeError(f"{name}.backward must return one gradient per input (a tuple or "
+                    f"dict), got {type(result).__name__}")
+
+
 def _setup_multi(layer: Layer, inputs: Sequence[Any] | Mapping[str, Any],
                  rng: np.random.Generator, kwargs: dict[str, Any]) -> _Setup:
     """A layer of several inputs: every floating member is perturbed, the rest passed."""
     spread = spreads_inputs(layer)
-    keyed = isinstance(inputs, Mapping)
     keys: list[Any] = list(inputs) if isinstance(inputs, Mapping) else list(range(len(inputs)))
     given = [inputs[k] for k in keys] if isinstance(inputs, Mapping) else list(inputs)
     members = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in given]
-    if spread and not keyed:
+    struct: Any = (dict(zip(keys, members, strict=True)) if isinstance(inputs, Mapping)
+                   else tuple(members))  # the same arrays, perturbed in place
+    if spread and not isinstance(inputs, Mapping):
         names = [n for n, p in inspect.signature(layer.forward).parameters.items()
                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         labels = [names[i] if i < len(names) else f"x[{i}]" for i in keys]
@@ -458,17 +503,8 @@ def _setup_multi(layer: Layer, inputs: Sequence[Any] | Mapping[str, Any],
         if _is_float(a):
             _require_float64(label, a)
 
-    def call() -> Any:
-        if keyed:
-            struct = dict(zip(keys, members, strict=True))
-            return layer.forward(**struct, **kwargs) if spread else layer.forward(
-                struct, **kwargs)  # type: ignore[arg-type]
-        if spread:
-            return layer.forward(*members, **kwargs)
-        return layer.forward(tuple(members), **kwargs)  # type: ignore[arg-type]
-
     def outputs() -> list[Any]:
-        out = call()
+        out = forward_inputs(layer, struct, **kwargs)
         return list(out) if isinstance(out, (tuple, list)) else [out]
 
     first = outputs()
@@ -484,22 +520,10 @@ def _setup_multi(layer: Layer, inputs: Sequence[Any] | Mapping[str, Any],
         return total
 
     def analytic() -> dict[str, np.ndarray]:
-        call()
+        forward_inputs(layer, struct, **kwargs)
         backward: Any = layer.backward
         result = backward(*upstream) if len(upstream) > 1 else backward(upstream[0])
-        if isinstance(result, Mapping):
-            grads = [result.get(k) for k in keys]
-        elif isinstance(result, (tuple, list)):
-            if len(result) < len(members) or any(r is not None for r in
-                                                 result[len(members):]):
-                raise TypeError(f"{type(layer).__name__}.backward returned {len(result)} "
-                                f"gradients for {len(members)} inputs")
-            grads = list(result[:len(members)])
-        elif len(members) == 1:
-            grads = [result]
-        else:
-            raise TypeError(f"{type(layer).__name__}.backward must return one gradient per "
-                            f"input (a tuple or dict), got {type(result).__name__}")
+        grads = input_gradients(layer, result, struct)
         return {label: np.zeros_like(a) if g is None else g
                 for label, a, g in zip(labels, members, grads, strict=True) if _is_float(a)}
 

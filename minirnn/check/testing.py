@@ -14,6 +14,7 @@ Use them to test a layer or cell of your own the way minirnn tests its own::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -298,6 +299,7 @@ def check_layer(
     obj: Any,
     *,
     input_shape: tuple[int, ...] | None = None,
+    inputs: Callable[[np.random.Generator, int], Any] | None = None,
     seed: int = 0,
     max_examples: int = 10,
     raise_on_failure: bool = True,
@@ -313,6 +315,16 @@ def check_layer(
     input_shape : tuple, optional
         Shape of a test input; by default (N, T, D) (or (T, N, D) for a layer that is
         not batch first) with D from ``input_size`` or ``in_features``.
+    inputs : callable ``(rng, n) -> tuple or dict``, optional
+        For a layer or model of several inputs: a factory of test inputs for a batch of
+        ``n`` samples drawn with the numpy Generator ``rng`` (vary lengths and padding
+        with it), every member with first axis N. They are passed as
+        :func:`~minirnn.check.gradcheck.gradcheck`'s ``inputs=`` are: spread when
+        ``forward`` takes several positional arrays (an attention layer; a dict as
+        keywords, so masks can be members), else as the one structured ``x`` (a model
+        the Solver trains). Floating members are cast to the layer's dtype (float64 for
+        the gradient checks); integer and bool members (ids, lengths, masks) are kept.
+        See Notes for the parts that change.
     seed : int
         Seeds the test data and the hypothesis search (the report is reproducible).
     max_examples : int
@@ -336,6 +348,15 @@ def check_layer(
 
     Notes
     -----
+    With ``inputs=``, every part runs on the factory's inputs: shapes and dtypes (each
+    floating input gets a gradient of its shape, every output keeps the batch axis N),
+    names, no member mutated, forward twice, accumulation, state dicts, the file round
+    trip; "variable lengths" becomes "each sample as alone" (every sample, sliced out of
+    the batch with its lengths and masks, gives its row of the batch's outputs: padding
+    of the others does not leak into it); the gradient checks run on 2 fixed cases
+    (N = 2 and 3) and then ``max_examples`` drawn ones (N in 1..3, the factory's rng
+    seeded by hypothesis); the cell part checks the layer's first cell if it has one.
+
     A part that cannot run (e.g. the gradient search after the fixed cases failed, or
     variable lengths with a one-step ``input_shape``) is reported as skipped, with the
     reason, and fails the report. The run is bounded: a wrong gradient fails at the first
@@ -355,6 +376,11 @@ def check_layer(
     from minirnn.nn.io import load_model, save_model
 
     check_positive_int(max_examples, "max_examples")
+    if inputs is not None and not callable(inputs):
+        raise TypeError(f"inputs must be a function (rng, n) -> tuple or dict of arrays, got "
+                        f"{type(inputs).__name__}")
+    if inputs is not None and input_shape is not None:
+        raise TypeError("give input_shape (one input) or inputs (several), not both")
     layer = _instantiate(obj)
     rng = np.random.default_rng(seed)
     checks: list[ContractCheck] = []
@@ -374,6 +400,13 @@ def check_layer(
 
     def skip(name: str, why: str) -> None:
         checks.append(ContractCheck(name, False, f"skipped: {why}", skipped=True))
+
+    if inputs is not None:
+        _multi_input_parts(layer, inputs, rng, seed, max_examples, record, skip)
+        report = ContractReport(repr(layer).splitlines()[0], checks)
+        if raise_on_failure and not report.passed:
+            raise ContractError(report)
+        return report
 
     shape = input_shape or _input_shape(layer, 3, 5)
     x = rng.uniform(-2, 2, shape).astype(layer.dtype)
@@ -600,3 +633,261 @@ def check_layer(
     if raise_on_failure and not report.passed:
         raise ContractError(report)
     return report
+
+
+# ------------------------------------------------------------- several inputs
+def _cast_inputs(x: Any, dtype: np.dtype) -> Any:
+    """The inputs with floating members cast to ``dtype`` (copies), others as they are."""
+    def cast(a: Any) -> Any:
+        if isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating):
+            return a.astype(dtype, copy=True)
+        return a
+    if isinstance(x, dict):
+        return {k: cast(a) for k, a in x.items()}
+    if isinstance(x, (tuple, list)):
+        return tuple(cast(a) for a in x)
+    raise TypeError(f"the inputs factory must return a tuple or dict of arrays, got "
+                    f"{type(x).__name__}")
+
+
+def _input_items(x: Any) -> list[tuple[str, Any]]:
+    if isinstance(x, dict):
+        return [(f"x[{k!r}]", a) for k, a in x.items()]
+    return [(f"x[{i}]", a) for i, a in enumerate(x)]
+
+
+def _rows(x: Any, idx: slice) -> Any:
+    """Rows ``idx`` (axis 0) of every array member."""
+    def take(a: Any) -> Any:
+        return a[idx] if isinstance(a, np.ndarray) else a
+    if isinstance(x, dict):
+        return {k: take(a) for k, a in x.items()}
+    return tuple(take(a) for a in x)
+
+
+def _float(a: Any) -> bool:
+    return isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating)
+
+
+def _multi_input_parts(layer: Any, make: Callable[[np.random.Generator, int], Any],
+                       rng: np.random.Generator, seed: int, max_examples: int,
+                       record: Callable[[str, Any], bool],
+                       skip: Callable[[str, str], None]) -> None:
+    """The contract parts of :func:`check_layer` for a layer of several inputs."""
+    import copy
+    import os
+    import tempfile
+
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    from minirnn.check import gradcheck as gc
+    from minirnn.nn.io import load_model, save_model
+
+    n = 3
+    x = _cast_inputs(make(np.random.default_rng(seed), n), layer.dtype)
+    name = type(layer).__name__
+
+    def outputs(inputs: Any, training: bool = False) -> list[Any]:
+        out = gc.forward_inputs(layer, inputs, training=training)
+        return list(out) if isinstance(out, (tuple, list)) else [out]
+
+    def backward(upstream: list[Any], inputs: Any) -> list[Any]:
+        fn: Any = layer.backward
+        result = fn(*upstream) if len(upstream) > 1 else fn(upstream[0])
+        return gc.input_gradients(layer, result, inputs)
+
+    def upstream_like(outs: list[Any]) -> list[Any]:
+        return [rng.standard_normal(o.shape).astype(layer.dtype) if _float(o) else None
+                for o in outs]
+
+    def float_grads(grads: list[Any], inputs: Any) -> list[np.ndarray]:
+        return [g for (_, a), g in zip(_input_items(inputs), grads, strict=True)
+                if _float(a)]
+
+    def shapes() -> str:
+        outs = outputs(x)
+        assert any(_float(o) for o in outs), f"{name}.forward returned no floating array"
+        for i, o in enumerate(outs):
+            if o is None:
+                continue
+            assert isinstance(o, np.ndarray), f"output {i} is a {type(o).__name__}"
+            assert o.dtype == layer.dtype, f"output {i} dtype {o.dtype} != {layer.dtype}"
+            assert o.shape[0] == n, f"output {i}: batch axis {n} became {o.shape[0]}"
+            assert np.isfinite(o).all(), f"output {i} not finite"
+        grads = backward([None if o is None else np.ones_like(o) for o in outs], x)
+        for (label, a), g in zip(_input_items(x), grads, strict=True):
+            if _float(a):
+                assert isinstance(g, np.ndarray) and g.shape == a.shape, \
+                    f"d{label}: {getattr(g, 'shape', g)} != input shape {a.shape}"
+                assert g.dtype == layer.dtype, f"d{label} dtype {g.dtype}"
+        ins = ", ".join(f"{label} {a.shape}" for label, a in _input_items(x)
+                        if isinstance(a, np.ndarray))
+        return f"{ins} -> {', '.join(str(o.shape) for o in outs if o is not None)}"
+
+    def parameters() -> str:
+        named = list(layer.named_parameters())
+        names = [p_name for p_name, _ in named]
+        assert len(set(names)) == len(names), f"duplicate names {names}"
+        for p_name, p in named:
+            assert p.grad.shape == p.data.shape, f"{p_name}: grad {p.grad.shape}"
+            assert p.grad.dtype == p.data.dtype, f"{p_name}: grad dtype {p.grad.dtype}"
+        assert list(layer.state_dict()) == names, "state_dict keys != parameter names"
+        return f"{len(names)} parameters"
+
+    def not_mutated() -> str:
+        before = [(label, a.copy()) for label, a in _input_items(x)
+                  if isinstance(a, np.ndarray)]
+        outs = outputs(x)
+        g = upstream_like(outs)
+        g0 = [None if a is None else a.copy() for a in g]
+        backward(g, x)
+        now = dict(_input_items(x))
+        for label, a in before:
+            assert np.array_equal(now[label], a), f"forward/backward changed {label}"
+        for a, b in zip(g, g0, strict=True):
+            assert a is None or (b is not None and np.array_equal(a, b)), \
+                "backward changed its upstream gradient"
+        return ""
+
+    def twice() -> str:
+        x2 = _cast_inputs(make(np.random.default_rng(seed + 1), n), layer.dtype)
+        g = upstream_like(outputs(x))
+        layer.zero_grad()
+        ref_dx = float_grads(backward(g, x), x)
+        ref = [p.grad.copy() for p in layer.parameters()]
+        layer.zero_grad()
+        outputs(x2)
+        outputs(x)
+        dx = float_grads(backward(g, x), x)
+        for a, b in zip(dx, ref_dx, strict=True):
+            assert np.allclose(a, b, rtol=1e-6, atol=1e-9), \
+                "an input gradient depends on an earlier forward"
+        for p, r in zip(layer.parameters(), ref, strict=True):
+            assert np.allclose(p.grad, r, rtol=1e-6, atol=1e-9), f"{p.name} grad differs"
+        return ""
+
+    def accumulate() -> str:
+        if not layer.parameters():
+            return "no parameters (nothing to accumulate)"
+        g = upstream_like(outputs(x))
+        layer.zero_grad()
+        outputs(x)
+        backward(g, x)
+        once = [p.grad.copy() for p in layer.parameters()]
+        outputs(x)
+        backward(g, x)
+        for p, o in zip(layer.parameters(), once, strict=True):
+            assert np.allclose(p.grad, 2 * o, rtol=1e-6, atol=1e-9), \
+                f"{p.name}: backward must add into grad (+=)"
+        layer.zero_grad()
+        assert all(not p.grad.any() for p in layer.parameters()), "zero_grad left values"
+        return ""
+
+    def same(a: list[Any], b: list[Any], what: str, tol: float = 0.0) -> None:
+        for i, (u, v) in enumerate(zip(a, b, strict=True)):
+            if u is None or v is None:
+                assert u is None and v is None, f"{what}: output {i} is None on one side"
+            else:
+                np.testing.assert_allclose(u, v, rtol=tol, atol=tol,
+                                           err_msg=f"{what}: output {i}")
+
+    def round_trip() -> str:
+        y = outputs(x)
+        for v in layer.state_dict().values():
+            v += 1.0  # must be a copy
+        same(outputs(x), y, "state_dict returned views, not copies")
+        other = copy.deepcopy(layer)
+        for p in other.parameters():
+            p.data += 0.5
+        other.load_state_dict(layer.state_dict())
+        out = gc.forward_inputs(other, x)
+        same(list(out) if isinstance(out, (tuple, list)) else [out], y,
+             "load_state_dict did not restore outputs")
+        return ""
+
+    def file_round_trip() -> str:
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "model.npz")
+            save_model(path, layer)
+            rebuilt = load_model(path)
+        assert type(rebuilt) is type(layer), f"loaded a {type(rebuilt).__name__}"
+        out = gc.forward_inputs(rebuilt, x)
+        same(list(out) if isinstance(out, (tuple, list)) else [out], outputs(x),
+             "loaded layer differs")
+        return "save_model -> load_model -> same outputs"
+
+    tol = 1e-12 if layer.dtype == np.float64 else 1e-5
+
+    def alone() -> str:
+        whole = outputs(x)
+        for i in range(n):
+            part = outputs(_rows(x, slice(i, i + 1)))
+            same(part, [None if o is None else o[i:i + 1] for o in whole],
+                 f"sample {i} alone gives other outputs than in the batch", 1e3 * tol)
+        return f"{n} samples, each as in the batch"
+
+    double: list[Any] = []
+
+    def float64_copy() -> Any:
+        if not double:
+            double.append(copy.deepcopy(layer).astype(np.float64))
+        return double[0]
+
+    worst = [0.0]
+
+    def run_gradcheck(model: Any, batch: int, data_seed: int) -> None:
+        xs = _cast_inputs(make(np.random.default_rng(data_seed), batch), np.dtype(np.float64))
+        report = gc.gradcheck(model, inputs=xs, seed=data_seed % 2**31)
+        worst[0] = max(worst[0], report.max_relative_error)
+
+    def fixed_gradients() -> str:
+        model = float64_copy()
+        run_gradcheck(model, 2, seed)
+        run_gradcheck(model, 3, seed + 1)
+        return f"max rel err {worst[0]:.2e} over 2 cases (N = 2, 3)"
+
+    def drawn_gradients() -> str:
+        model = float64_copy()
+        count, worst[0] = [0], 0.0
+
+        @hypothesis_seed(seed)
+        @settings(max_examples=max_examples, deadline=None, database=None,
+                  phases=(Phase.generate,), suppress_health_check=list(HealthCheck),
+                  print_blob=False)
+        @given(batch=st.integers(1, 3), data_seed=seeds())
+        def run(batch: int, data_seed: int) -> None:
+            count[0] += 1
+            run_gradcheck(model, batch, data_seed)
+
+        run()
+        return f"max rel err {worst[0]:.2e} over {count[0]} drawn cases"
+
+    def recurrence() -> str:
+        from minirnn.nn.layers import bptt
+
+        cells = [c for c in (_first_cell(la) for la in [layer, *(
+            sub for _, sub in layer.named_layers())]) if c is not None]
+        if not cells:
+            return f"not applicable: {name} has no recurrent layer"
+        double_cell = copy.deepcopy(cells[0]).astype(np.float64)
+        detail = f"recurrence max abs err {check_recurrence(double_cell, seed=seed):.1e}"
+        if bptt.kernel_name(cells[0]) is not None:
+            detail += f"; kernel = generic loop (max diff " \
+                      f"{check_fused_kernel(double_cell, seed=seed):.1e})"
+        return detail
+
+    record("forward/backward shapes and dtype", shapes)
+    record("parameter and gradient names/shapes", parameters)
+    record("inputs not mutated", not_mutated)
+    record("forward twice then backward", twice)
+    record("gradients accumulate and reset", accumulate)
+    record("state_dict round trip", round_trip)
+    record("model file round trip", file_round_trip)
+    record("each sample as alone", alone)
+    fixed = "gradient check (float64, fixed cases)"
+    if record(fixed, fixed_gradients):
+        record("gradient check (hypothesis, float64)", drawn_gradients)
+    else:
+        skip("gradient check (hypothesis, float64)", f"the {fixed} failed")
+    record("cell recurrence and fused kernel", recurrence)
