@@ -19,12 +19,13 @@ translate`` are made of, usable from Python on their own:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ from minirnn.train.threads import thread_policy
 
 __all__ = ["EpochLog", "PairData", "Seq2SeqTrainer", "bleu_available", "copy_baseline",
            "corpus_bleu", "exact_match", "load_translator", "nearest_neighbour_baseline",
-           "decode_tokens", "plot_attention", "save_translator", "translate",
+           "decode_tokens", "plot_attention", "save_translator", "seq2seq_threads", "translate",
            "vocabulary_digest"]
 
 
@@ -98,6 +99,24 @@ class PairData:
 
 
 # ------------------------------------------------------------------ training
+@contextlib.contextmanager
+def seq2seq_threads(model: EncoderDecoder, batch_size: int) -> Iterator[None]:
+    """The project's thread policy (:func:`~minirnn.train.threads.thread_policy`), with one
+    BLAS thread where it would leave the count alone: an encoder-decoder runs one small
+    product per token (decoder step, attention, output layer), and a second BLAS thread
+    made a training step 4x slower on the 2-core project machine (docs/seq2seq.md).
+    ``MINIRNN_BLAS_THREADS`` still overrides it; everything is restored on exit."""
+    with thread_policy(model, batch_size) as decision:
+        if os.environ.get("MINIRNN_BLAS_THREADS") or (
+                decision is not None and decision.blas_threads is not None):
+            yield
+            return
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+
+
 @dataclass
 class EpochLog:
     """One epoch of :class:`Seq2SeqTrainer`: losses in nats per target token."""
@@ -210,7 +229,7 @@ class Seq2SeqTrainer:
         holds the weights of the epoch with the lowest validation loss."""
         if resume and self.checkpoint is not None and self.checkpoint.is_file():
             self._load_checkpoint(self.checkpoint)
-        with thread_policy(self.model, self.batch_size):
+        with seq2seq_threads(self.model, self.batch_size):
             self._fit(train, valid)
         return self.history
 
@@ -315,7 +334,7 @@ def translate(model: EncoderDecoder, sources: Sequence[Sequence[int]], *, beam: 
     order given; sources are batched by length."""
     out: list[Hypothesis | None] = [None] * len(sources)
     lengths = np.array([len(s) for s in sources])
-    with thread_policy(model, batch_size):
+    with seq2seq_threads(model, batch_size):
         _translate_into(out, model, sources, lengths, beam, max_length, batch_size)
     return [h for h in out if h is not None]
 
