@@ -10,14 +10,20 @@ from minirnn.nn.layers import (
     GRU,
     LSTM,
     RNN,
+    AdditiveAttention,
     Dense,
+    DotAttention,
     Dropout,
+    GeneralAttention,
     Identity,
     LastStep,
+    MultiheadAttention,
     ReLU,
+    ScaledDotProductAttention,
     Sigmoid,
     Tanh,
 )
+from minirnn.nn.seq2seq import EncoderDecoder, pad_ids, target_arrays
 
 BUILTINS = [
     RNNCell, LSTMCell, GRUCell,
@@ -248,3 +254,98 @@ def test_max_examples_is_checked_before_anything_runs(gradcheck_calls):
         with pytest.raises(error, match="max_examples"):
             check_layer(Tanh(), max_examples=bad)
     assert gradcheck_calls == []
+
+
+# ------------------------------------------------------------ several inputs
+MULTI_PARTS = [p if p != "variable lengths" else "each sample as alone" for p in PARTS]
+
+
+def attention_inputs(rng, n, value_features=4):
+    """query (N, 2, 4), key (N, 5, 4), value (N, 5, Ev) and a padding mask (a member)."""
+    return {"query": rng.standard_normal((n, 2, 4)), "key": rng.standard_normal((n, 5, 4)),
+            "value": rng.standard_normal((n, 5, value_features)),
+            "key_padding_mask": np.arange(5)[None, :] >= rng.integers(1, 6, n)[:, None]}
+
+
+def sdpa_inputs(rng, n):
+    x = attention_inputs(rng, n)
+    x["attn_mask"] = ~x.pop("key_padding_mask")[:, None, :]
+    return x
+
+
+def reversal_inputs(rng, n):
+    """(src, src_lengths, tgt_in, tgt_lengths): 1-3 symbols, the target reversed."""
+    seqs = [[int(v) for v in rng.integers(4, 6, rng.integers(1, 4))] for _ in range(n)]
+    src, s_len = pad_ids(seqs)
+    tgt_in, _, t_len = target_arrays([s[::-1] for s in seqs])
+    return src, s_len, tgt_in, t_len
+
+
+@pytest.mark.parametrize("layer, make", [
+    (AdditiveAttention(4, 4, 3, seed=0), lambda r, n: attention_inputs(r, n, 3)),
+    (DotAttention(), attention_inputs),
+    (GeneralAttention(4, 4, seed=0), attention_inputs),
+    (ScaledDotProductAttention(), sdpa_inputs),
+    (MultiheadAttention(4, 2, batch_first=True, seed=0), attention_inputs),
+    (EncoderDecoder(6, 6, 2, 2, attention_dim=2, seed=0), reversal_inputs),
+    (EncoderDecoder(6, 6, 2, 3, encoder_cell="lstm", decoder_cell="lstm", bidirectional=False,
+                    attention="dot", input_feeding=False, seed=1), reversal_inputs),
+], ids=["additive", "dot", "general", "scaled", "multihead", "encdec", "encdec-lstm-dot"])
+def test_layers_of_several_inputs_pass_the_contract(layer, make):
+    report = check_layer(layer, inputs=make, max_examples=2)
+    assert [c.name for c in report.checks] == MULTI_PARTS
+    assert report.passed
+    for c in report.checks:
+        if c.name.startswith("gradient check"):
+            assert float(c.detail.split()[3]) <= 1e-7, c.detail
+
+
+class Leaky(Layer):
+    """Two inputs, each normalised by the batch mean: samples are not independent."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = self.add_layer("dense", Dense(3, 2, seed=0))
+
+    def forward(self, x, *, training=False):
+        a, b = x
+        self._b = b - b.mean(axis=0)
+        return self.dense.forward(a) * self._b
+
+    def backward(self, dy):
+        db = dy * self.dense.forward(np.zeros((1, 3)))  # wrong as well: the cache is gone
+        return self.dense.backward(dy * self._b), db
+
+
+class MutatesMember(Leaky):
+    def forward(self, x, *, training=False):
+        x[1] *= 1.0 + 1e-3
+        return self.dense.forward(x[0]) * x[1]
+
+    def backward(self, dy):
+        return self.dense.backward(dy), dy
+
+
+def two_inputs(rng, n):
+    return rng.standard_normal((n, 3)), rng.uniform(1, 2, (n, 2))
+
+
+@pytest.mark.parametrize("layer, failing", [
+    (Leaky(), {"each sample as alone", "gradient check (float64, fixed cases)",
+               "model file round trip"}),
+    (MutatesMember(), {"inputs not mutated", "gradient check (float64, fixed cases)",
+                       "model file round trip"}),
+])
+def test_broken_models_of_several_inputs_are_caught(layer, failing):
+    report = check_layer(layer, inputs=two_inputs, max_examples=2, raise_on_failure=False)
+    assert not report.passed
+    assert {c.name for c in report.checks if not c.passed and not c.skipped} >= failing
+    with pytest.raises(ContractError):
+        check_layer(layer, inputs=two_inputs, max_examples=2)
+
+
+def test_inputs_must_be_a_factory_and_exclude_input_shape():
+    with pytest.raises(TypeError, match="inputs must be a function"):
+        check_layer(DotAttention(), inputs=attention_inputs(np.random.default_rng(0), 2))
+    with pytest.raises(TypeError, match="not both"):
+        check_layer(DotAttention(), inputs=attention_inputs, input_shape=(2, 3, 4))

@@ -490,7 +490,8 @@ def _setup_multi(layer: Layer, inputs: Sequence[Any] | Mapping[str, Any],
     spread = spreads_inputs(layer)
     keys: list[Any] = list(inputs) if isinstance(inputs, Mapping) else list(range(len(inputs)))
     given = [inputs[k] for k in keys] if isinstance(inputs, Mapping) else list(inputs)
-    members = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in given]
+    members = [np.array(a, copy=True, order="C") if isinstance(a, np.ndarray) else a
+               for a in given]  # C order: perturbed in place through a flat view
     struct: Any = (dict(zip(keys, members, strict=True)) if isinstance(inputs, Mapping)
                    else tuple(members))  # the same arrays, perturbed in place
     if spread and not isinstance(inputs, Mapping):
