@@ -205,7 +205,7 @@ class Solver:
     # ------------------------------------------------------------------ fit
     def fit(
         self,
-        x: prep.Inputs,
+        x: np.ndarray | tuple[np.ndarray, ...] | dict[str, np.ndarray],
         y: np.ndarray,
         *,
         validation_data: tuple[Any, ...] | None = None,
@@ -576,7 +576,8 @@ class Solver:
         return float(np.average(losses, weights=weights)), float(np.mean(norms))
 
     # ------------------------------------------------------------- evaluate
-    def evaluate(self, x: prep.Inputs, y: np.ndarray, *, lengths: np.ndarray | None = None,
+    def evaluate(self, x: np.ndarray | tuple[np.ndarray, ...] | dict[str, np.ndarray],
+                 y: np.ndarray, *, lengths: np.ndarray | None = None,
                  mask: np.ndarray | None = None, return_dict: bool = False) -> Any:
         """Mean loss over ``(x, y)`` in eval mode, weighted by batch size.
 
@@ -613,7 +614,8 @@ class Solver:
             return total / n
         return {"loss": total / n, **{m.name: m.result() for m in self.metrics}}
 
-    def predict(self, x: prep.Inputs, *, lengths: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, x: np.ndarray | tuple[np.ndarray, ...] | dict[str, np.ndarray], *,
+                lengths: np.ndarray | None = None) -> np.ndarray:
         """Model outputs in eval mode, computed in batches of ``batch_size``.
 
         ``x`` is one array or, for a model of several inputs, a tuple or dict of arrays
