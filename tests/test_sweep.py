@@ -193,62 +193,183 @@ def proc_pid(proc, trials):
     return pids.pop()
 
 
-def _start_and_stop_mid_trial(args, storage, sig):
-    """Start a sweep command, send it ``sig`` once it runs a trial; its exit status."""
+def _wait_for_epoch(folder, count=1, timeout=90, procs=()):
+    """Wait until ``count`` trial folders under ``folder`` have a trained epoch in their log
+    (the trial is mid-training); fail if a process in ``procs`` ended meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        logs = sorted(Path(folder).glob("trials/*/train.log"))
+        if sum("epoch " in log.read_text() for log in logs) >= count:
+            return
+        for p in procs:
+            if p.poll() is not None:
+                pytest.fail(f"the sweep ended before a trial trained: {p.communicate()}")
+        time.sleep(0.05)
+    pytest.fail(f"no trial trained an epoch within {timeout} s")
+
+
+def _start_and_stop_mid_trial(args, out, sig, *, group=False):
+    """Start a sweep command, send it ``sig`` while its first trial trains (to the whole
+    process group with ``group``); its exit status, stdout and stderr."""
     proc = subprocess.Popen(_sweep_cmd(*args), env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=group)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            time.sleep(0.2)
-            if proc.poll() is not None:
-                pytest.fail(f"the sweep ended before a trial ran: {proc.communicate()}")
-            if not Path(storage[len("sqlite:///"):]).exists():
-                continue
-            try:
-                running = [t for t in _trials(storage, "k") if t.state.name == "RUNNING"
-                           and t.user_attrs.get("pid") == proc.pid]
-            except Exception:  # no study yet
-                continue
-            if running:
-                break
+        _wait_for_epoch(out, procs=[proc])
+        if group:
+            os.killpg(proc.pid, sig)
         else:
-            pytest.fail("no trial started within 60 s")
-        time.sleep(0.3)
-        proc.send_signal(sig)
-        proc.communicate(timeout=60)
+            proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return proc.returncode
+    return proc.returncode, stdout, stderr
+
+
+# Trials that never end on their own (the signal must land mid-trial: a Ctrl-C that arrives
+# after a command has finished is Python's -2, not the command's 130) ...
+ENDLESS = ["adding", "--seq-len", "6", "--train-size", "96", "--test-size", "32",
+           "--epochs", "100000", "--patience", "100000", "--no-plot", "--pruner", "none"]
+# ... and trials that end after 3 s of training.
+TIMED = [*ENDLESS, "--time-limit", "3"]
 
 
 def test_interrupted_and_killed_workers_leave_a_study_a_new_command_continues(tmp_path):
     pytest.importorskip("optuna")
     out = tmp_path / "sw"
     storage = f"sqlite:///{out / 'study.db'}"
-    # Slow trials (many epochs, no early stop) so the signals land mid-trial.
-    args = ["adding", "--seq-len", "6", "--train-size", "96", "--test-size", "32",
-            "--epochs", "150", "--patience", "150", "--output", str(out), "--no-plot",
-            "--pruner", "none", "--study", "k", "--trials", "1"]
-    # Ctrl-C: exit status 130, the running trial is recorded as failed.
-    assert _start_and_stop_mid_trial(args, storage, signal.SIGINT) == 130
+    args = [*TIMED, "--output", str(out), "--study", "k", "--trials", "1",
+            "--heartbeat", "1", "--grace-period", "3"]
+    # Ctrl-C: exit status 130, one line, the running trial is recorded as failed.
+    code, stdout, stderr = _start_and_stop_mid_trial(args, out, signal.SIGINT)
+    assert code == 130, stderr
+    assert stderr.strip().count("\n") == 0 and "interrupted" in stderr
+    assert "Traceback" not in stdout + stderr
     (first,) = _trials(storage, "k")
     assert first.state.name == "FAIL" and "interrupted" in first.user_attrs["error"]
     # kill -9: the trial stays RUNNING, the database stays whole.
-    assert _start_and_stop_mid_trial(args, storage, signal.SIGKILL) == -signal.SIGKILL
+    shutil.rmtree(out / "trials")
+    code, _, _ = _start_and_stop_mid_trial(args, out, signal.SIGKILL)
+    assert code == -signal.SIGKILL
     with sqlite3.connect(out / "study.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert [t.state.name for t in _trials(storage, "k")] == ["FAIL", "RUNNING"]
-    # The same command again: it fails the dead worker's trial and runs the one left.
+    killed = _trials(storage, "k")[1]
+    assert killed.state.name == "RUNNING"
+    # The same command again, at once: it waits for the dead trial's heartbeat to be older
+    # than the grace period, fails it and runs its parameters again.
     done = subprocess.run(_sweep_cmd(*args), env=_env(), capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "marked trial(s) [1] failed" in done.stdout
+    assert "trial 1: no heartbeat for more than 3 s" in done.stdout
+    assert "run again as trial 2" in done.stdout and "Traceback" not in done.stderr
     trials = _trials(storage, "k")
-    assert trials[1].user_attrs["error"] == "worker process died"
     assert [t.state.name for t in trials] == ["FAIL", "FAIL", "COMPLETE"]
+    assert trials[2].params == killed.params  # the lost trial's parameters, rerun
+    rows = (out / "trials.csv").read_text()
+    assert "no heartbeat (its worker died or lost the database); run again as trial 2" in rows
+
+
+def test_ctrl_c_stops_every_worker(tmp_path):
+    """Ctrl-C from a terminal reaches the command and its workers; a signal sent to the
+    command alone (SIGTERM, as ``timeout`` sends) is passed on. Either way every worker stops at once, each running
+    trial is recorded as failed, and the command prints one line."""
+    pytest.importorskip("optuna")
+    for number, (sig, group, status) in enumerate([(signal.SIGINT, True, 130),
+                                                   (signal.SIGTERM, False, 143)]):
+        out = tmp_path / f"sw{number}"
+        args = [*ENDLESS, "--output", str(out), "--study", "c", "--trials", "4", "--n-jobs",
+                "2"]
+        proc = subprocess.Popen(_sweep_cmd(*args), env=_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=group)
+        try:
+            _wait_for_epoch(out, count=2, procs=[proc])
+            if group:
+                os.killpg(proc.pid, sig)
+            else:
+                proc.send_signal(sig)
+            stdout, stderr = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == status, stderr
+        assert len(stderr.strip().splitlines()) == 1, stderr
+        assert "Traceback" not in stdout + stderr
+        trials = _trials(f"sqlite:///{out / 'study.db'}", "c")
+        assert [t.state.name for t in trials] == ["FAIL", "FAIL"]
+        assert all("interrupted" in t.user_attrs["error"] for t in trials)
+        if group:  # no worker is left behind (bounded wait for their exit)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(proc.pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.1)
+            else:
+                pytest.fail("a process of the sweep outlived it")
+
+
+def test_a_user_error_in_a_sweep_is_one_line(tmp_path):
+    """Issue 29's sweep cases: a series too short for the space's look-backs, a space that
+    reaches hidden_size 1e8, another program's SQLite file as --storage."""
+    pytest.importorskip("optuna")
+    csv_path = tmp_path / "short.csv"
+    csv_path.write_text("value\n" + "\n".join(str(i % 7) for i in range(40)) + "\n")
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"hidden_size": {"low": 8, "high": 100000000, "log": True}}))
+    other = tmp_path / "app.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        db.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    before = other.read_bytes()
+    cases = [
+        (["series", "--csv", str(csv_path), "--column", "value", "--epochs", "1",
+          "--space", str(tmp_path / "lb.json")], "trials in a row failed (do the fixed options "
+         "and the search space suit the data?); the last: series too short"),
+        (["adding", *TINY, "--space", str(big)], "more than this machine's"),
+        (["adding", *TINY, "--storage", f"sqlite:///{other}"], "database of another program"),
+    ]
+    (tmp_path / "lb.json").write_text(json.dumps({"look_back": {"low": 30, "high": 60}}))
+    for number, (args, message) in enumerate(cases):
+        done = subprocess.run(_sweep_cmd(*args, "--trials", "3", "--no-plot", "--output",
+                                         str(tmp_path / f"o{number}")),
+                              env=_env(), capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], done.stderr
+        assert "Traceback" not in done.stdout + done.stderr
+    assert other.read_bytes() == before  # no Optuna tables added
+    with sqlite3.connect(other) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+    assert tables == {"invoices"}
+
+
+def test_options_are_compared_as_a_set(tmp_path, capsys):
+    """The same fixed options in another order join the study; another space, pruner or
+    sampler does not (each difference is named)."""
+    pytest.importorskip("optuna")
+    out = tmp_path / "sw"
+    common = ["--output", str(out), "--no-plot"]
+    assert main(["sweep", "adding", "--seq-len", "6", "--train-size", "96", "--test-size",
+                 "32", "--epochs", "2", "--trials", "1", "--pruner", "none", *common]) == 0
+    assert main(["sweep", "adding", "--epochs", "2", "--test-size", "32", "--train-size",
+                 "96", "--pruner", "none", "--seq-len", "6", "--trials", "2", *common]) == 0
+    capsys.readouterr()
+    assert len(_trials(f"sqlite:///{out / 'study.db'}", "adding")) == 2
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"cell": ["gru"]}))
+    for extra, named in [
+            (["--pruner", "none", "--sampler", "random"],
+             "--sampler tpe (this command: --sampler random)"),
+            (["--pruner", "none", "--space", str(space)], "space "),
+            (["--pruner", "median"], "--pruner none (this command: --pruner median)"),
+            (["--pruner", "none", "--seq-len", "7"], "--seq-len 6 (this command: --seq-len 7)")]:
+        argv = ["sweep", "adding", *TINY, "--trials", "3", *common, *extra]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert named in err and "give another --study" in err
 
 
 def test_sweep_with_two_jobs_runs_trials_in_worker_processes(tmp_path):

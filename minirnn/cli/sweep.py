@@ -7,6 +7,8 @@ import contextlib
 import functools
 import io
 import os
+import signal
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -62,6 +64,13 @@ def _sweep_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     parser.add_argument("--sampler-seed", type=int, default=d(None), metavar="SEED",
                         help="seed of the sampler, worker i uses seed + i (default: none)"
                              "%(default).0s")
+    parser.add_argument("--heartbeat", type=positive_int, default=d(None), metavar="S",
+                        help="seconds between a running trial's heartbeats (default: 10; a "
+                             "study keeps the value it was created with)%(default).0s")
+    parser.add_argument("--grace-period", type=positive_int, default=d(None), metavar="S",
+                        help="seconds without a heartbeat after which a running trial is "
+                             "failed and rerun, and for which a lost database connection is "
+                             "retried (default: 60; a study keeps its own)%(default).0s")
     parser.add_argument("--top", type=positive_int, default=d(10), metavar="K",
                         help="rows of the table")
     parser.add_argument("--no-plot", action="store_true", default=d(False),
@@ -161,6 +170,9 @@ def parse_quietly(parser: argparse.ArgumentParser, tokens: Sequence[str],
 
 
 def run_sweep(args: argparse.Namespace) -> int:
+    """``minirnn sweep``: 0 when this command finished its share, 1 when the database
+    stopped answering or a worker was killed, 2 for a user error, 130 (143) for Ctrl-C
+    (SIGTERM); always one line, never a traceback, the storage's password masked."""
     st = _import_optuna()
     if args.task is not None and args.task.startswith("-"):  # `sweep --trials 3` with no task
         args.task_options = [args.task, *args.task_options]
@@ -172,58 +184,79 @@ def run_sweep(args: argparse.Namespace) -> int:
     if {"-h", "--help"} & set(rest):
         args.sweep_parser.print_help()
         return 0
-    try:
-        if args.show is not None:
-            if args.task is not None:
-                raise UsageError("--show STUDY takes no TASK")
-            folder = _folder(args, args.show)
-            study = st.load_study(args.show, _storage(args, folder, must_exist=True))
-            st.report(study, folder, top=args.top, figures=not args.no_plot)
-            return 0
-        tasks = train_tasks()
-        if args.task is None:
-            raise UsageError(f"give a TASK to sweep ({', '.join(tasks)}) or --show STUDY")
-        if args.task not in tasks:
-            raise UsageError(f"unknown task {args.task!r}; expected one of {tasks}")
-        given = {t.split("=", 1)[0] for t in rest}
-        for option in ("--seeds", "--from-study", "--resume", "--overwrite"):
-            if option in given:
-                raise UsageError(f"{option} is not an option of a sweep's trials")
-        name = args.study or args.task
-        folder = _folder(args, name)
-        train_parser = args.train_parsers[args.task]
-        parsed = parse_quietly(train_parser, rest, f"minirnn train {args.task}")
-        fields = task_fields(args.task)
-        pinned = _given(train_parser, rest) & set(fields)
-        fixed = {dest: getattr(parsed, dest) for dest in sorted(pinned)}
+    url = args.storage
+    with st.stop_signals() as received:
         try:
-            space = make_space(args.task, fields, args.space, pinned)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
-        spec = st.SweepSpec(
-            task=args.task, fixed=fixed, trials=args.trials, study=name,
-            folder=str(folder), storage="", timeout=args.timeout, pruner=args.pruner,
-            sampler=args.sampler, seed=args.sampler_seed,
-            space={n: asdict(p) for n, p in space.items()})
-        st.check_spec(spec)
-        folder.mkdir(parents=True, exist_ok=True)
-        spec.storage = _storage(args, folder, must_exist=False)
-        print(f"sweep {name!r}: minirnn train {args.task} {' '.join(rest)}".rstrip(), flush=True)
-        print("space: " + "; ".join(p.describe() for p in space.values()), flush=True)
-        print(f"{args.trials} trials, {args.n_jobs} worker(s), pruner {args.pruner}, "
-              f"storage {st._safe_url(spec.storage)}", flush=True)
-        study = st.sweep(spec, n_jobs=args.n_jobs)
+            return _sweep_command(args, rest, st)
+        except (SweepError, UsageError) as exc:
+            raise UsageError(st.mask_secret(str(exc), url)) from None
+        except (st.StorageUnavailable, st.WorkerFailedError) as exc:
+            _print_error(st.mask_secret(str(exc), url) + "; run the same command again to "
+                         "continue the study")
+            return 1
+        except KeyboardInterrupt:
+            status = 143 if received[:1] == [signal.SIGTERM] else 130
+            what = "terminated (SIGTERM)" if status == 143 else "interrupted"
+            print(f"minirnn: {what}: every worker stopped, its running trial recorded as "
+                  "failed; finished trials are kept in the study: run the same command to "
+                  "continue it", file=sys.stderr, flush=True)
+            return status
+
+
+def _print_error(message: str) -> None:
+    print(f"minirnn: error: {message}", file=sys.stderr, flush=True)
+
+
+def _sweep_command(args: argparse.Namespace, rest: list[str], st: Any) -> int:
+    if args.show is not None:
+        if args.task is not None:
+            raise UsageError("--show STUDY takes no TASK")
+        folder = _folder(args, args.show)
+        study = st.load_study(args.show, _storage(args, folder, must_exist=True))
         st.report(study, folder, top=args.top, figures=not args.no_plot)
-    except SweepError as exc:
+        return 0
+    tasks = train_tasks()
+    if args.task is None:
+        raise UsageError(f"give a TASK to sweep ({', '.join(tasks)}) or --show STUDY")
+    if args.task not in tasks:
+        raise UsageError(f"unknown task {args.task!r}; expected one of {tasks}")
+    given = {t.split("=", 1)[0] for t in rest}
+    for option in ("--seeds", "--from-study", "--resume", "--overwrite"):
+        if option in given:
+            raise UsageError(f"{option} is not an option of a sweep's trials")
+    name = args.study or args.task
+    folder = _folder(args, name)
+    train_parser = args.train_parsers[args.task]
+    parsed = parse_quietly(train_parser, rest, f"minirnn train {args.task}")
+    fields = task_fields(args.task)
+    pinned = _given(train_parser, rest) & set(fields)
+    fixed = {dest: getattr(parsed, dest) for dest in sorted(pinned)}
+    try:
+        space = make_space(args.task, fields, args.space, pinned)
+    except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    except KeyboardInterrupt:
-        print("interrupted: finished trials are kept in the study; run the same command to "
-              "continue it", flush=True)
-        return 130
-    storage_hint = f" --storage {args.storage}" if args.storage else (
-        f" --storage {spec.storage}" if args.output else "")
-    print(f"retrain the best: minirnn train {args.task} --from-study {name}{storage_hint}",
-          flush=True)
+    spec = st.SweepSpec(
+        task=args.task, fixed=fixed, trials=args.trials, study=name,
+        folder=str(folder), storage="", timeout=args.timeout, pruner=args.pruner,
+        sampler=args.sampler, seed=args.sampler_seed, heartbeat=args.heartbeat,
+        grace=args.grace_period, space={n: asdict(p) for n, p in space.items()})
+    st.check_spec(spec)
+    folder.mkdir(parents=True, exist_ok=True)
+    spec.storage = _storage(args, folder, must_exist=False)
+    print(f"sweep {name!r}: minirnn train {args.task} {' '.join(rest)}".rstrip(), flush=True)
+    print("space: " + "; ".join(p.describe() for p in space.values()), flush=True)
+    print(f"{args.trials} trials, {args.n_jobs} worker(s), pruner {args.pruner}, "
+          f"storage {st.safe_url(spec.storage)}", flush=True)
+    study = st.sweep(spec, n_jobs=args.n_jobs)
+    st.report(study, folder, top=args.top, figures=not args.no_plot)
+    if args.storage:
+        shown = st.safe_url(args.storage)
+        hidden = " (password not shown: put it back, or keep it in ~/.pgpass)" \
+            if shown != args.storage else ""
+        hint = f" --storage '{shown}'{hidden}"
+    else:
+        hint = f" --storage {spec.storage}" if args.output else ""
+    print(f"retrain the best: minirnn train {args.task} --from-study {name}{hint}", flush=True)
     return 0
 
 
@@ -274,6 +307,23 @@ def _task_tokens(args: argparse.Namespace) -> list[str]:
     return argv[start:]
 
 
+def _mask_started_report(args: argparse.Namespace, st: Any) -> None:
+    """The run folder's report.json, written before this command ran, records the command
+    line: mask the storage's password in it (a later report replaces it anyway)."""
+    output = getattr(args, "output", None)
+    if not args.storage or not output:
+        return
+    path = Path(output) / "report.json"
+    try:
+        text = path.read_text()
+        masked = st.mask_secret(text, args.storage)
+        if masked != text:
+            path.write_text(masked)
+    except OSError:
+        pass
+    args.argv = [st.mask_secret(token, args.storage) for token in getattr(args, "argv", [])]
+
+
 def run_train(args: argparse.Namespace, inner: Callable[[argparse.Namespace], int],
               parser: argparse.ArgumentParser) -> int:
     """``minirnn train TASK`` with ``--from-study`` and/or ``--seeds`` (``parser``: the task's
@@ -282,11 +332,15 @@ def run_train(args: argparse.Namespace, inner: Callable[[argparse.Namespace], in
     if args.from_study is not None:
         st = _import_optuna()
         folder = Path("minirnn-sweeps") / args.from_study
+        _mask_started_report(args, st)
         try:
             study = st.load_study(args.from_study, _storage(args, folder, must_exist=True))
             task, fixed, params, best = st.best_options(study)
         except SweepError as exc:
-            raise UsageError(str(exc)) from exc
+            raise UsageError(st.mask_secret(str(exc), args.storage)) from None
+        except st.StorageUnavailable as exc:
+            _print_error(st.mask_secret(str(exc), args.storage))
+            return 1
         if task != args.task:
             raise UsageError(f"study {args.from_study!r} swept {task!r}, not {args.task!r}")
         tokens = [*option_tokens(parser, {**fixed, **params}), *tokens]

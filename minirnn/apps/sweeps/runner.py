@@ -27,7 +27,8 @@ from minirnn.train.callbacks import Callback, EpochLine
 from minirnn.train.threads import available_cores
 
 __all__ = [
-    "RunResult", "SeedSummary", "SweepError", "blas_threads", "check_params", "limit_threads",
+    "RunResult", "SeedSummary", "SweepError", "blas_threads", "check_params", "check_sizes",
+    "limit_threads", "memory_bytes",
     "run_seeds", "run_task", "task_fields", "train_tasks",
 ]
 
@@ -56,6 +57,39 @@ def check_params(task: str, fixed: Mapping[str, Any] | None = None,
     except ValueError as exc:
         given = ", ".join(f"{k}={v!r}" for k, v in values.items() if k in fields)
         raise SweepError(f"task {task} with {given or 'its defaults'}: {exc}") from exc
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory in bytes (2**40 when it cannot be read)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        return 2**40
+
+
+def check_sizes(task: str, fixed: Mapping[str, Any] | None = None,
+                params: Mapping[str, Any] | None = None) -> None:
+    """Refuse sizes whose recurrent weights alone cannot fit in this machine's memory.
+
+    The bound is a floor of what a network needs: ``layers x directions x H**2`` recurrent
+    weights and as many gradients, at the configuration's dtype. A search space reaching
+    ``hidden_size = 1e8`` is refused here, before any training, instead of failing trials
+    with MemoryError. Raises SweepError naming the sizes.
+    """
+    config = check_params(task, fixed, params)
+    hidden = getattr(config, "hidden_size", None)
+    if not isinstance(hidden, int):
+        return
+    layers = int(getattr(config, "layers", 1) or 1)
+    directions = 2 if getattr(config, "bidirectional", False) else 1
+    itemsize = 4 if getattr(config, "dtype", "float64") == "float32" else 8
+    need = 2 * layers * directions * hidden * hidden * itemsize
+    have = memory_bytes()
+    if need > have:
+        raise SweepError(f"task {task} with hidden_size={hidden}, layers={layers}: the "
+                         f"recurrent weights alone need {need / 2**30:,.3g} GiB, more than "
+                         f"this machine's {have / 2**30:,.3g} GiB; lower the bounds of the "
+                         "search space")
 
 
 def run_task(task: str, params: Mapping[str, Any] | None = None, *,
