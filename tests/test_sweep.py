@@ -272,8 +272,9 @@ def test_interrupted_and_killed_workers_leave_a_study_a_new_command_continues(tm
 
 def test_ctrl_c_stops_every_worker(tmp_path):
     """Ctrl-C from a terminal reaches the command and its workers; a signal sent to the
-    command alone (SIGTERM, as ``timeout`` sends) is passed on. Either way every worker stops at once, each running
-    trial is recorded as failed, and the command prints one line."""
+    command alone (SIGTERM, as ``timeout`` sends) is passed on. Either way every worker
+    stops at once, each running trial is recorded as failed, and the command prints one
+    line."""
     pytest.importorskip("optuna")
     for number, (sig, group, status) in enumerate([(signal.SIGINT, True, 130),
                                                    (signal.SIGTERM, False, 143)]):

@@ -779,10 +779,13 @@ def stop_signals() -> Iterator[list[int]]:
 
 def _worker_process(spec: dict[str, Any], worker: int, threads: int, stop: Any,
                     results: Any) -> None:
-    """Entry of a spawned worker. It starts with SIGINT and SIGTERM ignored and blocked (set
-    so by the parent), installs the stop policy, unblocks them, then checks the parent's stop
-    event, so a signal that arrives while the interpreter starts is never a traceback. Its outcome goes to
-    ``results`` as ``(worker, status, message)``."""
+    """Entry of a spawned worker.
+
+    It starts with SIGINT and SIGTERM ignored and blocked (set so by the parent), installs
+    the stop policy, unblocks them, then checks the parent's stop event, so a signal that
+    arrives while the interpreter starts is never a traceback. Its outcome goes to
+    ``results`` as ``(worker, status, message)``.
+    """
     import sys
 
     status, message = 0, ""
