@@ -19,7 +19,7 @@ def test_readme_starts_with_a_three_line_setup():
     venv, main_job, tests = first_block
     assert venv.startswith("python3 -m venv ") and "activate" in venv
     assert main_job.startswith("pip install ") and "&& minirnn train " in main_job
-    assert tests == 'pip install ".[test]" && python -m pytest'
+    assert tests == 'pip install ".[test]" && python -m pytest --durations=25'
     # CI runs the README's test command
     assert tests in (ROOT / ".ci" / "run").read_text()
     # the set-up comes first: before any other section's content
