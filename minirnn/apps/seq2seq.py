@@ -373,15 +373,18 @@ def bleu_available() -> bool:
 
 def corpus_bleu(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[str]],
                 tokens: str) -> float | None:
-    """Corpus BLEU (0-100) from sacrebleu, on the detokenised token lists (its default
-    13a tokenisation on top); None when sacrebleu is not installed."""
+    """Corpus BLEU (0-100) from sacrebleu on the detokenised lines: its default 13a
+    tokenisation for word tokens, its character tokenisation for ``char`` (n-grams of
+    characters, so that a one-word answer such as ``168`` is not scored as one unigram);
+    None when sacrebleu is not installed."""
     try:
         import sacrebleu
     except ImportError:
         return None
     hyps = [detokenize(h, tokens) for h in hypotheses]
     refs = [detokenize(r, tokens) for r in references]
-    return float(sacrebleu.corpus_bleu(hyps, [refs]).score)
+    return float(sacrebleu.corpus_bleu(hyps, [refs],
+                                       tokenize="char" if tokens == "char" else "13a").score)
 
 
 def copy_baseline(sources: Sequence[Sequence[str]]) -> list[list[str]]:

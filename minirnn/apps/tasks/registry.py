@@ -20,8 +20,8 @@ from typing import IO, Any
 from minirnn.apps.tasks.classify import ClassifyConfig, run_classify
 from minirnn.apps.tasks.config import TaskConfig
 from minirnn.apps.tasks.run_folder import new_run_folder, run_record
-from minirnn.apps.tasks.series import SeriesConfig, run_series
 from minirnn.apps.tasks.seq2seq import Seq2SeqConfig, run_seq2seq
+from minirnn.apps.tasks.series import SeriesConfig, run_series
 from minirnn.apps.tasks.text import TextConfig, run_text
 from minirnn.apps.tasks.toy import (
     AddingConfig,

@@ -57,7 +57,7 @@ class Seq2SeqConfig(TaskConfig):
     task = "seq2seq"
     train: str | None = option(None, help="training pairs (source<TAB>target a line)")
     test: str | None = option(None, help="test pairs, same format")
-    valid: str | None = option(None, help="validation pairs (default: 10%% of --train)")
+    valid: str | None = option(None, help="validation pairs (default: 10 % of --train)")
     tokens: str = option("word", choices=("word", "char"), help="word or character tokens")
     min_freq: int = option(1, rule="positive",
                            help="tokens seen fewer times in --train become <unk>")
@@ -169,7 +169,7 @@ def run_seq2seq(config: Seq2SeqConfig, folder: Path, callbacks: Sequence[Callbac
     test_refs = test.targets
     copy_hyps = copy_baseline(test.sources)
     nn_hyps = nearest_neighbour_baseline(src_train, tgt_train, test.sources)
-    baselines = {
+    baselines: dict[str, dict[str, Any]] = {
         "copy": {"exact_match": exact_match(copy_hyps, test_refs),
                  "bleu": corpus_bleu(copy_hyps, test_refs, config.tokens)},
         "nearest_neighbour": {"exact_match": exact_match(nn_hyps, test_refs),
@@ -227,7 +227,8 @@ def run_seq2seq(config: Seq2SeqConfig, folder: Path, callbacks: Sequence[Callbac
         else:
             print("matplotlib is not installed: skipping the attention heat maps "
                   "(pip install 'minirnn[plot]')", flush=True)
-    best_baseline = max(baselines, key=lambda k: baselines[k]["exact_match"])
+    baseline_em = {k: float(b["exact_match"]) for k, b in baselines.items()}
+    best_baseline = max(baseline_em, key=lambda k: baseline_em[k])
     report: dict[str, Any] = {
         "task": "seq2seq", "status": "interrupted" if trainer.interrupted else "finished",
         "config": run, "test_exact_match": em, "test_bleu": bleu,
@@ -251,7 +252,7 @@ def run_seq2seq(config: Seq2SeqConfig, folder: Path, callbacks: Sequence[Callbac
     else:
         print(f"test BLEU {bleu:.2f}  (copy {_fmt(baselines['copy']['bleu'])}, "
               f"nearest-neighbour {_fmt(baselines['nearest_neighbour']['bleu'])})", flush=True)
-    verdict = "beats" if em > baselines[best_baseline]["exact_match"] else "does NOT beat"
+    verdict = "beats" if em > baseline_em[best_baseline] else "does NOT beat"
     print(f"{verdict} the best baseline ({best_baseline.replace('_', '-')}) on exact match; "
           f"{trainer.tokens_seen:,} target tokens in {trainer.train_seconds:.0f}s "
           f"({speed:,.0f}/s)", flush=True)
