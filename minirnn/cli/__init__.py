@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from minirnn.apps.tasks import RunDivergedError, RunInterrupted, build_adding_model
-from minirnn.cli import classify, gradcheck, predict, series, sweep, text, toy_tasks
+from minirnn.cli import classify, gradcheck, predict, seq2seq, series, sweep, text, toy_tasks
 from minirnn.cli._common import UsageError, check_output_path, prepare_output, resume_argv
 from minirnn.nn.version import __version__
 
@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_parser(commands, fmt)
     classify.add_parser(tasks, fmt)
     text.add_parsers(tasks, commands, fmt)
+    seq2seq.add_parsers(tasks, commands, fmt)
     gradcheck.add_parser(commands, fmt)
     sweep.add_train_options(tasks)  # after every task: --seeds, --from-study
     sweep.add_parser(commands, tasks, fmt)
