@@ -135,19 +135,20 @@ def test_unequal_lengths_and_padding_leave_the_evidence_unchanged():
 def test_save_load_keeps_the_evidence_without_pickle(tmp_path):
     clf, x, _ = _fit(normalize="series")
     clf.save(tmp_path / "m.npz")
-    assert (tmp_path / "m.neighbors.npz").is_file()
-    with np.load(tmp_path / "m.neighbors.npz", allow_pickle=False) as data:
-        assert {"euclidean", "dtw", "ddtw", "y"} <= set(data.files)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]  # one archive
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as data:
+        assert {f"neighbors/{k}.npy" for k in ("euclidean", "dtw", "ddtw", "y")} <= \
+            {f"{name}.npy" for name in data.files}
     again, _ = SequenceClassifier.load(tmp_path / "m.npz")
     assert again.neighbor_prep == json.loads(json.dumps(clf.neighbor_prep))
     np.testing.assert_array_equal(again.predict_proba(x), clf.predict_proba(x))
     np.testing.assert_array_equal(again.predict(x), clf.predict(x))
-    # a damaged or missing reference file is refused with the file named
-    raw = (tmp_path / "m.neighbors.npz").read_bytes()
-    (tmp_path / "m.neighbors.npz").write_bytes(raw[:-200])
-    with pytest.raises(ModelFileError, match="m.neighbors.npz"):
+    # a damaged or missing file is refused with the file named
+    raw = (tmp_path / "m.npz").read_bytes()
+    (tmp_path / "m.npz").write_bytes(raw[:-200])
+    with pytest.raises(ModelFileError, match="m.npz"):
         SequenceClassifier.load(tmp_path / "m.npz")
-    (tmp_path / "m.neighbors.npz").unlink()
+    (tmp_path / "m.npz").unlink()
     with pytest.raises(ModelFileError, match="no such file"):
         SequenceClassifier.load(tmp_path / "m.npz")
 

@@ -34,9 +34,9 @@ def test_train_writes_report_model_and_predict_writes_probabilities(tmp_path, ca
     acc = float(line.split()[2])
     assert 0.0 <= acc <= 1.0 and "1-NN Euclidean" in line and "majority class" in line
     assert "adam lr 0.003" in text  # the task's measured default, not Adam's own 1e-3
-    for name in ("model.npz", "model.member1.npz", "report.json", "per_class.csv",
-                 "confusion.csv", "history.csv"):
+    for name in ("model.npz", "report.json", "per_class.csv", "confusion.csv", "history.csv"):
         assert (out / name).is_file(), name
+    assert not list(out.glob("model.*.npz"))  # members and neighbours inside model.npz
     report = json.loads((out / "report.json").read_text())
     assert report["test_accuracy"] == pytest.approx(acc, abs=5e-5)
     assert report["classes"] == CBF_CLASSES and np.sum(report["confusion_matrix"]) == 15

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -214,6 +215,22 @@ class LanguageModel(Layer):
         ValueError
             A negative or non-finite temperature, a negative length, a bad top_k.
         """
+        return "".join(self.stream(prime, length, temperature, top_k, seed))
+
+    def stream(
+        self,
+        prime: str,
+        length: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | np.random.Generator | None = None,
+        chunk: int = 1024,
+    ) -> Iterator[str]:
+        """:meth:`generate` piece by piece: the prime (and the first token when the prime
+        is empty), then the continuation in pieces of ``chunk`` tokens, as they are made.
+        Memory stays bounded whatever ``length`` is; ``"".join`` of the pieces is
+        :meth:`generate`'s result. Arguments are checked before the first piece.
+        """
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
             raise ValueError(f"length must be a non-negative int, got {length!r}")
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
@@ -224,27 +241,44 @@ class LanguageModel(Layer):
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(
                 top_k, (int, np.integer)) or top_k < 1):
             raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+        if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+            raise ValueError(f"chunk must be a positive int, got {chunk!r}")
         rng = np.random.default_rng(seed)
         codes = self.vocab.encode(prime, what="the prime")
         if self.vocab.level == "word" and prime and not prime.endswith("\n"):
             codes = codes[:-1]  # no end of line after a prime that does not end one
         if not len(codes):
             codes = np.array([rng.integers(size)], dtype=self.vocab.dtype)
-        out = [int(c) for c in codes]
+        return self._stream(codes, int(length), float(temperature), top_k, rng, int(chunk))
+
+    def _stream(self, codes: np.ndarray, length: int, temperature: float,
+                top_k: int | None, rng: np.random.Generator, chunk: int) -> Iterator[str]:
+        words = self.vocab.level == "word"
+        text = self.vocab.decode(codes)
+        yield text
+        last = text[-1:] if text else "\n"
         saved = (self.rnn.stateful, self.rnn.carried_state)
         self.rnn.stateful = True
         self.rnn.carried_state = None
         try:
             logits = self.forward(codes[None, :].astype(np.intp))[0, -1]
             step = np.empty((1, 1), np.intp)
-            for _ in range(int(length)):
-                token = _sample(logits.astype(np.float64), temperature, top_k, rng)
-                out.append(token)
-                step[0, 0] = token
-                logits = self.forward(step)[0, -1]
+            done = 0
+            while done < length:
+                piece = np.empty(min(chunk, length - done), np.intp)
+                for i in range(len(piece)):
+                    token = _sample(logits.astype(np.float64), temperature, top_k, rng)
+                    piece[i] = token
+                    step[0, 0] = token
+                    logits = self.forward(step)[0, -1]
+                done += len(piece)
+                text = self.vocab.decode(piece)
+                if words and text and not text.startswith("\n") and last != "\n":
+                    text = " " + text  # words of two pieces are joined by a space
+                last = text[-1:] or last
+                yield text
         finally:
             self.rnn.stateful, self.rnn.carried_state = saved
-        return self.vocab.decode(np.array(out))
 
 
 def _sample(logits: np.ndarray, temperature: float, top_k: int | None,
@@ -254,8 +288,13 @@ def _sample(logits: np.ndarray, temperature: float, top_k: int | None,
     if top_k is not None and top_k < len(logits):
         cut = np.partition(logits, -top_k)[-top_k]
         logits = np.where(logits >= cut, logits, -np.inf)
-    z = logits / temperature
-    z -= z.max()
+    # Shift before dividing: a tiny temperature (1e-308) then sends every logit but the
+    # largest to -inf and the largest to 0 (greedy) instead of overflowing to inf - inf.
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = (logits - logits.max()) / temperature
+    z[np.isnan(z)] = -np.inf
+    if not np.isfinite(z).any():
+        return int(np.argmax(logits))
     p = np.exp(z)
     p /= p.sum()
     return int(rng.choice(len(p), p=p))
@@ -488,6 +527,7 @@ class TextSolver(Solver):
             self._threads_after_step(time.perf_counter() - began)
             loss_sum += loss * y.size
             tokens += y.size
+            self.tokens_seen += y.size  # counted per window: true after an early Ctrl-C
             norms.append(norm)
             for cb in self.callbacks:
                 cb.on_batch_end(batch, {"loss": loss, "grad_norm": norm, "size": x.shape[0],
@@ -495,7 +535,6 @@ class TextSolver(Solver):
             if self.stop_training:  # e.g. TimeLimit: end this epoch early
                 break
         elapsed = time.perf_counter() - start
-        self.tokens_seen += tokens
         return {"loss": loss_sum / tokens, "grad_norm": float(np.mean(norms)),
                 "lr": self.optimizer.lr, "time": elapsed,
                 "tokens_per_second": tokens / elapsed if elapsed > 0 else float("inf")}

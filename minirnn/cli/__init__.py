@@ -12,11 +12,18 @@ One module per command: each adds its parser and sets ``run``, the function that
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
+import json
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
-from minirnn.apps.tasks import RunDivergedError, RunInterrupted, build_adding_model
+from minirnn.apps.tasks import RunDivergedError, RunInterrupted, Terminated, build_adding_model
+from minirnn.apps.tasks.run_folder import write_json
 from minirnn.cli import classify, gradcheck, predict, seq2seq, series, sweep, text, toy_tasks
 from minirnn.cli._common import UsageError, check_output_path, prepare_output, resume_argv
 from minirnn.nn.version import __version__
@@ -104,46 +111,115 @@ def _error(message: str) -> None:
     print(f"minirnn: error: {message}", file=sys.stderr, flush=True)
 
 
+class _Signals:
+    """The one signal policy of every command: the first Ctrl-C (SIGINT) or SIGTERM raises
+    ``KeyboardInterrupt`` (:class:`~minirnn.apps.tasks.Terminated` for SIGTERM) where the
+    run is, so training stops everywhere (every ensemble member) and the task saves what is
+    consistent; later signals are ignored so that saving is not cut short. ``received``
+    is the first signal's number (None: none)."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def handle(self, signum: int, frame: Any) -> None:
+        if self.received is not None:
+            return  # already stopping: let the files be written
+        self.received = signum
+        if signum == signal.SIGTERM:
+            raise Terminated()
+        raise KeyboardInterrupt
+
+    @property
+    def status(self) -> int:
+        """130 for Ctrl-C, 143 for SIGTERM (128 + the signal's number, as shells report)."""
+        return 143 if self.received == signal.SIGTERM else 130
+
+
+@contextlib.contextmanager
+def _signal_policy() -> Iterator[_Signals]:
+    policy = _Signals()
+    if threading.current_thread() is not threading.main_thread():
+        yield policy  # signals are only delivered to the main thread
+        return
+    previous = {sig: signal.signal(sig, policy.handle) for sig in (signal.SIGINT,
+                                                                   signal.SIGTERM)}
+    try:
+        yield policy
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _close_report(folder: Path | None, status: str, error: str) -> None:
+    """A report.json still saying "running" after the run failed or was stopped says so."""
+    if folder is None:
+        return
+    path = folder / "report.json"
+    try:
+        report = json.loads(path.read_text())
+        if isinstance(report, dict) and report.get("status") == "running":
+            write_json(path, {**report, "status": status, "error": error})
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``minirnn`` command; returns the exit status.
 
     0 success; 1 a failed check or a diverged run (its report and history are written);
-    2 a user error (one line on stderr, never a traceback); 130 Ctrl-C (one line saying
-    what was saved).
+    2 a user error (one line on stderr, never a traceback); 130 Ctrl-C and 143 SIGTERM (one
+    line saying what was saved; report.json says ``"status": "interrupted"``).
     """
     created = None
+    folder: Path | None = None
     # The CLI owns its process: the first training's thread decision stays for it.
     from minirnn.train.threads import keep_thread_policy
 
     keep_thread_policy()
-    try:
-        args = parse_args(argv)
-        if hasattr(args, "overwrite"):  # a command that writes a run folder
-            created = prepare_output(args)  # before any training, not after
-        elif getattr(args, "output", None):
-            check_output_path(args.output)
-        return int(args.run(args))
-    except UsageError as exc:
-        if created is not None and created.is_dir() and [p.name for p in created.iterdir()] \
-                == ["report.json"]:  # nothing but the started report: leave no clutter
-            (created / "report.json").unlink()
-            created.rmdir()
-        _error(str(exc))
-        return 2
-    except RunDivergedError as exc:
-        _error(f"training diverged: {exc}; wrote {exc.written}")
-        return 1
-    except RunInterrupted as exc:
-        print(f"minirnn: interrupted; {exc.saved}", file=sys.stderr, flush=True)
-        return 130
-    except KeyboardInterrupt:
-        print("minirnn: interrupted; nothing was saved", file=sys.stderr, flush=True)
-        return 130
-    except (ValueError, TypeError, OSError) as exc:
-        # Raised by minirnn's own checks of the data (a series too short to split, values
-        # that overflow) or by the file system: the message names the problem.
-        _error(str(exc))
-        return 2
+    with _signal_policy() as signals:
+        try:
+            args = parse_args(argv)
+            if hasattr(args, "overwrite"):  # a command that writes a run folder
+                created = prepare_output(args)  # before any training, not after
+                folder = Path(args.output)
+            elif getattr(args, "output", None):
+                check_output_path(args.output)
+            return int(args.run(args))
+        except UsageError as exc:
+            if created is not None and created.is_dir() and [p.name for p in
+                                                             created.iterdir()] \
+                    == ["report.json"]:  # nothing but the started report: leave no clutter
+                (created / "report.json").unlink()
+                created.rmdir()
+            else:
+                _close_report(folder, "failed", str(exc))
+            _error(str(exc))
+            return 2
+        except RunDivergedError as exc:
+            _error(f"training diverged: {exc}; wrote {exc.written}")
+            return 1
+        except RunInterrupted as exc:
+            what = "terminated (SIGTERM)" if signals.status == 143 else "interrupted"
+            print(f"minirnn: {what}; {exc.saved}", file=sys.stderr, flush=True)
+            return signals.status
+        except KeyboardInterrupt as exc:
+            status = 143 if isinstance(exc, Terminated) else signals.status
+            _close_report(folder, "interrupted", "stopped before anything was saved")
+            what = "terminated (SIGTERM)" if status == 143 else "interrupted"
+            print(f"minirnn: {what}; nothing was saved", file=sys.stderr, flush=True)
+            return status
+        except MemoryError:
+            message = "out of memory (the input or an option asks for more than this " \
+                      "machine has)"
+            _close_report(folder, "failed", message)
+            _error(message)
+            return 2
+        except (ValueError, TypeError, OSError, ArithmeticError, csv.Error) as exc:
+            # Raised by minirnn's own checks of the data (a series too short to split, values
+            # that overflow) or by the file system: the message names the problem.
+            _close_report(folder, "failed", str(exc))
+            _error(str(exc))
+            return 2
 
 
 if __name__ == "__main__":

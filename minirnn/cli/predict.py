@@ -16,6 +16,7 @@ import numpy as np
 
 from minirnn.apps import datasets
 from minirnn.apps.classification import SequenceClassifier
+from minirnn.apps.classification.classifier import CLASSIFIER_KIND
 from minirnn.apps.data import load_csv_sequences, load_ts
 from minirnn.apps.tasks.classify import handle_missing, label_column
 from minirnn.apps.tasks.series import load_forecaster, read_new_data
@@ -36,8 +37,10 @@ def predict(args: argparse.Namespace) -> int:
         try:
             task = load_metadata(model_path).get("task")
         except (ModelFileError, OSError) as exc:
+            if f"got {CLASSIFIER_KIND!r}" in str(exc):  # a classifier: labels, probabilities
+                return _predict_classes(args)
             raise UsageError(str(exc)) from exc
-        if task == "classify":  # labels and probabilities
+        if task == "classify":  # an older classifier file: its loader says what to do
             return _predict_classes(args)
     try:
         fc, meta, _ = load_forecaster(str(args.model))
@@ -72,7 +75,9 @@ def _predict_classes(args: argparse.Namespace) -> int:
     try:
         clf, meta = SequenceClassifier.load(args.model)
     except (ModelFileError, ValueError, KeyError) as exc:
-        raise UsageError(f"{args.model}: {exc}") from exc
+        text = str(exc)
+        raise UsageError(text if text.startswith(str(args.model)) else
+                         f"{args.model}: {text}") from exc
     classes = [str(c) for c in meta.get("classes", range(clf.num_classes))]
     if not args.csv:
         raise UsageError("a classifier predicts from a file: pass --ts FILE (.ts) or --csv "

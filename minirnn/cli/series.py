@@ -13,6 +13,7 @@ from typing import Any
 
 from minirnn.apps import datasets
 from minirnn.apps.forecasting import SeriesTable, format_dates
+from minirnn.apps.forecasting.forecaster import MAX_FORECAST_STEPS
 from minirnn.apps.tasks import SeriesConfig
 from minirnn.apps.tasks.series import (
     forecast_figure,
@@ -56,6 +57,13 @@ def train_series(args: argparse.Namespace) -> int:
         raise UsageError("--column is required with --csv")
     train_task(args, printing_callbacks(args, "MSE"))
     return 0
+
+
+def _forecast_steps(text: str) -> int:
+    """``--steps``: a positive int of at most MAX_FORECAST_STEPS (``1e9`` reads as one)."""
+    value = parse_number(text, float, lambda v: v.is_integer() and 1 <= v <= MAX_FORECAST_STEPS,
+                         f"a whole number between 1 and {MAX_FORECAST_STEPS:,}")
+    return int(value)
 
 
 def forecast_series(args: argparse.Namespace) -> int:
@@ -135,8 +143,9 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
     forecast = commands.add_parser("forecast", formatter_class=fmt,
                                    help="forecast past the end of the data, with intervals")
     forecast.add_argument("run_dir", help="run directory (or its model.npz) of 'train series'")
-    forecast.add_argument("--steps", type=positive_int, required=True,
-                          help="steps to forecast past the last value")
+    forecast.add_argument("--steps", type=_forecast_steps, required=True,
+                          help=f"steps to forecast past the last value (at most "
+                               f"{MAX_FORECAST_STEPS:,})")
     forecast.add_argument("--csv", default=None,
                           help="newer data to forecast from (default: the training file's)")
     forecast.add_argument("--dataset", choices=datasets.names(), default=None,

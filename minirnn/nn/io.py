@@ -67,6 +67,8 @@ _HEADER_KEY = "__header__"
 _SIZE_KEY = re.compile(r"(size|features|units|_dim|^num_.*|layers)$")
 #: Bound for sizes of a layer that stores no arrays (nothing for a size to allocate).
 _FREE_LAYER_SIZE_LIMIT = 1 << 20
+#: The first bytes of every ``.npy`` file (numpy's format: ``\x93NUMPY``).
+_NPY_MAGIC = b"\x93NUMPY"
 
 class ModelFileError(ValueError):
     """A model or checkpoint file is missing, truncated, corrupt, of another version or
@@ -293,6 +295,10 @@ def read_file(path: str | os.PathLike[str], kind: str) -> tuple[dict[str, Any],
                 raise ModelFileError(f"{path}: header must be a JSON string")
             header = json.loads(str(raw))
             arrays = {k: data[k] for k in names if k != _HEADER_KEY}
+            for key, value in arrays.items():  # (the archive check already makes sure)
+                if not isinstance(value, np.ndarray):
+                    raise ModelFileError(f"{path}: archive member {key + '.npy'!r} is not "
+                                         "a .npy array")
     except ModelFileError:
         raise
     except Exception as exc:  # any parse failure (zip, npy header, JSON) means corruption
@@ -306,7 +312,9 @@ def read_file(path: str | os.PathLike[str], kind: str) -> tuple[dict[str, Any],
         raise ModelFileError(f"{path}: format version {version!r} is not supported "
                              f"(this minirnn reads versions 1..{FORMAT_VERSION})")
     if header.get("kind") != kind:
-        raise ModelFileError(f"{path}: expected a {kind} file, got {header.get('kind')!r}")
+        hint = header.get("open_with")  # e.g. a classifier file names its loader
+        raise ModelFileError(f"{path}: expected a {kind} file, got {header.get('kind')!r}"
+                             + (f"; it is {hint}" if isinstance(hint, str) else ""))
     declared = header.get("arrays")
     if not isinstance(declared, dict) or set(declared) != set(arrays):
         missing = sorted(set(declared or {}) - set(arrays))
@@ -332,9 +340,10 @@ def _check_archive(path: Path) -> None:
     """Refuse archive members numpy would mishandle, before a byte is inflated.
 
     Every member must be a ``.npy`` file stored uncompressed (as :func:`write_file` writes
-    them), named once, and no larger than the file itself: a compressed member could inflate
-    without limit (a zip bomb), a non-``.npy`` member would come back as raw bytes, and of
-    two members with one name only the last would be seen.
+    them), named once, no larger than the file itself, and start with numpy's magic string:
+    a compressed member could inflate without limit (a zip bomb), a non-``.npy`` member (by
+    its name or by its content) would come back as raw bytes, and of two members with one
+    name only the last would be seen.
     """
     try:
         with zipfile.ZipFile(path) as archive:
@@ -356,6 +365,22 @@ def _check_archive(path: Path) -> None:
         if info.file_size != info.compress_size or info.file_size > size:
             raise ModelFileError(f"{path}: archive member {info.filename!r} claims "
                                  f"{info.file_size} bytes in a file of {size}")
+    # A member named .npy but not in numpy's format (text, say) would come back from
+    # np.load as raw bytes, not an array: its first bytes must be numpy's magic string.
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in members:
+                with archive.open(info) as member:
+                    start = member.read(len(_NPY_MAGIC))
+                if start != _NPY_MAGIC:
+                    raise ModelFileError(
+                        f"{path}: archive member {info.filename!r} is not a .npy array "
+                        f"(it starts with {start[:16]!r}, not numpy's {_NPY_MAGIC!r})")
+    except ModelFileError:
+        raise
+    except Exception as exc:  # a member that cannot be read means a corrupt file
+        raise ModelFileError(f"{path}: unreadable or corrupt model file "
+                             f"({type(exc).__name__}: {exc})") from exc
 
 
 def model_arrays(model: Layer) -> dict[str, np.ndarray]:

@@ -24,10 +24,14 @@ from minirnn.apps.classification.neighbors import (
 from minirnn.apps.recurrent import make_solver, recurrent_network
 from minirnn.nn.io import (
     ModelFileError,
+    build_layer,
+    check_header_sizes,
+    check_model_arrays,
+    check_savable,
     load_metadata,
-    load_model,
+    model_arrays,
     read_file,
-    save_model,
+    stored_shapes,
     write_file,
 )
 from minirnn.nn.layers import SequencePooling
@@ -35,11 +39,15 @@ from minirnn.nn.losses import CrossEntropy
 from minirnn.nn.metrics import softmax
 from minirnn.nn.model import Sequential
 from minirnn.nn.registry import OPTIMIZERS, RECURRENT_LAYERS
+from minirnn.nn.version import __version__
 from minirnn.train.callbacks import Callback, EarlyStopping, TimeLimit
 from minirnn.train.solver import History, Solver
 
-__all__ = ["DTW_NEIGHBOR_BUDGET", "SequenceClassifier", "class_weights", "znormalize"]
+__all__ = ["CLASSIFIER_KIND", "DTW_NEIGHBOR_BUDGET", "SequenceClassifier", "class_weights",
+           "znormalize"]
 
+#: The ``kind`` of a classifier file (one archive: members, preprocessing, neighbours).
+CLASSIFIER_KIND = "classifier"
 _NORMALIZE = ("none", "series", "global")
 _DISTANCES = ("euclidean", "dtw", "ddtw")
 #: Above this many DTW cell updates for the training set's leave-one-out distances
@@ -173,6 +181,8 @@ class SequenceClassifier:
         Every member of the ensemble.
     solver, solvers : Solver, list of Solver
     stopper, stoppers : EarlyStopping, list of EarlyStopping
+    interrupted : bool
+        Ctrl-C (or SIGTERM) stopped ``fit``; no further member was trained.
     history : History
     num_classes : int
     stopper : EarlyStopping
@@ -247,6 +257,9 @@ class SequenceClassifier:
         #: the training series it compares against.
         self.neighbor_prep: dict[str, Any] = {}
         self.reference: dict[str, np.ndarray] = {}
+        #: Ctrl-C (or SIGTERM) ended ``fit``: the members trained so far are kept, the
+        #: interrupted one with its best weights.
+        self.interrupted = False
 
     # ------------------------------------------------------------ preprocessing
     def _transform(self, x: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -438,6 +451,7 @@ class SequenceClassifier:
         self._fit_neighbors(x, lengths, y)
         xt_all, lt_all = self._transform(x, lengths)
         self.models, self.solvers, self.stoppers = [], [], []
+        self.interrupted = False
         clock = time.perf_counter()
         for k in range(self.config["n_models"]):
             if splits:
@@ -466,6 +480,16 @@ class SequenceClassifier:
             self.models.append(model)
             self.solvers.append(solver)
             self.stoppers.append(stopper)
+            if solver.interrupted:
+                # Ctrl-C / SIGTERM stops the whole fit, not one member: the members not
+                # started are dropped, as under a time limit, and so is the interrupted
+                # one if it finished no epoch (its weights are the initial ones).
+                self.interrupted = True
+                if not len(solver.history):
+                    del self.models[-1], self.solvers[-1], self.stoppers[-1]
+                break
+        if not self.models:
+            raise KeyboardInterrupt  # stopped before any epoch: nothing to keep
         self.model = self.models[0]
         self.solver, self.stopper = self.solvers[0], self.stoppers[0]
         return self
@@ -563,62 +587,199 @@ class SequenceClassifier:
                 "dtype": self.dtype.name, **extra}
 
     def save(self, path: str | os.PathLike[str], **extra: Any) -> None:
-        """Write the model file (weights, architecture, preprocessing; ``extra`` such as
-        class names goes into its metadata). Members 2.. of an ensemble go to
-        ``<stem>.member<k>.npz`` beside it."""
+        """Write the classifier to one file: every member's architecture and weights, the
+        preprocessing, and the training series of the nearest-neighbour evidence (``extra``
+        such as class names goes into its metadata).
+
+        One archive (kind ``"classifier"``, minirnn's format: every array with its
+        SHA-256 in the header, written atomically), so no part can be swapped for another
+        run's. :func:`minirnn.load` refuses it and names :meth:`load`.
+        """
         models = self._require_model()
-        p = Path(path)
-        names = [p.with_name(f"{p.stem}.member{k}{p.suffix}") for k in range(1, len(models))]
-        for name, model in zip(names, models[1:], strict=True):
-            save_model(name, model, metadata={"task": "classify-member"})
-        if self.reference:
-            # The training series the nearest-neighbour evidence compares against.
-            reference = p.with_name(f"{p.stem}.neighbors{p.suffix}")
-            write_file(reference, {"kind": "classify-neighbors"}, self.reference)
-            extra = {**extra, "neighbors_file": reference.name}
-        save_model(p, models[0], metadata=self.metadata(members=[n.name for n in names],
-                                                          **extra))
+        arrays: dict[str, np.ndarray] = {}
+        for k, model in enumerate(models):
+            arrays.update({f"member{k}/{name.removeprefix('model/')}": value
+                           for name, value in model_arrays(model).items()})
+        for name, value in self.reference.items():
+            arrays[f"neighbors/{name}"] = value
+        header = {"kind": CLASSIFIER_KIND, "minirnn_version": __version__,
+                  "open_with": "a classifier from 'minirnn train classify' (an ensemble with "
+                               "its preprocessing and neighbours): load it with "
+                               "minirnn.apps.classification.SequenceClassifier.load(path), "
+                               "or use 'minirnn predict'",
+                  "members": [check_savable(m, where=f"member {k}")
+                              for k, m in enumerate(models)],
+                  "metadata": self.metadata(members=len(models), **extra)}
+        write_file(Path(path), header, arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> tuple[SequenceClassifier, dict[str, Any]]:
-        """The classifier saved by :meth:`save`, and the file's metadata."""
-        meta = load_metadata(path)
-        if meta.get("task") != "classify":
-            raise ValueError(f"{path}: not a classifier (task {meta.get('task')!r})")
-        models = []
-        for name in [None, *meta.get("members", [])]:
-            member = Path(path) if name is None else Path(path).with_name(str(name))
-            model = load_model(member)
-            if not isinstance(model, Sequential):
-                raise ValueError(f"{member}: expected a Sequential model")
-            models.append(model)
+        """The classifier saved by :meth:`save`, and the file's metadata.
+
+        Everything is checked before it is used, and any problem is one
+        :class:`~minirnn.nn.io.ModelFileError` naming the file: the archive and every
+        array's SHA-256 (:func:`~minirnn.nn.io.read_file`); each member's architecture
+        against its arrays; the preprocessing (sizes within the training length, finite
+        means, positive deviations); the neighbours' series (finite, of the right shapes)
+        and labels (integers of the model's classes); and that every member turns a
+        series into ``num_classes`` finite logits.
+        """
+        p = Path(path)
+        try:
+            header, arrays = read_file(p, CLASSIFIER_KIND)
+        except ModelFileError as exc:
+            if "expected a classifier file, got 'model'" in str(exc):
+                meta = load_metadata(p)
+                if meta.get("task") == "classify":
+                    raise ModelFileError(
+                        f"{p}: a classifier saved by an older minirnn, with its members and "
+                        "neighbours in separate files that are not checked against it; "
+                        "retrain it with 'minirnn train classify'") from None
+                raise ModelFileError(f"{p}: not a classifier (task {meta.get('task')!r}); "
+                                     "'minirnn train classify' makes one") from None
+            raise
+        try:
+            return cls._from_file(p, header, arrays)
+        except ModelFileError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+                ArithmeticError, MemoryError) as exc:
+            raise ModelFileError(f"{p}: corrupt classifier ({type(exc).__name__}: "
+                                 f"{exc})") from exc
+
+    @classmethod
+    def _from_file(cls, p: Path, header: dict[str, Any], arrays: dict[str, np.ndarray]
+                   ) -> tuple[SequenceClassifier, dict[str, Any]]:
+        meta = header.get("metadata")
+        specs = header.get("members")
+        if not isinstance(meta, dict) or meta.get("task") != "classify":
+            raise ModelFileError(f"{p}: the header has no classifier metadata")
+        if not isinstance(specs, list) or not specs or meta.get("members") != len(specs):
+            raise ModelFileError(f"{p}: the header lists no members (or not as many as its "
+                                 "metadata says)")
         config = dict(meta["config"])
-        self = cls(**config, dtype=np.dtype(meta.get("dtype", "float32")))
-        self.models = models
-        self.model = models[0]
-        self.prep = dict(meta["prep"])
-        self.num_classes = int(meta["num_classes"])
-        self.num_features = int(meta["num_features"])
-        self.train_length = int(meta["train_length"])
+        if not 1 <= len(specs) <= config.get("n_models", 0):
+            raise ModelFileError(f"{p}: {len(specs)} members, but the configuration has "
+                                 f"n_models={config.get('n_models')!r}")
+        self = cls(**config, dtype=np.dtype(str(meta.get("dtype", "float32"))))
+        self.num_classes = _whole(meta["num_classes"], "num_classes", 2, p)
+        self.num_features = _whole(meta["num_features"], "num_features", 1, p)
+        self.train_length = _whole(meta["train_length"], "train_length", 1, p)
+        self.prep = _checked_prep(meta["prep"], self.num_features, self.train_length, p)
+        known = {f"member{k}/" for k in range(len(specs))} | {"neighbors/"}
+        stray = sorted(k for k in arrays if k[:k.index("/") + 1] not in known) \
+            if all("/" in k for k in arrays) else sorted(arrays)
+        if stray:
+            raise ModelFileError(f"{p}: arrays that belong to no part of the classifier: "
+                                 f"{stray[:5]}")
+        models = []
+        for k, spec in enumerate(specs):
+            where = f"{p} (member {k})"
+            own = {f"model/{name[len(f'member{k}/'):]}": v for name, v in arrays.items()
+                   if name.startswith(f"member{k}/")}
+            check_header_sizes(spec, stored_shapes(own), where)
+            model = build_layer(spec)
+            if not isinstance(model, Sequential):
+                raise ModelFileError(f"{where}: expected a Sequential model, got "
+                                     f"{type(model).__name__}")
+            model.load_state_dict(check_model_arrays(model, own, where))
+            models.append(model)
+        self.models, self.model = models, models[0]
         self.neighbor_prep = dict(meta.get("neighbor_prep") or {})
+        reference = {name[len("neighbors/"):]: v for name, v in arrays.items()
+                     if name.startswith("neighbors/")}
+        if self.neighbor_prep or reference:
+            self.reference = _checked_reference(self.neighbor_prep, reference,
+                                                self.num_classes, self.num_features,
+                                                self.train_length, p)
+        # Every member (and the neighbours) must turn a series into C finite numbers.
+        probe = np.zeros((1, min(self.train_length, 8), self.num_features))
+        xt, lt = self._transform(probe, np.array([probe.shape[1]]))
+        for k, model in enumerate(models):
+            out = np.asarray(model.predict(xt, lengths=lt))
+            if out.shape != (1, self.num_classes) or not np.isfinite(out).all():
+                raise ModelFileError(f"{p}: member {k} gives outputs of shape {out.shape}, "
+                                     f"the classifier has {self.num_classes} classes")
         if self.neighbor_prep:
-            name = Path(path).with_name(str(meta.get("neighbors_file", "")))
-            _, arrays = read_file(name, "classify-neighbors")
-            expected = {*self.neighbor_prep["distances"], "y"}
-            if set(arrays) != expected:
-                raise ModelFileError(f"{name}: expected arrays {sorted(expected)}, got "
-                                     f"{sorted(arrays)}")
-            n = len(arrays["y"])
-            y_ok = arrays["y"].ndim == 1 and n > 0 and arrays["y"].min() >= 0 and \
-                arrays["y"].max() < self.num_classes
-            if not y_ok or any(arrays[k].ndim != 3 or len(arrays[k]) != n or
-                               arrays[k].shape[2] != self.num_features
-                               for k in self.neighbor_prep["distances"]):
-                raise ModelFileError(f"{name}: reference series do not match the model "
-                                     f"({self.num_features} dimensions, "
-                                     f"{self.num_classes} classes)")
-            self.reference = dict(arrays)
-        return self, meta
+            for kind, proba in self._neighbor_proba(probe, np.array([probe.shape[1]])).items():
+                if proba.shape != (1, self.num_classes) or not np.isfinite(proba).all():
+                    raise ModelFileError(f"{p}: the {kind} neighbour evidence is not "
+                                         "finite")
+        return self, dict(meta)
+
+
+def _whole(value: Any, name: str, least: int, p: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ModelFileError(f"{p}: {name} must be an int >= {least}, got {value!r}")
+    return value
+
+
+def _floats(value: Any, name: str, size: int, p: Path, *, positive: bool = False
+            ) -> list[float]:
+    arr = np.asarray(value, dtype=np.float64) if isinstance(value, list) else None
+    if arr is None or arr.shape != (size,) or not np.isfinite(arr).all() or (
+            positive and not (arr > 0).all()):
+        raise ModelFileError(f"{p}: {name} must be {size} finite"
+                             f"{' positive' if positive else ''} numbers")
+    return arr.tolist()
+
+
+def _checked_prep(prep: Any, features: int, length: int, p: Path) -> dict[str, Any]:
+    """The preprocessing of a classifier file, its sizes within the training length."""
+    if not isinstance(prep, dict):
+        raise ModelFileError(f"{p}: preprocessing missing")
+    factor = _whole(prep.get("factor"), "prep factor", 1, p)
+    if factor > length:
+        raise ModelFileError(f"{p}: prep factor {factor} exceeds the training length {length}")
+    if prep.get("normalize") not in _NORMALIZE or prep.get("downsample") not in ("mean",
+                                                                                 "patch") \
+            or not isinstance(prep.get("derivative"), bool):
+        raise ModelFileError(f"{p}: unknown preprocessing {prep!r}"[:200])
+    width = features * (factor if prep["downsample"] == "patch" else 1) * \
+        (2 if prep["derivative"] else 1)
+    return {**prep, "mean": _floats(prep.get("mean"), "prep mean", width, p),
+            "std": _floats(prep.get("std"), "prep std", width, p, positive=True)}
+
+
+def _checked_reference(npp: dict[str, Any], reference: dict[str, np.ndarray], classes: int,
+                       features: int, length: int, p: Path) -> dict[str, np.ndarray]:
+    """The neighbours' series and labels, checked against the settings and the model."""
+    kinds = npp.get("distances")
+    if not isinstance(kinds, list) or not kinds or any(k not in _DISTANCES for k in kinds) \
+            or len(set(kinds)) != len(kinds):
+        raise ModelFileError(f"{p}: neighbour distances {kinds!r} unknown")
+    if set(reference) != {*kinds, "y"}:
+        raise ModelFileError(f"{p}: neighbour arrays {sorted(reference)}, expected "
+                             f"{sorted({*kinds, 'y'})}")
+    steps = _whole(npp.get("steps"), "neighbour steps", 1, p)
+    dtw_steps = _whole(npp.get("dtw_steps"), "neighbour dtw_steps", 1, p)
+    band = npp.get("dtw_band")
+    if steps > length or dtw_steps > steps or isinstance(band, bool) or \
+            not isinstance(band, int) or not 0 <= band <= dtw_steps:
+        raise ModelFileError(f"{p}: neighbour sizes (steps {steps}, dtw_steps {dtw_steps}, "
+                             f"band {band!r}) do not fit the training length {length}")
+    _floats(npp.get("mean"), "neighbour mean", features, p)
+    _floats(npp.get("std"), "neighbour std", features, p, positive=True)
+    temperature = npp.get("temperature")
+    if not isinstance(temperature, dict) or set(temperature) != set(kinds):
+        raise ModelFileError(f"{p}: neighbour temperatures missing")
+    _floats([temperature[k] for k in kinds], "neighbour temperatures", len(kinds), p,
+            positive=True)
+    y = reference["y"]
+    if y.ndim != 1 or not len(y) or y.dtype.kind not in "iu" or y.min() < 0 or \
+            y.max() >= classes:
+        raise ModelFileError(f"{p}: neighbour labels must be integers of the {classes} "
+                             f"classes, got {y.dtype} {y.shape}")
+    short = math.ceil(steps / math.ceil(steps / dtw_steps))
+    want = {"euclidean": steps, "dtw": short, "ddtw": short - 1}
+    for kind in kinds:
+        series = reference[kind]
+        if series.shape != (len(y), want[kind], features) or series.dtype.kind != "f" or \
+                not np.isfinite(series).all():
+            raise ModelFileError(f"{p}: neighbour series {kind!r} must be finite floats of "
+                                 f"shape {(len(y), want[kind], features)}, got "
+                                 f"{series.dtype} {series.shape}")
+    return dict(reference)
 
 
 class _AccuracyThenLoss(Callback):

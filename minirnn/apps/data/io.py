@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -12,7 +14,41 @@ import numpy as np
 
 from minirnn.nn._validation import check_float_dtype
 
-__all__ = ["column_index", "load_csv_column"]
+__all__ = ["check_cells", "column_index", "csv_errors", "load_csv_column", "short"]
+
+#: Dates numpy reads that name no date in the file ("NaT", "today", "now"): refused.
+_NOT_DATES = ("nat", "today", "now", "")
+
+
+def short(text: str, limit: int = 40) -> str:
+    """``repr`` of a cell for an error message, cut to ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+@contextlib.contextmanager
+def csv_errors(path: Path) -> Iterator[None]:
+    """Turn what ``csv`` and ``codecs`` raise while a CSV file is read into one
+    ``ValueError`` naming the file (and the encoding expected), never a ``_csv.Error`` or a
+    bare "'utf-8' codec can't decode"."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} "
+                         f"at position {exc.start} is not UTF-8); save it as UTF-8, e.g. "
+                         f"iconv -f latin1 -t utf-8") from None
+    except csv.Error as exc:
+        hint = " (is a quote left unclosed?)" if "field" in str(exc) or "quot" in str(exc) \
+            else ""
+        raise ValueError(f"{path}: not a readable CSV file ({exc}){hint}") from None
+
+
+def check_cells(row: list[str], line: int, path: Path) -> None:
+    """Refuse a row whose cell spans lines: a quote opened and never closed swallows the
+    rest of the file into one cell."""
+    for cell in row:
+        if "\n" in cell or "\r" in cell:
+            raise ValueError(f"{path}, line {line}: a quoted field runs over several lines "
+                             f"({short(cell)}); is a quote left unclosed?")
 
 
 def column_index(header: list[str], column: str | int, what: str, path: Path) -> int:
@@ -45,6 +81,8 @@ def column_index(header: list[str], column: str | int, what: str, path: Path) ->
 def _parse_date(text: str, date_format: str | None, line: int, path: Path) -> Any:
     try:
         if date_format is None:
+            if text.strip().lower() in _NOT_DATES:
+                raise ValueError("not a date")
             return np.datetime64(text.strip())
         return datetime.datetime.strptime(text.strip(), date_format)
     except ValueError as exc:
@@ -138,11 +176,12 @@ def load_csv_column(
     values: list[float] = []
     raw_dates: list[str] = []
     parsed_dates: list[Any] = []
-    with p.open(newline="", encoding="utf-8-sig") as handle:
+    with csv_errors(p), p.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = next((row for row in reader if row), None)
         if header is None:
             raise ValueError(f"{p} is empty: expected a header row and data rows")
+        check_cells(header, reader.line_num, p)
         col = column_index(header, column, "column", p)
         date_col = None if date_column is None else column_index(
             header, date_column, "date_column", p
@@ -152,6 +191,7 @@ def load_csv_column(
             if not row or all(not field.strip() for field in row):
                 continue
             line = reader.line_num
+            check_cells(row, line, p)
             if len(row) <= needed:
                 raise ValueError(
                     f"{p}, line {line}: expected at least {needed + 1} fields, got {len(row)}: "
@@ -167,7 +207,7 @@ def load_csv_column(
             except ValueError:
                 raise ValueError(
                     f"{p}, line {line}: column {header[col].strip()!r} has a non-numeric "
-                    f"value {row[col]!r}"
+                    f"value {short(row[col])}"
                 ) from None
             if not np.isfinite(value):
                 raise ValueError(

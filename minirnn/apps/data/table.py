@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minirnn.apps.data.io import column_index
+from minirnn.apps.data.io import check_cells, column_index, csv_errors, short
 
 __all__ = ["SeriesTable", "format_dates", "future_dates", "infer_frequency", "load_table",
            "parse_dates"]
@@ -50,6 +50,8 @@ def parse_dates(texts: list[str] | np.ndarray, what: str = "dates") -> np.ndarra
     out = []
     for i, text in enumerate(texts):
         try:
+            if str(text).strip().lower() in ("nat", "today", "now", ""):
+                raise ValueError("not a date")  # numpy reads these, but they name no date
             out.append(np.datetime64(str(text).strip()))
         except ValueError:
             raise ValueError(f"{what}: row {i + 1} has {text!r}, not an ISO 8601 date "
@@ -126,13 +128,16 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"CSV file not found: {p}")
-    with p.open(newline="", encoding="utf-8-sig") as handle:
+    with csv_errors(p), p.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = next((row for row in reader if row), None)
         if header is None:
             raise ValueError(f"{p} is empty: expected a header row and data rows")
+        check_cells(header, reader.line_num, p)
         rows = [(reader.line_num, row) for row in reader
                 if row and any(cell.strip() for cell in row)]
+    for line, row in rows:
+        check_cells(row, line, p)
     if not rows:
         raise ValueError(f"{p} has a header but no data rows")
     features = list(features or [])
@@ -167,7 +172,7 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
                 v = float(text)
             except ValueError:
                 raise ValueError(f"{p}, line {line}: column {name!r} has a non-numeric "
-                                 f"value {row[c]!r}; expected a number") from None
+                                 f"value {short(row[c])}; expected a number") from None
             if not np.isfinite(v):
                 raise ValueError(f"{p}, line {line}: column {name!r} has a non-finite value "
                                  f"{row[c]!r}")

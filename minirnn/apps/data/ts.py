@@ -29,11 +29,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from minirnn.apps.data.io import column_index
+from minirnn.apps.data.io import column_index, csv_errors
 
 __all__ = [
-    "LabelledSequences", "fill_missing", "load_csv_sequences", "load_ts", "load_ts_header",
-    "pad_sequences", "save_ts",
+    "MAX_PADDED_BYTES", "LabelledSequences", "fill_missing", "load_csv_sequences", "load_ts",
+    "load_ts_header", "pad_sequences", "padded_bytes", "save_ts",
 ]
 
 _MISSING = {"?", "nan"}
@@ -175,6 +175,17 @@ def _parse_value(text: str, p: Path, number: int, dim: int, step: int,
     return value
 
 
+#: The most a padded batch (N x longest T x D values) may take: one very long case among
+#: short ones would otherwise pad every case to its length (3,000 cases with one of
+#: 1,000,000 steps asked for 22 GiB).
+MAX_PADDED_BYTES = 2 * 2**30
+
+
+def padded_bytes(lengths: np.ndarray, dims: int, dtype: Any = np.float64) -> int:
+    """Bytes of the zero-padded array (N, max length, dims) of sequences of ``lengths``."""
+    return len(lengths) * int(np.max(lengths)) * int(dims) * np.dtype(dtype).itemsize
+
+
 def pad_sequences(series: list[np.ndarray], dtype: Any = np.float64) -> tuple[np.ndarray,
                                                                                np.ndarray]:
     """Stack sequences of shape (T_i, D) into one zero-padded batch.
@@ -192,6 +203,12 @@ def pad_sequences(series: list[np.ndarray], dtype: Any = np.float64) -> tuple[np
         The sequences, zeros after each one's last valid step.
     lengths : ndarray of int64, shape (N,)
         T_i of each sequence.
+
+    Raises
+    ------
+    ValueError
+        No sequences, different numbers of dimensions, or a padded array larger than
+        :data:`MAX_PADDED_BYTES` (checked before anything is allocated).
     """
     if not series:
         raise ValueError("pad_sequences needs at least one sequence, got none")
@@ -200,10 +217,25 @@ def pad_sequences(series: list[np.ndarray], dtype: Any = np.float64) -> tuple[np
         raise ValueError(f"all sequences must have the same number of dimensions, got "
                          f"{sorted(dims)}")
     lengths = np.array([len(s) for s in series], dtype=np.int64)
+    need = padded_bytes(lengths, next(iter(dims)), dtype)
+    if need > MAX_PADDED_BYTES:
+        longest = int(np.argmax(lengths))
+        raise ValueError(f"padding {len(series)} sequences to the longest (sequence "
+                         f"{longest + 1}, {int(lengths[longest]):,} steps; the median has "
+                         f"{int(np.median(lengths)):,}) would take {need / 2**30:.1f} GiB, "
+                         f"more than the {MAX_PADDED_BYTES / 2**30:g} GiB allowed; shorten, "
+                         "split or drop the longest sequences")
     x = np.zeros((len(series), int(lengths.max()), dims.pop()), dtype=dtype)
     for i, s in enumerate(series):
         x[i, :len(s)] = s
     return x, lengths
+
+
+def _pad(p: Path, series: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        return pad_sequences(series)
+    except ValueError as exc:
+        raise _fail(p, None, str(exc)) from None
 
 
 def load_ts(path: str | os.PathLike[str], *, classes: list[str] | None = None
@@ -299,7 +331,7 @@ def load_ts(path: str | os.PathLike[str], *, classes: list[str] | None = None
         series.append(np.array(channels, dtype=np.float64).T)
     if not series:
         raise _fail(p, None, "no cases after @data")
-    x, lengths = pad_sequences(series)
+    x, lengths = _pad(p, series)
     y = None
     names = list(classes) if classes is not None else meta["classes"]
     if labelled:
@@ -349,7 +381,8 @@ def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str 
         raise _fail(p, None, "the file is empty")
     if delimiter is None:
         delimiter = "\t" if "\t" in content[0][1] else ","
-    rows = [(n, next(csv.reader([line], delimiter=delimiter))) for n, line in content]
+    with csv_errors(p):
+        rows = [(n, next(csv.reader([line], delimiter=delimiter))) for n, line in content]
 
     def numeric(cell: str) -> bool:
         try:
@@ -402,7 +435,7 @@ def load_csv_sequences(path: str | os.PathLike[str], *, label_column: int | str 
         values = [_parse_value(c if c.strip() else "?", p, number, 0, s, True)
                   for s, c in enumerate(cells)]
         series.append(np.array(values, dtype=np.float64)[:, None])
-    x, lengths = pad_sequences(series)
+    x, lengths = _pad(p, series)
     if col is None:
         return LabelledSequences(x, lengths, None, list(classes or []))
     names_out = list(classes) if classes is not None else _sort_labels(set(labels))

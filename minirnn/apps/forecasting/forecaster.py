@@ -16,6 +16,7 @@ training data. The test span (everything after ``train_size``) is never read by 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -42,16 +43,19 @@ from minirnn.apps.forecasting.transforms import (
     detect_season,
 )
 from minirnn.apps.recurrent import make_solver, recurrent_network
+from minirnn.nn.io import ModelFileError
 from minirnn.nn.losses import MSE
 from minirnn.nn.model import Sequential
 from minirnn.nn.registry import OPTIMIZERS, RECURRENT_LAYERS
 from minirnn.train.callbacks import Callback, EarlyStopping
 from minirnn.train.solver import Solver
 
-__all__ = ["Evaluation", "Forecast", "Forecaster"]
+__all__ = ["MAX_FORECAST_STEPS", "Evaluation", "Forecast", "Forecaster", "state_digest"]
 
 #: Network weights tried on validation; 0 means the linear model alone.
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: Most steps :meth:`Forecaster.forecast` makes (recursively beyond the horizon).
+MAX_FORECAST_STEPS = 100_000
 #: Candidate AR orders (filtered by the look-back and the amount of data).
 ORDERS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 52)
 _Z = {80: 1.2815515655446004, 95: 1.959963984540054}
@@ -113,6 +117,26 @@ class Forecast:
     lower: dict[int, np.ndarray]
     upper: dict[int, np.ndarray]
     dates: np.ndarray | None
+
+
+def state_digest(state: dict[str, Any]) -> str:
+    """SHA-256 of a forecaster state as canonical JSON (sorted keys): the same before saving
+    and after loading, since the state holds only JSON values."""
+    text = json.dumps(state, sort_keys=True, allow_nan=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an int, got {value!r}"[:80])
+    return value
+
+
+def _finite(value: Any, name: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise ModelFileError(f"{name} holds NaN or Inf")
+    return arr
 
 
 def _check_series(y: Any, X: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -773,8 +797,8 @@ class Forecaster:
         """
         self._check_fitted()
         steps = self.horizon if steps is None else int(steps)
-        if steps < 1:
-            raise ValueError(f"steps must be a positive int, got {steps}")
+        if not 1 <= steps <= MAX_FORECAST_STEPS:
+            raise ValueError(f"steps must be between 1 and {MAX_FORECAST_STEPS:,}, got {steps}")
         y_all = self.y_ if y is None else _check_series(y, None)[0]
         x_all = self.X_ if y is None else _check_series(y, X)[1]
         d_all = self.dates_ if y is None else (
@@ -792,14 +816,22 @@ class Forecaster:
         # values, which may leave the positive range (fed the combined forecast, a log
         # member failed on 3 of 12 origins of Lynx: benchmarks/intervals.py).
         xs = self._scaled_inputs(x_all)
-        paths = [y_all] * len(self.members_)  # (each round makes new arrays)
+        # A forecast from the last origin reads its last t_min_ + 1 values only (the
+        # look-back, the AR orders and the differencing fit in them): each round keeps that
+        # tail, so the recursion costs the same per step however many steps are asked.
+        keep = self.t_min_ + 1 + self.horizon
+        tail = y_all[-keep:] if xs is None else y_all
+        paths = [tail] * len(self.members_)  # (each round makes new arrays)
         out: list[float] = []
         while len(out) < steps:
             o = np.array([len(paths[0]) - 1])
             members = self._member_forecasts(paths, xs, o)
+            if not all(np.isfinite(f).all() for f in members):
+                raise ValueError(f"the recursive forecast leaves the range of float64 after "
+                                 f"{len(out)} of {steps} steps; forecast fewer steps")
             out.extend(self._combined(members, paths[0], xs, o)[0].tolist())
-            paths = [np.concatenate([path, f[0]]) for path, f in zip(paths, members,
-                                                                      strict=True)]
+            paths = [np.concatenate([path[-keep:], f[0]]) for path, f in zip(
+                paths, members, strict=True)]
         mean = np.asarray(out[:steps])
         lower: dict[int, np.ndarray] = {}
         upper: dict[int, np.ndarray] = {}
@@ -845,8 +877,7 @@ class Forecaster:
                 f"{self.alpha_:g}, chosen on validation)")
 
     # -------------------------------------------------------------- save/load
-    def state_dict(self) -> dict[str, Any]:
-        """Everything but the network weights, JSON-serialisable (no pickle)."""
+    def _state(self) -> dict[str, Any]:
         self._check_fitted()
         return {
             "config": self.get_config(), "season": self.season_,
@@ -867,6 +898,13 @@ class Forecaster:
             "y": self.y_.tolist(), "X": None if self.X_ is None else self.X_.tolist(),
             "dates": None if self.dates_ is None else format_dates(self.dates_),
         }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the network weights, JSON-serialisable (no pickle), with
+        ``"sha256"``: the SHA-256 of the rest (:func:`state_digest`), which :meth:`load`
+        checks, so an edited coefficient is refused rather than silently forecast with."""
+        state = self._state()
+        return {**state, "sha256": state_digest(state)}
 
     def save(self, path: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> None:
         """Write the network and the fitted state to one ``.npz`` (minirnn's model format).
@@ -891,39 +929,106 @@ class Forecaster:
         if meta.get("task") != "series" or not isinstance(state, dict):
             raise ValueError(f"{path}: not a forecasting model (made by 'minirnn train series'"
                              f" or Forecaster.save); its task is {meta.get('task')!r}")
+        digest = state.get("sha256")
+        body = {k: v for k, v in state.items() if k != "sha256"}
+        if not isinstance(digest, str) or digest != state_digest(body):
+            raise ModelFileError(f"{path}: the forecaster's state fails its checksum (edited, "
+                                 "or saved by an older minirnn without one); retrain it with "
+                                 "'minirnn train series'")
         model = load_model(path)
         try:
-            fc = cls(**state["config"])
-            fc.season_, fc.look_back_ = int(state["season"]), int(state["look_back"])
-            fc.t_min_ = int(state["t_min"])
-            fc.members_ = [_Member(TargetTransform(m["kind"], int(m["season"])),
-                                   int(m["order"]), np.asarray(m["coef"], dtype=np.float64),
-                                   RobustScaler.from_state(m["scaler"]), float(m["weight"]),
-                                   bool(m["exog"]))
-                           for m in state["members"]]
-            fc.transform_ = fc.members_[0].transform
-            fc.floor_ = float(state["floor"])
-            fc.baseline_order_ = int(state["baseline_order"])
-            weights = np.asarray(state["baseline_coef"], dtype=np.float64)
-            fc.baseline_ar_ = LinearAR(coef=weights[:-1], intercept=weights[-1],
-                                       window_shape=(fc.baseline_order_,),
-                                       target_shape=(weights.shape[1],))
-            fc.x_scaler_ = None if state["x_scaler"] is None else RobustScaler.from_state(
-                state["x_scaler"])
-            fc.r_scale_ = np.asarray(state["r_scale"], dtype=np.float64)
-            fc.alpha_ = float(state["alpha"])
-            fc.residuals_ = np.asarray(state["residuals"], dtype=np.float64).reshape(
-                -1, fc.horizon)
-            fc.mase_scale_ = float(state["mase_scale"])
-            fc.validation_ = dict(state["validation"])
-            fc.n_train_ = int(state["n_train"])
-            fc.y_ = np.asarray(state["y"], dtype=np.float64)
-            fc.X_ = None if state["X"] is None else np.asarray(state["X"], dtype=np.float64)
-            fc.dates_ = None if state["dates"] is None else parse_dates(state["dates"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: corrupt forecaster state ({exc!r})") from exc
+            fc = cls._from_state(body)
+            fc._check_state(model if isinstance(model, Sequential) else None)
+        except ModelFileError as exc:
+            raise ModelFileError(f"{path}: {exc}") from None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError,
+                MemoryError) as exc:
+            raise ModelFileError(f"{path}: corrupt forecaster state ({type(exc).__name__}: "
+                                 f"{exc})") from exc
         fc.model_ = model if isinstance(model, Sequential) else None
         return fc
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any]) -> Forecaster:
+        fc = cls(**state["config"])
+        fc.season_, fc.look_back_ = _int(state["season"]), _int(state["look_back"])
+        fc.t_min_ = _int(state["t_min"])
+        members = state["members"]
+        if not isinstance(members, list) or not 1 <= len(members) <= 64:
+            raise ModelFileError(f"1 to 64 linear members expected, got "
+                                 f"{len(members) if isinstance(members, list) else members!r}")
+        fc.members_ = [_Member(TargetTransform(m["kind"], _int(m["season"])),
+                               _int(m["order"]), _finite(m["coef"], "a member's coef"),
+                               RobustScaler.from_state(m["scaler"]), float(m["weight"]),
+                               bool(m["exog"]))
+                       for m in members]
+        fc.transform_ = fc.members_[0].transform
+        fc.floor_ = float(state["floor"])
+        fc.baseline_order_ = _int(state["baseline_order"])
+        weights = _finite(state["baseline_coef"], "baseline_coef")
+        fc.baseline_ar_ = LinearAR(coef=weights[:-1], intercept=weights[-1],
+                                   window_shape=(fc.baseline_order_,),
+                                   target_shape=(weights.shape[1],))
+        fc.x_scaler_ = None if state["x_scaler"] is None else RobustScaler.from_state(
+            state["x_scaler"])
+        fc.r_scale_ = _finite(state["r_scale"], "r_scale")
+        fc.alpha_ = float(state["alpha"])
+        fc.residuals_ = _finite(state["residuals"], "residuals").reshape(-1, fc.horizon)
+        fc.mase_scale_ = float(state["mase_scale"])
+        fc.validation_ = dict(state["validation"])
+        fc.n_train_ = _int(state["n_train"])
+        fc.y_ = _finite(state["y"], "y")
+        fc.X_ = None if state["X"] is None else _finite(state["X"], "X")
+        fc.dates_ = None if state["dates"] is None else parse_dates(state["dates"])
+        return fc
+
+    def _check_state(self, model: Sequential | None) -> None:
+        """Every size and value of a loaded state in range, before anything is forecast:
+        orders within the look-back, the look-back and differencing within the series,
+        coefficient shapes that fit their members, finite numbers, the network's shapes."""
+        h, n = self.horizon, len(self.y_)
+        if self.y_.ndim != 1 or n < 2:
+            raise ModelFileError(f"the stored series must be 1-D with 2 values or more, got "
+                                 f"shape {self.y_.shape}")
+        e = 0 if self.X_ is None else self.X_.shape[1]
+        if self.X_ is not None and (self.X_.ndim != 2 or len(self.X_) != n
+                                    or self.x_scaler_ is None):
+            raise ModelFileError(f"the stored inputs X must be ({n}, E), got {self.X_.shape}")
+        if not 0 <= self.season_ < n or not 1 <= self.look_back_ < n or \
+                not self.t_min_ < n or self.t_min_ < self.look_back_ + self.season_:
+            raise ModelFileError(f"season {self.season_}, look-back {self.look_back_} and "
+                                 f"first origin {self.t_min_} do not fit a series of {n}")
+        for k, m in enumerate(self.members_):
+            width = m.order * (1 + (e if m.exog else 0)) + 1
+            if not 1 <= m.order <= self.look_back_ or m.transform.season > self.season_ or \
+                    m.coef.shape != (width, h) or not math.isfinite(m.weight) or m.weight < 0:
+                raise ModelFileError(
+                    f"linear member {k}: AR order {m.order} (look-back {self.look_back_}), "
+                    f"coefficients {m.coef.shape} (expected {(width, h)}), weight {m.weight}")
+            for name in ("center_", "scale_"):
+                value = np.asarray(getattr(m.scaler, name))
+                if value.size != 1 or not np.isfinite(value).all() or (
+                        name == "scale_" and not (value > 0).all()):
+                    raise ModelFileError(f"linear member {k}: scaler {name[:-1]} {value}")
+        if not math.isclose(sum(m.weight for m in self.members_), 1.0, abs_tol=1e-6):
+            raise ModelFileError("the linear members' weights do not sum to 1")
+        q = self.baseline_order_
+        if not 1 <= q < n or self.baseline_ar_.coef.shape != (q, h):
+            raise ModelFileError(f"baseline AR order {q} with coefficients "
+                                 f"{self.baseline_ar_.coef.shape} does not fit")
+        if self.r_scale_.shape != (h,) or not (self.r_scale_ > 0).all() or \
+                not 0.0 <= self.alpha_ <= 1.0 or not math.isfinite(self.floor_):
+            raise ModelFileError("network weight, residual scale or floor out of range")
+        if self.dates_ is not None and len(self.dates_) != n:
+            raise ModelFileError(f"{len(self.dates_)} dates for {n} values")
+        if self.alpha_ and model is None:
+            raise ModelFileError("a network weight without a network")
+        if model is not None:
+            probe = np.zeros((1, self.look_back_, 1 + e), dtype=model.dtype)
+            out = np.asarray(model.predict(probe))
+            if out.shape != (1, h):
+                raise ModelFileError(f"the network gives {out.shape[1:]} outputs for a "
+                                     f"horizon of {h}")
 
     def __repr__(self) -> str:
         return f"Forecaster({json.dumps(self.get_config())[1:-1]})"

@@ -15,7 +15,7 @@ expects and what it got); :func:`make_config` builds one from a dict of field va
 
 from minirnn.apps.tasks.classify import ClassifyConfig
 from minirnn.apps.tasks.config import CommonConfig, TaskConfig, config_fields
-from minirnn.apps.tasks.errors import RunDivergedError, RunInterrupted, TaskError
+from minirnn.apps.tasks.errors import RunDivergedError, RunInterrupted, TaskError, Terminated
 from minirnn.apps.tasks.registry import (
     TASKS,
     Task,
@@ -32,6 +32,6 @@ from minirnn.apps.tasks.toy import AddingConfig, BinaryAdditionConfig, build_add
 __all__ = [
     "TASKS", "AddingConfig", "BinaryAdditionConfig", "ClassifyConfig", "CommonConfig",
     "RunDivergedError", "RunInterrupted", "SeriesConfig", "Task", "TaskConfig", "TaskError",
-    "TaskResult", "TextConfig", "build_adding_model", "config_class", "config_fields",
+    "TaskResult", "Terminated", "TextConfig", "build_adding_model", "config_class", "config_fields",
     "make_config", "run", "task_names",
 ]

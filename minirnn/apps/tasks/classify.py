@@ -22,15 +22,15 @@ from minirnn.apps.classification import (
 )
 from minirnn.apps.data import LabelledSequences, fill_missing, load_csv_sequences, load_ts
 from minirnn.apps.tasks.config import CommonConfig, option
-from minirnn.apps.tasks.errors import TaskError
+from minirnn.apps.tasks.errors import RunInterrupted, TaskError
 from minirnn.apps.tasks.run_folder import plot_run, time_limit_report, write_history, write_json
 from minirnn.nn.metrics import confusion_matrix, f1_macro, precision_recall_f1
 from minirnn.nn.registry import RECURRENT_LAYERS, default_lr
 from minirnn.train.callbacks import Callback
 from minirnn.train.solver import History
 
-__all__ = ["ADAM_LR", "ClassifyConfig", "handle_missing", "label_column", "read_sequences",
-           "run_classify"]
+__all__ = ["ADAM_LR", "MAX_ABS_VALUE", "ClassifyConfig", "check_magnitude", "handle_missing",
+           "label_column", "read_sequences", "run_classify"]
 
 #: Adam's learning rate when lr is not given (the setting of every measurement in
 #: docs/classification.md).
@@ -38,6 +38,8 @@ ADAM_LR = 3e-3
 #: 1-NN DTW runs when its cost (test x train x T_test x T_train cell updates) is below this
 #: (about 10-30 s on the project machine).
 DTW_BUDGET = 2e8
+#: Largest magnitude of a value in a classification file (normalising squares them).
+MAX_ABS_VALUE = 1e100
 POOLINGS = ("mean", "mean_max", "max", "last")
 DISTANCES = ("euclidean", "dtw", "ddtw")
 
@@ -104,11 +106,25 @@ def read_sequences(path: str, labels: str, classes: list[str] | None = None,
         raise TaskError(f"{what} file {path}: no such file")
     try:
         if p.suffix.lower() == ".ts":
-            return load_ts(p, classes=classes)
-        return load_csv_sequences(p, label_column=label_column(labels),
-                                  classes=classes)
+            data = load_ts(p, classes=classes)
+        else:
+            data = load_csv_sequences(p, label_column=label_column(labels),
+                                      classes=classes)
     except (OSError, ValueError) as exc:
         raise TaskError(str(exc)) from exc
+    check_magnitude(data, path)
+    return data
+
+
+def check_magnitude(data: LabelledSequences, path: str) -> None:
+    """Refuse values too large to normalise (squares overflow float64): one line naming the
+    file, instead of overflow warnings and then "x contains NaN or Inf"."""
+    with np.errstate(invalid="ignore"):
+        largest = float(np.nanmax(np.abs(data.x))) if data.x.size else 0.0
+    if largest > MAX_ABS_VALUE:
+        raise TaskError(f"{path}: values up to {largest:.3g} in magnitude are too large to "
+                        f"normalise (their squares overflow); rescale the data to below "
+                        f"{MAX_ABS_VALUE:g}")
 
 
 def handle_missing(data: LabelledSequences, path: str, policy: str) -> LabelledSequences:
@@ -189,7 +205,8 @@ def _time_limit_info(clf: SequenceClassifier, config: ClassifyConfig) -> dict[st
     if config.time_limit is None:
         return {}
     limits = [r["time_limit"] for r in map(time_limit_report, clf.solvers) if r]
-    reached = any(r["reached"] for r in limits) or len(clf.models) < config.ensemble
+    reached = any(r["reached"] for r in limits) or (len(clf.models) < config.ensemble
+                                                     and not clf.interrupted)
     return {"time_limit": {"seconds": config.time_limit, "reached": reached,
                            "members_trained": len(clf.models),
                            "epochs_done": [r["epochs_done"] for r in limits]}}
@@ -209,6 +226,9 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
         lr = ADAM_LR if config.optimizer == "adam" else default_lr(config.optimizer)
     run = record({"lr": lr})
     train = read_sequences(config.train, config.label_column)
+    if train.y is None:  # before the test file is read against its (absent) classes
+        raise TaskError(f"{config.train}: the training file has no class labels "
+                        "(@classLabel false); a classifier learns from labelled cases")
     test = read_sequences(config.test, config.label_column, classes=train.classes, what="test")
     _check_pair(train, test, config)
     train = handle_missing(train, config.train, config.missing)
@@ -273,14 +293,15 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
     except ValueError as exc:
         raise TaskError(str(exc)) from exc
     train_seconds = time.perf_counter() - start
-    if clf.solver.interrupted:
-        print("interrupted: keeping the best weights so far", flush=True)
+    if clf.interrupted:
+        print(f"interrupted: keeping the best weights so far ({len(clf.models)} of "
+              f"{config.ensemble} member(s))", flush=True)
     for k, (solver, stopper) in enumerate(zip(clf.solvers, clf.stoppers, strict=True)):
         who = f"member {k + 1}: " if config.ensemble > 1 else ""
         print(f"{who}best validation epoch {stopper.best_epoch + 1} of {len(solver.history)} "
               f"(validation accuracy {solver.history['val_accuracy'][stopper.best_epoch]:.4f})",
               flush=True)
-    if len(clf.models) < config.ensemble:
+    if len(clf.models) < config.ensemble and not clf.interrupted:
         print(f"time limit: {len(clf.models)} of {config.ensemble} ensemble members trained",
               flush=True)
     npp = clf.neighbor_prep
@@ -347,19 +368,22 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
                       for k, c in enumerate(classes)},
         "classifier": {**clf.config, "dtype": config.dtype, "class_weight": config.class_weight,
                        "missing": config.missing, "znorm": config.znorm},
-        "status": "interrupted" if clf.solver.interrupted else "finished",
+        "status": "interrupted" if clf.interrupted else "finished",
+        "ensemble": config.ensemble, "members_trained": len(clf.models),
         "config": run,
         "members": [{"best_epoch": st.best_epoch + 1, "epochs_run": len(sv.history)}
                     for sv, st in zip(clf.solvers, clf.stoppers, strict=True)],
         **_time_limit_info(clf, config),
     }
     write_json(folder / "report.json", report)
-    written = ["model.npz", *(["model.neighbors.npz"] if clf.reference else []),
-               "report.json", "per_class.csv", "confusion.csv", "history.csv"]
+    written = ["model.npz", "report.json", "per_class.csv", "confusion.csv", "history.csv"]
     if not config.no_plot:
         if _plot_confusion(cm, classes, folder / "confusion.png",
                            f"{name}: test accuracy {acc:.3f}"):
             written.append("confusion.png")
         plot_run(folder, clf.history, None, f"classify {name}")
     print(f"saved {folder}/: {', '.join(written)}", flush=True)
+    if clf.interrupted:
+        raise RunInterrupted(f"saved {folder}/: {', '.join(written)} ({len(clf.models)} of "
+                             f"{config.ensemble} member(s), the best weights of each)")
     return report, clf.history

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from minirnn.train.solver import TrainingDivergedError
 
-__all__ = ["RunDivergedError", "RunInterrupted", "TaskError"]
+__all__ = ["RunDivergedError", "RunInterrupted", "TaskError", "Terminated"]
 
 
 class TaskError(ValueError):
@@ -34,3 +34,9 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, saved: str) -> None:
         super().__init__(saved)
         self.saved = saved
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (as ``timeout`` and ``kill`` send), raised where the run is: every part of a
+    run treats it as Ctrl-C (the Solver stops after keeping its best weights, the task saves
+    what is consistent), and the command exits 143 instead of 130."""

@@ -14,7 +14,7 @@ import numpy as np
 from minirnn.apps.data.text import TextError, encode_file, ngram_baselines, split_text
 from minirnn.apps.language_model import LanguageModel, TextSolver, bits_per_token, perplexity
 from minirnn.apps.tasks.config import TaskConfig, option
-from minirnn.apps.tasks.errors import TaskError
+from minirnn.apps.tasks.errors import RunInterrupted, TaskError
 from minirnn.apps.tasks.run_folder import write_history, write_json
 from minirnn.nn.io import save_model
 from minirnn.nn.registry import RECURRENT_LAYERS, make_optimizer
@@ -153,7 +153,10 @@ def run_text(config: TextConfig, folder: Path, callbacks: Sequence[Callback],
         print("interrupted: keeping the best weights so far", flush=True)
     # The model holds the best weights seen (TimeLimit / Ctrl-C) or the last ones; the
     # periodic validations may use part of the span: evaluate once on all of it.
-    best = model.evaluate(val, batch_size, seq_len)
+    # Under a time limit, or once stopped by Ctrl-C / SIGTERM, it uses the span the periodic
+    # validations used (at most eval_tokens), so that the limit bounds it too.
+    scored = val if limit is None and not solver.interrupted else val[:config.eval_tokens]
+    best = model.evaluate(scored, batch_size, seq_len)
     speed = solver.tokens_seen / max(sum(history["time"]), 1e-9) if len(history) else 0.0
     sample = model.generate("", config.sample_length, temperature=0.8, seed=config.seed)
     save_model(folder / "model.npz", model, metadata={"task": "text", "level": config.level,
@@ -164,7 +167,8 @@ def run_text(config: TextConfig, folder: Path, callbacks: Sequence[Callback],
         "status": "interrupted" if solver.interrupted else "finished",
         "config": run,
         "vocabulary_size": len(vocab), "tokens": len(codes), "train_tokens": len(train),
-        "val_tokens": len(val), "val_loss_nats": best, "val_bits": bits_per_token(best),
+        "val_tokens": len(val), "val_loss_tokens": len(scored), "val_loss_nats": best,
+        "val_bits": bits_per_token(best),
         "val_perplexity": perplexity(best), "baselines_val_loss_nats": baselines,
         "tokens_seen": solver.tokens_seen,
         "tokens_per_second": speed, "elapsed_seconds": elapsed,
@@ -175,12 +179,16 @@ def run_text(config: TextConfig, folder: Path, callbacks: Sequence[Callback],
                                 "elapsed": limit.elapsed}
     write_json(folder / "report.json", report)
     print(f"sample (temperature 0.8):\n{sample}\n", flush=True)
-    print(f"saved {folder / 'model.npz'}, history.csv, history.json, report.json", flush=True)
+    saved = f"saved {folder / 'model.npz'}, history.csv, history.json, report.json"
+    print(saved, flush=True)
     best_baseline = min(baselines, key=lambda name: baselines[name])
     verdict = "beats" if best < baselines[best_baseline] else "does NOT beat"
     print(f"validation loss {describe_loss(best, unit)}  ({solver.tokens_seen:,} {unit}s in "
           f"{elapsed:.0f}s, {speed:,.0f} {unit}s/s); {verdict} the {best_baseline} baseline "
           f"{baselines[best_baseline]:.4f}", flush=True)
+    if solver.interrupted:
+        raise RunInterrupted(f"{saved} (model: the best weights so far, "
+                             f"{solver.tokens_seen:,} {unit}s trained)")
     return report, history
 
 
