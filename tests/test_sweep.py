@@ -1,16 +1,13 @@
 """Sweeps on Optuna (SQLite and a real PostgreSQL server), many-seed runs, search spaces."""
 
-import glob
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -270,48 +267,6 @@ def test_interrupted_and_killed_workers_leave_a_study_a_new_command_continues(tm
     assert "no heartbeat (its worker died or lost the database); run again as trial 2" in rows
 
 
-def test_ctrl_c_stops_every_worker(tmp_path):
-    """Ctrl-C from a terminal reaches the command and its workers; a signal sent to the
-    command alone (SIGTERM, as ``timeout`` sends) is passed on. Either way every worker
-    stops at once, each running trial is recorded as failed, and the command prints one
-    line."""
-    pytest.importorskip("optuna")
-    for number, (sig, group, status) in enumerate([(signal.SIGINT, True, 130),
-                                                   (signal.SIGTERM, False, 143)]):
-        out = tmp_path / f"sw{number}"
-        args = [*ENDLESS, "--output", str(out), "--study", "c", "--trials", "4", "--n-jobs",
-                "2"]
-        proc = subprocess.Popen(_sweep_cmd(*args), env=_env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=group)
-        try:
-            _wait_for_epoch(out, count=2, procs=[proc])
-            if group:
-                os.killpg(proc.pid, sig)
-            else:
-                proc.send_signal(sig)
-            stdout, stderr = proc.communicate(timeout=90)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        assert proc.returncode == status, stderr
-        assert len(stderr.strip().splitlines()) == 1, stderr
-        assert "Traceback" not in stdout + stderr
-        trials = _trials(f"sqlite:///{out / 'study.db'}", "c")
-        assert [t.state.name for t in trials] == ["FAIL", "FAIL"]
-        assert all("interrupted" in t.user_attrs["error"] for t in trials)
-        if group:  # no worker is left behind (bounded wait for their exit)
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                try:
-                    os.killpg(proc.pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.1)
-            else:
-                pytest.fail("a process of the sweep outlived it")
-
-
 def test_a_user_error_in_a_sweep_is_one_line(tmp_path):
     """Issue 29's sweep cases: a series too short for the space's look-backs, a space that
     reaches hidden_size 1e8, another program's SQLite file as --storage."""
@@ -387,89 +342,7 @@ def test_sweep_with_two_jobs_runs_trials_in_worker_processes(tmp_path):
     assert {t.user_attrs["worker"] for t in trials} <= {0, 1}
 
 
-# ---------------------------------------------------------------------- PostgreSQL sweep
-def _pg_bin():
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb and shutil.which("pg_ctl") else None
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def postgres_url():
-    """A throw-away PostgreSQL server in a temporary folder on a free port."""
-    pytest.importorskip("optuna")
-    pytest.importorskip("psycopg2", reason="PostgreSQL storage needs psycopg2-binary")
-    bindir = _pg_bin()
-    if bindir is None:
-        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl) on this machine")
-    folder = Path(tempfile.mkdtemp(prefix="minirnn-pg-"))
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: run the server as an unprivileged user
-        import pwd
-
-        user = next((u for u in ("postgres", "nobody") if _has_user(u)), None)
-        if user is None:
-            pytest.skip("running as root and no unprivileged user (postgres, nobody) exists")
-        entry = pwd.getpwnam(user)
-        os.chown(folder, entry.pw_uid, entry.pw_gid)
-        os.chmod(folder, 0o700)
-        prefix = ["runuser", "-u", user, "--"] if shutil.which("runuser") else None
-        if prefix is None:
-            pytest.skip("running as root without runuser to start PostgreSQL as another user")
-    data, port = folder / "data", _free_port()
-    run = {"check": True, "capture_output": True, "text": True, "timeout": 120}
-    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "minirnn",
-                    "--auth=trust", "-E", "UTF8"], **run)
-    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l",
-                    str(folder / "log"), "-w", "-o",
-                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"], **run)
-    try:
-        yield f"postgresql://minirnn@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _has_user(name):
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def test_two_workers_share_one_postgresql_study(tmp_path, postgres_url):
-    args = ["adding", "--seq-len", "8", "--train-size", "256", "--test-size", "32",
-            "--epochs", "3", "--pruner", "none", "--no-plot", "--trials", "8",
-            "--storage", postgres_url, "--study", "shared"]
-    procs = [subprocess.Popen(_sweep_cmd(*args, "--output", str(tmp_path / f"w{i}")),
-                              env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for i in range(2)]
-    outputs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, err) in zip(procs, outputs, strict=True):
-        assert p.returncode == 0, err
-    ran = [set(map(int, re.findall(r"^trial (\d+) \[", o, re.M))) for o, _ in outputs]
-    trials = _trials(postgres_url, "shared")
-    numbers = [t.number for t in trials]
-    assert sorted(numbers) == list(range(len(trials)))  # no number twice, none missing
-    assert 8 <= len(trials) <= 9  # the target, at most one extra from a simultaneous check
-    assert all(t.state.name == "COMPLETE" for t in trials)
-    assert ran[0] and ran[1] and not ran[0] & ran[1]  # both workers' trials landed, no overlap
-    assert ran[0] | ran[1] == set(numbers)
-    by_pid = {p.pid: r for p, r in zip(procs, ran, strict=True)}
-    for t in trials:  # each trial is recorded under the process that ran it
-        assert t.number in by_pid[t.user_attrs["pid"]]
+# PostgreSQL, several machines and their faults: tests/test_sweep_faults.py
 
 
 def _classify_files(tmp_path):

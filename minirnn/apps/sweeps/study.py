@@ -33,6 +33,7 @@ import re
 import signal
 import socket
 import sqlite3
+import sys
 import threading
 import time
 import urllib.parse
@@ -480,8 +481,9 @@ def _open_sweep(spec: SweepSpec, worker: int = 0) -> tuple[optuna.Study, _Storag
     heartbeat = spec.heartbeat or HEARTBEAT_SECONDS
     grace = spec.grace or GRACE_SECONDS
     storage = open_storage(spec.storage, heartbeat=heartbeat, grace=grace, on_stale=stale)
-    if spec.echo:
-        storage.on_outage = lambda line: print(line, flush=True)
+    if spec.echo:  # to the command's output, also while a trial's lines go to its log
+        out = sys.stdout
+        storage.on_outage = lambda line: print(line, file=out, flush=True)
     seed = None if spec.seed is None else spec.seed + worker
     study = optuna.create_study(storage=storage, study_name=spec.study, direction="minimize",
                                 sampler=make_sampler(spec.sampler, seed),
@@ -786,8 +788,6 @@ def _worker_process(spec: dict[str, Any], worker: int, threads: int, stop: Any,
     arrives while the interpreter starts is never a traceback. Its outcome goes to
     ``results`` as ``(worker, status, message)``.
     """
-    import sys
-
     status, message = 0, ""
     with stop_signals() as received:
         try:  # the parent blocked them while starting this process: pending ones land here
