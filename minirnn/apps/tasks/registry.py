@@ -197,7 +197,9 @@ def run(config: TaskConfig, *, callbacks: Sequence[Callback] = (),
     RunDivergedError
         Training diverged (report.json and the history are written).
     RunInterrupted
-        Ctrl-C during a toy task's training, after its files were written.
+        Ctrl-C (or SIGTERM, raised as :class:`~minirnn.apps.tasks.Terminated` by the
+        ``minirnn`` command) during training, after the run's files were written with
+        ``"status": "interrupted"`` (a classifier's whole ensemble stops).
     """
     if not isinstance(config, TaskConfig) or config.task not in TASKS:
         raise TypeError(f"config must be the configuration of a task ({task_names()}), got "
