@@ -2,6 +2,7 @@
 file (round trip, refused vocabularies), ``minirnn translate``, one-line CLI errors, resume,
 Ctrl-C, and the shell blocks of docs/seq2seq.md."""
 
+import contextlib
 import json
 import os
 import random
@@ -30,6 +31,7 @@ from minirnn.apps.seq2seq import (
     nearest_neighbour_baseline,
     translate,
 )
+from minirnn.cli import main
 from minirnn.nn.io import ModelFileError, load_metadata, read_file, write_file
 from minirnn.nn.seq2seq import EncoderDecoder, decode_ids, encode_tokens
 
@@ -228,21 +230,21 @@ def _rewrite(path, target, change):
     (lambda h: h["metadata"].__setitem__("tokens", "bytes"), "unknown tokenisation"),
     (lambda h: h.__setitem__("metadata", {}), "not a model of 'minirnn train seq2seq'"),
 ])
-def test_corrupt_or_foreign_vocabularies_are_refused(trained, tmp_path, change, message):
+def test_corrupt_or_foreign_vocabularies_are_refused(trained, tmp_path, capsys, change,
+                                                      message):
     folder, _ = trained
     bad = _rewrite(folder / "run" / "model.npz", tmp_path / "bad.npz", change)
     with pytest.raises(ModelFileError, match=message):
         load_translator(bad)
     (tmp_path / "in.txt").write_text("red blue\n", encoding="utf-8")
-    result = cli(["translate", str(bad), "--input", str(tmp_path / "in.txt")], tmp_path,
-                 check=False)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
+    assert main(["translate", str(bad), "--input", str(tmp_path / "in.txt")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("minirnn: error: ") and message in lines[0]
 
 
 # ------------------------------------------------------------------ errors, resume, Ctrl-C
-def test_cli_errors_are_one_line_with_status_2(tmp_path):
+def test_cli_errors_are_one_line_with_status_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     train, test = reversal_files(tmp_path, 50, 10)
     bad = tmp_path / "bad.tsv"
     bad.write_text("a\tb\nc d e\n", encoding="utf-8")
@@ -251,17 +253,20 @@ def test_cli_errors_are_one_line_with_status_2(tmp_path):
          "--train " + str(tmp_path / "nope.tsv") + ": no such file"),
         (["train", "seq2seq", "--train", str(bad), "--test", test],
          f"{bad}, line 2: expected source<TAB>target, found no tab"),
-        (["train", "seq2seq", "--train", train], "the following arguments are required: --test"),
+        (["train", "seq2seq", "--train", train], "--test (a file of pairs) is required"),
         (["train", "seq2seq", "--train", train, "--test", test, "--attention", "dot"],
          "attention 'dot' needs a unidirectional encoder"),
         (["translate", str(tmp_path), "--input", test], "no model.npz"),
     ]
     for args, message in cases:
-        result = cli(args, tmp_path, check=False)
-        assert result.returncode == 2, (args, result.stderr)
-        lines = result.stderr.strip().splitlines()
-        assert message in lines[-1], (args, result.stderr)
+        with contextlib.suppress(SystemExit):  # argparse's own errors exit 2
+            assert main(args) == 2, args
+        err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert message in lines[-1], (args, err)
         assert not any("Traceback" in line for line in lines)
+    assert not (tmp_path / "minirnn-runs").exists() or not any(
+        (tmp_path / "minirnn-runs").iterdir())
 
 
 def test_resume_continues_the_run(tmp_path):

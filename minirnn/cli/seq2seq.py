@@ -88,8 +88,9 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
         "source<TAB>target[<TAB>ignored] (the Tatoeba/Anki format). Prints the test exact "
         "match and corpus BLEU (sacrebleu, pip install 'minirnn[bleu]') next to the "
         "copy-the-source and nearest-neighbour baselines.")
-    p.add_argument("--train", required=True, help="training pairs")
-    p.add_argument("--test", required=True, help="test pairs")
+    # Not required by argparse, so that --resume RUN_DIR alone works (the task checks them).
+    p.add_argument("--train", default=None, help="training pairs (required)")
+    p.add_argument("--test", default=None, help="test pairs (required)")
     p.add_argument("--valid", default=None,
                    help="validation pairs for early stopping (default: a seeded 10%% of "
                         "--train, at most 1,000 pairs)")
