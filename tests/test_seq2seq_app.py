@@ -166,6 +166,26 @@ def test_exact_match_bleu_and_nearest_neighbour():
 
 
 # ------------------------------------------------------------------ train and translate
+def test_the_solver_trains_the_encoder_decoder_on_pair_arrays(tmp_path):
+    """The app's own loop uses length buckets; Solver.fit takes the same data as one padded
+    tuple (docs/seq2seq.md compares the two)."""
+    from minirnn import Solver
+    from minirnn.apps.seq2seq import PairData
+    from minirnn.nn.losses import CrossEntropy
+    from minirnn.nn.optim import Adam
+
+    train, _ = reversal_files(tmp_path, 128, 1)
+    pairs = read_pairs(train)
+    sv, tv = build_vocabulary(pairs.sources), build_vocabulary(pairs.targets)
+    x, y, mask = PairData.encode(pairs, sv, tv).arrays()
+    assert x[0].shape == (128, 5) and mask.sum() == sum(len(t) + 1 for t in pairs.targets)
+    model = EncoderDecoder(len(sv), len(tv), 8, 16, attention="additive", seed=0)
+    solver = Solver(model, loss=CrossEntropy(), optimizer=Adam(model, lr=0.02), batch_size=32,
+                    epochs=4, seed=0)
+    history = solver.fit(x, y, mask=mask)
+    assert history["loss"][-1] < 0.8 * history["loss"][0]
+
+
 def test_train_seq2seq_learns_to_reverse_and_beats_the_baselines(trained):
     folder, result = trained
     out = result.stdout

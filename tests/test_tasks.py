@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # ------------------------------------------------------------------------ configurations
 def test_every_task_has_a_config_whose_defaults_check() -> None:
-    assert task_names() == ["adding", "binary-addition", "classify", "series", "text"]
+    assert task_names() == ["adding", "binary-addition", "classify", "seq2seq", "series", "text"]
     for name, task in TASKS.items():
         assert task.config_class.task == name and config_class(name) is task.config_class
         defaults = task.config_class.defaults()

@@ -92,6 +92,14 @@ class PairData:
         tgt_in, tgt_out, tgt_lengths = target_arrays([self.tgt_ids[i] for i in index])
         return (src, src_lengths, tgt_in, tgt_lengths), tgt_out
 
+    def arrays(self) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                              np.ndarray, np.ndarray]:
+        """Every pair padded once to the longest: ``(x, tgt_out, mask)`` for
+        ``Solver.fit(x, tgt_out, mask=mask)`` (the Solver batches the tuple; without length
+        buckets, so each batch carries the whole file's padding)."""
+        x, tgt_out = self.batch(np.arange(len(self)))
+        return x, tgt_out, sequence_mask(x[3], tgt_out.shape[1])
+
     def lengths(self) -> tuple[np.ndarray, np.ndarray]:
         """Source lengths and target lengths (``<eos>`` included)."""
         return (np.array([len(s) for s in self.src_ids]),
