@@ -216,3 +216,25 @@ def test_files_written_by_earlier_versions_still_load(name):
     # To rounding: sigmoid's form (nn._math) is measured per process and differs in last bits.
     np.testing.assert_allclose(model.predict(np.array(meta["x"])), np.array(meta["y"]),
                                rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("member", ["__header__.npy", "model/0.weight_ih_l0.npy", ".npy"])
+def test_member_named_npy_holding_text_is_a_model_file_error(tmp_path, member):
+    """A member named ``*.npy`` whose bytes are not numpy's format (np.load would return
+    them as raw bytes) is refused as a ModelFileError naming it, whether it replaces the
+    header, a declared array, or comes as an extra member named just ``.npy`` (issue 29:
+    it was an AttributeError)."""
+    path, bad = tmp_path / "m.npz", tmp_path / "bad.npz"
+    save_model(path, _tiny())
+    with zipfile.ZipFile(path) as z:
+        members = [(info, z.read(info.filename)) for info in z.infolist()]
+    with zipfile.ZipFile(bad, "w") as z:
+        for info, data in members:
+            z.writestr(info, b"plain text, not an array" if info.filename == member else data)
+        if member == ".npy":
+            z.writestr(".npy", b"plain text, not an array")
+    with pytest.raises(ModelFileError, match=rf"archive member '{member}' is not a \.npy "
+                                             r"array \(it starts with b'plain "):
+        load_model(bad)
+    with pytest.raises(ModelFileError, match="is not a .npy array"):
+        read_file(bad, "model")

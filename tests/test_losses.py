@@ -101,3 +101,23 @@ def test_huber_is_linear_far_out_without_overflow_warnings():
         warnings.simplefilter("error")  # the quadratic branch of far points must not overflow
         value = Huber(1.0)(pred, target)
     assert value == pytest.approx((1e200 - 0.5 + 0.5 * 0.09 + 2.5) / 3, rel=1e-15)
+
+
+def test_cross_entropy_mask_has_the_shape_of_target():
+    """One mask entry per target: (4,) for targets (4, 5) is refused (issue 29: it was
+    broadcast over the steps), before anything is cached; (4, 5) and (N,) for (N,) work."""
+    rng = np.random.default_rng(0)
+    pred, target = rng.standard_normal((4, 5, 3)), rng.integers(0, 3, (4, 5))
+    loss = CrossEntropy()
+    with pytest.raises(ValueError, match=r"mask must have the shape of target \(4, 5\) "
+                                         r"\(one entry per target\), got \(4,\)"):
+        loss(pred, target, np.ones(4, bool))
+    assert loss._cache is None
+    with pytest.raises(ValueError, match=r"got \(4, 5, 3\)"):
+        loss(pred, target, np.ones((4, 5, 3), bool))
+    mask = np.ones((4, 5), bool)
+    mask[:, 3:] = False
+    assert loss(pred, target, mask) == pytest.approx(
+        CrossEntropy()(pred[:, :3].reshape(12, 3), target[:, :3].reshape(12)), rel=1e-14)
+    assert CrossEntropy()(pred[:, 0], target[:, 0], np.ones(4)) == pytest.approx(
+        CrossEntropy()(pred[:, 0], target[:, 0]), rel=1e-14)

@@ -39,8 +39,8 @@ def test_recurrent_input_errors(layer_class):
         layer.forward([[[0.0, 0.0, 0.0]]])
     with pytest.raises(ValueError, match="NaN or Inf"):
         layer.forward(np.full((1, 2, 3), np.nan))
-    with pytest.raises(ValueError, match="must not be empty"):
-        layer.forward(np.zeros((0, 2, 3)))
+    with pytest.raises(ValueError, match="must not be empty"):  # no steps (torch refuses too)
+        layer.forward(np.zeros((2, 0, 3)))
     with pytest.raises(TypeError, match="dtype"):
         layer.forward(np.zeros((1, 2, 3), dtype=np.int64))
 
@@ -83,7 +83,8 @@ def test_backward_errors():
         (lambda: LSTM(3, 4, dtype=np.int32), TypeError, "float32 or float64, got int32"),
         (lambda: Dense(3, 0), ValueError, "out_features must be greater than zero"),
         (lambda: Dropout(1.5), ValueError, r"p must be in \[0, 1\)"),
-        (lambda: LSTMCell(3, 0), ValueError, "hidden_size must be greater than zero"),
+        (lambda: LSTM(3, 0), ValueError, "hidden_size must be greater than zero"),
+        (lambda: LSTMCell(3, -1), ValueError, "hidden_size must be an int >= 0"),
         (lambda: Sequential(), ValueError, "at least one layer"),
         (lambda: Sequential(Tanh(), "relu"), TypeError, "argument 1 must be a Layer, got str"),
         (lambda: Sequential(LSTM(2, 3), Dense(3, 1, dtype=np.float32)), TypeError,

@@ -30,10 +30,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from minirnn.nn import init as initializers
-from minirnn.nn._validation import check_array, check_float_dtype, check_positive_int
+from minirnn.nn._validation import check_array, check_float_dtype, check_int, check_positive_int
 from minirnn.nn.parameter import Parameter, ParameterOwner
 
-__all__ = ["Cell", "State", "check_state"]
+__all__ = ["Cell", "State", "check_input", "check_state"]
 
 #: A recurrent state: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM; each (N, H).
 State = tuple[np.ndarray, ...]
@@ -93,11 +93,39 @@ def check_state(state: Any, names: tuple[str, ...], shapes: Sequence[tuple[int, 
                  if isinstance(state, (tuple, list)) else type(state).__name__)
         raise ValueError(f"{what} must be a tuple of {len(names)} arrays {names}, got {given}")
     for name, expected, s in zip(names, shapes, state, strict=True):
+        if isinstance(s, np.ndarray) and s.shape == tuple(expected) and s.size == 0:
+            # An empty batch (N = 0) or hidden size 0: nothing to check but the dtype.
+            _check_empty_dtype(s, f"{what} {name!r}", dtype)
+            continue
         check_array(s, f"{what} {name!r}", ndim=len(expected), dtype=dtype)
         if s.shape != tuple(expected):
             shown = f"{layout} = {tuple(expected)}" if layout else str(tuple(expected))
             raise ValueError(f"{what} {name!r}: expected shape {shown}, got {s.shape}")
     return tuple(state)
+
+
+def _check_empty_dtype(x: np.ndarray, name: str, dtype: np.dtype | None) -> None:
+    """The dtype check of :func:`~minirnn.nn._validation.check_array` for an empty array
+    of an accepted shape (its message, on a one-element stand-in of ``x``'s dtype)."""
+    check_array(np.zeros((1,) * x.ndim, x.dtype), name, ndim=x.ndim, dtype=dtype)
+
+
+def check_input(x: Any, name: str, *, ndim: int | tuple[int, ...], dtype: np.dtype | None,
+                last_dim: int, batch_axis: int | None) -> np.ndarray:
+    """The one input check of a cell's or recurrent layer's forward: ``x`` unchanged.
+
+    As :func:`~minirnn.nn._validation.check_array`, except that an empty batch passes, as
+    in PyTorch: an array whose only zero-sized axis is ``batch_axis`` (None: the input has
+    no batch axis, so it must not be empty) and whose last axis has ``last_dim`` features.
+    An empty time axis or feature axis is still refused.
+    """
+    if (isinstance(x, np.ndarray) and batch_axis is not None and x.size == 0
+            and x.ndim in ((ndim,) if isinstance(ndim, int) else ndim)
+            and x.shape[-1] == last_dim and x.shape[batch_axis] == 0
+            and all(d > 0 for k, d in enumerate(x.shape) if k != batch_axis % x.ndim)):
+        _check_empty_dtype(x, name, dtype)
+        return x
+    return check_array(x, name, ndim=ndim, dtype=dtype, last_dim=last_dim)
 
 
 class Cell(ParameterOwner, ABC):
@@ -108,7 +136,8 @@ class Cell(ParameterOwner, ABC):
     input_size : int
         D, features of ``x_t``.
     hidden_size : int
-        H, features of every state entry.
+        H, features of every state entry; 0 only where :attr:`allows_zero_hidden` says so
+        (the built-in cells, as in PyTorch).
     bias : bool
         Whether ``bias_ih`` and ``bias_hh`` exist (PyTorch's ``bias``).
     input_bias : bool
@@ -143,6 +172,11 @@ class Cell(ParameterOwner, ABC):
     #: :meth:`fused_kernel_unsupported` narrows it per instance. The layer's ``kernel``
     #: argument chooses between the two (:mod:`minirnn.nn.kernels.select`).
     fused_kernel: ClassVar[str | None] = None
+    #: Whether ``hidden_size=0`` is accepted (an empty cell: its states have 0 features,
+    #: as PyTorch's ``RNNCell``, ``GRUCell`` and ``LSTMCell`` allow). True for those three;
+    #: reset to False, like :attr:`fused_kernel`, for a subclass that overrides a method of
+    #: :data:`STEP_MATH` without setting it itself (its math may divide by H).
+    allows_zero_hidden: ClassVar[bool] = False
     #: The recurrent weights; :meth:`create_recurrent_parameters` decides their shape.
     weight_hh: Parameter
     _prepared: Any = _OUTSIDE
@@ -150,8 +184,11 @@ class Cell(ParameterOwner, ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "fused_kernel" not in cls.__dict__ and any(m in cls.__dict__ for m in STEP_MATH):
+        overrides = any(m in cls.__dict__ for m in STEP_MATH)
+        if "fused_kernel" not in cls.__dict__ and overrides:
             cls.fused_kernel = None
+        if "allows_zero_hidden" not in cls.__dict__ and overrides:
+            cls.allows_zero_hidden = False
 
     def __init__(
         self,
@@ -167,7 +204,9 @@ class Cell(ParameterOwner, ABC):
         bias_init: initializers.Initializer = "uniform",
     ) -> None:
         self.input_size = check_positive_int(input_size, "input_size")
-        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.hidden_size = (check_int(hidden_size, "hidden_size", minimum=0)
+                            if self.allows_zero_hidden
+                            else check_positive_int(hidden_size, "hidden_size"))
         if not isinstance(bias, (bool, np.bool_)):
             raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
         self.bias = bool(bias)
@@ -325,6 +364,8 @@ class Cell(ParameterOwner, ABC):
         schemes = {"weight_ih": self.kernel_init, "weight_hh": self.recurrent_init,
                    "bias_ih": self.bias_init, "bias_hh": self.bias_init}
         for name, param in self._parameters.items():
+            if param.data.size == 0:  # hidden_size=0: nothing to fill
+                continue
             initializers.initialize(param.data, schemes.get(name, "uniform"), rng,
                                     hidden_size=self.hidden_size,
                                     num_chunks=self.num_chunks if name in schemes else 1,
@@ -436,43 +477,71 @@ class Cell(ParameterOwner, ABC):
         """Zeros for every state entry, each of shape (N, state_sizes[k])."""
         return tuple(np.zeros((batch_size, size), self.dtype) for size in self.state_sizes)
 
-    def _check_state(self, state: Any, batch_size: int) -> State:
+    def _check_state(self, state: Any, batch_size: int | None, what: str = "state") -> State:
+        """``state`` checked as (N, size) entries, or (size,) ones for unbatched input
+        (``batch_size`` None)."""
+        if batch_size is None:
+            return check_state(state, self.state_names, [(size,) for size in self.state_sizes],
+                               self.dtype, f"{type(self).__name__} {what} (unbatched: x is (D,))",
+                               "(size,)")
         return check_state(state, self.state_names,
                            [(batch_size, size) for size in self.state_sizes], self.dtype,
-                           f"{type(self).__name__} state")
+                           f"{type(self).__name__} {what}")
 
     def forward(self, x: np.ndarray, state: State | np.ndarray | None = None) -> State:
-        """One step on x (N, D) from ``state`` (zeros if None); returns the new state."""
-        check_array(x, "x", ndim=2, dtype=self.dtype, last_dim=self.input_size)
+        """One step on x from ``state`` (zeros if None); returns the new state.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, D), or (D,) for one unbatched sample
+            N may be 0 (an empty batch), as in PyTorch.
+        state : ndarray or tuple of ndarray, optional
+            Each entry (N, size), or (size,) with unbatched x (PyTorch's cells).
+
+        Returns
+        -------
+        tuple of ndarray
+            The new state, each entry (N, size), or (size,) for unbatched x.
+        """
+        check_input(x, "x", ndim=(1, 2), dtype=self.dtype, last_dim=self.input_size,
+                    batch_axis=0 if getattr(x, "ndim", 0) == 2 else None)
+        unbatched = x.ndim == 1
+        if unbatched:  # PyTorch's unbatched form: one sample, no N axis anywhere
+            if state is not None:
+                state = tuple(s[None] for s in self._check_state(state, None))
+            x = x[None]
         n = x.shape[0]
         state = self.initial_state(n) if state is None else self._check_state(state, n)
         with np.errstate(over="ignore"), self.sequence() as prepared:
             # (exp-form gates overflow to their exact limits: no warning wanted)
             new_state, cache = self.step(self.project_input(x), self.project_hidden(state[0]),
                                          state)
-        self._cache = (x, state[0], cache, prepared)
-        return new_state
+        self._cache = (x, state[0], cache, prepared, unbatched)
+        return tuple(s[0] for s in new_state) if unbatched else new_state
 
     def backward(self, dstate: State | np.ndarray) -> tuple[np.ndarray, State]:
         """Backward of the last :meth:`forward`.
 
         Parameters
         ----------
-        dstate : tuple of ndarray, each (N, H)
+        dstate : tuple of ndarray, each (N, H) ((H,) after an unbatched forward)
             dL/d(new_state) (an array alone is taken as dL/dh).
 
         Returns
         -------
-        dx : ndarray, shape (N, D)
-        dstate_prev : tuple of ndarray, each (N, H)
+        dx : ndarray, shape (N, D) ((D,) after an unbatched forward)
+        dstate_prev : tuple of ndarray, each (N, H) ((H,) after an unbatched forward)
         """
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        x, h_prev, cache, prepared = self._cache
+        x, h_prev, cache, prepared, unbatched = self._cache
+        lead = () if unbatched else (x.shape[0],)
         if isinstance(dstate, np.ndarray):
-            dstate = (dstate, *(np.zeros((x.shape[0], k), self.dtype)
-                                 for k in self.state_sizes[1:]))
-        dstate = self._check_state(dstate, x.shape[0])
+            dstate = (dstate, *(np.zeros((*lead, k), self.dtype)
+                                for k in self.state_sizes[1:]))
+        if unbatched:
+            dstate = tuple(d[None] for d in self._check_state(dstate, None, "dstate"))
+        dstate = self._check_state(dstate, x.shape[0], "dstate")
         with self.sequence(prepared, backward=True):
             dxp, dhp, partial = self.step_backward(tuple(d.copy() for d in dstate), cache)
             self.project_hidden_backward(dhp, h_prev)
@@ -482,6 +551,8 @@ class Cell(ParameterOwner, ABC):
             dh_prev += partial[0]
         rest = tuple(np.zeros((x.shape[0], k), self.dtype) if d is None else d
                      for k, d in zip(self.state_sizes[1:], partial[1:], strict=True))
+        if unbatched:
+            return dx[0], (dh_prev[0], *(r[0] for r in rest))
         return dx, (dh_prev, *rest)
 
     def __repr__(self) -> str:

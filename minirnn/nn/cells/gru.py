@@ -52,6 +52,7 @@ class GRUCell(Cell):
 
     num_chunks = 3
     fused_kernel = "gru"
+    allows_zero_hidden = True  # as PyTorch's cell: states of 0 features
     gate_names = ("r", "z", "n")
     state_names = ("h",)
 

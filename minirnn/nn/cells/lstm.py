@@ -54,6 +54,7 @@ class LSTMCell(Cell):
     gate_names = ("i", "f", "g", "o")
     state_names = ("h", "c")
     fused_kernel = "lstm"
+    allows_zero_hidden = True  # as PyTorch's cell: states of 0 features
 
     def __init__(
         self,

@@ -32,6 +32,7 @@ class RNNCell(Cell):
 
     num_chunks = 1
     fused_kernel = "rnn"
+    allows_zero_hidden = True  # as PyTorch's cell: states of 0 features
     gate_names = ("h",)
     state_names = ("h",)
 

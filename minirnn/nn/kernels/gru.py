@@ -43,6 +43,9 @@ def forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     T, N, _ = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
+    if N == 0:  # an empty batch (as PyTorch runs it): nothing to compute, no step loop
+        return (np.empty((T, 0, H), dt) if out is None else out,
+                tuple(s.copy() for s in state0), (() if keep else None))
     exp_form = exp_faster(dt)
     scale = np.ones(3 * H, dt)
     scale[: 2 * H] = -1.0 if exp_form else 0.5  # the sigmoid's forms, in the loop
@@ -145,6 +148,8 @@ def backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.n
     chunk's E is copied gate-major (4H, K, N) once (whole rows) for its parameter products
     (:func:`_chunk_param_grads`). Writes dx; returns dL/d(state0).
     """
+    if x_tm.shape[1] == 0:  # an empty batch: no gradient to add, dx (T, 0, D) is empty
+        return tuple(np.zeros((0, k), x_tm.dtype) for k in cell.state_sizes)
     A, HN = saved
     T, N, _ = x_tm.shape
     H = cell.hidden_size

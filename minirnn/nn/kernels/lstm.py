@@ -85,6 +85,9 @@ def forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     T, N, D = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
+    if N == 0:  # an empty batch (as PyTorch runs it): nothing to compute, no step loop
+        return (np.empty((T, 0, H), dt) if out is None else out,
+                tuple(s.copy() for s in state0), (() if keep else None))
     exp_form = exp_faster(dt)
     W = _weights(cell, dt, H, exp_form)
     chunks = chunk_steps(T, N, reverse)
@@ -182,6 +185,8 @@ def backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.n
     the gate gradients of only one chunk exist at a time (peak memory). Writes dx
     (T, N, D) into ``dx``; returns dL/d(state0).
     """
+    if x_tm.shape[1] == 0:  # an empty batch: no gradient to add, dx (T, 0, D) is empty
+        return tuple(np.zeros((0, k), x_tm.dtype) for k in cell.state_sizes)
     A, C = saved
     T, N, _ = x_tm.shape
     H = cell.hidden_size

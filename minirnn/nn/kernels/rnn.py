@@ -39,6 +39,9 @@ def forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     T, N, _ = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype
+    if N == 0:  # an empty batch (as PyTorch runs it): nothing to compute, no step loop
+        return (np.empty((T, 0, H), dt) if out is None else out,
+                tuple(s.copy() for s in state0), (() if keep else None))
     w_hh_t = np.ascontiguousarray(cell.weight_hh.data.T)  # (H, H)
     chunks = chunk_steps(T, N, reverse)
     xp_buf = ws.take("XP", (max(len(c) for c in chunks), N, H), dt)
@@ -76,6 +79,8 @@ def backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.n
     """BPTT of :func:`forward`, a chunk of steps at a time (latest chunk first):
     dz_t = dh_t act'(h_t), dh_{t-1} = dz_t W_hh; the chunk's parameter gradients and dx
     are products over its K x N rows. Writes dx into ``dx``; returns dL/d(state0)."""
+    if x_tm.shape[1] == 0:  # an empty batch: no gradient to add, dx (T, 0, D) is empty
+        return tuple(np.zeros((0, k), x_tm.dtype) for k in cell.state_sizes)
     T, N, _ = x_tm.shape
     H = cell.hidden_size
     dt = x_tm.dtype

@@ -128,7 +128,8 @@ def release(cache: Cache | None) -> None:
 def _project_all(cell: Cell, x_tm: np.ndarray) -> np.ndarray:
     """The input projection of every step in one GEMM: (T, N, D) -> (T, N, G*H)."""
     T, N, D = x_tm.shape
-    return cell.project_input(x_tm.reshape(T * N, D)).reshape(T, N, -1)
+    xp = cell.project_input(x_tm.reshape(T * N, D))
+    return xp.reshape(T, N, xp.shape[1])  # (no -1: N may be 0, an empty batch)
 
 
 def split_at_first_step(
@@ -162,16 +163,19 @@ def _finish(
     """
     T, N, D = x_tm.shape
     R = dHP.shape[2]
+    # Shapes spelled out (no -1), so that an empty batch (N = 0) reshapes too.
     if h_in is not None:
-        cell.project_hidden_backward(dHP.reshape(T * N, R), h_in.reshape(T * N, -1))
+        cell.project_hidden_backward(dHP.reshape(T * N, R),
+                                     h_in.reshape(T * N, h_in.shape[2]))
     else:
         mid, prev, first = split_at_first_step(dHP, ys, reverse)
         if rec_mask is not None:
             prev = prev * rec_mask
             h0 = h0 * rec_mask
-        cell.project_hidden_backward(mid.reshape(-1, R), prev.reshape(-1, ys.shape[2]))
+        cell.project_hidden_backward(mid.reshape((T - 1) * N, R),
+                                     prev.reshape((T - 1) * N, ys.shape[2]))
         cell.project_hidden_backward(first, h0)
-    dx = cell.project_input_backward(dXP.reshape(T * N, -1), x_tm.reshape(T * N, D))
+    dx = cell.project_input_backward(dXP.reshape(T * N, dXP.shape[2]), x_tm.reshape(T * N, D))
     return dx.reshape(T, N, D)
 
 

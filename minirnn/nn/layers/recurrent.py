@@ -20,7 +20,7 @@ from minirnn.nn._validation import (
     check_positive_int,
     check_probability,
 )
-from minirnn.nn.cells.base import Cell, State, check_state
+from minirnn.nn.cells.base import Cell, State, check_input, check_state
 from minirnn.nn.cells.gru import GRUCell
 from minirnn.nn.cells.lstm import LSTMCell
 from minirnn.nn.cells.rnn import RNNCell
@@ -268,6 +268,11 @@ class Recurrent(Layer):
 
     def _check_lengths(self, lengths: Any, batch: int, steps: int) -> np.ndarray | None:
         """Validate per-sequence lengths; returns the (T, N, 1) step mask or None if all full."""
+        if batch == 0:  # an empty batch: no lengths to check beyond their type and shape
+            given = np.asarray(lengths)
+            if given.shape == (0,) and given.dtype != np.bool_ \
+                    and np.issubdtype(given.dtype, np.integer):
+                return None
         arr = check_lengths(lengths, batch, steps)
         if np.all(arr == steps):
             return None
@@ -309,7 +314,10 @@ class Recurrent(Layer):
             The last layer's hidden state at every step (0 at padding). The
             final states of every layer are in :attr:`final_state`.
         """
-        check_array(x, "input", ndim=(2, 3), dtype=self.dtype, last_dim=self.input_size)
+        # An empty batch (N = 0) runs, as in PyTorch: (N, T, dirs * H) outputs with N = 0.
+        check_input(x, "input", ndim=(2, 3), dtype=self.dtype, last_dim=self.input_size,
+                    batch_axis=(0 if self.batch_first else 1) if getattr(x, "ndim", 0) == 3
+                    else None)
         unbatched = x.ndim == 2
         if unbatched:
             # PyTorch's unbatched form: x (T, D), states (L * dirs, size) without the N axis.
@@ -448,7 +456,11 @@ class Recurrent(Layer):
         caches, masks, batch, steps, learned, unbatched = self._cache
         out_shape = (steps, batch, self.output_size)
         if dy is not None:
-            check_array(dy, "dy", ndim=2 if unbatched else 3, dtype=self.dtype)
+            if batch == 0:  # an empty batch's dy is empty too
+                check_input(dy, "dy", ndim=3, dtype=self.dtype, last_dim=self.output_size,
+                            batch_axis=0 if self.batch_first else 1)
+            else:
+                check_array(dy, "dy", ndim=2 if unbatched else 3, dtype=self.dtype)
             given = (dy[:, None] if unbatched
                      else dy.transpose(1, 0, 2) if self.batch_first else dy)
             if given.shape != out_shape:

@@ -67,8 +67,10 @@ class CrossEntropy(Loss):
         Unnormalized scores (logits).
     (forward) target : ndarray of int, shape (N,) or (N, T)
         Class indices in [0, C).
-    (forward) mask : ndarray of bool or 0/1, leading shape of ``target``, optional
-        Positions to include (padding excluded); the mean is over kept positions.
+    (forward) mask : ndarray of bool or 0/1, shape of ``target``, optional
+        Positions to include (padding excluded); the mean is over kept positions. One
+        entry per target, exactly: a mask of shape (N,) for targets (N, T) is refused
+        (PyTorch has no such broadcast; per-sequence weights go in ``sample_weight``).
     (forward) sample_weight : ndarray, shape (N,), optional
         Per-sample weights (e.g. class weights ``w[target]``): a weighted mean.
 
@@ -99,6 +101,10 @@ class CrossEntropy(Loss):
                 raise TypeError(f"target must hold integer class indices, got dtype "
                                 f"{target.dtype}")
             target = target.astype(np.int64)
+        if mask is not None and np.shape(mask) != target.shape:
+            raise ValueError(f"mask must have the shape of target {target.shape} (one entry "
+                             f"per target), got {np.shape(mask)}; per-sample weights go in "
+                             "sample_weight")
         classes = pred.shape[-1]
         if target.size and (target.min() < 0 or target.max() >= classes):
             raise ValueError(f"target class indices must be in [0, {classes}), got "
