@@ -489,7 +489,8 @@ class Cell(ParameterOwner, ABC):
                            f"{type(self).__name__} {what}")
 
     def forward(self, x: np.ndarray, state: State | np.ndarray | None = None) -> State:
-        """One step on x from ``state`` (zeros if None); returns the new state.
+        """One step on x (N, D), or on one unbatched sample x (D,), from ``state`` (zeros
+        if None); returns the new state.
 
         Parameters
         ----------
