@@ -715,6 +715,7 @@ def run_worker(spec: SweepSpec, worker: int = 0, stop: Any = None) -> list[int]:
     StorageUnavailable
         The database stopped answering.
     """
+    _STOPPING.clear()  # an earlier sweep of this process may have been interrupted
     study, storage = _open_sweep(spec, worker)
     state = _Worker(spec, worker, study, storage)
     deadline = None if spec.timeout is None else time.monotonic() + spec.timeout
