@@ -269,30 +269,36 @@ def test_a_worker_in_another_pid_namespace_keeps_its_live_trial(tmp_path, postgr
 
 
 def test_the_database_stopped_mid_trial_then_a_rerun_completes(tmp_path, postgres):
-    """The server stopped mid-trial (``pg_ctl stop -m fast``): the worker retries, gives up
-    after the grace period with one line naming the storage (password masked), exit 1, no
-    traceback. Once the server is back the same command fails the stranded trial (no
-    heartbeat), runs its parameters again and completes the study."""
-    args = [*TIMED, "--trials", "1", "--storage", postgres.url, "--study", "outage"]
+    """The server stopped mid-trial (``pg_ctl stop -m fast``). Back within the grace period:
+    the worker's retries reach it and the trial goes on. Gone for longer: the worker gives
+    up with one line naming the storage (password masked), exit 1, no traceback. Once the
+    server is back the same command fails the stranded trial (no heartbeat), runs its
+    parameters again and completes the study."""
+    args = [*TIMED, "--grace-period", "6", "--trials", "2", "--storage", postgres.url,
+            "--study", "outage"]
     first = _start(_sweep_cmd(*args, "--output", str(tmp_path / "a")))
     _wait_for_epoch(tmp_path / "a", procs=[first])
-    postgres.stop("fast")
+    postgres.stop("fast")  # a short outage: the server is back within the grace period
+    postgres.start()
+    _wait_for_epoch(tmp_path / "a", count=2, procs=[first])
+    postgres.stop("fast")  # a long one: the worker gives up
     code, out, err = _finish(first)
     assert code == 1, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in out + err
     assert lines[0].startswith("minirnn: error: storage postgresql://minirnn:***@127.0.0.1")
     assert "stopped answering" in lines[0] and "run the same command again" in lines[0]
-    assert "is not answering" in out and "retrying for up to 3 s" in out, (out, err)
+    assert "is not answering" in out and "retrying for up to 6 s" in out, (out, err)
+    assert re.search(r"^trial 0 \[worker 0\]: val_loss", out, re.M)  # survived the first
     postgres.start()
-    (stranded,) = _trials(postgres.url, "outage")
-    assert stranded.state.name == "RUNNING"
+    survived, stranded = _trials(postgres.url, "outage")
+    assert survived.state.name == "COMPLETE" and stranded.state.name == "RUNNING"
     code, out2, err2 = _finish(_start(_sweep_cmd(*args, "--output", str(tmp_path / "b"))))
     assert code == 0, err2
     assert "Traceback" not in out2 + err2
     trials = _trials(postgres.url, "outage")
-    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
-    assert trials[1].params == stranded.params
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert trials[2].params == stranded.params
     _no_password_anywhere(postgres.password, [out, err, out2, err2], [tmp_path])
 
 
