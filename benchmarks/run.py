@@ -50,6 +50,10 @@ LOAD_VARIANTS = (
     ("torch, OMP_NUM_THREADS=1", "torch", {"OMP_NUM_THREADS": "1"}),
 )
 BUSY_LOOP = "while True:\n    pass\n"
+#: Unset together for every worker of both frameworks (issue 31): set on some processors
+#: because older OpenBLAS builds failed there, they slow a current numpy (Haswell kernels on
+#: an AVX-512 CPU). Benchmarks only: never in the tests, CI or the library.
+UNSET_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def cpu_model() -> str:
@@ -102,6 +106,8 @@ def run_worker(framework: str, task: dict[str, Any], env_extra: dict[str, str] |
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    for name in UNSET_ENV:
+        env.pop(name, None)
     env.update(env_extra or {})
     busy0, own0, wall0 = busy_cpu_seconds(), own_cpu_seconds(), time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", f"benchmarks.worker_{framework}"],
@@ -226,8 +232,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="rounds of the thread-policy-under-load test (default 3, 1 quick; "
                              "0 skips it)")
     parser.add_argument("--no-load-test", action="store_true", help="same as --load-rounds 0")
+    parser.add_argument("--kernel", choices=("auto", "fused", "compiled"), default="auto",
+                        help="minirnn layers' kernel= (compiled: the numba kernels of the fast "
+                             "extra); not auto: its own results-<kernel>.json")
     args = parser.parse_args(argv)
     stem = "results-1thread" if args.single_thread else "results"
+    if args.kernel != "auto":
+        stem += f"-{args.kernel}"
     results = args.results or RESULTS / (f"{stem}-quick.json" if args.quick else f"{stem}.json")
 
     def log(msg: str) -> None:
@@ -253,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             "mode": "quick" if args.quick else "full", "rounds": rounds, "task": task,
             "revision": git_revision(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
             "platform": platform.platform(), "loadavg_start": loadavg(),
+            "kernel": args.kernel, "unset_env": list(UNSET_ENV),
         }}
         start = time.perf_counter()
         env = {"torch": {"OMP_NUM_THREADS": str(args.torch_threads)}} if args.torch_threads else {}
@@ -260,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
             env = {"minirnn": {"OPENBLAS_NUM_THREADS": "1", "MINIRNN_BLAS_THREADS": "1"},
                    "torch": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
             raw["meta"]["clock"] = "cpu"
+        if args.kernel != "auto":
+            env.setdefault("minirnn", {})["MINIRNN_BENCH_KERNEL"] = args.kernel
         raw["meta"]["worker_env"] = env
         raw["workers"], raw["parity"] = measure_cases(cases, rounds, task, log, env)
         load_rounds = 0 if args.no_load_test else (

@@ -7,6 +7,7 @@ policy unless the environment overrides it. See ``benchmarks/_worker.py`` for th
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 import tracemalloc
 from collections.abc import Callable
@@ -26,6 +27,8 @@ LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 #: minirnn's counterpart of ``torch.no_grad()`` (inference that keeps no caches); older
 #: minirnn versions without it run inference as a plain forward.
 NO_GRAD: Any = getattr(minirnn, "no_grad", contextlib.nullcontext)
+#: The layers' ``kernel=`` (``benchmarks.run --kernel``): "auto" unless set.
+KERNEL = os.environ.get("MINIRNN_BENCH_KERNEL", "auto")
 
 
 def apply_thread_policy(layer: Any, batch: int) -> None:
@@ -45,7 +48,9 @@ class MinirnnRunner:
     """A minirnn layer with the shared input and last-step MSE target."""
 
     def __init__(self, case: Case) -> None:
-        self.layer = LAYERS[case.cell](case.D, case.H, dtype=np.dtype(case.dtype), seed=0)
+        extra = {} if KERNEL == "auto" else {"kernel": KERNEL}
+        self.layer = LAYERS[case.cell](case.D, case.H, dtype=np.dtype(case.dtype), seed=0,
+                                       **extra)
         apply_thread_policy(self.layer, case.N)
         self.x, self.target = _worker.make_inputs(case)
         # Preallocated like torch's: only the last step of dy is ever non-zero.
@@ -72,6 +77,15 @@ class MinirnnRunner:
         np.savez(path, y=y, dx=dx, **grads)
 
 
+def _compiled_line() -> str | None:
+    """minirnn's report of its compiled kernels (None for versions without them)."""
+    try:
+        from minirnn.nn.kernels.select import compiled_available
+    except ImportError:
+        return None
+    return compiled_available()[1]
+
+
 class MinirnnBackend:
     """minirnn's side of the benchmark."""
 
@@ -96,7 +110,8 @@ class MinirnnBackend:
         return {"python": platform.python_version(), "numpy": np.__version__,
                 "scipy": scipy.__version__, "minirnn": getattr(minirnn, "__version__", None),
                 "threadpools": _worker.threadpools(), "thread_env": _worker.thread_env(),
-                "minirnn_thread_policy": policy}
+                "minirnn_thread_policy": policy, "kernel": KERNEL,
+                "compiled": _compiled_line()}
 
     def tinyrun_step(self) -> Callable[[], object]:
         runner = MinirnnRunner(Case("lstm", "float32", 50, 32, 2, 64))

@@ -27,7 +27,8 @@ from minirnn.nn.kernels import gru, lstm, rnn, split
 from minirnn.nn.kernels.chunks import cell_grads
 from minirnn.nn.kernels.pool import Lease, workspace
 
-__all__ = ["KERNELS", "KernelCache", "backward", "forward", "release"]
+__all__ = ["COMPILED_PREFIX", "KERNELS", "KernelCache", "backward", "forward", "lookup",
+           "release"]
 
 #: The fused kernels by the name a cell gives in :attr:`~minirnn.Cell.fused_kernel`.
 KERNELS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
@@ -35,6 +36,22 @@ KERNELS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "gru": (gru.forward, gru.backward),
     "rnn": (rnn.forward, rnn.backward),
 }
+
+#: Registry names ``"compiled:<name>"`` run the compiled (numba) kernel of ``<name>``
+#: (:mod:`minirnn.nn.kernels.compiled`, imported only when one is asked for).
+COMPILED_PREFIX = "compiled:"
+
+
+def lookup(name: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """(forward, backward) of the kernel registered as ``name`` (a :data:`KERNELS` key,
+    or :data:`COMPILED_PREFIX` + a key of the compiled kernels)."""
+    found = KERNELS.get(name)
+    if found is not None:
+        return found
+    from minirnn.nn.kernels.compiled import COMPILED_KERNELS
+
+    return COMPILED_KERNELS[name[len(COMPILED_PREFIX):]]
+
 
 #: What a kernel's forward keeps: (name, x_tm, state0, reverse, rec_mask, ys, saved,
 #: parts, leases); ``saved`` is a list with one entry per batch slice when ``parts`` is set.
@@ -51,7 +68,7 @@ def forward(name: str, cell: Cell, x_tm: np.ndarray, state0: State, reverse: boo
     """Kernel ``name`` over x_tm (T, N, D): outputs (T, N, H), final state, and the cache
     (None without ``keep``). A large enough call runs as batch slices on several threads
     (:func:`minirnn.nn.kernels.split.batch_slices`)."""
-    kernel_forward, _ = KERNELS[name]
+    kernel_forward, _ = lookup(name)
     T, N, _ = x_tm.shape
     H = cell.hidden_size
     parts = split.batch_slices(N, N * H * cell.num_chunks * H)
@@ -89,7 +106,7 @@ def backward(cell: Cell, dys: np.ndarray | None, dfinal: State | None, cache: Ke
              hidden_grads: np.ndarray | None, dx_batch_first: bool) -> tuple[np.ndarray, State]:
     """BPTT of :func:`forward` from its cache (read only): dx (T, N, D), dL/d(state0)."""
     name, x_tm, state0, reverse, rec_mask, ys, saved, parts, _ = cache
-    _, kernel_backward = KERNELS[name]
+    _, kernel_backward = lookup(name)
     T, N, D = x_tm.shape
     dx = (np.empty((N, T, D), x_tm.dtype).transpose(1, 0, 2) if dx_batch_first
           else np.empty((T, N, D), x_tm.dtype))

@@ -1,14 +1,19 @@
 """Which recurrence runs: the public switch between the fused kernels and the reference
 loop.
 
-A recurrent layer takes ``kernel="auto" | "fused" | "reference"`` (as Keras's
-``use_cudnn``):
+A recurrent layer takes ``kernel="auto" | "fused" | "reference" | "compiled"`` (as
+Keras's ``use_cudnn``):
 
 - ``"reference"`` runs the cell's own readable step code (``minirnn/nn/cells/lstm.py``,
   ...) through the generic per-step loop (``minirnn/nn/layers/bptt.py``), always;
 - ``"fused"`` runs the cell's fused kernel (``minirnn/nn/kernels/lstm.py``, ``gru.py``,
   ``rnn.py``) and raises :class:`ValueError` saying why when none applies;
-- ``"auto"`` (default) runs the kernel where one applies, else the reference loop.
+- ``"auto"`` (default) runs the kernel where one applies, else the reference loop;
+- ``"compiled"`` runs the fused kernel with its step loops compiled by numba
+  (:mod:`~minirnn.nn.kernels.compiled`, the ``fast`` extra) where a compiled kernel
+  exists for the cell (the LSTM), else the numpy fused kernel, else the reference loop;
+  without numba it runs as ``"auto"`` (:func:`compiled_available` says why). ``"auto"``
+  never picks the compiled kernels: they are opted into (docs/recurrent-layers.md).
 
 :func:`use_kernel` overrides ``"auto"`` inside a ``with`` block. The override lives in a
 :class:`contextvars.ContextVar`: it applies to the thread (or asyncio task) that entered
@@ -23,13 +28,13 @@ from contextvars import ContextVar
 from typing import Any
 
 from minirnn.nn.cells.base import STEP_MATH, Cell
-from minirnn.nn.kernels.run import KERNELS
+from minirnn.nn.kernels.run import COMPILED_PREFIX, KERNELS
 
-__all__ = ["MODES", "check_mode", "choose", "kernel_name", "resolve", "unavailable",
-           "use_kernel"]
+__all__ = ["MODES", "check_mode", "choose", "compiled_available", "kernel_name", "resolve",
+           "unavailable", "use_kernel"]
 
 #: The values of a recurrent layer's ``kernel`` argument.
-MODES = ("auto", "fused", "reference")
+MODES = ("auto", "fused", "reference", "compiled")
 
 _OVERRIDE: ContextVar[str | None] = ContextVar("minirnn_kernel_override", default=None)
 
@@ -37,7 +42,8 @@ _OVERRIDE: ContextVar[str | None] = ContextVar("minirnn_kernel_override", defaul
 def check_mode(mode: Any, what: str = "kernel") -> str:
     """``mode`` if it is one of :data:`MODES`, else a ValueError naming what was given."""
     if not isinstance(mode, str) or mode not in MODES:
-        raise ValueError(f"{what} must be one of 'auto', 'fused', 'reference', got {mode!r}")
+        raise ValueError(f"{what} must be one of 'auto', 'fused', 'reference', got {mode!r} "
+                         "(or 'compiled': the numba kernels of the fast extra)")
     return mode
 
 
@@ -66,6 +72,26 @@ def resolve(mode: str) -> str:
     if mode == "auto":
         return _OVERRIDE.get() or "auto"
     return mode
+
+
+def compiled_available() -> tuple[bool, str]:
+    """Whether ``kernel="compiled"`` runs compiled kernels here, and a line saying which
+    or why not (for ``--version``-style reports). Imports numba on the first call."""
+    from minirnn.nn.kernels import compiled
+
+    return compiled.compiled_available(), compiled.version_line()
+
+
+def _compiled_name(cell: Cell, name: str) -> str:
+    """The registry name ``kernel="compiled"`` runs ``cell`` with: the compiled kernel
+    (``"compiled:<name>"``) where numba is importable and one exists for this kernel and
+    dtype, else the numpy kernel ``name``."""
+    from minirnn.nn.kernels import compiled
+
+    if (compiled.compiled_available() and name in compiled.COMPILED_KERNELS
+            and cell.weight_hh.data.dtype in compiled.COMPILED_DTYPES):
+        return COMPILED_PREFIX + name
+    return name
 
 
 def unavailable(cell: Cell) -> str | None:
@@ -116,7 +142,8 @@ def choose(cell: Cell, mode: str, *, lengths: bool = False,
     if why is None and record:
         why = "record_states keeps every step's state, which only the reference loop does"
     if why is None:
-        return type(cell).fused_kernel
+        name = type(cell).fused_kernel
+        return _compiled_name(cell, name) if mode == "compiled" and name else name
     if mode == "fused":
         raise ValueError(f"kernel='fused' but no fused kernel applies: {why}; use "
                          "kernel='auto' or 'reference'")

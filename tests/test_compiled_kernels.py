@@ -1,0 +1,127 @@
+"""The compiled (numba) kernels against the numpy fused kernels, and the ``"compiled"``
+switch with and without numba (issue 31). No timing here: benchmarks/ measures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+import minirnn
+from minirnn.layers import GRU, LSTM, RNN
+from minirnn.nn.kernels import chunks, compiled, lstm, select
+from minirnn.nn.kernels.pool import workspace
+
+TOL = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+def _close(a: np.ndarray, b: np.ndarray, dt: type) -> None:
+    np.testing.assert_allclose(a, b, rtol=TOL[dt], atol=TOL[dt])
+
+
+def _run(kernel_pair: tuple, cell: object, x: np.ndarray, s0: tuple, reverse: bool,
+         mask: np.ndarray | None, dys: np.ndarray, dfinal: tuple, part: int) -> list:
+    """Forward (training) and backward of one kernel: outputs, final state, every gradient
+    (weights, biases, dx, dL/dh of every step, dL/d(state0))."""
+    fwd, bwd = kernel_pair
+    ys, final, saved = fwd(cell, x, s0, reverse, mask, True, workspace(cell, part))
+    grads = tuple(np.zeros_like(p.data) for p in
+                  (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh))
+    dx = np.empty_like(x)
+    hidden = np.empty_like(ys)
+    d0 = bwd(cell, dys, dfinal, x, s0, reverse, mask, ys, saved, hidden, dx,
+             workspace(cell, part), grads)
+    y_inf, final_inf, _ = fwd(cell, x, s0, reverse, mask, False, workspace(cell, part))
+    np.testing.assert_array_equal(y_inf, ys)  # inference computes the same numbers
+    return [ys.copy(), *final, *final_inf, *grads, dx, hidden, *d0]
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("dropout", [False, True])
+@pytest.mark.parametrize("chunk_rows", [1, 16, 256])
+def test_lstm_compiled_matches_numpy_kernel(dt: type, reverse: bool, dropout: bool,
+                                            chunk_rows: int,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", chunk_rows)
+    T, N, D, H = 9, 4, 3, 6
+    cell = LSTM(D, H, seed=1, dtype=dt).cells[0][0]
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((T, N, D)).astype(dt) * 2
+    s0 = tuple(rng.standard_normal((N, H)).astype(dt) for _ in range(2))
+    mask = ((rng.random((N, H)) < 0.7) / 0.7).astype(dt) if dropout else None
+    dys = rng.standard_normal((T, N, H)).astype(dt)
+    dfinal = tuple(rng.standard_normal((N, H)).astype(dt) for _ in range(2))
+    ref = _run((lstm.forward, lstm.backward), cell, x, s0, reverse, mask, dys, dfinal, 7)
+    got = _run(compiled.COMPILED_KERNELS["lstm"], cell, x, s0, reverse, mask, dys, dfinal, 8)
+    assert len(ref) == len(got)
+    for a, b in zip(ref, got, strict=True):
+        _close(b, a, dt)
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("bias", [True, False])
+def test_compiled_lstm_layer_matches_fused(dt: type, bias: bool) -> None:
+    """Through the layer: two layers, both directions, batch first (a strided x), recurrent
+    dropout (same seed: same masks), with and without biases; every gradient."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 11, 4)).astype(dt)
+    results = []
+    for kernel in ("fused", "compiled"):
+        layer = LSTM(4, 7, num_layers=2, bidirectional=True, batch_first=True, seed=4,
+                     dtype=dt, recurrent_dropout=0.3, bias=bias, kernel=kernel)
+        y = layer.forward(x, training=True)
+        dx = layer.backward(np.cos(y))
+        results.append([y, dx, *layer.final_state,
+                        *(p.grad.copy() for _, p in layer.named_parameters())])
+    for a, b in zip(*results, strict=True):
+        _close(b, a, dt)
+
+
+def test_compiled_runs_the_compiled_kernel_where_available() -> None:
+    cell = LSTM(2, 3, seed=0).cells[0][0]
+    assert select.choose(cell, "compiled") == "compiled:lstm"
+    assert select.choose(cell, "fused") == "lstm"
+    assert select.choose(cell, "auto") == "lstm"  # auto never picks the compiled kernels
+    assert select.choose(cell, "compiled", lengths=True) is None  # the reference loop
+    # A cell without a compiled kernel runs its numpy kernel.
+    assert select.choose(GRU(2, 3, seed=0).cells[0][0], "compiled") == "gru"
+    assert select.choose(RNN(2, 3, seed=0).cells[0][0], "compiled") == "rnn"
+    ok, line = select.compiled_available()
+    assert ok and "numba" in line
+
+
+def test_compiled_without_numba_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numba absent (simulated): "compiled" runs the numpy kernel, with the same numbers,
+    and the report says why."""
+    x = np.random.default_rng(5).standard_normal((3, 6, 2))
+    y_fused = LSTM(2, 5, seed=6, kernel="fused").forward(x)
+    monkeypatch.setattr(compiled, "_REASON", "numba is not importable (simulated)")
+    cell = LSTM(2, 3, seed=0).cells[0][0]
+    assert select.choose(cell, "compiled") == "lstm"
+    ok, line = select.compiled_available()
+    assert not ok and "simulated" in line
+    layer = LSTM(2, 5, seed=6, kernel="compiled")
+    np.testing.assert_array_equal(layer.forward(x), y_fused)
+    with minirnn.use_kernel("compiled"):
+        np.testing.assert_array_equal(LSTM(2, 5, seed=6).forward(x), y_fused)
+
+
+def test_kernel_compiled_is_a_mode_and_saved() -> None:
+    assert "compiled" in select.MODES
+    layer = LSTM(2, 3, seed=0, kernel="compiled")
+    assert layer.get_config()["kernel"] == "compiled"
+    with pytest.raises(ValueError, match="'compiled'"):
+        LSTM(2, 3, kernel="numba")
+
+
+def test_compiled_empty_batch_and_saturation() -> None:
+    """An empty batch, and pre-activations far beyond the exp's clamp (±80)."""
+    layer = LSTM(2, 3, seed=0, kernel="compiled")
+    assert layer.forward(np.zeros((0, 4, 2))).shape == (0, 4, 3)
+    big = LSTM(2, 3, seed=0, kernel="compiled")
+    ref = LSTM(2, 3, seed=0, kernel="fused")
+    x = np.full((2, 3, 2), 1e4)
+    x[1] = -1e4
+    np.testing.assert_allclose(big.forward(x), ref.forward(x), rtol=1e-12, atol=1e-12)
