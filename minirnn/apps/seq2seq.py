@@ -242,7 +242,9 @@ class Seq2SeqTrainer:
         return self.history
 
     def _fit(self, train: PairData, valid: PairData) -> None:
-        start = time.perf_counter() - self.train_seconds
+        # The time limit counts this call's seconds (a resumed run gets the whole limit
+        # again); train_seconds adds up over calls.
+        start, before = time.perf_counter(), self.train_seconds
         src_len, tgt_len = train.lengths()
         try:
             while len(self.history) < self.epochs and not self.time_limit_reached:
@@ -271,14 +273,14 @@ class Seq2SeqTrainer:
                     self.best_loss, self.best_epoch = val, log.epoch
                     self._best_weights = {k: v.copy() for k, v in
                                           self.model.state_dict().items()}
-                self.train_seconds = time.perf_counter() - start
+                self.train_seconds = before + time.perf_counter() - start
                 if self.checkpoint is not None and complete:
                     self._save_checkpoint(self.checkpoint)
                 if self.on_epoch is not None:
                     self.on_epoch(log)
         except KeyboardInterrupt:
             self.interrupted = True
-        self.train_seconds = time.perf_counter() - start
+        self.train_seconds = before + time.perf_counter() - start
         if self._best_weights is not None:
             self.model.load_state_dict(self._best_weights)
 

@@ -206,7 +206,10 @@ def run_seq2seq(config: Seq2SeqConfig, folder: Path, callbacks: Sequence[Callbac
     outputs = [decode_tokens(h, tgt_vocab) for h in hyps]
     em = exact_match(outputs, test_refs)
     bleu = corpus_bleu(outputs, test_refs, config.tokens)
-    speed = trainer.tokens_seen / max(sum(h.seconds for h in trainer.history), 1e-9)
+    # Training time alone (validation excluded), as the per-epoch lines count it.
+    train_time = sum(h.tokens / h.tokens_per_second for h in trainer.history
+                     if h.tokens_per_second > 0)
+    speed = trainer.tokens_seen / max(train_time, 1e-9)
     with open(folder / "test_translations.tsv", "w", encoding="utf-8") as handle:
         for src, ref, out in zip(test.sources, test_refs, outputs, strict=True):
             handle.write(f"{detokenize(src, config.tokens)}\t{detokenize(ref, config.tokens)}"
