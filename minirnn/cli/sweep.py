@@ -100,8 +100,7 @@ def _folder(args: argparse.Namespace, study: str) -> Path:
 
 
 def _storage(args: argparse.Namespace, folder: Path, must_exist: bool) -> str:
-    from minirnn.apps.sweeps.study import default_storage
-
+    default_storage = _import_optuna().default_storage
     if args.storage:
         return str(args.storage)
     if must_exist and not (folder / "study.db").is_file():
@@ -111,11 +110,12 @@ def _storage(args: argparse.Namespace, folder: Path, must_exist: bool) -> str:
 
 
 def _import_optuna() -> Any:
-    try:
-        from minirnn.apps.sweeps import study
+    import importlib
+
+    try:  # import_module: the package's attribute may outlive a removed module
+        return importlib.import_module("minirnn.apps.sweeps.study")
     except ImportError:
         raise UsageError(_INSTALL) from None
-    return study
 
 
 def _options(parser: argparse.ArgumentParser) -> dict[str, list[argparse.Action]]:
