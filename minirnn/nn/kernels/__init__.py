@@ -9,14 +9,23 @@ of ``minirnn/nn/layers/bptt.py`` (the reference path). Modules:
   :mod:`~minirnn.nn.kernels.rnn`: one kernel each (forward and backward);
 - :mod:`~minirnn.nn.kernels.run`: the registry and one kernel call (batch split, work
   arrays, the cache);
-- :mod:`~minirnn.nn.kernels.select`: ``kernel="auto" | "fused" | "reference"`` and
-  :func:`use_kernel`;
+- :mod:`~minirnn.nn.kernels.select`: ``kernel="auto" | "fused" | "reference" |
+  "compiled"`` and :func:`use_kernel`;
+- :mod:`~minirnn.nn.kernels.compiled`: the numba-compiled step loops (the ``fast``
+  extra), :func:`compiled_available` says whether they run here and why not;
 - :mod:`~minirnn.nn.kernels.chunks`, :mod:`~minirnn.nn.kernels.pool`,
   :mod:`~minirnn.nn.kernels.split`: chunks of steps, reusable work arrays, the batch split
   over threads.
 """
 
 from minirnn.nn.kernels.run import KERNELS
-from minirnn.nn.kernels.select import MODES, kernel_name, unavailable, use_kernel
+from minirnn.nn.kernels.select import (
+    MODES,
+    compiled_available,
+    kernel_name,
+    unavailable,
+    use_kernel,
+)
 
-__all__ = ["KERNELS", "MODES", "kernel_name", "unavailable", "use_kernel"]
+__all__ = ["KERNELS", "MODES", "compiled_available", "kernel_name", "unavailable",
+           "use_kernel"]

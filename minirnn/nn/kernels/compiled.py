@@ -64,11 +64,12 @@ numba: Any = None
 njit: Any
 try:
     if os.environ.get(_DISABLE_ENV, "").strip() not in ("", "0"):
-        raise ImportError(f"{_DISABLE_ENV} is set")
+        raise ImportError
     numba = importlib.import_module("numba")  # untyped on purpose: mypy sees Any
     njit = numba.njit
 except ImportError as error:  # numba absent (or switched off): nothing is compiled
-    _REASON = (f"numba is not importable ({error}); install the extra: "
+    _REASON = (f"switched off by {_DISABLE_ENV}" if numba is None and not str(error)
+               else f"numba is not importable ({error}); install the extra: "
                'pip install "minirnn[fast]"')
 
     def njit(*args: Any, **kwargs: Any) -> Any:

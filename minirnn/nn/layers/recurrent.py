@@ -76,7 +76,7 @@ class Recurrent(Layer):
     cell_kwargs : dict, optional
         Extra keyword arguments of ``cell_class`` (e.g. ``nonlinearity``, or
         ``input_bias=False``).
-    kernel : {"auto", "fused", "reference"}
+    kernel : {"auto", "fused", "reference", "compiled"}
         Which recurrence runs (like Keras's ``use_cudnn``): ``"reference"`` the cell's
         own step code (``minirnn/nn/cells/``) through the generic loop of
         ``minirnn/nn/layers/bptt.py``; ``"fused"`` the cell's fused kernel
@@ -84,8 +84,10 @@ class Recurrent(Layer):
         construction for the cell and its options, at forward for variable lengths
         or ``record_states``); ``"auto"`` (default) the kernel where one applies, else
         the reference loop, overridden inside
-        :func:`minirnn.nn.kernels.use_kernel`. Both give the same numbers (to
-        rounding).
+        :func:`minirnn.nn.kernels.use_kernel`; ``"compiled"`` as ``"auto"`` but with the
+        numba-compiled kernel where one exists (the LSTM; the ``fast`` extra,
+        :mod:`minirnn.nn.kernels.compiled`), the numpy kernel without numba. All give
+        the same numbers (to rounding).
 
     Notes
     -----
