@@ -160,8 +160,11 @@ def worker_minirnn(task: dict[str, Any]) -> dict[str, Any]:
     hyps = [decode_tokens(h, tv) for h in translate(model, test_data.src_ids,
                                                     max_length=max_length)]
     em = exact_match(hyps, test.targets)
-    return _result(em, hyps, test.targets, tokens, trainer.tokens_seen,
-                   sum(h.seconds for h in trainer.history), len(trainer.history),
+    # Training time without validation, as the PyTorch worker counts it.
+    train_s = sum(h.tokens / h.tokens_per_second for h in trainer.history
+                  if h.tokens_per_second > 0)
+    return _result(em, hyps, test.targets, tokens, trainer.tokens_seen, train_s,
+                   len(trainer.history),
                    trainer.best_epoch + 1, time.perf_counter() - t0)
 
 
