@@ -125,3 +125,40 @@ def test_compiled_empty_batch_and_saturation() -> None:
     x = np.full((2, 3, 2), 1e4)
     x[1] = -1e4
     np.testing.assert_allclose(big.forward(x), ref.forward(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("T", "D", "window"), [(20, 1, 3), (31, 3, 30), (9, 2, 1),
+                                                (17, 12, 5)])
+def test_compiled_dtw_gives_the_numpy_distances(T: int, D: int, window: int) -> None:
+    """Identical distances where numpy's sum over D is sequential (D < 8), 1e-12 above;
+    more b sequences than a block, and enough cells for the thread split."""
+    from minirnn.apps.classification.neighbors import dtw_distances
+    from minirnn.nn.kernels import compiled_dtw
+
+    rng = np.random.default_rng(T)
+    a = rng.standard_normal((5, T, D))
+    b = rng.standard_normal((compiled_dtw.BLOCK + 7, T, D))
+    ref = dtw_distances(a, b, window, compiled_dtw=False)
+    got = dtw_distances(a, b, window)
+    if D < 8:
+        np.testing.assert_array_equal(got, ref)
+    else:
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=0)
+    # Larger (the two larger cases take the threaded path: over 1e6 cell updates).
+    big_a, big_b = np.tile(a, (8, 1, 1)), np.tile(b, (2, 1, 1))
+    np.testing.assert_array_equal(compiled_dtw.dtw_distances(big_a, big_b, window),
+                                  np.tile(got, (8, 2)))
+
+
+def test_dtw_without_numba_runs_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from minirnn.apps.classification.neighbors import dtw_distances
+    from minirnn.nn.kernels import compiled_dtw
+
+    def fail(*args: object) -> None:
+        raise AssertionError("the compiled DTW ran without numba")
+
+    monkeypatch.setattr(compiled, "_REASON", "numba is not importable (simulated)")
+    monkeypatch.setattr(compiled_dtw, "dtw_distances", fail)
+    a = np.random.default_rng(0).standard_normal((3, 10, 2))
+    np.testing.assert_array_equal(dtw_distances(a, a, 2), dtw_distances(a, a, 2,
+                                                                        compiled_dtw=False))

@@ -53,7 +53,7 @@ def euclidean_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def dtw_distances(a: np.ndarray, b: np.ndarray, window: int, *,
-                  chunk_cells: int = 4_000_000) -> np.ndarray:
+                  chunk_cells: int = 4_000_000, compiled_dtw: bool = True) -> np.ndarray:
     """Dynamic time warping distances between equal-length sequences, with a Sakoe-Chiba
     band: step i of one may only be matched to steps i - window .. i + window of the other.
 
@@ -65,6 +65,10 @@ def dtw_distances(a: np.ndarray, b: np.ndarray, window: int, *,
     a : ndarray, shape (Na, T, D)
     b : ndarray, shape (Nb, T, D)
     window : int, >= 0
+    compiled_dtw : bool
+        Run the numba-compiled programme (:mod:`minirnn.nn.kernels.compiled_dtw`, the
+        ``fast`` extra) where numba is importable: the same distances, far faster
+        (docs/performance.md). False: always this numpy code.
 
     Returns
     -------
@@ -79,6 +83,13 @@ def dtw_distances(a: np.ndarray, b: np.ndarray, window: int, *,
     window = min(int(window), t - 1)
     if window == 0:
         return euclidean_distances(a, b)
+    if compiled_dtw:  # numba (the fast extra): the same programme compiled, same distances
+        from minirnn.nn.kernels import compiled
+
+        if compiled.compiled_available():
+            from minirnn.nn.kernels.compiled_dtw import dtw_distances as dtw_compiled
+
+            return dtw_compiled(a, b, window)
     out = np.empty((len(a), len(b)))
     per = max(1, chunk_cells // max(len(b) * t, 1))
     b_t = np.ascontiguousarray(np.moveaxis(b, 1, 0))  # (T, Nb, D)
