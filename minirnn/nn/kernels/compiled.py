@@ -21,10 +21,16 @@ same layout), so the two backward passes are interchangeable.
 
 The exponential: a compiled ``math.exp`` / ``math.tanh`` is a scalar libm call (5-30 ns an
 element on the machine of docs/performance.md, against 0.3-1 ns for numpy's SIMD loops), so
-the loops use :func:`_exp`, a polynomial the compiler vectorizes: ``exp(x) = exp(x/256)^256``
-with a degree-12 Taylor polynomial on ``|x/256| <= 0.3125`` (the argument clamped to
-[-80, 80], where the sigmoid and tanh are already at their limits to below 1e-34),
-evaluated in float64 for both dtypes (relative error about 5e-14).
+the loops use polynomials the compiler vectorizes, the argument clamped to [-80, 80] (where
+the sigmoid and tanh are already at their limits to below 1e-34): :func:`_exp`,
+``exp(x) = exp(x/256)^256`` with a degree-12 Taylor polynomial on ``|x/256| <= 0.3125`` in
+float64 (relative error about 5e-14; float64 kernels and the float32 backward), and
+:func:`_exp32`, ``2^k p(r)`` in float32 arithmetic (relative error about 2e-7; the float32
+forward, twice the vector lanes).
+
+Known limit (docs/performance.md, *Compiled kernels*): with minirnn's batch split over two
+threads the compiled LSTM measured slower than the numpy kernel, so ``kernel="auto"`` does
+not choose it.
 
 Cache: the compiled code is cached on disk (numba's ``cache=True``) next to this file, in
 ``__pycache__``; where that folder is not writable, set ``NUMBA_CACHE_DIR`` (for example
