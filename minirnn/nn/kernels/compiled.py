@@ -28,9 +28,9 @@ float64 (relative error about 5e-14; float64 kernels and the float32 backward), 
 :func:`_exp32`, ``2^k p(r)`` in float32 arithmetic (relative error about 2e-7; the float32
 forward, twice the vector lanes).
 
-Known limit (docs/performance.md, *Compiled kernels*): with minirnn's batch split over two
-threads the compiled LSTM measured slower than the numpy kernel, so ``kernel="auto"`` does
-not choose it.
+``kernel="auto"`` does not choose these kernels yet (docs/performance.md, *Compiled
+kernels*: faster than or equal to the numpy kernel on the project machine, measured on one
+machine only).
 
 Cache: the compiled code is cached on disk (numba's ``cache=True``) next to this file, in
 ``__pycache__``; where that folder is not writable, set ``NUMBA_CACHE_DIR`` (for example
@@ -84,6 +84,32 @@ except ImportError as error:  # numba absent (or switched off): nothing is compi
         def wrap(f: Any) -> Any:
             return f
         return wrap
+
+
+def _follow_numpy_blas_threads() -> None:
+    """Give the BLAS that ``np.dot`` calls inside numba (scipy's OpenBLAS, a second library
+    next to numpy's) numpy's BLAS thread count, now that it is loaded: a thread limit set
+    before (minirnn's thread policy) covered only the libraries loaded then, and two batch
+    slices each starting its own BLAS threads oversubscribe the CPUs. Later limits
+    (``threadpool_limits(user_api="blas")``) cover both."""
+    try:
+        importlib.import_module("scipy.linalg.cython_blas")  # what numba's np.dot calls
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return
+    controller = ThreadpoolController()
+    numpy_pools = [p for p in controller.lib_controllers
+                   if p.user_api == "blas" and "numpy" in p.filepath]
+    if not numpy_pools:
+        return
+    threads = numpy_pools[0].num_threads
+    for pool in controller.lib_controllers:
+        if pool.user_api == "blas" and "numpy" not in pool.filepath:
+            pool.set_num_threads(threads)
+
+
+if _REASON is None:
+    _follow_numpy_blas_threads()
 
 
 def compiled_reason() -> str | None:
