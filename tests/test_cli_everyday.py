@@ -42,6 +42,9 @@ def test_version_names_the_libraries_and_the_blas_kernels(tmp_path):
     assert any(re.fullmatch(r"BLAS \(\S+\): \S+ \S+ \(\S+ kernels, \d+ threads\)", line)
                or line == "BLAS: not detected (threadpoolctl found none)"
                for line in lines[1:]), lines
+    # The last line says whether kernel="compiled" runs compiled code here, or why not.
+    assert re.fullmatch(r"compiled kernels: (available \(numba \S+; LSTM\)|off \(.+\))",
+                        lines[-1]), lines[-1]
 
 
 def test_blas_report_warns_of_avx2_kernels_on_an_avx512_cpu(monkeypatch):

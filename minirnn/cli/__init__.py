@@ -45,8 +45,9 @@ class _DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 class _VersionAction(argparse.Action):
-    """``--version``: minirnn's, numpy's and scipy's versions and the BLAS (computed when
-    asked: threadpoolctl inspects the loaded libraries)."""
+    """``--version``: minirnn's, numpy's and scipy's versions, the BLAS (computed when
+    asked: threadpoolctl inspects the loaded libraries) and whether ``kernel="compiled"``
+    runs compiled kernels (and why not)."""
 
     def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
                  default: str = argparse.SUPPRESS, help: str | None = None) -> None:
@@ -59,10 +60,12 @@ class _VersionAction(argparse.Action):
         import numpy
         import scipy
 
+        from minirnn.nn.kernels.select import compiled_available
         from minirnn.train.threads import blas_report
 
         lines = [f"minirnn {__version__} (numpy {numpy.__version__}, scipy "
-                 f"{scipy.__version__}, Python {platform.python_version()})", *blas_report()]
+                 f"{scipy.__version__}, Python {platform.python_version()})", *blas_report(),
+                 compiled_available()[1]]
         print("\n".join(lines))
         parser.exit(0)
 
