@@ -64,6 +64,7 @@ def test_same_seed_same_result(capsys):
 
 # The figures promised in the README: the command's defaults (T = 50), on 2 cores,
 # about 45 s each for LSTM and GRU.
+@pytest.mark.slow
 @pytest.mark.parametrize("cell,lr,bound", [("lstm", "3e-3", 0.01), ("gru", "3e-3", 0.01),
                                            ("rnn", "1e-3", 0.1767)])
 def test_defaults_reach_documented_test_mse(cell, lr, bound, capsys):

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import pytest
 
+# Each case starts processes (and most a PostgreSQL server): 20-30 s apiece.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 # Trials that never end on their own, and trials that train for exactly 3 s: a signal or a
 # kill lands mid-trial.
