@@ -177,3 +177,48 @@ def test_text_solver_restores_what_its_timing_changed(two_blas_threads):
     TextSolver(model, batch_size=2, seq_len=5, epochs=1, steps_per_epoch=2,
                blas_threads=1).fit_text(vocab.encode(text))
     assert settings() == before
+
+
+def _fit(case):
+    from minirnn import Sequential, Solver
+    from minirnn.nn.layers import LastStep
+
+    layer_factory, x = case
+    model = Sequential(layer_factory(), LastStep(), Dense(layer_factory().hidden_size, 1, seed=2,
+                                                          dtype=x.dtype))
+    y = x[:, -1, :1].copy()
+    Solver(model, batch_size=16, epochs=2, seed=0).fit(x, y)
+    return np.concatenate([p.data.ravel() for p in model.parameters()])
+
+
+def test_two_solvers_in_two_threads_match_their_single_thread_results():
+    small = (lambda: LSTM(3, 8, seed=0, dtype=np.float32),
+             np.random.default_rng(0).standard_normal((32, 6, 3)).astype(np.float32))
+    large = (lambda: GRU(16, 160, seed=1),
+             np.random.default_rng(1).standard_normal((64, 4, 16)))
+    alone = [_fit(small), _fit(large)]
+    results: list = [None, None]
+
+    def run(k, case):
+        results[k] = _fit(case)
+
+    threads = [threading.Thread(target=run, args=(k, c)) for k, c in enumerate((small, large))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, ref in zip(results, alone, strict=True):
+        assert got is not None
+        np.testing.assert_array_equal(got, ref)
+
+
+def test_set_blas_threads_rejects_bad_values():
+    from minirnn.train.threads import set_batch_threads, set_blas_threads
+
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="positive int or None"):
+            set_blas_threads(bad)
+        with pytest.raises(ValueError, match="positive int, got"):
+            set_batch_threads(bad)
+    with pytest.raises(ValueError, match="positive int, got None"):
+        set_batch_threads(None)
