@@ -14,7 +14,7 @@ import numpy as np
 
 from minirnn.nn._validation import check_float_dtype
 
-__all__ = ["check_cells", "column_index", "csv_errors", "load_csv_column", "short"]
+__all__ = ["check_cells", "column_index", "csv_errors", "load_csv_column", "read_header", "short"]
 
 #: Dates numpy reads that name no date in the file ("NaT", "today", "now"): refused.
 _NOT_DATES = ("nat", "today", "now", "")
@@ -49,6 +49,15 @@ def check_cells(row: list[str], line: int, path: Path) -> None:
         if "\n" in cell or "\r" in cell:
             raise ValueError(f"{path}, line {line}: a quoted field runs over several lines "
                              f"({short(cell)}); is a quote left unclosed?")
+
+
+def read_header(reader: Any, path: Path) -> list[str]:
+    """The first non-empty row of a ``csv.reader``: the header, its cells checked."""
+    header: list[str] | None = next((row for row in reader if row), None)
+    if header is None:
+        raise ValueError(f"{path} is empty: expected a header row and data rows")
+    check_cells(header, reader.line_num, path)
+    return header
 
 
 def column_index(header: list[str], column: str | int, what: str, path: Path) -> int:
@@ -178,10 +187,7 @@ def load_csv_column(
     parsed_dates: list[Any] = []
     with csv_errors(p), p.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
-        header = next((row for row in reader if row), None)
-        if header is None:
-            raise ValueError(f"{p} is empty: expected a header row and data rows")
-        check_cells(header, reader.line_num, p)
+        header = read_header(reader, p)
         col = column_index(header, column, "column", p)
         date_col = None if date_column is None else column_index(
             header, date_column, "date_column", p

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minirnn.apps.data.io import check_cells, column_index, csv_errors, short
+from minirnn.apps.data.io import check_cells, column_index, csv_errors, read_header, short
 
 __all__ = ["SeriesTable", "format_dates", "future_dates", "infer_frequency", "load_table",
            "parse_dates"]
@@ -130,10 +130,7 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
         raise FileNotFoundError(f"CSV file not found: {p}")
     with csv_errors(p), p.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
-        header = next((row for row in reader if row), None)
-        if header is None:
-            raise ValueError(f"{p} is empty: expected a header row and data rows")
-        check_cells(header, reader.line_num, p)
+        header = read_header(reader, p)
         rows = [(reader.line_num, row) for row in reader
                 if row and any(cell.strip() for cell in row)]
     for line, row in rows:
