@@ -345,3 +345,13 @@ def test_shell_blocks_of_the_seq2seq_page_run_as_written(tmp_path):
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "test exact match" in result.stdout
+
+
+def test_minirnn_data_reexports_the_pair_reader():
+    import minirnn.data
+    from minirnn.apps.data import pairs
+
+    for name in ("read_pairs", "PairSet", "PairsError", "build_vocabulary", "bucket_batches",
+                 "tokenize", "detokenize", "batch_padding"):
+        assert name in minirnn.data.__all__
+        assert getattr(minirnn.data, name) is getattr(pairs, name)

@@ -1,6 +1,7 @@
 """Built-in tasks and data helpers: generators, series windows, scalers, splits, baselines.
 
-Numpy only; nothing here reads a file unless you call :func:`load_csv_column`.
+Numpy only; nothing here reads a file unless you call a reader (:func:`load_csv_column`,
+:func:`load_ts`, :func:`read_pairs`, ...).
 """
 
 from minirnn.apps.data.adding import ADDING_BASELINE_MSE, adding_problem
@@ -21,6 +22,16 @@ from minirnn.apps.data.binary import (
 )
 from minirnn.apps.data.copy import COPY_BLANK, copy_task, copy_task_baseline
 from minirnn.apps.data.io import load_csv_column
+from minirnn.apps.data.pairs import (
+    PairsError,
+    PairSet,
+    batch_padding,
+    bucket_batches,
+    build_vocabulary,
+    detokenize,
+    read_pairs,
+    tokenize,
+)
 from minirnn.apps.data.scaling import MinMaxScaler, NotFittedError, StandardScaler
 from minirnn.apps.data.seq2seq import reverse_sequence_task, seq_to_seq_unsync, unsync_outputs
 from minirnn.apps.data.series import sliding_windows
@@ -49,16 +60,22 @@ __all__ = [
     "LinearAR",
     "MinMaxScaler",
     "NotFittedError",
+    "PairSet",
+    "PairsError",
     "SYNTHETIC_CONTROL_CLASSES",
     "StandardScaler",
     "adding_problem",
+    "batch_padding",
     "bin2int",
     "binary_addition",
     "binary_addition_operands",
+    "bucket_batches",
+    "build_vocabulary",
     "chronological_split",
     "copy_task",
     "copy_task_baseline",
     "cylinder_bell_funnel",
+    "detokenize",
     "encode_binary_addition",
     "fill_missing",
     "fit_linear_ar",
@@ -70,6 +87,7 @@ __all__ = [
     "pad_sequences",
     "persistence_forecast",
     "predict_linear_ar",
+    "read_pairs",
     "reverse_sequence_task",
     "rmse",
     "seasonal_naive_forecast",
@@ -78,5 +96,6 @@ __all__ = [
     "sliding_windows",
     "split_sizes",
     "synthetic_control",
+    "tokenize",
     "unsync_outputs",
 ]

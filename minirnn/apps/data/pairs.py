@@ -62,7 +62,17 @@ def tokenize(text: str, tokens: str) -> list[str]:
 
 
 def detokenize(tokens: Sequence[str], kind: str) -> str:
-    """Tokens back to one line: joined by spaces (``word``) or by nothing (``char``)."""
+    """Tokens back to one line: joined by spaces (``word``) or by nothing (``char``).
+
+    Parameters
+    ----------
+    tokens : sequence of str
+    kind : {"word", "char"}
+
+    Returns
+    -------
+    str
+    """
     return ("" if kind == "char" else " ").join(tokens)
 
 
@@ -235,7 +245,20 @@ def bucket_batches(src_lengths: Sequence[int] | np.ndarray,
 
 
 def batch_padding(lengths: Sequence[int] | np.ndarray, batches: Sequence[np.ndarray]) -> float:
-    """The fraction of padded positions when each batch is padded to its longest member."""
+    """The fraction of padded positions when each batch is padded to its longest member.
+
+    Parameters
+    ----------
+    lengths : sequence of int, shape (N,)
+        The length of every item.
+    batches : sequence of ndarray of int
+        Indices into ``lengths``, one array a batch (as :func:`bucket_batches` returns).
+
+    Returns
+    -------
+    float
+        Padding positions over all positions, 0-1 (0 with no batches).
+    """
     lengths = np.asarray(lengths)
     total = sum(len(b) * int(lengths[b].max()) for b in batches if len(b))
     return 1.0 - float(lengths.sum()) / total if total else 0.0
