@@ -282,3 +282,36 @@ def test_empty_batch_matches_torch(kind, kernel, batch_first):
         assert not p.grad.any()
         np.testing.assert_array_equal(dict(layer.named_parameters())[name].grad,
                                       p.grad.numpy(), err_msg=name)
+
+
+# ------------------------------------------------------------------ empty batch, Dense
+@pytest.mark.parametrize("shape", [(0, 4), (0, 5, 4), (3, 0, 4)])
+def test_dense_takes_an_empty_batch(shape):
+    """``Dense`` maps an empty batch to an empty output and leaves the gradients at zero,
+    as ``torch.nn.Linear`` does; the feature axis still has to be ``in_features``."""
+    from minirnn.nn.layers import Dense
+
+    layer = Dense(4, 2, seed=0)
+    y = layer.forward(np.zeros(shape))
+    assert y.shape == (*shape[:-1], 2)
+    dx = layer.backward(np.zeros(y.shape))
+    assert dx.shape == shape
+    assert not layer.weight.grad.any() and not layer.bias.grad.any()
+    with pytest.raises(ValueError, match="4 features"):
+        layer.forward(np.zeros((0, 3)))
+
+
+@needs_torch
+def test_dense_empty_batch_matches_torch():
+    from minirnn.nn.layers import Dense
+
+    layer = Dense(4, 2, seed=0)
+    peer = torch.nn.Linear(4, 2, dtype=torch.float64)
+    x_t = torch.zeros((0, 4), dtype=torch.float64, requires_grad=True)
+    out = peer(x_t)
+    out.sum().backward()
+    y = layer.forward(np.zeros((0, 4)))
+    dx = layer.backward(np.zeros((0, 2)))
+    assert y.shape == tuple(out.shape) and dx.shape == tuple(x_t.grad.shape)
+    np.testing.assert_array_equal(layer.weight.grad, peer.weight.grad.numpy())
+    np.testing.assert_array_equal(layer.bias.grad, peer.bias.grad.numpy())

@@ -89,6 +89,7 @@ def check_array(
     dtype: np.dtype | None = None,
     last_dim: int | None = None,
     finite: bool = True,
+    allow_empty: bool = False,
 ) -> np.ndarray:
     """Validate a floating array argument and return it unchanged.
 
@@ -106,6 +107,8 @@ def check_array(
         Required size of the last axis.
     finite : bool
         Reject NaN and Inf.
+    allow_empty : bool
+        Accept an array with a zero-length axis (an empty batch, as ``torch.nn.Linear`` does).
     """
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy ndarray, got {type(x).__name__}")
@@ -125,7 +128,7 @@ def check_array(
         raise ValueError(
             f"{name} must have {last_dim} features on its last axis, got shape {x.shape}"
         )
-    if x.size == 0:
+    if x.size == 0 and not allow_empty:
         raise ValueError(f"{name} must not be empty, got shape {x.shape}")
     if finite and not np.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or Inf")

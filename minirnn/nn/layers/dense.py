@@ -62,8 +62,9 @@ class Dense(Layer):
         self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
-        """x (..., D) -> (..., F)."""
-        check_array(x, "input", ndim=(2, 3), dtype=self.dtype, last_dim=self.in_features)
+        """x (..., D) -> (..., F); an empty batch (N = 0) gives an empty output, as in torch."""
+        check_array(x, "input", ndim=(2, 3), dtype=self.dtype, last_dim=self.in_features,
+                    allow_empty=True)
         self._x = x
         y = x @ self.weight.data.T
         if self.bias is not None:
