@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import importlib
 import json
 import signal
 import sys
@@ -22,13 +23,42 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from minirnn.apps.tasks import RunDivergedError, RunInterrupted, Terminated, build_adding_model
-from minirnn.apps.tasks.run_folder import write_json
-from minirnn.cli import classify, gradcheck, predict, seq2seq, series, sweep, text, toy_tasks
-from minirnn.cli._common import UsageError, check_output_path, prepare_output, resume_argv
 from minirnn.nn.version import __version__
 
 __all__ = ["UsageError", "build_adding_model", "main", "parse_args"]
+
+# Start-up: ``minirnn --help`` and ``--version`` import no command module (they import the
+# whole application layer, scipy included); a command imports the modules that build its
+# own parser, and the rest only when it runs. The top-level list of commands is therefore
+# written here; tests/test_startup.py checks it against the parsers the modules build.
+COMMANDS = {
+    "train": "train a model on a built-in task",
+    "predict": "forecast (or classify) with a model saved by 'train series' (or 'train "
+               "classify')",
+    "forecast": "forecast past the end of the data, with intervals",
+    "sample": "generate text with a model from 'minirnn train text'",
+    "translate": "translate a file with a model from 'minirnn train seq2seq'",
+    "gradcheck": "gradient-check built-in cells and layers or your own",
+    "sweep": "hyper-parameter sweep of a built-in task (Optuna: pip install 'minirnn[sweep]')",
+}
+# The command modules whose parsers a command needs (a command not listed: all of them).
+_BUILDERS = {"predict": ("predict",), "forecast": ("series",), "sample": ("text",),
+             "translate": ("seq2seq",), "gradcheck": ("gradcheck",)}
+_ALL_BUILDERS = ("toy_tasks", "series", "predict", "classify", "text", "seq2seq", "gradcheck",
+                 "sweep")
+
+
+def __getattr__(name: str) -> Any:
+    """``UsageError`` and ``build_adding_model`` without importing them at start-up."""
+    if name == "UsageError":
+        from minirnn.cli._common import UsageError
+
+        return UsageError
+    if name == "build_adding_model":
+        from minirnn.apps.tasks import build_adding_model
+
+        return build_adding_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -70,7 +100,15 @@ class _VersionAction(argparse.Action):
         parser.exit(0)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _command(argv: Sequence[str]) -> str | None:
+    """The command word of ``argv`` (None: only ``--help``/``--version`` or nothing): the
+    top-level parser has no option that takes a value, so it is the first positional."""
+    return next((token for token in argv if not token.startswith("-")), None)
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``minirnn``, with the sub-parsers ``command`` needs ("": every
+    command's; None: the list of commands only, for ``--help`` and ``--version``)."""
     fmt = _DefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="minirnn", description="minirnn: recurrent networks "
                                      "in numpy with checked gradients.")
@@ -78,18 +116,31 @@ def _parser() -> argparse.ArgumentParser:
                         help="show the versions of minirnn, numpy and scipy and the BLAS "
                              "they run (kernels, threads), then exit")
     commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("train", help="train a model on a built-in task",
-                                formatter_class=fmt)
+    if command is None:
+        for name, text in COMMANDS.items():
+            commands.add_parser(name, help=text)
+        return parser
+    builders = _BUILDERS.get(command, _ALL_BUILDERS)
+    cli = {name: importlib.import_module(f"minirnn.cli.{name}") for name in builders}
+    train = commands.add_parser("train", help=COMMANDS["train"], formatter_class=fmt)
     tasks = train.add_subparsers(dest="task", required=True)
-    toy_tasks.add_parsers(tasks, fmt)
-    series.add_parsers(tasks, commands, fmt)
-    predict.add_parser(commands, fmt)
-    classify.add_parser(tasks, fmt)
-    text.add_parsers(tasks, commands, fmt)
-    seq2seq.add_parsers(tasks, commands, fmt)
-    gradcheck.add_parser(commands, fmt)
-    sweep.add_train_options(tasks)  # after every task: --seeds, --from-study
-    sweep.add_parser(commands, tasks, fmt)
+    if "toy_tasks" in cli:
+        cli["toy_tasks"].add_parsers(tasks, fmt)
+    if "series" in cli:
+        cli["series"].add_parsers(tasks, commands, fmt)
+    if "predict" in cli:
+        cli["predict"].add_parser(commands, fmt)
+    if "classify" in cli:
+        cli["classify"].add_parser(tasks, fmt)
+    if "text" in cli:
+        cli["text"].add_parsers(tasks, commands, fmt)
+    if "seq2seq" in cli:
+        cli["seq2seq"].add_parsers(tasks, commands, fmt)
+    if "gradcheck" in cli:
+        cli["gradcheck"].add_parser(commands, fmt)
+    if "sweep" in cli:
+        cli["sweep"].add_train_options(tasks)  # after every task: --seeds, --from-study
+        cli["sweep"].add_parser(commands, tasks, fmt)
     return parser
 
 
@@ -99,8 +150,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ``args.argv`` keeps the tokens (a ``--resume`` run gets its saved command line); ``--lr``
     left out stays None: the task chooses its rate. Raises UsageError for a bad ``--resume``.
     """
+    from minirnn.cli._common import resume_argv
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _parser()
+    parser = _parser(_command(argv) or "")
     args = parser.parse_args(argv)
     args.argv = argv
     if getattr(args, "resume", None):
@@ -108,6 +161,38 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args = parser.parse_args(full)
         args.argv = full[:-4]  # reproducing the run does not resume it
     return args
+
+
+#: command -> (the option holding its run folder, the tasks whose runs it reads)
+RUN_COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "forecast": ("run_dir", ("series",)),
+    "predict": ("model", ("series", "classify")),
+    "sample": ("run_dir", ("text",)),
+    "translate": ("run_dir", ("seq2seq",)),
+}
+
+
+def _resolve_runs(args: argparse.Namespace) -> None:
+    """A task name as RUN_DIR (``minirnn forecast series``) stands for its newest run."""
+    if args.command in RUN_COMMANDS:
+        dest, tasks = RUN_COMMANDS[args.command]
+        setattr(args, dest, resolve_run(getattr(args, dest), args.command, tasks))
+
+
+def _print_folder(folder: Path, args: argparse.Namespace) -> None:
+    """The last line of a command that wrote a run folder: where (and its latest link)."""
+    task = getattr(args, "run_name", None) or getattr(args, "task", "")
+    link = latest_link(task, folder.parent)
+    same = link.is_symlink() and link.resolve() == folder.resolve() or \
+        link.is_file() and link.read_text(encoding="utf-8").strip() == folder.name
+    print(f"run folder: {folder}" + (f" (also {link}; 'minirnn {RUN_NAMES[task]} {task}' "
+                                     f"reads it)" if same and task in RUN_NAMES else
+                                     f" (also {link})" if same else ""), flush=True)
+
+
+#: task -> the command that reads its runs by the task's name
+RUN_NAMES = {task: command for command, (_, tasks) in RUN_COMMANDS.items()
+             for task in tasks[:1]} | {"classify": "predict"}
 
 
 def _error(message: str) -> None:
@@ -129,6 +214,8 @@ class _Signals:
             return  # already stopping: let the files be written
         self.received = signum
         if signum == signal.SIGTERM:
+            from minirnn.apps.tasks import Terminated
+
             raise Terminated()
         raise KeyboardInterrupt
 
@@ -157,6 +244,8 @@ def _close_report(folder: Path | None, status: str, error: str) -> None:
     """A report.json still saying "running" after the run failed or was stopped says so."""
     if folder is None:
         return
+    from minirnn.apps.tasks.run_folder import latest_link, write_json
+
     path = folder / "report.json"
     try:
         report = json.loads(path.read_text())
@@ -173,6 +262,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     2 a user error (one line on stderr, never a traceback); 130 Ctrl-C and 143 SIGTERM (one
     line saying what was saved; report.json says ``"status": "interrupted"``).
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if _command(argv) is None:  # --help, --version or a usage error: exits, importing little
+        _parser(None).parse_args(argv)
+    from minirnn.apps.tasks import RunDivergedError, RunInterrupted, Terminated
+    from minirnn.cli._common import UsageError, check_output_path, prepare_output
+
     created = None
     folder: Path | None = None
     # The CLI owns its process: the first training's thread decision stays for it.
@@ -182,12 +277,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _signal_policy() as signals:
         try:
             args = parse_args(argv)
+            _resolve_runs(args)
             if hasattr(args, "overwrite"):  # a command that writes a run folder
                 created = prepare_output(args)  # before any training, not after
                 folder = Path(args.output)
             elif getattr(args, "output", None):
                 check_output_path(args.output)
-            return int(args.run(args))
+            status = int(args.run(args))
+            if folder is not None and status == 0:
+                _print_folder(folder, args)
+            return status
         except UsageError as exc:
             if created is not None and created.is_dir() and [p.name for p in
                                                              created.iterdir()] \
