@@ -16,8 +16,12 @@ import numpy as np
 from minirnn.apps.data._checks import as_finite_float_array
 from minirnn.nn._validation import check_positive_int
 
-__all__ = ["LinearAR", "fit_linear_ar", "persistence_forecast", "predict_linear_ar", "rmse",
+__all__ = ["NAIVE_METHODS", "LinearAR", "croston_path", "fit_linear_ar", "is_intermittent",
+           "naive_forecasts", "persistence_forecast", "predict_linear_ar", "rmse",
            "root_mean_square", "seasonal_naive_forecast"]
+
+#: The naive forecasts of :func:`naive_forecasts` (the last two for intermittent counts only).
+NAIVE_METHODS = ("persistence", "seasonal naive", "drift", "mean", "croston (SBA)", "zero")
 
 
 def _windows(x: Any, name: str = "x") -> np.ndarray:
@@ -202,3 +206,109 @@ def root_mean_square(d: np.ndarray) -> float:
         return biggest
     scaled = d / biggest
     return biggest * float(np.sqrt(np.mean(scaled * scaled)))
+
+
+def is_intermittent(y: Any, min_zeros: float = 0.3) -> bool:
+    """True for non-negative whole numbers with at least ``min_zeros`` of them zero: an
+    intermittent count (demand), where Croston's method or a zero forecast can win.
+
+    Parameters
+    ----------
+    y : array_like, shape (T,)
+    min_zeros : float
+        Least share of zeros.
+    """
+    a = as_finite_float_array(y, "y", ndim=(1,))
+    return bool(len(a) and np.all(a >= 0) and np.all(a == np.round(a))
+                and np.mean(a == 0) >= min_zeros)
+
+
+def croston_path(y: Any, alpha: float = 0.1, sba: bool = True) -> np.ndarray:
+    """Croston's forecast of an intermittent series made after each value.
+
+    Parameters
+    ----------
+    y : array_like, shape (T,)
+        Non-negative values (demand per period).
+    alpha : float
+        Smoothing weight of the demand sizes and of the intervals between demands.
+    sba : bool
+        Syntetos-Boylan approximation: times ``1 - alpha / 2`` (Croston's own forecast is
+        biased upwards).
+
+    Returns
+    -------
+    ndarray, shape (T,)
+        Element t is the forecast of every later value, made from ``y[:t + 1]`` only (0
+        before the first demand).
+
+    Notes
+    -----
+    The demand size ``z`` and the interval ``p`` between demands are smoothed only when a
+    demand occurs; the forecast is ``z / p`` (Croston 1972; Syntetos and Boylan 2005).
+    """
+    a = as_finite_float_array(y, "y", ndim=(1,)).astype(np.float64)
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    if np.any(a < 0):
+        raise ValueError("y must be non-negative for Croston's method")
+    out = np.zeros(len(a))
+    z = p = 0.0
+    since = 0
+    seen = False
+    factor = 1 - alpha / 2 if sba else 1.0
+    for t, v in enumerate(a):  # a loop: each state depends on the one before
+        since += 1
+        if v > 0:
+            if seen:
+                z += alpha * (v - z)
+                p += alpha * (since - p)
+            else:  # the first demand starts both averages
+                z, p, seen = v, float(since), True
+            since = 0
+        out[t] = factor * z / p if seen else 0.0
+    return out
+
+
+def naive_forecasts(y: Any, origins: Any, horizon: int, season: int = 0,
+                    intermittent: bool = False) -> dict[str, np.ndarray]:
+    """The naive forecasts from each origin, reading only values up to it.
+
+    Parameters
+    ----------
+    y : array_like, shape (T,)
+    origins : array_like of int, shape (N,)
+        Index t of the last value seen by each forecast (``season - 1 <= t < T``).
+    horizon : int
+        K, steps forecast from each origin (any number: none of them needs the future).
+    season : int
+        S >= 2 adds the seasonal naive forecast; 0 leaves it out.
+    intermittent : bool
+        Add Croston's method (SBA) and the zero forecast.
+
+    Returns
+    -------
+    dict of str to ndarray (N, K)
+        ``persistence`` (the last value), ``seasonal naive`` (the value one season
+        before), ``drift`` (the line from the first value through the last), ``mean``
+        (of every value so far), and with ``intermittent`` ``croston (SBA)`` and ``zero``.
+    """
+    a = as_finite_float_array(y, "y", ndim=(1,)).astype(np.float64)
+    k = check_positive_int(horizon, "horizon")
+    o = np.asarray(origins, dtype=np.int64)
+    if len(o) and (o.min() < max(season - 1, 0) or o.max() >= len(a)):
+        raise ValueError(f"origins must be in {max(season - 1, 0)}..{len(a) - 1}, got "
+                         f"{o.min()}..{o.max()}")
+    steps = np.arange(1, k + 1)[None, :]
+    t = o[:, None]
+    last = a[t]
+    out = {"persistence": np.repeat(last, k, axis=1)}
+    if season >= 2:
+        out["seasonal naive"] = a[t + steps - season * np.ceil(steps / season).astype(np.int64)]
+    out["drift"] = last + steps * (last - a[0]) / np.maximum(t, 1)
+    means = np.cumsum(a) / np.arange(1, len(a) + 1)
+    out["mean"] = np.repeat(means[t], k, axis=1)
+    if intermittent:
+        out["croston (SBA)"] = np.repeat(croston_path(a)[t], k, axis=1)
+        out["zero"] = np.zeros((len(o), k))
+    return out

@@ -7,6 +7,7 @@ to do: missing values, non-numeric cells, unreadable, unsorted or duplicate date
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,8 @@ import numpy as np
 
 from minirnn.apps.data.io import check_cells, column_index, csv_errors, read_header, short
 
-__all__ = ["SeriesTable", "format_dates", "future_dates", "infer_frequency", "load_table",
-           "parse_dates"]
+__all__ = ["SeriesTable", "calendar_periods", "format_dates", "future_dates",
+           "infer_frequency", "load_table", "parse_dates"]
 
 #: Header names taken as a date column when ``date_column="auto"``.
 _DATE_NAMES = ("", "date", "time", "month", "year", "day", "week", "quarter", "timestamp",
@@ -35,6 +36,8 @@ class SeriesTable:
     column : str
     feature_names : list of str
     date_column : str or None
+    inferred : list of str
+        What was inferred about the columns (a date or index column), in words.
     """
 
     values: np.ndarray
@@ -43,6 +46,7 @@ class SeriesTable:
     column: str
     feature_names: list[str] = field(default_factory=list)
     date_column: str | None = None
+    inferred: list[str] = field(default_factory=list)
 
 
 def parse_dates(texts: list[str] | np.ndarray, what: str = "dates") -> np.ndarray:
@@ -86,6 +90,32 @@ def infer_frequency(dates: np.ndarray) -> tuple[str, int]:
     return unit, max(step, 1)
 
 
+def calendar_periods(dates: np.ndarray) -> tuple[int, ...]:
+    """The seasonal periods the calendar implies for dates of this frequency, shortest first:
+    ``(12,)`` monthly, ``(4,)`` quarterly, ``(7, 365)`` daily, ``(52,)`` weekly,
+    ``(24, 168)`` hourly, ``(48, 336)`` half-hourly; ``()`` for yearly or other steps."""
+    if dates is None or len(dates) < 2:
+        return ()
+    unit, step = infer_frequency(dates)
+    return {("M", 1): (12,), ("M", 3): (4,), ("D", 1): (7, 365), ("D", 7): (52,),
+            ("s", 3600): (24, 168), ("s", 1800): (48, 336),
+            ("s", 900): (96, 672)}.get((unit, step), ())
+
+
+def _counts_up(texts: list[str]) -> bool:
+    """True when every cell is a whole number and each is the one before plus 1."""
+    try:
+        ints = [int(t.strip()) for t in texts]
+    except ValueError:
+        return False
+    return all(b - a == 1 for a, b in itertools.pairwise(ints))
+
+
+def _whole_numbers(texts: list[str]) -> bool:
+    stripped = [t.strip().lstrip("+-") for t in texts]
+    return all(t.isdigit() for t in stripped)
+
+
 def future_dates(dates: np.ndarray, steps: int) -> np.ndarray:
     """``steps`` dates after the last one, continuing the inferred frequency (same dtype)."""
     d = np.asarray(dates)
@@ -114,8 +144,10 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
         Extra numeric columns used as inputs.
     date_column : str or None
         The date column; ``"auto"`` takes the first column when its header looks like a date
-        (Date, Month, Time, Year, ... or empty) and every cell parses as an ISO date; None
-        for no dates.
+        (Date, Month, Time, Year, ... or empty) and every cell is a text date (``1949-01``,
+        ``1981-01-31``): a first column of whole numbers (``0, 1, 2``; ``1821, 1822``) is
+        read as a row index, not as years, unless named here; None for no dates. What was
+        inferred is in :attr:`SeriesTable.inferred`.
 
     Raises
     ------
@@ -143,15 +175,25 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
     if col in feat:
         raise ValueError(f"{p}: column {column!r} is the target; do not list it in --features")
     date_idx: int | None = None
-    if date_column == "auto":
+    inferred: list[str] = []
+    if date_column == "auto" and col != 0 and 0 not in feat:
         first = header[0].strip()
-        if col != 0 and 0 not in feat and first.lower() in _DATE_NAMES:
+        label = repr(first) if first else "the unnamed first column"
+        cells = [r[0] if r else "" for _, r in rows]
+        if _whole_numbers(cells) and (first.lower() in _DATE_NAMES or _counts_up(cells)):
+            # Numbers are not dates: 0, 1, 2 would read as the years 0000, 0001, ...
+            inferred.append(f"{label} holds whole numbers"
+                            + (" counting up by one: a row index" if _counts_up(cells)
+                               else "") + ", not dates (name it with --date-column to read "
+                            "them as years)")
+        elif first.lower() in _DATE_NAMES:
             try:
-                parse_dates([r[0] for _, r in rows])
+                parse_dates(cells)
                 date_idx = 0
-            except (ValueError, IndexError):
-                date_idx = None
-    elif date_column is not None:
+            except ValueError:
+                inferred.append(f"{label} is not a column of ISO dates: no dates used")
+    elif date_column not in (None, "auto"):
+        assert date_column is not None
         date_idx = column_index(header, date_column, "date column", p)
     needed = max([col, *feat, -1 if date_idx is None else date_idx])
     values = np.empty((len(rows), 1 + len(feat)))
@@ -196,7 +238,13 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
             raise ValueError(f"{p}, line {rows[k][0]}: date {texts[k].strip()!r} comes before "
                              f"{texts[k - 1].strip()!r} of line {rows[k - 1][0]}; sort the "
                              f"file by {name or 'its date column'!r} first")
+        if len(dates) > 1:
+            unit, step = infer_frequency(dates)
+            every = {"Y": "year", "M": "month", "D": "day", "s": "second"}[unit]
+            inferred.append(f"dates from {repr(name) if name else 'the unnamed first column'}"
+                            f" ({'every ' + every if step == 1 else f'every {step} {every}s'})")
     return SeriesTable(values=values[:, 0].copy(),
                        features=values[:, 1:].copy() if feat else None,
                        dates=dates, column=header[col].strip(), feature_names=features,
-                       date_column=None if date_idx is None else header[date_idx].strip())
+                       date_column=None if date_idx is None else header[date_idx].strip(),
+                       inferred=inferred)

@@ -27,13 +27,14 @@ from typing import Any
 import numpy as np
 
 from minirnn.apps.data.baselines import (
+    NAIVE_METHODS,
     LinearAR,
     fit_linear_ar,
-    persistence_forecast,
+    is_intermittent,
+    naive_forecasts,
     predict_linear_ar,
-    seasonal_naive_forecast,
 )
-from minirnn.apps.data.table import format_dates, future_dates, parse_dates
+from minirnn.apps.data.table import calendar_periods, format_dates, future_dates, parse_dates
 from minirnn.apps.forecasting.metrics import mae, mase, mase_scale, rmse
 from minirnn.apps.forecasting.transforms import (
     CALENDAR_PERIODS,
@@ -52,6 +53,11 @@ from minirnn.train.solver import Solver
 
 __all__ = ["MAX_FORECAST_STEPS", "Evaluation", "Forecast", "Forecaster", "state_digest"]
 
+#: Most input subsets tried when the inputs are chosen on validation (all of them up to 3
+#: inputs; beyond, none, all, each alone and each left out).
+_ALL_SUBSETS_UP_TO = 3
+#: Relative validation gain that makes more inputs worth reading.
+_INPUT_MARGIN = 0.01
 #: Network weights tried on validation; 0 means the linear model alone.
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: Most steps :meth:`Forecaster.forecast` makes (recursively beyond the horizon).
@@ -222,6 +228,13 @@ class Forecaster:
         level AR is more than twice as bad on validation).
     bidirectional : bool
         Bidirectional recurrent layer.
+    naive : bool
+        The naive forecasts (persistence, seasonal naive, drift, mean; Croston's SBA and zero
+        for intermittent counts) are candidates too: one that beats the model on the
+        validation spans is the forecast (``naive_`` names it).
+    select_inputs : bool
+        Choose the exogenous inputs X on the validation spans (none, all, or a subset:
+        ``inputs_``, each option's score in ``input_scores_``).
     seed : int or None
     dtype : "float32" or "float64"
         The network's dtype (the linear parts are float64).
@@ -233,7 +246,9 @@ class Forecaster:
     season_, look_back_, transform_ (TargetTransform), members_, baseline_order_,
     baseline_ar_ (the level linear AR, a minirnn.data.LinearAR), alpha_,
     validation_ (dict of validation RMSEs), method_ (str describing the forecast), model_
-    (the network), solver_, stopper_.
+    (the network), solver_, stopper_, naive_ (the naive forecast used, or None),
+    intermittent_ (the training span is an intermittent count), inputs_ (indices of the
+    columns of X used), input_scores_ (list of (columns, validation RMSE)).
 
     Examples
     --------
@@ -253,7 +268,8 @@ class Forecaster:
                  folds: int = 3, order_by: str = "aicc", min_fold: int = 24,
                  combine_level: bool = True, double_diff: bool = False,
                  min_gain: float = 0.005, min_val_network: int = 30, shrink: bool = True,
-                 bidirectional: bool = False, seed: int | None = 0,
+                 bidirectional: bool = False, naive: bool = True,
+                 select_inputs: bool = True, seed: int | None = 0,
                  dtype: str = "float32", callbacks: Sequence[Callback] = ()) -> None:
         for name, value in (("horizon", horizon), ("hidden_size", hidden_size),
                             ("num_layers", num_layers), ("epochs", epochs),
@@ -298,6 +314,7 @@ class Forecaster:
             raise ValueError(f"folds must be a positive int, got {folds!r}")
         self.folds = folds
         self.bidirectional = bool(bidirectional)
+        self.naive, self.select_inputs = bool(naive), bool(select_inputs)
         if order_by not in ("aicc", "validation"):
             raise ValueError(f"order_by must be 'aicc' or 'validation', got {order_by!r}")
         self.order_by, self.min_fold = order_by, int(min_fold)
@@ -326,6 +343,7 @@ class Forecaster:
                 "min_fold": self.min_fold, "combine_level": self.combine_level,
                 "double_diff": self.double_diff, "min_gain": self.min_gain,
                 "shrink": self.shrink, "min_val_network": self.min_val_network,
+                "naive": self.naive, "select_inputs": self.select_inputs,
                 "seed": self.seed, "dtype": self.dtype}
 
     # --------------------------------------------------------------------- fit
@@ -389,9 +407,18 @@ class Forecaster:
         self.y_, self.X_, self.n_train_ = y_all, x_all, n
         train = y_all[:n]
         h = self.horizon
+        self.intermittent_ = is_intermittent(train)
+        self.inputs_: list[int] = [] if x_all is None else list(range(x_all.shape[1]))
+        self.input_scores_: list[tuple[list[int], float]] = []
+        if x_all is not None and self.select_inputs:
+            self.inputs_ = self._choose_inputs(y_all, x_all, n)
+        x_all = x_all[:, self.inputs_] if x_all is not None and self.inputs_ else None
 
-        # Season: given, or detected on the training span only.
-        season = detect_season(train) if self.season == "auto" else int(self.season)
+        # Season: given, or detected on the training span only (preferring the calendar's
+        # period when it is nearly as strong as the strongest).
+        calendar = () if self.dates_ is None else calendar_periods(self.dates_[:n])
+        season = detect_season(train, calendar=calendar) if self.season == "auto" else int(
+            self.season)
         if season and season * 2 + h + 8 > n:
             season = 0 if self.season == "auto" else season
         self.season_ = season
@@ -541,6 +568,10 @@ class Forecaster:
             lin_fit += weight * self._inverse(tr, x, fit_o, design @ coef_fit)
         self.validation_["linear combination"] = rmse(lin_val, truth_val)
         self.transform_ = self.members_[0].transform
+        # The combination's errors on every validation span (as the members were chosen).
+        err_lin = chosen[0][4] if same else w_best * err_t + (1 - w_best) * b_best[3]
+        self.validation_["linear combination, all spans"] = float(
+            np.sqrt(np.mean(err_lin * err_lin)))
 
         # Network: reads the primary transform's scaled stationary series, learns the
         # out-of-sample residual of the linear combination on the primary level scale.
@@ -551,7 +582,10 @@ class Forecaster:
         self.model_ = None
         self.r_scale_ = np.ones(h)
         self.floor_ = float(np.min(train)) * 1e-3 if np.all(train > 0) else 0.0
-        if self.network:
+        # Decided before training: on a handful of validation forecasts the network's gain
+        # would be mostly luck, so it could never be used; do not train it.
+        self.validation_["validation forecasts"] = float(len(val_o))
+        if self.network and len(val_o) >= self.min_val_network:
             resid_fit = tr0.level(truth_fit) - self._level(lin_fit)
             resid_val = tr0.level(truth_val) - self._level(lin_val)
             self.r_scale_ = np.maximum(resid_fit.std(axis=0), 1e-12)
@@ -568,19 +602,69 @@ class Forecaster:
             for a, score in scores.items():
                 self.validation_[f"network weight {a:g}"] = score
             alpha = min(scores, key=lambda a: scores[a])
-            # The network must earn its place: a clear gain over the linear model, measured on
-            # enough validation forecasts (on a handful, its gain is mostly luck).
-            trusted = len(val_o) >= self.min_val_network  # forecast origins, not values
-            self.validation_["validation forecasts"] = float(len(val_o))
-            self.alpha_ = alpha if trusted and scores[alpha] < (
-                1 - self.min_gain) * scores[0.0] else 0.0
+            # The network must earn its place: a clear gain over the linear model.
+            self.alpha_ = alpha if scores[alpha] < (1 - self.min_gain) * scores[0.0] else 0.0
 
         # Validation residuals of the final forecasts, on the primary level scale, per step.
         final_val = self._combine(lin_val, self.alpha_ * net_val)
         self.residuals_ = tr0.level(truth_val) - self._level(final_val)
         self.mase_scale_ = mase_scale(train, season)
         self.validation_["final"] = rmse(final_val, truth_val)
+        self.naive_: str | None = None
+        if self.naive:
+            self._choose_naive(y_all, folds, err_lin, final_val - truth_val)
         return self
+
+    def _choose_naive(self, y_all: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
+                      err_lin: np.ndarray, err_last: np.ndarray) -> None:
+        """Score the naive forecasts on every validation span against the model (the
+        linear combination, with the network's correction on the last span, where it was
+        weighed); the best one replaces the model if it is better."""
+        h = self.horizon
+        origins = np.concatenate([v_o for _, v_o in folds])
+        truth = self.y_[origins[:, None] + np.arange(1, h + 1)[None, :]]
+        err_model = err_lin.copy()
+        err_model[: err_last.size] = err_last.ravel()  # the last span comes first
+        model = float(np.sqrt(np.mean(err_model * err_model))) if np.all(
+            np.isfinite(err_model)) else math.inf
+        self.validation_["model, all spans"] = model
+        cands = naive_forecasts(y_all, origins, h, self.season_, self.intermittent_)
+        scores = {name: rmse(pred, truth) for name, pred in cands.items()}
+        for name, score in scores.items():
+            self.validation_[f"naive {name}, all spans"] = score
+        best = min(scores, key=lambda k: scores[k])
+        if scores[best] < model:
+            self.naive_ = best
+            self.residuals_ = self.transform_.level(truth) - self._level(cands[best])
+
+    def _choose_inputs(self, y_all: np.ndarray, x_all: np.ndarray, n: int) -> list[int]:
+        """The subset of X's columns whose linear combination scores best on the validation
+        spans (every subset for up to 3 inputs; else none, all, each alone, each left out);
+        the fewest inputs within 1 % of the best score win."""
+        e = x_all.shape[1]
+        if e <= _ALL_SUBSETS_UP_TO:
+            subsets = [[c for c in range(e) if mask >> c & 1] for mask in range(1 << e)]
+        else:
+            subsets = [[], list(range(e)), *([c] for c in range(e)),
+                       *([c for c in range(e) if c != k] for k in range(e))]
+        config = {**self.get_config(), "network": False, "naive": False,
+                  "select_inputs": False}
+        scored = []
+        for cols in subsets:
+            sub = Forecaster(**config)
+            try:
+                sub.fit(y_all, x_all[:, cols] if cols else None, dates=self.dates_,
+                        train_size=n)
+                score = sub.validation_["linear combination, all spans"]
+            except ValueError:  # too many inputs for the data: not a candidate
+                score = math.inf
+            scored.append((cols, float(score) if math.isfinite(score) else math.inf))
+        self.input_scores_ = scored
+        # Fewer inputs unless more gain over 1 % on validation: an input that only fits the
+        # validation noise would be read on the test span too.
+        top = min(score for _, score in scored)
+        near = [cs for cs in scored if cs[1] <= top * (1 + _INPUT_MARGIN)]
+        return min(near, key=lambda cs: (len(cs[0]), cs[1]))[0]
 
     def _level(self, values: np.ndarray) -> np.ndarray:
         """The primary transform's level scale (log for the log transforms)."""
@@ -677,8 +761,15 @@ class Forecaster:
         if len(o) and (o.min() < self.t_min_ or o.max() >= len(y_all)):
             raise ValueError(f"origins must be in {self.t_min_}..{len(y_all) - 1} (the model "
                              f"needs {self.t_min_} earlier values), got {o.min()}..{o.max()}")
+        if self.naive_ is not None:
+            return self._naive(y_all, o, self.horizon)
         paths = [y_all] * len(self.members_)
         return self._combined(self._member_forecasts(paths, xs, o), paths[0], xs, o)
+
+    def _naive(self, y_all: np.ndarray, o: np.ndarray, steps: int) -> np.ndarray:
+        """The chosen naive forecast from the origins ``o``, shape (N, steps)."""
+        assert self.naive_ is not None
+        return naive_forecasts(y_all, o, steps, self.season_, self.intermittent_)[self.naive_]
 
     def _scaled_inputs(self, x_all: np.ndarray | None) -> np.ndarray | None:
         """The exogenous inputs scaled as in training, after checking their columns."""
@@ -686,7 +777,9 @@ class Forecaster:
                 x_all is not None and self.X_ is not None
                 and x_all.shape[1] != self.X_.shape[1]):
             raise ValueError("X must have the same columns as the training data")
-        return None if x_all is None else self.x_scaler_.transform(x_all)  # type: ignore[union-attr]
+        if x_all is None or not self.inputs_:
+            return None
+        return self.x_scaler_.transform(x_all[:, self.inputs_])  # type: ignore[union-attr]
 
     def _member_forecasts(self, paths: list[np.ndarray], xs: np.ndarray | None,
                           o: np.ndarray) -> list[np.ndarray]:
@@ -727,18 +820,12 @@ class Forecaster:
         return self._combine(linear, self.alpha_ * net)
 
     def baselines(self, y: Any, origins: Any) -> dict[str, np.ndarray]:
-        """Persistence, drift, seasonal naive (if a season) and the level linear AR, (N, H)."""
+        """The naive forecasts (persistence, seasonal naive if a season, drift, mean; Croston
+        (SBA) and zero for an intermittent count) and the level linear AR, each (N, H)."""
         self._check_fitted()
         y_all = _check_series(y, None)[0]
         o = np.asarray(origins, dtype=np.int64)
-        h = np.arange(1, self.horizon + 1)[None, :]
-        t = o[:, None]
-        out = {"persistence": persistence_forecast(_lags(y_all, o, 1), self.horizon)}
-        if self.season_:
-            out["seasonal naive"] = seasonal_naive_forecast(_lags(y_all, o, self.season_),
-                                                            self.season_, self.horizon)
-        slope = (y_all[t] - y_all[0]) / np.maximum(t, 1)
-        out["drift"] = y_all[t] + h * slope
+        out = naive_forecasts(y_all, o, self.horizon, self.season_, self.intermittent_)
         q = self.baseline_order_
         out[f"linear AR({q})"] = predict_linear_ar(self.baseline_ar_, _lags(y_all, o, q))
         return out
@@ -803,14 +890,17 @@ class Forecaster:
         x_all = self.X_ if y is None else _check_series(y, X)[1]
         d_all = self.dates_ if y is None else (
             None if dates is None else parse_dates(list(dates)))
-        if x_all is not None and steps > self.horizon:
+        if x_all is not None and self.inputs_ and self.naive_ is None and \
+                steps > self.horizon:
             raise ValueError(f"with exogenous inputs only {self.horizon} step(s) can be "
                              f"forecast (their future is unknown); retrain with --horizon "
                              f"{steps}")
         if len(y_all) - 1 < self.t_min_:
             raise ValueError(f"need at least {self.t_min_ + 1} values to forecast, got "
                              f"{len(y_all)}")
-        tr = self.transform_
+        if self.naive_ is not None:
+            mean = self._naive(y_all, np.array([len(y_all) - 1]), steps)[0]
+            return self._intervals(mean, steps, d_all)
         # Beyond H steps each linear member goes on from its own forecasts (and the network
         # reads the first member's): a member on logarithms never sees another member's
         # values, which may leave the positive range (fed the combined forecast, a log
@@ -832,10 +922,15 @@ class Forecaster:
             out.extend(self._combined(members, paths[0], xs, o)[0].tolist())
             paths = [np.concatenate([path[-keep:], f[0]]) for path, f in zip(
                 paths, members, strict=True)]
-        mean = np.asarray(out[:steps])
+        return self._intervals(np.asarray(out[:steps]), steps, d_all)
+
+    def _intervals(self, mean: np.ndarray, steps: int, d_all: np.ndarray | None) -> Forecast:
+        """The forecast ``mean`` (S,) with its 80 % and 95 % intervals from the validation
+        residuals, and its dates."""
+        tr = self.transform_
         lower: dict[int, np.ndarray] = {}
         upper: dict[int, np.ndarray] = {}
-        xm = tr.level(mean)
+        xm = self._level(mean)
         k = np.arange(steps)
         step_idx = np.minimum(k, self.horizon - 1)
         widen = np.sqrt(np.maximum(k + 1, self.horizon) / self.horizon)
@@ -849,6 +944,8 @@ class Forecaster:
                 lo_q, hi_q = -spread, spread
             lower[level] = tr.inverse_level(xm + lo_q[step_idx] * widen)
             upper[level] = tr.inverse_level(xm + hi_q[step_idx] * widen)
+            if self.intermittent_:  # counts: never below 0
+                lower[level] = np.maximum(lower[level], 0.0)
         fdates = None if d_all is None or len(d_all) < 2 else future_dates(d_all, steps)
         return Forecast(mean, lower, upper, fdates)
 
@@ -857,6 +954,11 @@ class Forecaster:
     def method_(self) -> str:
         """What produces the forecasts, in words."""
         self._check_fitted()
+        if self.naive_ is not None:
+            v = self.validation_
+            return (f"{self.naive_} (a naive forecast: it beat the model on validation, RMSE "
+                    f"{v[f'naive {self.naive_}, all spans']:.4g} against "
+                    f"{v['model, all spans']:.4g} on every validation span)")
         parts = [f"AR({m.order}) on "
                  + m.transform.name.replace("none", "levels")
                  + ("" if m.exog or self.X_ is None else " (no inputs)")
@@ -868,7 +970,8 @@ class Forecaster:
             if not self.network:
                 why = "no network"
             elif self.validation_.get("validation forecasts", np.inf) < self.min_val_network:
-                why = (f"too few validation forecasts to trust the network (< "
+                why = (f"network not trained: {self.validation_['validation forecasts']:.0f} "
+                       f"validation forecasts are too few to trust it (< "
                        f"{self.min_val_network})")
             else:
                 why = "the network did not help on validation"
@@ -886,6 +989,8 @@ class Forecaster:
                          "order": m.order, "coef": m.coef.tolist(), "weight": m.weight,
                          "exog": m.exog,
                          "scaler": m.scaler.state_dict()} for m in self.members_],
+            "naive": self.naive_, "intermittent": self.intermittent_,
+            "inputs": self.inputs_,
             "floor": self.floor_,
             "baseline_order": self.baseline_order_,
             # the AR's coefficients with the intercept as the last row
@@ -915,7 +1020,7 @@ class Forecaster:
         from minirnn.nn.io import save_model
 
         model = self.model_ if self.model_ is not None else self._build_network(
-            1 + (0 if self.X_ is None else self.X_.shape[1]))
+            1 + len(self.inputs_))
         save_model(path, model, metadata={"task": "series", "forecaster": self.state_dict(),
                                           **(extra or {})})
 
@@ -963,6 +1068,12 @@ class Forecaster:
                                bool(m["exog"]))
                        for m in members]
         fc.transform_ = fc.members_[0].transform
+        fc.naive_ = state.get("naive")  # absent from files saved before naive candidates
+        fc.intermittent_ = bool(state.get("intermittent", False))
+        fc.input_scores_ = []
+        fc.X_ = None if state["X"] is None else _finite(state["X"], "X")
+        inputs = state.get("inputs", None if fc.X_ is None else list(range(fc.X_.shape[1])))
+        fc.inputs_ = [] if inputs is None else [_int(c) for c in inputs]
         fc.floor_ = float(state["floor"])
         fc.baseline_order_ = _int(state["baseline_order"])
         weights = _finite(state["baseline_coef"], "baseline_coef")
@@ -990,10 +1101,17 @@ class Forecaster:
         if self.y_.ndim != 1 or n < 2:
             raise ModelFileError(f"the stored series must be 1-D with 2 values or more, got "
                                  f"shape {self.y_.shape}")
-        e = 0 if self.X_ is None else self.X_.shape[1]
+        e = len(self.inputs_)
         if self.X_ is not None and (self.X_.ndim != 2 or len(self.X_) != n
-                                    or self.x_scaler_ is None):
+                                    or (self.x_scaler_ is None) != (e == 0)):
             raise ModelFileError(f"the stored inputs X must be ({n}, E), got {self.X_.shape}")
+        width_x = 0 if self.X_ is None else self.X_.shape[1]
+        if len(set(self.inputs_)) != e or not all(0 <= c < width_x for c in self.inputs_):
+            raise ModelFileError(f"inputs {self.inputs_} are not distinct columns of the "
+                                 f"{width_x} stored")
+        if self.naive_ is not None and (self.naive_ not in NAIVE_METHODS or (
+                self.naive_ == "seasonal naive" and self.season_ < 2)):
+            raise ModelFileError(f"unknown naive forecast {self.naive_!r}")
         if not 0 <= self.season_ < n or not 1 <= self.look_back_ < n or \
                 not self.t_min_ < n or self.t_min_ < self.look_back_ + self.season_:
             raise ModelFileError(f"season {self.season_}, look-back {self.look_back_} and "

@@ -185,7 +185,8 @@ class RobustScaler:
         return out
 
 
-def detect_season(y: np.ndarray, max_lag: int | None = None, threshold: float = 0.3) -> int:
+def detect_season(y: np.ndarray, max_lag: int | None = None, threshold: float = 0.3,
+                  calendar: tuple[int, ...] = (), close: float = 0.8) -> int:
     """The dominant period of a series from its autocorrelation; 0 if none is clear.
 
     The series (log if positive) is detrended by a least-squares line, then the lag with the
@@ -198,6 +199,14 @@ def detect_season(y: np.ndarray, max_lag: int | None = None, threshold: float = 
     y : ndarray, shape (T,)
     max_lag : int, optional
         Longest period considered; default ``T // 3`` (at least three cycles seen), at most 400.
+    threshold : float
+        Least autocorrelation of a period.
+    calendar : tuple of int
+        Periods the dates imply (12 for monthly data: ``minirnn.apps.data.table.
+        calendar_periods``). When the strongest peak is none of them, the first of them that
+        is a local peak with at least ``close`` times its autocorrelation is chosen instead
+        (an intermittent monthly count peaked at 24, not 12, by noise).
+    close : float
 
     Returns
     -------
@@ -232,6 +241,11 @@ def detect_season(y: np.ndarray, max_lag: int | None = None, threshold: float = 
     if not peaks:
         return 0
     top_k, top = max(peaks, key=lambda kv: kv[1])
+    if not any(abs(top_k - period) <= 0.07 * period for period in calendar):
+        for period in calendar:
+            if 2 <= period <= limit and acf[period] >= close * top and \
+                    acf[period] >= acf[period - 1] and acf[period] >= acf[period + 1]:
+                return period
     # The fundamental period: the shortest lag dividing the strongest peak's lag that is
     # nearly as strong (a quarterly series peaks at 4 and 8; noise may make 8 higher).
     best = next(k for k, v in peaks if k == top_k or (
