@@ -9,24 +9,98 @@ The abstractions live in their own modules and are re-exported here:
 The code lives in the layers of docs/architecture.md (``nn`` <- ``train`` <- ``check`` <-
 ``apps`` <- ``cli``); this package root and the public modules beside it (``minirnn.layers``,
 ``minirnn.cells``, ...) only re-export.
+
+Start-up: every name here, and every public module beside it (``minirnn.layers``, ...), is
+imported on first use (PEP 562), so ``import minirnn`` and ``minirnn --help`` stay fast and
+``from minirnn import Solver`` loads only what a Solver needs (benchmarks/startup.py).
 """
 
-# Model classes defined outside minirnn.nn.layers register themselves for minirnn.load when
-# imported: the text application's language model and the encoder-decoder.
-import minirnn.apps.language_model
-import minirnn.nn.seq2seq  # noqa: F401
-from minirnn.nn.cells.base import Cell
-from minirnn.nn.io import load_model as load
-from minirnn.nn.kernels.select import use_kernel
-from minirnn.nn.layers.base import Layer, no_grad
-from minirnn.nn.losses.base import Loss
-from minirnn.nn.model import Sequential
-from minirnn.nn.optim.base import Optimizer
-from minirnn.nn.parameter import Parameter
+from __future__ import annotations
+
+import importlib
+import os
+from typing import TYPE_CHECKING, Any
+
 from minirnn.nn.version import __version__
-from minirnn.train.solver import Solver, TrainingDivergedError
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
+    from minirnn.nn.cells.base import Cell
+    from minirnn.nn.kernels.select import use_kernel
+    from minirnn.nn.layers.base import Layer, no_grad
+    from minirnn.nn.losses.base import Loss
+    from minirnn.nn.model import Sequential
+    from minirnn.nn.optim.base import Optimizer
+    from minirnn.nn.parameter import Parameter
+    from minirnn.train.solver import Solver, TrainingDivergedError
 
 __all__ = [
     "Cell", "Layer", "Loss", "Optimizer", "Parameter", "Sequential", "Solver",
     "TrainingDivergedError", "__version__", "load", "no_grad", "use_kernel",
 ]
+
+# Public name -> the module that defines it, imported when the name is first read.
+_LAZY = {
+    "Cell": "minirnn.nn.cells.base",
+    "Layer": "minirnn.nn.layers.base",
+    "Loss": "minirnn.nn.losses.base",
+    "Optimizer": "minirnn.nn.optim.base",
+    "Parameter": "minirnn.nn.parameter",
+    "Sequential": "minirnn.nn.model",
+    "Solver": "minirnn.train.solver",
+    "TrainingDivergedError": "minirnn.train.solver",
+    "no_grad": "minirnn.nn.layers.base",
+    "use_kernel": "minirnn.nn.kernels.select",
+}
+# The public modules of this package (``minirnn.layers`` after a bare ``import minirnn``).
+_SUBMODULES = frozenset({
+    "apps", "callbacks", "cells", "check", "cli", "data", "functional", "gradcheck", "layers",
+    "losses", "nn", "optim", "testing", "train",
+})
+# Model classes defined outside minirnn.nn.layers register themselves for loading when their
+# module is imported: the text application's language model and the encoder-decoder.
+_MODEL_MODULES = ("minirnn.apps.language_model", "minirnn.nn.seq2seq")
+
+
+def load(path: str | os.PathLike[str]) -> Layer:
+    """Load a model saved by ``model.save(path)`` (:func:`minirnn.nn.io.save_model`).
+
+    Any built-in model loads, the text application's ``LanguageModel`` and the
+    encoder-decoder included (their modules are imported first, which registers them), and
+    any class the program registered with :func:`~minirnn.nn.registry.register_layer`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` model file.
+
+    Returns
+    -------
+    Layer
+        The model, with its saved weights.
+
+    Raises
+    ------
+    minirnn.nn.io.ModelFileError
+        If anything in the file is off (nothing is loaded).
+    """
+    for module in _MODEL_MODULES:
+        importlib.import_module(module)
+    from minirnn.nn.io import load_model
+
+    return load_model(path)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name (or module) of the package on first use (PEP 562)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later reads do not come here again
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names and modules, imported or not yet."""
+    return sorted({*__all__, *_SUBMODULES})
