@@ -24,7 +24,7 @@ from minirnn.apps.forecasting import (
 )
 from minirnn.cli import main
 
-FAST = {"epochs": 3, "hidden_size": 4, "patience": 2}
+FAST = {"epochs": 3, "hidden_size": 4, "patience": 2, "min_val_network": 1}
 
 
 def _seasonal(n=120, period=12, seed=0):
@@ -169,7 +169,7 @@ def test_forecaster_beats_naive_baselines_on_a_seasonal_trend():
     assert m["model"]["rmse"] < 0.5 * m["persistence"]["rmse"]
     assert m["model"]["rmse"] < m["seasonal naive"]["rmse"]
     assert m["model"]["mase"] < 1
-    assert set(ev.baselines) == {"persistence", "seasonal naive", "drift",
+    assert set(ev.baselines) == {"persistence", "seasonal naive", "drift", "mean",
                                  f"linear AR({fc.baseline_order_})"}
 
 
@@ -278,9 +278,11 @@ def test_cli_bad_series_one_line_error(tmp_path, rows, message):
 
 def test_combination_weights_and_the_network_trust_rule():
     y = _seasonal(96, 12, seed=7)
-    fc = Forecaster(seed=0, **FAST).fit(y, train_size=64)  # 13 validation forecasts
+    fc = Forecaster(seed=0, **{**FAST, "min_val_network": 30}).fit(
+        y, train_size=64)  # 13 validation forecasts
     assert sum(m.weight for m in fc.members_) == pytest.approx(1.0)
-    assert fc.alpha_ == 0.0 and "too few validation forecasts" in fc.method_
+    assert fc.alpha_ == 0.0 and "too few to trust it" in fc.method_
+    assert fc.model_ is None and fc.solver_ is None  # decided before training: not trained
     # The forecasts are the weighted mean of the members' (checked against a refit of each).
     ev = fc.evaluate()
     manual = np.zeros_like(ev.prediction)

@@ -20,7 +20,7 @@ def plot_forecast(path: str | os.PathLike[str], y: np.ndarray, *, n_train: int,
                   future_dates: np.ndarray | None = None, future: np.ndarray | None = None,
                   lower: Mapping[int, np.ndarray] | None = None,
                   upper: Mapping[int, np.ndarray] | None = None,
-                  title: str = "forecast", ylabel: str = "value") -> None:
+                  title: str = "forecast", ylabel: str = "value", start: int = 0) -> None:
     """Draw the series and its forecasts to ``path`` (PNG).
 
     Parameters
@@ -42,6 +42,9 @@ def plot_forecast(path: str | os.PathLike[str], y: np.ndarray, *, n_train: int,
     lower, upper : mapping of level (80, 95) to ndarray (S,)
         Interval bounds drawn as bands.
     title, ylabel : str
+    start : int
+        First index of ``y`` drawn (the recent history at a readable scale; test forecasts
+        before it are left out too).
     """
     import matplotlib
 
@@ -49,15 +52,19 @@ def plot_forecast(path: str | os.PathLike[str], y: np.ndarray, *, n_train: int,
     import matplotlib.pyplot as plt
 
     t = np.arange(len(y)) if dates is None else np.asarray(dates)
+    start = min(max(int(start), 0), len(y) - 1)
     fig, ax = plt.subplots(figsize=(10, 4.5))
-    ax.plot(t, y, color="black", lw=1.2, label="data")
-    ax.axvline(t[min(n_train, len(y) - 1)], color="grey", ls=":", lw=1)
+    ax.plot(t[start:], y[start:], color="black", lw=1.2, label="data")
+    if n_train >= start:
+        ax.axvline(t[min(n_train, len(y) - 1)], color="grey", ls=":", lw=1)
     if test_index is not None and test_prediction is not None:
+        shown = np.asarray(test_index) >= start
         styles = ["--", "-.", ":", (0, (3, 1, 1, 1))]
         for i, (name, values) in enumerate((baselines or {}).items()):
-            ax.plot(t[test_index], values, ls=styles[i % len(styles)], lw=1, alpha=0.8,
-                    label=name)
-        ax.plot(t[test_index], test_prediction, color="tab:red", lw=1.5, label="model (test)")
+            ax.plot(t[test_index][shown], np.asarray(values)[shown],
+                    ls=styles[i % len(styles)], lw=1, alpha=0.8, label=name)
+        ax.plot(t[test_index][shown], np.asarray(test_prediction)[shown], color="tab:red",
+                lw=1.5, label="model (test)")
     if future is not None:
         ft = (np.arange(len(y), len(y) + len(future)) if future_dates is None
               else np.asarray(future_dates))

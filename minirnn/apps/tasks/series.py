@@ -21,8 +21,11 @@ from minirnn.nn.registry import RECURRENT_LAYERS
 from minirnn.train.callbacks import Callback, EarlyStopping, TimeLimit
 from minirnn.train.solver import History, TrainingDivergedError
 
-__all__ = ["SeriesConfig", "forecast_figure", "forecast_steps", "load_forecaster",
-           "read_new_data", "read_series", "run_series", "verdict", "write_forecast"]
+__all__ = ["SeriesConfig", "forecast_figure", "forecast_output", "forecast_steps",
+           "history_start",
+           "input_warnings",
+           "load_forecaster", "read_new_data", "read_series", "run_series", "verdict",
+           "write_forecast"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,16 +125,26 @@ def _print_evaluation(ev: Evaluation, fc: Forecaster, seconds: float) -> str:
                           enumerate(m["model"]["rmse_per_step"]))
         print(f"test RMSE per step ahead: {steps}", flush=True)
     print(f"forecast by: {fc.method_}", flush=True)
-    text = verdict(ev)
+    text = verdict(ev, getattr(fc, "naive_", None))
     print(f"verdict: {text}", flush=True)
     return text
 
 
-def verdict(ev: Evaluation) -> str:
-    """Which forecast is best on the test span, and whom the model beats or loses to."""
+def verdict(ev: Evaluation, naive: str | None = None) -> str:
+    """Which forecast is best on the test span, and whom the model beats or loses to.
+
+    ``naive``: the naive forecast the model used (it won validation), said first.
+    """
     m = ev.metrics
     best = ev.best
     model = m["model"]["rmse"]
+    if naive is not None:
+        others = {k: v["rmse"] for k, v in m.items() if k not in ("model", naive)}
+        beaten = [k for k, v in others.items() if model < v]
+        losing = [k for k, v in others.items() if model > v]
+        return (f"the naive forecast {naive} won validation and is the forecast used (test "
+                f"RMSE {model:.3f})" + (f"; it beats {', '.join(beaten)}" if beaten else "")
+                + (f"; it loses to {', '.join(losing)}" if losing else ""))
     tied = [k for k in m if k != "model" and abs(model - m[k]["rmse"]) <= 1e-9 * max(model, 1)]
     beaten = [k for k in m if k != "model" and model < m[k]["rmse"] and k not in tied]
     losing = [k for k in m if k != "model" and model > m[k]["rmse"] and k not in tied]
@@ -175,7 +188,8 @@ def write_forecast(path: Path, fcst: Forecast) -> None:
 
 def forecast_figure(path: Path, table: SeriesTable, fc: Forecaster, ev: Evaluation | None,
                     fcst: Forecast, title: str) -> None:
-    """forecast.png (a note instead without matplotlib)."""
+    """forecast.png (a note instead without matplotlib): the recent history at a readable
+    scale (:func:`history_start`), the forecast and its intervals."""
     try:
         from minirnn.apps.forecasting.plot import plot_forecast
 
@@ -185,12 +199,54 @@ def forecast_figure(path: Path, table: SeriesTable, fc: Forecaster, ev: Evaluati
             test_prediction=None if ev is None else ev.prediction[:, 0],
             baselines=None if ev is None else {k: v[:, 0] for k, v in ev.baselines.items()},
             future_dates=fcst.dates, future=fcst.mean, lower=fcst.lower, upper=fcst.upper,
-            title=title, ylabel=table.column)
+            title=title, ylabel=table.column,
+            start=history_start(len(fc.y_), len(fcst.mean), fc.season_,
+                                None if ev is None else fc.n_train_))
     except ImportError:
         print("matplotlib is not installed: skipping the figure (pip install 'minirnn[plot]')",
               flush=True)
         return
     print(f"figure: {path}", flush=True)
+
+
+def input_warnings(table: SeriesTable, n_train: int, far: float = 0.5) -> list[str]:
+    """Feature columns whose test-span values leave their training range by more than
+    ``far`` times its width: the model meets values it never saw (as a column whose swings
+    occur almost only in the test span)."""
+    out: list[str] = []
+    if table.features is None:
+        return out
+    for j, name in enumerate(table.feature_names):
+        train, test = table.features[:n_train, j], table.features[n_train:, j]
+        if not len(test):
+            continue
+        lo, hi = float(train.min()), float(train.max())
+        width = max(hi - lo, 1e-12 * max(abs(lo), abs(hi), 1.0))
+        outside = (test < lo - far * width) | (test > hi + far * width)
+        if outside.any():
+            out.append(f"feature {name!r}: {int(outside.sum())} of {len(test)} test values "
+                       f"lie far outside its training range [{lo:.4g}, {hi:.4g}] (from "
+                       f"{float(test.min()):.4g} to {float(test.max()):.4g}): forecasts "
+                       "reading it are extrapolations")
+    return out
+
+
+def forecast_output(model_path: Path, steps: int) -> Path:
+    """Where ``minirnn forecast`` writes by default: ``forecast-<steps>steps.csv`` (and
+    ``.png``) beside the model, so the training run's ``forecast.csv``/``forecast.png`` stay."""
+    return model_path.parent / f"forecast-{steps}steps.csv"
+
+
+def history_start(total: int, steps: int, season: int, n_train: int | None = None) -> int:
+    """First value drawn by the forecast figure: six times the steps forecast (at least 24
+    values), two seasons when they fit in ten times the steps; with a test span, as much
+    training history as test."""
+    if n_train is not None:
+        return max(0, n_train - (total - n_train))
+    shown = max(24, 6 * steps)
+    if season > 0 and 2 * season <= 10 * steps:
+        shown = max(shown, 2 * season)
+    return max(0, total - shown)
 
 
 def forecast_steps(fc: Forecaster, with_features: bool) -> int:
@@ -232,6 +288,16 @@ def run_series(config: SeriesConfig, folder: Path, callbacks: Sequence[Callback]
           f"training ({_span(table, 0, n_train)}), {total - n_train} for testing "
           f"({_span(table, n_train, total)})"
           + (f"; features {', '.join(features)}" if features else ""), flush=True)
+    for note in table.inferred:
+        print(f"columns: {note}", flush=True)
+    warnings = input_warnings(table, n_train)
+    for text in warnings:
+        print(f"warning: {text}", flush=True)
+    if config.network and fc.min_val_network > _validation_origins(fc, n_train):
+        # Known before training (the forecaster decides the same): say it, train nothing.
+        print(f"network: not trained (about {_validation_origins(fc, n_train)} validation "
+              f"forecasts, fewer than the {fc.min_val_network} needed to trust its gain); "
+              "the linear models and naive forecasts are chosen on validation", flush=True)
     try:
         fc.fit(table.values, table.features, dates=table.dates, train_size=n_train)
     except TrainingDivergedError as exc:
@@ -242,6 +308,11 @@ def run_series(config: SeriesConfig, folder: Path, callbacks: Sequence[Callback]
           f"season {fc.season_ or 'none'}"
           f"{' (detected)' if config.season == 'auto' and fc.season_ else ''}, look-back "
           f"{fc.look_back_}, {fc.method_}", flush=True)
+    if features:
+        labels = {_inputs_label(cols, features): score for cols, score in fc.input_scores_}
+        used = _inputs_label(fc.inputs_, features)
+        print("inputs chosen on validation: " + used + "  (validation RMSE: "
+              + ", ".join(f"{k} {v:.4g}" for k, v in labels.items()) + ")", flush=True)
     ev = fc.evaluate()
     seconds = time.perf_counter() - start
     text = _print_evaluation(ev, fc, seconds)
@@ -258,6 +329,11 @@ def run_series(config: SeriesConfig, folder: Path, callbacks: Sequence[Callback]
         "look_back": fc.look_back_, "horizon": fc.horizon, "transform": fc.transform_.name,
         "ar_order": fc.members_[0].order, "network_weight": fc.alpha_,
         "validation_rmse": fc.validation_, "forecaster": fc.get_config(),
+        "naive_used": fc.naive_, "column_roles": table.inferred,
+        "inputs_used": [features[c] for c in fc.inputs_],
+        "inputs_validation_rmse": {_inputs_label(cols, features): score
+                                   for cols, score in fc.input_scores_},
+        "warnings": warnings,
         "train_size": n_train, "test_targets": len(ev.origins),
         "column": table.column, "features": features, "csv": path,
         "seconds": time.perf_counter() - start}
@@ -287,6 +363,21 @@ def run_series(config: SeriesConfig, folder: Path, callbacks: Sequence[Callback]
                         f"{m['persistence']['rmse']:.4g}, {ar_name} "
                         f"{m[ar_name]['rmse']:.4g}); best: {ev.best}")
     return report, None if fc.solver_ is None else fc.solver_.history
+
+
+def _inputs_label(cols: Sequence[int], names: Sequence[str]) -> str:
+    if not cols:
+        return "none"
+    if len(cols) == len(names):
+        return "all"
+    return "+".join(names[c] for c in cols)
+
+
+def _validation_origins(fc: Forecaster, n_train: int) -> int:
+    """Validation forecast origins the forecaster will have (its own rule; the season and
+    look-back do not change it but for very short series, where this is an estimate)."""
+    n_val = max(round(fc.val_fraction * n_train), fc.horizon + 2)
+    return n_val - fc.horizon + 1
 
 
 def load_forecaster(path_text: str) -> tuple[Forecaster, dict[str, Any], Path]:
