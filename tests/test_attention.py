@@ -487,6 +487,66 @@ def test_additive_dot_general_gradients(case):
     gradcheck_attention(layer, inputs, seed=case["seed"], kwargs=kwargs)
 
 
+@given(case=luong_cases())
+def test_step_api_matches_torch_autograd(case):
+    """prepare once, step per query, step_backward per query, prepare_backward once: the
+    same outputs and gradients as torch over the whole query sequence, to 1e-10."""
+    torch = _torch()
+    layer, inputs, kwargs = _luong_setup(case, keep_first=True)
+    q = inputs["query"] if inputs["query"].ndim == 3 else inputs["query"][:, None]
+    memory = layer.prepare(inputs["key"], inputs.get("value"), **kwargs)
+    steps = [layer.step(np.ascontiguousarray(q[:, i]), memory) for i in range(q.shape[1])]
+    out = np.stack([c for c, _, _ in steps], axis=1)
+    weights = np.stack([w for _, w, _ in steps], axis=1)
+    rng = np.random.default_rng(case["seed"] + 1)
+    g, g_w = rng.standard_normal(out.shape), rng.standard_normal(weights.shape)
+    grad = layer.memory_grad(memory)
+    d_query = np.stack([layer.step_backward(g[:, i], cache, memory, grad, g_w[:, i])
+                        for i, (_, _, cache) in enumerate(steps)], axis=1)
+    d_key, d_value = layer.prepare_backward(memory, grad)
+    assert layer._cache is None  # the step API keeps nothing on the layer
+    t = {k: torch.from_numpy(v).requires_grad_(True) for k, v in inputs.items()}
+    t["query"] = torch.from_numpy(q).requires_grad_(True)
+    t_out, t_weights, params = _torch_luong(layer, t, kwargs, torch)
+    ((t_out * torch.from_numpy(g)).sum() + (t_weights * torch.from_numpy(g_w)).sum()).backward()
+    _close(out, t_out, "output")
+    _close(weights, t_weights, "weights")
+    _close(d_query, t["query"].grad, "d_query")
+    _close(d_key, t["key"].grad, "d_key")
+    if case["value_is_key"]:
+        assert d_value is None
+    else:
+        _close(d_value, t["value"].grad, "d_value")
+    for name, param in layer.named_parameters():
+        _close(param.grad, params[name].grad, name)
+
+
+def test_step_api_selects_rows_and_refuses_bad_inputs():
+    rng = np.random.default_rng(0)
+    layer = AdditiveAttention(3, 4, 5, seed=0)
+    key = rng.standard_normal((3, 6, 4))
+    memory = layer.prepare(key, key_lengths=np.array([6, 2, 4]))
+    assert memory.projected.shape == (3, 6, 5)
+    query = rng.standard_normal((3, 3))
+    context, weights, _ = layer.step(query, memory)
+    assert np.all(weights[1, 2:] == 0.0) and np.allclose(weights.sum(axis=1), 1.0)
+    rows = np.array([2, 2, 0])
+    c2, w2, _ = layer.step(query[rows], memory.select(rows))
+    np.testing.assert_allclose(c2, context[rows], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(w2, weights[rows], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"query: expected 3 features"):
+        layer.step(rng.standard_normal((3, 2)), memory)
+    with pytest.raises(ValueError, match=r"query: expected batch size N=3"):
+        layer.step(rng.standard_normal((2, 3)), memory)
+    with pytest.raises(ValueError, match=r"key: expected 4 features"):
+        layer.prepare(rng.standard_normal((3, 6, 2)))
+    with pytest.raises(ValueError, match=r"value: expected shape \(3, 6, Ev\)"):
+        layer.prepare(key, rng.standard_normal((3, 5, 2)))
+    with pytest.raises(ValueError, match=r"d_context: expected shape \(3, 4\)"):
+        _, _, cache = layer.step(query, memory)
+        layer.step_backward(np.zeros((3, 5)), cache, memory, layer.memory_grad(memory))
+
+
 # ----------------------------------------------------- masks, dead rows, dropout
 def _all_layers(rng, E=4):
     """(layer, inputs, kwargs with a key padding mask, padded (N, S)) for every class."""

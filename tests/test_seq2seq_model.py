@@ -397,6 +397,33 @@ def test_decoding_work_is_constant_per_token(monkeypatch):
         assert calls == [12] * length and encoder_runs == [1]
 
 
+def test_keys_are_projected_once_per_source(monkeypatch):
+    """The additive attention projects the keys once per batch of sources (decoding and
+    training alike), not once per token, and the decoder keeps nothing in the attention
+    layer's private cache (it uses the layer's public step API)."""
+    model = small_model(seed=8, attention="additive")
+    attention = model.decoder.attention
+    projections: list[tuple[int, ...]] = []
+    project = attention._project_keys
+
+    def counting(key):
+        projections.append(key.shape)
+        return project(key)
+
+    monkeypatch.setattr(attention, "_project_keys", counting)
+    greedy_decode(model, SRC, SRC_LEN, max_length=9)
+    assert len(projections) == 1
+    projections.clear()
+    beam_search(model, SRC, SRC_LEN, beam_width=3, max_length=9)
+    assert len(projections) == 1
+    projections.clear()
+    tgt_in, _, t_len = target_arrays([[4, 5, 6, 7, 4], [5], [6, 6]])
+    logits = model.forward((SRC, SRC_LEN, tgt_in, t_len), training=True)
+    model.backward(np.ones_like(logits))
+    assert len(projections) == 1
+    assert attention._cache is None
+
+
 def test_greedy_drops_finished_rows():
     model = small_model(seed=9)
     model.decoder.out.bias.data[EOS] += 2.0

@@ -41,8 +41,9 @@ from minirnn.nn.layers.attention_functional import (
 from minirnn.nn.layers.attention_multihead import MultiheadAttention
 from minirnn.nn.layers.base import grad_enabled
 
-__all__ = ["AdditiveAttention", "DotAttention", "GeneralAttention", "MultiheadAttention",
-           "ScaledDotProductAttention"]
+__all__ = ["AdditiveAttention", "AttentionMemory", "AttentionStep", "DotAttention",
+           "GeneralAttention", "MemoryGrad", "MultiheadAttention", "ScaledDotProductAttention",
+           "StepAttention"]
 
 
 @dataclass
@@ -81,7 +82,196 @@ def _prepare(query: Any, key: Any, value: Any, key_padding_mask: Any, key_length
     return _Inputs(q3, key, value, mask, one_step, value_is_key)
 
 
-class _BatchFirstAttention(AttentionLayer):
+@dataclass
+class AttentionMemory:
+    """Keys and values prepared once per source by :meth:`StepAttention.prepare`, read by
+    every :meth:`StepAttention.step` (a decoder's per-token attention).
+
+    Attributes
+    ----------
+    key : ndarray (N, S, Ek)
+    value : ndarray (N, S, Ev)
+        ``key`` itself when no value was given.
+    projected : ndarray (N, S, P)
+        The keys as the score reads them: ``key @ weight_k.T`` (additive, P = A) or the
+        keys themselves (dot, general: P = Ek).
+    mask : ndarray (N, S) or None
+        Additive mask (0 or ``-inf``/the given float values).
+    value_is_key : bool
+    """
+
+    key: np.ndarray
+    value: np.ndarray
+    projected: np.ndarray
+    mask: np.ndarray | None
+    value_is_key: bool
+
+    def select(self, rows: np.ndarray) -> AttentionMemory:
+        """The memory of the rows ``rows`` (B',), e.g. beam search's hypotheses."""
+        key = self.key[rows]
+        return AttentionMemory(key, key if self.value_is_key else self.value[rows],
+                               self.projected[rows],
+                               None if self.mask is None else self.mask[rows],
+                               self.value_is_key)
+
+
+@dataclass
+class AttentionStep:
+    """What :meth:`StepAttention.step_backward` needs of one step (its explicit cache).
+
+    ``query`` (N, Eq); ``scored`` the score function's intermediate (additive: the tanh
+    activations (N, S, A); dot/general: the projected query (N, Ek)); ``weights`` (N, S);
+    ``softmax`` the softmax cache."""
+
+    query: np.ndarray
+    scored: np.ndarray
+    weights: np.ndarray
+    softmax: SoftmaxCache
+
+
+@dataclass
+class MemoryGrad:
+    """Gradients of an :class:`AttentionMemory` accumulated over steps: ``projected``
+    (N, S, P) and ``value`` (N, S, Ev); :meth:`StepAttention.prepare_backward` turns them
+    into dL/dkey and dL/dvalue once."""
+
+    projected: np.ndarray
+    value: np.ndarray
+
+
+class StepAttention(AttentionLayer):
+    """The batch-first attention layers (additive, dot, general): whole-sequence
+    ``forward``/``backward``, and a step API for decoders that attend one query at a time.
+
+    The step API does the work that depends on the keys alone once per source (checks,
+    the mask, the additive key projection ``key @ weight_k.T``), so each generated token
+    costs only the query's side (O(S) in the source, O(1) in the prefix)::
+
+        memory = layer.prepare(key, value, key_lengths=lengths)    # once per source
+        context, weights, cache = layer.step(query_t, memory)      # (N, Ev), (N, S)
+        grad = layer.memory_grad(memory)                           # backward, zeros
+        d_query_t = layer.step_backward(d_context_t, cache, memory, grad)   # each step
+        d_key, d_value = layer.prepare_backward(memory, grad)      # once, after the loop
+
+    Parameter gradients are added to ``.grad`` as by ``backward``. A step equals the
+    whole-sequence forward of that one query (same equations, float rounding aside).
+    """
+
+    #: (query features, key features) when the layer fixes them (checked by the step API)
+    _dims: tuple[int | None, int | None] = (None, None)
+
+    # ---- hooks of the score function
+    def _project_keys(self, key: np.ndarray) -> np.ndarray:
+        return key
+
+    def _project_keys_backward(self, key: np.ndarray, d_projected: np.ndarray) -> np.ndarray:
+        return d_projected
+
+    def _step_scores(self, query: np.ndarray, memory: AttentionMemory
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _step_scores_backward(self, d_scores: np.ndarray, cache: AttentionStep,
+                              memory: AttentionMemory, grad: MemoryGrad) -> np.ndarray:
+        raise NotImplementedError
+
+    # ---- the step API
+    def prepare(self, key: np.ndarray, value: np.ndarray | None = None,
+                key_padding_mask: np.ndarray | None = None, *,
+                key_lengths: np.ndarray | None = None) -> AttentionMemory:
+        """Check and prepare the keys and values of one batch of sources.
+
+        Parameters
+        ----------
+        key : ndarray, shape (N, S, Ek)
+        value : ndarray, shape (N, S, Ev), optional
+            Defaults to ``key``.
+        key_padding_mask, key_lengths
+            As in :meth:`forward`.
+
+        Returns
+        -------
+        AttentionMemory
+        """
+        dtype = self.dtype if self.parameters() else None
+        check_input(key, "key", ndim=(3,), dtype=dtype, last_dim=self._dims[1])
+        value_is_key = value is None
+        if value is None:
+            value = key
+        else:
+            check_input(value, "value", ndim=(3,), dtype=key.dtype)
+            if value.shape[:2] != key.shape[:2]:
+                raise ValueError(f"value: expected shape ({key.shape[0]}, {key.shape[1]}, "
+                                 f"Ev) (N and S of key), got {value.shape}")
+        N, S = key.shape[:2]
+        mask = key_mask(key_padding_mask, key_lengths, N, S, key.dtype)
+        return AttentionMemory(key, value, self._project_keys(key),
+                               None if mask is None else mask[:, 0, :], value_is_key)
+
+    def step(self, query: np.ndarray, memory: AttentionMemory
+             ) -> tuple[np.ndarray, np.ndarray, AttentionStep]:
+        """Attend from one query per sequence to a prepared memory.
+
+        Parameters
+        ----------
+        query : ndarray, shape (N, Eq)
+        memory : AttentionMemory
+            From :meth:`prepare`.
+
+        Returns
+        -------
+        context : ndarray, shape (N, Ev)
+        weights : ndarray, shape (N, S)
+            Zero at padded keys (a fully padded row: all zeros and a zero context).
+        cache : AttentionStep
+            For :meth:`step_backward` (nothing is kept on the layer).
+        """
+        check_input(query, "query", ndim=(2,), dtype=memory.key.dtype,
+                    last_dim=self._dims[0])
+        if query.shape[0] != memory.key.shape[0]:
+            raise ValueError(f"query: expected batch size N={memory.key.shape[0]} (that "
+                             f"of the memory), got shape {query.shape}")
+        scores, scored = self._step_scores(query, memory)
+        if memory.mask is not None:
+            scores += memory.mask
+        weights, sm = masked_softmax(scores)
+        context = np.matmul(weights[:, None, :], memory.value)[:, 0]
+        return context, weights, AttentionStep(query, scored, weights, sm)
+
+    def memory_grad(self, memory: AttentionMemory) -> MemoryGrad:
+        """Zero gradients of ``memory``, for :meth:`step_backward` to add into."""
+        return MemoryGrad(np.zeros_like(memory.projected), np.zeros_like(memory.value))
+
+    def step_backward(self, d_context: np.ndarray, cache: AttentionStep,
+                      memory: AttentionMemory, grad: MemoryGrad,
+                      d_weights: np.ndarray | None = None) -> np.ndarray:
+        """dL/d(context) (N, Ev) of one step -> dL/d(query) (N, Eq).
+
+        Adds the query side's parameter gradients, and the memory's into ``grad``.
+        ``d_weights`` (N, S) is dL/d(weights) when the loss reads the weights too.
+        """
+        N, S = cache.weights.shape
+        dt = memory.key.dtype
+        d_ctx = check_grad(d_context, "d_context", (N, memory.value.shape[2]), dt)
+        grad.value += cache.weights[:, :, None] * d_ctx[:, None, :]
+        dw = np.matmul(memory.value, d_ctx[:, :, None])[:, :, 0]
+        if d_weights is not None:
+            dw += check_grad(d_weights, "d_weights", (N, S), dt)
+        d_scores = masked_softmax_backward(dw, cache.softmax)
+        return self._step_scores_backward(d_scores, cache, memory, grad)
+
+    def prepare_backward(self, memory: AttentionMemory, grad: MemoryGrad
+                         ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The summed step gradients -> ``(d_key, d_value)`` (N, S, Ek), (N, S, Ev);
+        ``d_value`` is None (and included in ``d_key``) when the value was the key.
+        Adds the key projection's parameter gradient."""
+        d_key = self._project_keys_backward(memory.key, grad.projected)
+        if memory.value_is_key:
+            return d_key + grad.value, None
+        return d_key, grad.value
+
+
+class _BatchFirstAttention(StepAttention):
     """Shared backward plumbing of the additive, dot and general layers."""
 
     def _check_upstream(self, d_output: Any, d_weights: Any, inputs: _Inputs,
@@ -175,6 +365,7 @@ class AdditiveAttention(_BatchFirstAttention):
         super().__init__()
         self.query_dim = check_positive_int(query_dim, "query_dim")
         self.key_dim = check_positive_int(key_dim, "key_dim")
+        self._dims = (self.query_dim, self.key_dim)
         self.attention_dim = check_positive_int(attention_dim, "attention_dim")
         use_bias = check_bool(bias, "bias")
         dt = check_float_dtype(dtype, "dtype")
@@ -213,6 +404,34 @@ class AdditiveAttention(_BatchFirstAttention):
 
     forward.__doc__ = "Attend from each query to the keys." + _FORWARD_DOC
 
+    def _project_keys(self, key: np.ndarray) -> np.ndarray:
+        return key @ self.weight_k.data.T  # (N, S, A), once per source
+
+    def _project_keys_backward(self, key: np.ndarray, d_projected: np.ndarray) -> np.ndarray:
+        A = self.attention_dim
+        self.weight_k.grad += d_projected.reshape(-1, A).T @ key.reshape(-1, self.key_dim)
+        return d_projected @ self.weight_k.data
+
+    def _step_scores(self, query: np.ndarray, memory: AttentionMemory
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        pq = query @ self.weight_q.data.T  # (N, A)
+        if self.bias is not None:
+            pq = pq + self.bias.data
+        hidden = np.tanh(pq[:, None, :] + memory.projected)  # (N, S, A)
+        return hidden @ self.weight_v.data, hidden
+
+    def _step_scores_backward(self, d_scores: np.ndarray, cache: AttentionStep,
+                              memory: AttentionMemory, grad: MemoryGrad) -> np.ndarray:
+        hidden, A = cache.scored, self.attention_dim
+        self.weight_v.grad += d_scores.reshape(-1) @ hidden.reshape(-1, A)
+        d_pre = d_scores[..., None] * self.weight_v.data * (1.0 - hidden * hidden)
+        grad.projected += d_pre
+        d_pq = d_pre.sum(axis=1)  # (N, A)
+        self.weight_q.grad += d_pq.T @ cache.query
+        if self.bias is not None:
+            self.bias.grad += d_pq.sum(axis=0)
+        return d_pq @ self.weight_q.data
+
     def backward(self, d_output: np.ndarray,  # type: ignore[override]
                  d_weights: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -250,7 +469,6 @@ class _LuongAttention(_BatchFirstAttention):
     """Dot and general: ``score = scale * (query projected) . key``."""
 
     scale: bool
-    _dims: tuple[int | None, int | None] = (None, None)  # (query_dim, key_dim) if fixed
     _cache: tuple[_Inputs, AttentionCache] | None
 
     def _project(self, query: np.ndarray) -> np.ndarray:
@@ -261,6 +479,28 @@ class _LuongAttention(_BatchFirstAttention):
 
     def _factor(self, features: int) -> float:
         return 1.0 / math.sqrt(features) if self.scale else 1.0
+
+    def _step_scores(self, query: np.ndarray, memory: AttentionMemory
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        pq = self._project(query)  # (N, Ek)
+        if pq.shape[1] != memory.key.shape[2]:
+            raise ValueError(f"key: expected {pq.shape[1]} features (those of the query), "
+                             f"got shape {memory.key.shape}")
+        scores = np.matmul(memory.key, pq[:, :, None])[:, :, 0]
+        factor = self._factor(memory.key.shape[2])
+        if factor != 1.0:
+            scores *= factor
+        return scores, pq
+
+    def _step_scores_backward(self, d_scores: np.ndarray, cache: AttentionStep,
+                              memory: AttentionMemory, grad: MemoryGrad) -> np.ndarray:
+        factor = self._factor(memory.key.shape[2])
+        if factor != 1.0:
+            d_scores = d_scores * factor
+        pq = cache.scored
+        grad.projected += d_scores[:, :, None] * pq[:, None, :]
+        d_pq = np.matmul(d_scores[:, None, :], memory.key)[:, 0]
+        return self._project_backward(cache.query, d_pq)
 
     def forward(self, query: np.ndarray, key: np.ndarray,  # type: ignore[override]
                 value: np.ndarray | None = None, key_padding_mask: np.ndarray | None = None,

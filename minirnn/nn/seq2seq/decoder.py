@@ -23,8 +23,13 @@ from minirnn.nn.cells.base import Cell, State, check_state
 from minirnn.nn.cells.gru import GRUCell
 from minirnn.nn.cells.lstm import LSTMCell
 from minirnn.nn.cells.rnn import RNNCell
-from minirnn.nn.layers.attention import AdditiveAttention, DotAttention, GeneralAttention
-from minirnn.nn.layers.attention_base import AttentionLayer
+from minirnn.nn.layers.attention import (
+    AdditiveAttention,
+    AttentionMemory,
+    DotAttention,
+    GeneralAttention,
+    StepAttention,
+)
 from minirnn.nn.layers.base import Layer, grad_enabled, no_grad
 from minirnn.nn.layers.dense import Dense
 from minirnn.nn.layers.embedding import Embedding, as_indices, scatter_rows
@@ -73,18 +78,24 @@ class DecoderState:
         The encoder outputs attended over (computed once per source).
     memory_lengths : ndarray of int (B,)
         Valid source steps; later ones are padding and get zero attention.
+    attended : AttentionMemory
+        The memory as the attention layer prepared it once per source
+        (:meth:`~minirnn.nn.layers.attention.StepAttention.prepare`: the mask and, for
+        additive attention, the projected keys), so a step does only the query's work.
     """
 
     cell_state: State
     feed: np.ndarray | None
     memory: np.ndarray
     memory_lengths: np.ndarray
+    attended: AttentionMemory
 
     def select(self, rows: np.ndarray) -> DecoderState:
         """The state of the rows ``rows`` (B',): beam search's reordering of hypotheses."""
         return DecoderState(tuple(s[rows] for s in self.cell_state),
                             None if self.feed is None else self.feed[rows],
-                            self.memory[rows], self.memory_lengths[rows])
+                            self.memory[rows], self.memory_lengths[rows],
+                            self.attended.select(rows))
 
 
 @register_layer
@@ -188,7 +199,7 @@ class AttentionDecoder(Layer):
         self.cell: Cell = cls(self.embedding_dim + feed, self.hidden_size, dtype=dt, rng=rng,
                               **self.cell_kwargs)
         query = self.cell.output_size
-        self.attention: AttentionLayer
+        self.attention: StepAttention
         if attention == "additive":
             self.attention = AdditiveAttention(query, self.memory_size, self.attention_dim,
                                                dtype=dt, seed=rng)
@@ -270,7 +281,7 @@ class AttentionDecoder(Layer):
 
     # -------------------------------------------------------------- one step
     def _step(self, ids: np.ndarray, state: State, feed: np.ndarray | None,
-              memory: np.ndarray, lengths: np.ndarray
+              attended: AttentionMemory
               ) -> tuple[State, np.ndarray, np.ndarray, tuple[Any, ...]]:
         """One step: ids (B,) -> (new state, attentional vector (B, H), weights (B, S),
         cache). The one home of the step math (training and decoding)."""
@@ -281,22 +292,13 @@ class AttentionDecoder(Layer):
             new_state, cell_cache = cell.step(cell.project_input(x),
                                               cell.project_hidden(state[0]), state)
         h = new_state[0]
-        context, weights = self.attention(h, memory, key_lengths=lengths)
-        # The attention layer keeps one forward's cache; each step's is kept here and
-        # handed back to it for that step's backward (see _attention_backward).
-        att_cache = getattr(self.attention, "_cache", None)
+        context, weights, att_cache = self.attention.step(h, attended)
         joined = np.concatenate([context, h], axis=1)
         a = joined @ self.combine.weight.data.T
         if self.combine.bias is not None:
             a += self.combine.bias.data
         np.tanh(a, out=a)
         return new_state, a, weights, (x, state[0], cell_cache, att_cache, joined)
-
-    def _attention_backward(self, d_context: np.ndarray, att_cache: Any
-                            ) -> tuple[np.ndarray, np.ndarray]:
-        self.attention._cache = att_cache  # type: ignore[attr-defined]
-        d_query, d_key, _ = self.attention.backward(d_context)
-        return d_query, d_key
 
     def _logits(self, a: np.ndarray) -> np.ndarray:
         y = a @ self.out.weight.data.T
@@ -312,7 +314,8 @@ class AttentionDecoder(Layer):
         memory, lengths = self.check_memory(memory, memory_lengths)
         n = memory.shape[0]
         feed = np.zeros((n, self.hidden_size), self.dtype) if self.input_feeding else None
-        return DecoderState(self._initial(initial_state, n), feed, memory, lengths)
+        return DecoderState(self._initial(initial_state, n), feed, memory, lengths,
+                            self.attention.prepare(memory, key_lengths=lengths))
 
     def step(self, tokens: np.ndarray, state: DecoderState
              ) -> tuple[np.ndarray, np.ndarray, DecoderState]:
@@ -339,9 +342,10 @@ class AttentionDecoder(Layer):
                              f"{ids.shape}")
         with no_grad(), self.cell.sequence():
             new_state, a, weights, _ = self._step(ids, state.cell_state, state.feed,
-                                                  state.memory, state.memory_lengths)
+                                                  state.attended)
         return self._logits(a), weights, DecoderState(
-            new_state, a if self.input_feeding else None, state.memory, state.memory_lengths)
+            new_state, a if self.input_feeding else None, state.memory, state.memory_lengths,
+            state.attended)
 
     # ------------------------------------------------------------- training
     def forward(  # type: ignore[override]
@@ -401,6 +405,7 @@ class AttentionDecoder(Layer):
         W = np.empty((N, T, memory.shape[1]), self.dtype)
         logits = np.empty((N, T, self.vocab_size), self.dtype) if sample else None
         feed = np.zeros((N, H), self.dtype) if self.input_feeding else None
+        attended = self.attention.prepare(memory, key_lengths=lengths)
         caches = []
         with self.cell.sequence() as prepared:
             for t in range(T):
@@ -408,8 +413,7 @@ class AttentionDecoder(Layer):
                     assert logits is not None
                     own = self._rng.random(N) >= ratio
                     fed[own, t] = _prediction(logits[own, t - 1])
-                state, a, weights, cache = self._step(fed[:, t], state, feed, memory,
-                                                      lengths)
+                state, a, weights, cache = self._step(fed[:, t], state, feed, attended)
                 A[:, t] = a
                 W[:, t] = weights
                 if logits is not None:
@@ -426,7 +430,7 @@ class AttentionDecoder(Layer):
         self.attention_weights = W
         self.final_state = state
         if keep:
-            self._cache = (caches, prepared, fed, A, valid, memory.shape)
+            self._cache = (caches, prepared, fed, A, valid, attended)
         return logits
 
     def backward(self, dlogits: np.ndarray) -> np.ndarray:
@@ -437,7 +441,7 @@ class AttentionDecoder(Layer):
         if self._cache is None:
             raise RuntimeError("AttentionDecoder.backward called before forward (or after "
                                "a forward under no_grad)")
-        caches, prepared, fed, A, valid, memory_shape = self._cache
+        caches, prepared, fed, A, valid, attended = self._cache
         N, T, H = A.shape
         V, E = self.vocab_size, self.embedding_dim
         if not isinstance(dlogits, np.ndarray) or dlogits.shape != (N, T, V):
@@ -450,7 +454,8 @@ class AttentionDecoder(Layer):
         dA = dl @ self.out.weight.data  # (N, T, H)
         M = self.memory_size
         query = self.cell.output_size
-        d_memory = np.zeros(memory_shape, self.dtype)
+        attention = self.attention
+        memory_grad = attention.memory_grad(attended)
         d_pre = np.empty((N, T, H), self.dtype)
         joined_all = np.empty((N, T, M + query), self.dtype)
         d_emb = np.empty((N, T, E), self.dtype)
@@ -471,8 +476,8 @@ class AttentionDecoder(Layer):
                 d_pre[:, t] = dp
                 joined_all[:, t] = joined
                 d_joined = dp @ Wc
-                d_query, d_key = self._attention_backward(d_joined[:, :M], att_cache)
-                d_memory += d_key
+                d_query = attention.step_backward(d_joined[:, :M], att_cache, attended,
+                                                  memory_grad)
                 dh = d_joined[:, M:] + d_query
                 if d_next[0] is not None:
                     dh += d_next[0]
@@ -499,6 +504,8 @@ class AttentionDecoder(Layer):
                 dx_all = cell.project_input_backward(np.concatenate(dxps[::-1]),
                                                      np.concatenate(xs[::-1]))
                 d_emb = dx_all.reshape(T, N, E).transpose(1, 0, 2)
+        # the keys' projection and the values' gradient: once, not once per step
+        d_memory, _ = attention.prepare_backward(attended, memory_grad)
         self.combine.weight.grad += (d_pre.reshape(-1, H).T
                                      @ joined_all.reshape(-1, M + query))
         if self.combine.bias is not None:
