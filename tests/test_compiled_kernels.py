@@ -10,7 +10,7 @@ pytest.importorskip("numba")
 
 import minirnn
 from minirnn.layers import GRU, LSTM, RNN
-from minirnn.nn.kernels import chunks, compiled, lstm, select
+from minirnn.nn.kernels import chunks, compiled, gru, lstm, rnn, select
 from minirnn.nn.kernels.pool import workspace
 
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -37,46 +37,85 @@ def _run(kernel_pair: tuple, cell: object, x: np.ndarray, s0: tuple, reverse: bo
     return [ys.copy(), *final, *final_inf, *grads, dx, hidden, *d0]
 
 
+#: (layer class, its options, the numpy kernel, the compiled kernel's name)
+CELLS = {
+    "lstm": (LSTM, {}, (lstm.forward, lstm.backward), "lstm"),
+    "gru": (GRU, {}, (gru.forward, gru.backward), "gru"),
+    "rnn-tanh": (RNN, {}, (rnn.forward, rnn.backward), "rnn"),
+    "rnn-relu": (RNN, {"nonlinearity": "relu"}, (rnn.forward, rnn.backward), "rnn"),
+}
+
+
+@pytest.mark.parametrize("cell_name", sorted(CELLS))
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("dropout", [False, True])
 @pytest.mark.parametrize("chunk_rows", [1, 16, 256])
-def test_lstm_compiled_matches_numpy_kernel(dt: type, reverse: bool, dropout: bool,
-                                            chunk_rows: int,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compiled_kernel_matches_numpy_kernel(cell_name: str, dt: type, reverse: bool,
+                                              dropout: bool, chunk_rows: int,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kernel against kernel: outputs, final states (training and inference), every
+    gradient, dL/dh of every step and dL/d(state0), for chunks of 1, 4 and all 9 steps."""
     monkeypatch.setattr(chunks, "CHUNK_ROWS", chunk_rows)
+    cls, options, numpy_kernel, name = CELLS[cell_name]
     T, N, D, H = 9, 4, 3, 6
-    cell = LSTM(D, H, seed=1, dtype=dt).cells[0][0]
+    cell = cls(D, H, seed=1, dtype=dt, **options).cells[0][0]
+    states = len(cell.state_sizes)
     rng = np.random.default_rng(2)
     x = rng.standard_normal((T, N, D)).astype(dt) * 2
-    s0 = tuple(rng.standard_normal((N, H)).astype(dt) for _ in range(2))
+    s0 = tuple(rng.standard_normal((N, H)).astype(dt) for _ in range(states))
     mask = ((rng.random((N, H)) < 0.7) / 0.7).astype(dt) if dropout else None
     dys = rng.standard_normal((T, N, H)).astype(dt)
-    dfinal = tuple(rng.standard_normal((N, H)).astype(dt) for _ in range(2))
-    ref = _run((lstm.forward, lstm.backward), cell, x, s0, reverse, mask, dys, dfinal, 7)
-    got = _run(compiled.COMPILED_KERNELS["lstm"], cell, x, s0, reverse, mask, dys, dfinal, 8)
+    dfinal = tuple(rng.standard_normal((N, H)).astype(dt) for _ in range(states))
+    ref = _run(numpy_kernel, cell, x, s0, reverse, mask, dys, dfinal, 7)
+    got = _run(compiled.COMPILED_KERNELS[name], cell, x, s0, reverse, mask, dys, dfinal, 8)
     assert len(ref) == len(got)
     for a, b in zip(ref, got, strict=True):
         _close(b, a, dt)
 
 
+@pytest.mark.parametrize("cell_name", sorted(CELLS))
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
 @pytest.mark.parametrize("bias", [True, False])
-def test_compiled_lstm_layer_matches_fused(dt: type, bias: bool) -> None:
+def test_compiled_layer_matches_fused(cell_name: str, dt: type, bias: bool) -> None:
     """Through the layer: two layers, both directions, batch first (a strided x), recurrent
-    dropout (same seed: same masks), with and without biases; every gradient."""
+    dropout (same seed: same masks), given initial states, with and without biases; the
+    outputs, final states and every gradient (the initial states' too)."""
+    cls, options, _, _ = CELLS[cell_name]
     rng = np.random.default_rng(3)
     x = rng.standard_normal((5, 11, 4)).astype(dt)
+    n_states = 2 if cls is LSTM else 1
+    h0 = tuple(rng.standard_normal((4, 5, 7)).astype(dt) for _ in range(n_states))
     results = []
     for kernel in ("fused", "compiled"):
-        layer = LSTM(4, 7, num_layers=2, bidirectional=True, batch_first=True, seed=4,
-                     dtype=dt, recurrent_dropout=0.3, bias=bias, kernel=kernel)
-        y = layer.forward(x, training=True)
+        layer = cls(4, 7, num_layers=2, bidirectional=True, batch_first=True, seed=4,
+                    dtype=dt, recurrent_dropout=0.3, bias=bias, kernel=kernel, **options)
+        y = layer.forward(x, h0, training=True)
         dx = layer.backward(np.cos(y))
-        results.append([y, dx, *layer.final_state,
+        results.append([y, dx, *layer.final_state, *layer.initial_state_grad,
                         *(p.grad.copy() for _, p in layer.named_parameters())])
     for a, b in zip(*results, strict=True):
         _close(b, a, dt)
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU, RNN])
+def test_compiled_with_lengths_runs_the_reference_loop(cls: type) -> None:
+    """Variable lengths (and recorded states) need the reference loop in every mode: the
+    compiled mode gives the reference's numbers there, and the fused kernel's without."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 6, 2))
+    lengths = np.array([6, 2, 4])
+    ref = cls(2, 5, seed=6, kernel="reference")
+    layer = cls(2, 5, seed=6, kernel="compiled")
+    np.testing.assert_allclose(layer.forward(x, lengths=lengths, training=True),
+                               ref.forward(x, lengths=lengths, training=True),
+                               rtol=1e-12, atol=1e-12)
+    assert layer._cache[0][0][0] == "steps"
+    np.testing.assert_allclose(layer.backward(np.sin(x[..., :1]).repeat(5, axis=2)),
+                               ref.backward(np.sin(x[..., :1]).repeat(5, axis=2)),
+                               rtol=1e-12, atol=1e-12)
+    layer.forward(x, training=True)
+    assert layer._cache[0][0][0] == "compiled:" + type(layer.cells[0][0]).fused_kernel
 
 
 def test_compiled_runs_the_compiled_kernel_where_available() -> None:
@@ -85,9 +124,10 @@ def test_compiled_runs_the_compiled_kernel_where_available() -> None:
     assert select.choose(cell, "fused") == "lstm"
     assert select.choose(cell, "auto") == "lstm"  # auto never picks the compiled kernels
     assert select.choose(cell, "compiled", lengths=True) is None  # the reference loop
-    # A cell without a compiled kernel runs its numpy kernel.
-    assert select.choose(GRU(2, 3, seed=0).cells[0][0], "compiled") == "gru"
-    assert select.choose(RNN(2, 3, seed=0).cells[0][0], "compiled") == "rnn"
+    assert select.choose(GRU(2, 3, seed=0).cells[0][0], "compiled") == "compiled:gru"
+    assert select.choose(RNN(2, 3, seed=0).cells[0][0], "compiled") == "compiled:rnn"
+    # A cell no kernel covers runs the reference loop.
+    assert select.choose(GRU(2, 3, seed=0, reset_after=False).cells[0][0], "compiled") is None
     ok, line = select.compiled_available()
     assert ok and "numba" in line
 

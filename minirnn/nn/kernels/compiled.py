@@ -126,7 +126,7 @@ def compiled_available() -> bool:
 def version_line() -> str:
     """One line for ``--version``-style reports: which kernels run and why."""
     if _REASON is None:
-        return f"compiled kernels: available (numba {numba.__version__}; LSTM)"
+        return f"compiled kernels: available (numba {numba.__version__}; LSTM, GRU, RNN)"
     return f"compiled kernels: off ({_REASON})"
 
 
@@ -149,11 +149,14 @@ _C3 = 1.0 / 6.0
 def _exp(x: float) -> float:
     """exp(x) for x clamped to [-80, 80] (NaN stays NaN), in a form the compiler
     vectorizes (no libm call): relative error about 5e-14."""
+    # (a new name, not the argument reassigned: numba's inliner loses a reassigned argument)
     if x > 80.0:
-        x = 80.0
+        xc = 80.0
     elif x < -80.0:
-        x = -80.0
-    y = x * 0.00390625  # x / 256, exact
+        xc = -80.0
+    else:
+        xc = x
+    y = xc * 0.00390625  # x / 256, exact
     p = _C12
     p = p * y + _C11
     p = p * y + _C10
@@ -237,17 +240,20 @@ _ONE = np.float32(1.0)
 _TWO = np.float32(2.0)
 _MINUS_TWO = np.float32(-2.0)
 _CLAMP = np.float32(80.0)
+_ZERO = np.float32(0.0)
 
 
 @njit(inline="always", **_JIT)
 def _exp32(x: Any) -> Any:
     """float32 exp(x) for x clamped to [-80, 80] (NaN stays NaN), vectorizable."""
     if x > _CLAMP:
-        x = _CLAMP
+        xc = _CLAMP
     elif x < -_CLAMP:
-        x = -_CLAMP
-    kf = np.floor(x * _LOG2E + _HALF)
-    r = x - kf * _LN2_HI - kf * _LN2_LO
+        xc = -_CLAMP
+    else:
+        xc = x
+    kf = np.floor(xc * _LOG2E + _HALF)
+    r = xc - kf * _LN2_HI - kf * _LN2_LO
     p = _F6
     p = p * r + _F5
     p = p * r + _F4
@@ -256,6 +262,60 @@ def _exp32(x: Any) -> Any:
     p = p * r + _ONE
     p = p * r + _ONE
     return p * np.int32((np.int32(kf) + 127) << 23).view(np.float32)
+
+
+def _sigmoid(x: Any) -> Any:
+    """sigmoid(x) in the precision of x (a float32 stays float32: twice the vector lanes),
+    through :func:`_exp32` / :func:`_exp`. Compiled code only (a numba overload)."""
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _tanh_t(x: Any) -> Any:
+    """tanh(x) in the precision of x, as :func:`_sigmoid`."""
+    return np.tanh(x)
+
+
+def _relu(x: Any) -> Any:
+    """max(x, 0) in the precision of x (NaN stays NaN, as ``np.maximum``)."""
+    return x if not x < 0 else x * 0
+
+
+if _REASON is None:  # the dtype dispatch of the three, at compile time
+    _overload = importlib.import_module("numba.extending").overload
+    _FLOAT32 = numba.types.float32
+
+    @_overload(_sigmoid)
+    def _sigmoid_impl(x: Any) -> Any:  # pragma: no cover (compiled)
+        if x == _FLOAT32:
+            def sig32(x: Any) -> Any:
+                return _ONE / (_ONE + _exp32(-x))
+            return sig32
+
+        def sig64(x: Any) -> Any:
+            return 1.0 / (1.0 + _exp(-x))
+        return sig64
+
+    @_overload(_tanh_t)
+    def _tanh_impl(x: Any) -> Any:  # pragma: no cover (compiled)
+        if x == _FLOAT32:
+            def tanh32(x: Any) -> Any:
+                return _TWO / (_ONE + _exp32(_MINUS_TWO * x)) - _ONE
+            return tanh32
+
+        def tanh64(x: Any) -> Any:
+            return _tanh(x)
+        return tanh64
+
+    @_overload(_relu)
+    def _relu_impl(x: Any) -> Any:  # pragma: no cover (compiled)
+        if x == _FLOAT32:
+            def relu32(x: Any) -> Any:
+                return x if not x < _ZERO else _ZERO
+            return relu32
+
+        def relu64(x: Any) -> Any:
+            return x if not x < 0.0 else 0.0
+        return relu64
 
 
 @njit(**_JIT)
@@ -427,7 +487,14 @@ def lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm:
     return (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T))
 
 
+# The GRU and RNN kernels live in their own modules, which import the helpers above (so
+# they are imported here, at the end, once those exist).
+from minirnn.nn.kernels.compiled_gru import gru_backward, gru_forward  # noqa: E402
+from minirnn.nn.kernels.compiled_rnn import rnn_backward, rnn_forward  # noqa: E402
+
 #: The compiled kernels by the fused kernel's name they replace (same signatures as
 #: :data:`minirnn.nn.kernels.run.KERNELS`); the dtypes they cover.
-COMPILED_KERNELS: dict[str, tuple[Any, Any]] = {"lstm": (lstm_forward, lstm_backward)}
+COMPILED_KERNELS: dict[str, tuple[Any, Any]] = {"lstm": (lstm_forward, lstm_backward),
+                                                "gru": (gru_forward, gru_backward),
+                                                "rnn": (rnn_forward, rnn_backward)}
 COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
