@@ -230,8 +230,9 @@ class Forecaster:
         Bidirectional recurrent layer.
     naive : bool
         The naive forecasts (persistence, seasonal naive, drift, mean; Croston's SBA and zero
-        for intermittent counts) are candidates too: one that beats the model on the
-        validation spans is the forecast (``naive_`` names it).
+        for intermittent counts) are candidates too: the best of them on the validation spans
+        is combined with the model, its weight (0 to 1: ``naive_weight_``) chosen on them, so
+        the forecast is never worse than it there (``naive_`` names it).
     select_inputs : bool
         Choose the exogenous inputs X on the validation spans (none, all, or a subset:
         ``inputs_``, each option's score in ``input_scores_``).
@@ -247,6 +248,7 @@ class Forecaster:
     baseline_ar_ (the level linear AR, a minirnn.data.LinearAR), alpha_,
     validation_ (dict of validation RMSEs), method_ (str describing the forecast), model_
     (the network), solver_, stopper_, naive_ (the naive forecast used, or None),
+    naive_weight_ (its weight in the forecast; 1: the naive forecast alone),
     intermittent_ (the training span is an intermittent count), inputs_ (indices of the
     columns of X used), input_scores_ (list of (columns, validation RMSE)).
 
@@ -611,6 +613,7 @@ class Forecaster:
         self.mase_scale_ = mase_scale(train, season)
         self.validation_["final"] = rmse(final_val, truth_val)
         self.naive_: str | None = None
+        self.naive_weight_ = 0.0
         if self.naive:
             self._choose_naive(y_all, folds, err_lin, final_val - truth_val)
         return self
@@ -633,9 +636,26 @@ class Forecaster:
         for name, score in scores.items():
             self.validation_[f"naive {name}, all spans"] = score
         best = min(scores, key=lambda k: scores[k])
-        if scores[best] < model:
-            self.naive_ = best
-            self.residuals_ = self.transform_.level(truth) - self._level(cands[best])
+        if not scores[best] < model:
+            return
+        # Combined like the level AR above: a weight for the naive forecast from the
+        # validation spans (1 and 0 included, so never worse than either there).
+        err_naive = (cands[best] - truth).ravel()
+        mixed = {w: float(np.sqrt(np.mean(((1 - w) * err_model + w * err_naive) ** 2)))
+                 for w in ALPHAS}
+        for w, score in mixed.items():
+            self.validation_[f"naive weight {w:g}, all spans"] = score
+        weight = min(mixed, key=lambda w: (mixed[w], w))
+        if weight == 0.0:
+            return
+        self.naive_, self.naive_weight_ = best, weight
+        self.residuals_ = self.transform_.level(truth) - self._level(
+            self._mix(truth - err_model.reshape(truth.shape), cands[best]))
+
+    def _mix(self, model: np.ndarray, naive: np.ndarray) -> np.ndarray:
+        """The model's and the naive forecasts combined with the naive weight."""
+        w = self.naive_weight_
+        return naive if w == 1.0 else (1 - w) * model + w * naive
 
     def _choose_inputs(self, y_all: np.ndarray, x_all: np.ndarray, n: int) -> list[int]:
         """The subset of X's columns whose linear combination scores best on the validation
@@ -761,10 +781,13 @@ class Forecaster:
         if len(o) and (o.min() < self.t_min_ or o.max() >= len(y_all)):
             raise ValueError(f"origins must be in {self.t_min_}..{len(y_all) - 1} (the model "
                              f"needs {self.t_min_} earlier values), got {o.min()}..{o.max()}")
-        if self.naive_ is not None:
+        if self.naive_ is not None and self.naive_weight_ == 1.0:
             return self._naive(y_all, o, self.horizon)
         paths = [y_all] * len(self.members_)
-        return self._combined(self._member_forecasts(paths, xs, o), paths[0], xs, o)
+        pred = self._combined(self._member_forecasts(paths, xs, o), paths[0], xs, o)
+        if self.naive_ is not None:
+            pred = self._mix(pred, self._naive(y_all, o, self.horizon))
+        return pred
 
     def _naive(self, y_all: np.ndarray, o: np.ndarray, steps: int) -> np.ndarray:
         """The chosen naive forecast from the origins ``o``, shape (N, steps)."""
@@ -890,7 +913,7 @@ class Forecaster:
         x_all = self.X_ if y is None else _check_series(y, X)[1]
         d_all = self.dates_ if y is None else (
             None if dates is None else parse_dates(list(dates)))
-        if x_all is not None and self.inputs_ and self.naive_ is None and \
+        if x_all is not None and self.inputs_ and self.naive_weight_ < 1.0 and \
                 steps > self.horizon:
             raise ValueError(f"with exogenous inputs only {self.horizon} step(s) can be "
                              f"forecast (their future is unknown); retrain with --horizon "
@@ -898,9 +921,9 @@ class Forecaster:
         if len(y_all) - 1 < self.t_min_:
             raise ValueError(f"need at least {self.t_min_ + 1} values to forecast, got "
                              f"{len(y_all)}")
-        if self.naive_ is not None:
-            mean = self._naive(y_all, np.array([len(y_all) - 1]), steps)[0]
-            return self._intervals(mean, steps, d_all)
+        last = np.array([len(y_all) - 1])
+        if self.naive_ is not None and self.naive_weight_ == 1.0:
+            return self._intervals(self._naive(y_all, last, steps)[0], steps, d_all)
         # Beyond H steps each linear member goes on from its own forecasts (and the network
         # reads the first member's): a member on logarithms never sees another member's
         # values, which may leave the positive range (fed the combined forecast, a log
@@ -922,7 +945,10 @@ class Forecaster:
             out.extend(self._combined(members, paths[0], xs, o)[0].tolist())
             paths = [np.concatenate([path[-keep:], f[0]]) for path, f in zip(
                 paths, members, strict=True)]
-        return self._intervals(np.asarray(out[:steps]), steps, d_all)
+        mean = np.asarray(out[:steps])
+        if self.naive_ is not None:
+            mean = self._mix(mean, self._naive(y_all, last, steps)[0])
+        return self._intervals(mean, steps, d_all)
 
     def _intervals(self, mean: np.ndarray, steps: int, d_all: np.ndarray | None) -> Forecast:
         """The forecast ``mean`` (S,) with its 80 % and 95 % intervals from the validation
@@ -954,8 +980,8 @@ class Forecaster:
     def method_(self) -> str:
         """What produces the forecasts, in words."""
         self._check_fitted()
-        if self.naive_ is not None:
-            v = self.validation_
+        v = self.validation_
+        if self.naive_ is not None and self.naive_weight_ == 1.0:
             return (f"{self.naive_} (a naive forecast: it beat the model on validation, RMSE "
                     f"{v[f'naive {self.naive_}, all spans']:.4g} against "
                     f"{v['model, all spans']:.4g} on every validation span)")
@@ -966,6 +992,12 @@ class Forecaster:
         weights = [m.weight for m in self.members_]
         lin = ("linear " + parts[0] if len(parts) == 1 else "weighted mean of linear "
                + ", ".join(f"{w:.3g} x {part}" for w, part in zip(weights, parts, strict=True)))
+        if self.naive_ is not None:
+            w = self.naive_weight_
+            lin = (f"{1 - w:g} x ({lin}) + {w:g} x {self.naive_} (the naive weight chosen on "
+                   f"every validation span: RMSE {v[f'naive weight {w:g}, all spans']:.4g}, "
+                   f"model alone {v['model, all spans']:.4g}, {self.naive_} alone "
+                   f"{v[f'naive {self.naive_}, all spans']:.4g})")
         if self.alpha_ == 0.0:
             if not self.network:
                 why = "no network"
@@ -989,7 +1021,8 @@ class Forecaster:
                          "order": m.order, "coef": m.coef.tolist(), "weight": m.weight,
                          "exog": m.exog,
                          "scaler": m.scaler.state_dict()} for m in self.members_],
-            "naive": self.naive_, "intermittent": self.intermittent_,
+            "naive": self.naive_, "naive_weight": self.naive_weight_,
+            "intermittent": self.intermittent_,
             "inputs": self.inputs_,
             "floor": self.floor_,
             "baseline_order": self.baseline_order_,
@@ -1069,6 +1102,7 @@ class Forecaster:
                        for m in members]
         fc.transform_ = fc.members_[0].transform
         fc.naive_ = state.get("naive")  # absent from files saved before naive candidates
+        fc.naive_weight_ = float(state.get("naive_weight", 0.0))
         fc.intermittent_ = bool(state.get("intermittent", False))
         fc.input_scores_ = []
         fc.X_ = None if state["X"] is None else _finite(state["X"], "X")
@@ -1109,8 +1143,10 @@ class Forecaster:
         if len(set(self.inputs_)) != e or not all(0 <= c < width_x for c in self.inputs_):
             raise ModelFileError(f"inputs {self.inputs_} are not distinct columns of the "
                                  f"{width_x} stored")
-        if self.naive_ is not None and (self.naive_ not in NAIVE_METHODS or (
-                self.naive_ == "seasonal naive" and self.season_ < 2)):
+        if (self.naive_ is not None and (self.naive_ not in NAIVE_METHODS or (
+                self.naive_ == "seasonal naive" and self.season_ < 2))) or not (
+                0.0 <= self.naive_weight_ <= 1.0) or (self.naive_ is None) != (
+                self.naive_weight_ == 0.0):
             raise ModelFileError(f"unknown naive forecast {self.naive_!r}")
         if not 0 <= self.season_ < n or not 1 <= self.look_back_ < n or \
                 not self.t_min_ < n or self.t_min_ < self.look_back_ + self.season_:

@@ -125,7 +125,7 @@ def _print_evaluation(ev: Evaluation, fc: Forecaster, seconds: float) -> str:
                           enumerate(m["model"]["rmse_per_step"]))
         print(f"test RMSE per step ahead: {steps}", flush=True)
     print(f"forecast by: {fc.method_}", flush=True)
-    text = verdict(ev, getattr(fc, "naive_", None))
+    text = verdict(ev, fc.naive_ if fc.naive_weight_ == 1.0 else None)
     print(f"verdict: {text}", flush=True)
     return text
 
@@ -329,7 +329,7 @@ def run_series(config: SeriesConfig, folder: Path, callbacks: Sequence[Callback]
         "look_back": fc.look_back_, "horizon": fc.horizon, "transform": fc.transform_.name,
         "ar_order": fc.members_[0].order, "network_weight": fc.alpha_,
         "validation_rmse": fc.validation_, "forecaster": fc.get_config(),
-        "naive_used": fc.naive_, "column_roles": table.inferred,
+        "naive_used": fc.naive_, "naive_weight": fc.naive_weight_, "column_roles": table.inferred,
         "inputs_used": [features[c] for c in fc.inputs_],
         "inputs_validation_rmse": {_inputs_label(cols, features): score
                                    for cols, score in fc.input_scores_},
