@@ -252,8 +252,11 @@ def test_cli_train_forecast_predict_on_shipped_airline(tmp_path, capsys):
                 "drift_rmse", "test_mase", "verdict", "method", "metrics"):
         assert key in report, key
     assert report["test_rmse"] == pytest.approx(model, abs=1e-3)
+    trained = (run / "forecast.csv").read_bytes()
     assert main(["forecast", str(run), "--steps", "14", "--no-plot"]) == 0
-    rows = list(csv.DictReader((run / "forecast.csv").open()))
+    assert "forecast-14steps.csv" in capsys.readouterr().out
+    assert (run / "forecast.csv").read_bytes() == trained  # the training run's file stays
+    rows = list(csv.DictReader((run / "forecast-14steps.csv").open()))
     assert len(rows) == 14 and rows[0]["date"] == "1961-01" and rows[13]["date"] == "1962-02"
     assert all(float(r["lower_95"]) < float(r["forecast"]) < float(r["upper_95"]) for r in rows)
     assert main(["predict", str(run), "--dataset", "airline"]) == 0

@@ -17,6 +17,7 @@ from minirnn.apps.forecasting.forecaster import MAX_FORECAST_STEPS
 from minirnn.apps.tasks import SeriesConfig
 from minirnn.apps.tasks.series import (
     forecast_figure,
+    forecast_output,
     load_forecaster,
     read_new_data,
     write_forecast,
@@ -68,7 +69,8 @@ def _forecast_steps(text: str) -> int:
 
 def forecast_series(args: argparse.Namespace) -> int:
     fc, meta, path = load_forecaster(args.run_dir)
-    output = Path(args.output) if args.output else path.parent / "forecast.csv"
+    # Its own files: the training run's forecast.csv/forecast.png stay as they were.
+    output = Path(args.output) if args.output else forecast_output(path, args.steps)
     if not output.parent.is_dir():
         raise UsageError(f"--output {output}: folder {output.parent} does not exist")
     table: SeriesTable | None = None
@@ -88,7 +90,8 @@ def forecast_series(args: argparse.Namespace) -> int:
         print(f"{when}: {fcst.mean[k]:.4g}  80% [{fcst.lower[80][k]:.4g}, "
               f"{fcst.upper[80][k]:.4g}]  95% [{fcst.lower[95][k]:.4g}, "
               f"{fcst.upper[95][k]:.4g}]", flush=True)
-    print(f"saved {output}", flush=True)
+    print(f"saved {output}" + ("" if args.output else " (the training run's forecast.csv "
+                               "is kept)"), flush=True)
     if not args.no_plot:
         if table is not None:
             fc.y_, fc.dates_, fc.n_train_ = table.values, table.dates, len(table.values)
@@ -142,7 +145,9 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
 
     forecast = commands.add_parser("forecast", formatter_class=fmt,
                                    help="forecast past the end of the data, with intervals")
-    forecast.add_argument("run_dir", help="run directory (or its model.npz) of 'train series'")
+    forecast.add_argument("run_dir", metavar="RUN_DIR",
+                          help="run folder (or its model.npz) of 'train series'; 'series': "
+                               "the newest series run in minirnn-runs/")
     forecast.add_argument("--steps", type=_forecast_steps, required=True,
                           help=f"steps to forecast past the last value (at most "
                                f"{MAX_FORECAST_STEPS:,})")
@@ -154,6 +159,7 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
     forecast.add_argument("--date-column", type=date_arg, default=None,
                           help="date column (default: the training one)")
     forecast.add_argument("--output", default=None,
-                          help="CSV to write (default: RUN_DIR/forecast.csv)")
+                          help="CSV to write, its figure beside it as .png (default: "
+                               "RUN_DIR/forecast-<steps>steps.csv)")
     forecast.add_argument("--no-plot", action="store_true", help="do not draw the figure")
     forecast.set_defaults(run=forecast_series)
