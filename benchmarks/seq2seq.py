@@ -46,7 +46,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-TATOEBA = ROOT.parent / "shared" / "data" / "eng-fra-tatoeba.tsv"
+DATA_DIR = ROOT.parent / "shared" / "data"
+TATOEBA_FILE = "eng-fra-tatoeba.tsv"
 SETS = ("tatoeba", "addition", "reverse")
 TOKENS = {"tatoeba": "word", "addition": "char", "reverse": "word"}
 #: The defaults of ``minirnn train seq2seq`` (minirnn.apps.tasks.Seq2SeqConfig).
@@ -60,14 +61,18 @@ def _write(path: Path, pairs: list[tuple[str, str]]) -> None:
     path.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
 
 
-def make_sets(folder: Path, seed: int = 0) -> dict[str, dict[str, str]]:
-    """Write train/valid/test files of every set into ``folder``; returns their paths."""
+def make_sets(folder: Path, seed: int = 0, data_dir: Path = DATA_DIR
+              ) -> dict[str, dict[str, str]]:
+    """Write train/valid/test files of every set into ``folder``; returns their paths.
+
+    ``data_dir`` holds ``eng-fra-tatoeba.tsv``."""
     import random
 
     rng = random.Random(seed)
     out: dict[str, dict[str, str]] = {}
-    lines = [line.split("\t")[:2] for line in TATOEBA.read_text(encoding="utf-8").splitlines()
-             if line.count("\t") >= 1]
+    tatoeba_file = Path(data_dir) / TATOEBA_FILE
+    text = tatoeba_file.read_text(encoding="utf-8")
+    lines = [line.split("\t")[:2] for line in text.splitlines() if line.count("\t") >= 1]
     rng.shuffle(lines)
     tatoeba = [(s, t) for s, t in lines]
     splits = {"train": tatoeba[:4000], "valid": tatoeba[4000:4500], "test": tatoeba[4500:5000]}
@@ -381,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0,
                         help="wall-clock training budget per framework and set")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", default=str(DATA_DIR),
+                        help=f"folder holding {TATOEBA_FILE} (default: ../shared/data)")
     parser.add_argument("--torch-threads", nargs="+", default=["default", "1"],
                         help="PyTorch runs, one per value: 'default' (torch's own thread "
                              "count) or N for torch.set_num_threads(N)")
@@ -411,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
             results["sets"] = {k: v for k, v in earlier.get("sets", {}).items()
                                if k not in args.sets}
     with tempfile.TemporaryDirectory() as tmp:
-        files = make_sets(Path(tmp), args.seed)
+        files = make_sets(Path(tmp), args.seed, Path(args.data_dir))
         for k, name in enumerate(args.sets):
             order = variants if k % 2 == 0 else variants[::-1]
             results["sets"][name] = {}

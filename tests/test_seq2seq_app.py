@@ -326,6 +326,98 @@ def test_ctrl_c_keeps_the_best_weights_and_writes_the_run(tmp_path, monkeypatch,
     assert "interrupted: keeping the best weights so far" in capsys.readouterr().out
 
 
+class _Recorder:
+    """A callback that records the hooks called, stops training or raises on demand."""
+
+    def __init__(self, stop_after_batches=None, raise_at_epoch=None):
+        from minirnn.train.callbacks import Callback
+
+        outer = self
+
+        class Recorder(Callback):
+            def on_train_begin(self, logs):
+                outer.calls.append(("train_begin",))
+
+            def on_epoch_begin(self, epoch, logs):
+                outer.calls.append(("epoch_begin", epoch))
+
+            def on_batch_end(self, batch, logs):
+                outer.batches += 1
+                outer.losses.append(logs["loss"])
+                if outer.stop_after_batches and outer.batches >= outer.stop_after_batches:
+                    self.solver.stop_training = True
+
+            def on_epoch_end(self, epoch, logs):
+                outer.calls.append(("epoch_end", epoch, sorted(logs)))
+                if outer.raise_at_epoch == epoch:
+                    raise _Pruned(f"epoch {epoch}")
+
+            def on_train_end(self, logs):
+                outer.calls.append(("train_end", logs["interrupted"]))
+
+        self.callback = Recorder()
+        self.calls, self.losses, self.batches = [], [], 0
+        self.stop_after_batches, self.raise_at_epoch = stop_after_batches, raise_at_epoch
+
+
+class _Pruned(Exception):
+    pass
+
+
+def test_the_task_calls_the_callbacks_as_the_solver_does(tmp_path):
+    """run() hands the task's callbacks to the seq2seq trainer: every hook is called, a
+    callback's stop_training ends the epoch after that batch (validated, then stopped), and
+    an exception from a callback (a sweep's pruning) ends the run at once."""
+    from minirnn.apps.tasks import make_config, run
+
+    train, test = reversal_files(tmp_path, 200, 20)  # 180 training pairs: 6 batches of 32
+    options = {"train": train, "test": test, "hidden_size": 16, "embedding_dim": 8,
+               "no_plot": True, "epochs": 3}
+    rec = _Recorder()
+    result = run(make_config("seq2seq", options), callbacks=[rec.callback],
+                 output=tmp_path / "a")
+    keys = ["loss", "time", "tokens_per_second", "val_loss"]
+    assert rec.calls == [("train_begin",), ("epoch_begin", 0), ("epoch_end", 0, keys),
+                         ("epoch_begin", 1), ("epoch_end", 1, keys), ("epoch_begin", 2),
+                         ("epoch_end", 2, keys), ("train_end", False)]
+    assert rec.batches == 18 and all(np.isfinite(rec.losses))
+    assert result.epochs == 3
+
+    stop = _Recorder(stop_after_batches=7)  # in the second epoch
+    report = run(make_config("seq2seq", options), callbacks=[stop.callback],
+                 output=tmp_path / "b").report
+    assert stop.batches == 7 and report["epochs_run"] == 2
+    assert [c[0] for c in stop.calls][-2:] == ["epoch_end", "train_end"]
+
+    pruned = _Recorder(raise_at_epoch=0)
+    with pytest.raises(_Pruned, match="epoch 0"):
+        run(make_config("seq2seq", options), callbacks=[pruned.callback],
+            output=tmp_path / "c")
+    assert pruned.batches == 6 and ("epoch_begin", 1) not in pruned.calls
+
+
+def test_the_time_limit_is_the_projects_timelimit_callback(tmp_path):
+    """--time-limit is a TimeLimit among the trainer's callbacks: it ends the epoch after
+    the batch that crosses the limit (validated), and the run reports it."""
+    from minirnn.apps.seq2seq import PairData, Seq2SeqTrainer
+    from minirnn.train.callbacks import TimeLimit
+
+    train, _ = reversal_files(tmp_path, 200, 1)
+    pairs = read_pairs(train)
+    sv, tv = build_vocabulary(pairs.sources), build_vocabulary(pairs.targets)
+    data = PairData.encode(pairs, sv, tv)
+    model = EncoderDecoder(len(sv), len(tv), 8, 16, attention="additive", seed=0)
+    trainer = Seq2SeqTrainer(model, epochs=5, time_limit=150.0)
+    limit = [cb for cb in trainer.callbacks if isinstance(cb, TimeLimit)]
+    assert len(limit) == 1
+    ticks = iter(range(10**6))
+    limit[0]._clock = lambda: float(next(ticks)) * 100.0  # 100 s per reading
+    trainer.fit(data.subset(range(160)), data.subset(range(160, 200)))
+    assert trainer.time_limit_reached and len(trainer.history) == 1
+    assert not trainer.history[0].complete  # stopped within the first epoch
+    assert trainer.best_epoch == 0
+
+
 # ------------------------------------------------------------------ docs/seq2seq.md
 def test_shell_blocks_of_the_seq2seq_page_run_as_written(tmp_path):
     """Every ```bash block of docs/seq2seq.md, in order, in one bash, in an empty folder,

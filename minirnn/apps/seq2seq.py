@@ -47,6 +47,7 @@ from minirnn.nn.seq2seq import (
     sequence_mask,
     target_arrays,
 )
+from minirnn.train.callbacks import Callback, TimeLimit
 from minirnn.train.threads import thread_policy
 
 __all__ = ["EpochLog", "PairData", "Seq2SeqTrainer", "bleu_available", "copy_baseline",
@@ -154,12 +155,21 @@ class Seq2SeqTrainer:
         Stop after this many epochs without a lower validation loss.
     time_limit : float, optional
         Seconds of training (validation included), checked after every batch; the epoch
-        then ends early and is validated.
+        then ends early and is validated (a :class:`~minirnn.callbacks.TimeLimit` among
+        the callbacks).
     seed : int
     checkpoint : path, optional
         Written after every epoch; :meth:`fit` with ``resume=True`` continues from it.
     on_epoch : callable, optional
-        Called with each :class:`EpochLog` (for printing).
+        Called with each :class:`EpochLog` (for printing), before the callbacks' epoch end.
+    callbacks : sequence of Callback
+        Called as the :class:`~minirnn.Solver` calls them (``on_train_begin``,
+        ``on_epoch_begin``, ``on_batch_end`` with the batch's ``loss``, ``on_epoch_end``
+        with ``loss``, ``val_loss``, ``time``, ``tokens_per_second``, ``on_train_end``),
+        with this trainer as their ``solver``: a callback stops training by setting
+        ``stop_training`` (after a batch: the epoch ends early and is validated), may
+        change ``optimizer.lr``, and may raise (a sweep's pruning callback) to end the
+        run at once.
 
     Attributes
     ----------
@@ -169,6 +179,8 @@ class Seq2SeqTrainer:
     interrupted : bool
         Ctrl-C ended training (the best weights so far are kept).
     time_limit_reached : bool
+    stop_training : bool
+        Set by a callback to end training.
     tokens_seen : int
         Target tokens trained on (``<eos>`` included).
     """
@@ -177,7 +189,8 @@ class Seq2SeqTrainer:
                  clip_norm: float | None = 5.0, epochs: int = 30, patience: int = 5,
                  time_limit: float | None = None, seed: int = 0,
                  checkpoint: str | os.PathLike[str] | None = None,
-                 on_epoch: Callable[[EpochLog], None] | None = None) -> None:
+                 on_epoch: Callable[[EpochLog], None] | None = None,
+                 callbacks: Sequence[Callback] = ()) -> None:
         self.model = model
         self.optimizer = Adam(model.parameters(), lr=lr)
         self.loss = CrossEntropy()
@@ -189,12 +202,23 @@ class Seq2SeqTrainer:
         self.rng = np.random.default_rng(seed)
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.on_epoch = on_epoch
+        self.callbacks: list[Callback] = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be Callback instances, got "
+                                f"{type(cb).__name__}")
+        # The time limit is the project's TimeLimit callback; this trainer keeps the best
+        # weights itself, so the callback does not restore any.
+        self._limit = None if time_limit is None else TimeLimit(time_limit,
+                                                                 restore_best_weights=False)
+        if self._limit is not None:
+            self.callbacks.append(self._limit)
+        self.stop_training = False
         self.history: list[EpochLog] = []
         self.best_epoch = -1
         self.best_loss = math.inf
         self._best_weights: dict[str, np.ndarray] | None = None
         self.interrupted = False
-        self.time_limit_reached = False
         self.tokens_seen = 0
         self.train_seconds = 0.0
 
@@ -241,31 +265,51 @@ class Seq2SeqTrainer:
             self._fit(train, valid)
         return self.history
 
+    @property
+    def time_limit_reached(self) -> bool:
+        """The time limit ended training."""
+        return self._limit is not None and self._limit.stopped
+
+    @property
+    def best_weights(self) -> dict[str, np.ndarray] | None:
+        """The weights of the epoch with the lowest validation loss so far (as the Solver's)."""
+        return self._best_weights
+
     def _fit(self, train: PairData, valid: PairData) -> None:
         # The time limit counts this call's seconds (a resumed run gets the whole limit
         # again); train_seconds adds up over calls.
         start, before = time.perf_counter(), self.train_seconds
         src_len, tgt_len = train.lengths()
+        self.stop_training = False
+        for cb in self.callbacks:
+            cb.set_solver(self)  # type: ignore[arg-type]  # the Solver's duck type
+        for cb in self.callbacks:
+            cb.on_train_begin({})
         try:
-            while len(self.history) < self.epochs and not self.time_limit_reached:
+            while len(self.history) < self.epochs and not self.stop_training:
                 if self.best_epoch >= 0 and len(self.history) - 1 - self.best_epoch \
                         >= self.patience:
                     break
+                epoch = len(self.history)
+                for cb in self.callbacks:
+                    cb.on_epoch_begin(epoch, {})
                 epoch_start = time.perf_counter()
                 total, tokens, complete = 0.0, 0, True
-                for index in bucket_batches(src_len, tgt_len, self.batch_size, self.rng):
+                for b, index in enumerate(bucket_batches(src_len, tgt_len, self.batch_size,
+                                                         self.rng)):
                     x, tgt_out = train.batch(index)
                     value, n = self._step(x, tgt_out)
                     total += value * n
                     tokens += n
-                    if self.time_limit is not None and \
-                            time.perf_counter() - start >= self.time_limit:
-                        self.time_limit_reached, complete = True, False
+                    for cb in self.callbacks:
+                        cb.on_batch_end(b, {"loss": value})
+                    if self.stop_training:  # e.g. the time limit: validate, then stop
+                        complete = False
                         break
                 train_time = time.perf_counter() - epoch_start
                 self.tokens_seen += tokens
                 val = self.evaluate(valid)
-                log = EpochLog(len(self.history), total / max(tokens, 1), val,
+                log = EpochLog(epoch, total / max(tokens, 1), val,
                                time.perf_counter() - epoch_start, tokens,
                                tokens / max(train_time, 1e-9), complete)
                 self.history.append(log)
@@ -278,11 +322,18 @@ class Seq2SeqTrainer:
                     self._save_checkpoint(self.checkpoint)
                 if self.on_epoch is not None:
                     self.on_epoch(log)
+                logs = {"loss": log.loss, "val_loss": log.val_loss, "time": log.seconds,
+                        "tokens_per_second": log.tokens_per_second}
+                for cb in self.callbacks:
+                    cb.on_epoch_end(epoch, logs)
         except KeyboardInterrupt:
             self.interrupted = True
-        self.train_seconds = before + time.perf_counter() - start
-        if self._best_weights is not None:
-            self.model.load_state_dict(self._best_weights)
+        finally:
+            self.train_seconds = before + time.perf_counter() - start
+            if self._best_weights is not None:
+                self.model.load_state_dict(self._best_weights)
+        for cb in self.callbacks:
+            cb.on_train_end({"interrupted": self.interrupted})
 
     # -------------------------------------------------------------- checkpoints
     def _save_checkpoint(self, path: Path) -> None:

@@ -187,7 +187,7 @@ def run_seq2seq(config: Seq2SeqConfig, folder: Path, callbacks: Sequence[Callbac
                              clip_norm=config.clip_norm, epochs=config.epochs,
                              patience=config.patience, time_limit=config.time_limit,
                              seed=config.seed, checkpoint=folder / "checkpoint.npz",
-                             on_epoch=on_epoch)
+                             on_epoch=on_epoch, callbacks=callbacks)
     try:
         trainer.fit(train, valid, resume=config.resume)
     except ModelFileError as exc:
