@@ -350,7 +350,7 @@ class _Recorder:
             def on_epoch_end(self, epoch, logs):
                 outer.calls.append(("epoch_end", epoch, sorted(logs)))
                 if outer.raise_at_epoch == epoch:
-                    raise _Pruned(f"epoch {epoch}")
+                    raise _PrunedError(f"epoch {epoch}")
 
             def on_train_end(self, logs):
                 outer.calls.append(("train_end", logs["interrupted"]))
@@ -360,7 +360,7 @@ class _Recorder:
         self.stop_after_batches, self.raise_at_epoch = stop_after_batches, raise_at_epoch
 
 
-class _Pruned(Exception):
+class _PrunedError(Exception):
     pass
 
 
@@ -390,7 +390,7 @@ def test_the_task_calls_the_callbacks_as_the_solver_does(tmp_path):
     assert [c[0] for c in stop.calls][-2:] == ["epoch_end", "train_end"]
 
     pruned = _Recorder(raise_at_epoch=0)
-    with pytest.raises(_Pruned, match="epoch 0"):
+    with pytest.raises(_PrunedError, match="epoch 0"):
         run(make_config("seq2seq", options), callbacks=[pruned.callback],
             output=tmp_path / "c")
     assert pruned.batches == 6 and ("epoch_begin", 1) not in pruned.calls
