@@ -1,0 +1,280 @@
+"""Issue 34: naive forecasts as candidates, inputs chosen on validation, column roles, the
+calendar's season; issue 32: no network trained when it cannot be used, the forecast
+figure's window."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from minirnn.apps import datasets
+from minirnn.apps.data.baselines import (
+    croston_path,
+    is_intermittent,
+    naive_forecasts,
+)
+from minirnn.apps.forecasting import Forecaster, SeriesTable, detect_season, load_table
+from minirnn.apps.tasks import SeriesConfig, run
+from minirnn.apps.tasks.series import history_start, input_warnings
+
+LINEAR = {"network": False}
+
+
+def _intermittent(seed: int = 0, n: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """A monthly count that dies out (Poisson, ~55 % zeros, mostly zeros at the end)."""
+    rng = np.random.default_rng(seed)
+    rate = np.concatenate([np.full(n // 2, 3.0), np.linspace(3.0, 0.05, n - n // 2)])
+    season = 1 + 0.5 * np.sin(2 * np.pi * np.arange(n) / 12)
+    y = rng.poisson(rate * season * (rng.random(n) < 0.6)).astype(float)
+    return y, np.datetime64("2000-01") + np.arange(n)
+
+
+def _ar_with_inputs(seed: int = 0, n: int = 240) -> tuple[np.ndarray, np.ndarray]:
+    """An AR(2) with a useless input (noise) and a harmful one (flat in training, wild on
+    the test span)."""
+    rng = np.random.default_rng(seed)
+    e, a = rng.normal(0, 1, n), np.zeros(n)
+    for i in range(2, n):
+        a[i] = 0.6 * a[i - 1] - 0.2 * a[i - 2] + e[i]
+    useless = rng.normal(0, 1, n)
+    harmful = rng.normal(0, 0.1, n)
+    harmful[int(0.7 * n):] += rng.normal(0, 20, n - int(0.7 * n))
+    return a, np.column_stack([useless, harmful])
+
+
+def _validation(fc: Forecaster, key: str) -> float:
+    return fc.validation_[key]
+
+
+# ------------------------------------------------------------------ naive forecasts
+def test_croston_by_hand_and_intermittent_rule():
+    y = np.array([0, 3, 0, 0, 6, 0])
+    # first demand 3 after 2 periods; then 6 after 3: z = 3 + .1 * 3, p = 2 + .1 * 1
+    f = croston_path(y, alpha=0.1, sba=False)
+    assert f[0] == 0 and f[1] == pytest.approx(3 / 2) and f[3] == pytest.approx(3 / 2)
+    assert f[4] == pytest.approx(3.3 / 2.1) and f[5] == f[4]
+    assert croston_path(y, alpha=0.1)[4] == pytest.approx(0.95 * 3.3 / 2.1)  # SBA
+    assert is_intermittent(y) and not is_intermittent(y + 1)
+    assert not is_intermittent(y + 0.5) and not is_intermittent(np.array([0.0, -1, 0, 2]))
+    with pytest.raises(ValueError, match="non-negative"):
+        croston_path(np.array([1.0, -2.0]))
+
+
+def test_naive_forecasts_read_only_the_past():
+    y = np.arange(1.0, 25.0)
+    o = np.array([11, 15])
+    out = naive_forecasts(y, o, 3, season=12, intermittent=True)
+    assert np.array_equal(out["persistence"], [[12] * 3, [16] * 3])
+    assert np.array_equal(out["seasonal naive"][0], [1, 2, 3])
+    assert out["drift"][0] == pytest.approx([13, 14, 15])  # a straight line: exact
+    assert out["mean"][0] == pytest.approx([6.5] * 3)
+    changed = y.copy()
+    changed[16:] = -100.0  # the future of both origins
+    again = naive_forecasts(changed, o, 3, season=12)
+    for name in again:
+        assert np.array_equal(again[name], out[name]), name
+    with pytest.raises(ValueError, match="origins must be in 11..23"):
+        naive_forecasts(y, np.array([3]), 1, season=12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_intermittent_count_never_worse_than_a_naive_forecast_on_validation(seed):
+    y, dates = _intermittent(seed)
+    fc = Forecaster(**LINEAR).fit(y, dates=dates, train_size=134)
+    assert fc.intermittent_
+    naive = {k: v for k, v in fc.validation_.items()
+             if k.startswith("naive ") and "weight" not in k}
+    assert {"naive croston (SBA), all spans", "naive zero, all spans"} <= set(naive)
+    chosen = (fc.validation_[f"naive weight {fc.naive_weight_:g}, all spans"]
+              if fc.naive_ else fc.validation_["model, all spans"])
+    assert chosen <= min(naive.values()) + 1e-12
+    assert chosen <= fc.validation_["model, all spans"] + 1e-12
+    m = fc.evaluate().metrics
+    assert "croston (SBA)" in m and "zero" in m
+    assert m["model"]["rmse"] <= m["persistence"]["rmse"]
+    f = fc.forecast(24)
+    assert np.all(f.lower[95] >= 0) and np.all(f.mean >= 0)  # counts
+
+
+def test_the_naive_forecast_alone_when_it_wins(tmp_path):
+    rng = np.random.default_rng(3)
+    y = 100 + np.cumsum(rng.normal(0, 1, 300))
+    fc = Forecaster(**LINEAR)
+    fc.fit(y, train_size=200)
+    fc.naive_, fc.naive_weight_ = "persistence", 1.0  # as chosen on validation
+    ev = fc.evaluate()
+    assert np.array_equal(ev.prediction, ev.baselines["persistence"])
+    assert fc.method_.startswith("persistence (a naive forecast")
+    assert np.all(fc.forecast(30).mean == y[-1])  # any number of steps, no recursion
+    fc.save(tmp_path / "m.npz")
+    back = Forecaster.load(tmp_path / "m.npz")
+    assert back.naive_ == "persistence" and back.naive_weight_ == 1.0
+    assert np.array_equal(back.evaluate().prediction, ev.prediction)
+
+
+def test_intermittent_task_says_which_naive_forecast_is_used(tmp_path):
+    y, dates = _intermittent(0)
+    path = tmp_path / "counts.csv"
+    path.write_text("Month,Count\n" + "".join(f"{d},{int(v)}\n" for d, v in
+                                              zip(dates, y, strict=True)))
+    log = io.StringIO()
+    result = run(SeriesConfig(csv=str(path), column="Count", no_plot=True, epochs=2,
+                              hidden_size=4), output=tmp_path / "run", log=log)
+    out = log.getvalue()
+    report = result.report
+    assert report["naive_used"] in ("croston (SBA)", "mean", "zero", "persistence")
+    assert report["naive_weight"] > 0 and report["naive_used"] in out
+    assert report["test_rmse"] <= report["persistence_rmse"]
+    assert "dates from 'Month' (every month)" in out
+    if report["naive_weight"] == 1.0:
+        assert f"the naive forecast {report['naive_used']} won validation" in report["verdict"]
+
+
+# ------------------------------------------------------------------ inputs
+def test_harmful_and_useless_inputs_are_left_out():
+    y, x = _ar_with_inputs()
+    fc = Forecaster(**LINEAR).fit(y, x, train_size=168)
+    assert 1 not in fc.inputs_  # the harmful column
+    assert len(fc.input_scores_) == 4  # none, each, both
+    assert {tuple(c) for c, _ in fc.input_scores_} == {(), (0,), (1,), (0, 1)}
+    kept = fc.evaluate().metrics["model"]["rmse"]
+    forced = Forecaster(select_inputs=False, **LINEAR).fit(y, x, train_size=168)
+    assert forced.inputs_ == [0, 1]
+    assert kept < forced.evaluate().metrics["model"]["rmse"]
+    if not fc.inputs_:  # no input read: forecasts need no future inputs
+        assert len(fc.forecast(5).mean) == 5
+
+
+def test_many_inputs_try_each_alone_and_each_left_out():
+    y, x = _ar_with_inputs(1)
+    rng = np.random.default_rng(5)
+    x4 = np.column_stack([x, rng.normal(size=(len(y), 2))])
+    fc = Forecaster(**LINEAR).fit(y, x4, train_size=168)
+    assert len(fc.input_scores_) == 2 + 4 + 4
+    assert all(0 <= c < 4 for c in fc.inputs_)
+    pred = fc.predict_origins(y, x4, np.arange(170, 180))
+    assert pred.shape == (10, 1) and np.isfinite(pred).all()
+
+
+def test_task_reports_inputs_and_warns_of_test_values_outside_the_training_range(tmp_path):
+    y, x = _ar_with_inputs()
+    path = tmp_path / "s.csv"
+    path.write_text("t,y,noise,wild\n" + "".join(
+        f"{i},{a:.5f},{b:.5f},{c:.5f}\n" for i, (a, b, c) in enumerate(
+            zip(y, x[:, 0], x[:, 1], strict=True))))
+    log = io.StringIO()
+    result = run(SeriesConfig(csv=str(path), column="y", features="noise,wild", no_plot=True,
+                              network=False), output=tmp_path / "run", log=log)
+    out = log.getvalue()
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert set(report["inputs_validation_rmse"]) == {"none", "noise", "wild", "all"}
+    assert "wild" not in report["inputs_used"]
+    assert "inputs chosen on validation:" in out
+    assert any("feature 'wild'" in w for w in report["warnings"])
+    assert not any("feature 'noise'" in w for w in report["warnings"])
+    assert "warning: feature 'wild'" in out
+    assert "row index" in out  # t counts 0, 1, 2, ...
+    assert result.report["column_roles"] == report["column_roles"]
+
+
+def test_input_warnings_threshold():
+    x = np.column_stack([np.r_[np.linspace(0, 1, 10), [1.4, -0.4]],
+                         np.r_[np.linspace(0, 1, 10), [1.6, 0.5]]])
+    t = SeriesTable(np.zeros(12), x, None, "y", ["inside", "outside"])
+    warns = input_warnings(t, 10)
+    assert len(warns) == 1 and "'outside'" in warns[0] and "1 of 2" in warns[0]
+
+
+# ------------------------------------------------------------------ column roles
+@pytest.mark.parametrize("header,cells,dates,note", [
+    ("", range(0, 50), False, "the unnamed first column holds whole numbers counting up by "
+     "one: a row index, not dates"),
+    ("Year", range(1821, 1871), False, "'Year' holds whole numbers counting up by one"),
+    ("index", range(5, 55), False, "a row index"),
+    ("Month", [f"{1990 + i // 12}-{i % 12 + 1:02d}" for i in range(50)], True,
+     "dates from 'Month' (every month)"),
+    ("", [f"2001-01-{i + 1:02d}" for i in range(28)] + [f"2001-02-{i + 1:02d}"
+                                                       for i in range(22)], True,
+     "dates from the unnamed first column (every day)"),
+])
+def test_column_roles(tmp_path, header, cells, dates, note):
+    path = tmp_path / "s.csv"
+    path.write_text(f"{header},value\n" + "".join(f"{c},{i}\n" for i, c in enumerate(cells)))
+    table = load_table(path, "value")
+    assert (table.dates is not None) == dates
+    assert any(note in text for text in table.inferred), table.inferred
+
+
+def test_explicit_date_column_reads_years(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("Year,value\n" + "".join(f"{1821 + i},{i}\n" for i in range(30)))
+    table = load_table(path, "value", date_column="Year")
+    assert table.dates is not None and str(table.dates[0]) == "1821"
+    assert "every year" in table.inferred[0]
+
+
+def test_an_index_column_gives_no_year_zero_dates(tmp_path):
+    path = tmp_path / "s.csv"
+    rng = np.random.default_rng(0)
+    values = 20 + np.cumsum(rng.normal(size=80))
+    path.write_text(",value\n" + "".join(f"{i},{v:.3f}\n" for i, v in enumerate(values)))
+    run(SeriesConfig(csv=str(path), column="value", no_plot=True, network=False),
+        output=tmp_path / "run", log=io.StringIO())
+    rows = (tmp_path / "run" / "forecast.csv").read_text().splitlines()
+    assert rows[1].split(",")[1] == ""  # no date (not 0080)
+
+
+# ------------------------------------------------------------------ season
+def test_season_prefers_the_calendar_period_when_nearly_as_strong():
+    t = np.arange(240)
+    # a yearly cycle plus a weaker two-year one: the autocorrelation peaks at 24, with 12
+    # nearly as strong
+    y = 10 + np.sin(2 * np.pi * t / 12) + 0.33 * np.sin(2 * np.pi * t / 24) \
+        + np.random.default_rng(1).normal(0, 0.2, 240)
+    assert detect_season(y) == 24
+    assert detect_season(y, calendar=(12,)) == 12
+    assert detect_season(y, calendar=(7,)) == 24  # not a peak at all: no preference
+    assert detect_season(y, calendar=(12,), close=0.99) == 24  # not close enough
+    dates = np.datetime64("2000-01") + t
+    assert Forecaster(**LINEAR).fit(y, dates=dates, train_size=180).season_ == 12
+    assert Forecaster(**LINEAR).fit(y, train_size=180).season_ == 24  # no dates
+
+
+# ------------------------------------------------------------------ network and figure
+def test_no_network_trained_when_too_few_validation_forecasts(tmp_path):
+    log = io.StringIO()
+    result = run(SeriesConfig(dataset="shampoo", epochs=3, hidden_size=4),
+                 output=tmp_path / "run", log=log)
+    out = log.getvalue()
+    assert "network: not trained" in out and "epoch" not in out.lower().split(
+        "network: not trained")[1].split("test RMSE")[0]
+    assert result.history is None and result.epochs == 0
+    assert "network not trained" in result.report["method"]
+    assert not (tmp_path / "run" / "history.csv").exists()
+
+
+def test_history_start_shows_recent_history():
+    assert history_start(3650, 14, 365) == 3650 - 84  # six times the steps
+    assert history_start(144, 12, 12) == 144 - 72
+    assert history_start(144, 2, 12) == 144 - 24  # at least 24 values
+    assert history_start(144, 3, 12) == 144 - 24  # two seasons fit in ten times the steps
+    assert history_start(30, 12, 0) == 0
+    assert history_start(300, 1, 0, n_train=200) == 100
+
+
+# ------------------------------------------------------------------ shipped series
+@pytest.mark.parametrize("name", datasets.names())
+def test_shipped_series_never_worse_than_the_naive_forecasts_on_validation(name):
+    data = datasets.load(name)
+    y = data.values
+    fc = Forecaster(**LINEAR).fit(y, dates=data.dates, train_size=round(len(y) * 0.67))
+    naive = [v for k, v in fc.validation_.items()
+             if k.startswith("naive ") and "weight" not in k]
+    final = (fc.validation_[f"naive weight {fc.naive_weight_:g}, all spans"]
+             if fc.naive_ else fc.validation_["model, all spans"])
+    assert naive and final <= min(naive) + 1e-12
+    m = fc.evaluate().metrics
+    assert m["model"]["rmse"] <= m["persistence"]["rmse"]
