@@ -1,8 +1,9 @@
 """The ``minirnn`` command.
 
-``minirnn train adding|binary-addition|series|classify [options]``,
-``minirnn predict MODEL --csv ...``
-and ``minirnn gradcheck [module:Class ...]``; ``--help`` on every subcommand. Errors in the
+``minirnn train adding|binary-addition|series|classify|text|seq2seq [options]``,
+``minirnn forecast|predict|sample|translate RUN_DIR ...`` (RUN_DIR may be a task's name:
+its newest run), ``minirnn datasets``, ``minirnn sweep ...`` and ``minirnn gradcheck
+[module:Class ...]``; ``--help`` on every subcommand. Errors in the
 user's input (a bad CSV, a missing column, an impossible window) exit with status 2 and one
 line on stderr, never a traceback.
 
@@ -39,13 +40,14 @@ COMMANDS = {
     "sample": "generate text with a model from 'minirnn train text'",
     "translate": "translate a file with a model from 'minirnn train seq2seq'",
     "gradcheck": "gradient-check built-in cells and layers or your own",
+    "datasets": "list the data sets shipped with minirnn (for --dataset NAME)",
     "sweep": "hyper-parameter sweep of a built-in task (Optuna: pip install 'minirnn[sweep]')",
 }
 # The command modules whose parsers a command needs (a command not listed: all of them).
 _BUILDERS = {"predict": ("predict",), "forecast": ("series",), "sample": ("text",),
-             "translate": ("seq2seq",), "gradcheck": ("gradcheck",)}
+             "translate": ("seq2seq",), "gradcheck": ("gradcheck",), "datasets": ("datasets",)}
 _ALL_BUILDERS = ("toy_tasks", "series", "predict", "classify", "text", "seq2seq", "gradcheck",
-                 "sweep")
+                 "datasets", "sweep")
 
 
 def __getattr__(name: str) -> Any:
@@ -138,6 +140,8 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         cli["seq2seq"].add_parsers(tasks, commands, fmt)
     if "gradcheck" in cli:
         cli["gradcheck"].add_parser(commands, fmt)
+    if "datasets" in cli:
+        cli["datasets"].add_parser(commands, fmt)
     if "sweep" in cli:
         cli["sweep"].add_train_options(tasks)  # after every task: --seeds, --from-study
         cli["sweep"].add_parser(commands, tasks, fmt)
@@ -174,6 +178,8 @@ RUN_COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def _resolve_runs(args: argparse.Namespace) -> None:
     """A task name as RUN_DIR (``minirnn forecast series``) stands for its newest run."""
+    from minirnn.cli._common import resolve_run
+
     if args.command in RUN_COMMANDS:
         dest, tasks = RUN_COMMANDS[args.command]
         setattr(args, dest, resolve_run(getattr(args, dest), args.command, tasks))
@@ -181,10 +187,12 @@ def _resolve_runs(args: argparse.Namespace) -> None:
 
 def _print_folder(folder: Path, args: argparse.Namespace) -> None:
     """The last line of a command that wrote a run folder: where (and its latest link)."""
-    task = getattr(args, "run_name", None) or getattr(args, "task", "")
+    from minirnn.apps.tasks.run_folder import latest_link
+
+    task = str(getattr(args, "run_name", None) or getattr(args, "task", ""))
     link = latest_link(task, folder.parent)
-    same = link.is_symlink() and link.resolve() == folder.resolve() or \
-        link.is_file() and link.read_text(encoding="utf-8").strip() == folder.name
+    same = (link.is_symlink() and link.resolve() == folder.resolve()) or \
+        (link.is_file() and link.read_text(encoding="utf-8").strip() == folder.name)
     print(f"run folder: {folder}" + (f" (also {link}; 'minirnn {RUN_NAMES[task]} {task}' "
                                      f"reads it)" if same and task in RUN_NAMES else
                                      f" (also {link})" if same else ""), flush=True)
@@ -244,7 +252,7 @@ def _close_report(folder: Path | None, status: str, error: str) -> None:
     """A report.json still saying "running" after the run failed or was stopped says so."""
     if folder is None:
         return
-    from minirnn.apps.tasks.run_folder import latest_link, write_json
+    from minirnn.apps.tasks.run_folder import write_json
 
     path = folder / "report.json"
     try:

@@ -20,7 +20,7 @@ import numpy as np
 
 from minirnn.apps.data.io import column_index
 from minirnn.apps.tasks import TaskConfig, TaskError, TaskResult, config_class, run
-from minirnn.apps.tasks.run_folder import run_record, write_json
+from minirnn.apps.tasks.run_folder import RUNS, newest_run, run_record, write_json
 from minirnn.nn.registry import OPTIMIZERS, RECURRENT_LAYERS, default_lr
 from minirnn.train.callbacks import Callback, EpochLine, ProgressBar
 
@@ -28,7 +28,7 @@ __all__ = [
     "UsageError", "add_common", "add_run_folder_options", "check_output_path", "clip_norm",
     "config_from_args", "csv_decimals", "date_arg", "nonnegative_int", "parse_number",
     "positive_float", "positive_int", "prepare_output", "printing_callbacks", "refuse_options",
-    "resume_argv", "run_config", "subcommands", "train_task", "write_predictions",
+    "resolve_run", "resume_argv", "run_config", "subcommands", "train_task", "write_predictions",
 ]
 
 
@@ -163,6 +163,43 @@ def prepare_output(args: argparse.Namespace) -> Path | None:
     args.output = str(folder)
     write_json(folder / "report.json", {"status": "running", "config": run_config(args)})
     return created
+
+
+def resolve_run(text: str, command: str, tasks: Sequence[str]) -> str:
+    """The run folder (or model file) ``RUN_DIR`` stands for in ``minirnn COMMAND RUN_DIR``.
+
+    An existing path is itself (a ``<task>-latest`` pointer file: the folder it names); the
+    name of one of ``tasks`` (``series``, ``text`` ...) that is not a path is that task's
+    newest run under minirnn-runs/. Anything else is a UsageError that names the newest
+    run of the task the name suggests, or of each of ``tasks``.
+    """
+    path = Path(text)
+    if path.is_file() and path.suffix != ".npz" and path.name.endswith("-latest") \
+            and path.stat().st_size < 4096:
+        folder = path.parent / path.read_text(encoding="utf-8", errors="replace").strip()
+        if folder.is_dir():
+            return str(folder)
+    if path.exists():
+        return text
+    usage = " or ".join(f"'train {t}'" for t in tasks)
+    if text in tasks:
+        found = newest_run(text)
+        if found is None:
+            raise UsageError(f"{text}: no run of 'minirnn train {text}' with a model.npz in "
+                             f"{RUNS}/ of this folder; train one first, or give a run folder")
+        print(f"{command} {text}: {found}", file=sys.stderr, flush=True)
+        return str(found)
+    if text in ("adding", "binary-addition", "classify", "series", "seq2seq", "text"):
+        raise UsageError(f"'minirnn {command}' reads a run of {usage}, not of 'train {text}'")
+    stem = path.name.removesuffix(".npz")
+    if stem == "model":
+        stem = path.parent.name
+    guess = [t for t in tasks if stem.startswith(t)] or list(tasks)
+    newest = [(t, newest_run(t)) for t in guess]
+    hints = [f"the newest {t} run is {p} ('minirnn {command} {t}' reads it)"
+             for t, p in newest if p is not None]
+    hint = "; ".join(hints) if hints else f"no run of {usage} in {RUNS}/ of this folder yet"
+    raise UsageError(f"{text}: no such run folder or model file; {hint}")
 
 
 def resume_argv(argv: Sequence[str], run_dir: str) -> list[str]:

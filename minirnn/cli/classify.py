@@ -8,12 +8,14 @@ from typing import Any
 
 from minirnn.apps.tasks import ClassifyConfig
 from minirnn.cli._common import (
+    UsageError,
     add_common,
     parse_number,
     positive_int,
     refuse_options,
     train_task,
 )
+from minirnn.cli.datasets import apply_dataset, dataset_option
 from minirnn.train.callbacks import Callback, EpochLine, ProgressBar
 
 __all__ = ["add_parser"]
@@ -48,6 +50,10 @@ def _pooling(text: str) -> str:
 
 def train_classify(args: argparse.Namespace) -> int:
     refuse_options(args, "train classify", "--grad-flow", "--init-from", "--resume")
+    apply_dataset(args, "classify", "train", "test")
+    if not (args.train and args.test):
+        raise UsageError("--train FILE and --test FILE (or --dataset NAME, see 'minirnn "
+                         "datasets') are required")
     callbacks: list[Callback] = [] if args.quiet_epochs else [EpochLine(EPOCH_COLUMNS)]
     if args.progress:
         callbacks.append(ProgressBar(every_batches=100, epoch_summary=False))
@@ -68,9 +74,11 @@ def add_parser(tasks: Any, fmt: type[argparse.HelpFormatter]) -> None:
     parser.set_defaults(bidirectional=d["bidirectional"])
     parser.add_argument("--unidirectional", dest="bidirectional", action="store_false",
                         help="read the sequences forwards only (default: bidirectional)")
-    parser.add_argument("--train", required=True, help="training file (.ts, or .csv/.tsv one "
-                        "series a row)")
-    parser.add_argument("--test", required=True, help="test file, same format")
+    parser.add_argument("--train", default=None, help="training file (.ts, or .csv/.tsv one "
+                        "series a row; required unless --dataset)")
+    parser.add_argument("--test", default=None, help="test file, same format (required "
+                        "unless --dataset)")
+    dataset_option(parser, "classify", "--train/--test")
     parser.add_argument("--label-column", default=d["label_column"],
                         help="CSV only: label column (0-based index, -1 for the last, or a "
                              "header name); 'minirnn predict' uses the same unless --column "

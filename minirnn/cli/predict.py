@@ -28,8 +28,6 @@ __all__ = ["add_parser"]
 
 def predict(args: argparse.Namespace) -> int:
     """``minirnn predict MODEL``: a forecaster's next values, or a classifier's labels."""
-    if not args.csv and not args.dataset:
-        raise UsageError("--csv FILE (or --dataset NAME) is required")
     model_path = Path(args.model)
     if model_path.is_dir():
         model_path = args.model = model_path / "model.npz"
@@ -42,6 +40,12 @@ def predict(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from exc
         if task == "classify":  # an older classifier file: its loader says what to do
             return _predict_classes(args)
+    if not args.csv and not args.dataset:
+        raise UsageError("a forecaster predicts from a series: pass --csv FILE (or --dataset "
+                         f"NAME: {', '.join(datasets.names())})")
+    if args.dataset and args.dataset not in datasets.names():
+        raise UsageError(f"--dataset {args.dataset} is not a shipped series; a forecaster "
+                         f"reads one of {', '.join(datasets.names())}")
     try:
         fc, meta, _ = load_forecaster(str(args.model))
         table = read_new_data(fc, meta, args.csv, args.dataset, args.column, args.date_column)
@@ -79,9 +83,16 @@ def _predict_classes(args: argparse.Namespace) -> int:
         raise UsageError(text if text.startswith(str(args.model)) else
                          f"{args.model}: {text}") from exc
     classes = [str(c) for c in meta.get("classes", range(clf.num_classes))]
+    if args.dataset:
+        if args.csv:
+            raise UsageError("give --ts/--csv or --dataset, not both")
+        try:  # a shipped classification pair: its test file
+            args.csv = str(datasets.files(args.dataset, "classify")[1])
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
     if not args.csv:
-        raise UsageError("a classifier predicts from a file: pass --ts FILE (.ts) or --csv "
-                         "FILE (one series a row)")
+        raise UsageError("a classifier predicts from a file: pass --ts FILE (.ts, or CSV "
+                         "one series a row)")
     path = Path(args.csv)
     if not path.is_file():
         raise UsageError(f"{args.csv}: no such file")
@@ -102,13 +113,15 @@ def _predict_classes(args: argparse.Namespace) -> int:
     proba = clf.predict_proba(data.x, data.lengths)
     predicted = np.argmax(proba, axis=1)
     if data.y is not None:
-        print(f"accuracy on the labelled file {args.csv}: "
+        shown = f"{args.dataset} (shipped test file)" if args.dataset else args.csv
+        print(f"accuracy on the labelled file {shown}: "
               f"{float(np.mean(predicted == data.y)):.4f} ({len(predicted)} series)", flush=True)
     counts = np.bincount(predicted, minlength=len(classes))
     print("predicted classes: " + ", ".join(f"{c} {n}" for c, n in zip(classes, counts,
                                                                        strict=True) if n),
           flush=True)
-    output = args.output or str(path.with_name(path.stem + "_predictions.csv"))
+    output = args.output or (f"{path.stem}_predictions.csv" if args.dataset else
+                             str(path.with_name(path.stem + "_predictions.csv")))
     with open(output, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["index", "predicted", *(["true"] if data.y is not None else []),
@@ -126,14 +139,23 @@ def add_parser(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
     parser = commands.add_parser("predict", formatter_class=fmt,
                                  help="forecast (or classify) with a model saved by 'train "
                                       "series' (or 'train classify')")
-    parser.add_argument("model", help="model.npz (or its run directory) from 'train series' "
-                        "or 'train classify'")
-    parser.add_argument("--csv", "--ts", dest="csv", default=None,
-                        help="the CSV file (a classifier also reads .ts)")
-    parser.add_argument("--dataset", choices=datasets.names(), default=None,
-                        help="a series shipped with minirnn instead of --csv")
+    parser.add_argument("model", metavar="RUN_DIR",
+                        help="run folder (or its model.npz) of 'train series' or 'train "
+                             "classify'; 'series' or 'classify': that task's newest run in "
+                             "minirnn-runs/")
+    parser.add_argument("--ts", "--csv", dest="csv", default=None, metavar="FILE",
+                        help="the data: a classifier reads .ts (or CSV, one series a row), a "
+                             "forecaster a CSV")
+    choices = [*datasets.names(), *(d.name for d in datasets.catalogue("classify"))]
+    parser.add_argument("--dataset", choices=choices, default=None, metavar="NAME",
+                        help="shipped data instead of --ts/--csv: a series "
+                             f"({', '.join(datasets.names())}) for a forecaster, the test "
+                             "file of a classification set (BasicMotions) for a classifier")
     parser.add_argument("--column", default=None, help="column (default: the training one)")
     parser.add_argument("--date-column", type=date_arg, default=None,
                         help="date column (default: the training one)")
-    parser.add_argument("--output", default=None, help="CSV of step-1 predictions")
+    parser.add_argument("--output", default=None,
+                        help="CSV of the predictions (default: a forecaster writes none; a "
+                             "classifier FILE_predictions.csv next to FILE, or in this folder "
+                             "for --dataset)")
     parser.set_defaults(run=predict)

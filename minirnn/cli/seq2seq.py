@@ -19,6 +19,7 @@ from minirnn.cli._common import (
     positive_int,
     train_task,
 )
+from minirnn.cli.datasets import apply_dataset, dataset_option
 from minirnn.nn.io import ModelFileError
 from minirnn.nn.seq2seq import encode_tokens
 
@@ -27,6 +28,7 @@ __all__ = ["add_parsers"]
 
 def train_seq2seq(args: argparse.Namespace) -> int:
     """``minirnn train seq2seq``: the task API; the task prints a line per epoch."""
+    apply_dataset(args, "seq2seq", "train", "test")
     train_task(args, [])
     return 0
 
@@ -91,6 +93,7 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
     # Not required by argparse, so that --resume RUN_DIR alone works (the task checks them).
     p.add_argument("--train", default=None, help="training pairs (required)")
     p.add_argument("--test", default=None, help="test pairs (required)")
+    dataset_option(p, "seq2seq", "--train/--test")
     p.add_argument("--valid", default=None,
                    help="validation pairs for early stopping (default: a seeded 10%% of "
                         "--train, at most 1,000 pairs)")
@@ -139,7 +142,9 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
 
     t = commands.add_parser("translate", formatter_class=fmt,
                             help="translate a file with a model from 'minirnn train seq2seq'")
-    t.add_argument("run_dir", metavar="RUN_DIR", help="run folder (or its model.npz)")
+    t.add_argument("run_dir", metavar="RUN_DIR",
+                   help="run folder (or its model.npz) of 'train seq2seq'; 'seq2seq': the "
+                        "newest seq2seq run in minirnn-runs/")
     t.add_argument("--input", required=True, metavar="FILE",
                    help="UTF-8 file, one source a line")
     t.add_argument("--output", default=None, metavar="FILE",

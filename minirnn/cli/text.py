@@ -22,6 +22,7 @@ from minirnn.cli._common import (
     positive_int,
     train_task,
 )
+from minirnn.cli.datasets import dataset_option
 from minirnn.nn.io import ModelFileError, load_model
 from minirnn.nn.registry import RECURRENT_LAYERS
 from minirnn.train.callbacks import Callback
@@ -137,7 +138,8 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
                          description="Train a language model on a UTF-8 text (the last 10%% "
                          "is the validation span); prints the validation loss in nats and "
                          "bits per character (per word and perplexity with --level word).")
-    p.add_argument("--file", required=True, help="UTF-8 text file")
+    p.add_argument("--file", default=None, help="UTF-8 text file (required unless --dataset)")
+    dataset_option(p, "text", "--file")
     p.add_argument("--level", choices=["char", "word"], default="char",
                    help="tokens: characters, or whitespace-separated words (lines end with "
                         "<eos>, rare words become <unk>)")
@@ -190,7 +192,9 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
 
     s = commands.add_parser("sample", formatter_class=fmt,
                             help="generate text with a model from 'minirnn train text'")
-    s.add_argument("run_dir", metavar="RUN_DIR", help="run folder (or its model.npz)")
+    s.add_argument("run_dir", metavar="RUN_DIR",
+                   help="run folder (or its model.npz) of 'train text'; 'text': the newest "
+                        "text run in minirnn-runs/")
     s.add_argument("--length", type=sample_length, default=500,
                    help=f"tokens to generate (at most {MAX_SAMPLE_LENGTH:,}; written as they "
                         "are made)")

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from minirnn.apps.tasks.classify import ClassifyConfig, run_classify
 from minirnn.apps.tasks.config import TaskConfig
-from minirnn.apps.tasks.run_folder import new_run_folder, run_record
+from minirnn.apps.tasks.run_folder import new_run_folder, run_record, update_latest
 from minirnn.apps.tasks.seq2seq import Seq2SeqConfig, run_seq2seq
 from minirnn.apps.tasks.series import SeriesConfig, run_series
 from minirnn.apps.tasks.text import TextConfig, run_text
@@ -180,6 +180,9 @@ def run(config: TaskConfig, *, callbacks: Sequence[Callback] = (),
         Added to the Solver's (per-epoch printing, a sweep's pruning callback ...).
     output : path, optional
         The run folder (created if missing); default a new ``minirnn-runs/<task>-<UTC time>``.
+        A default folder that ends with a model.npz becomes ``minirnn-runs/<task>-latest``
+        (a link; a text file holding its name where links fail), the run the task's name
+        stands for in ``minirnn forecast|predict|sample|translate TASK``.
     log : path or text stream, optional
         Where the run's printed lines go: a file (appended to) or a stream; default standard
         output.
@@ -213,7 +216,10 @@ def run(config: TaskConfig, *, callbacks: Sequence[Callback] = (),
 
     with _printed_to(log):
         folder = new_run_folder(task.name, output)
-        report, history = task.train(config, folder, list(callbacks), record)
+        try:
+            report, history = task.train(config, folder, list(callbacks), record)
+        finally:  # an interrupted run saved its best weights: it is the newest run too
+            update_latest(folder, task.name)
     return TaskResult(task=task.name, config=config, val_loss=_best_val_loss(history),
                       metric=task.metric, value=float(report[task.metric]),
                       lower_is_better=task.lower_is_better,

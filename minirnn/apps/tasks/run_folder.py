@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,9 +27,14 @@ from minirnn.train.callbacks import EarlyStopping, TimeLimit
 from minirnn.train.solver import History, Solver, TrainingDivergedError
 
 __all__ = [
-    "file_sha256", "finish", "fit", "init_weights", "new_run_folder", "plot_run", "run_record",
-    "time_limit_report", "write_divergence", "write_history", "write_json",
+    "RUNS", "file_sha256", "finish", "fit", "init_weights", "latest_link", "new_run_folder",
+    "newest_run", "plot_run", "run_record", "task_runs", "time_limit_report", "update_latest",
+    "write_divergence", "write_history", "write_json",
 ]
+
+#: The folder (relative to the working folder) that holds a run folder per run by default.
+RUNS = Path("minirnn-runs")
+_STAMP = r"(\d{8}-\d{6})(?:-(\d+))?"
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -95,7 +101,7 @@ def new_run_folder(task: str, output: str | os.PathLike[str] | None) -> Path:
         folder = Path(output)
     else:
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
-        base = Path("minirnn-runs") / f"{task}-{stamp}"
+        base = RUNS / f"{task}-{stamp}"
         folder, n = base, 1
         while folder.exists():
             n += 1
@@ -106,6 +112,87 @@ def new_run_folder(task: str, output: str | os.PathLike[str] | None) -> Path:
         raise TaskError(f"cannot create the run folder {folder}: {exc.strerror or exc}") \
             from exc
     return folder
+
+
+def task_runs(task: str, root: str | os.PathLike[str] = RUNS) -> list[Path]:
+    """The default run folders of ``task`` under ``root`` (``<task>-<UTC time>[-n]``),
+    oldest first (by the time in the name, then n); empty when there are none."""
+    pattern = re.compile(re.escape(task) + "-" + _STAMP)
+    root = Path(root)
+    try:
+        entries = list(root.iterdir()) if root.is_dir() else []
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match and entry.is_dir() and not entry.is_symlink():
+            found.append(((match.group(1), int(match.group(2) or 1)), entry))
+    return [entry for _, entry in sorted(found)]
+
+
+def latest_link(task: str, root: str | os.PathLike[str] = RUNS) -> Path:
+    """``<root>/<task>-latest``: a link to the task's newest run folder (or, where links
+    cannot be made, a small text file holding the folder's name)."""
+    return Path(root) / f"{task}-latest"
+
+
+def _follow_latest(task: str, root: Path) -> Path | None:
+    link = latest_link(task, root)
+    try:
+        if link.is_symlink() or link.is_dir():
+            target = link.resolve()
+        elif link.is_file() and link.stat().st_size < 4096:  # the pointer file
+            target = root / link.read_text(encoding="utf-8").strip()
+        else:
+            return None
+    except (OSError, UnicodeDecodeError):
+        return None
+    folder = root / target.name
+    return folder if target.parent.resolve() == root.resolve() and \
+        (folder / "model.npz").is_file() else None
+
+
+def newest_run(task: str, root: str | os.PathLike[str] = RUNS) -> Path | None:
+    """The run folder a task's name stands for: the one ``<task>-latest`` points to (the run
+    that finished last), else the newest ``<task>-<UTC time>`` holding a model.npz; None
+    when there is none. The path is under ``root`` as given (relative if it is)."""
+    root = Path(root)
+    linked = _follow_latest(task, root)
+    if linked is not None:
+        return linked
+    with_model = [f for f in task_runs(task, root) if (f / "model.npz").is_file()]
+    return with_model[-1] if with_model else None
+
+
+def update_latest(folder: str | os.PathLike[str], task: str) -> Path | None:
+    """Point ``<task>-latest`` next to ``folder`` at it, if ``folder`` is a default run
+    folder of ``task`` (``<task>-<UTC time>`` in a folder named minirnn-runs) that holds a
+    model.npz; returns the link (or pointer file) written, else None.
+
+    A relative symbolic link where the file system allows it; otherwise a text file holding
+    the folder's name. A real folder of that name is left alone.
+    """
+    folder = Path(folder)
+    if folder.parent.name != RUNS.name or not re.fullmatch(re.escape(task) + "-" + _STAMP,
+                                                           folder.name) \
+            or not (folder / "model.npz").is_file():
+        return None
+    link = latest_link(task, folder.parent)
+    if link.is_dir() and not link.is_symlink():
+        return None
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    try:
+        tmp.unlink(missing_ok=True)
+        try:
+            tmp.symlink_to(folder.name, target_is_directory=True)
+        except (OSError, NotImplementedError):  # no links here (some Windows set-ups)
+            tmp.write_text(folder.name + "\n", encoding="utf-8")
+        tmp.replace(link)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return None  # a convenience: the run itself is saved
+    return link
 
 
 def plot_run(folder: Path, history: History, grad_flow: np.ndarray | None, title: str,

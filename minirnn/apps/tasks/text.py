@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from minirnn.apps import datasets
 from minirnn.apps.data.text import TextError, encode_file, ngram_baselines, split_text
 from minirnn.apps.language_model import LanguageModel, TextSolver, bits_per_token, perplexity
 from minirnn.apps.tasks.config import TaskConfig, option
@@ -51,6 +52,8 @@ class TextConfig(TaskConfig):
 
     task = "text"
     file: str | None = option(None, help="UTF-8 text file")
+    dataset: str | None = option(None, choices=[d.name for d in datasets.catalogue("text")],
+                                 help="a text shipped with minirnn instead of file")
     level: str = option("char", choices=("char", "word"), help="tokens: characters or words")
     max_vocab: int = option(_D["max_vocab"], rule="positive",
                             help="word level: keep this many most frequent words")
@@ -74,8 +77,12 @@ class TextConfig(TaskConfig):
     dtype: str = option("float32", choices=("float32", "float64"))
 
     def check(self) -> None:
-        if not self.file:
-            raise ValueError("file (a UTF-8 text file) is required")
+        if not self.file and not self.dataset:
+            raise ValueError("file (a UTF-8 text file) or dataset (a shipped text) is "
+                             "required")
+        if self.file and self.dataset:
+            raise ValueError(f"give file or dataset, not both (got file={self.file!r}, "
+                             f"dataset={self.dataset!r})")
 
 
 def describe_loss(nats: float, unit: str) -> str:
@@ -90,14 +97,18 @@ def run_text(config: TextConfig, folder: Path, callbacks: Sequence[Callback],
              ) -> tuple[dict[str, Any], History]:
     """Train a language model on the first 90 % of the text, validate on the rest; returns
     the report (also in report.json) and the history."""
-    path = Path(config.file or "")
-    if not path.is_file():
-        raise TaskError(f"--file {config.file}: no such file")
+    if config.dataset:
+        path = datasets.files(config.dataset, "text")[0]
+        name = f"{config.dataset} (shipped, {path.name})"
+    else:
+        path, name = Path(config.file or ""), str(config.file)
+        if not path.is_file():
+            raise TaskError(f"--file {config.file}: no such file")
     unit = "char" if config.level == "char" else "word"
     try:
         codes, vocab = encode_file(path, level=config.level, max_size=config.max_vocab)
     except OSError as exc:
-        raise TaskError(f"cannot read {config.file}: {exc.strerror or exc}") from exc
+        raise TaskError(f"cannot read {name}: {exc.strerror or exc}") from exc
     except TextError as exc:
         raise TaskError(str(exc)) from exc
     train, val = split_text(codes, 0.1)
@@ -119,7 +130,7 @@ def run_text(config: TextConfig, folder: Path, callbacks: Sequence[Callback],
     need = batch_size * (seq_len + 1)
     if len(train) < need or len(val) < seq_len + 1:
         raise TaskError(
-            f"{config.file} has {len(codes):,} {unit}s, shorter than one window: training on "
+            f"{name} has {len(codes):,} {unit}s, shorter than one window: training on "
             f"the first 90% needs batch size x (seq len + 1) = {batch_size} x "
             f"{seq_len + 1} = {need:,} {unit}s and the last 10% at least "
             f"{seq_len + 1}; use a longer text or smaller --batch-size / --seq-len")
@@ -136,7 +147,7 @@ def run_text(config: TextConfig, folder: Path, callbacks: Sequence[Callback],
                                        len(train)), seed=config.seed,
                         optimizer=make_optimizer("adam", model, lr), clip_norm=config.clip_norm,
                         callbacks=[*callbacks, *([limit] if limit else [])])
-    print(f"{config.file}: {len(codes):,} {unit}s, vocabulary {len(vocab)}; training on the "
+    print(f"{name}: {len(codes):,} {unit}s, vocabulary {len(vocab)}; training on the "
           f"first {len(train):,}, validating on the last {len(val):,}; {model!r}, windows of "
           f"{seq_len} x batch {batch_size}", flush=True)
     baselines = ngram_baselines(train, val, len(vocab))
