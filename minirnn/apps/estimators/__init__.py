@@ -8,7 +8,8 @@ They follow scikit-learn's conventions (parameters stored by the constructor, al
 """
 
 from minirnn.apps.estimators.base import DataConversionWarning, NotFittedError
-from minirnn.apps.estimators.classifier import RNNClassifier
+from minirnn.apps.estimators.classifier import EXPECTED_FAILED_CHECKS, RNNClassifier
 from minirnn.apps.estimators.forecaster import RNNForecaster
 
-__all__ = ["DataConversionWarning", "NotFittedError", "RNNClassifier", "RNNForecaster"]
+__all__ = ["EXPECTED_FAILED_CHECKS", "DataConversionWarning", "NotFittedError", "RNNClassifier",
+           "RNNForecaster"]

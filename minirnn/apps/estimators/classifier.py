@@ -14,11 +14,25 @@ from minirnn.apps.estimators.sequences import Sequences, as_sequences, encode_la
 from minirnn.nn.registry import default_lr
 from minirnn.train.callbacks import Callback
 
-__all__ = ["RNNClassifier"]
+__all__ = ["EXPECTED_FAILED_CHECKS", "RNNClassifier"]
 
 #: Adam's learning rate when ``lr`` is None: the rate every measurement of
 #: docs/classification.md used (Adam's own 1e-3 trains slower on these sets).
 ADAM_LR = 3e-3
+
+#: The checks of scikit-learn's ``check_estimator`` that RNNClassifier fails, and why; pass
+#: it as ``check_estimator(..., expected_failed_checks=EXPECTED_FAILED_CHECKS)``.
+EXPECTED_FAILED_CHECKS = {
+    "check_estimators_unfitted":
+        "predict before fit raises minirnn's NotFittedError, a ValueError and AttributeError "
+        "as scikit-learn's is, but not a subclass of scikit-learn's own class, which "
+        "minirnn would have to import",
+    "check_class_weight_classifiers":
+        "class_weight weights the training loss only: early stopping keeps the epoch of "
+        "best unweighted validation accuracy and the nearest-neighbour evidence is "
+        "unweighted, so weights of 1000 to 0.0001 do not make nearly every prediction the "
+        "heavy class, as the check requires",
+}
 
 
 class RNNClassifier(EstimatorParams):
@@ -196,7 +210,7 @@ class RNNClassifier(EstimatorParams):
     def _sequences(self, X: Any, lengths: Any, method: str) -> Sequences:
         self._check_fitted(method)
         seqs = as_sequences(X, lengths)
-        n, t, d = seqs.x.shape
+        _, t, d = seqs.x.shape
         if not seqs.variable and self._equal_length and t != self.n_features_in_:
             raise ValueError(
                 f"X has {t} features, but {type(self).__name__} is expecting "
@@ -217,12 +231,13 @@ class RNNClassifier(EstimatorParams):
     def decision_function(self, X: Any, lengths: Any = None) -> np.ndarray:
         """Scores as scikit-learn's classifiers give them: for two classes the log odds of
         ``classes_[1]``, shape (N,); else the log probabilities, shape (N, C)."""
-        logp = np.log(np.maximum(self.predict_proba(X, lengths), 1e-300))
+        logp = np.log(np.maximum(self.predict_proba(X, lengths), 1e-300))  # checks fit
         return logp[:, 1] - logp[:, 0] if len(self.classes_) == 2 else logp
 
     def predict(self, X: Any, lengths: Any = None) -> np.ndarray:
         """The most probable label of each sequence, shape (N,), from ``classes_``."""
-        return self.classes_[np.argmax(self.predict_proba(X, lengths), axis=1)]
+        proba = self.predict_proba(X, lengths)  # first: it checks that fit has run
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def score(self, X: Any, y: Any, lengths: Any = None, sample_weight: Any = None) -> float:
         """Accuracy: the (weighted) share of sequences whose label ``predict`` gets right."""

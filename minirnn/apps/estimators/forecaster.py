@@ -45,7 +45,7 @@ class RNNForecaster(EstimatorParams):
     horizon, look_back, transform, season, cell, hidden_size, num_layers, epochs,
     batch_size, lr, patience, clip_norm, optimizer, val_fraction, network, ensemble, folds,
     order_by, min_fold, combine_level, double_diff, min_gain, min_val_network, shrink,
-    bidirectional, dtype, callbacks
+    bidirectional, naive, select_inputs, dtype, callbacks
         As :class:`~minirnn.apps.forecasting.Forecaster` (checked by ``fit``).
     random_state : int, None, or a numpy Generator/RandomState
         The network's seed (Forecaster's ``seed``; None: a new one each fit).
@@ -70,7 +70,8 @@ class RNNForecaster(EstimatorParams):
                  folds: int = 3, order_by: str = "aicc", min_fold: int = 24,
                  combine_level: bool = True, double_diff: bool = False,
                  min_gain: float = 0.005, min_val_network: int = 30, shrink: bool = True,
-                 bidirectional: bool = False, random_state: Any = 0, dtype: str = "float32",
+                 bidirectional: bool = False, naive: bool = True, select_inputs: bool = True,
+                 random_state: Any = 0, dtype: str = "float32",
                  callbacks: Sequence[Callback] = ()) -> None:
         # scikit-learn's convention: store every parameter unchanged; fit checks them.
         self.horizon = horizon
@@ -98,6 +99,8 @@ class RNNForecaster(EstimatorParams):
         self.min_val_network = min_val_network
         self.shrink = shrink
         self.bidirectional = bidirectional
+        self.naive = naive
+        self.select_inputs = select_inputs
         self.random_state = random_state
         self.dtype = dtype
         self.callbacks = callbacks
