@@ -3,6 +3,11 @@ switch with and without numba (issue 31). No timing here: benchmarks/ measures."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -202,3 +207,40 @@ def test_dtw_without_numba_runs_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
     a = np.random.default_rng(0).standard_normal((3, 10, 2))
     np.testing.assert_array_equal(dtw_distances(a, a, 2), dtw_distances(a, a, 2,
                                                                         compiled_dtw=False))
+
+
+_CACHE_SCRIPT = """
+from numba.core import caching
+
+# The kernels' folder read-only, as in a system-wide install (the tests may run as root,
+# for whom no folder is read-only): numba's locator of that folder finds it unwritable.
+caching.InTreeCacheLocator.from_function = classmethod(lambda cls, func, path: None)
+import numpy as np
+
+from minirnn.layers import RNN
+from minirnn.nn.kernels import compiled, compiled_rnn
+
+RNN(2, 3, seed=0, kernel="compiled").forward(np.ones((1, 4, 2)))
+stats = compiled_rnn._rnn_forward_loop.stats
+print(compiled.cache_dir())
+print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+"""
+
+
+@pytest.mark.slow  # two fresh processes, one compiling: about 5-10 s
+def test_compiled_code_is_cached_in_the_user_cache_folder_when_the_package_is_read_only(
+        tmp_path: Path) -> None:
+    """The first process compiles and writes the cache into the user's cache folder (set
+    to tmp_path for the platforms' variables); the second one loads it, compiling
+    nothing."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "HOME": str(tmp_path),
+           "LOCALAPPDATA": str(tmp_path)}
+    env.pop("NUMBA_CACHE_DIR", None)
+    runs = [subprocess.run([sys.executable, "-c", _CACHE_SCRIPT], env=env, check=True,
+                           capture_output=True, text=True).stdout.split("\n")
+            for _ in range(2)]
+    for where, _, _ in runs:
+        assert Path(where).is_relative_to(tmp_path), where
+    assert any(Path(runs[0][0]).glob("*_rnn_forward_loop*.nbc"))
+    assert runs[0][1] == "0 1"  # compiled
+    assert runs[1][1] == "1 0"  # loaded from the cache

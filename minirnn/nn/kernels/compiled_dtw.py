@@ -18,7 +18,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from minirnn.nn.kernels.compiled import _JIT, njit
+from minirnn.nn.kernels.jit import _JIT, njit
 
 __all__ = ["dtw_distances"]
 

@@ -1,6 +1,7 @@
 """The GRU kernel (``reset_after=True``) with its step loops compiled by numba: the
 ``"compiled"`` kernel mode for :class:`~minirnn.nn.cells.gru.GRUCell` (the ``fast``
-extra; :mod:`minirnn.nn.kernels.compiled` has the switch, the exponential and the cache).
+extra; :mod:`minirnn.nn.kernels.compiled` has the switch and the cache,
+:mod:`minirnn.nn.kernels.jit` the exponential).
 
 Computes what :mod:`minirnn.nn.kernels.gru` computes (the reference it is tested against)
 and keeps the same arrays for backward in the same layout, so the two kernels' forward and
@@ -31,7 +32,7 @@ from minirnn.nn.kernels.chunks import (
     span,
 )
 from minirnn.nn.kernels.chunks import chunks as chunk_steps
-from minirnn.nn.kernels.compiled import _JIT, _sigmoid, _tanh_t, njit
+from minirnn.nn.kernels.jit import _JIT, _sigmoid, _tanh_t, njit
 from minirnn.nn.kernels.pool import Workspace
 
 __all__ = ["gru_backward", "gru_forward"]

@@ -1,6 +1,7 @@
 """The Elman RNN kernel (tanh or ReLU) with its step loops compiled by numba: the
 ``"compiled"`` kernel mode for :class:`~minirnn.nn.cells.rnn.RNNCell` (the ``fast``
-extra; :mod:`minirnn.nn.kernels.compiled` has the switch, the exponential and the cache).
+extra; :mod:`minirnn.nn.kernels.compiled` has the switch and the cache,
+:mod:`minirnn.nn.kernels.jit` the exponential).
 
 Computes what :mod:`minirnn.nn.kernels.rnn` computes (the reference it is tested against)
 and, like it, keeps nothing but the outputs for backward:
@@ -24,7 +25,7 @@ from minirnn.nn.cells.base import State
 from minirnn.nn.kernels import rnn as _rnn
 from minirnn.nn.kernels.chunks import Grads, chunk_param_grads, initial_grads, span
 from minirnn.nn.kernels.chunks import chunks as chunk_steps
-from minirnn.nn.kernels.compiled import _JIT, _relu, _tanh_t, njit
+from minirnn.nn.kernels.jit import _JIT, _relu, _tanh_t, njit
 from minirnn.nn.kernels.pool import Workspace
 
 __all__ = ["rnn_backward", "rnn_forward"]

@@ -1,0 +1,252 @@
+"""The LSTM kernel with its step loops compiled by numba: the ``"compiled"`` kernel mode for
+:class:`~minirnn.nn.cells.lstm.LSTMCell` (the ``fast`` extra; :mod:`minirnn.nn.kernels.compiled`
+has the switch and the cache, :mod:`minirnn.nn.kernels.jit` the exponential).
+
+- forward (inference and training): the whole time loop is one compiled call. A step is
+  one BLAS product ``[W_hh | W_ih | b] @ [h_{t-1}; x_t; 1]`` (``np.dot`` inside the
+  compiled loop calls the BLAS directly, without a Python round trip) and one pass over
+  the gate block that computes the four gate nonlinearities, the cell, its tanh and the
+  output (and the masked h of the next step) element by element; float32 arrays in
+  float32 arithmetic (:func:`_lstm_forward_loop32`);
+- backward: the recursion of each chunk of steps is one compiled call (one pass per step
+  over the gate block, then ``dh = W_hh^T dA`` in BLAS); the parameter gradients and dx
+  stay the numpy kernel's per-chunk BLAS products (:func:`chunks.chunk_param_grads`).
+
+The forward keeps exactly what the numpy kernel (:mod:`minirnn.nn.kernels.lstm`, the
+reference these are tested against) keeps, in the same layout, so the two backward passes
+are interchangeable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minirnn.nn.cells.base import State
+from minirnn.nn.kernels import lstm as _lstm
+from minirnn.nn.kernels.chunks import (
+    Grads,
+    chunk_output_grads,
+    chunk_param_grads,
+    initial_grads,
+    span,
+)
+from minirnn.nn.kernels.chunks import chunks as chunk_steps
+from minirnn.nn.kernels.jit import _JIT, _MINUS_TWO, _ONE, _TWO, _exp, _exp32, _tanh, njit
+from minirnn.nn.kernels.pool import Workspace
+
+__all__ = ["lstm_backward", "lstm_forward"]
+
+
+@njit(**_JIT)
+def _lstm_forward_loop(W: np.ndarray, x_tm: np.ndarray, order: np.ndarray, S: np.ndarray,
+                       c: np.ndarray, mask: np.ndarray, use_mask: bool, keep: bool,
+                       A: np.ndarray, C: np.ndarray, h: np.ndarray,
+                       ys: np.ndarray) -> None:  # pragma: no cover (compiled)
+    """The LSTM forward's time loop. W (4H, H + D (+1)) in kernel order [o, i, f, g],
+    scaled by the exp form's factors (-1 on the sigmoid rows, -2 on g:
+    :func:`minirnn.nn.kernels.lstm._weights`); S (H + D (+1), N) the stacked
+    [h_{t-1} (masked); x_t; 1] with h_0 (masked) and the ones row written; c (H, N) the
+    cell, updated in place; h (H, N) a work array. A (T or 1, 4H, N) and C (T or 1, H, N)
+    receive the activations and cells (step t at index t with ``keep``, else 0)."""
+    H = c.shape[0]
+    N = c.shape[1]
+    D = x_tm.shape[2]
+    for step in range(order.shape[0]):
+        t = order[step]
+        for n in range(N):
+            for d in range(D):
+                S[H + d, n] = x_tm[t, n, d]
+        slot = t if keep else 0
+        a = A[slot]
+        np.dot(W, S, a)
+        cs = C[slot]
+        for j in range(H):
+            for n in range(N):
+                o = 1.0 / (1.0 + _exp(a[j, n]))
+                i = 1.0 / (1.0 + _exp(a[H + j, n]))
+                f = 1.0 / (1.0 + _exp(a[2 * H + j, n]))
+                g = 2.0 / (1.0 + _exp(a[3 * H + j, n])) - 1.0
+                ct = f * c[j, n] + i * g
+                a[j, n] = o
+                a[H + j, n] = i
+                a[2 * H + j, n] = f
+                a[3 * H + j, n] = g
+                c[j, n] = ct
+                cs[j, n] = ct
+                ht = o * _tanh(ct)
+                h[j, n] = ht
+                S[j, n] = ht * mask[j, n] if use_mask else ht
+        for n in range(N):
+            for j in range(H):
+                ys[t, n, j] = h[j, n]
+
+
+@njit(**_JIT)
+def _lstm_forward_loop32(W: np.ndarray, x_tm: np.ndarray, order: np.ndarray, S: np.ndarray,
+                       c: np.ndarray, mask: np.ndarray, use_mask: bool, keep: bool,
+                       A: np.ndarray, C: np.ndarray, h: np.ndarray,
+                       ys: np.ndarray) -> None:  # pragma: no cover (compiled)
+    """:func:`_lstm_forward_loop` for float32 arrays, in float32 arithmetic (twice the
+    vector lanes) with :func:`_exp32`; the same arguments."""
+    H = c.shape[0]
+    N = c.shape[1]
+    D = x_tm.shape[2]
+    for step in range(order.shape[0]):
+        t = order[step]
+        for n in range(N):
+            for d in range(D):
+                S[H + d, n] = x_tm[t, n, d]
+        slot = t if keep else 0
+        a = A[slot]
+        np.dot(W, S, a)
+        cs = C[slot]
+        for j in range(H):
+            for n in range(N):
+                o = _ONE / (_ONE + _exp32(a[j, n]))
+                i = _ONE / (_ONE + _exp32(a[H + j, n]))
+                f = _ONE / (_ONE + _exp32(a[2 * H + j, n]))
+                g = _TWO / (_ONE + _exp32(a[3 * H + j, n])) - _ONE
+                ct = f * c[j, n] + i * g
+                a[j, n] = o
+                a[H + j, n] = i
+                a[2 * H + j, n] = f
+                a[3 * H + j, n] = g
+                c[j, n] = ct
+                cs[j, n] = ct
+                ht = o * (_TWO / (_ONE + _exp32(_MINUS_TWO * ct)) - _ONE)
+                h[j, n] = ht
+                S[j, n] = ht * mask[j, n] if use_mask else ht
+        for n in range(N):
+            for j in range(H):
+                ys[t, n, j] = h[j, n]
+
+
+@njit(**_JIT)
+def _lstm_backward_steps(A: np.ndarray, C: np.ndarray, c0: np.ndarray, start: int,
+                         stop: int, reverse: bool, T: int, dy: np.ndarray, use_dy: bool,
+                         hidden_grads: np.ndarray, use_hg: bool, mask: np.ndarray,
+                         use_mask: bool, w_hh_t: np.ndarray, dh: np.ndarray, dc: np.ndarray,
+                         dA: np.ndarray) -> None:  # pragma: no cover (compiled)
+    """The recursion of one chunk of the LSTM backward (steps ``start`` .. ``stop - 1`` in
+    time, visited latest-in-forward-order first): writes dL/d(pre-activations) of each
+    step into dA (K, 4H, N) (kernel order [o, i, f, g]) and carries dh, dc (H, N) in
+    place. dy (K, H, N): the chunk's output gradients, transposed."""
+    H = dh.shape[0]
+    N = dh.shape[1]
+    K = stop - start
+    for s in range(K):
+        k = s if reverse else K - 1 - s
+        t = start + k
+        if use_dy:
+            for j in range(H):
+                for n in range(N):
+                    dh[j, n] += dy[k, j, n]
+        if use_hg:
+            for n in range(N):
+                for j in range(H):
+                    hidden_grads[t, n, j] = dh[j, n]
+        a = A[t]
+        ct_all = C[t]
+        prev = t + 1 if reverse else t - 1  # the step before t in the forward's order
+        cp = c0 if prev < 0 or prev >= T else C[prev]
+        d = dA[k]
+        for j in range(H):
+            for n in range(N):
+                o = a[j, n]
+                i = a[H + j, n]
+                f = a[2 * H + j, n]
+                g = a[3 * H + j, n]
+                tc = _tanh(ct_all[j, n])
+                dhv = dh[j, n]
+                dcv = dc[j, n] + dhv * o * (1.0 - tc * tc)
+                d[j, n] = dhv * tc * o * (1.0 - o)
+                d[H + j, n] = dcv * g * i * (1.0 - i)
+                d[2 * H + j, n] = dcv * cp[j, n] * f * (1.0 - f)
+                d[3 * H + j, n] = dcv * i * (1.0 - g * g)
+                dc[j, n] = dcv * f
+        np.dot(w_hh_t, d, dh)
+        if use_mask:
+            for j in range(H):
+                for n in range(N):
+                    dh[j, n] *= mask[j, n]
+
+
+def lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
+                 rec_mask: np.ndarray | None, keep: bool, ws: Workspace,
+                 out: np.ndarray | None = None) -> tuple[np.ndarray, State, Any]:
+    """The LSTM forward of :func:`minirnn.nn.kernels.lstm.forward` with its time loop
+    compiled (:func:`_lstm_forward_loop`); same arguments, results and saved arrays."""
+    T, N, D = x_tm.shape
+    if N == 0 or T == 0:  # nothing to loop over: the numpy kernel's handling
+        return _lstm.forward(cell, x_tm, state0, reverse, rec_mask, keep, ws, out)
+    H = cell.hidden_size
+    dt = x_tm.dtype
+    W = _lstm._weights(cell, dt, H, True)
+    A = ws.take("A", (T if keep else 1, 4 * H, N), dt)
+    C = ws.take("C", (T if keep else 1, H, N), dt)
+    S = ws.take("S", (1, W.shape[1], N), dt)[0]
+    S[H + D :] = 1.0  # the bias row, if any
+    ys = np.empty((T, N, H), dt) if out is None else out
+    use_mask = rec_mask is not None
+    mask = (np.ascontiguousarray(rec_mask.T) if rec_mask is not None
+            else np.empty((0, 0), dt))
+    np.copyto(S[:H], state0[0].T)
+    if rec_mask is not None:
+        S[:H] *= mask
+    c = np.ascontiguousarray(state0[1].T)
+    h = np.empty((H, N), dt)
+    order = np.arange(T - 1, -1, -1) if reverse else np.arange(T)
+    loop = _lstm_forward_loop32 if dt == np.float32 else _lstm_forward_loop
+    loop(W, x_tm, order, S, c, mask, use_mask, keep, A, C, h, ys)
+    final = (ys[order[-1]].copy(), c.T.copy())
+    return ys, final, ((A, C) if keep else None)
+
+
+def lstm_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: np.ndarray,
+                  state0: State, reverse: bool, rec_mask: np.ndarray | None, ys: np.ndarray,
+                  saved: Any, hidden_grads: np.ndarray | None, dx: np.ndarray,
+                  ws: Workspace, grads: Grads | None = None) -> State:
+    """BPTT of :func:`lstm_forward` (also of the numpy forward: the saved arrays are the
+    same), the recursion of each chunk compiled (:func:`_lstm_backward_steps`), the
+    parameter gradients and dx the numpy kernel's per-chunk products."""
+    T, N, _ = x_tm.shape
+    if N == 0 or T == 0:  # the numpy kernel's handling (its forward ran: see lstm_forward)
+        return _lstm.backward(cell, dys, dfinal, x_tm, state0, reverse, rec_mask, ys, saved,
+                              hidden_grads, dx, ws, grads)
+    A, C = saved
+    H = cell.hidden_size
+    dt = x_tm.dtype
+    dh, dc = (np.ascontiguousarray(d.T) for d in initial_grads(dfinal, cell.state_sizes, N,
+                                                                 dt))
+    use_mask = rec_mask is not None
+    mask = (np.ascontiguousarray(rec_mask.T) if rec_mask is not None
+            else np.empty((0, 0), dt))
+    blocks = _lstm._blocks(H)
+    w_hh_t = np.ascontiguousarray(
+        np.concatenate([cell.weight_hh.data[cb] for cb, _ in blocks]).T)  # (H, 4H)
+    w_ih_k = np.concatenate([cell.weight_ih.data[cb] for cb, _ in blocks])
+    h0 = state0[0] if rec_mask is None else state0[0] * rec_mask
+    c0 = np.ascontiguousarray(state0[1].T)
+    chunks = chunk_steps(T, N, reverse)
+    K_max = max(len(c) for c in chunks)
+    dA_buf = ws.take("dA", (K_max, 4 * H, N), dt)
+    dG_buf = ws.take("dG", (4 * H, K_max, N), dt)
+    no_dy = np.empty((0, 0, 0), dt)
+    hg = hidden_grads if hidden_grads is not None else np.empty((0, 0, 0), dt)
+    first = chunks[0][0]
+    for steps in reversed(chunks):
+        sl = span(steps)
+        K = len(steps)
+        dA = dA_buf[:K]
+        dy_chunk = chunk_output_grads(ws, dys, sl, K_max)
+        _lstm_backward_steps(A, C, c0, sl.start, sl.stop, reverse, T,
+                             no_dy if dy_chunk is None else dy_chunk, dy_chunk is not None,
+                             hg, hidden_grads is not None, mask, use_mask, w_hh_t, dh, dc,
+                             dA)
+        dG = dG_buf[:, :K]
+        np.copyto(dG.transpose(1, 0, 2), dA)
+        chunk_param_grads(cell, grads, dG, blocks, blocks, blocks, w_ih_k, x_tm, ys, h0,
+                          steps, first, reverse, rec_mask, dx)
+    return (np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T))

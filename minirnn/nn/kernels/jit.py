@@ -1,0 +1,230 @@
+"""numba for the compiled kernels: the import (optional: the ``fast`` extra), the decorator
+options, and the element-wise functions the compiled loops share.
+
+Without numba (or with ``MINIRNN_NO_COMPILED=1``) :data:`njit` is a stand-in that leaves the
+functions plain Python and ``_REASON`` says why; nothing here is then called
+(:mod:`minirnn.nn.kernels.compiled` reports the reason instead).
+
+Every compiled function uses ``_JIT``: ``cache=True`` (compiled code kept on disk: see
+:mod:`minirnn.nn.kernels.compiled`), ``fastmath=False`` (the results must agree with the
+numpy kernels), ``nogil=True`` (the batch split runs slices on threads) and
+``error_model="numpy"`` (Python's error model checks every division for zero, which stops
+the vectorizer).
+
+The exponential: a compiled ``math.exp`` / ``math.tanh`` is a scalar libm call (5-30 ns an
+element on the machine of docs/performance.md, against 0.3-1 ns for numpy's SIMD loops), so
+the loops use polynomials the compiler vectorizes, the argument clamped to [-80, 80] (where
+the sigmoid and tanh are already at their limits to below 1e-34): :func:`_exp`,
+``exp(x) = exp(x/256)^256`` with a degree-12 Taylor polynomial on ``|x/256| <= 0.3125`` in
+float64 (relative error about 5e-14), and :func:`_exp32`, ``2^k p(r)`` in float32
+arithmetic (relative error about 2e-7; twice the vector lanes). :func:`_sigmoid`,
+:func:`_tanh_t` and :func:`_relu` pick the one of the argument's precision when compiled
+(numba overloads), so one loop serves float32 and float64 arrays.
+
+A compiled function's disk cache is checked against its own file only: after editing this
+module, delete the cached ``compiled_*`` entries (``__pycache__/*.nbi``, ``*.nbc``) of
+the modules that use it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+import numpy as np
+
+__all__ = ["njit"]
+
+#: ``MINIRNN_NO_COMPILED=1`` turns the compiled kernels off even with numba installed.
+_DISABLE_ENV = "MINIRNN_NO_COMPILED"
+
+_REASON: str | None = None
+numba: Any = None
+njit: Any
+try:
+    if os.environ.get(_DISABLE_ENV, "").strip() not in ("", "0"):
+        raise ImportError
+    numba = importlib.import_module("numba")  # untyped on purpose: mypy sees Any
+    njit = numba.njit
+except ImportError as error:  # numba absent (or switched off): nothing is compiled
+    _REASON = (f"switched off by {_DISABLE_ENV}" if numba is None and not str(error)
+               else f"numba is not importable ({error}); install the extra: "
+               'pip install "minirnn[fast]"')
+
+    def njit(*args: Any, **kwargs: Any) -> Any:
+        """Stand-in for numba's decorator: the functions stay plain Python (never called
+        through the kernel switch, which reports :func:`compiled_reason` instead)."""
+        def wrap(f: Any) -> Any:
+            return f
+        return wrap
+
+
+def _follow_numpy_blas_threads() -> None:
+    """Give the BLAS that ``np.dot`` calls inside numba (scipy's OpenBLAS, a second library
+    next to numpy's) numpy's BLAS thread count, now that it is loaded: a thread limit set
+    before (minirnn's thread policy) covered only the libraries loaded then, and two batch
+    slices each starting its own BLAS threads oversubscribe the CPUs. Later limits
+    (``threadpool_limits(user_api="blas")``) cover both."""
+    try:
+        importlib.import_module("scipy.linalg.cython_blas")  # what numba's np.dot calls
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return
+    controller = ThreadpoolController()
+    numpy_pools = [p for p in controller.lib_controllers
+                   if p.user_api == "blas" and "numpy" in p.filepath]
+    if not numpy_pools:
+        return
+    threads = numpy_pools[0].num_threads
+    for pool in controller.lib_controllers:
+        if pool.user_api == "blas" and "numpy" not in pool.filepath:
+            pool.set_num_threads(threads)
+
+
+if _REASON is None:
+    _follow_numpy_blas_threads()
+
+
+_JIT: dict[str, Any] = {"cache": True, "fastmath": False, "nogil": True, "error_model": "numpy"}
+
+# exp(x) = p(x/256)^256, p the degree-12 Taylor polynomial: 1/k! for k = 12 ... 0.
+_C12 = 1.0 / 479001600.0
+_C11 = 1.0 / 39916800.0
+_C10 = 1.0 / 3628800.0
+_C9 = 1.0 / 362880.0
+_C8 = 1.0 / 40320.0
+_C7 = 1.0 / 5040.0
+_C6 = 1.0 / 720.0
+_C5 = 1.0 / 120.0
+_C4 = 1.0 / 24.0
+_C3 = 1.0 / 6.0
+
+
+@njit(inline="always", **_JIT)
+def _exp(x: float) -> float:
+    """exp(x) for x clamped to [-80, 80] (NaN stays NaN), in a form the compiler
+    vectorizes (no libm call): relative error about 5e-14."""
+    # (a new name, not the argument reassigned: numba's inliner loses a reassigned argument)
+    if x > 80.0:
+        xc = 80.0
+    elif x < -80.0:
+        xc = -80.0
+    else:
+        xc = x
+    y = xc * 0.00390625  # x / 256, exact
+    p = _C12
+    p = p * y + _C11
+    p = p * y + _C10
+    p = p * y + _C9
+    p = p * y + _C8
+    p = p * y + _C7
+    p = p * y + _C6
+    p = p * y + _C5
+    p = p * y + _C4
+    p = p * y + _C3
+    p = p * y + 0.5
+    p = p * y + 1.0
+    p = p * y + 1.0
+    for _ in range(8):
+        p = p * p
+    return p
+
+
+@njit(inline="always", **_JIT)
+def _tanh(x: float) -> float:
+    """tanh(x) = 2 / (1 + exp(-2x)) - 1 through :func:`_exp`."""
+    return 2.0 / (1.0 + _exp(-2.0 * x)) - 1.0
+
+
+# float32: exp(x) = 2^k p(r), x = k ln2 + r (Cody-Waite: ln2 in two parts), p the
+# degree-6 Taylor polynomial on |r| <= ln2/2, 2^k written into a float32's exponent bits;
+# relative error about 2e-7 (float32 rounding), all in float32.
+_LOG2E = np.float32(1.4426950408889634)
+_LN2_HI = np.float32(0.693359375)
+_LN2_LO = np.float32(-2.12194440e-4)
+_F6 = np.float32(1.0 / 720.0)
+_F5 = np.float32(1.0 / 120.0)
+_F4 = np.float32(1.0 / 24.0)
+_F3 = np.float32(1.0 / 6.0)
+_HALF = np.float32(0.5)
+_ONE = np.float32(1.0)
+_TWO = np.float32(2.0)
+_MINUS_TWO = np.float32(-2.0)
+_CLAMP = np.float32(80.0)
+_ZERO = np.float32(0.0)
+
+
+@njit(inline="always", **_JIT)
+def _exp32(x: Any) -> Any:
+    """float32 exp(x) for x clamped to [-80, 80] (NaN stays NaN), vectorizable."""
+    if x > _CLAMP:
+        xc = _CLAMP
+    elif x < -_CLAMP:
+        xc = -_CLAMP
+    else:
+        xc = x
+    kf = np.floor(xc * _LOG2E + _HALF)
+    r = xc - kf * _LN2_HI - kf * _LN2_LO
+    p = _F6
+    p = p * r + _F5
+    p = p * r + _F4
+    p = p * r + _F3
+    p = p * r + _HALF
+    p = p * r + _ONE
+    p = p * r + _ONE
+    return p * np.int32((np.int32(kf) + 127) << 23).view(np.float32)
+
+
+def _sigmoid(x: Any) -> Any:
+    """sigmoid(x) in the precision of x (a float32 stays float32: twice the vector lanes),
+    through :func:`_exp32` / :func:`_exp`. Compiled code only (a numba overload)."""
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _tanh_t(x: Any) -> Any:
+    """tanh(x) in the precision of x, as :func:`_sigmoid`."""
+    return np.tanh(x)
+
+
+def _relu(x: Any) -> Any:
+    """max(x, 0) in the precision of x (NaN stays NaN, as ``np.maximum``)."""
+    return x if not x < 0 else x * 0
+
+
+if _REASON is None:  # the dtype dispatch of the three, at compile time
+    _overload = importlib.import_module("numba.extending").overload
+    _FLOAT32 = numba.types.float32
+
+    @_overload(_sigmoid)
+    def _sigmoid_impl(x: Any) -> Any:  # pragma: no cover (compiled)
+        if x == _FLOAT32:
+            def sig32(x: Any) -> Any:
+                return _ONE / (_ONE + _exp32(-x))
+            return sig32
+
+        def sig64(x: Any) -> Any:
+            return 1.0 / (1.0 + _exp(-x))
+        return sig64
+
+    @_overload(_tanh_t)
+    def _tanh_impl(x: Any) -> Any:  # pragma: no cover (compiled)
+        if x == _FLOAT32:
+            def tanh32(x: Any) -> Any:
+                return _TWO / (_ONE + _exp32(_MINUS_TWO * x)) - _ONE
+            return tanh32
+
+        def tanh64(x: Any) -> Any:
+            return _tanh(x)
+        return tanh64
+
+    @_overload(_relu)
+    def _relu_impl(x: Any) -> Any:  # pragma: no cover (compiled)
+        if x == _FLOAT32:
+            def relu32(x: Any) -> Any:
+                return x if not x < _ZERO else _ZERO
+            return relu32
+
+        def relu64(x: Any) -> Any:
+            return x if not x < 0.0 else 0.0
+        return relu64
