@@ -113,10 +113,37 @@ def test_weight_zero_is_the_network_alone_and_one_is_neighbours_alone():
 
 def test_dtw_evidence_dropped_over_its_budget(monkeypatch):
     monkeypatch.setattr(classifier_module, "DTW_NEIGHBOR_BUDGET", 1000.0)
+    monkeypatch.setattr(classifier_module, "DTW_NEIGHBOR_BUDGET_COMPILED", 1000.0)
     clf, _, _ = _fit()
     assert clf.neighbor_prep["distances"] == ["euclidean"]
     assert clf.neighbor_prep["dropped"] == ["dtw", "ddtw"]
+    assert clf.neighbor_prep["why_dropped"] == {"dtw": "over 1e+03 cell updates",
+                                                "ddtw": "over 1e+03 cell updates"}
     assert set(clf.reference) == {"euclidean", "y"}
+
+
+def test_the_dtw_budget_is_ten_times_larger_where_the_compiled_dtw_runs(monkeypatch):
+    from minirnn.nn.kernels import compiled
+
+    monkeypatch.setattr(compiled, "compiled_available", lambda: True)
+    assert classifier_module.dtw_neighbor_budget() == 10 * classifier_module.DTW_NEIGHBOR_BUDGET
+    monkeypatch.setattr(compiled, "compiled_available", lambda: False)
+    assert classifier_module.dtw_neighbor_budget() == classifier_module.DTW_NEIGHBOR_BUDGET
+
+
+def test_a_time_limit_drops_the_dtw_evidence_it_cannot_afford():
+    x, y = cylinder_bell_funnel(30, 50, seed=0)
+    # 1e-6 s: the neighbours' share is over before their first DTW chunk starts
+    clf = SequenceClassifier(hidden_size=4, epochs=2, max_steps=12, n_models=2,
+                             dtype=np.float64, time_limit=1e-6).fit(x, y)
+    npp = clf.neighbor_prep
+    assert npp["distances"] == ["euclidean"] and npp["dropped"] == ["dtw", "ddtw"]
+    assert npp["why_dropped"] == {"dtw": "past the time limit", "ddtw": "past the time limit"}
+    assert set(clf.reference) == {"euclidean", "y"} and len(clf.models) == 1
+    # no time limit: all three
+    free = SequenceClassifier(hidden_size=4, epochs=1, max_steps=12, n_models=1,
+                              dtype=np.float64).fit(x, y, query_count=1000)
+    assert free.neighbor_prep["distances"] == ["euclidean", "dtw", "ddtw"]
 
 
 def test_unequal_lengths_and_padding_leave_the_evidence_unchanged():

@@ -3,7 +3,7 @@
 ``.ts``/CSV files (:func:`minirnn.data.load_ts`) -> padded arrays and lengths ->
 :class:`SequenceClassifier` (recurrent encoder, pooling over valid steps, softmax) ->
 accuracy, probabilities, a confusion matrix; next to majority-class, 1-NN Euclidean and
-1-NN DTW baselines.
+1-NN DTW and MiniRocket (aeon, the ``rocket`` extra) baselines.
 """
 
 from pathlib import Path
@@ -11,15 +11,19 @@ from pathlib import Path
 from minirnn.apps.classification.baselines import (
     dtw_cost,
     majority_class,
+    minirocket,
     nn1_dtw,
     nn1_euclidean,
     resample,
+    rocket_unavailable,
     stratified_split,
 )
 from minirnn.apps.classification.classifier import (
     DTW_NEIGHBOR_BUDGET,
+    DTW_NEIGHBOR_BUDGET_COMPILED,
     SequenceClassifier,
     class_weights,
+    dtw_neighbor_budget,
     znormalize,
 )
 from minirnn.apps.classification.neighbors import (
@@ -42,7 +46,9 @@ def example_path(name: str = "BasicMotions", split: str = "TRAIN") -> Path:
     return path
 
 __all__ = [
-    "DTW_NEIGHBOR_BUDGET", "SequenceClassifier", "class_distances", "class_weights", "dtw_cost",
-    "dtw_distances", "euclidean_distances", "example_path", "fit_temperature", "majority_class",
-    "neighbor_proba", "nn1_dtw", "nn1_euclidean", "resample", "stratified_split", "znormalize",
+    "DTW_NEIGHBOR_BUDGET", "DTW_NEIGHBOR_BUDGET_COMPILED", "SequenceClassifier",
+    "class_distances", "class_weights", "dtw_cost", "dtw_distances", "dtw_neighbor_budget",
+    "euclidean_distances", "example_path", "fit_temperature", "majority_class", "minirocket",
+    "neighbor_proba", "nn1_dtw", "nn1_euclidean", "resample", "rocket_unavailable",
+    "stratified_split", "znormalize",
 ]

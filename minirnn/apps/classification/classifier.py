@@ -43,7 +43,8 @@ from minirnn.nn.version import __version__
 from minirnn.train.callbacks import Callback, EarlyStopping, TimeLimit
 from minirnn.train.solver import History, Solver
 
-__all__ = ["CLASSIFIER_KIND", "DTW_NEIGHBOR_BUDGET", "SequenceClassifier", "class_weights",
+__all__ = ["CLASSIFIER_KIND", "DTW_NEIGHBOR_BUDGET", "DTW_NEIGHBOR_BUDGET_COMPILED",
+           "NEIGHBOR_TIME_SHARE", "SequenceClassifier", "class_weights", "dtw_neighbor_budget",
            "znormalize"]
 
 #: The ``kind`` of a classifier file (one archive: members, preprocessing, neighbours).
@@ -51,8 +52,24 @@ CLASSIFIER_KIND = "classifier"
 _NORMALIZE = ("none", "series", "global")
 _DISTANCES = ("euclidean", "dtw", "ddtw")
 #: Above this many DTW cell updates for the training set's leave-one-out distances
-#: (N^2 x steps x band), the DTW evidence is dropped (Euclidean only): about 20 s on one core.
+#: (N^2 x steps x band), the DTW evidence is dropped (Euclidean only): about 20 s on one core
+#: in numpy.
 DTW_NEIGHBOR_BUDGET = 1e9
+#: The same with the compiled DTW of the ``fast`` extra (numba), 9-27x faster than numpy
+#: (docs/performance.md): about the same 20 s.
+DTW_NEIGHBOR_BUDGET_COMPILED = 1e10
+#: Under a time limit, the share of it the nearest-neighbour evidence may take (its
+#: leave-one-out distances, and the same distances for the expected queries).
+NEIGHBOR_TIME_SHARE = 0.3
+
+
+def dtw_neighbor_budget() -> float:
+    """Cell updates the DTW evidence may cost here: :data:`DTW_NEIGHBOR_BUDGET_COMPILED`
+    where the compiled DTW runs, :data:`DTW_NEIGHBOR_BUDGET` otherwise."""
+    from minirnn.nn.kernels import compiled
+
+    return DTW_NEIGHBOR_BUDGET_COMPILED if compiled.compiled_available() else \
+        DTW_NEIGHBOR_BUDGET
 
 
 def znormalize(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -340,14 +357,20 @@ class SequenceClassifier:
                 out[kind] = np.diff(short, axis=1) if kind == "ddtw" else short
         return out
 
-    def _distances(self, kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def _distances(self, kind: str, a: np.ndarray, b: np.ndarray,
+                   deadline: float | None = None) -> np.ndarray:
         if kind in ("dtw", "ddtw"):
-            return dtw_distances(a, b, int(self.neighbor_prep["dtw_band"]))
+            return dtw_distances(a, b, int(self.neighbor_prep["dtw_band"]), deadline=deadline)
         return euclidean_distances(a, b)
 
-    def _fit_neighbors(self, x: np.ndarray, lengths: np.ndarray, y: np.ndarray) -> None:
+    def _fit_neighbors(self, x: np.ndarray, lengths: np.ndarray, y: np.ndarray,
+                       deadline: float | None = None, query_count: int = 0) -> None:
         """Keep the training series and fit each distance's temperature by leave-one-out
-        log loss on the training set (the test data is never involved)."""
+        log loss on the training set (the test data is never involved).
+
+        With a ``deadline`` (``time.perf_counter()``), a DTW distance whose leave-one-out
+        distances do not finish by then, or whose time scaled to ``query_count`` further
+        series would pass it, is dropped (its reason in ``neighbor_prep["why_dropped"]``)."""
         cfg = self.config
         self.neighbor_prep, self.reference = {}, {}
         if cfg["neighbors"] == 0.0:
@@ -364,25 +387,45 @@ class SequenceClassifier:
         band = max(1, math.ceil(cfg["dtw_window"] * short)) if cfg["dtw_window"] > 0 else 0
         kinds = cfg["neighbor_distances"].split(",")
         warped = [k for k in kinds if k != "euclidean"]
-        dropped = []
+        why: dict[str, str] = {}
         if short < 3 and "ddtw" in warped:
-            dropped.append("ddtw")  # no slopes to warp
-        if len(y) ** 2 * short * (2 * band + 1) * len(warped) > DTW_NEIGHBOR_BUDGET:
-            dropped.extend(k for k in warped if k not in dropped)
-        kinds = [k for k in kinds if k not in dropped] or ["euclidean"]
+            why["ddtw"] = "too short"  # no slopes to warp
+        budget = dtw_neighbor_budget()
+        if len(y) ** 2 * short * (2 * band + 1) * len(warped) > budget:
+            why.update({k: f"over {budget:.0e} cell updates" for k in warped if k not in why})
+        kinds = [k for k in kinds if k not in why] or ["euclidean"]
         self.neighbor_prep = {"steps": steps, "dtw_steps": dtw_steps, "dtw_band": band,
                               "mean": flat.mean(axis=0).tolist(),
                               "std": np.where(std > 1e-8, std, 1.0).tolist(),
-                              "distances": kinds, "dropped": dropped,
+                              "distances": kinds, "dropped": list(why), "why_dropped": why,
                               "temperature": {}, "loo_accuracy": {}}
         inputs = self._neighbor_inputs(x, lengths)
-        for kind in kinds:
-            dist = self._distances(kind, inputs[kind], inputs[kind])
+        for kind in list(kinds):
+            start = time.perf_counter()
+            dist: np.ndarray | None
+            try:
+                dist = self._distances(kind, inputs[kind], inputs[kind], deadline)
+            except TimeoutError:
+                dist = None
+            # The queries (e.g. a test set) will cost about query_count / N of this; the
+            # Euclidean distances are one matrix product and always kept.
+            if kind != "euclidean" and (dist is None or (
+                    deadline is not None and time.perf_counter() + (
+                        time.perf_counter() - start) * query_count / len(y) > deadline)):
+                why[kind] = "past the time limit"
+                self.neighbor_prep["dropped"].append(kind)
+                kinds.remove(kind)
+                continue
+            assert dist is not None
             np.fill_diagonal(dist, np.inf)  # leave one out
             cdist = class_distances(dist, y, self.num_classes)
             self.neighbor_prep["temperature"][kind] = fit_temperature(cdist, y)
             self.neighbor_prep["loo_accuracy"][kind] = float(np.mean(cdist.argmin(1) == y))
             self.reference[kind] = inputs[kind]
+        if not kinds:  # only DTW was asked for and it ran out of time
+            self.neighbor_prep, self.reference = {}, {}
+            return
+        self.neighbor_prep["distances"] = kinds
         self.reference["y"] = np.asarray(y, np.int64)
 
     def _neighbor_proba(self, x: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
@@ -406,11 +449,15 @@ class SequenceClassifier:
 
     def fit(self, x: np.ndarray, y: np.ndarray, lengths: np.ndarray | None = None, *,
             num_classes: int | None = None,
-            validation_data: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
-            ) -> SequenceClassifier:
+            validation_data: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+            query_count: int = 0) -> SequenceClassifier:
         """Train on ``x`` (N, T, D) with integer labels ``y`` (N,) in [0, C).
 
         Everything is checked before training: shapes, NaN/Inf, labels, at least two classes.
+        ``time_limit`` bounds the whole fit: the nearest-neighbour evidence may take
+        :data:`NEIGHBOR_TIME_SHARE` of it (a DTW distance that would take longer, counting
+        ``query_count`` series to be classified right after, e.g. a test set, is dropped),
+        the members share the rest.
         """
         x, lengths = _check_input(x, lengths, "training")
         y = np.asarray(y)
@@ -447,12 +494,13 @@ class SequenceClassifier:
         self.num_classes = c
         self.num_features = int(x.shape[2])
         self.train_length = int(lengths.max())
+        clock = time.perf_counter()
         self._fit_prep(x, lengths)
-        self._fit_neighbors(x, lengths, y)
+        self._fit_neighbors(x, lengths, y, None if self.time_limit is None else
+                            clock + NEIGHBOR_TIME_SHARE * self.time_limit, int(query_count))
         xt_all, lt_all = self._transform(x, lengths)
         self.models, self.solvers, self.stoppers = [], [], []
         self.interrupted = False
-        clock = time.perf_counter()
         for k in range(self.config["n_models"]):
             if splits:
                 tr, va = splits[k]

@@ -10,9 +10,9 @@ the network's (see ``docs/classification.md``).
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from minirnn.apps.classification.baselines import resample
 
@@ -53,7 +53,8 @@ def euclidean_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def dtw_distances(a: np.ndarray, b: np.ndarray, window: int, *,
-                  chunk_cells: int = 4_000_000, compiled_dtw: bool = True) -> np.ndarray:
+                  chunk_cells: int = 4_000_000, compiled_dtw: bool = True,
+                  deadline: float | None = None) -> np.ndarray:
     """Dynamic time warping distances between equal-length sequences, with a Sakoe-Chiba
     band: step i of one may only be matched to steps i - window .. i + window of the other.
 
@@ -69,6 +70,9 @@ def dtw_distances(a: np.ndarray, b: np.ndarray, window: int, *,
         Run the numba-compiled programme (:mod:`minirnn.nn.kernels.compiled_dtw`, the
         ``fast`` extra) where numba is importable: the same distances, far faster
         (docs/performance.md). False: always this numpy code.
+    deadline : float, optional
+        A ``time.perf_counter()`` value: past it, :class:`TimeoutError` is raised (checked
+        between chunks of rows of ``a``, and at every step of the numpy programme).
 
     Returns
     -------
@@ -89,7 +93,15 @@ def dtw_distances(a: np.ndarray, b: np.ndarray, window: int, *,
         if compiled.compiled_available():
             from minirnn.nn.kernels.compiled_dtw import dtw_distances as dtw_compiled
 
-            return dtw_compiled(a, b, window)
+            if deadline is None:
+                return dtw_compiled(a, b, window)
+            # rows of a in chunks of about 2e7 cell updates, the deadline checked between
+            rows = max(1, int(2e7 // max(len(b) * t * (2 * window + 1), 1)))
+            parts = []
+            for start in range(0, len(a), rows):
+                _past(deadline)
+                parts.append(dtw_compiled(a[start:start + rows], b, window))
+            return np.concatenate(parts, axis=0)
     out = np.empty((len(a), len(b)))
     per = max(1, chunk_cells // max(len(b) * t, 1))
     b_t = np.ascontiguousarray(np.moveaxis(b, 1, 0))  # (T, Nb, D)
@@ -102,6 +114,7 @@ def dtw_distances(a: np.ndarray, b: np.ndarray, window: int, *,
         prev = np.full((k, len(b), t), np.inf)
         cur = np.full_like(prev, np.inf)
         for i in range(t):
+            _past(deadline)
             lo, hi = max(0, i - window), min(t, i + window + 1)
             # step costs of a's step i against b's steps lo..hi-1: (K, Nb, hi - lo)
             diff = a_c[:, None, None, i, :] - np.moveaxis(b_t[lo:hi], 0, 1)[None]
@@ -124,6 +137,11 @@ def dtw_distances(a: np.ndarray, b: np.ndarray, window: int, *,
             prev, cur = cur, prev
         out[start:start + k] = prev[:, :, t - 1]
     return out / t
+
+
+def _past(deadline: float | None) -> None:
+    if deadline is not None and time.perf_counter() > deadline:
+        raise TimeoutError("DTW distances stopped at their deadline")
 
 
 def class_distances(dist: np.ndarray, y_ref: np.ndarray, num_classes: int) -> np.ndarray:
@@ -164,6 +182,8 @@ def neighbor_proba(class_dist: np.ndarray, temperature: float) -> np.ndarray:
 def fit_temperature(class_dist: np.ndarray, y: np.ndarray) -> float:
     """The temperature of :func:`neighbor_proba` that minimises the log loss of ``y`` (e.g.
     leave-one-out class distances of the training set), searched over [0.01, 10]."""
+    from scipy.optimize import minimize_scalar  # heavy: imported when a fit needs it
+
     def loss(log_t: float) -> float:
         p = neighbor_proba(class_dist, math.exp(log_t))
         return float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], 1e-12))))

@@ -1,10 +1,11 @@
 """The ``classify`` task: sequence classification of a UEA/UCR ``.ts`` (or CSV) training /
-test pair, next to the majority-class, 1-NN Euclidean and 1-NN DTW baselines."""
+test pair, next to the majority-class, 1-NN Euclidean, 1-NN DTW and MiniRocket baselines."""
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import multiprocessing
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,8 +17,10 @@ from minirnn.apps.classification import (
     SequenceClassifier,
     dtw_cost,
     majority_class,
+    minirocket,
     nn1_dtw,
     nn1_euclidean,
+    rocket_unavailable,
     znormalize,
 )
 from minirnn.apps.data import LabelledSequences, fill_missing, load_csv_sequences, load_ts
@@ -29,8 +32,8 @@ from minirnn.nn.registry import RECURRENT_LAYERS, default_lr
 from minirnn.train.callbacks import Callback
 from minirnn.train.solver import History
 
-__all__ = ["ADAM_LR", "MAX_ABS_VALUE", "ClassifyConfig", "check_magnitude", "handle_missing",
-           "label_column", "read_sequences", "run_classify"]
+__all__ = ["ADAM_LR", "MAX_ABS_VALUE", "ClassifyConfig", "MemberLine", "check_magnitude",
+           "handle_missing", "label_column", "read_sequences", "run_classify"]
 
 #: Adam's learning rate when lr is not given (the setting of every measurement in
 #: docs/classification.md).
@@ -38,6 +41,14 @@ ADAM_LR = 3e-3
 #: 1-NN DTW runs when its cost (test x train x T_test x T_train cell updates) is below this
 #: (about 10-30 s on the project machine).
 DTW_BUDGET = 2e8
+#: The same for series of one length with the compiled DTW (numba, the ``fast`` extra; it
+#: does 20-50 times as many cell updates a second on these sizes).
+DTW_BUDGET_COMPILED = 4e9
+#: Under --time-limit: the 1-NN DTW baseline must end by this share of it, MiniRocket
+#: within the next such share, and this much is kept for testing and saving at the end.
+DTW_TIME_SHARE = 0.15
+ROCKET_TIME_SHARE = 0.2
+FINAL_TIME_SHARE = 0.1
 #: Largest magnitude of a value in a classification file (normalising squares them).
 MAX_ABS_VALUE = 1e100
 POOLINGS = ("mean", "mean_max", "max", "last")
@@ -76,6 +87,8 @@ class ClassifyConfig(CommonConfig):
     missing: str = option("interpolate", choices=("interpolate", "error"))
     dtw: str = option("auto", choices=("auto", "yes", "no"),
                       help="compute the 1-NN DTW baseline (auto: when it takes seconds)")
+    rocket: str = option("auto", choices=("auto", "no"),
+                         help="compute the MiniRocket baseline (auto: when aeon is installed)")
 
     def check(self) -> None:
         for name in ("train", "test"):
@@ -201,6 +214,50 @@ def _plot_confusion(cm: np.ndarray, classes: list[str], path: Path, title: str) 
     return True
 
 
+class MemberLine(Callback):
+    """One line when an ensemble member finishes: its epochs, its best validation accuracy
+    and its time (instead of a line per epoch)."""
+
+    def __init__(self, members: int) -> None:
+        self.members = members
+        self.started = 0
+        self.clock = 0.0
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        self.started += 1
+        self.clock = time.perf_counter()
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        history = self.solver.history
+        who = f"member {self.started} of {self.members}" if self.members > 1 else "network"
+        if not len(history):
+            print(f"{who}: stopped before its first epoch", flush=True)
+            return
+        acc = history["val_accuracy"]
+        best = int(np.argmax(acc))
+        print(f"{who}: {len(history)} epochs, best validation accuracy {acc[best]:.4f} "
+              f"(epoch {best + 1}), loss {history['loss'][-1]:.4f}  "
+              f"[{time.perf_counter() - self.clock:.0f}s]", flush=True)
+
+
+def _run_minirocket(train: LabelledSequences, test: LabelledSequences, bx_train: np.ndarray,
+                    bx_test: np.ndarray, seed: int, timeout: float | None
+                    ) -> np.ndarray | None:
+    """MiniRocket's test predictions; under a timeout in a child process that is ended at
+    the timeout (its compiled code cannot be stopped from inside): None then."""
+    assert train.y is not None
+    args = (bx_train, train.lengths, train.y, bx_test, test.lengths)
+    if timeout is None:
+        return minirocket(*args, seed=seed)
+    # spawn, not fork: forking a process whose BLAS threads are running can deadlock.
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pending = pool.apply_async(minirocket, args, {"seed": seed})
+        try:
+            return np.asarray(pending.get(max(timeout, 0.0)))
+        except multiprocessing.TimeoutError:
+            return None  # leaving the block terminates the child
+
+
 def _time_limit_info(clf: SequenceClassifier, config: ClassifyConfig) -> dict[str, Any]:
     if config.time_limit is None:
         return {}
@@ -212,12 +269,44 @@ def _time_limit_info(clf: SequenceClassifier, config: ClassifyConfig) -> dict[st
                            "epochs_done": [r["epochs_done"] for r in limits]}}
 
 
+def compiled_dtw_available() -> bool:
+    """Whether the compiled DTW (numba, the ``fast`` extra) runs here."""
+    from minirnn.nn.kernels import compiled
+
+    return compiled.compiled_available()
+
+
+def _strongest(euclid: float, dtw: float | None, rocket: float | None) -> tuple[str, float]:
+    """The most accurate baseline computed on the test set: (name, accuracy)."""
+    found = {"1-NN Euclidean": euclid}
+    if dtw is not None:
+        found["1-NN DTW"] = dtw
+    if rocket is not None:
+        found["MiniRocket"] = rocket
+    name = max(found, key=lambda k: found[k])
+    return name, found[name]
+
+
+def _verdict(acc: float, name: str, best: float) -> str:
+    if acc > best:
+        return f"above the strongest baseline, {name} ({best:.4f}), by {acc - best:.4f}"
+    if acc == best:
+        return f"ties the strongest baseline, {name} ({best:.4f})"
+    return f"below the strongest baseline, {name} ({best:.4f}), by {best - acc:.4f}"
+
+
 def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callback],
                  record: Callable[[dict[str, Any]], dict[str, Any]]
                  ) -> tuple[dict[str, Any], History]:
     """Baselines, the classifier, its test accuracy and per-class figures; returns the
     report (also in report.json) and the training history."""
     assert config.train is not None and config.test is not None  # checked by the config
+    began = time.perf_counter()
+    limit = config.time_limit
+
+    def share(fraction: float) -> float | None:
+        """The deadline (perf_counter) after ``fraction`` of --time-limit from now."""
+        return None if limit is None else time.perf_counter() + fraction * limit
     for flag, value in (("--train", config.train), ("--test", config.test)):
         if not Path(value).is_file():
             raise TaskError(f"{flag} {value}: no such file")
@@ -250,16 +339,43 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
     euclid = float(np.mean(nn1_euclidean(bx_train, train.lengths, train.y, bx_test,
                                          test.lengths) == test.y))
     cost = dtw_cost(len(train.y), len(test.y), train.x.shape[1], test.x.shape[1])
+    equal = bool(np.all(train.lengths == train.x.shape[1]) and
+                 np.all(test.lengths == train.x.shape[1]))
+    budget = DTW_BUDGET_COMPILED if equal and compiled_dtw_available() else DTW_BUDGET
     dtw: float | None = None
-    if config.dtw == "yes" or (config.dtw == "auto" and cost <= DTW_BUDGET):
-        dtw = float(np.mean(nn1_dtw(bx_train, train.lengths, train.y, bx_test, test.lengths)
-                            == test.y))
+    dtw_text = "not computed (--dtw no)"
+    if config.dtw == "yes" or (config.dtw == "auto" and cost <= budget):
+        try:
+            dtw = float(np.mean(nn1_dtw(bx_train, train.lengths, train.y, bx_test,
+                                        test.lengths, deadline=share(DTW_TIME_SHARE))
+                                == test.y))
+            dtw_text = f"{dtw:.4f}"
+        except TimeoutError:
+            dtw_text = (f"stopped at {DTW_TIME_SHARE:.0%} of --time-limit "
+                        f"({cost:.1e} cell updates)")
+    elif config.dtw == "auto":
+        dtw_text = f"skipped ({cost:.1e} cell updates would take long; --dtw yes forces it)"
+    dtw_seconds = time.perf_counter() - start
+    rocket: float | None = None
+    rocket_text = "not computed (--rocket no)"
+    rocket_seconds = 0.0
+    if config.rocket == "auto":
+        rocket_text = rocket_unavailable() or ""
+        if not rocket_text:
+            timeout = None if limit is None else ROCKET_TIME_SHARE * limit
+            clock = time.perf_counter()
+            predicted_rocket = _run_minirocket(train, test, bx_train, bx_test, config.seed,
+                                               timeout)
+            rocket_seconds = time.perf_counter() - clock
+            if predicted_rocket is None:
+                rocket_text = f"stopped at {ROCKET_TIME_SHARE:.0%} of --time-limit"
+            else:
+                rocket = float(np.mean(predicted_rocket == test.y))
+                rocket_text = f"{rocket:.4f}"
     baseline_seconds = time.perf_counter() - start
-    dtw_text = f"{dtw:.4f}" if dtw is not None else (
-        "not computed (--dtw no)" if config.dtw == "no" else
-        f"skipped ({cost:.1e} cell updates would take long; --dtw yes forces it)")
     print(f"baselines: majority class {majority:.4f}, 1-NN Euclidean {euclid:.4f}, 1-NN DTW "
-          f"{dtw_text}  [{baseline_seconds:.0f}s]", flush=True)
+          f"{dtw_text}  [{dtw_seconds:.0f}s]; MiniRocket {rocket_text}"
+          f"{f'  [{rocket_seconds:.0f}s]' if rocket is not None else ''}", flush=True)
 
     clf = SequenceClassifier(
         cell=config.cell, hidden_size=config.hidden_size, num_layers=config.layers,
@@ -274,7 +390,10 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
         neighbors=config.neighbors, neighbor_distances=config.neighbor_distances,
         dtw_window=config.dtw_window,
         dtype=np.dtype(config.dtype),
-        time_limit=config.time_limit, verbose_time_limit=True, callbacks=list(callbacks))
+        time_limit=None if limit is None else max(
+            limit * (1.0 - FINAL_TIME_SHARE) - (time.perf_counter() - began),
+            0.05 * limit),
+        verbose_time_limit=True, callbacks=[MemberLine(config.ensemble), *callbacks])
     members = f"an ensemble of {config.ensemble} x " if config.ensemble > 1 else ""
     modes = config.pooling.split(",")
     used = ",".join(dict.fromkeys(modes[k % len(modes)] for k in range(config.ensemble)))
@@ -289,26 +408,23 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
               f"to the training series, weight {config.neighbors:g})", flush=True)
     start = time.perf_counter()
     try:
-        clf.fit(train.x, train.y, train.lengths, num_classes=len(classes))
+        clf.fit(train.x, train.y, train.lengths, num_classes=len(classes),
+                query_count=len(test.y))
     except ValueError as exc:
         raise TaskError(str(exc)) from exc
     train_seconds = time.perf_counter() - start
     if clf.interrupted:
         print(f"interrupted: keeping the best weights so far ({len(clf.models)} of "
               f"{config.ensemble} member(s))", flush=True)
-    for k, (solver, stopper) in enumerate(zip(clf.solvers, clf.stoppers, strict=True)):
-        who = f"member {k + 1}: " if config.ensemble > 1 else ""
-        print(f"{who}best validation epoch {stopper.best_epoch + 1} of {len(solver.history)} "
-              f"(validation accuracy {solver.history['val_accuracy'][stopper.best_epoch]:.4f})",
-              flush=True)
     if len(clf.models) < config.ensemble and not clf.interrupted:
         print(f"time limit: {len(clf.models)} of {config.ensemble} ensemble members trained",
               flush=True)
     npp = clf.neighbor_prep
     if npp:
         loo = ", ".join(f"{k} {v:.4f}" for k, v in npp["loo_accuracy"].items())
-        dropped = f"; {','.join(npp['dropped'])} dropped (too costly or too short)" \
-            if npp["dropped"] else ""
+        why = npp.get("why_dropped", {})
+        dropped = "; dropped: " + ", ".join(f"{k} ({why.get(k, 'too costly or too short')})"
+                                            for k in npp["dropped"]) if npp["dropped"] else ""
         print(f"nearest-neighbour evidence, leave-one-out accuracy on the training file: "
               f"{loo}{dropped}", flush=True)
     # The test file is used from here on only: the model is final.
@@ -319,13 +435,16 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
     part_acc = {k: float(np.mean(np.argmax(v, axis=1) == test.y)) for k, v in parts.items()}
     verdict = "beats" if acc > euclid else ("ties" if acc == euclid else "does NOT beat")
     dtw_part = f", 1-NN DTW {dtw:.4f}" if dtw is not None else ""
+    rocket_part = f", MiniRocket {rocket:.4f}" if rocket is not None else ""
     print(f"test accuracy {acc:.4f}  (majority class {majority:.4f}, 1-NN Euclidean "
-          f"{euclid:.4f}{dtw_part}): {verdict} 1-NN Euclidean  [{train_seconds:.0f}s training]",
-          flush=True)
+          f"{euclid:.4f}{dtw_part}{rocket_part}): {verdict} 1-NN Euclidean  "
+          f"[{train_seconds:.0f}s training]", flush=True)
     if len(parts) > 1:
         print("  its parts alone: " + ", ".join(
             f"{'network' if k == 'network' else k + ' neighbours'} {v:.4f}"
             for k, v in part_acc.items()), flush=True)
+    strongest = _strongest(euclid, dtw, rocket)
+    print(f"verdict: {_verdict(acc, *strongest)}", flush=True)
 
     cm = confusion_matrix(test.y, predicted, len(classes))
     precision, recall, f1 = precision_recall_f1(cm)
@@ -352,8 +471,12 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
         "test_file": str(config.test), "classes": classes, "test_accuracy": acc,
         "test_f1_macro": f1_macro(test.y, predicted, len(classes)),
         "majority_accuracy": majority, "nn1_euclidean_accuracy": euclid,
-        "nn1_dtw_accuracy": dtw, "beats_nn1_euclidean": acc > euclid,
-        "verdict": f"{verdict} 1-NN Euclidean",
+        "nn1_dtw_accuracy": dtw, "minirocket_accuracy": rocket,
+        "minirocket_status": rocket_text if rocket is None else "computed",
+        "minirocket_seconds": rocket_seconds if rocket is not None else None,
+        "beats_nn1_euclidean": acc > euclid,
+        "strongest_baseline": {"name": strongest[0], "accuracy": strongest[1]},
+        "verdict": f"{verdict} 1-NN Euclidean; {_verdict(acc, *strongest)}",
         "part_accuracy": part_acc, "neighbors": {
             "weight": config.neighbors if npp else 0.0,
             "distances": npp.get("distances", []), "dropped": npp.get("dropped", []),
