@@ -124,7 +124,8 @@ def _blas() -> list[dict[str, Any]]:
 def _result(em: float, hyps: list[list[str]], refs: list[list[str]], tokens: str,
             tokens_seen: int, train_s: float, epochs: int, best_epoch: int,
             wall: float) -> dict[str, Any]:
-    return {"exact_match": em, "bleu": _bleu(hyps, refs, tokens), "tokens_seen": tokens_seen,
+    return {"exact_match": em, "bleu": _bleu(hyps, refs, tokens), "n_test": len(refs),
+            "tokens_seen": tokens_seen,
             "train_seconds": train_s, "tokens_per_second": tokens_seen / max(train_s, 1e-9),
             "epochs": epochs, "best_epoch": best_epoch, "wall_seconds": wall,
             "blas": _blas(), "loadavg": list(os.getloadavg()),
@@ -380,6 +381,48 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def gaps(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per set, minirnn against the best PyTorch run of that set (by exact match, then
+    BLEU): the differences and a verdict: ``level`` when the exact matches differ by less
+    than one test pair and minirnn's BLEU is not 0.5 or more lower, else ``ahead`` or
+    ``BEHIND`` by the sign of the exact-match difference."""
+    out = []
+    for name, runs in results["sets"].items():
+        torch_runs = {k: v for k, v in runs.items() if k != "minirnn"}
+        if "minirnn" not in runs or not torch_runs:
+            continue
+        ours = runs["minirnn"]
+        label, best = max(torch_runs.items(),
+                          key=lambda kv: (kv[1]["exact_match"], kv[1]["bleu"] or 0.0))
+        d_em = ours["exact_match"] - best["exact_match"]
+        d_bleu = None if ours["bleu"] is None or best["bleu"] is None \
+            else ours["bleu"] - best["bleu"]
+        one_pair = 1.0 / ours.get("n_test", 500)  # older results files: 500
+        if abs(d_em) < one_pair - 1e-12:
+            verdict = "level" if d_bleu is None or d_bleu > -0.5 else "BEHIND"
+        else:
+            verdict = "ahead" if d_em > 0 else "BEHIND"
+        out.append({"set": name, "torch": label, "minirnn_exact_match": ours["exact_match"],
+                    "torch_exact_match": best["exact_match"], "exact_match_gap": d_em,
+                    "bleu_gap": d_bleu,
+                    "speed_ratio": ours["tokens_per_second"] /
+                    max(best["tokens_per_second"], 1e-9),
+                    "verdict": verdict})
+    return out
+
+
+def render_gaps(results: dict[str, Any]) -> str:
+    """One line per set: the gap to the best PyTorch run, as the docs quote it."""
+    lines = []
+    for g in gaps(results):
+        bleu = "n/a" if g["bleu_gap"] is None else f"{g['bleu_gap']:+.2f}"
+        lines.append(f"{g['set']:9s} minirnn {g['minirnn_exact_match']:.4f} vs "
+                     f"{g['torch']} {g['torch_exact_match']:.4f}: exact match "
+                     f"{g['exact_match_gap']:+.4f}, BLEU {bleu}, speed x{g['speed_ratio']:.2f}"
+                     f"  -> {g['verdict']}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
@@ -398,7 +441,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", choices=["minirnn", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.table:
-        print(render(json.loads(Path(args.output).read_text())))
+        saved = json.loads(Path(args.output).read_text())
+        print(render(saved))
+        print()
+        print(render_gaps(saved))
         return 0
     if args.worker:
         task = json.loads(sys.stdin.read())
@@ -432,6 +478,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{bleu}  {res['tokens_per_second']:,.0f} target tokens/s  "
                       f"{res['epochs']} epochs (best {res['best_epoch']})  load "
                       f"{res['loadavg'][0]:.1f}  BLAS: {_kernels(res)}", flush=True)
+    results["gaps"] = gaps(results)
+    print("gap to the best PyTorch run of each set:")
+    print(render_gaps(results))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=1))
     print(f"wrote {args.output}")
