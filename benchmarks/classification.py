@@ -1,25 +1,29 @@
 """Sequence classification with the CLI defaults: accuracy next to the archive's baselines.
 
-Runs ``minirnn train classify --train X_TRAIN.ts --test X_TEST.ts`` (defaults only, each data
-set in its own process) and collects every ``report.json`` into one table: model test
-accuracy, majority class, 1-NN Euclidean, 1-NN DTW, training time, epochs.
+Runs ``minirnn train classify --train X_TRAIN.ts --test X_TEST.ts --dtw yes`` (the defaults
+otherwise, each data set in its own process) and collects every ``report.json`` into one
+table: model test accuracy, the network alone, majority class, 1-NN Euclidean, 1-NN DTW
+(full window, always computed here), MiniRocket (aeon, when installed), the strongest
+baseline, training time; and the mean over the sets.
 
-Data sets:
+Data sets (everything is checked before the first run; a missing one is one line, exit 2):
 
-* ``JapaneseVowels`` and ``BasicMotions`` (UEA archive) from ``--data-dir``
-  (default: ``../shared/data`` next to the repository, else the copies shipped in
-  ``minirnn/apps/datasets``);
+* ``BasicMotions`` (UEA) from ``--data-dir`` if it has it, else the copy shipped in
+  ``minirnn/apps/datasets``; ``JapaneseVowels`` (UEA) from ``--data-dir``, else aeon's copy;
+* the univariate UCR sets bundled inside the installed aeon package (``ACSF1``,
+  ``ArrowHead``, ``GunPoint``, ``ItalyPowerDemand``, ``OSULeaf``, ``PickupGestureWiimoteZ``);
 * synthetic univariate sets written by this script with fixed seeds: ``CBF``
   (Cylinder-Bell-Funnel, 30 train / 900 test as in the UCR archive), ``SyntheticControl``
   (300 / 300), ``NoisySines`` (three frequencies, random phase, unequal lengths 40-120);
-* any ``NAME/NAME_TRAIN.ts`` + ``NAME_TEST.ts`` pairs under ``--extra-dir`` (e.g. the
-  univariate archive sets bundled with aeon: ArrowHead, GunPoint, ItalyPowerDemand, OSULeaf).
+* any ``NAME/NAME_TRAIN.ts`` + ``NAME_TEST.ts`` pairs under ``--extra-dir``.
 
 Usage::
 
-    python benchmarks/classification.py                 # all, table on stdout
-    python benchmarks/classification.py --only JapaneseVowels BasicMotions
-    python benchmarks/classification.py --markdown results.md --extra-dir /path/to/sets
+    python benchmarks/classification.py                      # all, table on stdout
+    python benchmarks/classification.py --only BasicMotions CBF
+    python benchmarks/classification.py --data-dir ../shared/data --json after.json \\
+        --before before.json                                   # a "model before" column
+    python benchmarks/classification.py -- --seed 1            # CLI options after --
 
 Times: wall-clock of the whole command (loading, baselines, training, files) and the CPU
 seconds of its process (on a shared machine the wall time is inflated by other jobs; the CPU
@@ -36,6 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -87,20 +92,66 @@ def synthetic_sets(folder: Path) -> dict[str, tuple[Path, Path]]:
     return paths
 
 
-def archive_sets(data_dir: Path | None, extra_dir: Path | None) -> dict[str, tuple[Path, Path]]:
-    found = {}
-    dirs = [data_dir] if data_dir else [ROOT.parent / "shared" / "data",
-                                        ROOT / "minirnn" / "datasets"]
-    for name in ("JapaneseVowels", "BasicMotions"):
-        for d in dirs:
-            if (d / f"{name}_TRAIN.ts").is_file():
-                found[name] = (d / f"{name}_TRAIN.ts", d / f"{name}_TEST.ts")
-                break
+#: The archive sets of the default run: UEA multivariate, then aeon's univariate UCR copies.
+ARCHIVE = ("JapaneseVowels", "BasicMotions")
+AEON_UNIVARIATE = ("ACSF1", "ArrowHead", "GunPoint", "ItalyPowerDemand", "OSULeaf",
+                   "PickupGestureWiimoteZ")
+SYNTHETIC = ("CBF", "SyntheticControl", "NoisySines")
+SHIPPED = ROOT / "minirnn" / "apps" / "datasets"
+
+
+def fail(message: str) -> NoReturn:
+    """A missing prerequisite: one line on stderr, exit status 2, before any run."""
+    print(f"classification benchmark: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def aeon_data() -> Path | None:
+    """The folder of the data sets bundled inside the installed aeon package, or None."""
+    try:
+        import aeon.datasets
+    except ImportError:
+        return None
+    folder = Path(aeon.datasets.__file__).parent / "data"
+    return folder if folder.is_dir() else None
+
+
+def _pair(folder: Path | None, name: str) -> tuple[Path, Path] | None:
+    if folder is None:
+        return None
+    for d in (folder, folder / name):
+        train, test = d / f"{name}_TRAIN.ts", d / f"{name}_TEST.ts"
+        if train.is_file() and test.is_file():
+            return train, test
+    return None
+
+
+def archive_sets(data_dir: Path | None, extra_dir: Path | None, wanted: list[str]
+                 ) -> dict[str, tuple[Path, Path]]:
+    """name -> (train, test) for every wanted archive set; one line and exit 2 when one
+    cannot be found (before anything runs)."""
+    aeon = aeon_data()
+    found: dict[str, tuple[Path, Path]] = {}
     if extra_dir is not None:
         for train in sorted(extra_dir.glob("*/*_TRAIN.ts")):
             test = train.with_name(train.name.replace("_TRAIN", "_TEST"))
             if test.is_file():
                 found[train.name.removesuffix("_TRAIN.ts")] = (train, test)
+    missing = []
+    for name in wanted:
+        if name in SYNTHETIC or name in found:
+            continue
+        pair = _pair(data_dir, name) or (_pair(SHIPPED, name) if name == "BasicMotions"
+                                         else None) or _pair(aeon, name)
+        if pair is None:
+            missing.append(name)
+        else:
+            found[name] = pair
+    if missing:
+        where = "--data-dir, --extra-dir" + ("" if aeon else " or aeon (pip install "
+                                              "'minirnn[rocket]')")
+        fail(f"data set(s) {', '.join(missing)} not found in {where}; pass the folder "
+             "holding NAME_TRAIN.ts and NAME_TEST.ts, or leave them out with --only")
     return found
 
 
@@ -108,7 +159,8 @@ def run_one(name: str, train: Path, test: Path, folder: Path, extra: list[str]
             ) -> dict[str, object]:
     out = folder / name
     cmd = [sys.executable, "-m", "minirnn", "train", "classify", "--train", str(train),
-           "--test", str(test), "--output", str(out), "--no-plot", "--quiet-epochs", *extra]
+           "--test", str(test), "--output", str(out), "--no-plot", "--quiet-epochs",
+           "--dtw", "yes", *extra]
     start = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
@@ -117,54 +169,102 @@ def run_one(name: str, train: Path, test: Path, folder: Path, extra: list[str]
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if proc.returncode != 0:
         print(proc.stdout[-2000:], proc.stderr[-2000:], file=sys.stderr)
-        raise SystemExit(f"{name}: minirnn exited with {proc.returncode}")
+        raise SystemExit(f"classification benchmark: {name}: minirnn exited with "
+                         f"{proc.returncode} (its output above)")
     report = json.loads((out / "report.json").read_text())
     report["wall_seconds"] = wall
     report["cpu_seconds"] = cpu
     return report
 
 
-def table(rows: list[dict[str, object]]) -> str:
-    lines = ["| data set | train/test | dims | classes | model | network alone | majority | "
-             "1-NN ED | 1-NN DTW | beats ED | wall (s) | CPU (s) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|"]
+def _acc(value: object) -> str:
+    return "-" if value is None else f"{float(value):.3f}"  # type: ignore[arg-type]
+
+
+def table(rows: list[dict[str, Any]], before: dict[str, float]) -> str:
+    head = ["data set", "train/test", "dims", "classes", "model"]
+    if before:
+        head.append("model before")
+    head += ["network alone", "majority", "1-NN ED", "1-NN DTW", "MiniRocket",
+             "vs strongest baseline", "wall (s)", "CPU (s)"]
+    lines = ["| " + " | ".join(head) + " |",
+             "|---|---|" + "---:|" * (len(head) - 5) + ":---|---:|---:|"]
     for r in rows:
-        dtw = "-" if r["nn1_dtw_accuracy"] is None else f"{r['nn1_dtw_accuracy']:.3f}"
-        parts: dict[str, float] = r.get("part_accuracy") or {}  # type: ignore[assignment]
-        net = f"{parts['network']:.3f}" if "network" in parts else "-"
-        acc, ed = float(r["test_accuracy"]), float(r["nn1_euclidean_accuracy"])  # type: ignore[arg-type]
-        verdict = "yes" if acc > ed else ("tie" if acc == ed else "NO")
-        lines.append(
-            f"| {r['data_set']} | {r['n_train']}/{r['n_test']} | {r['dimensions']} | "
-            f"{len(r['classes'])} | **{acc:.3f}** | {net} | "  # type: ignore[arg-type]
-            f"{r['majority_accuracy']:.3f} | {ed:.3f} | {dtw} | "
-            f"{verdict} | {r['wall_seconds']:.0f} | "
-            f"{r['cpu_seconds']:.0f} |")
+        parts = r.get("part_accuracy") or {}
+        acc = float(r["test_accuracy"])
+        best = r.get("strongest_baseline") or {"name": "1-NN Euclidean",
+                                               "accuracy": r["nn1_euclidean_accuracy"]}
+        gap = acc - float(best["accuracy"])
+        cells = [r["data_set"], f"{r['n_train']}/{r['n_test']}", str(r["dimensions"]),
+                 str(len(r["classes"])), f"**{acc:.3f}**"]
+        if before:
+            cells.append(_acc(before.get(r["data_set"])))
+        cells += [_acc(parts.get("network")), _acc(r["majority_accuracy"]),
+                  _acc(r["nn1_euclidean_accuracy"]), _acc(r["nn1_dtw_accuracy"]),
+                  _acc(r.get("minirocket_accuracy")), f"{gap:+.3f} ({best['name']})",
+                  f"{r['wall_seconds']:.0f}", f"{r['cpu_seconds']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("| **mean** | | | | **" + _mean(rows, "test_accuracy") + "** | " +
+                 ("" if not before else _mean_before(rows, before) + " | ") +
+                 " | ".join([_mean(rows, "network"), _mean(rows, "majority_accuracy"),
+                             _mean(rows, "nn1_euclidean_accuracy"),
+                             _mean(rows, "nn1_dtw_accuracy"),
+                             _mean(rows, "minirocket_accuracy")]) + " | | "
+                 f"{sum(float(r['wall_seconds']) for r in rows):.0f} | "
+                 f"{sum(float(r['cpu_seconds']) for r in rows):.0f} |")
     return "\n".join(lines)
+
+
+def _mean(rows: list[dict[str, Any]], key: str) -> str:
+    values = [(r.get("part_accuracy") or {}).get("network") if key == "network" else r.get(key)
+              for r in rows]
+    if any(v is None for v in values):
+        return "-"
+    return f"{np.mean([float(v) for v in values]):.3f}"
+
+
+def _mean_before(rows: list[dict[str, Any]], before: dict[str, float]) -> str:
+    values = [before.get(r["data_set"]) for r in rows]
+    return "-" if any(v is None for v in values) else f"{np.mean(values):.3f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--extra-dir", type=Path, default=None)
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder with NAME_TRAIN.ts / NAME_TEST.ts (e.g. ../shared/data)")
+    parser.add_argument("--extra-dir", type=Path, default=None,
+                        help="more sets, as NAME/NAME_TRAIN.ts + NAME/NAME_TEST.ts")
     parser.add_argument("--only", nargs="*", default=None, help="data set names")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the table here")
     parser.add_argument("--json", type=Path, default=None, help="write all reports here")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="the --json of an earlier run: its accuracies as 'model before'")
     parser.add_argument("cli_args", nargs="*", help="extra CLI options after --")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    # Every prerequisite first: the data sets and the --before file.
+    wanted = list(args.only) if args.only else [*ARCHIVE, *AEON_UNIVARIATE, *SYNTHETIC]
+    sets = archive_sets(args.data_dir, args.extra_dir, wanted)
+    before: dict[str, float] = {}
+    if args.before is not None:
+        try:
+            before = {r["data_set"]: float(r["test_accuracy"])
+                      for r in json.loads(args.before.read_text())}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            fail(f"--before {args.before}: not the --json of an earlier run ({exc})")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="minirnn-classify-bench-") as tmp:
         folder = Path(tmp)
-        sets = {**archive_sets(args.data_dir, args.extra_dir), **synthetic_sets(folder)}
-        if args.only:
-            sets = {k: v for k, v in sets.items() if k in args.only}
-        rows = []
-        for name, (train, test) in sets.items():
+        synthetic = synthetic_sets(folder)
+        for name in wanted:
+            train, test = sets[name] if name in sets else synthetic[name]
             report = run_one(name, train, test, folder / "runs", args.cli_args)
             rows.append(report)
             print(f"{name}: model {report['test_accuracy']:.3f}  1-NN ED "
-                  f"{report['nn1_euclidean_accuracy']:.3f}  "
+                  f"{report['nn1_euclidean_accuracy']:.3f}  1-NN DTW "
+                  f"{_acc(report['nn1_dtw_accuracy'])}  MiniRocket "
+                  f"{_acc(report.get('minirocket_accuracy'))}  "
                   f"({report['wall_seconds']:.0f}s)", flush=True)
-    text = table(rows)
+    text = table(rows, before)
     print(text)
     if args.markdown:
         args.markdown.write_text(text + "\n")
