@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/forecasting.py [--data ../shared/data] [--docs docs/forecasting.md]
+    python benchmarks/forecasting.py [--data-dir ../shared/data] [--docs docs/forecasting.md]
     python benchmarks/forecasting.py --robustness   # library defaults on synthetic series
 
 Each series runs in its own process (the command a user types, defaults only, ``--no-plot``),
@@ -29,6 +29,7 @@ COLUMNS = {"airline-passengers": "Passengers", "daily-min-temperatures": "Temp",
            "ShampooSales": "Sales", "seatbelts": "KSI"}
 START, END = "<!-- forecasting-table -->", "<!-- /forecasting-table -->"
 R_START, R_END = "<!-- robustness-table -->", "<!-- /robustness-table -->"
+O_START, O_END = "<!-- airline-output -->", "<!-- /airline-output -->"
 
 
 def robustness_series() -> list[tuple[str, object]]:
@@ -56,6 +57,13 @@ def robustness_series() -> list[tuple[str, object]]:
     for i in range(2, 240):
         a[i] = 1.3 * a[i - 1] - 0.6 * a[i - 2] + e[i]
     out.append(("AR(2) cycle (240)", 20 + a))
+    # An intermittent monthly count that dies out (issue 34): Poisson demand in 60 % of the
+    # months, its rate falling to almost 0 over the second half.
+    n = 200
+    rate = np.concatenate([np.full(n // 2, 3.0), np.linspace(3.0, 0.05, n - n // 2)])
+    rate *= 1 + 0.5 * np.sin(2 * np.pi * np.arange(n) / 12)
+    out.append(("intermittent count, dies out (200)", rng.poisson(
+        rate * (rng.random(n) < 0.6)).astype(float)))
     try:
         import matplotlib
 
@@ -80,6 +88,7 @@ def robustness() -> str:
     lines = ["| series | forecast by | model / persistence | model / linear AR | "
              "model / seasonal naive | MASE | seconds |", "|---|---|---|---|---|---|---|"]
     ratios_p, ratios_ar = [], []
+    naive_used = []
     for name, y in robustness_series():
         start = time.perf_counter()
         fc = Forecaster().fit(y, train_size=int(len(y) * 0.67))  # type: ignore[arg-type]
@@ -89,6 +98,8 @@ def robustness() -> str:
         rp, ra = m["model"]["rmse"] / m["persistence"]["rmse"], m["model"]["rmse"] / m[ar]["rmse"]
         ratios_p.append(rp)
         ratios_ar.append(ra)
+        if fc.naive_ is not None:
+            naive_used.append(f"{name}: {fc.naive_weight_:g} x {fc.naive_}")
         sn = (f"{m['model']['rmse'] / m['seasonal naive']['rmse']:.3f}"
               if "seasonal naive" in m else "—")
         lines.append(f"| {name} | {fc.method_} | {rp:.3f} | {ra:.3f} | {sn} | "
@@ -103,7 +114,9 @@ def robustness() -> str:
     lines.append(f"\nBelow persistence on {below(ratios_p)} of {len(ratios_p)}, "
                  f"below the linear AR on {below(ratios_ar)} of {len(ratios_ar)} "
                  f"(ties, the same forecasts: {ties}); geometric mean of the RMSE ratios: "
-                 f"{gp:.3f} (persistence), {ga:.3f} (linear AR).")
+                 f"{gp:.3f} (persistence), {ga:.3f} (linear AR). A naive forecast in the "
+                 f"forecast (weight chosen on validation): "
+                 + ("; ".join(naive_used) if naive_used else "none") + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -144,6 +157,22 @@ def run_one(path: Path, column: str) -> dict[str, object]:
             **report}
 
 
+def airline_output() -> str:
+    """What ``minirnn train series --dataset airline --no-plot`` prints (run folder lines
+    and the package path shortened), as a fenced block for the docs."""
+    with tempfile.TemporaryDirectory() as out:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        result = subprocess.run(
+            [sys.executable, "-m", "minirnn", "train", "series", "--dataset", "airline",
+             "--no-plot", "--output", out], capture_output=True, text=True, env=env,
+            check=False, cwd=out)
+    if result.returncode != 0:
+        raise SystemExit(f"train series --dataset airline failed:\n{result.stderr}")
+    lines = [line.replace(str(ROOT), "...") for line in result.stdout.splitlines()
+             if not line.startswith(("saved ", "run folder", "figure"))]
+    return "```\n" + "\n".join(lines) + "\n```\n"
+
+
 def table(rows: list[dict]) -> str:
     head = ("| series | forecast by | model RMSE | persistence | seasonal naive | drift | "
             "linear AR (order) | model MASE | best baseline MASE | seconds |\n"
@@ -166,12 +195,19 @@ def table(rows: list[dict]) -> str:
             f"{cell('persistence')} | {cell('seasonal naive') if sn else '—'} | {cell('drift')} "
             f"| {cell(ar)} ({r['linear_ar_order']}) | {m['model']['mase']:.3f} | "
             f"{bases[best_base]['mase']:.3f} ({best_base}) | {r['seconds']:.0f} |")
-    return head + "\n".join(lines) + "\n"
+    below = [r for r in rows if r["metrics"]["model"]["rmse"] <= r["metrics"]["persistence"][
+        "rmse"]]
+    naive = [f"{r['series']}: {r['naive_weight']:g} x {r['naive_used']}" for r in rows
+             if r.get("naive_used")]
+    return (head + "\n".join(lines) + f"\n\nAt most persistence's RMSE on {len(below)} of "
+            f"{len(rows)}; a naive forecast in the forecast (weight chosen on validation): "
+            + ("; ".join(naive) if naive else "none") + ".\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"),
+    parser.add_argument("--data-dir", "--data", dest="data",
+                        default=str(ROOT.parent / "shared" / "data"),
                         help="folder of CSV series (default: ../shared/data from the repo)")
     parser.add_argument("--docs", default=str(ROOT / "docs" / "forecasting.md"))
     parser.add_argument("--robustness", action="store_true",
@@ -194,6 +230,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "forecasting.json").write_text(json.dumps(rows, indent=1, default=str))
     _put(Path(args.docs), START, END, text)
+    _put(Path(args.docs), O_START, O_END, airline_output())
 
 
 if __name__ == "__main__":

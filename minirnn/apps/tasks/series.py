@@ -194,7 +194,8 @@ def forecast_figure(path: Path, table: SeriesTable, fc: Forecaster, ev: Evaluati
         from minirnn.apps.forecasting.plot import plot_forecast
 
         plot_forecast(
-            path, fc.y_, n_train=fc.n_train_, dates=fc.dates_,
+            path, fc.y_, n_train=fc.n_train_ if ev is not None else len(fc.y_) - 1,
+            dates=fc.dates_,
             test_index=None if ev is None else ev.origins + 1,
             test_prediction=None if ev is None else ev.prediction[:, 0],
             baselines=None if ev is None else {k: v[:, 0] for k, v in ev.baselines.items()},
