@@ -418,6 +418,31 @@ def test_the_time_limit_is_the_projects_timelimit_callback(tmp_path):
     assert trainer.best_epoch == 0
 
 
+def test_the_learning_rate_halves_after_an_epoch_without_a_lower_validation_loss(
+        tmp_path, monkeypatch):
+    from minirnn.apps.seq2seq import PairData, Seq2SeqTrainer
+
+    train, _ = reversal_files(tmp_path, 100, 1)
+    pairs = read_pairs(train)
+    sv, tv = build_vocabulary(pairs.sources), build_vocabulary(pairs.targets)
+    data = PairData.encode(pairs, sv, tv)
+    model = EncoderDecoder(len(sv), len(tv), 8, 16, attention="additive", seed=0)
+    losses = iter([2.0, 1.5, 1.7, 1.4, 1.45, 1.46])
+    monkeypatch.setattr(Seq2SeqTrainer, "evaluate", lambda self, data, batch_size=128:
+                        next(losses))
+    seen = []
+    trainer = Seq2SeqTrainer(model, lr=0.01, lr_decay=0.5, epochs=6, patience=5,
+                             on_epoch=lambda log: seen.append(trainer.optimizer.lr))
+    trainer.fit(data, data)
+    # on_epoch runs before the callbacks' epoch end: the rate each epoch trained with
+    assert seen == [0.01, 0.01, 0.01, 0.005, 0.005, 0.0025]
+    assert trainer.optimizer.lr == 0.00125 and trainer.best_epoch == 3
+    with pytest.raises(ValueError, match="lr_decay must be greater than 0"):
+        from minirnn.apps.tasks import make_config
+
+        make_config("seq2seq", {"train": train, "test": train, "lr_decay": 0.0})
+
+
 # ------------------------------------------------------------------ docs/seq2seq.md
 def test_shell_blocks_of_the_seq2seq_page_run_as_written(tmp_path):
     """Every ```bash block of docs/seq2seq.md, in order, in one bash, in an empty folder,

@@ -48,6 +48,7 @@ from minirnn.nn.seq2seq import (
     target_arrays,
 )
 from minirnn.train.callbacks import Callback, TimeLimit
+from minirnn.train.schedules import ReduceLROnPlateau
 from minirnn.train.threads import thread_policy
 
 __all__ = ["EpochLog", "PairData", "Seq2SeqTrainer", "bleu_available", "copy_baseline",
@@ -146,7 +147,11 @@ class Seq2SeqTrainer:
     ----------
     model : EncoderDecoder
     lr : float
-        Adam's learning rate.
+        Adam's initial learning rate.
+    lr_decay : float, optional
+        In (0, 1): multiply the learning rate by this after an epoch whose validation
+        loss is not the lowest so far (a :class:`~minirnn.train.schedules.ReduceLROnPlateau`
+        with patience 1 among the callbacks); None keeps it constant.
     batch_size : int
     clip_norm : float or None
         Global gradient-norm clipping.
@@ -185,7 +190,8 @@ class Seq2SeqTrainer:
         Target tokens trained on (``<eos>`` included).
     """
 
-    def __init__(self, model: EncoderDecoder, *, lr: float = 2e-3, batch_size: int = 32,
+    def __init__(self, model: EncoderDecoder, *, lr: float = 2e-3,
+                 lr_decay: float | None = None, batch_size: int = 32,
                  clip_norm: float | None = 5.0, epochs: int = 30, patience: int = 5,
                  time_limit: float | None = None, seed: int = 0,
                  checkpoint: str | os.PathLike[str] | None = None,
@@ -213,6 +219,8 @@ class Seq2SeqTrainer:
                                                                  restore_best_weights=False)
         if self._limit is not None:
             self.callbacks.append(self._limit)
+        if lr_decay is not None:
+            self.callbacks.append(ReduceLROnPlateau("val_loss", factor=lr_decay, patience=1))
         self.stop_training = False
         self.history: list[EpochLog] = []
         self.best_epoch = -1

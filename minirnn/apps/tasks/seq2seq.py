@@ -71,7 +71,9 @@ class Seq2SeqConfig(TaskConfig):
     teacher_forcing: float = option(1.0, rule="unit", help="probability of feeding the "
                                     "true previous token in training")
     batch_size: int = option(32, rule="positive", help="pairs per mini-batch")
-    lr: float = option(2e-3, rule="positive", help="Adam learning rate")
+    lr: float = option(2e-3, rule="positive", help="Adam's initial learning rate")
+    lr_decay: float = option(0.5, rule="unit", help="multiply the learning rate by this "
+                             "after an epoch without a lower validation loss (1: constant)")
     clip_norm: float = option(5.0, rule="positive", help="global gradient-norm clip")
     epochs: int = option(50, rule="positive", help="maximum epochs")
     patience: int = option(5, rule="positive", help="early stopping patience (epochs)")
@@ -87,6 +89,9 @@ class Seq2SeqConfig(TaskConfig):
         for name in ("train", "test"):
             if not getattr(self, name):
                 raise ValueError(f"{name} (a file of pairs) is required")
+        if self.lr_decay == 0:
+            raise ValueError("lr_decay must be greater than 0 (1 keeps the rate constant), "
+                             "got 0")
         if self.attention == "dot" and self.bidirectional:
             raise ValueError("attention 'dot' needs a unidirectional encoder (pass "
                              "bidirectional false)")
@@ -162,8 +167,10 @@ def run_seq2seq(config: Seq2SeqConfig, folder: Path, callbacks: Sequence[Callbac
         attention=config.attention, input_feeding=config.input_feeding,
         teacher_forcing=config.teacher_forcing, src_vocab=src_vocab, tgt_vocab=tgt_vocab,
         dtype=np.dtype(config.dtype), seed=config.seed)
+    decay = "" if config.lr_decay == 1 else \
+        f" (x{config.lr_decay:g} after an epoch without a lower validation loss)"
     print(f"model: {model!r}, {sum(p.data.size for p in model.parameters()):,} parameters; "
-          f"Adam lr {config.lr:g}, batch {config.batch_size}", flush=True)
+          f"Adam lr {config.lr:g}{decay}, batch {config.batch_size}", flush=True)
 
     # Baselines, computed before training (they see the same training pairs).
     test_refs = test.targets
@@ -183,7 +190,9 @@ def run_seq2seq(config: Seq2SeqConfig, folder: Path, callbacks: Sequence[Callbac
               f"{log.val_loss:.4f}  {log.tokens_per_second:,.0f} target tokens/s  "
               f"[{log.seconds:.1f}s{'' if log.complete else ', time limit'}]", flush=True)
 
-    trainer = Seq2SeqTrainer(model, lr=config.lr, batch_size=config.batch_size,
+    trainer = Seq2SeqTrainer(model, lr=config.lr,
+                             lr_decay=None if config.lr_decay == 1 else config.lr_decay,
+                             batch_size=config.batch_size,
                              clip_norm=config.clip_norm, epochs=config.epochs,
                              patience=config.patience, time_limit=config.time_limit,
                              seed=config.seed, checkpoint=folder / "checkpoint.npz",
