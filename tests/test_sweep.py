@@ -30,10 +30,13 @@ def _sweep_cmd(*args):
     return [sys.executable, "-m", "minirnn", "sweep", *args]
 
 
-def _trials(storage, study):
-    pytest.importorskip("optuna")
+def _trials(storage, study=None):
+    """The trials of ``study`` (None: the one study in ``storage``)."""
+    optuna = pytest.importorskip("optuna")
     from minirnn.apps.sweeps.study import load_study
 
+    if study is None:
+        (study,) = optuna.get_all_study_names(storage)
     return load_study(study, storage).get_trials()
 
 
@@ -163,7 +166,8 @@ def test_sweep_end_to_end_show_and_retrain(tmp_path, capsys):
 def test_second_process_joins_and_mismatch_is_refused(tmp_path, capsys):
     pytest.importorskip("optuna")
     out = tmp_path / "sw"
-    common = ["adding", *TINY, "--output", str(out), "--no-plot", "--pruner", "none"]
+    common = ["adding", *TINY, "--output", str(out), "--no-plot", "--pruner", "none",
+              "--study", "adding"]
     assert main(["sweep", *common, "--trials", "2"]) == 0
     capsys.readouterr()
     proc = subprocess.run(_sweep_cmd(*common, "--trials", "4"), env=_env(),
@@ -179,7 +183,7 @@ def test_second_process_joins_and_mismatch_is_refused(tmp_path, capsys):
     assert "--seeds is not an option" in capsys.readouterr().err
     # Another task configuration cannot be mixed into this study.
     assert main(["sweep", "adding", "--seq-len", "7", "--output", str(out),
-                 "--trials", "5"]) == 2
+                 "--trials", "5", "--study", "adding"]) == 2
     assert "give another --study" in capsys.readouterr().err
 
 
@@ -307,7 +311,7 @@ def test_options_are_compared_as_a_set(tmp_path, capsys):
     sampler does not (each difference is named)."""
     pytest.importorskip("optuna")
     out = tmp_path / "sw"
-    common = ["--output", str(out), "--no-plot"]
+    common = ["--output", str(out), "--no-plot", "--study", "adding"]
     assert main(["sweep", "adding", "--seq-len", "6", "--train-size", "96", "--test-size",
                  "32", "--epochs", "2", "--trials", "1", "--pruner", "none", *common]) == 0
     assert main(["sweep", "adding", "--epochs", "2", "--test-size", "32", "--train-size",
@@ -334,7 +338,7 @@ def test_sweep_with_two_jobs_runs_trials_in_worker_processes(tmp_path):
     assert main(["sweep", "binary-addition", "--bits", "3", "--train-size", "64",
                  "--test-size", "16", "--epochs", "2", "--trials", "4", "--n-jobs", "2",
                  "--output", str(out), "--no-plot"]) == 0
-    trials = _trials(f"sqlite:///{out / 'study.db'}", "binary-addition")
+    trials = _trials(f"sqlite:///{out / 'study.db'}")
     # Each worker checks the count before a trial: at most one extra with two workers.
     assert 4 <= len(trials) <= 5
     assert sorted(t.number for t in trials) == list(range(len(trials)))
@@ -373,10 +377,30 @@ def test_sweep_classify_and_text(tmp_path, task, metric):
     out = tmp_path / "sw"
     assert main(["sweep", task, *options, "--trials", "2", "--pruner", "none", "--space",
                  str(space), "--output", str(out), "--no-plot"]) == 0
-    trials = _trials(f"sqlite:///{out / 'study.db'}", task)
+    trials = _trials(f"sqlite:///{out / 'study.db'}")
     assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
     for t in trials:
         assert 4 <= t.params["hidden_size"] <= 8 and t.user_attrs["metric"] == metric
         assert t.intermediate_values  # the pruning callback reported every epoch
         report = json.loads((Path(t.user_attrs["output"]) / "report.json").read_text())
         assert report[metric] == t.user_attrs[metric]
+
+
+def test_default_study_names_differ_by_fixed_options_and_repeat_for_the_same(tmp_path,
+                                                                              monkeypatch,
+                                                                              capsys):
+    """Sweeps with other fixed options get their own study by default (the commands of
+    docs/sweeps.md run one after another); the same command continues its own."""
+    pytest.importorskip("optuna")
+    monkeypatch.chdir(tmp_path)
+    sweep = ["sweep", "adding", *TINY, "--pruner", "none", "--no-plot"]
+    assert main([*sweep, "--trials", "1"]) == 0
+    name = re.search(r"^sweep '(adding-[0-9a-f]{6})'", capsys.readouterr().out, re.M).group(1)
+    assert main([*sweep, "--hidden-size", "5", "--trials", "1"]) == 0
+    out = capsys.readouterr().out
+    other = re.search(r"^sweep '(adding-[0-9a-f]{6})'", out, re.M).group(1)
+    assert other != name and f"--from-study {other}" in out
+    assert sorted(p.name for p in (tmp_path / "minirnn-sweeps").iterdir()) == \
+        sorted([name, other])
+    assert main([*sweep, "--trials", "2"]) == 0  # the same command joins its own study
+    assert len(_trials(f"sqlite:///{tmp_path / 'minirnn-sweeps' / name / 'study.db'}")) == 2

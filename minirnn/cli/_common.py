@@ -287,10 +287,17 @@ def date_arg(text: str) -> str | None:
     return None if text.lower() == "none" else text
 
 
-def add_common(parser: argparse.ArgumentParser, task: str) -> None:
+def add_common(parser: argparse.ArgumentParser, task: str,
+               default_lrs: dict[str, float] | None = None) -> None:
     """The options every ``minirnn train TASK`` shares, with the defaults of the task's
-    configuration (:mod:`minirnn.apps.tasks`)."""
+    configuration (:mod:`minirnn.apps.tasks`).
+
+    ``default_lrs`` (default: the configuration's ``default_lrs``) are the learning rates the
+    task uses instead of an optimizer's own when ``--lr`` is not given; ``--help`` says so.
+    """
     d = config_class(task).defaults()
+    own = dict(getattr(config_class(task), "default_lrs", {}) if default_lrs is None
+               else default_lrs)
     parser.add_argument("--cell", choices=sorted(RECURRENT_LAYERS), default=d["cell"],
                         help="recurrent cell")
     parser.add_argument("--layers", type=positive_int, default=1, help="stacked layers")
@@ -302,11 +309,16 @@ def add_common(parser: argparse.ArgumentParser, task: str) -> None:
                         help="maximum epochs")
     parser.add_argument("--batch-size", type=positive_int, default=d["batch_size"],
                         help="mini-batch size")
-    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
-    lrs = ", ".join(f"{k} {default_lr(k):g}" for k in sorted(OPTIMIZERS))
-    parser.add_argument("--lr", type=positive_float, default=None,
-                        help=f"learning rate (default: the optimizer's own, as in torch and "
-                             f"Keras: {lrs})")
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                        help="optimizer")
+    lrs = ", ".join(f"{k} {default_lr(k):g}" for k in sorted(OPTIMIZERS) if k not in own)
+    if own:
+        mine = ", ".join(f"{k} {v:g}" for k, v in sorted(own.items()))
+        lr_help = (f"learning rate (default: this task's own, {mine}, measured to train it; "
+                   f"for the other optimizers their own, as in torch and Keras: {lrs})")
+    else:
+        lr_help = f"learning rate (default: the optimizer's own, as in torch and Keras: {lrs})"
+    parser.add_argument("--lr", type=positive_float, default=None, help=lr_help)
     parser.add_argument("--clip-norm", type=clip_norm, default=1.0,
                         help="clip the global gradient norm to this; 0 or 'none' switches "
                              "clipping off")
@@ -318,7 +330,8 @@ def add_common(parser: argparse.ArgumentParser, task: str) -> None:
                              "weights so far")
     parser.add_argument("--seed", type=nonnegative_int, default=0,
                         help="seed of data, weights, shuffling")
-    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                        help="floating type of the weights and data")
     add_run_folder_options(parser, task)
     parser.add_argument("--init-from", metavar="MODEL", default=None,
                         help="start from the weights of a saved model.npz (same architecture)")

@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from minirnn.apps.tasks import ClassifyConfig
+from minirnn.apps.tasks.classify import ADAM_LR
 from minirnn.cli._common import (
     UsageError,
     add_common,
@@ -69,7 +70,7 @@ def add_parser(tasks: Any, fmt: type[argparse.HelpFormatter]) -> None:
         description="Train a recurrent classifier on --train and report its accuracy on "
                     "--test next to the majority-class, 1-NN Euclidean and 1-NN DTW "
                     "baselines on the same split.")
-    add_common(parser, "classify")
+    add_common(parser, "classify", default_lrs={"adam": ADAM_LR})
     d = ClassifyConfig.defaults()
     parser.set_defaults(bidirectional=d["bidirectional"])
     parser.add_argument("--unidirectional", dest="bidirectional", action="store_false",

@@ -57,6 +57,8 @@ def add_parser(commands: Any, fmt: type[argparse.HelpFormatter]) -> None:
     check.add_argument("targets", nargs="*", metavar="module:Class",
                        help="your Cell/Layer class (or a function returning an instance); "
                             "default: every built-in class")
-    check.add_argument("--seed", type=nonnegative_int, default=0)
-    check.add_argument("--tolerance", type=positive_float, default=1e-7)
+    check.add_argument("--seed", type=nonnegative_int, default=0,
+                       help="seed of the weights, inputs and upstream gradients checked")
+    check.add_argument("--tolerance", type=positive_float, default=1e-7,
+                       help="largest relative error (float64 central differences) that passes")
     check.set_defaults(run=run_gradcheck)

@@ -133,7 +133,8 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
                    help="test pairs drawn in attention.png")
     p.add_argument("--seed", type=nonnegative_int, default=0,
                    help="seed of the validation split, weights and batches")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                   help="floating type of the weights")
     p.add_argument("--no-plot", action="store_true", help="do not draw figures")
     p.add_argument("--resume", metavar="RUN_DIR", default=None,
                    help="continue an interrupted run in its folder, with its own options")

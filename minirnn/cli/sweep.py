@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import hashlib
 import io
+import json
 import os
 import signal
 import sys
@@ -48,7 +50,10 @@ def _sweep_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     parser.add_argument("--n-jobs", type=positive_int, default=d(1), metavar="J",
                         help="worker processes on this machine (BLAS threads = cores // jobs)")
     parser.add_argument("--study", default=d(None), metavar="NAME",
-                        help="study name (default: the task)%(default).0s")
+                        help="study name (default: the task and a short hash of the fixed "
+                             "options, space, pruner and sampler, e.g. adding-3f9a1c: another "
+                             "sweep gets another study, the same command continues its "
+                             "own)%(default).0s")
     parser.add_argument("--storage", default=d(None), metavar="URL",
                         help="database URL shared by workers, e.g. postgresql://user:pw@host/db "
                              "(default: sqlite:///OUTPUT/study.db)%(default).0s")
@@ -60,7 +65,8 @@ def _sweep_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
                              "%(default).0s")
     parser.add_argument("--pruner", choices=["median", "hyperband", "none"], default=d("median"),
                         help="stop hopeless trials early (median: Optuna's MedianPruner)")
-    parser.add_argument("--sampler", choices=["tpe", "random"], default=d("tpe"))
+    parser.add_argument("--sampler", choices=["tpe", "random"], default=d("tpe"),
+                        help="how trials choose values (tpe: Optuna's TPESampler)")
     parser.add_argument("--sampler-seed", type=int, default=d(None), metavar="SEED",
                         help="seed of the sampler, worker i uses seed + i (default: none)"
                              "%(default).0s")
@@ -93,6 +99,17 @@ def add_parser(commands: Any, tasks: Any, fmt: type[argparse.HelpFormatter]) -> 
                        help="print the results of a study and draw its figures%(default).0s")
     _sweep_options(sweep, defaults=True)
     sweep.set_defaults(run=run_sweep, sweep_parser=sweep, train_parsers=dict(tasks.choices))
+
+
+def default_study_name(task: str, fixed: Mapping[str, Any], space: Mapping[str, Any],
+                       pruner: str, sampler: str) -> str:
+    """``<task>-<6 hex digits>``: the task and a short hash of what a study fixes when it is
+    created (the fixed options of ``minirnn train TASK``, the search space, the pruner and
+    the sampler). Two different sweeps get different studies, and the same command run
+    again joins its own study (to continue it or add workers)."""
+    text = json.dumps({"fixed": fixed, "space": space, "pruner": pruner, "sampler": sampler},
+                      sort_keys=True, default=str)
+    return f"{task}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
 
 
 def _folder(args: argparse.Namespace, study: str) -> Path:
@@ -224,8 +241,6 @@ def _sweep_command(args: argparse.Namespace, rest: list[str], st: Any) -> int:
     for option in ("--seeds", "--from-study", "--resume", "--overwrite"):
         if option in given:
             raise UsageError(f"{option} is not an option of a sweep's trials")
-    name = args.study or args.task
-    folder = _folder(args, name)
     train_parser = args.train_parsers[args.task]
     parsed = parse_quietly(train_parser, rest, f"minirnn train {args.task}")
     fields = task_fields(args.task)
@@ -235,6 +250,10 @@ def _sweep_command(args: argparse.Namespace, rest: list[str], st: Any) -> int:
         space = make_space(args.task, fields, args.space, pinned)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    name = args.study or default_study_name(args.task, fixed, {n: asdict(p) for n, p in
+                                                               space.items()},
+                                            args.pruner, args.sampler)
+    folder = _folder(args, name)
     spec = st.SweepSpec(
         task=args.task, fixed=fixed, trials=args.trials, study=name,
         folder=str(folder), storage="", timeout=args.timeout, pruner=args.pruner,

@@ -146,7 +146,7 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
     p.add_argument("--max-vocab", type=positive_int, default=d["max_vocab"],
                    help="word level: keep this many most frequent words (incl. <unk>)")
     p.add_argument("--cell", choices=sorted(RECURRENT_LAYERS),
-                   default=TextConfig.defaults()["cell"])
+                   default=TextConfig.defaults()["cell"], help="recurrent cell")
     p.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers")
     p.add_argument("--hidden-size", type=positive_int, default=d["hidden_size"], help="units H")
     p.add_argument("--embedding-dim", type=positive_int, default=d["embedding_dim"],
@@ -186,7 +186,8 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
                    help="tokens of the sample printed at the end")
     p.add_argument("--seed", type=nonnegative_int, default=0,
                    help="seed of weights and sampling")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                   help="floating type of the weights")
     add_run_folder_options(p, "text")
     p.set_defaults(run=train_text)
 
