@@ -278,6 +278,10 @@ def test_bad_prediction_input_is_refused():
     clf = RNNClassifier(**SMALL).fit(x, y)
     with pytest.raises(ValueError, match="X has 4 features, but RNNClassifier is expecting 10"):
         clf.predict(x[:, :4])
+    # other lengths on purpose: as a list, or with lengths
+    assert clf.predict(list(x[:3, :4])).shape == (3,)
+    np.testing.assert_array_equal(clf.predict(x, lengths=np.full(60, 4)),
+                                  clf.predict(list(x[:, :4])))
     with pytest.raises(ValueError, match="X has 2 values per step, but RNNClassifier was "
                                          "fitted on 1"):
         clf.predict(np.stack([x, x], axis=2))

@@ -75,7 +75,8 @@ class RNNClassifier(EstimatorParams):
     n_features_in_ : int
         ``X.shape[1]`` of the training array, i.e. its time steps (the longest sequence for
         a list). When every training sequence had this length and ``X`` is an array without
-        ``lengths``, ``predict`` requires the same (as ``minirnn train classify`` does).
+        ``lengths``, ``predict`` requires the same (as ``minirnn train classify`` does); a
+        list of sequences or ``lengths=`` may have any lengths.
     input_size_ : int
         D, the values per step (1 for a 2-D ``X``).
     classifier_ : SequenceClassifier
@@ -194,6 +195,11 @@ class RNNClassifier(EstimatorParams):
         ValueError, TypeError
             Bad input (shapes, NaN/Inf, one class, continuous labels, sparse or complex
             data) or parameters, before anything is trained or changed.
+
+        Notes
+        -----
+        Ctrl-C (or SIGTERM) ends training cleanly: the members trained so far are kept, the
+        interrupted one with its best weights, and ``classifier_.interrupted`` is True.
         """
         seqs = as_sequences(X, lengths)
         classes, index = encode_labels(y, len(seqs.x))

@@ -16,7 +16,7 @@ __all__ = ["Sequences", "as_sequences", "encode_labels"]
 class Sequences(NamedTuple):
     """Padded sequences: ``x`` (N, T, D) float64 (zero past each length), ``lengths`` (N,)
     int64, and whether the lengths came from the caller (a list of sequences or
-    ``lengths=``) rather than from a rectangular array."""
+    ``lengths=``) rather than from the width of an array."""
 
     x: np.ndarray
     lengths: np.ndarray
@@ -80,10 +80,10 @@ def as_sequences(X: Any, lengths: Any = None) -> Sequences:
                         "are dense; pass X.toarray()")
     items = list(X) if isinstance(X, (list, tuple)) or (
         isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1) else None
+    if items is not None and lengths is not None:
+        raise ValueError("lengths are taken from the list of sequences; pass lengths "
+                         "only with a padded array")
     if items is not None and _ragged(items):
-        if lengths is not None:
-            raise ValueError("lengths are taken from the list of sequences; pass lengths "
-                             "only with a padded array")
         seqs = []
         for i, item in enumerate(items):
             s = _numeric(item, f"sequence {i} of X")
@@ -117,7 +117,7 @@ def as_sequences(X: Any, lengths: Any = None) -> Sequences:
         raise ValueError(f"Found array with 0 feature(s) (shape={shape}) while a minimum of "
                          f"1 is required: each sequence needs at least one step of at least "
                          f"one value.")
-    variable = lengths is not None
+    variable = lengths is not None or items is not None
     if lengths is None:
         lens = np.full(n, t, dtype=np.int64)
     else:
