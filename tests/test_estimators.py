@@ -29,6 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SMALL = {"epochs": 5, "n_models": 1, "hidden_size": 8, "batch_size": 32, "patience": 5}
 
 
+def _needs_sklearn() -> None:
+    """scikit-learn 1.6 or later: the tags API (``__sklearn_tags__``) and
+    ``check_estimator(expected_failed_checks=...)`` the estimators are written for."""
+    pytest.importorskip("sklearn", minversion="1.6")
+
+
 def _trends(n: int = 60, steps: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Univariate sequences (n, steps) that rise ("up") or fall ("down"), with noise."""
     rng = np.random.default_rng(seed)
@@ -46,7 +52,7 @@ def _seasonal(n: int = 96, seed: int = 0) -> np.ndarray:
 # ------------------------------------------------------------------ scikit-learn's checks
 @pytest.mark.filterwarnings("ignore:Estimator RNNClassifier does not inherit:UserWarning")
 def test_check_estimator_passes_but_for_the_listed_checks():
-    pytest.importorskip("sklearn")
+    _needs_sklearn()
     from sklearn.utils.estimator_checks import check_estimator
 
     results = check_estimator(RNNClassifier(**SMALL, dtype="float64"), on_fail=None,
@@ -63,7 +69,7 @@ def test_check_estimator_passes_but_for_the_listed_checks():
 def test_the_forecaster_passes_scikit_learns_parameter_checks():
     """check_estimator fits tabular (X, y) data, which a forecaster of one series does not
     take; the checks of the parameter protocol apply, and pass."""
-    pytest.importorskip("sklearn")
+    _needs_sklearn()
     from sklearn.utils import estimator_checks as ec
 
     checks = [ec.check_estimator_cloneable, ec.check_estimator_repr,
@@ -96,7 +102,7 @@ def test_minirnn_never_imports_scikit_learn():
 
 # ------------------------------------------------------------------ the classifier in sklearn
 def test_clone_copies_parameters_and_drops_the_fit():
-    pytest.importorskip("sklearn")
+    _needs_sklearn()
     from sklearn.base import clone
 
     x, y = _trends()
@@ -109,7 +115,7 @@ def test_clone_copies_parameters_and_drops_the_fit():
 
 
 def test_cross_val_score_with_string_labels():
-    pytest.importorskip("sklearn")
+    _needs_sklearn()
     from sklearn.model_selection import cross_val_score
 
     x, y = _trends()
@@ -119,7 +125,7 @@ def test_cross_val_score_with_string_labels():
 
 
 def test_grid_search_over_a_parameter():
-    pytest.importorskip("sklearn")
+    _needs_sklearn()
     from sklearn.model_selection import GridSearchCV
 
     x, y = _trends()
@@ -133,7 +139,7 @@ def test_grid_search_over_a_parameter():
 
 
 def test_pipeline_with_a_scaler_and_with_a_function_transformer():
-    pytest.importorskip("sklearn")
+    _needs_sklearn()
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
@@ -328,7 +334,7 @@ def test_forecaster_score_is_negative_rmse_of_the_next_values():
 
 
 def test_forecaster_grid_search_on_rolling_origins():
-    pytest.importorskip("sklearn")
+    _needs_sklearn()
     from sklearn.base import clone
     from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_score
 
