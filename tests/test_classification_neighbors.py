@@ -131,6 +131,25 @@ def test_the_dtw_budget_is_ten_times_larger_where_the_compiled_dtw_runs(monkeypa
     assert classifier_module.dtw_neighbor_budget() == classifier_module.DTW_NEIGHBOR_BUDGET
 
 
+@pytest.mark.parametrize(("available", "steps"), [(True, 30), (False, 10)])
+def test_the_dtw_evidence_keeps_more_steps_where_the_compiled_dtw_runs(monkeypatch, available,
+                                                                       steps):
+    from minirnn.nn.kernels import compiled
+
+    monkeypatch.setattr(compiled, "compiled_available", lambda: available)
+    monkeypatch.setattr(classifier_module, "NEIGHBOR_MAX_STEPS", 10)
+    monkeypatch.setattr(classifier_module, "NEIGHBOR_MAX_STEPS_COMPILED", 30)
+    x, y = cylinder_bell_funnel(12, 60, seed=0)
+    clf = SequenceClassifier(hidden_size=3, epochs=1, n_models=1, max_steps=10,
+                             dtype=np.float64).fit(x, y)
+    assert clf.neighbor_prep["dtw_steps"] == steps and clf.reference["dtw"].shape[1] == steps
+    assert clf.config["neighbor_max_steps"] is None  # chosen at fit, stored in neighbor_prep
+    # an explicit value wins
+    fixed = SequenceClassifier(hidden_size=3, epochs=1, n_models=1, max_steps=10,
+                               neighbor_max_steps=20, dtype=np.float64).fit(x, y)
+    assert fixed.neighbor_prep["dtw_steps"] == 20
+
+
 def test_a_time_limit_drops_the_dtw_evidence_it_cannot_afford():
     x, y = cylinder_bell_funnel(30, 50, seed=0)
     # 1e-6 s: the neighbours' share is over before their first DTW chunk starts

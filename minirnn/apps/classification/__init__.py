@@ -23,6 +23,7 @@ from minirnn.apps.classification.classifier import (
     DTW_NEIGHBOR_BUDGET_COMPILED,
     SequenceClassifier,
     class_weights,
+    default_neighbor_steps,
     dtw_neighbor_budget,
     znormalize,
 )
@@ -47,7 +48,8 @@ def example_path(name: str = "BasicMotions", split: str = "TRAIN") -> Path:
 
 __all__ = [
     "DTW_NEIGHBOR_BUDGET", "DTW_NEIGHBOR_BUDGET_COMPILED", "SequenceClassifier",
-    "class_distances", "class_weights", "dtw_cost", "dtw_distances", "dtw_neighbor_budget",
+    "class_distances", "class_weights", "default_neighbor_steps", "dtw_cost", "dtw_distances",
+    "dtw_neighbor_budget",
     "euclidean_distances", "example_path", "fit_temperature", "majority_class", "minirocket",
     "neighbor_proba", "nn1_dtw", "nn1_euclidean", "resample", "rocket_unavailable",
     "stratified_split", "znormalize",
