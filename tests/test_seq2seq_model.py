@@ -157,6 +157,31 @@ def test_model_gradients_with_scheduled_sampling():
     assert not np.array_equal(model.decoder.fed_tokens[:, 1:], x[2][:, 1:])
 
 
+def test_model_gradients_with_dropout():
+    """Dropout on the decoder's attentional vector and between two encoder layers: with
+    the masks' generators reseeded before every forward, central differences see one
+    graph; evaluation (training=False) drops nothing."""
+    options = dict(encoder_layers=2, bidirectional=False, attention="additive",
+                   attention_dim=2, dtype=np.float64, seed=4)
+    model = EncoderDecoder(6, 7, 2, 2, dropout=0.4, **options)
+    plain = EncoderDecoder(6, 7, 2, 2, **options)
+    x = random_batch(np.random.default_rng(4), 3, 3, 4, 6, 7)
+    np.testing.assert_array_equal(model.forward(x), plain.forward(x))
+    forward = model.forward
+
+    def seeded(x, training=False):
+        model.decoder._rng = np.random.default_rng(11)
+        model.encoder._rng = np.random.default_rng(12)
+        return forward(x, training=training)
+
+    model.forward = seeded
+    assert not np.array_equal(seeded(x, training=True), plain.forward(x, training=True))
+    errors = model_gradcheck(model, x, training=True)
+    assert max(errors.values()) <= TOLERANCE, errors
+    with pytest.raises(ValueError, match="dropout"):
+        EncoderDecoder(6, 7, 2, 3, dropout=1.0)
+
+
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**31), n=st.integers(1, 3), s=st.integers(1, 4),
        t=st.integers(1, 4), cell=st.sampled_from(CELLS), input_feeding=st.booleans(),

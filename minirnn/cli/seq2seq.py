@@ -116,9 +116,19 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
                    "--no-bidirectional)")
     p.add_argument("--input-feeding", action=argparse.BooleanOptionalAction,
                    default=d["input_feeding"], help="feed the last attentional vector back")
+    p.add_argument("--teacher-forcing", type=float, default=d["teacher_forcing"],
+                   metavar="P", help="probability of feeding the true previous token in "
+                   "training, 0-1 (below 1: scheduled sampling of the model's own tokens)")
+    p.add_argument("--dropout", type=float, default=d["dropout"], metavar="P",
+                   help="dropout on the decoder's attentional vector and between stacked "
+                   "encoder layers, in [0, 1)")
     p.add_argument("--batch-size", type=positive_int, default=d["batch_size"],
                    help="pairs per mini-batch (batches of similar lengths)")
-    p.add_argument("--lr", type=positive_float, default=d["lr"], help="Adam learning rate")
+    p.add_argument("--lr", type=positive_float, default=d["lr"],
+                   help="Adam's initial learning rate")
+    p.add_argument("--lr-decay", type=float, default=d["lr_decay"], metavar="FACTOR",
+                   help="multiply the learning rate by this after an epoch without a lower "
+                   "validation loss, in (0, 1] (1: constant)")
     p.add_argument("--clip-norm", type=positive_float, default=d["clip_norm"],
                    help="clip the global gradient norm to this")
     p.add_argument("--epochs", type=positive_int, default=d["epochs"], help="maximum epochs")

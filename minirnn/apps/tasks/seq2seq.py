@@ -70,6 +70,8 @@ class Seq2SeqConfig(TaskConfig):
     input_feeding: bool = option(True, help="feed the last attentional vector back in")
     teacher_forcing: float = option(1.0, rule="unit", help="probability of feeding the "
                                     "true previous token in training")
+    dropout: float = option(0.0, rule="probability", help="dropout on the decoder's "
+                            "attentional vector and between stacked encoder layers")
     batch_size: int = option(32, rule="positive", help="pairs per mini-batch")
     lr: float = option(2e-3, rule="positive", help="Adam's initial learning rate")
     lr_decay: float = option(0.5, rule="unit", help="multiply the learning rate by this "
@@ -165,7 +167,8 @@ def run_seq2seq(config: Seq2SeqConfig, folder: Path, callbacks: Sequence[Callbac
         encoder_cell=config.cell, encoder_layers=config.layers,
         bidirectional=config.bidirectional, decoder_cell=config.cell,
         attention=config.attention, input_feeding=config.input_feeding,
-        teacher_forcing=config.teacher_forcing, src_vocab=src_vocab, tgt_vocab=tgt_vocab,
+        teacher_forcing=config.teacher_forcing, dropout=config.dropout,
+        src_vocab=src_vocab, tgt_vocab=tgt_vocab,
         dtype=np.dtype(config.dtype), seed=config.seed)
     decay = "" if config.lr_decay == 1 else \
         f" (x{config.lr_decay:g} after an epoch without a lower validation loss)"

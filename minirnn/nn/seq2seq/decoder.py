@@ -133,11 +133,15 @@ class AttentionDecoder(Layer):
         own argmax prediction is fed (scheduled sampling, Bengio et al. 2015; never
         ``<pad>`` or ``<bos>``). No gradient flows through the argmax. Evaluation always
         feeds the true tokens.
+    dropout : float in [0, 1)
+        In training, inverted dropout on the attentional vector ``a_t`` (what the output
+        layer and the next step's input feeding read; OpenNMT's decoder dropout), a fresh
+        mask per step. 0 (the default): none.
     cell_kwargs : dict, optional
         Extra keyword arguments of the cell class (e.g. ``{"reset_after": False}``).
     dtype : float32 or float64
     seed : int or numpy.random.Generator, optional
-        Seeds the weights and the scheduled-sampling draws.
+        Seeds the weights, the scheduled-sampling draws and the dropout masks.
 
     Notes
     -----
@@ -170,6 +174,7 @@ class AttentionDecoder(Layer):
         input_feeding: bool = True,
         teacher_forcing: float = 1.0,
         *,
+        dropout: float = 0.0,
         cell_kwargs: dict[str, Any] | None = None,
         dtype: Any = np.float64,
         seed: int | np.random.Generator | None = None,
@@ -188,6 +193,7 @@ class AttentionDecoder(Layer):
                               else check_positive_int(attention_dim, "attention_dim"))
         self.input_feeding = check_bool(input_feeding, "input_feeding")
         self.teacher_forcing = teacher_forcing
+        self.dropout = check_probability(dropout, "dropout")
         self.cell_kwargs = dict(cell_kwargs or {})
         dt = check_float_dtype(dtype, "dtype")
         rng = np.random.default_rng(seed)
@@ -397,6 +403,7 @@ class AttentionDecoder(Layer):
         state = self._initial(initial_state, N)
         valid = np.arange(T)[None, :] < steps[:, None]
         sample = training and ratio < 1.0
+        drop = self.dropout if training else 0.0
         keep = grad_enabled()
         self._cache = None
         fed = tokens.copy()
@@ -404,6 +411,11 @@ class AttentionDecoder(Layer):
         A = np.empty((N, T, H), self.dtype)
         W = np.empty((N, T, memory.shape[1]), self.dtype)
         logits = np.empty((N, T, self.vocab_size), self.dtype) if sample else None
+        # with dropout, A holds the dropped vectors (what the output layer and the input
+        # feed read) and A_raw the tanh outputs (for its derivative)
+        A_raw = np.empty((N, T, H), self.dtype) if drop else A
+        masks = np.empty((N, T, H), self.dtype) if drop else None
+        scale = self.dtype.type(1.0 / (1.0 - drop)) if drop else None
         feed = np.zeros((N, H), self.dtype) if self.input_feeding else None
         attended = self.attention.prepare(memory, key_lengths=lengths)
         caches = []
@@ -414,6 +426,11 @@ class AttentionDecoder(Layer):
                     own = self._rng.random(N) >= ratio
                     fed[own, t] = _prediction(logits[own, t - 1])
                 state, a, weights, cache = self._step(fed[:, t], state, feed, attended)
+                if masks is not None:
+                    A_raw[:, t] = a
+                    m = (self._rng.random((N, H)) >= drop).astype(self.dtype) * scale
+                    masks[:, t] = m
+                    a = a * m
                 A[:, t] = a
                 W[:, t] = weights
                 if logits is not None:
@@ -430,7 +447,7 @@ class AttentionDecoder(Layer):
         self.attention_weights = W
         self.final_state = state
         if keep:
-            self._cache = (caches, prepared, fed, A, valid, attended)
+            self._cache = (caches, prepared, fed, A, valid, attended, A_raw, masks)
         return logits
 
     def backward(self, dlogits: np.ndarray) -> np.ndarray:
@@ -441,7 +458,7 @@ class AttentionDecoder(Layer):
         if self._cache is None:
             raise RuntimeError("AttentionDecoder.backward called before forward (or after "
                                "a forward under no_grad)")
-        caches, prepared, fed, A, valid, attended = self._cache
+        caches, prepared, fed, A, valid, attended, A_raw, masks = self._cache
         N, T, H = A.shape
         V, E = self.vocab_size, self.embedding_dim
         if not isinstance(dlogits, np.ndarray) or dlogits.shape != (N, T, V):
@@ -471,7 +488,9 @@ class AttentionDecoder(Layer):
             for t in range(T - 1, -1, -1):
                 x, h_prev, cell_cache, att_cache, joined = caches[t]
                 da = dA[:, t] if d_feed is None else dA[:, t] + d_feed
-                a = A[:, t]
+                if masks is not None:
+                    da = da * masks[:, t]
+                a = A_raw[:, t]
                 dp = da * (1.0 - a * a)
                 d_pre[:, t] = dp
                 joined_all[:, t] = joined
@@ -525,7 +544,8 @@ class AttentionDecoder(Layer):
                 "hidden_size": self.hidden_size, "memory_size": self.memory_size,
                 "cell": self.cell_name, "attention": self.attention_kind,
                 "attention_dim": self.attention_dim, "input_feeding": self.input_feeding,
-                "teacher_forcing": self.teacher_forcing, "cell_kwargs": dict(self.cell_kwargs),
+                "teacher_forcing": self.teacher_forcing, "dropout": self.dropout,
+                "cell_kwargs": dict(self.cell_kwargs),
                 "dtype": str(self.dtype)}
 
     def __repr__(self) -> str:

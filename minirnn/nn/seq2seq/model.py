@@ -17,6 +17,7 @@ from minirnn.nn._validation import (
     check_float_dtype,
     check_lengths,
     check_positive_int,
+    check_probability,
 )
 from minirnn.nn.cells.base import State
 from minirnn.nn.layers.base import Layer, no_grad
@@ -69,6 +70,10 @@ class EncoderDecoder(Layer):
     teacher_forcing : float in [0, 1]
         Probability of feeding the true previous token in training (scheduled sampling
         below 1; the model's own argmax is fed otherwise, with no gradient through it).
+    dropout : float in [0, 1)
+        In training: dropout between stacked encoder layers (PyTorch's ``dropout`` of
+        ``nn.GRU``) and on the decoder's attentional vector (see
+        :class:`AttentionDecoder`). 0 (the default): none.
     src_vocab, tgt_vocab : list of str, optional
         The token strings, saved in the model file (JSON); each must have exactly
         V tokens and start with the four special tokens (else ValueError).
@@ -104,6 +109,7 @@ class EncoderDecoder(Layer):
         input_feeding: bool = True,
         bridge: str = "dense",
         teacher_forcing: float = 1.0,
+        dropout: float = 0.0,
         src_vocab: list[str] | None = None,
         tgt_vocab: list[str] | None = None,
         dtype: Any = np.float32,
@@ -134,14 +140,17 @@ class EncoderDecoder(Layer):
         self.src_embedding = Embedding(self.src_vocab_size, self.embedding_dim,
                                        padding_idx=PAD, dtype=dt, seed=rng)
         self.add_layer("src_embedding", self.src_embedding)
+        self.dropout = check_probability(dropout, "dropout")
         self.encoder = Recurrent(encoder_class, self.embedding_dim, H, self.encoder_layers,
+                                 dropout=self.dropout if self.encoder_layers > 1 else 0.0,
                                  bidirectional=self.bidirectional, dtype=dt, seed=rng)
         self.add_layer("encoder", self.encoder)
         memory = self.encoder.output_size
         self.bridge: Dense | None = None
         self.decoder = AttentionDecoder(
             self.tgt_vocab_size, self.embedding_dim, H, memory, decoder_cell, attention,
-            attention_dim, input_feeding, teacher_forcing, dtype=dt, seed=rng)
+            attention_dim, input_feeding, teacher_forcing, dropout=self.dropout, dtype=dt,
+            seed=rng)
         if bridge == "dense":
             self.bridge = Dense(memory, self.decoder.state_sizes[0], dtype=dt, seed=rng)
             self.add_layer("bridge", self.bridge)
@@ -273,7 +282,7 @@ class EncoderDecoder(Layer):
                 "bidirectional": self.bidirectional, "decoder_cell": d.cell_name,
                 "attention": d.attention_kind, "attention_dim": d.attention_dim,
                 "input_feeding": d.input_feeding, "bridge": self.bridge_kind,
-                "teacher_forcing": d.teacher_forcing,
+                "teacher_forcing": d.teacher_forcing, "dropout": self.dropout,
                 "src_vocab": None if self.src_vocab is None else list(self.src_vocab),
                 "tgt_vocab": None if self.tgt_vocab is None else list(self.tgt_vocab),
                 "dtype": str(self.dtype)}
