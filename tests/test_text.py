@@ -328,7 +328,8 @@ def test_cli_train_and_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                  "--epochs", "2", "--eval-every", "20", "--output", str(out),
                  "--sample-length", "30"])
     assert code == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
+    *_, last, folder = capsys.readouterr().out.strip().splitlines()
+    assert folder == f"run folder: {out}"
     assert "nats/char" in last and "bits/char" in last and "chars/s" in last
     report = json.loads((out / "report.json").read_text())
     nats = report["val_loss_nats"]
@@ -353,7 +354,7 @@ def test_cli_word_level(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
                  "8", "--embedding-dim", "4", "--seq-len", "10", "--batch-size", "4",
                  "--epochs", "1", "--output", str(tmp_path / "w"), "--sample-length", "5"])
     assert code == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
+    last = capsys.readouterr().out.strip().splitlines()[-2]  # then the run folder
     assert "nats/word" in last and "perplexity" in last
 
 
@@ -399,7 +400,7 @@ def test_cli_sample_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         main(["sample", str(tmp_path), "--temperature", "-1"])
     assert exc.value.code == 2
     assert main(["sample", str(tmp_path / "nowhere")]) == 2
-    assert "no model.npz" in capsys.readouterr().err
+    assert "no such run folder or model file" in capsys.readouterr().err
     assert main(["sample", str(tmp_path), "--temperature", "0", "--length", "3",
                  "--prime", "ab"]) == 0
 

@@ -25,13 +25,15 @@ from minirnn.cli._common import (
 from minirnn.cli.datasets import dataset_option
 from minirnn.nn.io import ModelFileError, load_model
 from minirnn.nn.registry import RECURRENT_LAYERS
-from minirnn.train.callbacks import Callback
+from minirnn.train.callbacks import Callback, TimeLimit
 
 __all__ = ["add_parsers"]
 
 
 class TextProgress(Callback):
-    """A line every ``every`` seconds (tokens/s, running loss) and one per evaluation."""
+    """A line every ``every`` seconds and one per evaluation: tokens done of the run's total,
+    running loss, speed, and the time left (to the end of the last epoch or to the time
+    limit, whichever comes first)."""
 
     def __init__(self, unit: str, every: float = 10.0, stream: Any = None) -> None:
         self.unit = unit
@@ -46,6 +48,28 @@ class TextProgress(Callback):
         self._tokens = 0
         self._loss = 0.0
         self._count = 0
+        solver = getattr(self, "solver", None)
+        steps = getattr(solver, "steps_per_epoch", None)
+        # Tokens of every planned window: epochs x windows x streams x window length.
+        self.total = (int(solver.epochs) * int(steps) * int(solver.batch_size)
+                      * int(solver.seq_len)) if solver is not None and steps else None
+        limits = [cb.seconds for cb in getattr(solver, "callbacks", [])
+                  if isinstance(cb, TimeLimit)]
+        self.limit = min(limits) if limits else None
+        if self.total is not None:
+            budget = f"; stops after {_duration(self.limit)} (--time-limit)" \
+                if self.limit is not None else ""
+            self._print(f"training: at most {self.total:,} {self.unit}s ({solver.epochs} "
+                        f"evaluations of {steps} windows){budget}")
+
+    def eta(self, elapsed: float) -> str:
+        """Time left: to the planned total at the speed so far, or to the time limit."""
+        left = []
+        if self.total is not None and self._tokens:
+            left.append((self.total - self._tokens) * elapsed / self._tokens)
+        if self.limit is not None:
+            left.append(self.limit - elapsed)
+        return f"ETA {_duration(max(min(left), 0.0))}" if left else ""
 
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
         self._tokens += int(logs["tokens"])
@@ -53,9 +77,13 @@ class TextProgress(Callback):
         self._count += int(logs["tokens"])
         now = time.perf_counter()
         if now - self._last >= self.every:
-            self._print(f"  {now - self._start:6.0f}s  {self._tokens:>10,} {self.unit}s  "
+            elapsed = now - self._start
+            done = f"{self._tokens:>10,}" + (
+                f" / {self.total:,} ({self._tokens / self.total:.0%})" if self.total else "")
+            self._print(f"  {elapsed:6.0f}s  {done} {self.unit}s  "
                         f"train loss {self._loss / self._count:.4f}  "
-                        f"{self._tokens / (now - self._start):,.0f} {self.unit}s/s")
+                        f"{self._tokens / elapsed:,.0f} {self.unit}s/s  {self.eta(elapsed)}"
+                        .rstrip())
             self._last = now
             self._loss = 0.0
             self._count = 0
@@ -66,7 +94,18 @@ class TextProgress(Callback):
                 f"{logs['tokens_per_second']:,.0f} {self.unit}s/s")
         if "val_loss" in logs:
             text += f"  validation {describe_loss(logs['val_loss'], self.unit)}"
-        self._print(text)
+        eta = self.eta(elapsed)
+        self._print(text + (f"  {eta}" if eta else ""))
+
+
+def _duration(seconds: float | None) -> str:
+    """``75`` -> ``1m15s``; ``3725`` -> ``1h02m``."""
+    if seconds is None:
+        return "-"
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
 def train_text(args: argparse.Namespace) -> int:
@@ -119,6 +158,13 @@ def sample_length(text: str) -> int:
     """``--length``: a positive int of at most :data:`MAX_SAMPLE_LENGTH`."""
     return int(parse_number(text, int, lambda v: 0 < v <= MAX_SAMPLE_LENGTH,
                             f"between 1 and {MAX_SAMPLE_LENGTH:,}"))
+
+
+def time_limit(text: str) -> float | None:
+    """``--time-limit``: seconds, or 0 / none for no limit."""
+    if text.strip().lower() in ("0", "0.0", "none", "off"):
+        return None
+    return positive_float(text)
 
 
 def non_negative_float(text: str) -> float:
@@ -177,9 +223,11 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
     p.add_argument("--eval-tokens", type=positive_int, default=d["eval_tokens"],
                    help="validate during training on at most this many tokens of the "
                         "validation span (the final loss uses all of it)")
-    p.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
-                   help="stop training cleanly after this many seconds, keeping the best "
-                        "weights so far")
+    p.add_argument("--time-limit", type=time_limit, default=d["time_limit"], metavar="SECONDS",
+                   help=f"stop training cleanly after this many seconds, keeping the best "
+                        f"weights so far (default: {d['time_limit']:g}, so that a run on a "
+                        f"1 MB text does not take the ~45 minutes of --epochs "
+                        f"{d['epochs']}; 0 or 'none': train every epoch)")
     p.add_argument("--progress-every", type=positive_float, default=10.0, metavar="SECONDS",
                    help="print the speed and running loss this often")
     p.add_argument("--sample-length", type=nonnegative_int, default=300,

@@ -29,6 +29,9 @@ __all__ = ["SMALL_BATCH_LR", "TEXT_DEFAULTS", "TextConfig", "describe_loss", "ru
 TEXT_DEFAULTS: dict[str, Any] = {
     "embedding_dim": 64, "hidden_size": 256, "seq_len": 100, "batch_size": 64, "lr": 5e-3,
     "clip_norm": 5.0, "epochs": 50, "max_vocab": 10000, "eval_tokens": 65536,
+    # 50 passes over a 1 MB text take about 45 minutes here: by default a run stops after
+    # 5 minutes (the budget of the measurements in docs/text.md); None trains every epoch.
+    "time_limit": 300.0,
     # A time limit below short_budget_seconds trains on windows of short_budget_seq_len:
     # twice the updates per token paid off at 60 s and cost ~1 % at 300 s (docs/text.md).
     "short_budget_seconds": 150.0, "short_budget_seq_len": 50,
@@ -71,7 +74,8 @@ class TextConfig(TaskConfig):
     eval_every: int | None = option(None, rule="positive", help="validate every N windows")
     eval_tokens: int = option(_D["eval_tokens"], rule="positive",
                               help="tokens of the validation span used during training")
-    time_limit: float | None = option(None, rule="positive", help="seconds of training")
+    time_limit: float | None = option(_D["time_limit"], rule="positive",
+                                      help="seconds of training (None: every epoch)")
     sample_length: int = option(300, rule="nonnegative", help="tokens of the final sample")
     seed: int = option(0, rule="nonnegative", help="seed of weights and sampling")
     dtype: str = option("float32", choices=("float32", "float64"))
