@@ -16,9 +16,13 @@ Usage::
     python -m benchmarks.charlm --torch-threads 1        # PyTorch on one thread too
     python -m benchmarks.charlm --micro                  # embedding backward, lookup table
 
-``--text`` is ``tinyshakespeare`` (../shared/data, or ``--file PATH``) or ``pydoc``: the
-documentation topics shipped with Python itself (``pydoc_data.topics``, PSF licence,
-~465k characters, 103 distinct), written to a temporary file.
+``--text`` is ``tinyshakespeare`` (``tinyshakespeare.txt`` in ``--data-dir``, default
+../shared/data next to the repository; or ``--file PATH``) or ``pydoc``: the documentation
+topics shipped with Python itself (``pydoc_data.topics``, PSF licence, ~465k characters, 103
+distinct), written to a temporary file that is removed at the end.
+
+Prerequisites (PyTorch, the text) are checked before anything trains; a missing one, or a
+worker that fails, is one line on stderr and exit status 2 (1 for a failed worker).
 
 ``--cli`` runs ``python -m minirnn train text --file F --time-limit S`` with its defaults
 (periodic validation included in the budget, best weights kept) against PyTorch's loop
@@ -40,7 +44,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SHAKESPEARE = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
+#: --data-dir's default, relative to the repository (as shown in messages).
+DATA_DIR = "../shared/data"
 CONFIG = {"embedding_dim": 64, "hidden_size": 256, "seq_len": 100, "batch_size": 32,
           "lr": 3e-3, "clip_norm": 5.0}
 
@@ -51,15 +56,43 @@ def pydoc_text() -> str:
     return "\n".join(topics.topics[k] for k in sorted(topics.topics))
 
 
-def text_file(name: str, given: str | None) -> Path:
+class MissingPrerequisiteError(Exception):
+    """A prerequisite of the benchmark is missing: one line, before anything trains."""
+
+
+def text_file(name: str, given: str | None, data_dir: str, tmp: Path) -> Path:
+    """The text to train on (``--file``, tinyshakespeare from ``data_dir``, or pydoc's topics
+    written into ``tmp``); MissingPrerequisiteError when it is missing or not UTF-8 text."""
     if given:
-        return Path(given)
-    if name == "tinyshakespeare":
-        return SHAKESPEARE
-    path = Path(tempfile.gettempdir()) / "minirnn-charlm-pydoc.txt"
-    if not path.exists():
+        path, shown = Path(given), f"--file {given}"
+    elif name == "tinyshakespeare":
+        folder = Path(data_dir)
+        path = (folder if folder.is_absolute() else ROOT / folder) / "tinyshakespeare.txt"
+        shown = f"--data-dir {data_dir}: no tinyshakespeare.txt there (give --data-dir DIR " \
+                "holding it, --file PATH or --text pydoc)"
+        if not path.is_file():
+            raise MissingPrerequisiteError(shown)
+    else:
+        path = tmp / "pydoc-topics.txt"
         path.write_text(pydoc_text(), encoding="utf-8")
+        return path
+    if not path.is_file():
+        raise MissingPrerequisiteError(f"{shown}: no such file")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            handle.read(1 << 16)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MissingPrerequisiteError(f"{shown}: not a readable UTF-8 text ({exc})") from None
     return path
+
+
+def check_torch() -> None:
+    """PyTorch is the reference: without it nothing is compared."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise MissingPrerequisiteError("PyTorch is not installed: pip install torch (CPU is "
+                                       "enough); the benchmark compares against it")
 
 
 # ------------------------------------------------------------------------- workers
@@ -154,13 +187,17 @@ def worker_torch(path: Path, seconds: float, cfg: dict[str, Any], seed: int) -> 
 
 
 def worker_cli(path: Path, seconds: float, cfg: dict[str, Any], seed: int) -> dict[str, Any]:
-    out = Path(tempfile.mkdtemp(prefix="minirnn-charlm-cli-"))
-    cmd = [sys.executable, "-m", "minirnn", "train", "text", "--file", str(path),
-           "--time-limit", str(seconds), "--output", str(out), "--seed", str(seed),
-           "--progress-every", "1000", "--sample-length", "0", *cfg.get("cli_args", [])]
-    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                   stdout=subprocess.DEVNULL)
-    report = json.loads((out / "report.json").read_text())
+    with tempfile.TemporaryDirectory(prefix="minirnn-charlm-cli-") as tmp:
+        out = Path(tmp) / "run"
+        cmd = [sys.executable, "-m", "minirnn", "train", "text", "--file", str(path),
+               "--time-limit", str(seconds), "--output", str(out), "--seed", str(seed),
+               "--progress-every", "1000", "--sample-length", "0", *cfg.get("cli_args", [])]
+        done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise RuntimeError(f"minirnn train text failed (exit {done.returncode}): {last}")
+        report = json.loads((out / "report.json").read_text())
     return {"val_loss": report["val_loss_nats"], "chars": report["tokens_seen"],
             "train_seconds": report["elapsed_seconds"],
             "chars_per_second": report["tokens_per_second"]}
@@ -243,13 +280,20 @@ def micro() -> None:
 
 
 # ------------------------------------------------------------------------- driver
+class WorkerFailedError(Exception):
+    """A worker process ended with an error (its last line is the message)."""
+
+
 def run_worker(which: str, path: Path, seconds: float, cfg: dict[str, Any],
                seed: int) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.charlm", "--worker", which, "--file", str(path),
            "--seconds", str(seconds), "--seed", str(seed), "--config", json.dumps(cfg)]
     load = os.getloadavg()[0]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT,
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if out.returncode != 0:  # one line: the worker's last line of error, no traceback here
+        last = (out.stderr.strip().splitlines() or ["no message"])[-1]
+        raise WorkerFailedError(f"the {which} worker failed (exit {out.returncode}): {last}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     result.update(framework=which, load_before=load, load_after=os.getloadavg()[0])
     return result
@@ -261,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text", choices=["tinyshakespeare", "pydoc"],
                         default="tinyshakespeare")
     parser.add_argument("--file", help="any UTF-8 text instead of --text")
+    parser.add_argument("--data-dir", default=DATA_DIR,
+                        help="folder holding tinyshakespeare.txt (relative paths from the "
+                             "repository; default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -284,11 +331,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.micro:
         micro()
         return 0
-    path = text_file(args.text, args.file)
     if args.worker:
-        result = WORKERS[args.worker](path, args.seconds, cfg, args.seed)
+        result = WORKERS[args.worker](Path(args.file), args.seconds, cfg, args.seed)
         print(json.dumps(result))
         return 0
+    with tempfile.TemporaryDirectory(prefix="minirnn-charlm-") as tmp:
+        try:
+            check_torch()
+            path = text_file(args.text, args.file, args.data_dir, Path(tmp))
+            compare(args, cfg, path)
+        except MissingPrerequisiteError as exc:
+            print(f"charlm: error: {exc}", file=sys.stderr, flush=True)
+            return 2
+        except WorkerFailedError as exc:
+            print(f"charlm: error: {exc}", file=sys.stderr, flush=True)
+            return 1
+    return 0
+
+
+def compare(args: argparse.Namespace, cfg: dict[str, Any], path: Path) -> None:
+    """The rounds: minirnn (or the CLI) and PyTorch, each in its own process."""
     ours = "cli" if args.cli else "minirnn"
     for r in range(args.rounds):
         order = [ours, "torch"] if r % 2 == 0 else ["torch", ours]
@@ -306,7 +368,6 @@ def main(argv: list[str] | None = None) -> int:
                 for res in (a, b):
                     handle.write(json.dumps({"text": path.name, "seconds": args.seconds,
                                              "round": r + 1, **res}) + "\n")
-    return 0
 
 
 if __name__ == "__main__":
