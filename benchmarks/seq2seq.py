@@ -16,9 +16,11 @@ and both are scored the same way: exact match (token for token) and corpus BLEU
 (sacrebleu), and the training speed in target tokens per second.
 
 Sets: ``tatoeba`` (../shared/data/eng-fra-tatoeba.tsv, English -> French, word tokens,
-a seeded 4,000 / 500 / 500 split), ``addition`` ("123+45" -> "168", characters) and
-``reverse`` (a sequence of 3-8 words from 20 -> the same words in reverse order), both
-generated with a seed: 10,000 / 500 / 1,000 pairs.
+a seeded 4,000 / 500 / 500 split), ``addition`` ("123+45" -> "168", characters),
+``reverse`` (a sequence of 3-8 words from 20 -> the same words in reverse order) and
+``commands`` (SCAN's instruction -> action grammar: "jump twice after walk left" ->
+"I_TURN_LEFT I_WALK I_JUMP I_JUMP", distinct commands), generated with a seed: 10,000 /
+500 / 1,000 pairs.
 
 Usage::
 
@@ -49,8 +51,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared" / "data"
 TATOEBA_FILE = "eng-fra-tatoeba.tsv"
-SETS = ("tatoeba", "addition", "reverse")
-TOKENS = {"tatoeba": "word", "addition": "char", "reverse": "word"}
+SETS = ("tatoeba", "addition", "reverse", "commands")
+TOKENS = {"tatoeba": "word", "addition": "char", "reverse": "word", "commands": "word"}
 #: The defaults of ``minirnn train seq2seq`` (minirnn.apps.tasks.Seq2SeqConfig).
 CONFIG = {"embedding_dim": 64, "hidden_size": 128, "batch_size": 32, "lr": 2e-3,
           "lr_decay": 0.5, "clip_norm": 5.0, "patience": 5, "epochs": 1000}
@@ -98,7 +100,61 @@ def make_sets(folder: Path, seed: int = 0, data_dir: Path = DATA_DIR
             path = folder / f"{name}_{split}.tsv"
             _write(path, [make() for _ in range(n)])
             out[name][split] = str(path)
+    # Instructions -> actions (SCAN's grammar, Lake & Baroni 2018), distinct commands
+    # split at random as SCAN's "simple" split; its own generator so that the sets above
+    # stay those of earlier results files.
+    crng = random.Random(f"commands-{seed}")
+    commands: dict[str, str] = {}
+    while len(commands) < 11500:
+        command, actions = scan_command(crng)
+        commands[command] = actions
+    pairs = list(commands.items())
+    crng.shuffle(pairs)
+    out["commands"] = {}
+    for split, part in (("train", pairs[:10000]), ("valid", pairs[10000:10500]),
+                        ("test", pairs[10500:11500])):
+        path = folder / f"commands_{split}.tsv"
+        _write(path, part)
+        out["commands"][split] = str(path)
     return out
+
+
+def scan_command(rng: Any) -> tuple[str, str]:
+    """A random command of SCAN's grammar and its action sequence.
+
+    ``C -> S | S and S | S after S``; ``S -> V | V twice | V thrice``; ``V -> U | U D |
+    U opposite D | U around D | turn D | turn opposite D | turn around D`` with ``U`` one
+    of walk, run, jump, look and ``D`` left or right. ``x and y`` is x's actions then
+    y's, ``x after y`` y's then x's ("jump around left twice after walk" -> I_WALK, then
+    eight times I_TURN_LEFT I_JUMP).
+    """
+    def verb() -> tuple[str, list[str]]:
+        u = rng.choice(["walk", "run", "jump", "look", "turn"])
+        act = [] if u == "turn" else [f"I_{u.upper()}"]
+        form = rng.choice(["", "D", "opposite D", "around D"] if u != "turn"
+                          else ["D", "opposite D", "around D"])
+        if not form:
+            return u, act
+        d = rng.choice(["left", "right"])
+        turn = [f"I_TURN_{d.upper()}"]
+        if form == "D":
+            return f"{u} {d}", turn + act
+        if form == "opposite D":
+            return f"{u} opposite {d}", turn + turn + act
+        return f"{u} around {d}", (turn + act) * 4
+
+    def single() -> tuple[str, list[str]]:
+        text, act = verb()
+        times = rng.choice([1, 2, 3])
+        return text + {1: "", 2: " twice", 3: " thrice"}[times], act * times
+
+    first, a1 = single()
+    join = rng.choice(["", "and", "after"])
+    if not join:
+        return first, " ".join(a1)
+    second, a2 = single()
+    actions = a1 + a2 if join == "and" else a2 + a1
+    return f"{first} {join} {second}", " ".join(actions)
 
 
 # ------------------------------------------------------------------ shared by the workers
