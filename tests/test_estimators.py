@@ -216,9 +216,9 @@ def test_parameters_set_get_and_repr():
         bad.fit(*_trends())
 
 
-def test_defaults_are_the_applications():
-    """The estimators' defaults are those of the classes they wrap (whose measurements the
-    docs report), so a parameter added or changed there shows up here."""
+def test_parameters_and_defaults_are_the_applications():
+    """Every parameter of the wrapped classes is one of the estimator's, with the same default
+    (read from them: the settings the docs measured), so a parameter added there shows up."""
     def defaults(cls):
         return {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()
                 if p.name != "self"}

@@ -3,6 +3,7 @@ scikit-learn-style estimator, for the user's own labels and arrays."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,10 @@ from minirnn.train.callbacks import Callback
 
 __all__ = ["EXPECTED_FAILED_CHECKS", "RNNClassifier"]
 
+#: SequenceClassifier's defaults, which are RNNClassifier's (one source: the settings that
+#: docs/classification.md measured), but ``lr`` (None: see ADAM_LR) and ``dtype`` (its name).
+_APP = {p.name: p.default
+        for p in inspect.signature(SequenceClassifier.__init__).parameters.values()}
 #: Adam's learning rate when ``lr`` is None: the rate every measurement of
 #: docs/classification.md used (Adam's own 1e-3 trains slower on these sets).
 ADAM_LR = 3e-3
@@ -95,17 +100,24 @@ class RNNClassifier(EstimatorParams):
 
     _fitted_attribute = "classifier_"
 
-    def __init__(self, *, cell: str = "gru", hidden_size: int = 64, num_layers: int = 1,
-                 bidirectional: bool = True, pooling: str = "mean,mean_max",
-                 normalize: str = "global", max_steps: int | None = 100,
-                 downsample: str = "mean", derivative: bool | str = "auto",
-                 epochs: int = 150, batch_size: int = 16, lr: float | None = None,
-                 optimizer: str = "adam", clip_norm: float | None = 1.0, patience: int = 30,
-                 validation_fraction: float = 0.2, dropout: float = 0.3,
-                 class_weight: Any = None, random_state: Any = 0, dtype: str = "float32",
-                 n_models: int = 3, refit: bool = False, neighbors: float = 0.5,
-                 neighbor_distances: str = "euclidean,dtw,ddtw", dtw_window: float = 0.1,
-                 neighbor_max_steps: int = 100, time_limit: float | None = None,
+    def __init__(self, *, cell: str = _APP["cell"], hidden_size: int = _APP["hidden_size"],
+                 num_layers: int = _APP["num_layers"],
+                 bidirectional: bool = _APP["bidirectional"], pooling: str = _APP["pooling"],
+                 normalize: str = _APP["normalize"], max_steps: int | None = _APP["max_steps"],
+                 downsample: str = _APP["downsample"],
+                 derivative: bool | str = _APP["derivative"], epochs: int = _APP["epochs"],
+                 batch_size: int = _APP["batch_size"], lr: float | None = None,
+                 optimizer: str = _APP["optimizer"], clip_norm: float | None = _APP["clip_norm"],
+                 patience: int = _APP["patience"],
+                 validation_fraction: float = _APP["validation_fraction"],
+                 dropout: float = _APP["dropout"], class_weight: Any = _APP["class_weight"],
+                 random_state: Any = _APP["seed"], dtype: str = np.dtype(_APP["dtype"]).name,
+                 n_models: int = _APP["n_models"], refit: bool = _APP["refit"],
+                 neighbors: float = _APP["neighbors"],
+                 neighbor_distances: str = _APP["neighbor_distances"],
+                 dtw_window: float = _APP["dtw_window"],
+                 neighbor_max_steps: int | None = _APP["neighbor_max_steps"],
+                 time_limit: float | None = _APP["time_limit"],
                  callbacks: Sequence[Callback] = ()) -> None:
         # scikit-learn's convention: store every parameter unchanged; fit checks them.
         self.cell = cell

@@ -3,6 +3,7 @@ estimator with sktime's calling convention (``fit(y)``, ``predict(fh)``)."""
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +15,10 @@ from minirnn.apps.forecasting import Forecaster
 from minirnn.train.callbacks import Callback
 
 __all__ = ["RNNForecaster"]
+
+#: Forecaster's defaults, which are RNNForecaster's (one source), its ``seed`` as
+#: ``random_state``.
+_APP = {p.name: p.default for p in inspect.signature(Forecaster.__init__).parameters.values()}
 
 
 def _series(y: Any, what: str) -> np.ndarray:
@@ -61,18 +66,22 @@ class RNNForecaster(EstimatorParams):
 
     _fitted_attribute = "forecaster_"
 
-    def __init__(self, *, horizon: int = 1, look_back: int | str = "auto",
-                 transform: str = "auto", season: int | str = "auto", cell: str = "gru",
-                 hidden_size: int = 32, num_layers: int = 1, epochs: int = 60,
-                 batch_size: int = 32, lr: float | None = 3e-3, patience: int = 10,
-                 clip_norm: float | None = 1.0, optimizer: str = "adam",
-                 val_fraction: float = 0.2, network: bool = True, ensemble: int = 1,
-                 folds: int = 3, order_by: str = "aicc", min_fold: int = 24,
-                 combine_level: bool = True, double_diff: bool = False,
-                 min_gain: float = 0.005, min_val_network: int = 30, shrink: bool = True,
-                 bidirectional: bool = False, naive: bool = True, select_inputs: bool = True,
-                 random_state: Any = 0, dtype: str = "float32",
-                 callbacks: Sequence[Callback] = ()) -> None:
+    def __init__(self, *, horizon: int = _APP["horizon"],
+                 look_back: int | str = _APP["look_back"], transform: str = _APP["transform"],
+                 season: int | str = _APP["season"], cell: str = _APP["cell"],
+                 hidden_size: int = _APP["hidden_size"], num_layers: int = _APP["num_layers"],
+                 epochs: int = _APP["epochs"], batch_size: int = _APP["batch_size"],
+                 lr: float | None = _APP["lr"], patience: int = _APP["patience"],
+                 clip_norm: float | None = _APP["clip_norm"], optimizer: str = _APP["optimizer"],
+                 val_fraction: float = _APP["val_fraction"], network: bool = _APP["network"],
+                 ensemble: int = _APP["ensemble"], folds: int = _APP["folds"],
+                 order_by: str = _APP["order_by"], min_fold: int = _APP["min_fold"],
+                 combine_level: bool = _APP["combine_level"],
+                 double_diff: bool = _APP["double_diff"], min_gain: float = _APP["min_gain"],
+                 min_val_network: int = _APP["min_val_network"], shrink: bool = _APP["shrink"],
+                 bidirectional: bool = _APP["bidirectional"], naive: bool = _APP["naive"],
+                 select_inputs: bool = _APP["select_inputs"], random_state: Any = _APP["seed"],
+                 dtype: str = _APP["dtype"], callbacks: Sequence[Callback] = ()) -> None:
         # scikit-learn's convention: store every parameter unchanged; fit checks them.
         self.horizon = horizon
         self.look_back = look_back
