@@ -18,12 +18,11 @@ from minirnn.train.callbacks import Callback
 __all__ = ["EXPECTED_FAILED_CHECKS", "RNNClassifier"]
 
 #: SequenceClassifier's defaults, which are RNNClassifier's (one source: the settings that
-#: docs/classification.md measured), but ``lr`` (None: see ADAM_LR) and ``dtype`` (its name).
+#: docs/classification.md measured), but ``lr`` (None: SequenceClassifier's rate for Adam,
+#: the optimizer's own default for the others, as ``minirnn train classify`` does) and
+#: ``dtype`` (its name).
 _APP = {p.name: p.default
         for p in inspect.signature(SequenceClassifier.__init__).parameters.values()}
-#: Adam's learning rate when ``lr`` is None: the rate every measurement of
-#: docs/classification.md used (Adam's own 1e-3 trains slower on these sets).
-ADAM_LR = 3e-3
 
 #: The checks of scikit-learn's ``check_estimator`` that RNNClassifier fails, and why; pass
 #: it as ``check_estimator(..., expected_failed_checks=EXPECTED_FAILED_CHECKS)``.
@@ -156,7 +155,7 @@ class RNNClassifier(EstimatorParams):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         lr = self.lr
         if lr is None:
-            lr = ADAM_LR if self.optimizer == "adam" else default_lr(self.optimizer)
+            lr = _APP["lr"] if self.optimizer == "adam" else default_lr(self.optimizer)
         return SequenceClassifier(
             cell=self.cell, hidden_size=self.hidden_size, num_layers=self.num_layers,
             bidirectional=self.bidirectional, pooling=self.pooling, normalize=self.normalize,
