@@ -80,6 +80,9 @@ class ClassifyConfig(CommonConfig):
                                      help="distances of the nearest-neighbour evidence")
     dtw_window: float = option(0.1, rule="unit", help="band of the DTW evidence")
     max_steps: int = option(100, rule="positive", help="average groups of steps above this")
+    downsample: str = option("mean,patch", help="how series longer than max_steps are "
+                             "shortened: mean (averaged groups), patch (groups side by side "
+                             "as features), or both joined by a comma (member k: the k-th)")
     dropout: float = option(0.3, rule="probability", help="dropout before the output layer")
     validation_fraction: float = option(0.2, rule="fraction",
                                         help="stratified share held out for early stopping")
@@ -102,6 +105,9 @@ class ClassifyConfig(CommonConfig):
         if any(k not in DISTANCES for k in kinds) or len(set(kinds)) != len(kinds):
             raise ValueError(f"neighbor_distances must be some of {DISTANCES} joined by "
                              f"commas, got {self.neighbor_distances!r}")
+        if any(m not in ("mean", "patch") for m in self.downsample.split(",")):
+            raise ValueError(f"downsample must be mean, patch or both joined by a comma, got "
+                             f"{self.downsample!r}")
 
 
 def label_column(text: str) -> int | str | None:
@@ -381,6 +387,7 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
         cell=config.cell, hidden_size=config.hidden_size, num_layers=config.layers,
         bidirectional=config.bidirectional, pooling=config.pooling,
         normalize="series" if config.znorm else "global", max_steps=config.max_steps,
+        downsample=config.downsample,
         derivative="auto" if config.derivative == "auto" else config.derivative == "yes",
         epochs=config.epochs, batch_size=config.batch_size, lr=lr,
         clip_norm=config.clip_norm,
