@@ -172,6 +172,15 @@ def test_labels_round_trip(labels):
     assert clf.score(x, y) == np.mean(predicted == y) > 0.8
 
 
+def test_the_classifier_is_the_applications():
+    """RNNClassifier trains SequenceClassifier itself: the same probabilities, by hand."""
+    x, y = _trends()
+    ours = RNNClassifier(**SMALL, random_state=3).fit(x, y)
+    index = (y == "up").astype(int)  # classes_ sorted: down, up
+    theirs = SequenceClassifier(**SMALL, seed=3).fit(x[:, :, None], index)
+    np.testing.assert_array_equal(ours.predict_proba(x), theirs.predict_proba(x[:, :, None]))
+
+
 def test_variable_length_sequences_from_a_list_or_lengths():
     rng = np.random.default_rng(1)
     seqs, labels = [], []
