@@ -404,3 +404,36 @@ def test_default_study_names_differ_by_fixed_options_and_repeat_for_the_same(tmp
         sorted([name, other])
     assert main([*sweep, "--trials", "2"]) == 0  # the same command joins its own study
     assert len(_trials(f"sqlite:///{tmp_path / 'minirnn-sweeps' / name / 'study.db'}")) == 2
+
+
+def test_figures_have_readable_tick_labels(tmp_path):
+    """The history's loss axis is labelled in plain numbers at 1, 2 and 5 of each decade
+    (Optuna's default: 10^-2 and nothing between), trials in whole numbers; the importance
+    values fit in the figure."""
+    optuna = pytest.importorskip("optuna")
+    pytest.importorskip("matplotlib")
+    from optuna.visualization import matplotlib as ovm
+
+    from minirnn.apps.sweeps.study import _readable_history, _readable_importance
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: t.suggest_float("lr", 1e-4, 1e-1, log=True)
+                   * t.suggest_int("hidden_size", 1, 9), n_trials=12)
+    ax = ovm.plot_optimization_history(study)
+    _readable_history(ax)
+    ax.figure.canvas.draw()
+    low, high = ax.get_ylim()
+    labels = [t.get_text() for t in ax.get_yticklabels()
+              if low <= t.get_position()[1] <= high and t.get_text()]
+    assert len(labels) >= 3 and all(re.fullmatch(r"[0-9.]+(e-[0-9]+)?", s) for s in labels), \
+        labels
+    left, right = ax.get_xlim()
+    assert all(float(t.get_text().replace("\u2212", "-")).is_integer()
+               for t in ax.get_xticklabels() if t.get_text()
+               and left <= t.get_position()[0] <= right)
+    ax = ovm.plot_param_importances(study)
+    _readable_importance(ax)
+    widest = max(p.get_width() for p in ax.patches)
+    assert ax.get_xlim()[1] >= 1.1 * widest
+    assert ax.get_title(loc="left") == "" and "importances" in ax.get_title()
