@@ -408,6 +408,22 @@ def worker_torch(task: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ orchestration
+def baselines(files: dict[str, str], tokens: str) -> dict[str, dict[str, Any]]:
+    """Copy-the-source and nearest-neighbour retrieval on a set's test pairs (the
+    baselines of ``minirnn train seq2seq``), scored as the frameworks are."""
+    from minirnn.apps.data.pairs import read_pairs
+    from minirnn.apps.seq2seq import copy_baseline, exact_match, nearest_neighbour_baseline
+
+    train, test = read_pairs(files["train"], tokens), read_pairs(files["test"], tokens)
+    out = {}
+    for label, hyps in (("copy", copy_baseline(test.sources)),
+                        ("nearest_neighbour", nearest_neighbour_baseline(
+                            train.sources, train.targets, test.sources))):
+        out[label] = {"exact_match": exact_match(hyps, test.targets),
+                      "bleu": _bleu(hyps, test.targets, tokens)}
+    return out
+
+
 def run_worker(framework: str, task: dict[str, Any]) -> dict[str, Any]:
     """One worker in its own process, ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` unset."""
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
@@ -441,6 +457,10 @@ def render(results: dict[str, Any]) -> str:
             rows.append(f"| {name} | {label} | {r['exact_match']:.4f} | {bleu} | "
                         f"{r['tokens_per_second']:,.0f} | {r['epochs']} ({r['best_epoch']}) | "
                         f"{r['loadavg'][0]:.1f} |")
+        for label, b in results.get("baselines", {}).get(name, {}).items():
+            bleu = "n/a" if b["bleu"] is None else f"{b['bleu']:.2f}"
+            rows.append(f"| {name} | baseline: {label.replace('_', '-')} | "
+                        f"{b['exact_match']:.4f} | {bleu} | - | - | - |")
     return "\n".join(rows)
 
 
@@ -526,6 +546,8 @@ def main(argv: list[str] | None = None) -> int:
                 {k: results[k] for k in ("seconds", "config", "variants")}:
             results["sets"] = {k: v for k, v in earlier.get("sets", {}).items()
                                if k not in args.sets}
+            results["baselines"] = {k: v for k, v in earlier.get("baselines", {}).items()
+                                    if k not in args.sets}
     with tempfile.TemporaryDirectory() as tmp:
         files = make_sets(Path(tmp), args.seed, Path(args.data_dir))
         for k, name in enumerate(args.sets):
@@ -541,6 +563,12 @@ def main(argv: list[str] | None = None) -> int:
                       f"{bleu}  {res['tokens_per_second']:,.0f} target tokens/s  "
                       f"{res['epochs']} epochs (best {res['best_epoch']})  load "
                       f"{res['loadavg'][0]:.1f}  BLAS: {_kernels(res)}", flush=True)
+            base = baselines(files[name], TOKENS[name])
+            results.setdefault("baselines", {})[name] = base
+            print(f"{name:9s} baselines      " + ", ".join(
+                f"{k.replace('_', '-')} exact match {b['exact_match']:.4f} BLEU "
+                f"{'n/a' if b['bleu'] is None else format(b['bleu'], '.2f')}"
+                for k, b in base.items()), flush=True)
     results["gaps"] = gaps(results)
     print("gap to the best PyTorch run of each set:")
     print(render_gaps(results))
