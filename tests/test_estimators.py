@@ -361,6 +361,18 @@ def test_forecaster_grid_search_on_rolling_origins():
     assert scores.shape == (2,) and np.all(scores < 0)
 
 
+def test_forecaster_with_exogenous_inputs_and_pickled():
+    series = _seasonal()
+    month = np.sin(2 * np.pi * np.arange(len(series)) / 12)[:, None]
+    fc = RNNForecaster(horizon=2, network=False).fit(series, month)
+    app = Forecaster(horizon=2, network=False).fit(series, month)
+    np.testing.assert_allclose(fc.predict(), app.forecast(2).mean)
+    with pytest.raises(ValueError, match="with exogenous inputs only 2 step"):
+        fc.predict(steps=3)  # the inputs' future is unknown
+    back = pickle.loads(pickle.dumps(fc))
+    np.testing.assert_array_equal(back.predict(), fc.predict())
+
+
 def test_forecaster_bad_input():
     series = _seasonal()
     with pytest.raises(ValueError, match="must be 1-D"):
