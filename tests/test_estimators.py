@@ -308,7 +308,7 @@ def test_bad_prediction_input_is_refused():
         from scipy import sparse
 
         clf.predict(sparse.csr_matrix(x))
-    with pytest.raises(ValueError, match=r"lengths must be 60 ints in \[1, 10\]"):
+    with pytest.raises(ValueError, match=r"lengths must be 60 ints in \[1, 10\].*from 11 to 11"):
         clf.predict(x, lengths=np.full(60, 11))
     with pytest.raises(ValueError, match="lengths are taken from the list"):
         clf.predict([x[0], x[1, :5]], lengths=[10, 5])

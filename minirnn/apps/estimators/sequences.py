@@ -101,7 +101,7 @@ def as_sequences(X: Any, lengths: Any = None) -> Sequences:
         x = np.zeros((len(seqs), int(lens.max()), seqs[0].shape[1]))
         for i, s in enumerate(seqs):
             x[i, :len(s)] = s
-        _check_finite(x, lens)
+        _check_finite(x)
         return Sequences(x, lens, True)
     x = _numeric(X, "X")
     shape = x.shape
@@ -122,16 +122,20 @@ def as_sequences(X: Any, lengths: Any = None) -> Sequences:
         lens = np.full(n, t, dtype=np.int64)
     else:
         raw = np.asarray(lengths)
-        if raw.shape != (n,) or raw.dtype.kind not in "iu" or raw.min() < 1 or raw.max() > t:
+        if raw.shape != (n,) or raw.dtype.kind not in "iu":
             raise ValueError(f"lengths must be {n} ints in [1, {t}] (one per sequence), got "
                              f"{raw.dtype} of shape {raw.shape}")
+        if raw.min() < 1 or raw.max() > t:
+            raise ValueError(f"lengths must be {n} ints in [1, {t}] (one per sequence), got "
+                             f"values from {raw.min()} to {raw.max()}")
         lens = raw.astype(np.int64)
         x = np.where((np.arange(t)[None, :] < lens[:, None])[:, :, None], x, 0.0)
-    _check_finite(x, lens)
+    _check_finite(x)
     return Sequences(x, lens, variable)
 
 
-def _check_finite(x: np.ndarray, lengths: np.ndarray) -> None:
+def _check_finite(x: np.ndarray) -> None:
+    """NaN or infinity anywhere in x (padding is 0 by now) is refused."""
     bad = ~np.isfinite(x)
     if bad.any():
         seq = int(np.flatnonzero(bad.any(axis=(1, 2)))[0])
