@@ -237,10 +237,16 @@ def test_parameters_and_defaults_are_the_applications():
     assert ours.pop("random_state") == theirs.pop("seed")
     assert np.dtype(ours.pop("dtype")) == np.dtype(theirs.pop("dtype"))
     assert ours.pop("lr") is None and theirs.pop("lr") == 3e-3  # None: 3e-3 for Adam
-    assert ours == theirs
+    assert ours == theirs, _advice("RNNClassifier", "SequenceClassifier", ours, theirs)
     ours, theirs = defaults(RNNForecaster), defaults(Forecaster)
     assert ours.pop("random_state") == theirs.pop("seed")
-    assert ours == theirs
+    assert ours == theirs, _advice("RNNForecaster", "Forecaster", ours, theirs)
+
+
+def _advice(ours: str, theirs: str, mine: dict, app: dict) -> str:
+    return (f"parameters {sorted(set(app) - set(mine))} of {theirs} are missing from {ours} "
+            f"(add them to minirnn/apps/estimators/), {sorted(set(mine) - set(app))} are no "
+            f"longer {theirs}'s")
 
 
 def test_pickled_classifier_predicts_the_same():
