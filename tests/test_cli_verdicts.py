@@ -18,6 +18,9 @@ def test_a_model_between_the_quoted_bar_and_the_constant_loses():
     line, beats, solved = adding_verdict(0.17083, 0.1695)
     assert not beats and not solved
     assert "LOSES to always predicting 1" in line and "0.1695 on this test set" in line
+    line, beats, solved = adding_verdict(0.168, 0.1695)  # the tanh RNN
+    assert beats and not solved and "within 10% of always predicting 1: the model has not " \
+        "learned the task" in line
     line, beats, solved = adding_verdict(0.0136, 0.1695)
     assert beats and not solved and "not solved" in line and "8.0% of" in line
     line, beats, solved = adding_verdict(0.0005, 0.1695)

@@ -29,6 +29,8 @@ __all__ = ["ADDING_ADAM_LR", "SOLVED_RATIO", "AddingConfig", "BinaryAdditionConf
 ADDING_ADAM_LR = 3e-3
 #: "Solved": a test MSE below this fraction of the constant predictor's on the same test set.
 SOLVED_RATIO = 0.01
+#: A test MSE within this fraction of the constant predictor's has learned nothing useful.
+NEAR_CONSTANT = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +111,9 @@ def adding_verdict(test_mse: float, constant_mse: float) -> tuple[str, bool, boo
     beats, solved = test_mse < constant_mse, ratio < SOLVED_RATIO
     if not beats:
         outcome = "LOSES to always predicting 1: the model has not learned the task"
+    elif ratio >= 1 - NEAR_CONSTANT:
+        outcome = (f"within {NEAR_CONSTANT:.0%} of always predicting 1: the model has not "
+                   f"learned the task")
     elif solved:
         outcome = "beats it: solved"
     else:
