@@ -55,7 +55,8 @@ def train_classify(args: argparse.Namespace) -> int:
     if not (args.train and args.test):
         raise UsageError("--train FILE and --test FILE (or --dataset NAME, see 'minirnn "
                          "datasets') are required")
-    callbacks: list[Callback] = [] if args.quiet_epochs else [EpochLine(EPOCH_COLUMNS)]
+    # One summary line per ensemble member (the task prints it); every epoch on request.
+    callbacks: list[Callback] = [EpochLine(EPOCH_COLUMNS)] if args.epoch_lines else []
     if args.progress:
         callbacks.append(ProgressBar(every_batches=100, epoch_summary=False))
     train_task(args, callbacks)
@@ -122,5 +123,16 @@ def add_parser(tasks: Any, fmt: type[argparse.HelpFormatter]) -> None:
                         help="missing values ('?'): interpolate in time, or stop")
     parser.add_argument("--dtw", choices=["auto", "yes", "no"], default=d["dtw"],
                         help="compute the 1-NN DTW baseline (auto: when it takes seconds)")
-    parser.add_argument("--quiet-epochs", action="store_true", help="no line per epoch")
+    parser.add_argument("--rocket", choices=["auto", "no"], default=d["rocket"],
+                        help="compute the MiniRocket baseline (auto: when aeon, the rocket "
+                             "extra, is installed)")
+    parser.add_argument("--downsample", default=d["downsample"],
+                        choices=["mean,patch", "mean", "patch", "patch,mean"],
+                        help="series longer than --max-steps: groups of steps averaged "
+                             "(mean) or side by side as features (patch); with both, "
+                             "ensemble member k uses the k-th")
+    parser.add_argument("--epoch-lines", action="store_true",
+                        help="print a line per epoch (default: one line per ensemble member)")
+    parser.add_argument("--quiet-epochs", action="store_true",
+                        help="no line per epoch (the default; kept for old scripts)")
     parser.set_defaults(run=train_classify)
