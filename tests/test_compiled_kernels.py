@@ -15,7 +15,7 @@ pytest.importorskip("numba")
 
 import minirnn
 from minirnn.layers import GRU, LSTM, RNN
-from minirnn.nn.kernels import chunks, compiled, gru, lstm, rnn, select
+from minirnn.nn.kernels import chunks, compiled, gru, lstm, rnn, run, select, split
 from minirnn.nn.kernels.pool import workspace
 
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -80,6 +80,35 @@ def test_compiled_kernel_matches_numpy_kernel(cell_name: str, dt: type, reverse:
 
 
 @pytest.mark.parametrize("cell_name", sorted(CELLS))
+@pytest.mark.parametrize("parts", [1, 3])
+def test_compiled_kernel_batch_split_leaves_the_inputs_alone(
+        cell_name: str, parts: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the registry's call (run.forward / run.backward), the batch of 4 split over
+    3 threads (slices of 1, 1 and 2 rows: a state slice of one row transposed is
+    contiguous, and must still be copied, not updated in place): the numpy kernel's
+    numbers, and x, the initial state and dy unchanged."""
+    monkeypatch.setattr(split, "batch_parts", lambda batch, macs: parts)
+    cls, options, _, name = CELLS[cell_name]
+    cell = cls(3, 5, seed=1, **options).cells[0][0]
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((6, 4, 3))
+    s0 = tuple(rng.standard_normal((4, 5)) for _ in cell.state_sizes)
+    dys = rng.standard_normal((6, 4, 5))
+    inputs = [a.copy() for a in (x, *s0, dys)]
+    results = []
+    for kernel in (name, run.COMPILED_PREFIX + name):
+        cell.zero_grad()
+        ys, final, cache = run.forward(kernel, cell, x, s0, False, None, True)
+        assert cache is not None and (cache[7] is None) == (parts == 1)
+        dx, d0 = run.backward(cell, dys, None, cache, None, False)
+        results.append([ys, *final, dx, *d0, *(p.grad.copy() for p in cell.parameters())])
+        for a, b in zip(inputs, (x, *s0, dys), strict=True):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(*results, strict=True):
+        _close(b, a, np.float64)
+
+
+@pytest.mark.parametrize("cell_name", sorted(CELLS))
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
 @pytest.mark.parametrize("bias", [True, False])
 def test_compiled_layer_matches_fused(cell_name: str, dt: type, bias: bool) -> None:
@@ -127,7 +156,10 @@ def test_compiled_runs_the_compiled_kernel_where_available() -> None:
     cell = LSTM(2, 3, seed=0).cells[0][0]
     assert select.choose(cell, "compiled") == "compiled:lstm"
     assert select.choose(cell, "fused") == "lstm"
-    assert select.choose(cell, "auto") == "lstm"  # auto never picks the compiled kernels
+    assert select.choose(cell, "auto") == "compiled:lstm"  # where numba is importable
+    assert select.choose(GRU(2, 3, seed=0).cells[0][0], "auto") == "compiled:gru"
+    assert select.choose(RNN(2, 3, seed=0).cells[0][0], "auto") == "compiled:rnn"
+    assert select.choose(cell, "auto", lengths=True) is None
     assert select.choose(cell, "compiled", lengths=True) is None  # the reference loop
     assert select.choose(GRU(2, 3, seed=0).cells[0][0], "compiled") == "compiled:gru"
     assert select.choose(RNN(2, 3, seed=0).cells[0][0], "compiled") == "compiled:rnn"
@@ -137,20 +169,25 @@ def test_compiled_runs_the_compiled_kernel_where_available() -> None:
     assert ok and "numba" in line
 
 
-def test_compiled_without_numba_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Numba absent (simulated): "compiled" runs the numpy kernel, with the same numbers,
-    and the report says why."""
+@pytest.mark.parametrize("cls", [LSTM, GRU, RNN])
+def test_compiled_and_auto_without_numba_fall_back(cls: type,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numba absent (simulated): "compiled" and "auto" run the numpy kernel, with its
+    numbers, silently, and the report says why."""
     x = np.random.default_rng(5).standard_normal((3, 6, 2))
-    y_fused = LSTM(2, 5, seed=6, kernel="fused").forward(x)
+    y_fused = cls(2, 5, seed=6, kernel="fused").forward(x)
+    name = type(cls(2, 3).cells[0][0]).fused_kernel
     monkeypatch.setattr(compiled, "_REASON", "numba is not importable (simulated)")
-    cell = LSTM(2, 3, seed=0).cells[0][0]
-    assert select.choose(cell, "compiled") == "lstm"
+    cell = cls(2, 3, seed=0).cells[0][0]
+    assert select.choose(cell, "compiled") == name
+    assert select.choose(cell, "auto") == name
     ok, line = select.compiled_available()
     assert not ok and "simulated" in line
-    layer = LSTM(2, 5, seed=6, kernel="compiled")
-    np.testing.assert_array_equal(layer.forward(x), y_fused)
+    for layer in (cls(2, 5, seed=6, kernel="compiled"), cls(2, 5, seed=6)):
+        np.testing.assert_array_equal(layer.forward(x), y_fused)
+        assert layer._cache[0][0][0] == name
     with minirnn.use_kernel("compiled"):
-        np.testing.assert_array_equal(LSTM(2, 5, seed=6).forward(x), y_fused)
+        np.testing.assert_array_equal(cls(2, 5, seed=6).forward(x), y_fused)
 
 
 def test_kernel_compiled_is_a_mode_and_saved() -> None:

@@ -195,7 +195,7 @@ def lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     np.copyto(S[:H], state0[0].T)
     if rec_mask is not None:
         S[:H] *= mask
-    c = np.ascontiguousarray(state0[1].T)
+    c = np.array(state0[1].T, order="C")  # a copy (updated in place), also where N = 1
     h = np.empty((H, N), dt)
     order = np.arange(T - 1, -1, -1) if reverse else np.arange(T)
     loop = _lstm_forward_loop32 if dt == np.float32 else _lstm_forward_loop
