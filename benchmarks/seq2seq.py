@@ -521,6 +521,9 @@ def main(argv: list[str] | None = None) -> int:
                                                 "seq2seq.json"))
     parser.add_argument("--table", action="store_true",
                         help="print the Markdown table of --output and exit")
+    parser.add_argument("--baselines", action="store_true",
+                        help="compute the baselines of --sets (no training) into --output "
+                             "and exit")
     parser.add_argument("--worker", choices=["minirnn", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.table:
@@ -528,6 +531,16 @@ def main(argv: list[str] | None = None) -> int:
         print(render(saved))
         print()
         print(render_gaps(saved))
+        return 0
+    if args.baselines:
+        saved = json.loads(Path(args.output).read_text())
+        with tempfile.TemporaryDirectory() as tmp:
+            files = make_sets(Path(tmp), int(saved.get("seed", args.seed)),
+                              Path(args.data_dir))
+            for name in args.sets:
+                saved.setdefault("baselines", {})[name] = baselines(files[name], TOKENS[name])
+        Path(args.output).write_text(json.dumps(saved, indent=1))
+        print(render(saved))
         return 0
     if args.worker:
         task = json.loads(sys.stdin.read())
@@ -537,13 +550,15 @@ def main(argv: list[str] | None = None) -> int:
     variants = [("minirnn", None)] + [
         ("torch" if t == "default" else f"torch-{t}thread", None if t == "default" else int(t))
         for t in args.torch_threads]
-    results: dict[str, Any] = {"seconds": args.seconds, "config": CONFIG, "sets": {},
+    results: dict[str, Any] = {"seconds": args.seconds, "seed": args.seed, "config": CONFIG,
+                               "sets": {},
                                "variants": [v for v, _ in variants]}
     previous = Path(args.output)
     if previous.is_file():  # keep the other sets of an earlier run with the same settings
         earlier = json.loads(previous.read_text())
-        if {k: earlier.get(k) for k in ("seconds", "config", "variants")} == \
-                {k: results[k] for k in ("seconds", "config", "variants")}:
+        earlier.setdefault("seed", 0)  # files written before the seed was recorded
+        same = ("seconds", "seed", "config", "variants")
+        if {k: earlier.get(k) for k in same} == {k: results[k] for k in same}:
             results["sets"] = {k: v for k, v in earlier.get("sets", {}).items()
                                if k not in args.sets}
             results["baselines"] = {k: v for k, v in earlier.get("baselines", {}).items()
