@@ -278,3 +278,49 @@ def test_shipped_series_never_worse_than_the_naive_forecasts_on_validation(name)
     assert naive and final <= min(naive) + 1e-12
     m = fc.evaluate().metrics
     assert m["model"]["rmse"] <= m["persistence"]["rmse"]
+
+
+# ------------------------------------------------------------------ intervals (issue 33)
+def test_batched_recursive_forecasts_equal_one_origin_at_a_time():
+    data = datasets.load("airline")
+    y = data.values
+    fc = Forecaster(**LINEAR).fit(y, train_size=100)
+    origins = np.array([fc.t_min_ + fc.horizon + 3, 70, 110])
+    batched = fc._paths(y, None, origins, 20)
+    one = np.stack([fc.forecast(20, y=y[: o + 1]).mean for o in origins])
+    assert np.allclose(batched, one, rtol=1e-12, atol=1e-9)
+
+
+def test_conformal_intervals_cover_about_their_level_and_stay_bounded(tmp_path):
+    rng = np.random.default_rng(4)
+    e, y = rng.normal(0, 1, 900), np.zeros(900)
+    for i in range(1, 900):
+        y[i] = 0.8 * y[i - 1] + e[i]
+    fc = Forecaster(transform="none", **LINEAR).fit(y + 50, train_size=500)  # raw units
+    q = fc.interval_q_
+    assert q is not None and q.shape == (24, 4)
+    assert np.all(q[:, 0] < 0) and np.all(q[:, 3] > q[:, 1])
+    # per step, the spread grows towards the series' own (an AR(1): sd 1 / sqrt(1 - .64))
+    assert q[0, 3] - q[0, 2] == pytest.approx(2 * 1.96, rel=0.2)
+    # ... and levels off (1 / 0.6 = 1.67x) instead of growing like sqrt(24) = 4.9x
+    assert 1.3 < (q[-1, 3] - q[-1, 2]) / (q[0, 3] - q[0, 2]) < 2.5
+    # on the test span (never seen), every step's intervals cover about their level
+    origins = np.arange(500, 900 - 24)
+    pred = fc._paths(y + 50, None, origins, 24)
+    err = (y + 50)[origins[:, None] + np.arange(1, 25)[None, :]] - pred
+    cover80 = np.mean((err >= q[:, 0]) & (err <= q[:, 1]))
+    cover95 = np.mean((err >= q[:, 2]) & (err <= q[:, 3]))
+    assert 0.72 <= cover80 <= 0.88 and 0.9 <= cover95 <= 0.99
+    f = fc.forecast(48)
+    assert np.all(f.upper[95] - f.lower[95] < 6 * np.std(y[:500]))  # never wider than data
+    fc.save(tmp_path / "m.npz")
+    assert np.array_equal(Forecaster.load(tmp_path / "m.npz").interval_q_, q)
+
+
+def test_a_two_week_temperature_interval_is_not_wider_than_the_data():
+    data = datasets.load("temperatures")
+    y = data.values
+    fc = Forecaster(**LINEAR).fit(y, dates=data.dates, train_size=round(len(y) * 0.67))
+    f = fc.forecast(14)
+    width = f.upper[95][-1] - f.lower[95][-1]
+    assert width < 0.6 * (y.max() - y.min())  # was wider than ten years of data (35.5 °C)

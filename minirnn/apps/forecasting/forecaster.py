@@ -56,6 +56,10 @@ __all__ = ["MAX_FORECAST_STEPS", "Evaluation", "Forecast", "Forecaster", "state_
 #: Most input subsets tried when the inputs are chosen on validation (all of them up to 3
 #: inputs; beyond, none, all, each alone and each left out).
 _ALL_SUBSETS_UP_TO = 3
+#: Most forecast origins the interval calibration forecasts from.
+_CALIBRATION_ORIGINS = 200
+#: Least errors per step ahead for its interval quantiles.
+_MIN_CALIBRATION = 10
 #: Relative validation gain that makes more inputs worth reading.
 _INPUT_MARGIN = 0.01
 #: Network weights tried on validation; 0 means the linear model alone.
@@ -250,7 +254,8 @@ class Forecaster:
     (the network), solver_, stopper_, naive_ (the naive forecast used, or None),
     naive_weight_ (its weight in the forecast; 1: the naive forecast alone),
     intermittent_ (the training span is an intermittent count), inputs_ (indices of the
-    columns of X used), input_scores_ (list of (columns, validation RMSE)).
+    columns of X used), input_scores_ (list of (columns, validation RMSE)), interval_q_
+    (conformal interval quantiles per step ahead, (K, 4): 10, 90, 2.5, 97.5 %; or None).
 
     Examples
     --------
@@ -317,6 +322,7 @@ class Forecaster:
         self.folds = folds
         self.bidirectional = bool(bidirectional)
         self.naive, self.select_inputs = bool(naive), bool(select_inputs)
+        self._calibrate_intervals = True  # off for the copies that calibrate them
         if order_by not in ("aicc", "validation"):
             raise ValueError(f"order_by must be 'aicc' or 'validation', got {order_by!r}")
         self.order_by, self.min_fold = order_by, int(min_fold)
@@ -616,7 +622,101 @@ class Forecaster:
         self.naive_weight_ = 0.0
         if self.naive:
             self._choose_naive(y_all, folds, err_lin, final_val - truth_val)
+        self.interval_q_: np.ndarray | None = None
+        if self._calibrate_intervals:
+            self.interval_q_ = self._calibrate(y_all, self.X_, n, n_val)
         return self
+
+    def _calibrate(self, y_all: np.ndarray, x_all: np.ndarray | None, n: int,
+                   n_val: int) -> np.ndarray | None:
+        """Conformal interval quantiles per step ahead, shape (K, 4): the 10/90 % and
+        2.5/97.5 % quantiles (finite-sample corrected) of the errors, on the level scale, of
+        the forecasts that copies of this forecaster (the same options and season, no
+        network), each fitted before one of the validation spans, make from every origin of
+        their span, K steps ahead recursively as :meth:`forecast` does. None when no copy
+        can be fitted (a short series): the validation residuals are used instead."""
+        h = self.horizon
+        season = self.season_
+        k_max = h if self.inputs_ else max(h, 2 * season if 0 < season <= 60 else 24)
+        config = {**self.get_config(), "network": False, "select_inputs": False,
+                  "season": season}
+        x_all = x_all[:, self.inputs_] if x_all is not None and self.inputs_ else None
+        errors: list[np.ndarray] = []
+        for j in range(1, self.folds + 1):
+            n_c = n - j * n_val
+            copy = Forecaster(**config)
+            copy._calibrate_intervals = False
+            try:
+                copy.fit(
+                    y_all[:n_c], None if x_all is None else x_all[:n_c],
+                    dates=None if self.dates_ is None else self.dates_[:n_c])
+                origins = np.arange(max(n_c - 1, copy.t_min_ + copy.horizon),
+                                    min(n_c - 1 + n_val, n - 1))
+                if len(origins) > _CALIBRATION_ORIGINS:  # evenly spread: bounded cost
+                    origins = origins[np.linspace(0, len(origins) - 1, _CALIBRATION_ORIGINS
+                                                  ).round().astype(int)]
+                if not len(origins):
+                    break
+                pred = copy._paths(y_all, x_all, origins, k_max)
+            except ValueError:  # too short for a copy (or its recursion failed)
+                break
+            target = origins[:, None] + np.arange(1, k_max + 1)[None, :]
+            seen = target <= n - 1  # only the training span
+            err = np.full(pred.shape, np.nan)
+            err[seen] = (self._level(y_all[np.minimum(target, n - 1)])
+                         - self._level(pred))[seen]
+            errors.append(err)
+        if not errors:
+            return None
+        err = np.concatenate(errors)
+        counts = np.sum(np.isfinite(err), axis=0)
+        usable = int(np.argmin(counts >= _MIN_CALIBRATION)) if not np.all(
+            counts >= _MIN_CALIBRATION) else k_max
+        if usable == 0:
+            return None
+        out = np.empty((usable, 4))
+        for k in range(usable):
+            e = err[:, k][np.isfinite(err[:, k])]
+            m = len(e)
+            for j, level in enumerate((80, 95)):
+                a = (100 - level) / 200
+                hi = min(1.0, (1 - a) * (1 + 1 / m))  # the conformal (m + 1) correction
+                out[k, 2 * j: 2 * j + 2] = np.quantile(e, [1 - hi, hi], method="inverted_cdf")
+        return out
+
+    def _paths(self, y_all: np.ndarray, x_all: np.ndarray | None, origins: np.ndarray,
+               steps: int) -> np.ndarray:
+        """Forecasts of ``steps`` values from each origin as :meth:`forecast` makes them from
+        the end of ``y_all[:origin + 1]``, shape (N, steps); all origins at once (each
+        recursion round forecasts every origin's own continuation: the continuations are
+        laid end to end, each reading only its own last t_min_ + 1 + H values)."""
+        h = self.horizon
+        if steps <= h or x_all is not None:
+            return self.predict_origins(y_all, x_all, origins)[:, :steps]
+        if self.naive_ is not None and self.naive_weight_ == 1.0:
+            return self._naive(y_all, origins, steps)
+        keep = self.t_min_ + 1 + h
+        if origins.min() < keep - 1:
+            raise ValueError(f"origins must be >= {keep - 1}")
+        base = y_all[origins[:, None] + np.arange(-keep + 1, 1)[None, :]]  # (N, keep)
+        paths = [base] * len(self.members_)
+        done: list[np.ndarray] = []
+        count = 0
+        while count < steps:
+            width = paths[0].shape[1]
+            ends = np.arange(len(origins)) * width + width - 1
+            flat = [p.reshape(-1) for p in paths]
+            members = self._member_forecasts(flat, None, ends)
+            if not all(np.isfinite(f).all() for f in members):
+                raise ValueError("the recursive forecast leaves the range of float64")
+            done.append(self._combined(members, flat[0], None, ends))
+            count += h
+            paths = [np.concatenate([p[:, -keep:], f], axis=1) for p, f in zip(
+                paths, members, strict=True)]
+        mean = np.concatenate(done, axis=1)[:, :steps]
+        if self.naive_ is not None:
+            mean = self._mix(mean, self._naive(y_all, origins, steps))
+        return mean
 
     def _choose_naive(self, y_all: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
                       err_lin: np.ndarray, err_last: np.ndarray) -> None:
@@ -900,10 +1000,17 @@ class Forecaster:
 
         Notes
         -----
-        Intervals: empirical quantiles (10/90 %, 2.5/97.5 %) per step of the validation
-        residuals on the model's level scale (log for the log transforms, so intervals scale
-        with the level), or a normal approximation from their RMS when fewer than 20
-        validation forecasts exist. Steps beyond H reuse step H's spread times sqrt(k / H).
+        Intervals: per step ahead k, the conformal
+        quantiles (10/90 %, 2.5/97.5 %, with the (m + 1) / m correction for m errors) of the
+        errors that a copy fitted before the last validation span makes forecasting k steps
+        from each origin of that span, recursively as here, on the model's level scale (log
+        for the log transforms, so intervals scale with the level); steps beyond the K
+        calibrated ones reuse step K's quantiles times (k / K) ** b, b in [0, 1/2] from how
+        the 95 % width grew from step K / 2 to K (K = 2 seasons up to 60, else 24; H with
+        exogenous inputs). When no copy can be fitted (a short series):
+        empirical quantiles per step of the validation
+        residuals, or a normal approximation from their RMS when fewer than 20 validation
+        forecasts exist; steps beyond H reuse step H's spread times sqrt(k / H).
         """
         self._check_fitted()
         steps = self.horizon if steps is None else int(steps)
@@ -921,9 +1028,13 @@ class Forecaster:
         if len(y_all) - 1 < self.t_min_:
             raise ValueError(f"need at least {self.t_min_ + 1} values to forecast, got "
                              f"{len(y_all)}")
+        return self._intervals(self._path(y_all, x_all, steps), steps, d_all)
+
+    def _path(self, y_all: np.ndarray, x_all: np.ndarray | None, steps: int) -> np.ndarray:
+        """The forecast mean of ``steps`` values past the end of ``y_all``, shape (S,)."""
         last = np.array([len(y_all) - 1])
         if self.naive_ is not None and self.naive_weight_ == 1.0:
-            return self._intervals(self._naive(y_all, last, steps)[0], steps, d_all)
+            return self._naive(y_all, last, steps)[0]
         # Beyond H steps each linear member goes on from its own forecasts (and the network
         # reads the first member's): a member on logarithms never sees another member's
         # values, which may leave the positive range (fed the combined forecast, a log
@@ -948,16 +1059,37 @@ class Forecaster:
         mean = np.asarray(out[:steps])
         if self.naive_ is not None:
             mean = self._mix(mean, self._naive(y_all, last, steps)[0])
-        return self._intervals(mean, steps, d_all)
+        return mean
 
     def _intervals(self, mean: np.ndarray, steps: int, d_all: np.ndarray | None) -> Forecast:
-        """The forecast ``mean`` (S,) with its 80 % and 95 % intervals from the validation
-        residuals, and its dates."""
+        """The forecast ``mean`` (S,) with its 80 % and 95 % intervals (the conformal
+        quantiles per step, or the validation residuals'), and its dates."""
         tr = self.transform_
         lower: dict[int, np.ndarray] = {}
         upper: dict[int, np.ndarray] = {}
         xm = self._level(mean)
         k = np.arange(steps)
+        if self.interval_q_ is not None:
+            q = self.interval_q_
+            last = len(q)
+            idx = np.minimum(k, last - 1)
+            # Past the calibrated steps the spread goes on growing as it grew over their
+            # second half, as (k / K) ** b with b in [0, 1/2]: 1/2 for a random walk, 0 for
+            # a series whose errors have levelled off.
+            b = 0.5
+            if last >= 4:
+                ratio = (q[-1, 3] - q[-1, 2]) / max(q[last // 2 - 1, 3] - q[last // 2 - 1, 2],
+                                                     1e-300)
+                b = float(np.clip(np.log(max(ratio, 1e-300)) / np.log(last / (last // 2)),
+                                  0.0, 0.5))
+            grow = (np.maximum(k + 1, last) / last) ** b
+            for j, level in enumerate((80, 95)):
+                lower[level] = tr.inverse_level(xm + q[idx, 2 * j] * grow)
+                upper[level] = tr.inverse_level(xm + q[idx, 2 * j + 1] * grow)
+                if self.intermittent_:  # counts: never below 0
+                    lower[level] = np.maximum(lower[level], 0.0)
+            fdates = None if d_all is None or len(d_all) < 2 else future_dates(d_all, steps)
+            return Forecast(mean, lower, upper, fdates)
         step_idx = np.minimum(k, self.horizon - 1)
         widen = np.sqrt(np.maximum(k + 1, self.horizon) / self.horizon)
         res = self.residuals_
@@ -1022,6 +1154,7 @@ class Forecaster:
                          "exog": m.exog,
                          "scaler": m.scaler.state_dict()} for m in self.members_],
             "naive": self.naive_, "naive_weight": self.naive_weight_,
+            "interval_q": None if self.interval_q_ is None else self.interval_q_.tolist(),
             "intermittent": self.intermittent_,
             "inputs": self.inputs_,
             "floor": self.floor_,
@@ -1103,6 +1236,8 @@ class Forecaster:
         fc.transform_ = fc.members_[0].transform
         fc.naive_ = state.get("naive")  # absent from files saved before naive candidates
         fc.naive_weight_ = float(state.get("naive_weight", 0.0))
+        q = state.get("interval_q")
+        fc.interval_q_ = None if q is None else _finite(q, "interval_q").reshape(-1, 4)
         fc.intermittent_ = bool(state.get("intermittent", False))
         fc.input_scores_ = []
         fc.X_ = None if state["X"] is None else _finite(state["X"], "X")
@@ -1148,6 +1283,10 @@ class Forecaster:
                 0.0 <= self.naive_weight_ <= 1.0) or (self.naive_ is None) != (
                 self.naive_weight_ == 0.0):
             raise ModelFileError(f"unknown naive forecast {self.naive_!r}")
+        q = self.interval_q_
+        if q is not None and (q.ndim != 2 or q.shape[1] != 4 or not 1 <= len(q) <= 10_000
+                              or np.any(q[:, 0] > q[:, 1]) or np.any(q[:, 2] > q[:, 3])):
+            raise ModelFileError(f"interval quantiles of shape {q.shape} out of order")
         if not 0 <= self.season_ < n or not 1 <= self.look_back_ < n or \
                 not self.t_min_ < n or self.t_min_ < self.look_back_ + self.season_:
             raise ModelFileError(f"season {self.season_}, look-back {self.look_back_} and "
