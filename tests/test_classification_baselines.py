@@ -98,9 +98,11 @@ def test_one_line_per_member_and_a_verdict_against_the_strongest_baseline(tmp_pa
                                                                          monkeypatch):
     monkeypatch.setattr(task, "rocket_unavailable", lambda: "needs aeon (test)")
     out = tmp_path / "run"
-    assert main(["train", "classify", *_pair(tmp_path), *TINY, "--ensemble", "3",
+    every_epoch = [a for a in TINY if a != "--quiet-epochs"]  # the default: member lines
+    assert main(["train", "classify", *_pair(tmp_path), *every_epoch, "--ensemble", "3",
                  "--output", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
+    assert not [s for s in lines if "val_accuracy" in s]  # no line per epoch
     members = [s for s in lines if s.startswith("member ")]
     assert [s.split(":")[0] for s in members] == ["member 1 of 3", "member 2 of 3",
                                                   "member 3 of 3"]
