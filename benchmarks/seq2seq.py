@@ -466,9 +466,10 @@ def render(results: dict[str, Any]) -> str:
 
 def gaps(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Per set, minirnn against the best PyTorch run of that set (by exact match, then
-    BLEU): the differences and a verdict: ``level`` when the exact matches differ by less
-    than one test pair and minirnn's BLEU is not 0.5 or more lower, else ``ahead`` or
-    ``BEHIND`` by the sign of the exact-match difference."""
+    BLEU): the differences and a verdict. Exact match counts when the two differ by at least
+    one test pair, BLEU when by 0.5 or more: ``ahead`` (better on one, not worse on the
+    other), ``BEHIND`` (worse on one, not better on the other), ``mixed`` (better on one,
+    worse on the other) or ``level``."""
     out = []
     for name, runs in results["sets"].items():
         torch_runs = {k: v for k, v in runs.items() if k != "minirnn"}
@@ -481,10 +482,10 @@ def gaps(results: dict[str, Any]) -> list[dict[str, Any]]:
         d_bleu = None if ours["bleu"] is None or best["bleu"] is None \
             else ours["bleu"] - best["bleu"]
         one_pair = 1.0 / ours.get("n_test", 500)  # older results files: 500
-        if abs(d_em) < one_pair - 1e-12:
-            verdict = "level" if d_bleu is None or d_bleu > -0.5 else "BEHIND"
-        else:
-            verdict = "ahead" if d_em > 0 else "BEHIND"
+        signs = {0 if abs(d_em) < one_pair - 1e-12 else (1 if d_em > 0 else -1),
+                 0 if d_bleu is None or abs(d_bleu) < 0.5 else (1 if d_bleu > 0 else -1)}
+        verdict = ("mixed" if {1, -1} <= signs else "ahead" if 1 in signs
+                   else "BEHIND" if -1 in signs else "level")
         out.append({"set": name, "torch": label, "minirnn_exact_match": ours["exact_match"],
                     "torch_exact_match": best["exact_match"], "exact_match_gap": d_em,
                     "bleu_gap": d_bleu,
@@ -539,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
                               Path(args.data_dir))
             for name in args.sets:
                 saved.setdefault("baselines", {})[name] = baselines(files[name], TOKENS[name])
+        saved["gaps"] = gaps(saved)
         Path(args.output).write_text(json.dumps(saved, indent=1))
         print(render(saved))
         return 0
