@@ -8,12 +8,16 @@ Keras's ``use_cudnn``):
   ...) through the generic per-step loop (``minirnn/nn/layers/bptt.py``), always;
 - ``"fused"`` runs the cell's fused kernel (``minirnn/nn/kernels/lstm.py``, ``gru.py``,
   ``rnn.py``) and raises :class:`ValueError` saying why when none applies;
-- ``"auto"`` (default) runs the kernel where one applies, else the reference loop;
 - ``"compiled"`` runs the fused kernel with its step loops compiled by numba
-  (:mod:`~minirnn.nn.kernels.compiled`, the ``fast`` extra) where a compiled kernel
-  exists for the cell (the LSTM), else the numpy fused kernel, else the reference loop;
-  without numba it runs as ``"auto"`` (:func:`compiled_available` says why). ``"auto"``
-  never picks the compiled kernels: they are opted into (docs/recurrent-layers.md).
+  (:mod:`~minirnn.nn.kernels.compiled`, the ``fast`` extra) where one exists for the
+  cell's kernel and dtype (LSTM, GRU, RNN; float32, float64), else the numpy fused kernel,
+  else the reference loop; without numba, the numpy kernel (:func:`compiled_available`
+  says why);
+- ``"auto"`` (default) runs the compiled kernel where numba is importable and the kernel
+  is in :data:`AUTO_COMPILED` (those measured faster than their numpy kernel:
+  docs/performance.md), else the numpy fused kernel where one applies, else the reference
+  loop. Without numba (or with ``MINIRNN_NO_COMPILED=1``) it falls back to the numpy
+  kernels silently.
 
 :func:`use_kernel` overrides ``"auto"`` inside a ``with`` block. The override lives in a
 :class:`contextvars.ContextVar`: it applies to the thread (or asyncio task) that entered
@@ -30,11 +34,16 @@ from typing import Any
 from minirnn.nn.cells.base import STEP_MATH, Cell
 from minirnn.nn.kernels.run import COMPILED_PREFIX, KERNELS
 
-__all__ = ["MODES", "check_mode", "choose", "compiled_available", "kernel_name", "resolve",
-           "unavailable", "use_kernel"]
+__all__ = ["AUTO_COMPILED", "MODES", "check_mode", "choose", "compiled_available", "kernel_name",
+           "resolve", "unavailable", "use_kernel"]
 
 #: The values of a recurrent layer's ``kernel`` argument.
 MODES = ("auto", "fused", "reference", "compiled")
+
+#: The fused kernels that ``"auto"`` runs compiled where numba is importable: each was
+#: faster compiled than in numpy at every benchmark size and dtype, or equal within the
+#: rounds' range (docs/performance.md, *Compiled kernels*).
+AUTO_COMPILED = frozenset({"lstm", "gru", "rnn"})
 
 _OVERRIDE: ContextVar[str | None] = ContextVar("minirnn_kernel_override", default=None)
 
@@ -122,7 +131,9 @@ def unavailable(cell: Cell) -> str | None:
 
 
 def kernel_name(cell: Cell) -> str | None:
-    """The fused kernel that ``kernel="auto"`` runs ``cell`` with (None: the generic loop)."""
+    """The fused kernel that applies to ``cell`` (None: only the generic loop runs it), by
+    its numpy name; ``kernel="auto"`` runs its compiled version where numba is importable
+    and the name is in :data:`AUTO_COMPILED` (:func:`choose` gives the registry name)."""
     return None if unavailable(cell) is not None else type(cell).fused_kernel
 
 
@@ -143,7 +154,9 @@ def choose(cell: Cell, mode: str, *, lengths: bool = False,
         why = "record_states keeps every step's state, which only the reference loop does"
     if why is None:
         name = type(cell).fused_kernel
-        return _compiled_name(cell, name) if mode == "compiled" and name else name
+        if name and (mode == "compiled" or (mode == "auto" and name in AUTO_COMPILED)):
+            return _compiled_name(cell, name)
+        return name
     if mode == "fused":
         raise ValueError(f"kernel='fused' but no fused kernel applies: {why}; use "
                          "kernel='auto' or 'reference'")
