@@ -64,9 +64,10 @@ def use_kernel(mode: str) -> Iterator[None]:
     >>> with use_kernel("reference"):   # doctest: +SKIP
     ...     y_ref = lstm.forward(x)     # the readable cell code, step by step
 
-    Layers given ``"fused"`` or ``"reference"`` explicitly keep their choice. Blocks nest;
-    the previous setting is restored on exit, also after an exception. The setting is
-    per thread (a :class:`contextvars.ContextVar`): other threads do not see it.
+    Layers given ``"fused"``, ``"compiled"`` or ``"reference"`` explicitly keep their
+    choice. Blocks nest; the previous setting is restored on exit, also after an
+    exception. The setting is per thread (a :class:`contextvars.ContextVar`): other
+    threads do not see it.
     """
     token = _OVERRIDE.set(check_mode(mode, "use_kernel's mode"))
     try:

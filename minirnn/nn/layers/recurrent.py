@@ -79,15 +79,15 @@ class Recurrent(Layer):
     kernel : {"auto", "fused", "reference", "compiled"}
         Which recurrence runs (like Keras's ``use_cudnn``): ``"reference"`` the cell's
         own step code (``minirnn/nn/cells/``) through the generic loop of
-        ``minirnn/nn/layers/bptt.py``; ``"fused"`` the cell's fused kernel
-        (``minirnn/nn/kernels/``), a ValueError saying why if none applies (at
-        construction for the cell and its options, at forward for variable lengths
-        or ``record_states``); ``"auto"`` (default) the kernel where one applies, else
-        the reference loop, overridden inside
-        :func:`minirnn.nn.kernels.use_kernel`; ``"compiled"`` as ``"auto"`` but with the
-        numba-compiled kernel where one exists (the LSTM; the ``fast`` extra,
-        :mod:`minirnn.nn.kernels.compiled`), the numpy kernel without numba. All give
-        the same numbers (to rounding).
+        ``minirnn/nn/layers/bptt.py``; ``"fused"`` the cell's numpy fused kernel
+        (``minirnn/nn/kernels/lstm.py``, ...), a ValueError saying why if none applies
+        (at construction for the cell and its options, at forward for variable lengths
+        or ``record_states``); ``"compiled"`` the kernel with its step loops compiled by
+        numba (the ``fast`` extra: ``minirnn/nn/kernels/compiled_lstm.py``, ...), the
+        numpy kernel without numba, the reference loop where no kernel applies;
+        ``"auto"`` (default) as ``"compiled"`` for the kernels in
+        :data:`minirnn.nn.kernels.select.AUTO_COMPILED` (all three), overridden inside
+        :func:`minirnn.nn.kernels.use_kernel`. All give the same numbers (to rounding).
 
     Notes
     -----
