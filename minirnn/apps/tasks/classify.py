@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import multiprocessing
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -255,6 +254,8 @@ def _run_minirocket(train: LabelledSequences, test: LabelledSequences, bx_train:
     args = (bx_train, train.lengths, train.y, bx_test, test.lengths)
     if timeout is None:
         return minirocket(*args, seed=seed)
+    import multiprocessing  # only here: the command's start-up stays light
+
     # spawn, not fork: forking a process whose BLAS threads are running can deadlock.
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         pending = pool.apply_async(minirocket, args, {"seed": seed})
