@@ -307,10 +307,11 @@ class AttentionDecoder(Layer):
         return new_state, a, weights, (x, state[0], cell_cache, att_cache, joined)
 
     def _logits(self, a: np.ndarray) -> np.ndarray:
-        y = a @ self.out.weight.data.T
+        # one 2-D product: a stacked (N, T, H) @ (H, V) ran 2-3x slower in numpy
+        y = a.reshape(-1, a.shape[-1]) @ self.out.weight.data.T
         if self.out.bias is not None:
             y += self.out.bias.data
-        return y
+        return y.reshape(*a.shape[:-1], self.vocab_size)
 
     # ------------------------------------------------------------ inference
     def start(self, memory: np.ndarray, memory_lengths: np.ndarray,
@@ -468,7 +469,7 @@ class AttentionDecoder(Layer):
         self.out.weight.grad += dl.reshape(-1, V).T @ A.reshape(-1, H)
         if self.out.bias is not None:
             self.out.bias.grad += dl.sum(axis=(0, 1))
-        dA = dl @ self.out.weight.data  # (N, T, H)
+        dA = (dl.reshape(-1, V) @ self.out.weight.data).reshape(N, T, H)
         M = self.memory_size
         query = self.cell.output_size
         attention = self.attention
