@@ -56,7 +56,7 @@ class TextProgress(Callback):
         limits = [cb.seconds for cb in getattr(solver, "callbacks", [])
                   if isinstance(cb, TimeLimit)]
         self.limit = min(limits) if limits else None
-        if self.total is not None:
+        if self.total is not None and solver is not None:
             budget = f"; stops after {_duration(self.limit)} (--time-limit)" \
                 if self.limit is not None else ""
             self._print(f"training: at most {self.total:,} {self.unit}s ({solver.epochs} "
