@@ -2,14 +2,17 @@
 
 Usage::
 
-    python -m benchmarks.intervals [--data ../shared/data] [--steps 6] [--origins 12]
+    python -m benchmarks.intervals [--data-dir ../shared/data] [--steps 6] [--origins 12]
 
 For each series, ``Forecaster()`` with its defaults (as ``minirnn train series`` / ``minirnn
 forecast`` use them) is fitted on the values up to each of ``--origins`` forecast origins
 spread over the last 30 % of the series, then forecasts ``--steps`` values past the origin
 with its 80 % and 95 % intervals (``Forecaster.forecast``); a value counts as covered when it
 lies within the interval. Nominal coverage is 80 % and 95 %: well below means the intervals
-are too narrow. Results go to ``benchmarks/results/intervals.json`` and the table between the
+are too narrow. The interval score (Winkler: width, plus 2 / alpha times the distance by which
+the value misses the interval) rewards narrow intervals that still cover; divided by the
+in-sample MAE of the seasonal naive (or naive) forecast it is the MSIS of the M4 competition
+(lower is better). Results go to ``benchmarks/results/intervals.json`` and the table between the
 ``<!-- intervals-table -->`` markers of docs/forecasting.md (``--docs``).
 """
 
@@ -37,7 +40,8 @@ def coverage(y: np.ndarray, steps: int, origins: int, first: float = 0.7) -> dic
     lo, hi = int(first * n), n - steps
     points = sorted({round(float(v)) for v in np.linspace(lo, hi, origins)})
     inside = {80: np.zeros(steps), 95: np.zeros(steps)}
-    width = {80: [], 95: []}
+    width: dict[int, list[float]] = {80: [], 95: []}
+    msis: dict[int, list[float]] = {80: [], 95: []}
     used, failed = 0, []
     start = time.perf_counter()
     for origin in points:
@@ -52,6 +56,11 @@ def coverage(y: np.ndarray, steps: int, origins: int, first: float = 0.7) -> dic
             inside[level] += (truth >= f.lower[level]) & (truth <= f.upper[level])
             width[level].append(float(np.mean((f.upper[level] - f.lower[level])
                                               / np.maximum(np.abs(f.mean), 1e-12))))
+            alpha = 1 - level / 100
+            lo, hi = f.lower[level], f.upper[level]
+            score = (hi - lo) + 2 / alpha * (np.maximum(lo - truth, 0)
+                                             + np.maximum(truth - hi, 0))
+            msis[level].append(float(np.mean(score) / fc.mase_scale_))
         used += 1
     return {"origins": used, "failed": failed, "steps": steps,
             "seconds": time.perf_counter() - start,
@@ -60,13 +69,15 @@ def coverage(y: np.ndarray, steps: int, origins: int, first: float = 0.7) -> dic
             **{f"cover{level}_by_step": (inside[level] / max(used, 1)).tolist()
                for level in (80, 95)},
             **{f"rel_width{level}": float(np.median(width[level])) if used else nan
+               for level in (80, 95)},
+            **{f"msis{level}": float(np.mean(msis[level])) if used else nan
                for level in (80, 95)}}
 
 
 def table(results: dict) -> str:
     lines = ["| series | origins x steps | 80 % interval covers | 95 % interval covers | "
-             "80 % cover, step 1 / last | forecasts that failed | seconds |",
-             "|---|---|---|---|---|---|---|"]
+             "80 % cover, step 1 / last | MSIS 80 % / 95 % | forecasts that failed | seconds |",
+             "|---|---|---|---|---|---|---|---|"]
     tot = {80: 0.0, 95: 0.0}
     n = 0
     for name, r in results.items():
@@ -76,16 +87,22 @@ def table(results: dict) -> str:
             tot[level] += r[f"cover{level}"] * k
         by = r["cover80_by_step"]
         lines.append(f"| {name} | {r['origins']} x {r['steps']} | {r['cover80']:.0%} | "
-                     f"{r['cover95']:.0%} | {by[0]:.0%} / {by[-1]:.0%} | {len(r['failed'])} | "
+                     f"{r['cover95']:.0%} | {by[0]:.0%} / {by[-1]:.0%} | "
+                     f"{r['msis80']:.2f} / {r['msis95']:.2f} | {len(r['failed'])} | "
                      f"{r['seconds']:.0f} |")
+    g80 = float(np.exp(np.mean([np.log(r["msis80"]) for r in results.values()])))
+    g95 = float(np.exp(np.mean([np.log(r["msis95"]) for r in results.values()])))
     lines.append(f"| **all** | {n} values | **{tot[80] / n:.0%}** | **{tot[95] / n:.0%}** "
-                 f"| | {sum(len(r['failed']) for r in results.values())} | |")
+                 f"| | {g80:.2f} / {g95:.2f} (geometric mean) | "
+                 f"{sum(len(r['failed']) for r in results.values())} | |")
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data-dir", "--data", dest="data", type=Path,
+                        default=ROOT.parent / "shared" / "data",
+                        help="folder of the CSV series (default: ../shared/data)")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--origins", type=int, default=12)
     parser.add_argument("--docs", type=Path, default=None)
