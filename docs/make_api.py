@@ -13,7 +13,7 @@ from pathlib import Path
 #: The public paths (re-exporting modules) whose every name is listed.
 PUBLIC = ["minirnn.layers", "minirnn.cells", "minirnn.losses", "minirnn.optim",
           "minirnn.callbacks", "minirnn.data", "minirnn.gradcheck", "minirnn.testing",
-          "minirnn.functional"]
+          "minirnn.functional", "minirnn.estimators"]
 MODULES = [
     "minirnn", *PUBLIC, "minirnn.check.diagnostics", "minirnn.nn.io", "minirnn.nn.registry",
     "minirnn.train.checkpoint", "minirnn.nn.convert", "minirnn.nn.init", "minirnn.train.plots",

@@ -164,7 +164,7 @@ def test_the_checks_catch_what_they_claim() -> None:
 
 
 @pytest.mark.parametrize("public", ["cells", "layers", "losses", "optim", "data", "gradcheck",
-                                    "testing", "callbacks", "functional"])
+                                    "testing", "callbacks", "functional", "estimators"])
 def test_public_paths_re_export_the_layered_objects(public: str) -> None:
     import importlib
 
