@@ -1283,10 +1283,10 @@ class Forecaster:
                 0.0 <= self.naive_weight_ <= 1.0) or (self.naive_ is None) != (
                 self.naive_weight_ == 0.0):
             raise ModelFileError(f"unknown naive forecast {self.naive_!r}")
-        q = self.interval_q_
-        if q is not None and (q.ndim != 2 or q.shape[1] != 4 or not 1 <= len(q) <= 10_000
-                              or np.any(q[:, 0] > q[:, 1]) or np.any(q[:, 2] > q[:, 3])):
-            raise ModelFileError(f"interval quantiles of shape {q.shape} out of order")
+        iq = self.interval_q_
+        if iq is not None and (iq.ndim != 2 or iq.shape[1] != 4 or not 1 <= len(iq) <= 10_000
+                               or np.any(iq[:, 0] > iq[:, 1]) or np.any(iq[:, 2] > iq[:, 3])):
+            raise ModelFileError(f"interval quantiles of shape {iq.shape} out of order")
         if not 0 <= self.season_ < n or not 1 <= self.look_back_ < n or \
                 not self.t_min_ < n or self.t_min_ < self.look_back_ + self.season_:
             raise ModelFileError(f"season {self.season_}, look-back {self.look_back_} and "
