@@ -354,7 +354,7 @@ def run_series(config: SeriesConfig, folder: Path, callbacks: Sequence[Callback]
         write_json(folder / "report.json", report)
         print(f"saved {folder / 'model.npz'}, report.json", flush=True)
     _write_predictions(folder / "predictions.csv", table, ev, fc.horizon)
-    fcst = fc.forecast(forecast_steps(fc, bool(features)))
+    fcst = fc.forecast(forecast_steps(fc, bool(fc.inputs_) and fc.naive_weight_ < 1))
     write_forecast(folder / "forecast.csv", fcst)
     print(f"saved {folder / 'predictions.csv'} (test forecasts and baselines), "
           f"forecast.csv (the next {len(fcst.mean)} step(s) with 80%/95% intervals)", flush=True)
