@@ -772,6 +772,7 @@ class Forecaster:
         scored = []
         for cols in subsets:
             sub = Forecaster(**config)
+            sub._calibrate_intervals = False  # only its validation score is read
             try:
                 sub.fit(y_all, x_all[:, cols] if cols else None, dates=self.dates_,
                         train_size=n)
