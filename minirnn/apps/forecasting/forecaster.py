@@ -9,9 +9,13 @@ How a forecast is made (every choice from the training span only)::
                                                 AR's residuals, weight alpha from validation
     then back to y (exp for the log transforms): an exact inverse.
 
-The transform (none/diff/log/logdiff, with or without seasonal differencing), the AR order p
-and the network weight alpha are chosen on a validation span carved from the end of the
-training data. The test span (everything after ``train_size``) is never read by ``fit``.
+The transform (none/diff/log/logdiff, with or without seasonal differencing), the AR order p,
+the exogenous inputs read and the network weight alpha are chosen on validation spans carved
+from the end of the training data; the best naive forecast (persistence, seasonal naive,
+drift, mean; Croston's SBA or zero for intermittent counts) is combined with the result, its
+weight chosen there too. Intervals are conformal quantiles per step ahead of the errors of
+copies fitted before each validation span. The test span (everything after ``train_size``)
+is never read by ``fit``.
 """
 
 from __future__ import annotations
