@@ -275,7 +275,7 @@ def gradcheck(
         grads = analytic()
         # Rounding noise of one numerical derivative, with a safety factor of ~10.
         noise = 16 * np.finfo(np.float64).eps * max(magnitude(), 1e-300) / eps
-        floor = noise / tolerance
+        floor = float(noise / tolerance)
         report = GradcheckReport(subject, tolerance)
         for name, array in arrays:
             report.comparisons.append(_compare(
