@@ -443,27 +443,6 @@ def test_the_learning_rate_halves_after_an_epoch_without_a_lower_validation_loss
         make_config("seq2seq", {"train": train, "test": train, "lr_decay": 0.0})
 
 
-# ------------------------------------------------------------------ docs/seq2seq.md
-def test_shell_blocks_of_the_seq2seq_page_run_as_written(tmp_path):
-    """Every ```bash block of docs/seq2seq.md, in order, in one bash, in an empty folder,
-    with this interpreter's ``minirnn`` and ``python`` first on the PATH."""
-    text = (ROOT / "docs" / "seq2seq.md").read_text()
-    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
-    assert blocks
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, module in (("minirnn", "-m minirnn"), ("python", "")):
-        (bin_dir / name).write_text(f'#!/bin/sh\nexec "{sys.executable}" {module} "$@"\n')
-        (bin_dir / name).chmod(0o755)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    work = tmp_path / "work"
-    work.mkdir()
-    result = subprocess.run(["bash", "-e", "-c", "\n".join(blocks)], cwd=work, env=env,
-                            capture_output=True, text=True, timeout=180)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "test exact match" in result.stdout
-
-
 def test_minirnn_data_reexports_the_pair_reader():
     import minirnn.data
     from minirnn.apps.data import pairs
