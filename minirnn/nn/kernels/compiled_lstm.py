@@ -62,22 +62,35 @@ def _lstm_forward_loop(W: np.ndarray, x_tm: np.ndarray, order: np.ndarray, S: np
         a = A[slot]
         np.dot(W, S, a)
         cs = C[slot]
-        for j in range(H):
-            for n in range(N):
-                o = 1.0 / (1.0 + _exp(a[j, n]))
-                i = 1.0 / (1.0 + _exp(a[H + j, n]))
-                f = 1.0 / (1.0 + _exp(a[2 * H + j, n]))
-                g = 2.0 / (1.0 + _exp(a[3 * H + j, n])) - 1.0
-                ct = f * c[j, n] + i * g
-                a[j, n] = o
-                a[H + j, n] = i
-                a[2 * H + j, n] = f
-                a[3 * H + j, n] = g
-                c[j, n] = ct
-                cs[j, n] = ct
-                ht = o * _tanh(ct)
-                h[j, n] = ht
-                S[j, n] = ht * mask[j, n] if use_mask else ht
+        if keep:
+            for j in range(H):
+                for n in range(N):
+                    o = 1.0 / (1.0 + _exp(a[j, n]))
+                    i = 1.0 / (1.0 + _exp(a[H + j, n]))
+                    f = 1.0 / (1.0 + _exp(a[2 * H + j, n]))
+                    g = 2.0 / (1.0 + _exp(a[3 * H + j, n])) - 1.0
+                    ct = f * c[j, n] + i * g
+                    a[j, n] = o
+                    a[H + j, n] = i
+                    a[2 * H + j, n] = f
+                    a[3 * H + j, n] = g
+                    c[j, n] = ct
+                    cs[j, n] = ct
+                    ht = o * _tanh(ct)
+                    h[j, n] = ht
+                    S[j, n] = ht * mask[j, n] if use_mask else ht
+        else:  # inference keeps nothing: the gates and cells are not stored
+            for j in range(H):
+                for n in range(N):
+                    o = 1.0 / (1.0 + _exp(a[j, n]))
+                    i = 1.0 / (1.0 + _exp(a[H + j, n]))
+                    f = 1.0 / (1.0 + _exp(a[2 * H + j, n]))
+                    g = 2.0 / (1.0 + _exp(a[3 * H + j, n])) - 1.0
+                    ct = f * c[j, n] + i * g
+                    c[j, n] = ct
+                    ht = o * _tanh(ct)
+                    h[j, n] = ht
+                    S[j, n] = ht * mask[j, n] if use_mask else ht
         for n in range(N):
             for j in range(H):
                 ys[t, n, j] = h[j, n]
@@ -102,22 +115,35 @@ def _lstm_forward_loop32(W: np.ndarray, x_tm: np.ndarray, order: np.ndarray, S: 
         a = A[slot]
         np.dot(W, S, a)
         cs = C[slot]
-        for j in range(H):
-            for n in range(N):
-                o = _ONE / (_ONE + _exp32(a[j, n]))
-                i = _ONE / (_ONE + _exp32(a[H + j, n]))
-                f = _ONE / (_ONE + _exp32(a[2 * H + j, n]))
-                g = _TWO / (_ONE + _exp32(a[3 * H + j, n])) - _ONE
-                ct = f * c[j, n] + i * g
-                a[j, n] = o
-                a[H + j, n] = i
-                a[2 * H + j, n] = f
-                a[3 * H + j, n] = g
-                c[j, n] = ct
-                cs[j, n] = ct
-                ht = o * (_TWO / (_ONE + _exp32(_MINUS_TWO * ct)) - _ONE)
-                h[j, n] = ht
-                S[j, n] = ht * mask[j, n] if use_mask else ht
+        if keep:
+            for j in range(H):
+                for n in range(N):
+                    o = _ONE / (_ONE + _exp32(a[j, n]))
+                    i = _ONE / (_ONE + _exp32(a[H + j, n]))
+                    f = _ONE / (_ONE + _exp32(a[2 * H + j, n]))
+                    g = _TWO / (_ONE + _exp32(a[3 * H + j, n])) - _ONE
+                    ct = f * c[j, n] + i * g
+                    a[j, n] = o
+                    a[H + j, n] = i
+                    a[2 * H + j, n] = f
+                    a[3 * H + j, n] = g
+                    c[j, n] = ct
+                    cs[j, n] = ct
+                    ht = o * (_TWO / (_ONE + _exp32(_MINUS_TWO * ct)) - _ONE)
+                    h[j, n] = ht
+                    S[j, n] = ht * mask[j, n] if use_mask else ht
+        else:  # inference keeps nothing: the gates and cells are not stored
+            for j in range(H):
+                for n in range(N):
+                    o = _ONE / (_ONE + _exp32(a[j, n]))
+                    i = _ONE / (_ONE + _exp32(a[H + j, n]))
+                    f = _ONE / (_ONE + _exp32(a[2 * H + j, n]))
+                    g = _TWO / (_ONE + _exp32(a[3 * H + j, n])) - _ONE
+                    ct = f * c[j, n] + i * g
+                    c[j, n] = ct
+                    ht = o * (_TWO / (_ONE + _exp32(_MINUS_TWO * ct)) - _ONE)
+                    h[j, n] = ht
+                    S[j, n] = ht * mask[j, n] if use_mask else ht
         for n in range(N):
             for j in range(H):
                 ys[t, n, j] = h[j, n]
