@@ -1,5 +1,6 @@
 """The ``minirnn`` command: a tiny run in seconds, and the defaults' documented results."""
 
+import json
 import re
 import subprocess
 import sys
@@ -18,7 +19,8 @@ def _in_tmp(tmp_path, monkeypatch):
 
 
 def _test_mse(output: str) -> float:
-    match = re.search(r"test MSE (\d+\.\d+)\s+vs baseline 0\.1767", output)
+    match = re.search(r"test MSE (\d+\.\d+) = [\d.]+% of always predicting 1 \(0\.\d+ on "
+                      r"this test set; the literature's bar is 0\.1767\)", output)
     assert match, output
     return float(match.group(1))
 
@@ -62,11 +64,19 @@ def test_same_seed_same_result(capsys):
     assert _test_mse(capsys.readouterr().out) == first
 
 
-# The figures promised in the README: the command's defaults (T = 50), on 2 cores,
-# about 45 s each for LSTM and GRU.
+# The figures promised in the README and docs/tutorials/adding-problem.md: the command's
+# defaults (T = 50, Adam at the task's 3e-3) solve the task with LSTM and GRU (below 1 % of
+# the constant predictor's MSE on the same test set), about 45 s each on 2 cores; the tanh
+# RNN's verdict says what it did, whatever that is.
 @pytest.mark.slow
-@pytest.mark.parametrize("cell,lr,bound", [("lstm", "3e-3", 0.01), ("gru", "3e-3", 0.01),
-                                           ("rnn", "1e-3", 0.1767)])
-def test_defaults_reach_documented_test_mse(cell, lr, bound, capsys):
-    assert main(["train", "adding", "--cell", cell, "--lr", lr]) == 0
-    assert _test_mse(capsys.readouterr().out) < bound
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_defaults_reach_documented_test_mse(cell, capsys, tmp_path):
+    assert main(["train", "adding", "--cell", cell, "--output", str(tmp_path / cell)]) == 0
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / cell / "report.json").read_text())
+    assert _test_mse(out) == pytest.approx(report["test_mse"], rel=1e-2, abs=1e-5)
+    assert report["solved"] == (report["test_mse"] < 0.01 * report["constant_mse"])
+    verdict = next(line for line in out.splitlines() if line.startswith("test MSE"))
+    assert verdict.split("]")[0].rsplit("  [", 1)[0].endswith(": solved") == report["solved"]
+    if cell != "rnn":
+        assert report["solved"], out

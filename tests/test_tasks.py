@@ -119,7 +119,7 @@ def test_adding_run_returns_its_metric_and_the_callbacks_ran(tmp_path: Path) -> 
     assert result.val_loss == min(result.history.history["val_loss"])
     assert "test MSE" in log.getvalue()  # printed lines went to the log, not stdout
     # the rate the task chose (Adam's default) is recorded, not None
-    assert result.report["config"]["options"]["lr"] == pytest.approx(1e-3)
+    assert result.report["config"]["options"]["lr"] == pytest.approx(3e-3)  # the task's own
 
 
 def test_binary_addition_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -137,7 +137,13 @@ def test_series_run_on_a_shipped_dataset(tmp_path: Path) -> None:
                           no_plot=True)
     result = run(config, output=tmp_path / "s", log=io.StringIO())
     _check(result, "test_rmse", tmp_path / "s")
-    assert result.report["persistence_rmse"] > 0 and math.isfinite(result.val_loss)
+    assert result.report["persistence_rmse"] > 0
+    if result.report["network_weight"] == 0 and result.epochs == 0:
+        # Too few validation forecasts to trust a network: none is trained (issue 32), and
+        # the result says so rather than showing a loss.
+        assert result.val_loss == math.inf and "network not trained" in result.report["method"]
+    else:
+        assert math.isfinite(result.val_loss)
 
 
 def test_classify_run(tmp_path: Path) -> None:
