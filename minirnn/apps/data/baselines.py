@@ -16,12 +16,15 @@ import numpy as np
 from minirnn.apps.data._checks import as_finite_float_array
 from minirnn.nn._validation import check_positive_int
 
-__all__ = ["NAIVE_METHODS", "LinearAR", "croston_path", "fit_linear_ar", "is_intermittent",
-           "naive_forecasts", "persistence_forecast", "predict_linear_ar", "rmse",
-           "root_mean_square", "seasonal_naive_forecast"]
+__all__ = ["INTERMITTENT_METHODS", "NAIVE_METHODS", "LinearAR", "croston_path",
+           "fit_linear_ar", "is_intermittent", "naive_forecasts", "persistence_forecast",
+           "predict_linear_ar", "rmse", "root_mean_square", "seasonal_naive_forecast",
+           "tsb_path"]
 
-#: The naive forecasts of :func:`naive_forecasts` (the last two for intermittent counts only).
-NAIVE_METHODS = ("persistence", "seasonal naive", "drift", "mean", "croston (SBA)", "zero")
+#: The naive forecasts of :func:`naive_forecasts` for intermittent counts only.
+INTERMITTENT_METHODS = ("croston (SBA)", "TSB", "zero")
+#: Every naive forecast of :func:`naive_forecasts`.
+NAIVE_METHODS = ("persistence", "seasonal naive", "drift", "mean", *INTERMITTENT_METHODS)
 
 
 def _windows(x: Any, name: str = "x") -> np.ndarray:
@@ -270,6 +273,52 @@ def croston_path(y: Any, alpha: float = 0.1, sba: bool = True) -> np.ndarray:
     return out
 
 
+def tsb_path(y: Any, alpha: float = 0.1, beta: float = 0.1) -> np.ndarray:
+    """The Teunter-Syntetos-Babai forecast of an intermittent series made after each value.
+
+    Parameters
+    ----------
+    y : array_like, shape (T,)
+        Non-negative values (demand per period).
+    alpha : float
+        Smoothing weight of the demand sizes (updated when a demand occurs).
+    beta : float
+        Smoothing weight of the probability of a demand (updated every period).
+
+    Returns
+    -------
+    ndarray, shape (T,)
+        Element t is the forecast of every later value, made from ``y[:t + 1]`` only (0
+        before the first demand).
+
+    Notes
+    -----
+    Unlike Croston's method, the demand probability decays in every period without a
+    demand, so the forecast falls towards 0 when demand dies out (Teunter, Syntetos and
+    Babai 2011).
+    """
+    a = as_finite_float_array(y, "y", ndim=(1,)).astype(np.float64)
+    for name, value in (("alpha", alpha), ("beta", beta)):
+        if not 0 < value <= 1:
+            raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+    if np.any(a < 0):
+        raise ValueError("y must be non-negative for the TSB method")
+    out = np.zeros(len(a))
+    z = prob = 0.0
+    seen = False
+    for t, v in enumerate(a):  # a loop: each state depends on the one before
+        if v > 0:
+            if seen:
+                z += alpha * (v - z)
+                prob += beta * (1.0 - prob)
+            else:  # the first demand starts both averages
+                z, prob, seen = v, 1.0 / (t + 1), True
+        elif seen:
+            prob -= beta * prob
+        out[t] = z * prob
+    return out
+
+
 def naive_forecasts(y: Any, origins: Any, horizon: int, season: int = 0,
                     intermittent: bool = False) -> dict[str, np.ndarray]:
     """The naive forecasts from each origin, reading only values up to it.
@@ -284,14 +333,15 @@ def naive_forecasts(y: Any, origins: Any, horizon: int, season: int = 0,
     season : int
         S >= 2 adds the seasonal naive forecast; 0 leaves it out.
     intermittent : bool
-        Add Croston's method (SBA) and the zero forecast.
+        Add Croston's method (SBA), the TSB method and the zero forecast.
 
     Returns
     -------
     dict of str to ndarray (N, K)
         ``persistence`` (the last value), ``seasonal naive`` (the value one season
         before), ``drift`` (the line from the first value through the last), ``mean``
-        (of every value so far), and with ``intermittent`` ``croston (SBA)`` and ``zero``.
+        (of every value so far), and with ``intermittent`` ``croston (SBA)``, ``TSB`` and
+        ``zero``.
     """
     a = as_finite_float_array(y, "y", ndim=(1,)).astype(np.float64)
     k = check_positive_int(horizon, "horizon")
@@ -310,5 +360,6 @@ def naive_forecasts(y: Any, origins: Any, horizon: int, season: int = 0,
     out["mean"] = np.repeat(means[t], k, axis=1)
     if intermittent:
         out["croston (SBA)"] = np.repeat(croston_path(a)[t], k, axis=1)
+        out["TSB"] = np.repeat(tsb_path(a)[t], k, axis=1)
         out["zero"] = np.zeros((len(o), k))
     return out

@@ -21,6 +21,7 @@ is never read by ``fit``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -31,12 +32,14 @@ from typing import Any
 import numpy as np
 
 from minirnn.apps.data.baselines import (
+    INTERMITTENT_METHODS,
     NAIVE_METHODS,
     LinearAR,
     fit_linear_ar,
     is_intermittent,
     naive_forecasts,
     predict_linear_ar,
+    root_mean_square,
 )
 from minirnn.apps.data.table import calendar_periods, format_dates, future_dates, parse_dates
 from minirnn.apps.forecasting.metrics import mae, mase, mase_scale, rmse
@@ -66,6 +69,9 @@ _CALIBRATION_ORIGINS = 200
 _MIN_CALIBRATION = 10
 #: Relative validation gain that makes more inputs worth reading.
 _INPUT_MARGIN = 0.01
+#: Least margin (log RMSE ratio, about 3 %) by which a forecast is clearly better than
+#: another on validation, when the spans agree more closely than that
+_MIN_MARGIN = 0.03
 #: Network weights tried on validation; 0 means the linear model alone.
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: Most steps :meth:`Forecaster.forecast` makes (recursively beyond the horizon).
@@ -624,6 +630,7 @@ class Forecaster:
         self.validation_["final"] = rmse(final_val, truth_val)
         self.naive_: str | None = None
         self.naive_weight_ = 0.0
+        self.naive_reason_ = ""
         if self.naive:
             self._choose_naive(y_all, folds, err_lin, final_val - truth_val)
         self.interval_q_: np.ndarray | None = None
@@ -720,41 +727,106 @@ class Forecaster:
         mean = np.concatenate(done, axis=1)[:, :steps]
         if self.naive_ is not None:
             mean = self._mix(mean, self._naive(y_all, origins, steps))
-        return mean
+        return self._clip(mean)
 
     def _choose_naive(self, y_all: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
                       err_lin: np.ndarray, err_last: np.ndarray) -> None:
         """Score the naive forecasts on every validation span against the model (the
         linear combination, with the network's correction on the last span, where it was
-        weighed); the best one replaces the model if it is better."""
+        weighed) and decide whether one replaces or joins it.
+
+        The rule, robust across spans rather than tuned on their pooled score (one pooled
+        RMSE let a seasonal naive forecast that lost one span of three by 22 % join the
+        model of Seatbelts, and lose on the test span):
+
+        - per span (or, with one span, per third of it) the log ratio of two forecasts'
+          RMSEs; one forecast is *clearly* better than another when the mean of these
+          ratios, recent spans weighted more, is below minus their spread (their weighted
+          standard deviation; at least ``_MIN_MARGIN``);
+        - intermittent counts: the best intermittent method (Croston's SBA, TSB, zero) is
+          used alone unless the model is clearly better than it;
+        - the model must beat persistence on validation: if it does not, persistence is
+          used alone (or a naive forecast clearly better than persistence);
+        - otherwise the best naive forecast joins the model (its weight chosen on the
+          spans) only when it alone is clearly better than the model.
+        """
         h = self.horizon
         origins = np.concatenate([v_o for _, v_o in folds])
         truth = self.y_[origins[:, None] + np.arange(1, h + 1)[None, :]]
         err_model = err_lin.copy()
         err_model[: err_last.size] = err_last.ravel()  # the last span comes first
+        err_model = err_model.reshape(truth.shape)
+        if self.intermittent_:  # counts: the model's forecasts are clipped at 0
+            err_model = np.maximum(truth + err_model, 0.0) - truth
         model = float(np.sqrt(np.mean(err_model * err_model))) if np.all(
             np.isfinite(err_model)) else math.inf
         self.validation_["model, all spans"] = model
         cands = naive_forecasts(y_all, origins, h, self.season_, self.intermittent_)
+        errs = {name: pred - truth for name, pred in cands.items()}
         scores = {name: rmse(pred, truth) for name, pred in cands.items()}
         for name, score in scores.items():
             self.validation_[f"naive {name}, all spans"] = score
-        best = min(scores, key=lambda k: scores[k])
-        if not scores[best] < model:
-            return
-        # Combined like the level AR above: a weight for the naive forecast from the
-        # validation spans (1 and 0 included, so never worse than either there).
-        err_naive = (cands[best] - truth).ravel()
-        mixed = {w: float(np.sqrt(np.mean(((1 - w) * err_model + w * err_naive) ** 2)))
+        # Blocks of origins: the spans (the last one first), or thirds of a single span.
+        sizes = [len(v_o) for _, v_o in folds]
+        if len(sizes) == 1:
+            edges = np.linspace(0, len(origins), min(3, len(origins)) + 1).round().astype(int)
+        else:
+            edges = np.concatenate([[0], np.cumsum(sizes)])
+        blocks = [slice(a, b) for a, b in itertools.pairwise(edges) if b > a]
+        recency = 1.0 / np.arange(1, len(blocks) + 1)  # the most recent block first
+
+        def gain(err_a: np.ndarray, err_b: np.ndarray) -> tuple[float, float]:
+            """(weighted mean, spread) of log(RMSE of a / RMSE of b) over the blocks."""
+            if not (np.all(np.isfinite(err_a)) and np.all(np.isfinite(err_b))):
+                return (math.inf if not np.all(np.isfinite(err_a)) else -math.inf), 0.0
+            ratios = np.array([np.log(max(root_mean_square(err_a[s]), 1e-300)
+                                      / max(root_mean_square(err_b[s]), 1e-300))
+                               for s in blocks])
+            mean = float(np.average(ratios, weights=recency))
+            spread = float(np.sqrt(np.average((ratios - mean) ** 2, weights=recency)))
+            return mean, max(spread, _MIN_MARGIN)
+
+        def clearly(err_a: np.ndarray, err_b: np.ndarray) -> bool:
+            mean, spread = gain(err_a, err_b)
+            return mean < -spread
+
+        chosen: str | None = None
+        alone = False
+        if self.intermittent_:
+            pool = [k for k in INTERMITTENT_METHODS if k in scores]
+            best_i = min(pool, key=lambda k: scores[k])
+            if not clearly(err_model, errs[best_i]):
+                chosen, alone, self.naive_reason_ = best_i, True, (
+                    "intermittent count: the model was not clearly better on validation")
+        if chosen is None and not model < scores["persistence"]:
+            best = min(scores, key=lambda k: scores[k])
+            chosen = best if clearly(errs[best], errs["persistence"]) else "persistence"
+            alone, self.naive_reason_ = True, "the model did not beat persistence on validation"
+        if chosen is None:
+            best = min(scores, key=lambda k: scores[k])
+            if not clearly(errs[best], err_model):
+                return
+            chosen, self.naive_reason_ = best, (
+                "it was clearly better than the model on validation")
+        mean, spread = gain(errs[chosen], err_model)
+        self.validation_[f"{chosen} / model, log RMSE ratio"] = mean
+        self.validation_[f"{chosen} / model, spread"] = spread
+        err_naive = errs[chosen].ravel()
+        mixed = {w: float(np.sqrt(np.mean(((1 - w) * err_model.ravel() + w * err_naive) ** 2)))
                  for w in ALPHAS}
         for w, score in mixed.items():
             self.validation_[f"naive weight {w:g}, all spans"] = score
-        weight = min(mixed, key=lambda w: (mixed[w], w))
+        weight = 1.0 if alone else min(mixed, key=lambda w: (mixed[w], w))
         if weight == 0.0:
+            self.naive_reason_ = ""
             return
-        self.naive_, self.naive_weight_ = best, weight
+        self.naive_, self.naive_weight_ = chosen, weight
         self.residuals_ = self.transform_.level(truth) - self._level(
-            self._mix(truth - err_model.reshape(truth.shape), cands[best]))
+            self._mix(truth + err_model, cands[chosen]))
+
+    def _clip(self, pred: np.ndarray) -> np.ndarray:
+        """Forecasts of an intermittent count never below 0."""
+        return np.maximum(pred, 0.0) if self.intermittent_ else pred
 
     def _mix(self, model: np.ndarray, naive: np.ndarray) -> np.ndarray:
         """The model's and the naive forecasts combined with the naive weight."""
@@ -892,7 +964,7 @@ class Forecaster:
         pred = self._combined(self._member_forecasts(paths, xs, o), paths[0], xs, o)
         if self.naive_ is not None:
             pred = self._mix(pred, self._naive(y_all, o, self.horizon))
-        return pred
+        return self._clip(pred)
 
     def _naive(self, y_all: np.ndarray, o: np.ndarray, steps: int) -> np.ndarray:
         """The chosen naive forecast from the origins ``o``, shape (N, steps)."""
@@ -1064,7 +1136,7 @@ class Forecaster:
         mean = np.asarray(out[:steps])
         if self.naive_ is not None:
             mean = self._mix(mean, self._naive(y_all, last, steps)[0])
-        return mean
+        return self._clip(mean)
 
     def _intervals(self, mean: np.ndarray, steps: int, d_all: np.ndarray | None) -> Forecast:
         """The forecast ``mean`` (S,) with its 80 % and 95 % intervals (the conformal
@@ -1119,8 +1191,9 @@ class Forecaster:
         self._check_fitted()
         v = self.validation_
         if self.naive_ is not None and self.naive_weight_ == 1.0:
-            return (f"{self.naive_} (a naive forecast: it beat the model on validation, RMSE "
-                    f"{v[f'naive {self.naive_}, all spans']:.4g} against "
+            why = self.naive_reason_ or "it beat the model on validation"
+            return (f"{self.naive_} (a naive forecast: {why}; RMSE "
+                    f"{v[f'naive {self.naive_}, all spans']:.4g} against the model's "
                     f"{v['model, all spans']:.4g} on every validation span)")
         parts = [f"AR({m.order}) on "
                  + m.transform.name.replace("none", "levels")
@@ -1131,8 +1204,10 @@ class Forecaster:
                + ", ".join(f"{w:.3g} x {part}" for w, part in zip(weights, parts, strict=True)))
         if self.naive_ is not None:
             w = self.naive_weight_
-            lin = (f"{1 - w:g} x ({lin}) + {w:g} x {self.naive_} (the naive weight chosen on "
-                   f"every validation span: RMSE {v[f'naive weight {w:g}, all spans']:.4g}, "
+            why = self.naive_reason_ or "it beat the model on validation"
+            lin = (f"{1 - w:g} x ({lin}) + {w:g} x {self.naive_} ({why}; the naive weight "
+                   f"chosen on every validation span: RMSE "
+                   f"{v[f'naive weight {w:g}, all spans']:.4g}, "
                    f"model alone {v['model, all spans']:.4g}, {self.naive_} alone "
                    f"{v[f'naive {self.naive_}, all spans']:.4g})")
         if self.alpha_ == 0.0:
@@ -1159,6 +1234,7 @@ class Forecaster:
                          "exog": m.exog,
                          "scaler": m.scaler.state_dict()} for m in self.members_],
             "naive": self.naive_, "naive_weight": self.naive_weight_,
+            "naive_reason": self.naive_reason_,
             "interval_q": None if self.interval_q_ is None else self.interval_q_.tolist(),
             "intermittent": self.intermittent_,
             "inputs": self.inputs_,
@@ -1241,6 +1317,7 @@ class Forecaster:
         fc.transform_ = fc.members_[0].transform
         fc.naive_ = state.get("naive")  # absent from files saved before naive candidates
         fc.naive_weight_ = float(state.get("naive_weight", 0.0))
+        fc.naive_reason_ = str(state.get("naive_reason", ""))
         q = state.get("interval_q")
         fc.interval_q_ = None if q is None else _finite(q, "interval_q").reshape(-1, 4)
         fc.intermittent_ = bool(state.get("intermittent", False))

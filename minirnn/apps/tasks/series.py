@@ -125,15 +125,16 @@ def _print_evaluation(ev: Evaluation, fc: Forecaster, seconds: float) -> str:
                           enumerate(m["model"]["rmse_per_step"]))
         print(f"test RMSE per step ahead: {steps}", flush=True)
     print(f"forecast by: {fc.method_}", flush=True)
-    text = verdict(ev, fc.naive_ if fc.naive_weight_ == 1.0 else None)
+    text = verdict(ev, fc.naive_ if fc.naive_weight_ == 1.0 else None, fc.naive_reason_)
     print(f"verdict: {text}", flush=True)
     return text
 
 
-def verdict(ev: Evaluation, naive: str | None = None) -> str:
+def verdict(ev: Evaluation, naive: str | None = None, reason: str = "") -> str:
     """Which forecast is best on the test span, and whom the model beats or loses to.
 
-    ``naive``: the naive forecast the model used (it won validation), said first.
+    ``naive``: the naive forecast used instead of the model, said first (chosen on
+    validation, for ``reason``).
     """
     m = ev.metrics
     best = ev.best
@@ -142,8 +143,9 @@ def verdict(ev: Evaluation, naive: str | None = None) -> str:
         others = {k: v["rmse"] for k, v in m.items() if k not in ("model", naive)}
         beaten = [k for k, v in others.items() if model < v]
         losing = [k for k, v in others.items() if model > v]
-        return (f"the naive forecast {naive} won validation and is the forecast used (test "
-                f"RMSE {model:.3f})" + (f"; it beats {', '.join(beaten)}" if beaten else "")
+        return (f"the naive forecast {naive} is the forecast used ("
+                + (f"{reason}; " if reason else "") + f"test RMSE {model:.3f})"
+                + (f"; it beats {', '.join(beaten)}" if beaten else "")
                 + (f"; it loses to {', '.join(losing)}" if losing else ""))
     tied = [k for k in m if k != "model" and abs(model - m[k]["rmse"]) <= 1e-9 * max(model, 1)]
     beaten = [k for k in m if k != "model" and model < m[k]["rmse"] and k not in tied]
