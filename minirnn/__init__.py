@@ -21,8 +21,6 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Any
 
-from minirnn.nn.version import __version__
-
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
     from minirnn.nn.cells.base import Cell
     from minirnn.nn.kernels.select import use_kernel
@@ -31,6 +29,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from minirnn.nn.model import Sequential
     from minirnn.nn.optim.base import Optimizer
     from minirnn.nn.parameter import Parameter
+    from minirnn.nn.version import __version__
     from minirnn.train.solver import Solver, TrainingDivergedError
 
 __all__ = [
@@ -50,6 +49,7 @@ _LAZY = {
     "TrainingDivergedError": "minirnn.train.solver",
     "no_grad": "minirnn.nn.layers.base",
     "use_kernel": "minirnn.nn.kernels.select",
+    "__version__": "minirnn.nn.version",
 }
 # The public modules of this package (``minirnn.layers`` after a bare ``import minirnn``).
 _SUBMODULES = frozenset({

@@ -24,8 +24,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from minirnn.nn.version import __version__
-
 __all__ = ["UsageError", "build_adding_model", "main", "parse_args"]
 
 # Start-up: ``minirnn --help`` and ``--version`` import no command module (they import the
@@ -93,6 +91,7 @@ class _VersionAction(argparse.Action):
         import scipy
 
         from minirnn.nn.kernels.select import compiled_available
+        from minirnn.nn.version import __version__
         from minirnn.train.threads import blas_report
 
         lines = [f"minirnn {__version__} (numpy {numpy.__version__}, scipy "
