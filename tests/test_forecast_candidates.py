@@ -16,6 +16,7 @@ from minirnn.apps.data.baselines import (
     croston_path,
     is_intermittent,
     naive_forecasts,
+    tsb_path,
 )
 from minirnn.apps.forecasting import Forecaster, SeriesTable, detect_season, load_table
 from minirnn.apps.tasks import SeriesConfig, run
@@ -64,6 +65,47 @@ def test_croston_by_hand_and_intermittent_rule():
         croston_path(np.array([1.0, -2.0]))
 
 
+def test_tsb_by_hand_decays_when_demand_stops():
+    y = np.array([0, 3, 0, 0, 6, 0])
+    # first demand at t=1: z = 3, probability 1/2; then every period p += .1 * (d - p)
+    f = tsb_path(y, alpha=0.1, beta=0.2)
+    assert f[0] == 0 and f[1] == pytest.approx(3 * 0.5)
+    assert f[2] == pytest.approx(3 * 0.4) and f[3] == pytest.approx(3 * 0.32)
+    assert f[4] == pytest.approx(3.3 * (0.32 + 0.2 * 0.68))
+    assert f[5] == pytest.approx(3.3 * 0.8 * (0.32 + 0.2 * 0.68))
+    stopped = tsb_path(np.r_[np.full(20, 4.0), np.zeros(40)])
+    assert stopped[-1] < 0.1 * stopped[19]  # Croston's would stay at 4 * 0.95
+    assert croston_path(np.r_[np.full(20, 4.0), np.zeros(40)])[-1] == pytest.approx(3.8)
+    with pytest.raises(ValueError, match="beta must be in"):
+        tsb_path(y, beta=0.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        tsb_path(np.array([1.0, -2.0]))
+
+
+def test_a_count_that_stops_after_validation_is_forecast_by_tsb():
+    # Demand every month until the test span, then none: validation cannot show it, but
+    # TSB follows it down; Croston's forecast (and the model's intercept) would not.
+    rng = np.random.default_rng(5)
+    t = np.arange(200)
+    y = rng.poisson(np.where(t < 150, 2.5, 0.05) * (rng.random(200) < 0.5)).astype(float)
+    fc = Forecaster(**LINEAR).fit(y, train_size=134)
+    assert fc.intermittent_ and (fc.naive_, fc.naive_weight_) == ("TSB", 1.0)
+    m = fc.evaluate().metrics
+    assert m["model"]["rmse"] < min(m["persistence"]["rmse"], m["croston (SBA)"]["rmse"])
+    assert np.all(fc.forecast(12).mean >= 0)
+
+
+def test_a_seasonal_count_keeps_the_model_when_clearly_better():
+    rng = np.random.default_rng(2)
+    t = np.arange(240)
+    y = rng.poisson(3 * (1 + np.sin(2 * np.pi * t / 12)) ** 2).astype(float)  # ~30 % zeros
+    fc = Forecaster(**LINEAR).fit(y, train_size=160)
+    assert fc.intermittent_ and fc.naive_ is None
+    m = fc.evaluate().metrics
+    assert m["model"]["rmse"] < min(m["TSB"]["rmse"], m["persistence"]["rmse"])
+    assert np.all(fc.predict_origins(y, None, np.arange(fc.t_min_, 239)) >= 0)  # clipped
+
+
 def test_naive_forecasts_read_only_the_past():
     y = np.arange(1.0, 25.0)
     o = np.array([11, 15])
@@ -89,11 +131,12 @@ def test_intermittent_count_uses_an_intermittent_method_unless_the_model_is_clea
     assert fc.intermittent_
     v = fc.validation_
     methods = {k: v[f"naive {k}, all spans"] for k in INTERMITTENT_METHODS}
-    best = min(methods, key=lambda k: methods[k])
-    if fc.naive_ is None:  # kept only when clearly better than the best of them
-        assert v["model, all spans"] < methods[best]
+    if fc.naive_ is None:  # kept only when clearly better than the intermittent method
+        assert v["model, all spans"] < methods["TSB"]
     else:  # else that method alone, whatever the pooled validation scores say
-        assert (fc.naive_, fc.naive_weight_) == (best, 1.0)
+        best = fc.naive_
+        assert best in INTERMITTENT_METHODS and fc.naive_weight_ == 1.0
+        assert best == "TSB" or methods[best] < methods["TSB"]  # others: when clearly better
         assert v[f"{best} / model, log RMSE ratio"] > -v[f"{best} / model, spread"]
         assert "intermittent count" in fc.method_
     m = fc.evaluate().metrics

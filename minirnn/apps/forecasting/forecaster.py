@@ -72,6 +72,10 @@ _INPUT_MARGIN = 0.01
 #: Least margin (log RMSE ratio, about 3 %) by which a forecast is clearly better than
 #: another on validation, when the spans agree more closely than that
 _MIN_MARGIN = 0.03
+#: Least margin by which the model must beat the intermittent method of a count: a larger
+#: one, since the method adapts to a count that dies out or stops (which the validation
+#: spans seldom show) and the model's intercept does not
+_COUNT_MARGIN = 0.1
 #: Network weights tried on validation; 0 means the linear model alone.
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: Most steps :meth:`Forecaster.forecast` makes (recursively beyond the horizon).
@@ -425,7 +429,7 @@ class Forecaster:
         self.y_, self.X_, self.n_train_ = y_all, x_all, n
         train = y_all[:n]
         h = self.horizon
-        self.intermittent_ = is_intermittent(train)
+        self.intermittent_ = is_intermittent(train, min_zeros=0.1)
         self.inputs_: list[int] = [] if x_all is None else list(range(x_all.shape[1]))
         self.input_scores_: list[tuple[list[int], float]] = []
         if x_all is not None and self.select_inputs:
@@ -743,8 +747,8 @@ class Forecaster:
           RMSEs; one forecast is *clearly* better than another when the mean of these
           ratios, recent spans weighted more, is below minus their spread (their weighted
           standard deviation; at least ``_MIN_MARGIN``);
-        - intermittent counts: the best intermittent method (Croston's SBA, TSB, zero) is
-          used alone unless the model is clearly better than it;
+        - intermittent counts: the TSB method (or Croston's SBA, or zero, when clearly
+          better than TSB) is used alone unless the model is clearly better than it;
         - the model must beat persistence on validation: if it does not, persistence is
           used alone (or a naive forecast clearly better than persistence);
         - otherwise the best naive forecast joins the model (its weight chosen on the
@@ -775,7 +779,8 @@ class Forecaster:
         blocks = [slice(a, b) for a, b in itertools.pairwise(edges) if b > a]
         recency = 1.0 / np.arange(1, len(blocks) + 1)  # the most recent block first
 
-        def gain(err_a: np.ndarray, err_b: np.ndarray) -> tuple[float, float]:
+        def gain(err_a: np.ndarray, err_b: np.ndarray,
+                 least: float = _MIN_MARGIN) -> tuple[float, float]:
             """(weighted mean, spread) of log(RMSE of a / RMSE of b) over the blocks."""
             if not (np.all(np.isfinite(err_a)) and np.all(np.isfinite(err_b))):
                 return (math.inf if not np.all(np.isfinite(err_a)) else -math.inf), 0.0
@@ -784,18 +789,24 @@ class Forecaster:
                                for s in blocks])
             mean = float(np.average(ratios, weights=recency))
             spread = float(np.sqrt(np.average((ratios - mean) ** 2, weights=recency)))
-            return mean, max(spread, _MIN_MARGIN)
+            return mean, max(spread, least)
 
-        def clearly(err_a: np.ndarray, err_b: np.ndarray) -> bool:
-            mean, spread = gain(err_a, err_b)
+        def clearly(err_a: np.ndarray, err_b: np.ndarray, least: float = _MIN_MARGIN) -> bool:
+            mean, spread = gain(err_a, err_b, least)
             return mean < -spread
 
         chosen: str | None = None
         alone = False
         if self.intermittent_:
-            pool = [k for k in INTERMITTENT_METHODS if k in scores]
-            best_i = min(pool, key=lambda k: scores[k])
-            if not clearly(err_model, errs[best_i]):
+            # TSB unless another method is clearly better: its demand probability decays
+            # in every period without demand, so it follows a count that dies out or stops
+            # (which validation rarely shows), while Croston's forecast stays where the
+            # last demand left it.
+            best_i = "TSB"
+            for k in INTERMITTENT_METHODS:
+                if scores[k] < scores[best_i] and clearly(errs[k], errs["TSB"]):
+                    best_i = k
+            if not clearly(err_model, errs[best_i], _COUNT_MARGIN):
                 chosen, alone, self.naive_reason_ = best_i, True, (
                     "intermittent count: the model was not clearly better on validation")
         if chosen is None and not model < scores["persistence"]:
