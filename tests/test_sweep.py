@@ -406,6 +406,7 @@ def test_default_study_names_differ_by_fixed_options_and_repeat_for_the_same(tmp
     assert len(_trials(f"sqlite:///{tmp_path / 'minirnn-sweeps' / name / 'study.db'}")) == 2
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Optuna's ExperimentalWarning
 def test_figures_have_readable_tick_labels(tmp_path):
     """The history's loss axis is labelled in plain numbers at 1, 2 and 5 of each decade
     (Optuna's default: 10^-2 and nothing between), trials in whole numbers; the importance
