@@ -64,6 +64,7 @@ def robustness_series() -> list[tuple[str, object]]:
     rate *= 1 + 0.5 * np.sin(2 * np.pi * np.arange(n) / 12)
     out.append(("intermittent count, dies out (200)", rng.poisson(
         rate * (rng.random(n) < 0.6)).astype(float)))
+    out.extend(regime_series())
     try:
         import matplotlib
 
@@ -75,6 +76,40 @@ def robustness_series() -> list[tuple[str, object]]:
             out.append((f"{name} monthly price (matplotlib sample)", np.array(values)))
     except (ImportError, OSError, KeyError, ValueError):
         pass
+    return out
+
+
+def regime_series(seed: int = 7) -> list[tuple[str, object]]:
+    """Counts and level shifts whose regime changes (fixed seed): checks that the choice of
+    naive forecasts is not tuned to one series. The test span is the last third."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = 200
+    t = np.arange(n)
+    out: list[tuple[str, object]] = []
+
+    def count(rate: np.ndarray, share: float) -> np.ndarray:
+        return rng.poisson(rate * (rng.random(len(rate)) < share)).astype(float)
+
+    season = 1 + 0.4 * np.sin(2 * np.pi * t / 12)
+    out.append(("count that stops in the test span (200)",
+                count(np.where(t < 150, 2.5, 0.05) * season, 0.5)))
+    out.append(("count that starts early (200)", count(np.where(t < 60, 0.1, 2.0), 0.6)))
+    out.append(("count that starts late and grows (200)",
+                count(np.where(t < 120, 0.1, np.linspace(0.5, 3, n)), 0.6)))
+    out.append(("sparse count, stationary (200)", count(np.full(n, 0.8), 0.5)))
+    # Like issue 34's hidden case: 0-14 a month, about 22 % zeros in training, dying out
+    # over the 67 test months.
+    out.append(("count 0-14 dying out in the test span (203)", np.minimum(count(
+        np.concatenate([np.full(136, 5.0), np.linspace(5.0, 0.0, 67)]), 0.7), 14)))
+    out.append(("seasonal count, ~30 % zeros (240)", rng.poisson(
+        3 * (1 + np.sin(2 * np.pi * np.arange(240) / 12)) ** 2).astype(float)))
+    e, a = rng.normal(0, 1, n), np.zeros(n)
+    for i in range(1, n):
+        a[i] = 0.5 * a[i - 1] + e[i]
+    out.append(("AR(1), level shift in the test span (200)", 100 + a + 6.0 * (t >= 160)))
+    out.append(("AR(1), level shift in training (200)", 100 + a - 6.0 * (t >= 70)))
     return out
 
 
