@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -406,7 +407,6 @@ def test_default_study_names_differ_by_fixed_options_and_repeat_for_the_same(tmp
     assert len(_trials(f"sqlite:///{tmp_path / 'minirnn-sweeps' / name / 'study.db'}")) == 2
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")  # Optuna's ExperimentalWarning
 def test_figures_have_readable_tick_labels(tmp_path):
     """The history's loss axis is labelled in plain numbers at 1, 2 and 5 of each decade
     (Optuna's default: 10^-2 and nothing between), trials in whole numbers; the importance
@@ -418,6 +418,7 @@ def test_figures_have_readable_tick_labels(tmp_path):
     from minirnn.apps.sweeps.study import _readable_history, _readable_importance
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # (pytest restores)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     study.optimize(lambda t: t.suggest_float("lr", 1e-4, 1e-1, log=True)
                    * t.suggest_int("hidden_size", 1, 9), n_trials=12)
