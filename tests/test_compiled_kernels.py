@@ -198,15 +198,19 @@ def test_kernel_compiled_is_a_mode_and_saved() -> None:
         LSTM(2, 3, kernel="numba")
 
 
-def test_compiled_empty_batch_and_saturation() -> None:
-    """An empty batch, and pre-activations far beyond the exp's clamp (±80)."""
-    layer = LSTM(2, 3, seed=0, kernel="compiled")
-    assert layer.forward(np.zeros((0, 4, 2))).shape == (0, 4, 3)
-    big = LSTM(2, 3, seed=0, kernel="compiled")
-    ref = LSTM(2, 3, seed=0, kernel="fused")
-    x = np.full((2, 3, 2), 1e4)
+@pytest.mark.parametrize("cell_name", sorted(CELLS))
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_compiled_empty_batch_and_saturation(cell_name: str, dt: type) -> None:
+    """An empty batch, and pre-activations far beyond the exp's clamp (±80): the numpy
+    kernel's numbers (the gates at their limits)."""
+    cls, options, _, _ = CELLS[cell_name]
+    layer = cls(2, 3, seed=0, kernel="compiled", dtype=dt, **options)
+    assert layer.forward(np.zeros((0, 4, 2), dt)).shape == (0, 4, 3)
+    x = np.full((3, 3, 2), 1e4, dt)
     x[1] = -1e4
-    np.testing.assert_allclose(big.forward(x), ref.forward(x), rtol=1e-12, atol=1e-12)
+    x[2, 1] = -1e4
+    ref = cls(2, 3, seed=0, kernel="fused", dtype=dt, **options).forward(x)
+    np.testing.assert_allclose(layer.forward(x), ref, rtol=TOL[dt], atol=TOL[dt])
 
 
 @pytest.mark.parametrize(("T", "D", "window"), [(20, 1, 3), (31, 3, 30), (9, 2, 1),
