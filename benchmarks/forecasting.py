@@ -146,7 +146,11 @@ def robustness() -> str:
         return sum(r < 1 - 1e-9 for r in ratios)  # identical forecasts are a tie, not a win
 
     ties = sum(abs(r - 1) <= 1e-9 for r in ratios_ar)
-    lines.append(f"\nBelow persistence on {below(ratios_p)} of {len(ratios_p)}, "
+    worse = [name for (name, _), r in zip(robustness_series(), ratios_p, strict=True)
+             if r > 1 + 1e-9]
+    lines.append(f"\nAt most persistence's RMSE on {len(ratios_p) - len(worse)} of "
+                 f"{len(ratios_p)}" + (f" (worse: {'; '.join(worse)})" if worse else "")
+                 + f"; below persistence on {below(ratios_p)} of {len(ratios_p)}, "
                  f"below the linear AR on {below(ratios_ar)} of {len(ratios_ar)} "
                  f"(ties, the same forecasts: {ties}); geometric mean of the RMSE ratios: "
                  f"{gp:.3f} (persistence), {ga:.3f} (linear AR). A naive forecast in the "

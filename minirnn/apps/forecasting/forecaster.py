@@ -1205,7 +1205,7 @@ class Forecaster:
             why = self.naive_reason_ or "it beat the model on validation"
             return (f"{self.naive_} (a naive forecast: {why}; RMSE "
                     f"{v[f'naive {self.naive_}, all spans']:.4g} against the model's "
-                    f"{v['model, all spans']:.4g} on every validation span)")
+                    f"{v['model, all spans']:.4g} over all validation spans)")
         parts = [f"AR({m.order}) on "
                  + m.transform.name.replace("none", "levels")
                  + ("" if m.exog or self.X_ is None else " (no inputs)")
