@@ -175,6 +175,10 @@ def test_intermittent_task_says_which_naive_forecast_is_used(tmp_path):
     assert report["naive_used"] in (*INTERMITTENT_METHODS, "persistence")
     assert report["naive_weight"] > 0 and report["naive_used"] in out
     assert report["test_rmse"] <= report["persistence_rmse"]
+    v = report["validation_rmse"]
+    assert report["validation_mse"] == pytest.approx(
+        v[f"naive weight {report['naive_weight']:g}, all spans"] ** 2)
+    assert report["naive_reason"].startswith("intermittent count")
     assert "dates from 'Month' (every month)" in out
     if report["naive_weight"] == 1.0:
         assert f"the naive forecast {report['naive_used']} is the forecast used" in report[

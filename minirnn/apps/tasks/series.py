@@ -252,6 +252,15 @@ def history_start(total: int, steps: int, season: int, n_train: int | None = Non
     return max(0, total - shown)
 
 
+def _validation_rmse(fc: Forecaster) -> float:
+    """RMSE over all validation spans of the forecast used (the model, a naive forecast or
+    their mix), in original units."""
+    v = fc.validation_
+    if fc.naive_ is not None:
+        return float(v[f"naive weight {fc.naive_weight_:g}, all spans"])
+    return float(v.get("model, all spans", v["final"]))
+
+
 def forecast_steps(fc: Forecaster, with_features: bool) -> int:
     """Steps forecast past the end after training: a season (or 12) ahead, recursively beyond
     the horizon; only the horizon when the model needs future inputs."""
@@ -332,7 +341,11 @@ def run_series(config: SeriesConfig, folder: Path, callbacks: Sequence[Callback]
         "look_back": fc.look_back_, "horizon": fc.horizon, "transform": fc.transform_.name,
         "ar_order": fc.members_[0].order, "network_weight": fc.alpha_,
         "validation_rmse": fc.validation_, "forecaster": fc.get_config(),
-        "naive_used": fc.naive_, "naive_weight": fc.naive_weight_, "column_roles": table.inferred,
+        "naive_used": fc.naive_, "naive_weight": fc.naive_weight_,
+        "naive_reason": fc.naive_reason_, "column_roles": table.inferred,
+        # The forecast used (model, naive or their mix), scored over every validation span
+        # in original units: comparable across runs with or without a network (sweeps).
+        "validation_mse": _validation_rmse(fc) ** 2,
         "inputs_used": [features[c] for c in fc.inputs_],
         "inputs_validation_rmse": {_inputs_label(cols, features): score
                                    for cols, score in fc.input_scores_},
