@@ -18,11 +18,11 @@ imported on first use (PEP 562), so ``import minirnn`` and ``minirnn --help`` st
 from __future__ import annotations
 
 import importlib
-import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
     from minirnn.nn.cells.base import Cell
+    from minirnn.nn.io import load_model as load
     from minirnn.nn.kernels.select import use_kernel
     from minirnn.nn.layers.base import Layer, no_grad
     from minirnn.nn.losses.base import Loss
@@ -61,37 +61,17 @@ _SUBMODULES = frozenset({
 _MODEL_MODULES = ("minirnn.apps.language_model", "minirnn.nn.seq2seq")
 
 
-def load(path: str | os.PathLike[str]) -> Layer:
-    """Load a model saved by ``model.save(path)`` (:func:`minirnn.nn.io.save_model`).
-
-    Any built-in model loads, the text application's ``LanguageModel`` and the
-    encoder-decoder included (their modules are imported first, which registers them), and
-    any class the program registered with :func:`~minirnn.nn.registry.register_layer`.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The ``.npz`` model file.
-
-    Returns
-    -------
-    Layer
-        The model, with its saved weights.
-
-    Raises
-    ------
-    minirnn.nn.io.ModelFileError
-        If anything in the file is off (nothing is loaded).
-    """
-    for module in _MODEL_MODULES:
-        importlib.import_module(module)
-    from minirnn.nn.io import load_model
-
-    return load_model(path)
-
-
 def __getattr__(name: str) -> Any:
     """Import a public name (or module) of the package on first use (PEP 562)."""
+    if name == "load":
+        # minirnn.load is minirnn.nn.io.load_model; the modules whose model classes register
+        # themselves for it are imported first, so their files load after ``import minirnn``.
+        for module in _MODEL_MODULES:
+            importlib.import_module(module)
+        from minirnn.nn.io import load_model
+
+        globals()["load"] = load_model
+        return load_model
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value  # later reads do not come here again
