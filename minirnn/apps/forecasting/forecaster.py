@@ -11,11 +11,11 @@ How a forecast is made (every choice from the training span only)::
 
 The transform (none/diff/log/logdiff, with or without seasonal differencing), the AR order p,
 the exogenous inputs read and the network weight alpha are chosen on validation spans carved
-from the end of the training data; the best naive forecast (persistence, seasonal naive,
-drift, mean; Croston's SBA or zero for intermittent counts) is combined with the result, its
-weight chosen there too. Intervals are conformal quantiles per step ahead of the errors of
-copies fitted before each validation span. The test span (everything after ``train_size``)
-is never read by ``fit``.
+from the end of the training data. A naive forecast (persistence, seasonal naive, drift, mean;
+Croston's SBA, TSB or zero for counts) replaces or joins the result only by a rule that must
+hold across those spans, not on their pooled score (see ``naive`` below). Intervals are
+conformal quantiles per step ahead of the errors of copies fitted before each validation span.
+The test span (everything after ``train_size``) is never read by ``fit``.
 """
 
 from __future__ import annotations
@@ -247,10 +247,16 @@ class Forecaster:
     bidirectional : bool
         Bidirectional recurrent layer.
     naive : bool
-        The naive forecasts (persistence, seasonal naive, drift, mean; Croston's SBA and zero
-        for intermittent counts) are candidates too: the best of them on the validation spans
-        is combined with the model, its weight (0 to 1: ``naive_weight_``) chosen on them, so
-        the forecast is never worse than it there (``naive_`` names it).
+        The naive forecasts (persistence, seasonal naive, drift, mean; Croston's SBA, TSB and
+        zero for counts: whole numbers >= 0, at least 10 % zeros in training) are candidates
+        too, chosen span by span: forecast a is *clearly better* than b when the mean of
+        log(RMSE a / RMSE b) over the validation spans (thirds of a single span), recent spans
+        weighted more, is below minus their spread (at least 0.03). A count is forecast by
+        TSB (or Croston or zero, when clearly better than TSB) unless the model is clearly
+        better by at least 0.1; a model that does not beat persistence on the spans is
+        replaced by it; otherwise the best naive forecast joins the model (its weight chosen
+        on the spans: ``naive_weight_``) only when it alone is clearly better. ``naive_``
+        names it, ``naive_reason_`` says why. Forecasts of a count are never below 0.
     select_inputs : bool
         Choose the exogenous inputs X on the validation spans (none, all, or a subset:
         ``inputs_``, each option's score in ``input_scores_``).
@@ -266,8 +272,9 @@ class Forecaster:
     baseline_ar_ (the level linear AR, a minirnn.data.LinearAR), alpha_,
     validation_ (dict of validation RMSEs), method_ (str describing the forecast), model_
     (the network), solver_, stopper_, naive_ (the naive forecast used, or None),
-    naive_weight_ (its weight in the forecast; 1: the naive forecast alone),
-    intermittent_ (the training span is an intermittent count), inputs_ (indices of the
+    naive_weight_ (its weight in the forecast; 1: the naive forecast alone), naive_reason_
+    (why it is used, or ""),
+    intermittent_ (the training span is a count with zeros), inputs_ (indices of the
     columns of X used), input_scores_ (list of (columns, validation RMSE)), interval_q_
     (conformal interval quantiles per step ahead, (K, 4): 10, 90, 2.5, 97.5 %; or None).
 
