@@ -11,8 +11,12 @@ of ``minirnn/nn/layers/bptt.py`` (the reference path). Modules:
   arrays, the cache);
 - :mod:`~minirnn.nn.kernels.select`: ``kernel="auto" | "fused" | "reference" |
   "compiled"`` and :func:`use_kernel`;
-- :mod:`~minirnn.nn.kernels.compiled`: the numba-compiled step loops (the ``fast``
-  extra), :func:`compiled_available` says whether they run here and why not;
+- :mod:`~minirnn.nn.kernels.compiled`: the kernels with their step loops compiled by numba
+  (the ``fast`` extra; ``"auto"`` runs them where numba is importable), one module each
+  (:mod:`~minirnn.nn.kernels.compiled_lstm`, :mod:`~minirnn.nn.kernels.compiled_gru`,
+  :mod:`~minirnn.nn.kernels.compiled_rnn`) over :mod:`~minirnn.nn.kernels.jit` (numba and
+  the shared element-wise math); :func:`compiled_available` says whether they run here
+  and why not; :mod:`~minirnn.nn.kernels.compiled_dtw` the classifier's DTW;
 - :mod:`~minirnn.nn.kernels.chunks`, :mod:`~minirnn.nn.kernels.pool`,
   :mod:`~minirnn.nn.kernels.split`: chunks of steps, reusable work arrays, the batch split
   over threads.

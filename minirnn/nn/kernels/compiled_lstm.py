@@ -6,8 +6,9 @@ has the switch and the cache, :mod:`minirnn.nn.kernels.jit` the exponential).
   one BLAS product ``[W_hh | W_ih | b] @ [h_{t-1}; x_t; 1]`` (``np.dot`` inside the
   compiled loop calls the BLAS directly, without a Python round trip) and one pass over
   the gate block that computes the four gate nonlinearities, the cell, its tanh and the
-  output (and the masked h of the next step) element by element; float32 arrays in
-  float32 arithmetic (:func:`_lstm_forward_loop32`);
+  output (and the masked h of the next step) element by element (inference stores neither
+  the gates nor the cells); float32 arrays in float32 arithmetic
+  (:func:`_lstm_forward_loop32`);
 - backward: the recursion of each chunk of steps is one compiled call (one pass per step
   over the gate block, then ``dh = W_hh^T dA`` in BLAS); the parameter gradients and dx
   stay the numpy kernel's per-chunk BLAS products (:func:`chunks.chunk_param_grads`).
