@@ -127,7 +127,7 @@ def add_parser(tasks: Any, fmt: type[argparse.HelpFormatter]) -> None:
                         help="compute the MiniRocket baseline (auto: when aeon, the rocket "
                              "extra, is installed)")
     parser.add_argument("--downsample", default=d["downsample"],
-                        choices=["mean,patch", "mean", "patch", "patch,mean"],
+                        choices=["patch,mean", "mean,patch", "patch", "mean"],
                         help="series longer than --max-steps: groups of steps averaged "
                              "(mean) or side by side as features (patch); with both, "
                              "ensemble member k uses the k-th")

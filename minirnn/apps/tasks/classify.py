@@ -79,7 +79,7 @@ class ClassifyConfig(CommonConfig):
                                      help="distances of the nearest-neighbour evidence")
     dtw_window: float = option(0.1, rule="unit", help="band of the DTW evidence")
     max_steps: int = option(100, rule="positive", help="average groups of steps above this")
-    downsample: str = option("mean,patch", help="how series longer than max_steps are "
+    downsample: str = option("patch,mean", help="how series longer than max_steps are "
                              "shortened: mean (averaged groups), patch (groups side by side "
                              "as features), or both joined by a comma (member k: the k-th)")
     dropout: float = option(0.3, rule="probability", help="dropout before the output layer")
