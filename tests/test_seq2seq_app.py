@@ -451,3 +451,29 @@ def test_minirnn_data_reexports_the_pair_reader():
                  "tokenize", "detokenize", "batch_padding"):
         assert name in minirnn.data.__all__
         assert getattr(minirnn.data, name) is getattr(pairs, name)
+
+
+def test_a_resumed_trainer_keeps_the_decayed_rate_and_the_plateau_counter(tmp_path,
+                                                                           monkeypatch):
+    from minirnn.apps.seq2seq import PairData, Seq2SeqTrainer
+
+    train, _ = reversal_files(tmp_path, 100, 1)
+    pairs = read_pairs(train)
+    sv, tv = build_vocabulary(pairs.sources), build_vocabulary(pairs.targets)
+    data = PairData.encode(pairs, sv, tv)
+    losses = iter([2.0, 2.1, 1.9, 1.95])
+    monkeypatch.setattr(Seq2SeqTrainer, "evaluate", lambda self, data, batch_size=128:
+                        next(losses))
+
+    def trainer(epochs):
+        model = EncoderDecoder(len(sv), len(tv), 8, 16, attention="additive", seed=0)
+        return Seq2SeqTrainer(model, lr=0.01, lr_decay=0.5, epochs=epochs,
+                              checkpoint=tmp_path / "checkpoint.npz")
+
+    first = trainer(3)
+    first.fit(data, data)  # 2.0, 2.1 (halved), 1.9
+    assert first.optimizer.lr == 0.005
+    again = trainer(4)
+    again.fit(data, data, resume=True)  # 1.95: not below 1.9, so halved again
+    assert again.optimizer.lr == 0.0025 and again._plateau.best == 1.9
+    assert len(again.history) == 4 and again.best_epoch == 2

@@ -219,8 +219,12 @@ class Seq2SeqTrainer:
                                                                  restore_best_weights=False)
         if self._limit is not None:
             self.callbacks.append(self._limit)
-        if lr_decay is not None:
-            self.callbacks.append(ReduceLROnPlateau("val_loss", factor=lr_decay, patience=1))
+        self._plateau = None if lr_decay is None else ReduceLROnPlateau(
+            "val_loss", factor=lr_decay, patience=1)
+        if self._plateau is not None:
+            self.callbacks.append(self._plateau)
+        # the plateau counter from a checkpoint, restored after on_train_begin resets it
+        self._resumed_plateau: dict[str, Any] | None = None
         self.stop_training = False
         self.history: list[EpochLog] = []
         self.best_epoch = -1
@@ -293,6 +297,9 @@ class Seq2SeqTrainer:
             cb.set_solver(self)  # type: ignore[arg-type]  # the Solver's duck type
         for cb in self.callbacks:
             cb.on_train_begin({})
+        if self._plateau is not None and self._resumed_plateau is not None:
+            self._plateau.load_state_dict(self._resumed_plateau)
+            self._resumed_plateau = None
         try:
             while len(self.history) < self.epochs and not self.stop_training:
                 if self.best_epoch >= 0 and len(self.history) - 1 - self.best_epoch \
@@ -326,14 +333,15 @@ class Seq2SeqTrainer:
                     self._best_weights = {k: v.copy() for k, v in
                                           self.model.state_dict().items()}
                 self.train_seconds = before + time.perf_counter() - start
-                if self.checkpoint is not None and complete:
-                    self._save_checkpoint(self.checkpoint)
                 if self.on_epoch is not None:
                     self.on_epoch(log)
                 logs = {"loss": log.loss, "val_loss": log.val_loss, "time": log.seconds,
                         "tokens_per_second": log.tokens_per_second}
                 for cb in self.callbacks:
                     cb.on_epoch_end(epoch, logs)
+                # after the callbacks: the rate they set and the plateau counter are saved
+                if self.checkpoint is not None and complete:
+                    self._save_checkpoint(self.checkpoint)
         except KeyboardInterrupt:
             self.interrupted = True
         finally:
@@ -355,6 +363,7 @@ class Seq2SeqTrainer:
             "history": [vars(h) for h in self.history], "best_epoch": self.best_epoch,
             "best_loss": self.best_loss, "tokens_seen": self.tokens_seen,
             "train_seconds": self.train_seconds, "rng": self.rng.bit_generator.state,
+            "plateau": None if self._plateau is None else self._plateau.state_dict(),
             "optimizer": {"class": opt["class"], "hyperparameters": opt["hyperparameters"],
                           "step_count": opt["step_count"],
                           "keys": [sorted(s) for s in opt["state"]]}}}
@@ -384,6 +393,7 @@ class Seq2SeqTrainer:
             self.tokens_seen = int(info["tokens_seen"])
             self.train_seconds = float(info["train_seconds"])
             self.rng.bit_generator.state = info["rng"]
+            self._resumed_plateau = info.get("plateau")
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ModelFileError):
                 raise
