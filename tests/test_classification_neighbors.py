@@ -225,7 +225,7 @@ def test_cli_model_does_not_depend_on_the_test_file(tmp_path, capsys):
         assert main(["train", "classify", "--train", str(tmp_path / "A_TRAIN.ts"), "--test",
                      str(tmp_path / f"A_TEST{k}.ts"), "--output", str(out), "--epochs", "2",
                      "--hidden-size", "5", "--no-plot", "--quiet-epochs", "--ensemble", "1",
-                     "--dtw", "no"]) == 0
+                     "--dtw", "no", "--rocket", "no"]) == 0
         reports.append(json.loads((out / "report.json").read_text()))
         models.append(SequenceClassifier.load(out / "model.npz")[0])
     text = capsys.readouterr().out
