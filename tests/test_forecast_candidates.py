@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -334,7 +335,7 @@ def test_shipped_series_never_worse_than_persistence_on_validation(name):
         # but loses one span of three by 22 %: not clearly better, so it stays out (mixed
         # in, it raised the test RMSE from 145.9 to 165.9).
         assert v["naive seasonal naive, all spans"] < v["model, all spans"]
-        assert fc.naive_ is None
+        assert fc.naive_ != "seasonal naive"
     m = fc.evaluate().metrics
     assert m["model"]["rmse"] <= m["persistence"]["rmse"]
     if name == "temperatures":  # issue 32: a day-14 95 % interval was 35.5 degrees wide
@@ -377,3 +378,67 @@ def test_conformal_intervals_cover_about_their_level_and_stay_bounded(tmp_path):
     assert np.all(f.upper[95] - f.lower[95] < 6 * np.std(y[:500]))  # never wider than data
     fc.save(tmp_path / "m.npz")
     assert np.array_equal(Forecaster.load(tmp_path / "m.npz").interval_q_, q)
+
+
+# ------------------------------------------------------------------ classical members (issue 33)
+def test_classical_members_forecast_as_statsmodels_does():
+    pytest.importorskip("statsmodels")
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    from statsmodels.tsa.forecasting.theta import ThetaModel
+
+    from minirnn.apps.forecasting.classical import ClassicalMember, fit_classical
+
+    rng = np.random.default_rng(0)
+    t = np.arange(130)
+    y = 50 + 0.3 * t + 5 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, 130)
+    ets = fit_classical("ETS", y, 12)
+    res = ETSModel(y, error="add", trend="add", damped_trend=True, seasonal="add",
+                   seasonal_periods=12, initialization_method="heuristic").fit(disp=False)
+    last = np.array([len(y) - 1])
+    assert np.allclose(ets.forecasts(y, last, 15)[0], res.forecast(15), atol=1e-9)
+    # one step ahead from every origin: statsmodels' in-sample one-step forecasts
+    assert np.allclose(ets.forecasts(y, np.arange(len(y) - 1), 1)[:, 0],
+                       res.fittedvalues[1:], atol=1e-9)
+    theta = fit_classical("Theta", y, 12)
+    ref = ThetaModel(y, period=12, deseasonalize=True).fit().forecast(15)
+    assert theta.season == 12 and np.allclose(theta.forecasts(y, last, 15)[0], ref)
+    # from an earlier origin the forecast reads only what precedes it
+    changed = y.copy()
+    changed[100:] = 0.0
+    o = np.array([80, 99])
+    for member in (ets, theta):
+        assert np.array_equal(member.forecasts(changed, o, 5), member.forecasts(y, o, 5))
+        back = ClassicalMember.from_state(member.state_dict())
+        assert np.array_equal(back.forecasts(y, o, 5), member.forecasts(y, o, 5))
+    with pytest.raises(ValueError, match="inconsistent classical member 'ETS'"):
+        ClassicalMember.from_state({**ets.state_dict(), "params": {"alpha": 0.5}})
+    with pytest.raises(ValueError, match="kind must be one of"):
+        fit_classical("ARIMA", y)
+
+
+def test_seatbelts_combines_theta_and_its_file_needs_no_statsmodels(tmp_path, monkeypatch):
+    pytest.importorskip("statsmodels")
+    import minirnn.apps.forecasting.forecaster as module
+
+    data = datasets.load("seatbelts")
+    y = data.values
+    n = round(len(y) * 0.67)
+    fc = Forecaster(**LINEAR).fit(y, dates=data.dates, train_size=n)
+    v = fc.validation_
+    assert set(fc.classical_) == {"ETS", "Theta"}
+    if fc.naive_ in fc.classical_:  # joined: clearly better than the model, span by span
+        assert v[f"{fc.naive_} / model, log RMSE ratio"] < -v[f"{fc.naive_} / model, spread"]
+    m = fc.evaluate().metrics
+    assert {"ETS", "Theta"} <= set(m)  # what each would have scored on the test span
+    assert m["model"]["rmse"] <= m["persistence"]["rmse"]
+    fc.save(tmp_path / "m.npz")
+    monkeypatch.setitem(sys.modules, "statsmodels", None)  # as if not installed
+    back = Forecaster.load(tmp_path / "m.npz")
+    assert np.array_equal(back.evaluate().prediction, fc.evaluate().prediction)
+    assert np.array_equal(back.forecast(24).mean, fc.forecast(24).mean)
+    # Without statsmodels a fit is the one without classical members.
+    monkeypatch.setattr(module, "classical_available", lambda: False)
+    plain = Forecaster(**LINEAR).fit(y, dates=data.dates, train_size=n)
+    off = Forecaster(**LINEAR, classical=False).fit(y, dates=data.dates, train_size=n)
+    assert plain.classical_ == {} and plain.naive_ not in ("ETS", "Theta")
+    assert np.array_equal(plain.evaluate().prediction, off.evaluate().prediction)

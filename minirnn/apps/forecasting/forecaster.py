@@ -42,6 +42,12 @@ from minirnn.apps.data.baselines import (
     root_mean_square,
 )
 from minirnn.apps.data.table import calendar_periods, format_dates, future_dates, parse_dates
+from minirnn.apps.forecasting.classical import (
+    CLASSICAL_METHODS,
+    ClassicalMember,
+    fit_classical,
+)
+from minirnn.apps.forecasting.classical import available as classical_available
 from minirnn.apps.forecasting.metrics import mae, mase, mase_scale, rmse
 from minirnn.apps.forecasting.transforms import (
     CALENDAR_PERIODS,
@@ -296,7 +302,7 @@ class Forecaster:
                  folds: int = 3, order_by: str = "aicc", min_fold: int = 24,
                  combine_level: bool = True, double_diff: bool = False,
                  min_gain: float = 0.005, min_val_network: int = 30, shrink: bool = True,
-                 bidirectional: bool = False, naive: bool = True,
+                 bidirectional: bool = False, naive: bool = True, classical: bool = True,
                  select_inputs: bool = True, seed: int | None = 0,
                  dtype: str = "float32", callbacks: Sequence[Callback] = ()) -> None:
         for name, value in (("horizon", horizon), ("hidden_size", hidden_size),
@@ -343,7 +349,9 @@ class Forecaster:
         self.folds = folds
         self.bidirectional = bool(bidirectional)
         self.naive, self.select_inputs = bool(naive), bool(select_inputs)
+        self.classical = bool(classical)
         self._calibrate_intervals = True  # off for the copies that calibrate them
+        self._classical_kinds = CLASSICAL_METHODS  # the copies: only the one used
         if order_by not in ("aicc", "validation"):
             raise ValueError(f"order_by must be 'aicc' or 'validation', got {order_by!r}")
         self.order_by, self.min_fold = order_by, int(min_fold)
@@ -372,7 +380,8 @@ class Forecaster:
                 "min_fold": self.min_fold, "combine_level": self.combine_level,
                 "double_diff": self.double_diff, "min_gain": self.min_gain,
                 "shrink": self.shrink, "min_val_network": self.min_val_network,
-                "naive": self.naive, "select_inputs": self.select_inputs,
+                "naive": self.naive, "classical": self.classical,
+                "select_inputs": self.select_inputs,
                 "seed": self.seed, "dtype": self.dtype}
 
     # --------------------------------------------------------------------- fit
@@ -642,6 +651,7 @@ class Forecaster:
         self.naive_: str | None = None
         self.naive_weight_ = 0.0
         self.naive_reason_ = ""
+        self.classical_: dict[str, ClassicalMember] = {}
         if self.naive:
             self._choose_naive(y_all, folds, err_lin, final_val - truth_val)
         self.interval_q_: np.ndarray | None = None
@@ -661,13 +671,14 @@ class Forecaster:
         season = self.season_
         k_max = h if self.inputs_ else max(h, 2 * season if 0 < season <= 60 else 24)
         config = {**self.get_config(), "network": False, "select_inputs": False,
-                  "season": season}
+                  "season": season, "classical": self.naive_ in self.classical_}
         x_all = x_all[:, self.inputs_] if x_all is not None and self.inputs_ else None
         errors: list[np.ndarray] = []
         for j in range(1, self.folds + 1):
             n_c = n - j * n_val
             copy = Forecaster(**config)
             copy._calibrate_intervals = False
+            copy._classical_kinds = tuple(k for k in self.classical_ if k == self.naive_)
             try:
                 copy.fit(
                     y_all[:n_c], None if x_all is None else x_all[:n_c],
@@ -773,6 +784,11 @@ class Forecaster:
             np.isfinite(err_model)) else math.inf
         self.validation_["model, all spans"] = model
         cands = naive_forecasts(y_all, origins, h, self.season_, self.intermittent_)
+        # Classical members: fitted models, so (as for the network) only when there are
+        # enough validation forecasts for their gain not to be mostly luck.
+        if self.classical and not self.intermittent_ and len(
+                origins) >= self.min_val_network and classical_available():
+            cands.update(self._fit_classical(y_all, folds))
         errs = {name: pred - truth for name, pred in cands.items()}
         scores = {name: rmse(pred, truth) for name, pred in cands.items()}
         for name, score in scores.items():
@@ -842,6 +858,27 @@ class Forecaster:
         self.residuals_ = self.transform_.level(truth) - self._level(
             self._mix(truth + err_model, cands[chosen]))
 
+    def _fit_classical(self, y_all: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]
+                       ) -> dict[str, np.ndarray]:
+        """Fit the classical members (ETS, Theta) before each validation span and forecast
+        its origins, shape (N, H) each in the order of the spans; then on the whole training
+        span (``classical_``). A member that cannot be fitted is left out."""
+        h, n = self.horizon, self.n_train_
+        out: dict[str, np.ndarray] = {}
+        for kind in self._classical_kinds:
+            try:
+                preds = []
+                for _, v_o in folds:
+                    member = fit_classical(kind, y_all[: v_o[0] + 1], self.season_)
+                    preds.append(member.forecasts(y_all, v_o, h))
+                pred = np.concatenate(preds)
+                final = fit_classical(kind, y_all[:n], self.season_)
+            except (ValueError, np.linalg.LinAlgError):  # too short, or a failed estimate
+                continue
+            if np.all(np.isfinite(pred)):
+                out[kind], self.classical_[kind] = pred, final
+        return out
+
     def _clip(self, pred: np.ndarray) -> np.ndarray:
         """Forecasts of an intermittent count never below 0."""
         return np.maximum(pred, 0.0) if self.intermittent_ else pred
@@ -861,7 +898,7 @@ class Forecaster:
         else:
             subsets = [[], list(range(e)), *([c] for c in range(e)),
                        *([c for c in range(e) if c != k] for k in range(e))]
-        config = {**self.get_config(), "network": False, "naive": False,
+        config = {**self.get_config(), "network": False, "naive": False, "classical": False,
                   "select_inputs": False}
         scored = []
         for cols in subsets:
@@ -987,6 +1024,8 @@ class Forecaster:
     def _naive(self, y_all: np.ndarray, o: np.ndarray, steps: int) -> np.ndarray:
         """The chosen naive forecast from the origins ``o``, shape (N, steps)."""
         assert self.naive_ is not None
+        if self.naive_ in self.classical_:
+            return self.classical_[self.naive_].forecasts(y_all, o, steps)
         return naive_forecasts(y_all, o, steps, self.season_, self.intermittent_)[self.naive_]
 
     def _scaled_inputs(self, x_all: np.ndarray | None) -> np.ndarray | None:
@@ -1039,11 +1078,14 @@ class Forecaster:
 
     def baselines(self, y: Any, origins: Any) -> dict[str, np.ndarray]:
         """The naive forecasts (persistence, seasonal naive if a season, drift, mean; Croston
-        (SBA) and zero for an intermittent count) and the level linear AR, each (N, H)."""
+        (SBA), TSB and zero for a count), the classical members fitted (ETS, Theta) and the
+        level linear AR, each (N, H)."""
         self._check_fitted()
         y_all = _check_series(y, None)[0]
         o = np.asarray(origins, dtype=np.int64)
         out = naive_forecasts(y_all, o, self.horizon, self.season_, self.intermittent_)
+        for kind, member in self.classical_.items():  # what each would have scored
+            out[kind] = member.forecasts(y_all, o, self.horizon)
         q = self.baseline_order_
         out[f"linear AR({q})"] = predict_linear_ar(self.baseline_ar_, _lags(y_all, o, q))
         return out
@@ -1210,7 +1252,8 @@ class Forecaster:
         v = self.validation_
         if self.naive_ is not None and self.naive_weight_ == 1.0:
             why = self.naive_reason_ or "it beat the model on validation"
-            return (f"{self.naive_} (a naive forecast: {why}; RMSE "
+            what = "a classical member" if self.naive_ in self.classical_ else "a naive forecast"
+            return (f"{self.naive_} ({what}: {why}; RMSE "
                     f"{v[f'naive {self.naive_}, all spans']:.4g} against the model's "
                     f"{v['model, all spans']:.4g} over all validation spans)")
         parts = [f"AR({m.order}) on "
@@ -1253,6 +1296,7 @@ class Forecaster:
                          "scaler": m.scaler.state_dict()} for m in self.members_],
             "naive": self.naive_, "naive_weight": self.naive_weight_,
             "naive_reason": self.naive_reason_,
+            "classical": {k: c.state_dict() for k, c in self.classical_.items()},
             "interval_q": None if self.interval_q_ is None else self.interval_q_.tolist(),
             "intermittent": self.intermittent_,
             "inputs": self.inputs_,
@@ -1336,6 +1380,10 @@ class Forecaster:
         fc.naive_ = state.get("naive")  # absent from files saved before naive candidates
         fc.naive_weight_ = float(state.get("naive_weight", 0.0))
         fc.naive_reason_ = str(state.get("naive_reason", ""))
+        classical = state.get("classical", {})
+        if not isinstance(classical, dict) or not set(classical) <= set(CLASSICAL_METHODS):
+            raise ModelFileError(f"unknown classical members {classical!r}")
+        fc.classical_ = {str(k): ClassicalMember.from_state(v) for k, v in classical.items()}
         q = state.get("interval_q")
         fc.interval_q_ = None if q is None else _finite(q, "interval_q").reshape(-1, 4)
         fc.intermittent_ = bool(state.get("intermittent", False))
@@ -1378,7 +1426,8 @@ class Forecaster:
         if len(set(self.inputs_)) != e or not all(0 <= c < width_x for c in self.inputs_):
             raise ModelFileError(f"inputs {self.inputs_} are not distinct columns of the "
                                  f"{width_x} stored")
-        if (self.naive_ is not None and (self.naive_ not in NAIVE_METHODS or (
+        known = (*NAIVE_METHODS, *self.classical_)
+        if (self.naive_ is not None and (self.naive_ not in known or (
                 self.naive_ == "seasonal naive" and self.season_ < 2))) or not (
                 0.0 <= self.naive_weight_ <= 1.0) or (self.naive_ is None) != (
                 self.naive_weight_ == 0.0):

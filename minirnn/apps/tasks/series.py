@@ -143,7 +143,8 @@ def verdict(ev: Evaluation, naive: str | None = None, reason: str = "") -> str:
         others = {k: v["rmse"] for k, v in m.items() if k not in ("model", naive)}
         beaten = [k for k, v in others.items() if model < v]
         losing = [k for k, v in others.items() if model > v]
-        return (f"the naive forecast {naive} is the forecast used ("
+        what = "the classical member" if naive in ("ETS", "Theta") else "the naive forecast"
+        return (f"{what} {naive} is the forecast used ("
                 + (f"{reason}; " if reason else "") + f"test RMSE {model:.3f})"
                 + (f"; it beats {', '.join(beaten)}" if beaten else "")
                 + (f"; it loses to {', '.join(losing)}" if losing else ""))
