@@ -351,7 +351,7 @@ class Forecaster:
         self.naive, self.select_inputs = bool(naive), bool(select_inputs)
         self.classical = bool(classical)
         self._calibrate_intervals = True  # off for the copies that calibrate them
-        self._classical_kinds = CLASSICAL_METHODS  # the copies: only the one used
+        self._classical_kinds: tuple[str, ...] = CLASSICAL_METHODS  # copies: the one used
         if order_by not in ("aicc", "validation"):
             raise ValueError(f"order_by must be 'aicc' or 'validation', got {order_by!r}")
         self.order_by, self.min_fold = order_by, int(min_fold)
