@@ -107,6 +107,14 @@ def test_there_are_shell_blocks_to_run():
 
 
 # ------------------------------------------------------------------ running them (slow)
+TIMEOUT = 300  # seconds for one page's blocks
+
+
+def _last_block(output: str) -> str:
+    """The block that was running: the last one the script announced."""
+    return output.rsplit("=== ", 1)[-1].splitlines()[0] if "=== " in output else "?"
+
+
 def _fresh_checkout(dest: Path) -> Path:
     """A copy of the files a clone would have (tracked, plus new files not ignored)."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
@@ -138,14 +146,18 @@ def test_shell_blocks_run_as_written(path, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(checkout), "PATH": os.pathsep.join(path_dirs),
            "MPLBACKEND": "Agg", "HOME": str(tmp_path / "home")}
     start = time.perf_counter()
-    result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script(path)],
-                            cwd=checkout, env=env, capture_output=True, text=True,
-                            timeout=300, stdin=subprocess.DEVNULL)
+    try:
+        result = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script(path)],
+                                cwd=checkout, env=env, capture_output=True, text=True,
+                                timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        pytest.fail(f"{_last_block(out)} did not finish within {TIMEOUT} s (a page's blocks "
+                    "must run in seconds: small --epochs/--time-limit, or '# not run: <why>')"
+                    f":\n{out[-2000:]}")
     seconds = time.perf_counter() - start
-    failed = result.stdout.rsplit("=== ", 1)[-1].splitlines()[0] if "=== " in \
-        result.stdout else "?"
     assert result.returncode == 0, (
-        f"{failed} failed (exit {result.returncode}, {seconds:.0f} s):\n"
+        f"{_last_block(result.stdout)} failed (exit {result.returncode}, {seconds:.0f} s):\n"
         f"{result.stdout[-2500:]}\n--- stderr\n{result.stderr[-2500:]}")
     for text in EXPECT.get(path.name, []):
         assert text in result.stdout, f"{_rel(path)}: {text!r} not in the output"
