@@ -5,6 +5,7 @@ import pytest
 
 from minirnn.nn.cells import GRUCell, LSTMCell, RNNCell
 from minirnn.nn.kernels import chunks, split
+from minirnn.nn.kernels.select import compiled_available
 from minirnn.nn.layers import LSTM, bptt
 
 #: Every cell configuration that has a fused kernel.
@@ -14,6 +15,9 @@ CELLS = {
     "rnn_relu": lambda **kw: RNNCell(3, 5, nonlinearity="relu", **kw),
     "gru": lambda **kw: GRUCell(3, 5, **kw),
 }
+
+# With numba installed, kernel="auto" runs the compiled LSTM kernel.
+AUTO_LSTM = "compiled:lstm" if compiled_available()[0] else "lstm"
 
 
 def _run(cell, x, state0, reverse, rec_mask, dys, dfinal, fused):
@@ -98,7 +102,7 @@ def test_kernel_hook_follows_the_step_math():
 def test_recurrent_dropout_stays_on_the_fused_path():
     layer = LSTM(3, 4, recurrent_dropout=0.3, seed=0)
     layer.forward(np.ones((2, 5, 3)), training=True)
-    assert layer._cache[0][0][0] == "lstm"
+    assert layer._cache[0][0][0] == AUTO_LSTM
     layer = LSTM(3, 4, seed=0)
     layer.forward(np.ones((2, 5, 3)), lengths=np.array([5, 3]))
     assert layer._cache[0][0][0] == "steps"  # variable lengths use the generic loop
@@ -316,7 +320,7 @@ def test_use_kernel_switches_auto_layers_and_keeps_explicit_ones():
     x = np.random.default_rng(10).standard_normal((2, 5, 3))
     auto, fused = LSTM(3, 4, seed=0), LSTM(3, 4, seed=0, kernel="fused")
     y_auto = auto.forward(x)
-    assert auto._cache[0][0][0] == "lstm"
+    assert auto._cache[0][0][0] == AUTO_LSTM
     with use_kernel("reference"):
         y_ref = auto.forward(x)
         assert auto._cache[0][0][0] == "steps"
@@ -324,4 +328,4 @@ def test_use_kernel_switches_auto_layers_and_keeps_explicit_ones():
         assert fused._cache[0][0][0] == "lstm"  # an explicit choice wins
     np.testing.assert_allclose(y_auto, y_ref, rtol=1e-12, atol=1e-14)
     auto.forward(x)
-    assert auto._cache[0][0][0] == "lstm"  # restored on exit
+    assert auto._cache[0][0][0] == AUTO_LSTM  # restored on exit
