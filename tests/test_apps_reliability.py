@@ -257,7 +257,7 @@ def _ts(path: Path, cases: list[str], labelled: bool = True) -> Path:
 def _classify(train: Path, test: Path, out: Path, *extra: str) -> int:
     return main(["train", "classify", "--train", str(train), "--test", str(test), "--epochs",
                  "1", "--hidden-size", "2", "--ensemble", "1", "--no-plot", "--quiet-epochs",
-                 "--output", str(out), *extra])
+                 "--rocket", "no", "--output", str(out), *extra])
 
 
 def test_ts_values_near_1e300_are_one_line_without_warnings(
@@ -417,7 +417,8 @@ def test_signal_stops_every_ensemble_member_saves_and_exits(tmp_path: Path, sig:
     code, stdout, stderr = _run_until(
         ["train", "classify", "--train", str(train), "--test", str(test), "--epochs",
          "100000", "--patience", "100000", "--ensemble", "3", "--hidden-size", "4",
-         "--neighbors", "0", "--dtw", "no", "--no-plot", "--output", str(out)],
+         "--neighbors", "0", "--dtw", "no", "--rocket", "no", "--epoch-lines", "--no-plot",
+         "--output", str(out)],
         lambda line: "val_accuracy" in line and line.lstrip().startswith(("epoch", "2")),
         sig)
     assert code == status, (stdout[-2000:], stderr)
