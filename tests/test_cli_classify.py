@@ -153,5 +153,7 @@ def test_csv_train_and_unlabelled_predict(tmp_path, capsys):
     assert len(rows_out) == 9 and "true" not in rows_out[0]
     assert {r["predicted"] for r in rows_out} <= set(CBF_CLASSES)
     capsys.readouterr()
+    assert main(["predict", str(out / "model.npz")]) == 2
+    assert "--ts FILE" in capsys.readouterr().err
     assert main(["predict", str(out / "model.npz"), "--dataset", "airline"]) == 2
-    assert "pass --ts FILE" in capsys.readouterr().err
+    assert "not a shipped classify data set" in capsys.readouterr().err
