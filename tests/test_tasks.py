@@ -139,11 +139,11 @@ def test_series_run_on_a_shipped_dataset(tmp_path: Path) -> None:
     _check(result, "test_rmse", tmp_path / "s")
     assert result.report["persistence_rmse"] > 0
     if result.report["network_weight"] == 0 and result.epochs == 0:
-        # Too few validation forecasts to trust a network: none is trained (issue 32), and
-        # the result says so rather than showing a loss.
-        assert result.val_loss == math.inf and "network not trained" in result.report["method"]
-    else:
-        assert math.isfinite(result.val_loss)
+        # Too few validation forecasts to trust a network: none is trained (issue 32).
+        assert "network not trained" in result.report["method"]
+    # The validation score is the forecast used (network or not), so sweeps can rank it.
+    assert math.isfinite(result.val_loss)
+    assert result.val_loss == pytest.approx(result.report["validation_mse"])
 
 
 def test_classify_run(tmp_path: Path) -> None:

@@ -125,7 +125,8 @@ def run_task(task: str, params: Mapping[str, Any] | None = None, *,
     if "no_plot" in task_fields(task):
         values["no_plot"] = True  # a fresh folder per run, no figures
     config = check_params(task, values)
-    printers: list[Callback] = [] if task == "text" else [
+    # text and seq2seq print their own epoch lines (one each, not two).
+    printers: list[Callback] = [] if task in ("text", "seq2seq") else [
         EpochLine(loss_name=TASKS[task].loss_name)]
     return run(config, callbacks=[*printers, *callbacks], output=output, log=log)
 

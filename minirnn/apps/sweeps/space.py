@@ -45,6 +45,9 @@ DEFAULT_SPACES: dict[str, dict[str, Any]] = {
     "classify": {},
     "text": {"batch_size": [16, 32, 64], "embedding_dim": {"low": 8, "high": 128, "log": True},
              "hidden_size": {"low": 32, "high": 512, "log": True}},
+    # Translation needs more units than the common range, and a narrower rate.
+    "seq2seq": {"hidden_size": {"low": 64, "high": 256, "log": True},
+                "lr": {"low": 5e-4, "high": 5e-3, "log": True}},
 }
 # Tasks whose --dropout acts only between stacked recurrent layers (PyTorch's ``dropout``).
 DROPOUT_BETWEEN_LAYERS = {"text"}

@@ -55,6 +55,10 @@ class Task:
     lower_is_better : bool
     loss_name : str
         Short name of the training loss, for per-epoch lines (``MSE``, ``BCE``).
+    val_key : str, optional
+        Key of the report's validation score, for tasks whose model is not only a network
+        (a forecaster may use a naive forecast and train no network); default the network's
+        lowest validation loss.
     """
 
     name: str
@@ -63,6 +67,7 @@ class Task:
     metric: str
     lower_is_better: bool
     loss_name: str
+    val_key: str | None = None
 
 
 TASKS: Mapping[str, Task] = MappingProxyType({task.name: task for task in (
@@ -70,7 +75,9 @@ TASKS: Mapping[str, Task] = MappingProxyType({task.name: task for task in (
     Task("binary-addition", BinaryAdditionConfig, run_binary_addition, "exact_sums", False,
          "BCE"),
     Task("classify", ClassifyConfig, run_classify, "test_accuracy", False, "cross-entropy"),
-    Task("series", SeriesConfig, run_series, "test_rmse", True, "MSE"),
+    # The forecast actually used over every validation span (with or without a network).
+    Task("series", SeriesConfig, run_series, "test_rmse", True, "MSE",
+         val_key="validation_mse"),
     Task("seq2seq", Seq2SeqConfig, run_seq2seq, "test_exact_match", False, "cross-entropy"),
     # No test split: the metric is the perplexity on the held-out last 10 % of the text.
     Task("text", TextConfig, run_text, "val_perplexity", True, "cross-entropy"),
@@ -109,7 +116,8 @@ class TaskResult:
         The configuration run.
     val_loss : float
         Lowest validation loss over the epochs (the weights kept and tested are that
-        epoch's); inf when nothing was trained.
+        epoch's); inf when nothing was trained. For a task with a ``val_key`` (series),
+        the report's validation score instead.
     metric : str
         Name of the test metric (``test_mse``, ``exact_sums``, ...).
     value : float
@@ -220,7 +228,9 @@ def run(config: TaskConfig, *, callbacks: Sequence[Callback] = (),
             report, history = task.train(config, folder, list(callbacks), record)
         finally:  # an interrupted run saved its best weights: it is the newest run too
             update_latest(folder, task.name)
-    return TaskResult(task=task.name, config=config, val_loss=_best_val_loss(history),
+    val_loss = (float(report[task.val_key]) if task.val_key and task.val_key in report
+                else _best_val_loss(history))
+    return TaskResult(task=task.name, config=config, val_loss=val_loss,
                       metric=task.metric, value=float(report[task.metric]),
                       lower_is_better=task.lower_is_better,
                       epochs=0 if history is None else len(history),
