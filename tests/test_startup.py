@@ -56,7 +56,55 @@ def test_the_public_names_import_no_heavy_library():
 def test_top_level_help_and_version_import_no_command_module(argv):
     modules = _modules_after(f"from minirnn.cli import main\nmain({argv!r})")
     assert not [m for m in modules if m.startswith(("minirnn.apps", "minirnn.cli."))]
-    assert "scipy.optimize" not in modules and "matplotlib" not in modules
+    assert not _heavy(modules), _heavy(modules)  # numba among them: --version reads metadata
+    assert "minirnn.nn.kernels.jit" not in modules
+
+
+def test_the_version_line_without_numba_imported_agrees_with_the_loaded_kernels(monkeypatch):
+    """``--version`` reports the compiled kernels from numba's package metadata; once the
+    kernels are loaded, from them: the same verdict, version and kernels."""
+    from minirnn.nn.kernels import numba_status, select
+
+    loaded_ok, loaded = select.compiled_available()  # imports numba where installed
+    assert select.compiled_report() == loaded
+    from minirnn.nn.kernels.compiled import COMPILED_KERNELS
+
+    monkeypatch.delitem(sys.modules, "minirnn.nn.kernels.compiled")  # restored after
+    light = select.compiled_report()
+    assert light.split(" (")[0] == loaded.split(" (")[0]  # "available" or "off" alike
+    if loaded_ok:
+        assert light.split(";")[0] == loaded.split(";")[0]  # "... (numba <version>"
+        assert set(COMPILED_KERNELS) == select.AUTO_COMPILED
+        assert light.endswith("; GRU, LSTM, RNN; compiled at first use)"), light
+    monkeypatch.setenv(numba_status.DISABLE_ENV, "1")
+    assert select.compiled_report() == \
+        "compiled kernels: off (switched off by MINIRNN_NO_COMPILED)"
+    monkeypatch.setenv(numba_status.DISABLE_ENV, "0")
+    assert select.compiled_report() == light
+
+
+def test_the_version_line_says_why_numba_would_not_import(monkeypatch):
+    """numba installed under a numpy it does not support refuses to import: the metadata
+    says so before any import; numba not installed names the extra."""
+    import importlib.metadata
+    import importlib.util
+
+    from minirnn.nn.kernels import numba_status
+
+    pytest.importorskip("packaging")
+    monkeypatch.delenv(numba_status.DISABLE_ENV, raising=False)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(importlib.metadata, "version",
+                        lambda name: {"numba": "9.1", "numpy": "3.0.0"}[name])
+    monkeypatch.setattr(importlib.metadata, "requires",
+                        lambda name: ["llvmlite<1", "numpy<2.4,>=1.22"])
+    assert numba_status.numba_installed() == (
+        None, "numba 9.1 needs numpy <2.4,>=1.22, numpy 3.0.0 is installed")
+    monkeypatch.setattr(importlib.metadata, "requires", lambda name: ["numpy>=1.22"])
+    assert numba_status.numba_installed() == ("9.1", None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    version, why = numba_status.numba_installed()
+    assert version is None and why is not None and 'pip install "minirnn[fast]"' in why
 
 
 def test_a_command_builds_only_its_own_parsers():

@@ -90,13 +90,13 @@ class _VersionAction(argparse.Action):
         import numpy
         import scipy
 
-        from minirnn.nn.kernels.select import compiled_available
+        from minirnn.nn.kernels.select import compiled_report
         from minirnn.nn.version import __version__
         from minirnn.train.threads import blas_report
 
         lines = [f"minirnn {__version__} (numpy {numpy.__version__}, scipy "
                  f"{scipy.__version__}, Python {platform.python_version()})", *blas_report(),
-                 compiled_available()[1]]
+                 compiled_report()]
         print("\n".join(lines))
         parser.exit(0)
 

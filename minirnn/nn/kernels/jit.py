@@ -30,21 +30,20 @@ from __future__ import annotations
 
 import importlib
 import math
-import os
 from typing import Any
 
 import numpy as np
 
-__all__ = ["njit"]
+from minirnn.nn.kernels.numba_status import DISABLE_ENV as _DISABLE_ENV
+from minirnn.nn.kernels.numba_status import switched_off
 
-#: ``MINIRNN_NO_COMPILED=1`` turns the compiled kernels off even with numba installed.
-_DISABLE_ENV = "MINIRNN_NO_COMPILED"
+__all__ = ["njit"]
 
 _REASON: str | None = None
 numba: Any = None
 njit: Any
 try:
-    if os.environ.get(_DISABLE_ENV, "").strip() not in ("", "0"):
+    if switched_off():
         raise ImportError
     numba = importlib.import_module("numba")  # untyped on purpose: mypy sees Any
     njit = numba.njit

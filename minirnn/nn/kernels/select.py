@@ -26,6 +26,7 @@ the block, and other threads are not affected, so it is thread-safe.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -34,8 +35,8 @@ from typing import Any
 from minirnn.nn.cells.base import STEP_MATH, Cell
 from minirnn.nn.kernels.run import COMPILED_PREFIX, KERNELS
 
-__all__ = ["AUTO_COMPILED", "MODES", "check_mode", "choose", "compiled_available", "kernel_name",
-           "resolve", "unavailable", "use_kernel"]
+__all__ = ["AUTO_COMPILED", "MODES", "check_mode", "choose", "compiled_available",
+           "compiled_report", "kernel_name", "resolve", "unavailable", "use_kernel"]
 
 #: The values of a recurrent layer's ``kernel`` argument.
 MODES = ("auto", "fused", "reference", "compiled")
@@ -90,6 +91,30 @@ def compiled_available() -> tuple[bool, str]:
     from minirnn.nn.kernels import compiled
 
     return compiled.compiled_available(), compiled.version_line()
+
+
+def compiled_report() -> str:
+    """The ``--version`` line about the compiled kernels, without importing numba (its
+    import is about half a second of a ``--version`` that should take a tenth of it).
+
+    Where the compiled kernels are already loaded, :func:`compiled_available`'s line;
+    else numba's installed version (package metadata,
+    :func:`~minirnn.nn.kernels.numba_status.numba_installed`) and the kernels it compiles,
+    or why they are off. That numba imports is checked when a compiled kernel first runs
+    (:func:`compiled_available` says so then), and where it fails, ``"auto"`` runs the numpy
+    kernels as it does without numba.
+    """
+    if "minirnn.nn.kernels.compiled" in sys.modules:
+        return compiled_available()[1]
+    from minirnn.nn.kernels.numba_status import numba_installed
+
+    version, why_not = numba_installed()
+    if why_not is not None:
+        return f"compiled kernels: off ({why_not})"
+    # The kernels numba compiles (compiled.COMPILED_KERNELS, the same as AUTO_COMPILED: a
+    # test holds them equal), without importing the module that compiles them.
+    kernels = ", ".join(sorted(name.upper() for name in AUTO_COMPILED))
+    return f"compiled kernels: available (numba {version}; {kernels}; compiled at first use)"
 
 
 def _compiled_name(cell: Cell, name: str) -> str:
