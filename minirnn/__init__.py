@@ -53,8 +53,8 @@ _LAZY = {
 }
 # The public modules of this package (``minirnn.layers`` after a bare ``import minirnn``).
 _SUBMODULES = frozenset({
-    "apps", "callbacks", "cells", "check", "cli", "data", "functional", "gradcheck", "layers",
-    "losses", "nn", "optim", "testing", "train",
+    "apps", "callbacks", "cells", "check", "cli", "data", "estimators", "functional",
+    "gradcheck", "layers", "losses", "nn", "optim", "testing", "train",
 })
 # Model classes defined outside minirnn.nn.layers register themselves for loading when their
 # module is imported: the text application's language model and the encoder-decoder.
