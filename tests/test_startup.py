@@ -179,3 +179,28 @@ def test_load_reads_language_model_and_encoder_decoder_files_in_a_fresh_process(
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.stdout.split() == ["LanguageModel", "EncoderDecoder"], out.stderr
+
+
+def test_the_task_api_imports_a_task_module_when_one_of_its_names_is_used():
+    """``minirnn.apps.tasks`` loads its names on first use: a configuration class brings
+    its own task's module, not the classifier's (nor the registry, which imports all)."""
+    modules = _modules_after("import minirnn.apps.tasks\n"
+                             "from minirnn.apps.tasks import TextConfig, TaskError")
+    tasks = {m for m in modules if m.startswith("minirnn.apps.tasks.")}
+    assert "minirnn.apps.tasks.text" in tasks
+    assert not tasks & {"minirnn.apps.tasks.registry", "minirnn.apps.tasks.classify",
+                        "minirnn.apps.tasks.series", "minirnn.apps.tasks.toy"}, tasks
+    assert "minirnn.apps.classification" not in modules
+
+
+def test_the_lazy_task_names_are_the_defining_modules_objects():
+    import minirnn.apps.tasks as api
+    from minirnn.apps.tasks import registry, toy
+
+    for name in api.__all__:
+        assert getattr(api, name) is not None, name
+    assert api.TASKS is registry.TASKS and api.run is registry.run
+    assert api.AddingConfig is toy.AddingConfig is api.config_class("adding")
+    assert set(api.__all__) <= set(dir(api))
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        api.Nope  # noqa: B018

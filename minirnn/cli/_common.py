@@ -14,15 +14,20 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from minirnn.apps.data.io import column_index
-from minirnn.apps.tasks import TaskConfig, TaskError, TaskResult, config_class, run
-from minirnn.apps.tasks.run_folder import RUNS, newest_run, run_record, write_json
-from minirnn.nn.registry import OPTIMIZERS, RECURRENT_LAYERS, default_lr
-from minirnn.train.callbacks import Callback, EpochLine, ProgressBar
+
+if TYPE_CHECKING:
+    from minirnn.apps.tasks.config import TaskConfig
+    from minirnn.apps.tasks.registry import TaskResult
+    from minirnn.train.callbacks import Callback
+
+# Start-up: every command imports this module, so the task registry (which imports every
+# task, the classifier's scipy among them), the run folders, the layers and the callbacks
+# are imported by the functions that use them, not here.
 
 __all__ = [
     "UsageError", "add_common", "add_run_folder_options", "check_output_path", "clip_norm",
@@ -65,6 +70,8 @@ def config_from_args(args: argparse.Namespace) -> TaskConfig:
 
     Raises UsageError (naming the option as typed) when the configuration refuses a value.
     """
+    from minirnn.apps.tasks.registry import config_class
+
     cls = config_class(args.task)
     fields = {f.name for f in dataclasses.fields(cls)}
     values = {name: getattr(args, name) for name in fields if hasattr(args, name)}
@@ -78,6 +85,8 @@ def config_from_args(args: argparse.Namespace) -> TaskConfig:
 
 def printing_callbacks(args: argparse.Namespace, loss_name: str) -> list[Callback]:
     """A progress bar when asked (or on a terminal) and a line per epoch, unless --quiet."""
+    from minirnn.train.callbacks import EpochLine, ProgressBar
+
     if getattr(args, "quiet", False):
         return []
     callbacks: list[Callback] = []
@@ -94,6 +103,9 @@ def train_task(args: argparse.Namespace, callbacks: Sequence[Callback]) -> TaskR
 
     A :class:`~minirnn.apps.tasks.TaskError` becomes a UsageError (one line, status 2).
     """
+    from minirnn.apps.tasks.errors import TaskError
+    from minirnn.apps.tasks.registry import run
+
     config = config_from_args(args)
     try:
         return run(config, callbacks=callbacks, output=args.output, argv=args.argv)
@@ -116,6 +128,8 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
     options = {k: v for k, v in vars(args).items()
                if k not in ("argv", "started") and not callable(v)
                and not isinstance(v, (argparse.ArgumentParser, dict))}
+    from minirnn.apps.tasks.run_folder import run_record
+
     return run_record(options, getattr(args, "argv", None), getattr(args, "started", None))
 
 
@@ -161,6 +175,8 @@ def prepare_output(args: argparse.Namespace) -> Path | None:
     if init and not Path(init).is_file():
         raise UsageError(f"--init-from {init}: no such file")
     args.output = str(folder)
+    from minirnn.apps.tasks.run_folder import write_json
+
     write_json(folder / "report.json", {"status": "running", "config": run_config(args)})
     return created
 
@@ -173,6 +189,8 @@ def resolve_run(text: str, command: str, tasks: Sequence[str]) -> str:
     newest run under minirnn-runs/. Anything else is a UsageError that names the newest
     run of the task the name suggests, or of each of ``tasks``.
     """
+    from minirnn.apps.tasks.run_folder import RUNS, newest_run
+
     path = Path(text)
     if path.is_file() and path.suffix != ".npz" and path.name.endswith("-latest") \
             and path.stat().st_size < 4096:
@@ -295,6 +313,9 @@ def add_common(parser: argparse.ArgumentParser, task: str,
     ``default_lrs`` (default: the configuration's ``default_lrs``) are the learning rates the
     task uses instead of an optimizer's own when ``--lr`` is not given; ``--help`` says so.
     """
+    from minirnn.apps.tasks.registry import config_class
+    from minirnn.nn.registry import OPTIMIZERS, RECURRENT_LAYERS, default_lr
+
     d = config_class(task).defaults()
     own = dict(getattr(config_class(task), "default_lrs", {}) if default_lrs is None
                else default_lrs)
