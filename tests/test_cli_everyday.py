@@ -274,3 +274,23 @@ def test_help_states_each_default_once():
     block = help_text.split("--seq-len SEQ_LEN ")[-1].split("--batch-size")[0]
     assert "100, or 50 with a --time-limit under 150 s)" in " ".join(block.split())
     assert "None" not in block
+
+
+@pytest.mark.parametrize(("args", "status"), [(["datasets"], {141}), (["--version"], {141}),
+                                              (["--help"], {0, 141})], ids=str)
+def test_a_closed_standard_output_ends_the_command_quietly(args, status, tmp_path):
+    """``minirnn datasets | head -2``: the reader closes the pipe early; the command stops
+    with 141 (128 + SIGPIPE, what the shell reports for coreutils stopped the same way)
+    and writes nothing to stderr. The read end is closed before the command starts, so
+    its first write fails, every time. (argparse's --help ignores a failed write itself,
+    then exits 0.)"""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run([sys.executable, "-m", "minirnn", *args], cwd=tmp_path,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=write,
+                                stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert result.returncode in status, result.stderr
+    assert result.stderr == ""

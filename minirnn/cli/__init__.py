@@ -17,6 +17,7 @@ import contextlib
 import csv
 import importlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -262,13 +263,50 @@ def _close_report(folder: Path | None, status: str, error: str) -> None:
         pass
 
 
+#: The status of a command whose standard output was closed before it finished (``minirnn
+#: datasets | head -2``): 128 + SIGPIPE, what the shell reports for any program a closed pipe
+#: stops (``seq 100000 | head -1`` under ``set -o pipefail``), so scripts treat minirnn as
+#: they treat coreutils; not 0, because the command did not finish (a training run piped to
+#: ``head`` stops at the pipe, as ``yes`` does).
+BROKEN_PIPE_STATUS = 141
+
+
+def _quiet_after_broken_pipe() -> int:
+    """Python's recipe for a closed standard output (docs of :mod:`signal`, *Note on
+    SIGPIPE*): point it at devnull so the interpreter's last flush does not fail again and
+    print "Exception ignored"; no message (the reader left on purpose)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # a stream without a file descriptor: nothing to flush
+        pass
+    return BROKEN_PIPE_STATUS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``minirnn`` command; returns the exit status.
 
     0 success; 1 a failed check or a diverged run (its report and history are written);
     2 a user error (one line on stderr, never a traceback); 130 Ctrl-C and 143 SIGTERM (one
-    line saying what was saved; report.json says ``"status": "interrupted"``).
+    line saying what was saved; report.json says ``"status": "interrupted"``); 141 standard
+    output closed by its reader (``minirnn datasets | head -2``), quietly.
     """
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return status
+    except BrokenPipeError:
+        return _quiet_after_broken_pipe()
+    except SystemExit:  # --help, --version, a usage error: argparse printed and exits
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise SystemExit(_quiet_after_broken_pipe()) from None
+        raise
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """:func:`main` but for a closed standard output."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if _command(argv) is None:  # --help, --version or a usage error: exits, importing little
         _parser(None).parse_args(argv)
@@ -317,6 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             what = "terminated (SIGTERM)" if status == 143 else "interrupted"
             print(f"minirnn: {what}; nothing was saved", file=sys.stderr, flush=True)
             return status
+        except BrokenPipeError:  # standard output closed: main ends quietly
+            _close_report(folder, "failed", "standard output was closed (broken pipe)")
+            raise
         except MemoryError:
             message = "out of memory (the input or an option asks for more than this " \
                       "machine has)"
