@@ -23,6 +23,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 __all__ = ["UsageError", "build_adding_model", "main", "parse_args"]
@@ -203,6 +204,14 @@ RUN_NAMES = {task: command for command, (_, tasks) in RUN_COMMANDS.items()
              for task in tasks[:1]} | {"classify": "predict"}
 
 
+def _task_errors() -> ModuleType:
+    """The task API's errors (imported when one may have been raised: they import the
+    training layer, which ``minirnn datasets`` does not need)."""
+    from minirnn.apps.tasks import errors
+
+    return errors
+
+
 def _error(message: str) -> None:
     print(f"minirnn: error: {message}", file=sys.stderr, flush=True)
 
@@ -310,7 +319,6 @@ def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if _command(argv) is None:  # --help, --version or a usage error: exits, importing little
         _parser(None).parse_args(argv)
-    from minirnn.apps.tasks import RunDivergedError, RunInterrupted, Terminated
     from minirnn.cli._common import UsageError, check_output_path, prepare_output
 
     created = None
@@ -342,15 +350,17 @@ def _main(argv: Sequence[str] | None) -> int:
                 _close_report(folder, "failed", str(exc))
             _error(str(exc))
             return 2
-        except RunDivergedError as exc:
+        # (an ``except`` expression is evaluated only when an exception reaches it: the
+        # task errors, which import the training layer, load only then)
+        except _task_errors().RunDivergedError as exc:
             _error(f"training diverged: {exc}; wrote {exc.written}")
             return 1
-        except RunInterrupted as exc:
+        except _task_errors().RunInterrupted as exc:
             what = "terminated (SIGTERM)" if signals.status == 143 else "interrupted"
             print(f"minirnn: {what}; {exc.saved}", file=sys.stderr, flush=True)
             return signals.status
         except KeyboardInterrupt as exc:
-            status = 143 if isinstance(exc, Terminated) else signals.status
+            status = 143 if isinstance(exc, _task_errors().Terminated) else signals.status
             _close_report(folder, "interrupted", "stopped before anything was saved")
             what = "terminated (SIGTERM)" if status == 143 else "interrupted"
             print(f"minirnn: {what}; nothing was saved", file=sys.stderr, flush=True)

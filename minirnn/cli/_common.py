@@ -18,16 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from minirnn.apps.data.io import column_index
-
 if TYPE_CHECKING:
     from minirnn.apps.tasks.config import TaskConfig
     from minirnn.apps.tasks.registry import TaskResult
     from minirnn.train.callbacks import Callback
 
 # Start-up: every command imports this module, so the task registry (which imports every
-# task, the classifier's scipy among them), the run folders, the layers and the callbacks
-# are imported by the functions that use them, not here.
+# task, the classifier's scipy among them), the data readers, the run folders, the layers
+# and the callbacks are imported by the functions that use them, not here.
 
 __all__ = [
     "UsageError", "add_common", "add_run_folder_options", "check_output_path", "clip_norm",
@@ -390,6 +388,8 @@ def add_run_folder_options(parser: argparse.ArgumentParser, task: str) -> None:
 def csv_decimals(path: str | Path, column: str, *, cap: int = 8) -> int:
     """Digits after the decimal point in a CSV column (the most any value uses; at most
     ``cap``): predictions are written to the precision the data was recorded with."""
+    from minirnn.apps.data.io import column_index
+
     most = 0
     try:
         with open(path, newline="") as handle:
