@@ -96,13 +96,19 @@ def printing_callbacks(args: argparse.Namespace, loss_name: str) -> list[Callbac
     return callbacks
 
 
+def run(config: TaskConfig, **options: Any) -> TaskResult:
+    """:func:`minirnn.apps.tasks.run`, its registry (every task) imported on the first run."""
+    from minirnn.apps.tasks.registry import run as run_task
+
+    return run_task(config, **options)
+
+
 def train_task(args: argparse.Namespace, callbacks: Sequence[Callback]) -> TaskResult:
     """Run ``minirnn train TASK`` through the task API, printing to standard output.
 
     A :class:`~minirnn.apps.tasks.TaskError` becomes a UsageError (one line, status 2).
     """
     from minirnn.apps.tasks.errors import TaskError
-    from minirnn.apps.tasks.registry import run
 
     config = config_from_args(args)
     try:
