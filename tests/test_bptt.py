@@ -5,7 +5,7 @@ import pytest
 
 from minirnn.nn.cells import GRUCell, LSTMCell, RNNCell
 from minirnn.nn.kernels import chunks, split
-from minirnn.nn.kernels.select import compiled_available
+from minirnn.nn.kernels.select import AUTO_COMPILED, compiled_available
 from minirnn.nn.layers import LSTM, bptt
 
 #: Every cell configuration that has a fused kernel.
@@ -16,8 +16,9 @@ CELLS = {
     "gru": lambda **kw: GRUCell(3, 5, **kw),
 }
 
-# With numba installed, kernel="auto" runs the compiled LSTM kernel.
-AUTO_LSTM = "compiled:lstm" if compiled_available()[0] else "lstm"
+# kernel="auto" runs the compiled LSTM kernel where numba is installed and AUTO_COMPILED has it.
+AUTO_LSTM = ("compiled:lstm" if "lstm" in AUTO_COMPILED and compiled_available()[0]
+             else "lstm")
 
 
 def _run(cell, x, state0, reverse, rec_mask, dys, dfinal, fused):

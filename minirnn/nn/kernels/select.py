@@ -14,10 +14,9 @@ Keras's ``use_cudnn``):
   else the reference loop; without numba, the numpy kernel (:func:`compiled_available`
   says why);
 - ``"auto"`` (default) runs the compiled kernel where numba is importable and the kernel
-  is in :data:`AUTO_COMPILED` (those measured faster than their numpy kernel:
-  docs/performance.md), else the numpy fused kernel where one applies, else the reference
-  loop. Without numba (or with ``MINIRNN_NO_COMPILED=1``) it falls back to the numpy
-  kernels silently.
+  is in :data:`AUTO_COMPILED` (empty today: see its comment), else the numpy fused kernel
+  where one applies, else the reference loop. Without numba (or with
+  ``MINIRNN_NO_COMPILED=1``) it runs the numpy kernels silently.
 
 :func:`use_kernel` overrides ``"auto"`` inside a ``with`` block. The override lives in a
 :class:`contextvars.ContextVar`: it applies to the thread (or asyncio task) that entered
@@ -35,16 +34,21 @@ from typing import Any
 from minirnn.nn.cells.base import STEP_MATH, Cell
 from minirnn.nn.kernels.run import COMPILED_PREFIX, KERNELS
 
-__all__ = ["AUTO_COMPILED", "MODES", "check_mode", "choose", "compiled_available",
+__all__ = ["AUTO_COMPILED", "COMPILED_NAMES", "MODES", "check_mode", "choose", "compiled_available",
            "compiled_report", "kernel_name", "resolve", "unavailable", "use_kernel"]
 
 #: The values of a recurrent layer's ``kernel`` argument.
 MODES = ("auto", "fused", "reference", "compiled")
 
-#: The fused kernels that ``"auto"`` runs compiled where numba is importable: each was
-#: faster compiled than in numpy at every benchmark size and dtype, or equal within the
-#: rounds' range (docs/performance.md, *Compiled kernels*).
-AUTO_COMPILED = frozenset({"lstm", "gru", "rnn"})
+#: The fused kernels numba compiles (``kernel="compiled"``; the compiled module's
+#: ``COMPILED_KERNELS``, named here so that ``--version`` need not import numba).
+COMPILED_NAMES = frozenset({"lstm", "gru", "rnn"})
+#: The fused kernels that ``"auto"`` runs compiled where numba is importable. Empty: the
+#: compiled kernels' products go through the BLAS numba links (scipy's OpenBLAS), a second
+#: thread pool beside numpy's; inside a long-lived process that had run other work (the test
+#: suite) an adding-problem epoch took 20x longer compiled than in numpy (docs/performance.md),
+#: so compiled code stays a choice the user makes.
+AUTO_COMPILED: frozenset[str] = frozenset()
 
 _OVERRIDE: ContextVar[str | None] = ContextVar("minirnn_kernel_override", default=None)
 
@@ -111,9 +115,9 @@ def compiled_report() -> str:
     version, why_not = numba_installed()
     if why_not is not None:
         return f"compiled kernels: off ({why_not})"
-    # The kernels numba compiles (compiled.COMPILED_KERNELS, the same as AUTO_COMPILED: a
+    # The kernels numba compiles (compiled.COMPILED_KERNELS, the same as COMPILED_NAMES: a
     # test holds them equal), without importing the module that compiles them.
-    kernels = ", ".join(sorted(name.upper() for name in AUTO_COMPILED))
+    kernels = ", ".join(sorted(name.upper() for name in COMPILED_NAMES))
     return f"compiled kernels: available (numba {version}; {kernels}; compiled at first use)"
 
 
