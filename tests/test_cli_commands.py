@@ -19,7 +19,7 @@ def _series_csv(path, n=120, bad_row=None):
     for i in range(n):
         value = 10 + 5 * np.sin(i / 6) + 0.1 * (i % 7)
         text = "abc" if i == bad_row else f"{value:.3f}"
-        lines.append(f"2000-{1 + i // 28:02d}-{1 + i % 28:02d},{text},x")
+        lines.append(f"{2000 + i // 336}-{1 + i // 28 % 12:02d}-{1 + i % 28:02d},{text},x")
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -34,7 +34,8 @@ def test_train_each_task_writes_its_files(tmp_path, capsys):
                  "--output", str(tmp_path / "a"), "--grad-flow", *common]) == 0
     assert main(["train", "binary-addition", "--train-size", "64", "--test-size", "32",
                  "--output", str(tmp_path / "b"), *common]) == 0
-    csv_path = _series_csv(tmp_path / "s.csv")
+    # Long enough for 30 validation forecasts: a shorter series trains no network.
+    csv_path = _series_csv(tmp_path / "s.csv", n=300)
     assert main(["train", "series", "--csv", str(csv_path), "--column", "Temp",
                  "--date-column", "Date", "--look-back", "5", "--output", str(tmp_path / "s"),
                  "--cell", "gru", "--layers", "2", "--bidirectional", *common]) == 0
@@ -163,3 +164,15 @@ def test_lstm_beats_persistence_on_melbourne_temperatures(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["persistence_rmse"] == pytest.approx(2.62, abs=0.01)
     assert report["test_rmse"] < report["persistence_rmse"]
+
+
+def test_a_saved_model_whose_linear_ar_reaches_past_the_look_back_loads(tmp_path, capsys):
+    """The linear AR member may use lags up to a season + 1, past a short --look-back (here
+    6, the calendar season 24); the model file's check allowed only the look-back, so the
+    run's own model was refused by `predict`."""
+    csv_path = _series_csv(tmp_path / "s.csv", n=300)
+    assert main(["train", "series", "--csv", str(csv_path), "--column", "Temp", "--look-back",
+                 "6", "--horizon", "2", "--epochs", "2", "--no-plot",
+                 "--output", str(tmp_path / "run")]) == 0
+    assert main(["predict", str(tmp_path / "run" / "model.npz"), "--csv", str(csv_path),
+                 "--output", str(tmp_path / "pred.csv")]) == 0, capsys.readouterr().err

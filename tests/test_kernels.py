@@ -13,11 +13,13 @@ from minirnn.nn.cells import GRUCell, LSTMCell, RNNCell
 from minirnn.nn.contrib import IndRNNCell
 from minirnn.nn.io import build_layer, load_model, save_model
 from minirnn.nn.kernels import KERNELS, compiled_available, kernel_name, unavailable, use_kernel
+from minirnn.nn.kernels.select import AUTO_COMPILED
 from minirnn.nn.layers import GRU, LSTM, RNN, Recurrent
 
 #: What "auto" runs an LSTM with: its compiled kernel where numba is importable (the fast
 #: extra), else the numpy kernel.
-AUTO_LSTM = "compiled:lstm" if compiled_available()[0] else "lstm"
+AUTO_LSTM = ("compiled:lstm" if "lstm" in AUTO_COMPILED and compiled_available()[0]
+             else "lstm")
 
 
 class StepOverride(GRUCell):

@@ -50,7 +50,7 @@ class RNNForecaster(EstimatorParams):
     horizon, look_back, transform, season, cell, hidden_size, num_layers, epochs,
     batch_size, lr, patience, clip_norm, optimizer, val_fraction, network, ensemble, folds,
     order_by, min_fold, combine_level, double_diff, min_gain, min_val_network, shrink,
-    bidirectional, naive, select_inputs, dtype, callbacks
+    bidirectional, naive, classical, select_inputs, dtype, callbacks
         As :class:`~minirnn.apps.forecasting.Forecaster` (checked by ``fit``).
     random_state : int, None, or a numpy Generator/RandomState
         The network's seed (Forecaster's ``seed``; None: a new one each fit).
@@ -80,6 +80,7 @@ class RNNForecaster(EstimatorParams):
                  double_diff: bool = _APP["double_diff"], min_gain: float = _APP["min_gain"],
                  min_val_network: int = _APP["min_val_network"], shrink: bool = _APP["shrink"],
                  bidirectional: bool = _APP["bidirectional"], naive: bool = _APP["naive"],
+                 classical: bool = _APP["classical"],
                  select_inputs: bool = _APP["select_inputs"], random_state: Any = _APP["seed"],
                  dtype: str = _APP["dtype"], callbacks: Sequence[Callback] = ()) -> None:
         # scikit-learn's convention: store every parameter unchanged; fit checks them.
@@ -109,6 +110,7 @@ class RNNForecaster(EstimatorParams):
         self.shrink = shrink
         self.bidirectional = bidirectional
         self.naive = naive
+        self.classical = classical
         self.select_inputs = select_inputs
         self.random_state = random_state
         self.dtype = dtype

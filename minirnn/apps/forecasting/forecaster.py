@@ -1442,10 +1442,12 @@ class Forecaster:
                                  f"first origin {self.t_min_} do not fit a series of {n}")
         for k, m in enumerate(self.members_):
             width = m.order * (1 + (e if m.exog else 0)) + 1
-            if not 1 <= m.order <= self.look_back_ or m.transform.season > self.season_ or \
+            # As fit: orders within the look-back, or a season + 1 (the linear AR baseline).
+            max_order = max(self.look_back_, self.season_ + 1)
+            if not 1 <= m.order <= max_order or m.transform.season > self.season_ or \
                     m.coef.shape != (width, h) or not math.isfinite(m.weight) or m.weight < 0:
                 raise ModelFileError(
-                    f"linear member {k}: AR order {m.order} (look-back {self.look_back_}), "
+                    f"linear member {k}: AR order {m.order} (at most {max_order}), "
                     f"coefficients {m.coef.shape} (expected {(width, h)}), weight {m.weight}")
             for name in ("center_", "scale_"):
                 value = np.asarray(getattr(m.scaler, name))
