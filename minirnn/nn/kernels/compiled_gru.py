@@ -32,7 +32,7 @@ from minirnn.nn.kernels.chunks import (
     span,
 )
 from minirnn.nn.kernels.chunks import chunks as chunk_steps
-from minirnn.nn.kernels.jit import _JIT, _sigmoid, _tanh_t, njit
+from minirnn.nn.kernels.jit import _JIT, _sigmoid, _take_output_grad, _tanh_t, njit
 from minirnn.nn.kernels.pool import Workspace
 
 __all__ = ["gru_backward", "gru_forward"]
@@ -104,14 +104,7 @@ def _gru_backward_steps(A: np.ndarray, HN: np.ndarray, ys: np.ndarray, h0: np.nd
     for s in range(K):
         k = s if reverse else K - 1 - s
         t = start + k
-        if use_dy:
-            for j in range(H):
-                for n in range(N):
-                    dh[j, n] += dy[k, j, n]
-        if use_hg:
-            for n in range(N):
-                for j in range(H):
-                    hidden_grads[t, n, j] = dh[j, n]
+        _take_output_grad(dh, dy, k, use_dy, hidden_grads, t, use_hg)
         a = A[t]
         hn_t = HN[t]
         e = E[k]

@@ -34,7 +34,17 @@ from minirnn.nn.kernels.chunks import (
     span,
 )
 from minirnn.nn.kernels.chunks import chunks as chunk_steps
-from minirnn.nn.kernels.jit import _JIT, _MINUS_TWO, _ONE, _TWO, _exp, _exp32, _tanh, njit
+from minirnn.nn.kernels.jit import (
+    _JIT,
+    _MINUS_TWO,
+    _ONE,
+    _TWO,
+    _exp,
+    _exp32,
+    _take_output_grad,
+    _tanh,
+    njit,
+)
 from minirnn.nn.kernels.pool import Workspace
 
 __all__ = ["lstm_backward", "lstm_forward"]
@@ -166,14 +176,7 @@ def _lstm_backward_steps(A: np.ndarray, C: np.ndarray, c0: np.ndarray, start: in
     for s in range(K):
         k = s if reverse else K - 1 - s
         t = start + k
-        if use_dy:
-            for j in range(H):
-                for n in range(N):
-                    dh[j, n] += dy[k, j, n]
-        if use_hg:
-            for n in range(N):
-                for j in range(H):
-                    hidden_grads[t, n, j] = dh[j, n]
+        _take_output_grad(dh, dy, k, use_dy, hidden_grads, t, use_hg)
         a = A[t]
         ct_all = C[t]
         prev = t + 1 if reverse else t - 1  # the step before t in the forward's order

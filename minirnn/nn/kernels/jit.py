@@ -137,6 +137,22 @@ def _tanh(x: float) -> float:
     return 2.0 / (1.0 + _exp(-2.0 * x)) - 1.0
 
 
+@njit(inline="always", **_JIT)
+def _take_output_grad(dh: np.ndarray, dy: np.ndarray, k: int, use_dy: bool,
+                      hidden_grads: np.ndarray, t: int,
+                      use_hg: bool) -> None:  # pragma: no cover (compiled)
+    """The first work of a backward step: add the output gradient dy[k] (H, N) to the
+    carried dh (H, N) and, when asked, record dh as step t's hidden gradient (N, H)."""
+    if use_dy:
+        for j in range(dh.shape[0]):
+            for n in range(dh.shape[1]):
+                dh[j, n] += dy[k, j, n]
+    if use_hg:
+        for n in range(dh.shape[1]):
+            for j in range(dh.shape[0]):
+                hidden_grads[t, n, j] = dh[j, n]
+
+
 # float32: exp(x) = 2^k p(r), x = k ln2 + r (Cody-Waite: ln2 in two parts), p the
 # degree-6 Taylor polynomial on |r| <= ln2/2, 2^k written into a float32's exponent bits;
 # relative error about 2e-7 (float32 rounding), all in float32.
