@@ -8,11 +8,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import pytest
+from sweep_processes import start_and_stop_mid_trial as _start_and_stop_mid_trial
+from sweep_processes import sweep_cmd as _sweep_cmd
+from sweep_processes import sweep_env as _env
 
 from minirnn.apps.sweeps.space import load_space_file, make_space, parse_param
 from minirnn.cli import main
@@ -20,15 +22,6 @@ from minirnn.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 # A tiny adding problem: a trial takes a fraction of a second.
 TINY = ["--seq-len", "6", "--train-size", "96", "--test-size", "32", "--epochs", "2"]
-
-
-def _env():
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    return env
-
-
-def _sweep_cmd(*args):
-    return [sys.executable, "-m", "minirnn", "sweep", *args]
 
 
 def _trials(storage, study=None):
@@ -193,40 +186,6 @@ def proc_pid(proc, trials):
     pids = {t.user_attrs["pid"] for t in trials[2:]}
     assert os.getpid() not in pids and len(pids) == 1
     return pids.pop()
-
-
-def _wait_for_epoch(folder, count=1, timeout=90, procs=()):
-    """Wait until ``count`` trial folders under ``folder`` have a trained epoch in their log
-    (the trial is mid-training); fail if a process in ``procs`` ended meanwhile."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        logs = sorted(Path(folder).glob("trials/*/train.log"))
-        if sum("epoch " in log.read_text() for log in logs) >= count:
-            return
-        for p in procs:
-            if p.poll() is not None:
-                pytest.fail(f"the sweep ended before a trial trained: {p.communicate()}")
-        time.sleep(0.05)
-    pytest.fail(f"no trial trained an epoch within {timeout} s")
-
-
-def _start_and_stop_mid_trial(args, out, sig, *, group=False):
-    """Start a sweep command, send it ``sig`` while its first trial trains (to the whole
-    process group with ``group``); its exit status, stdout and stderr."""
-    proc = subprocess.Popen(_sweep_cmd(*args), env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=group)
-    try:
-        _wait_for_epoch(out, procs=[proc])
-        if group:
-            os.killpg(proc.pid, sig)
-        else:
-            proc.send_signal(sig)
-        stdout, stderr = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode, stdout, stderr
 
 
 # Trials that never end on their own (the signal must land mid-trial: a Ctrl-C that arrives

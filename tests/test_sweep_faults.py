@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
+from sweep_processes import sweep_cmd as _sweep_cmd
+from sweep_processes import sweep_env as _env
+from sweep_processes import wait_for_epoch
 
 # Each case starts processes (and most a PostgreSQL server): 20-30 s apiece.
 pytestmark = pytest.mark.slow
@@ -30,14 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 ENDLESS = ["adding", "--seq-len", "6", "--train-size", "96", "--test-size", "32",
            "--epochs", "100000", "--patience", "100000", "--no-plot", "--pruner", "none"]
 TIMED = [*ENDLESS, "--time-limit", "3", "--heartbeat", "1", "--grace-period", "3"]
-
-
-def _env():
-    return dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-
-
-def _sweep_cmd(*args):
-    return [sys.executable, "-m", "minirnn", "sweep", *args]
 
 
 def _start(cmd):
@@ -59,20 +54,6 @@ def _trials(storage, study):
     from minirnn.apps.sweeps.study import load_study
 
     return load_study(study, storage).get_trials()
-
-
-def _wait_for_epoch(folder, count=1, timeout=90, procs=()):
-    """Wait until ``count`` trial logs under ``folder`` show a trained epoch."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        logs = sorted(Path(folder).glob("trials/*/train.log"))
-        if sum("epoch " in log.read_text() for log in logs) >= count:
-            return
-        for p in procs:
-            if p.poll() is not None:
-                pytest.fail(f"the sweep ended before a trial trained: {p.communicate()}")
-        time.sleep(0.05)
-    pytest.fail(f"no trial trained an epoch within {timeout} s")
 
 
 def _unshare(*flags):
@@ -229,7 +210,7 @@ def test_a_worker_killed_on_another_machine_has_its_trial_rerun(tmp_path, postgr
     args = [*TIMED, "--trials", "2", "--storage", postgres.url, "--study", "kill"]
     far = _start([*other, "sh", "-c", 'hostname other-machine && exec "$@"', "sh",
                   *_sweep_cmd(*args, "--output", str(tmp_path / "far"))])
-    _wait_for_epoch(tmp_path / "far", procs=[far])
+    wait_for_epoch(tmp_path / "far", procs=[far])
     far.send_signal(signal.SIGKILL)  # `sh` exec'd the worker: this is its process
     assert _finish(far)[0] == -signal.SIGKILL
     (lost,) = _trials(postgres.url, "kill")
@@ -280,10 +261,10 @@ def test_the_database_stopped_mid_trial_then_a_rerun_completes(tmp_path, postgre
     args = [*TIMED, "--grace-period", "6", "--trials", "2", "--storage", postgres.url,
             "--study", "outage"]
     first = _start(_sweep_cmd(*args, "--output", str(tmp_path / "a")))
-    _wait_for_epoch(tmp_path / "a", procs=[first])
+    wait_for_epoch(tmp_path / "a", procs=[first])
     postgres.stop("fast")  # a short outage: the server is back within the grace period
     postgres.start()
-    _wait_for_epoch(tmp_path / "a", count=2, procs=[first])
+    wait_for_epoch(tmp_path / "a", count=2, procs=[first])
     postgres.stop("fast")  # a long one: the worker gives up
     code, out, err = _finish(first)
     assert code == 1, err
@@ -319,7 +300,7 @@ def test_ctrl_c_stops_every_worker(tmp_path):
         proc = subprocess.Popen(_sweep_cmd(*args), env=_env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=group)
         try:
-            _wait_for_epoch(out, count=2, procs=[proc])
+            wait_for_epoch(out, count=2, procs=[proc])
             if group:
                 os.killpg(proc.pid, sig)
             else:
