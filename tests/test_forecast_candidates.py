@@ -413,7 +413,7 @@ def test_classical_members_forecast_as_statsmodels_does():
     with pytest.raises(ValueError, match="inconsistent classical member 'ETS'"):
         ClassicalMember.from_state({**ets.state_dict(), "params": {"alpha": 0.5}})
     with pytest.raises(ValueError, match="kind must be one of"):
-        fit_classical("ARIMA", y)
+        fit_classical("SARIMAX", y)
 
 
 def test_seatbelts_combines_theta_and_its_file_needs_no_statsmodels(tmp_path, monkeypatch):
@@ -425,7 +425,7 @@ def test_seatbelts_combines_theta_and_its_file_needs_no_statsmodels(tmp_path, mo
     n = round(len(y) * 0.67)
     fc = Forecaster(**LINEAR).fit(y, dates=data.dates, train_size=n)
     v = fc.validation_
-    assert set(fc.classical_) == {"ETS", "Theta"}
+    assert set(fc.classical_) == {"ETS", "Theta", "ARIMA"}
     if fc.naive_ in fc.classical_:  # joined: clearly better than the model, span by span
         assert v[f"{fc.naive_} / model, log RMSE ratio"] < -v[f"{fc.naive_} / model, spread"]
     m = fc.evaluate().metrics
