@@ -8,6 +8,7 @@ run folder.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ from minirnn.apps.tasks.series import (
     forecast_figure,
     forecast_output,
     load_forecaster,
+    load_global,
     read_new_data,
     write_forecast,
+    write_panel_forecast,
 )
 from minirnn.cli._common import (
     UsageError,
@@ -56,6 +59,27 @@ def train_series(args: argparse.Namespace) -> int:
         raise UsageError("--csv FILE (or --dataset NAME, one of the shipped series) is required")
     elif not args.column:
         raise UsageError("--column is required with --csv")
+    # Several columns or files: one global model (the task reads them as one text each).
+    columns = list(args.column or [])
+    if any("," in c for c in columns):
+        raise UsageError(f"--column: give several columns separated by spaces, not commas "
+                         f"(got {' '.join(columns)!r})")
+    if "all" in columns and len(columns) > 1:
+        raise UsageError("--column all stands alone (every numeric column)")
+    if len(set(columns)) != len(columns):
+        raise UsageError(f"--column names a column twice: {' '.join(columns)}")
+    files = list(args.csv or [])
+    for name in files:
+        if not Path(name).is_file():
+            raise UsageError(f"--csv {name}: no such file")
+        if os.pathsep in name:
+            raise UsageError(f"--csv {name}: a file name with {os.pathsep!r} is not supported")
+    if len(set(files)) != len(files):
+        raise UsageError("--csv names a file twice")
+    if (len(columns) > 1 or columns == ["all"] or len(files) > 1) and args.features:
+        raise UsageError("--features works with one series only (one --csv, one --column)")
+    args.column = ",".join(columns) if columns else None
+    args.csv = os.pathsep.join(files) if files else None
     train_task(args, printing_callbacks(args, "MSE"))
     return 0
 
@@ -67,7 +91,29 @@ def _forecast_steps(text: str) -> int:
     return int(value)
 
 
+def _forecast_global(args: argparse.Namespace, gf: Any, path: Path) -> int:
+    """``minirnn forecast`` of a run on several series: every series, one CSV."""
+    for flag in ("csv", "dataset", "column", "date_column"):
+        if getattr(args, flag, None) is not None:
+            raise UsageError(f"--{flag.replace('_', '-')} is not available for a global model "
+                             "(it forecasts from the series it was trained on)")
+    output = Path(args.output) if args.output else forecast_output(path, args.steps)
+    if not output.parent.is_dir():
+        raise UsageError(f"--output {output}: folder {output.parent} does not exist")
+    forecasts = [gf.forecast(i, args.steps) for i in range(len(gf.names_))]
+    write_panel_forecast(output, gf.names_, forecasts)
+    for name, fcst in zip(gf.names_, forecasts, strict=True):
+        shown = ", ".join(f"{v:.4g}" for v in fcst.mean[:6])
+        print(f"{name}: {shown}{' ...' if len(fcst.mean) > 6 else ''}", flush=True)
+    print(f"saved {output} (one row per series and step, 80%/95% intervals)"
+          + ("" if args.output else "; the training run's forecast.csv is kept"), flush=True)
+    return 0
+
+
 def forecast_series(args: argparse.Namespace) -> int:
+    found = load_global(args.run_dir)
+    if found is not None:
+        return _forecast_global(args, found[0], found[2])
     fc, meta, path = load_forecaster(args.run_dir)
     # Its own files: the training run's forecast.csv/forecast.png stay as they were.
     output = Path(args.output) if args.output else forecast_output(path, args.steps)
@@ -114,11 +160,15 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
                               help="forecast a column of a CSV file")
     add_common(series, "series")
     d = SeriesConfig.defaults()
-    series.add_argument("--csv", default=None, help="the CSV file")
+    series.add_argument("--csv", default=None, nargs="+", metavar="FILE",
+                        help="the CSV file (several: one global model over their series)")
     series.add_argument("--dataset", choices=datasets.names(), default=None,
                         help="a series shipped with minirnn instead of --csv")
-    series.add_argument("--column", default=None,
-                        help="the column to forecast (required with --csv)")
+    series.add_argument("--column", "--target", dest="column", default=None, nargs="+",
+                        metavar="COLUMN",
+                        help="the column to forecast (required with --csv); several, or "
+                             "'all' (every numeric column): one global network over them, "
+                             "chosen per series against the local forecaster")
     series.add_argument("--date-column", type=date_arg, default=d["date_column"],
                         help="column of ISO dates (must be increasing); 'auto': the first "
                              "column if it looks like dates; 'none': no dates")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,8 +26,8 @@ from minirnn.train.solver import History, TrainingDivergedError
 __all__ = ["SeriesConfig", "forecast_figure", "forecast_output", "forecast_steps",
            "history_start",
            "input_warnings",
-           "load_forecaster", "read_new_data", "read_series", "run_series", "verdict",
-           "write_forecast"]
+           "load_forecaster", "load_global", "read_new_data", "read_panel", "read_series",
+           "run_panel", "run_series", "verdict", "write_forecast", "write_panel_forecast"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,10 +40,12 @@ class SeriesConfig(CommonConfig):
     hidden_size: int = option(32, rule="positive", help="units H")
     epochs: int = option(60, rule="positive", help="maximum epochs")
     patience: int = option(10, rule="positive", help="early stopping patience (epochs)")
-    csv: str | None = option(None, help="the CSV file")
+    csv: str | None = option(None, help="the CSV file (several: separated by os.pathsep, "
+                             "a global model over their columns)")
     dataset: str | None = option(None, choices=datasets.names(),
                                  help="a series shipped with minirnn instead of csv")
-    column: str | None = option(None, help="the column to forecast (required with csv)")
+    column: str | None = option(None, help="the column to forecast (required with csv); "
+                                "several comma-separated, or 'all': a global model")
     date_column: str | None = option("auto", help="column of ISO dates; 'auto': the first "
                                      "column if it looks like dates; None: no dates")
     features: str = option("", help="comma-separated extra columns used as inputs")
@@ -57,6 +61,9 @@ class SeriesConfig(CommonConfig):
     network: bool = option(True, help="train the network on the linear model's residuals")
 
     def check(self) -> None:
+        if self.panel and self.feature_names:
+            raise ValueError("features (exogenous columns) work with one series only; "
+                             f"got {len(self.columns)} columns and {len(self.csv_paths)} files")
         if self.csv is not None and self.dataset is not None:
             raise ValueError("give csv or dataset, not both")
         if self.csv is None and self.dataset is None:
@@ -73,6 +80,22 @@ class SeriesConfig(CommonConfig):
         if isinstance(self.season, int) and (self.season < 0 or self.season == 1):
             raise ValueError(f"season must be 'auto', 0 (none) or at least 2, got "
                              f"{self.season}")
+
+    @property
+    def columns(self) -> list[str]:
+        """The ``column`` as a list: several comma-separated names, or ``["all"]``."""
+        return [c.strip() for c in (self.column or "").split(",") if c.strip()]
+
+    @property
+    def csv_paths(self) -> list[str]:
+        """The ``csv`` as a list: several files are separated by ``os.pathsep``."""
+        return [p for p in (self.csv or "").split(os.pathsep) if p]
+
+    @property
+    def panel(self) -> bool:
+        """Several series (columns or files): the global forecaster is trained."""
+        cols = self.columns
+        return len(cols) > 1 or cols == ["all"] or len(self.csv_paths) > 1
 
     @property
     def feature_names(self) -> list[str]:
@@ -275,6 +298,8 @@ def run_series(config: SeriesConfig, folder: Path, callbacks: Sequence[Callback]
                ) -> tuple[dict[str, Any], History | None]:
     """Fit, evaluate against the baselines, forecast past the end; returns the report and
     the network's history (None without a network)."""
+    if config.panel:
+        return run_panel(config, folder, callbacks, record)
     path, column = config.source()
     features = config.feature_names
     table = read_series(path, column, features, config.date_column)
@@ -408,6 +433,9 @@ def load_forecaster(path_text: str) -> tuple[Forecaster, dict[str, Any], Path]:
         raise TaskError(f"{path_text}: no such run directory or model file")
     try:
         meta = load_metadata(path)
+        if "panel" in meta:
+            raise TaskError(f"{path_text}: a global model of {len(meta.get('series', []))} "
+                            "series; forecast it with 'minirnn forecast RUN --steps N'")
         fc = Forecaster.load(path)
     except (ModelFileError, ValueError, OSError) as exc:
         raise TaskError(str(exc)) from exc
@@ -438,3 +466,229 @@ def read_new_data(fc: Forecaster, meta: dict[str, Any], csv_path: str | None,
         raise TaskError(f"{csv_path}: {len(table.values)} values; the model needs more than "
                         f"{fc.t_min_} (its look-back {fc.look_back_} plus differencing)")
     return table
+
+
+# ------------------------------------------------------------------ several series
+def _header(path: str) -> list[str]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            for row in csv.reader(handle):
+                if any(cell.strip() for cell in row):
+                    return [cell.strip() for cell in row]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TaskError(f"{path}: cannot read it ({exc})") from exc
+    raise TaskError(f"{path}: empty file (no header row)")
+
+
+def read_panel(config: SeriesConfig) -> tuple[list[SeriesTable], list[str], list[str]]:
+    """(tables, their names, notes) of every series a panel configuration names: each
+    column of each file (``all``: every numeric column but the dates). Every file and
+    column is read and checked before anything trains."""
+    paths = ([str(datasets.path(config.dataset))] if config.dataset is not None
+             else config.csv_paths)
+    for path in paths:
+        if not Path(path).is_file():
+            raise TaskError(f"{path}: no such CSV file")
+    cols = config.columns or ([datasets.column(config.dataset)] if config.dataset else [])
+    tables: list[SeriesTable] = []
+    names: list[str] = []
+    notes: list[str] = []
+    stems = [Path(p).stem for p in paths]
+    for path, stem in zip(paths, stems, strict=True):
+        wanted = cols
+        if cols == ["all"]:
+            wanted = [c for c in _header(path) if c not in config.feature_names]
+        found = 0
+        for col in wanted:
+            try:
+                table = load_table(path, col, date_column=config.date_column)
+            except (OSError, ValueError) as exc:
+                if cols == ["all"]:  # a date or text column: skipped, said
+                    notes.append(f"{path}: column {col!r} skipped ({str(exc)[:120]})")
+                    continue
+                raise TaskError(str(exc)) from exc
+            if cols == ["all"] and col == table.date_column:
+                continue
+            found += 1
+            tables.append(table)
+            names.append(col if len(paths) == 1 else (
+                stem if len(wanted) == 1 and len(set(stems)) == len(stems)
+                else f"{stem}:{col}"))
+        if found == 0:
+            raise TaskError(f"{path}: no numeric column to forecast")
+        # The date column is not worth a note.
+        dated = {t.date_column for t in tables[-found:]}
+        notes = [n for n in notes if not any(n.startswith(f"{path}: column {d!r} skipped")
+                                              for d in dated)]
+    if len(set(names)) != len(names):
+        raise TaskError(f"two series have the same name ({names}); rename the files")
+    return tables, names, notes
+
+
+def _panel_rows(rows: list[dict[str, Any]]) -> list[str]:
+    """The per-series table printed and written: name, forecast used, RMSEs, verdict."""
+    width = max(6, *(len(r["name"]) for r in rows))
+    seasonal = any("seasonal naive" in r["rmse"] for r in rows)
+    head = (f"{'series':{width}s}  {'used':11s}  {'model':>10s}  {'global':>10s}  "
+            f"{'local':>10s}  {'persist.':>10s}" + (f"  {'seas.naive':>10s}" if seasonal
+                                                     else "") + "  verdict")
+    lines = [head]
+    for r in rows:
+        m = r["rmse"]
+        sn = m.get("seasonal naive", math.nan)
+        lines.append(f"{r['name']:{width}s}  {r['chosen']:11s}  {m['forecast']:10.4g}  "
+                     f"{m['global']:10.4g}  {m.get('local', math.nan):10.4g}  "
+                     f"{m['persistence']:10.4g}" + (f"  {sn:10.4g}" if seasonal else "")
+                     + f"  {r['verdict']}")
+    return lines
+
+
+def _geomean(values: Sequence[float]) -> float:
+    return float(math.exp(sum(math.log(max(v, 1e-300)) for v in values) / len(values)))
+
+
+def run_panel(config: SeriesConfig, folder: Path, callbacks: Sequence[Callback],
+              record: Callable[[dict[str, Any]], dict[str, Any]]
+              ) -> tuple[dict[str, Any], History | None]:
+    """Several series (columns and/or files): one :class:`GlobalForecaster`, a per-series
+    report against persistence, the seasonal naive forecast and the local Forecaster."""
+    from minirnn.apps.forecasting.panel import GlobalForecaster
+
+    tables, names, notes = read_panel(config)
+    sizes = []
+    for table, name in zip(tables, names, strict=True):
+        total = len(table.values)
+        n_train = round(total * (1 - config.test_size))
+        if n_train >= total or total - n_train < config.horizon:
+            raise TaskError(f"{name}: {total} values are too few for a test span of "
+                            f"{config.test_size:.0%} with horizon {config.horizon}")
+        sizes.append(n_train)
+    lr = config.lr if config.lr is not None or config.optimizer != "adam" else 3e-3
+    limit = [TimeLimit(config.time_limit, verbose=True)] if config.time_limit else []
+    try:
+        gf = GlobalForecaster(
+            horizon=config.horizon, look_back=config.look_back, season=config.season,
+            cell=config.cell, hidden_size=config.hidden_size, num_layers=config.layers,
+            epochs=config.epochs, batch_size=config.batch_size, lr=lr,
+            patience=config.patience, clip_norm=config.clip_norm, optimizer=config.optimizer,
+            val_fraction=config.val_size, local=True,
+            local_options={} if config.transform == "auto" else {
+                "transform": config.transform},
+            seed=config.seed, dtype=config.dtype, callbacks=[*callbacks, *limit])
+    except ValueError as exc:
+        raise TaskError(str(exc)) from exc
+    paths = config.csv_paths if config.dataset is None else [str(datasets.path(config.dataset))]
+    run = record({"csv": os.pathsep.join(paths), "column": ",".join(names), "lr": lr})
+    start = time.perf_counter()
+    print(f"{len(tables)} series from {len(paths)} file(s): " + ", ".join(
+        f"{n} ({len(t.values)} values, {s} for training)"
+        for n, t, s in zip(names, tables, sizes, strict=True)), flush=True)
+    for note in notes:
+        print(f"columns: {note}", flush=True)
+    print("one global network on the windows of every series (each standardised on its "
+          "training span), chosen per series against the local forecaster on validation",
+          flush=True)
+    try:
+        gf.fit([t.values for t in tables], train_sizes=sizes, names=names,
+               dates=[t.dates for t in tables])
+    except TrainingDivergedError as exc:
+        raise TaskError(f"training diverged: {exc}") from exc
+    except ValueError as exc:
+        raise TaskError(str(exc)) from exc
+    ev = gf.evaluate()
+    seconds = time.perf_counter() - start
+    print(f"season {gf.season_ or 'none'}, look-back {gf.look_back_}; test RMSE per series "
+          f"(original units) [{seconds:.0f}s]:", flush=True)
+    lines = _panel_rows(ev.rows)
+    for line in lines:
+        print(line, flush=True)
+    methods = ["forecast", "global", "local", "persistence"] + (
+        ["seasonal naive"] if all("seasonal naive" in r["rmse"] for r in ev.rows) else [])
+    gm = {k: ev.geometric_mean(k) for k in methods}
+    wins = sum(r["rmse"]["forecast"] < r["rmse"]["local"] for r in ev.rows)
+    losses = sum(r["rmse"]["forecast"] > r["rmse"]["local"] for r in ev.rows)
+    summary = (f"geometric mean of RMSE / persistence: model {gm['forecast']:.3f}, global "
+               f"network alone {gm['global']:.3f}, local forecaster {gm['local']:.3f}"
+               + (f", seasonal naive {gm['seasonal naive']:.3f}" if "seasonal naive" in gm
+                  else "")
+               + f"; the model beats the local forecaster on {wins} of {len(ev.rows)} series "
+               f"and loses on {losses}")
+    print(summary, flush=True)
+    val_ratio = _geomean([v[c] / max(v["persistence"], 1e-300)
+                          for v, c in zip(gf.validation_, gf.choice_, strict=True)])
+    report: dict[str, Any] = {
+        "task": "series", "global": True, "series": names,
+        # Scale-free over several series: the geometric mean of RMSE / persistence.
+        "test_rmse": gm["forecast"], "test_rmse_note": "geometric mean over the series of "
+        "test RMSE / persistence RMSE (several series of different units)",
+        "geometric_mean_rmse_ratio": gm, "per_series": ev.rows, "summary": summary,
+        "validation_rmse": gf.validation_, "choices": gf.choice_,
+        "validation_mse": val_ratio ** 2, "season": gf.season_, "look_back": gf.look_back_,
+        "horizon": gf.horizon, "train_sizes": sizes, "forecaster": gf.get_config(),
+        "columns": [t.column for t in tables], "csv": paths, "notes": notes}
+    metadata = {"task": "series", "panel": gf.state_dict(), "look_back": gf.look_back_,
+                "horizon": gf.horizon, "series": names, "columns": [t.column for t in tables],
+                "date_columns": [t.date_column for t in tables]}
+    assert gf.solver_ is not None and gf.stopper_ is not None
+    x_probe, y_probe = gf.probe_
+    report = finish(config, folder, run, gf.solver_, gf.stopper_, report, x_probe, y_probe,
+                    f"series (global {config.cell}, {len(names)} series)", metadata)
+    with open(folder / "per_series.txt", "w") as handle:
+        handle.write("\n".join([*lines, summary]) + "\n")
+    _write_panel_predictions(folder / "predictions.csv", names, ev.predictions, ev.rows)
+    steps = max(gf.horizon, gf.season_ if 0 < gf.season_ <= 60 else 12)
+    write_panel_forecast(folder / "forecast.csv", names,
+                         [gf.forecast(i, steps) for i in range(len(names))])
+    print(f"saved {folder / 'per_series.txt'}, predictions.csv (test forecasts per series), "
+          f"forecast.csv (the next {steps} step(s) of every series with 80%/95% intervals)",
+          flush=True)
+    return report, gf.solver_.history
+
+
+def _write_panel_predictions(path: Path, names: list[str], preds: list[dict[str, Any]],
+                             rows: list[dict[str, Any]]) -> None:
+    keys = ["forecast", "global", "local", "combination", "persistence", "seasonal naive"]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["series", "origin_index", "step", "actual", *keys])
+        for name, p, r in zip(names, preds, rows, strict=True):
+            truth = p["truth"]
+            for i in range(r["origins"]):
+                for k in range(truth.shape[1]):
+                    writer.writerow([name, i, k + 1, truth[i, k],
+                                     *(p[key][i, k] if key in p else "" for key in keys)])
+
+
+def write_panel_forecast(path: Path, names: Sequence[str], forecasts: Sequence[Forecast]
+                         ) -> None:
+    """forecast.csv of several series: one row per series and step (mean, intervals)."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["series", "step", "date", "forecast", "lower_80", "upper_80",
+                         "lower_95", "upper_95"])
+        for name, fcst in zip(names, forecasts, strict=True):
+            dates = None if fcst.dates is None else format_dates(fcst.dates)
+            for k in range(len(fcst.mean)):
+                writer.writerow([name, k + 1, "" if dates is None else dates[k], fcst.mean[k],
+                                 fcst.lower[80][k], fcst.upper[80][k], fcst.lower[95][k],
+                                 fcst.upper[95][k]])
+
+
+def load_global(path_text: str) -> tuple[Any, dict[str, Any], Path] | None:
+    """(global forecaster, metadata, model path) of a run on several series; None when the
+    run forecasts one series (load it with :func:`load_forecaster`)."""
+    from minirnn.apps.forecasting.panel import GlobalForecaster
+    from minirnn.nn.io import ModelFileError, load_metadata
+
+    path = Path(path_text)
+    if path.is_dir():
+        path = path / "model.npz"
+    if not path.exists():
+        raise TaskError(f"{path_text}: no such run directory or model file")
+    try:
+        meta = load_metadata(path)
+        if "panel" not in meta:
+            return None
+        return GlobalForecaster.load(path), meta, path
+    except (ModelFileError, ValueError, OSError) as exc:
+        raise TaskError(str(exc)) from exc
