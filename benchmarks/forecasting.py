@@ -122,8 +122,9 @@ def robustness() -> str:
     from minirnn.apps.forecasting import Forecaster
 
     lines = ["| series | forecast by | model / persistence | model / linear AR | "
-             "model / seasonal naive | model / ETS | model / Theta | MASE | seconds |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "model / seasonal naive | model / ETS | model / Theta | model / ARIMA | MASE | "
+             "seconds |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     ratios_p, ratios_ar, ratios_best = [], [], []
     naive_used = []
     for name, y in robustness_series():
@@ -141,11 +142,12 @@ def robustness() -> str:
             return f"{m['model']['rmse'] / m[key]['rmse']:.3f}" if key in m else "—"
 
         # The best classical method per series, picked on the test span (an oracle): the
-        # linear AR, ETS or Theta.
-        best = min(m[k]["rmse"] for k in (ar, "ETS", "Theta") if k in m)
+        # linear AR, ETS, Theta or ARIMA (as members: fitted with 30 validation forecasts).
+        best = min(m[k]["rmse"] for k in (ar, *CLASSICAL) if k in m)
         ratios_best.append(m["model"]["rmse"] / best)
         lines.append(f"| {name} | {fc.method_} | {rp:.3f} | {ra:.3f} | "
                      f"{ratio('seasonal naive')} | {ratio('ETS')} | {ratio('Theta')} | "
+                     f"{ratio('ARIMA')} | "
                      f"{m['model']['mase']:.3f} | {seconds:.1f} |")
         print(lines[-1], flush=True)
     gp = float(np.exp(np.mean(np.log(ratios_p))))
@@ -163,7 +165,7 @@ def robustness() -> str:
                  f"below the linear AR on {below(ratios_ar)} of {len(ratios_ar)} "
                  f"(ties, the same forecasts: {ties}); geometric mean of the RMSE ratios: "
                  f"{gp:.3f} (persistence), {ga:.3f} (linear AR), {gb:.3f} (the best of linear "
-                 f"AR, ETS and Theta per series, picked on the test span). A naive forecast "
+                 f"AR, ETS, Theta and ARIMA per series, picked on the test span). A naive forecast "
                  f"or classical member in the forecast (weight chosen on validation): "
                  + ("; ".join(naive_used) if naive_used else "none") + ".")
     return "\n".join(lines) + "\n"
@@ -185,6 +187,39 @@ def _column(path: Path) -> str:
         return next(csv.reader(handle))[-1].strip()
 
 
+#: The classical methods of the "best classical method per series" comparison, besides the
+#: linear AR (ARIMA: the auto-ARIMA-style search of minirnn.apps.forecasting.classical,
+#: parameters by statsmodels).
+CLASSICAL = ("ETS", "Theta", "ARIMA")
+
+
+def standalone_classical(path: Path, column: str, report: dict) -> dict[str, float]:
+    """Test RMSE of each classical method the forecaster did not fit as a member (too few
+    validation forecasts), fitted here the same way: on the training span, with the run's
+    season, forecasting every test origin with fixed parameters. Empty without statsmodels."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from minirnn.apps.data import load_csv_column
+    from minirnn.apps.forecasting.classical import available, fit_classical
+
+    missing = [k for k in CLASSICAL if k not in report["metrics"]]
+    if not missing or not available():
+        return {}
+    y = np.asarray(load_csv_column(str(path), column), dtype=np.float64)
+    n, h = int(report["train_size"]), int(report["horizon"])
+    o = np.arange(n - 1, len(y) - h)
+    truth = y[o[:, None] + np.arange(1, h + 1)[None, :]]
+    out = {}
+    for kind in missing:
+        try:
+            pred = fit_classical(kind, y[:n], int(report["season"])).forecasts(y, o, h)
+        except ValueError:  # too short for it
+            continue
+        out[kind] = float(np.sqrt(np.mean((pred - truth) ** 2)))
+    return out
+
+
 def run_one(path: Path, column: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as out:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -203,7 +238,7 @@ def run_one(path: Path, column: str) -> dict[str, object]:
         report = json.loads(found[0].read_text())
     summary = next(line for line in result.stdout.splitlines() if line.startswith("test RMSE"))
     return {"series": path.stem, "column": column, "seconds": seconds, "summary": summary,
-            **report}
+            **report, "standalone_classical": standalone_classical(path, column, report)}
 
 
 def airline_output() -> str:
@@ -222,10 +257,52 @@ def airline_output() -> str:
     return "```\n" + "\n".join(lines) + "\n```\n"
 
 
+def _classical_rmse(r: dict, kind: str) -> tuple[float, str] | None:
+    """(test RMSE, mark) of a classical method: the member's, or (marked †) the one fitted
+    by the benchmark when the forecaster had too few validation forecasts to fit it."""
+    if kind in r["metrics"]:
+        return r["metrics"][kind]["rmse"], ""
+    if kind in r.get("standalone_classical", {}):
+        return r["standalone_classical"][kind], " †"
+    return None
+
+
+#: The candidates scored on the validation spans, by their name in validation_rmse.
+MEMBERS = ("model", "persistence", "seasonal naive", "drift", "mean", "ETS", "Theta", "ARIMA")
+
+
+def members_table(rows: list[dict]) -> str:
+    """Per series: each candidate's RMSE over all validation spans and on the test span,
+    the validation winner in bold, the forecast used."""
+    head = ("| series | " + " | ".join(MEMBERS) + " | forecast used |\n"
+            "|---|" + "---|" * len(MEMBERS) + "---|\n")
+    lines = []
+    for r in rows:
+        v, m = r["validation_rmse"], r["metrics"]
+        val = {k: v.get("model, all spans" if k == "model" else f"naive {k}, all spans")
+               for k in MEMBERS}
+        scored = {k: x for k, x in val.items() if x is not None}
+        won = min(scored, key=lambda k: scored[k]) if scored else None
+        cells = []
+        for k in MEMBERS:
+            if val[k] is None:
+                cells.append("—")
+                continue
+            test = m.get(k, {}).get("rmse")
+            text = f"{val[k]:.4g} / {test:.4g}" if test is not None else f"{val[k]:.4g} / —"
+            cells.append(f"**{text}**" if k == won else text)
+        used = (f"{r['naive_weight']:g} x {r['naive_used']}" if r.get("naive_used")
+                else "model")
+        if r.get("naive_used") and r["naive_weight"] < 1:
+            used += f" + {1 - r['naive_weight']:g} x model"
+        lines.append(f"| {r['series']} | " + " | ".join(cells) + f" | {used} |")
+    return head + "\n".join(lines) + "\n"
+
+
 def table(rows: list[dict]) -> str:
     head = ("| series | forecast by | model RMSE | persistence | seasonal naive | drift | "
-            "linear AR (order) | ETS | Theta | model MASE | best baseline MASE | seconds |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+            "linear AR (order) | ETS | Theta | ARIMA (auto) | model MASE | best baseline MASE "
+            "| seconds |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in rows:
         m = r["metrics"]
@@ -239,29 +316,54 @@ def table(rows: list[dict]) -> str:
             mark = " ✗" if value <= m["model"]["rmse"] else ""  # a baseline as good or better
             return f"{value:.3f}{mark}"
 
+        def classical(kind: str, r: dict = r) -> str:
+            got = _classical_rmse(r, kind)
+            if got is None:
+                return "—"
+            mark = " ✗" if got[0] <= r["metrics"]["model"]["rmse"] else ""
+            return f"{got[0]:.3f}{mark}{got[1]}"
+
         lines.append(
             f"| {r['series']} | {r['method']} | **{m['model']['rmse']:.3f}** | "
             f"{cell('persistence')} | {cell('seasonal naive') if sn else '—'} | {cell('drift')} "
-            f"| {cell(ar)} ({r['linear_ar_order']}) | {cell('ETS') if 'ETS' in m else '—'} | "
-            f"{cell('Theta') if 'Theta' in m else '—'} | {m['model']['mase']:.3f} | "
+            f"| {cell(ar)} ({r['linear_ar_order']}) | {classical('ETS')} | "
+            f"{classical('Theta')} | {classical('ARIMA')} | {m['model']['mase']:.3f} | "
             f"{bases[best_base]['mase']:.3f} ({best_base}) | {r['seconds']:.0f} |")
     below = [r for r in rows if r["metrics"]["model"]["rmse"] <= r["metrics"]["persistence"][
         "rmse"]]
     naive = [f"{r['series']}: {r['naive_weight']:g} x {r['naive_used']}" for r in rows
              if r.get("naive_used")]
-    ratios, best = [], []
+    ratios, best, arima, winners = [], [], [], []
     for r in rows:
         m = r["metrics"]
         ratios.append(m["model"]["rmse"] / m["persistence"]["rmse"])
-        keys = [f"linear AR({r['linear_ar_order']})", "ETS", "Theta"]
-        best.append(min(m[k]["rmse"] for k in keys if k in m) / m["persistence"]["rmse"])
-    g = float(math.exp(sum(math.log(x) for x in ratios) / len(ratios)))
-    gb = float(math.exp(sum(math.log(x) for x in best) / len(best)))
-    return (head + "\n".join(lines) + f"\n\nAt most persistence's RMSE on {len(below)} of "
-            f"{len(rows)}; geometric mean of RMSE / persistence's: {g:.3f}, against {gb:.3f} "
-            "for the best of linear AR, ETS and Theta per series (picked on the test span); "
-            "a naive forecast or classical member in the forecast (weight chosen on "
-            "validation): " + ("; ".join(naive) if naive else "none") + ".\n")
+        cands = {"linear AR": m[f"linear AR({r['linear_ar_order']})"]["rmse"]}
+        for kind in CLASSICAL:
+            got = _classical_rmse(r, kind)
+            if got is not None:
+                cands[kind] = got[0]
+        pick = min(cands, key=lambda k: cands[k])
+        winners.append(f"{r['series']}: {pick}")
+        best.append(cands[pick] / m["persistence"]["rmse"])
+        if "ARIMA" in cands:
+            arima.append(cands["ARIMA"] / m["persistence"]["rmse"])
+
+    def gmean(xs: list[float]) -> float:
+        return float(math.exp(sum(math.log(x) for x in xs) / len(xs)))
+
+    g, gb = gmean(ratios), gmean(best)
+    ga = f"{gmean(arima):.3f}" if len(arima) == len(rows) else "—"
+    return (head + "\n".join(lines) + f"\n\n† fitted by the benchmark on the training span "
+            "(the forecaster had too few validation forecasts to fit it as a member).\n\n"
+            f"At most persistence's RMSE on {len(below)} of {len(rows)}; geometric mean of "
+            f"RMSE / persistence's: {g:.3f} (model), {ga} (auto-ARIMA alone), {gb:.3f} (the "
+            "best of linear AR, ETS, Theta and ARIMA per series, picked on the test span: "
+            + "; ".join(winners) + f"); the model / that best: {g / gb:.3f} (the target: at "
+            "most 0.95). A naive forecast or classical member in the forecast (weight chosen "
+            "on validation): " + ("; ".join(naive) if naive else "none") + ".\n\n"
+            "Each candidate's RMSE over all validation spans / on the test span (bold: the "
+            "lowest on validation; — not a candidate: a classical member needs at least 30 "
+            "validation forecasts):\n\n" + members_table(rows))
 
 
 def main() -> None:
