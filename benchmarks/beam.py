@@ -5,6 +5,7 @@ Usage (from the repository root; the compiled path needs the ``fast`` extra)::
 
     python -m benchmarks.beam                      # 5 rounds, every case; prints the table
     python -m benchmarks.beam --rounds 3 --cases tatoeba-f32 --doc docs/seq2seq-model.md
+    python -m benchmarks.beam --render --results beam.json --doc docs/seq2seq-model.md
 
 Each round runs, per case, one worker process per path (``kernel="reference"``: numpy;
 ``kernel="compiled"``: :mod:`minirnn.nn.kernels.compiled_beam`), the order alternating
@@ -164,6 +165,42 @@ def table(raw: dict[str, Any]) -> str:
     return harness.markdown_table(header, rows)
 
 
+def measure(cases: list[BeamCase], args: argparse.Namespace) -> dict[str, Any]:
+    """Every round of every case, the two paths' workers in alternating order."""
+    raw: dict[str, Any] = {"cases": [asdict(c) for c in cases], "rounds": args.rounds,
+                           "threads": args.threads, "unset": list(UNSET_ENV),
+                           "loadavg_start": loadavg(), "results": {}, "pairs": []}
+    for r in range(args.rounds):
+        for i, case in enumerate(cases):
+            order = PATHS if (r + i) % 2 == 0 else PATHS[::-1]
+            got = {p: run_worker(p, case, args.budget, args.min_repeats, args.threads)
+                   for p in order}
+            per = raw["results"].setdefault(case.name, {p: {} for p in PATHS})
+            for p in PATHS:
+                per[p][str(r)] = got[p]
+            raw["pairs"].append({p: {"best": got[p]["best"]} for p in PATHS})
+            print(f"round {r} {case.name}: numpy {got['numpy']['wall'] * 1e3:.1f} ms, "
+                  f"compiled {got['compiled']['wall'] * 1e3:.1f} ms, first call "
+                  f"{got['compiled']['first_call_s']:.2f} s, load "
+                  f"{(got['numpy']['loadavg'] or ['?'])[0]}", file=sys.stderr, flush=True)
+    raw["loadavg_end"] = loadavg()
+    return raw
+
+
+def report(raw: dict[str, Any]) -> str:
+    """The table and a line on the conditions (rounds, load, BLAS, threads)."""
+    blas = next(iter(next(iter(raw["results"].values()))["numpy"].values()))["blas"]
+    load = (f"load average {raw['loadavg_start'][0]:.1f} at the start, "
+            f"{raw['loadavg_end'][0]:.1f} at the end" if raw["loadavg_start"] else "")
+    kernels = ", ".join(f"{p.get('internal_api')} {p.get('architecture') or ''} x"
+                        f"{p.get('num_threads')}" for p in blas if p.get("user_api") == "blas")
+    threads = "BLAS threads: default" if raw["threads"] is None \
+        else f"BLAS threads: {raw['threads']}"
+    return (table(raw) + f"\n\n{raw['rounds']} rounds on {os.cpu_count()} CPUs, {load}; "
+            f"BLAS {kernels or 'unknown'} ({threads}); {', '.join(raw['unset'])} unset; "
+            "medians over rounds, ratios per round (< 1: compiled faster).")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure (or, with ``--worker``, be one worker)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -176,7 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS threads of every worker (default: the BLAS's own)")
-    parser.add_argument("--results", type=Path, default=None, help="write the raw JSON here")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="write the raw JSON here (read it with --render)")
+    parser.add_argument("--render", action="store_true",
+                        help="measure nothing: the table of --results (and --doc)")
     parser.add_argument("--doc", type=Path, default=None,
                         help="rewrite this page's generated block (docs/seq2seq-model.md)")
     args = parser.parse_args(argv)
@@ -184,39 +224,20 @@ def main(argv: list[str] | None = None) -> int:
         return worker(args.worker)
     if args.rounds < 1 or args.min_repeats < 1:
         parser.error("--rounds and --min-repeats must be at least 1")
-    cases = [c for c in CASES if c.name in args.cases]
-    raw: dict[str, Any] = {"cases": [asdict(c) for c in cases], "rounds": args.rounds,
-                           "threads": args.threads, "unset": list(UNSET_ENV),
-                           "loadavg_start": loadavg(), "results": {}}
-    same = True
-    for r in range(args.rounds):
-        for i, case in enumerate(cases):
-            order = PATHS if (r + i) % 2 == 0 else PATHS[::-1]
-            got = {p: run_worker(p, case, args.budget, args.min_repeats, args.threads)
-                   for p in order}
-            for p in PATHS:
-                raw["results"].setdefault(case.name, {p: {} for p in PATHS})[p][r] = got[p]
-            same &= got["numpy"]["best"] == got["compiled"]["best"]
-            print(f"round {r} {case.name}: numpy {got['numpy']['wall'] * 1e3:.1f} ms, "
-                  f"compiled {got['compiled']['wall'] * 1e3:.1f} ms, first call "
-                  f"{got['compiled']['first_call_s']:.2f} s, load "
-                  f"{(got['numpy']['loadavg'] or ['?'])[0]}", file=sys.stderr, flush=True)
-    raw["loadavg_end"] = loadavg()
-    blas = next(iter(next(iter(raw["results"].values()))["numpy"].values()))["blas"]
-    load = (f"load average {raw['loadavg_start'][0]:.1f} at the start, "
-            f"{raw['loadavg_end'][0]:.1f} at the end" if raw["loadavg_start"] else "")
-    kernels = ", ".join(f"{p.get('internal_api')} {p.get('architecture') or ''} x"
-                        f"{p.get('num_threads')}" for p in blas if p.get("user_api") == "blas")
-    text = (table(raw) + f"\n\n{args.rounds} rounds on {os.cpu_count()} CPUs, {load}; "
-            f"BLAS {kernels or 'unknown'}; {', '.join(UNSET_ENV)} unset; medians over "
-            "rounds, ratios per round (< 1: compiled faster).")
+    if args.render:
+        if args.results is None:
+            parser.error("--render needs --results")
+        raw = json.loads(args.results.read_text())
+    else:
+        raw = measure([c for c in CASES if c.name in args.cases], args)
+        if args.results:
+            args.results.write_text(json.dumps(raw, indent=1))
+    text = report(raw)
     print(text)
-    if args.results:
-        args.results.write_text(json.dumps(raw, indent=1))
     if args.doc:
         doc = args.doc.read_text()
         args.doc.write_text(harness.replace_generated(doc, text, module="benchmarks.beam"))
-    if not same:
+    if not all(x["numpy"]["best"] == x["compiled"]["best"] for x in raw.get("pairs", [])):
         print("error: the two paths returned different best hypotheses", file=sys.stderr)
         return 1
     return 0

@@ -33,8 +33,8 @@ from minirnn.nn.layers.base import no_grad
 from minirnn.nn.seq2seq.decoder import DecoderState
 from minirnn.nn.seq2seq.vocab import BOS, EOS, PAD
 
-__all__ = ["Finished", "Hypothesis", "beam_search", "greedy_decode", "length_penalty",
-           "select_numpy"]
+__all__ = ["Finished", "Hypothesis", "beam_search", "best_candidates", "bookkeeping",
+           "greedy_decode", "length_penalty", "select_numpy"]
 
 
 @dataclass
