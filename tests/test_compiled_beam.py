@@ -245,3 +245,13 @@ def test_an_unknown_kernel_is_refused_before_decoding(monkeypatch: pytest.Monkey
     monkeypatch.setattr(model, "encode", fail)
     with pytest.raises(ValueError, match="kernel must be one of .*got 'numba'"):
         beam_search(model, SRC, SRC_LEN, kernel="numba")
+
+
+@needs_numba
+def test_the_compiled_step_is_cached_on_disk() -> None:
+    """numba's disk cache (as for the compiled kernels: minirnn/nn/kernels/compiled.py), so
+    a second process loads the compiled code instead of compiling it."""
+    from minirnn.nn.kernels import compiled_beam
+
+    assert type(compiled_beam._beam_step._cache).__name__ == "FunctionCache"
+    assert compiled_beam._beam_step._cache.cache_path == compiled.cache_dir()
