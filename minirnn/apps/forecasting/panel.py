@@ -234,13 +234,15 @@ class GlobalForecaster:
         return Forecaster(horizon=self.horizon, season="auto" if self.season == "auto"
                           else season, network=False, **options)
 
-    def _spans(self, lengths: list[int]) -> tuple[list[int], int]:
+    def _spans(self, lengths: list[int], season: int) -> tuple[list[int], int]:
         """(validation size per series, look-back)."""
         h = self.horizon
         n_val = [max(round(self.val_fraction * n), h + 2) for n in lengths]
-        fit_room = min(n - v - h for n, v in zip(lengths, n_val, strict=True))
+        # The typical series sets the look-back (one short series does not shorten it for
+        # all; it is refused instead).
+        fit_room = int(np.median([n - v - h for n, v in zip(lengths, n_val, strict=True)]))
         if self.look_back == "auto":
-            s = self.season_
+            s = season
             look = max(12, s + 1, 2 * h) if 0 < s <= 52 else max(24, 2 * h)
             look = max(2, min(look, fit_room // 3))
         else:
@@ -311,8 +313,7 @@ class GlobalForecaster:
             season = max(counts, key=lambda s: (counts[s], -s))
         else:
             season = int(self.season)
-        self.season_ = season
-        n_val, look = self._spans(sizes)
+        n_val, look = self._spans(sizes, season)
         for name, n, v in zip(names, sizes, n_val, strict=True):
             need_fit = n - v - h - look + 1  # training windows of this series
             if need_fit < 1:
@@ -412,6 +413,7 @@ class GlobalForecaster:
 
         # Everything checked and fitted: only now the attributes change.
         self.names_, self.look_back_, self.center_, self.scale_ = names, look, center, scale
+        self.season_ = season
         self.n_train_, self.y_, self.dates_ = sizes, ys, date_list
         self.choice_, self.validation_, self.interval_q_ = choice, validation, quantiles
         self.locals_, self.model_, self.solver_, self.stopper_ = locals_, model, solver, \
