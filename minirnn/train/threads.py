@@ -22,7 +22,8 @@ does not touch threads. The policy is applied explicitly:
   Concurrent or nested sessions (two models trained in two threads) share the setting of
   the outermost one, which is restored when the last one ends;
 - by a program that owns its process (the CLI, the benchmark workers):
-  :func:`keep_thread_policy` makes the first decision stay for the rest of the process,
+  :func:`keep_thread_policy` makes the next decision stay for the rest of the process
+  (each call starts over: one decision per command),
   and :func:`apply_thread_policy` applies it at once;
 - by the user: :func:`set_blas_threads` / :func:`set_batch_threads` (process-wide, never
   undone by minirnn, and switching the automatic choice off), or
@@ -182,11 +183,36 @@ def _apply(decision: ThreadDecision) -> None:
 
 
 def _decide_and_apply(model: Any, batch: int) -> None:
-    if _explicit is not None or (_keep and _current is not None):
+    if _explicit is not None:
+        return
+    if _keep and _current is not None:
+        # The kept decision, applied again: a session since (a TextSolver timing thread
+        # counts) may have left another count in place, and the kept decision is what
+        # this process runs with.
+        if _current.blas_threads is not None:
+            _limit(_current.blas_threads)
+        split.set_batch_threads(_current.batch_threads)
         return
     macs = recurrent_step_macs(model, batch)
     if macs is not None:
         _apply(decide_threads(macs, batch))
+
+
+def _align_blas_pools() -> None:
+    """Give every loaded BLAS library numpy's BLAS thread count. A library loaded during a
+    session (scipy's OpenBLAS, which the compiled kernels' ``np.dot`` calls, loads with
+    their first call) is not in the snapshot the session restores, so it would keep the
+    session's count while numpy's goes back."""
+    from threadpoolctl import ThreadpoolController
+
+    pools = [p for p in ThreadpoolController().lib_controllers if p.user_api == "blas"]
+    numpy_pools = [p for p in pools if _package_of(p.filepath) == "numpy"]
+    if not numpy_pools:
+        return
+    count = numpy_pools[0].num_threads
+    for pool in pools:
+        if pool.num_threads != count:
+            pool.set_num_threads(count)
 
 
 @contextmanager
@@ -208,7 +234,9 @@ def thread_policy(model: Any = None, batch_size: int = 0, *,
     Yields the decision in effect (None: none). Nothing is decided after an explicit
     :func:`set_blas_threads` / :func:`set_batch_threads` outside any block. Blocks
     running at once (nested, or in several threads) share the outermost one's setting,
-    restored when the last ends; under :func:`keep_thread_policy` nothing is restored.
+    restored when the last ends. Under :func:`keep_thread_policy` the thread counts are
+    not restored (each block applies the kept decision again), but an explicit choice made
+    inside the block still ends with it.
     """
     global _sessions, _undo, _explicit, _current
     with _LOCK:
@@ -227,21 +255,37 @@ def thread_policy(model: Any = None, batch_size: int = 0, *,
             if _sessions == 0 and _undo is not None:
                 snapshot, parts, explicit, current, count = _undo
                 _undo = None
-                if snapshot is not None:  # (under keep_thread_policy everything stays)
+                if snapshot is not None:
                     snapshot.restore_original_limits()
+                    _align_blas_pools()
                     split.set_batch_threads(parts)
                     del _limiters[count:]
                     _explicit, _current = explicit, current
+                else:
+                    # Under keep_thread_policy the thread counts stay, and so does the kept
+                    # decision; an explicit choice made inside the block (a TextSolver's
+                    # timing) ends with it, as set_blas_threads says: else it would stand
+                    # for every later fit of the process, which then decides nothing.
+                    _explicit = explicit
 
 
 def keep_thread_policy() -> None:
-    """For a program that owns its process (the CLI, a benchmark worker): the first
+    """For a program that owns its process (the CLI, a benchmark worker): the next
     automatic decision (of a Solver's fit, or of :func:`apply_thread_policy`) stays for
-    the rest of the process instead of being restored, and later ones are not made, as
-    when the first recurrent forward decided once per process."""
-    global _keep
+    the rest of the process instead of being restored, and later sessions apply it again
+    instead of deciding, as when the first recurrent forward decided once per process.
+
+    Each call starts over: the next fit decides afresh. A process that runs several
+    commands (the test suite calling the CLI's ``main``) thus gives each command its own
+    decision, not the first command's; an earlier command's choice left standing made a
+    later small model train with two BLAS threads, 10-20x slower on a loaded 2-core
+    machine (docs/performance.md, *The slow compiled epoch in the test run*).
+    """
+    global _keep, _current
     with _LOCK:
         _keep = True
+        if _sessions == 0:
+            _current = None
 
 
 def apply_thread_policy(model: Any, batch_size: int) -> ThreadDecision | None:
