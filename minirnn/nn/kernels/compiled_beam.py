@@ -6,15 +6,17 @@ beam search: the log-softmax of each live hypothesis' logits (``<pad>`` and ``<b
 excluded), the best 2K of each source's K * V extensions (equal scores: the lower flat
 index ``k * V + token`` first), the ``<eos>`` extensions among the best K ended (while the
 source has fewer than K), the best K others kept live. The same operations in the same
-order but for the two sums (the exponentials' sum runs in index order here, pairwise in
-numpy, and the exponential is :func:`~minirnn.nn.kernels.jit._exp`), so the scores agree
-to about 1e-15 and the hypotheses are the same.
+order, but for the exponentials' sum (eight interleaved partial sums here, numpy's
+pairwise sum there) and the elementary functions (the exponential is
+:func:`~minirnn.nn.kernels.jit._exp`, the logarithm libm's): the scores agree to about
+1e-15, and exact ties (equal logits and scores) are ranked alike.
 
-Where numpy makes about ten passes over the (N*K, V) logits (a float64 copy, the mask, the
+Where numpy makes about ten passes over all (N*K, V) logits (a float64 copy, the mask, the
 maximum, the subtraction, the exponential, the sum, the log-probabilities, the candidate
-scores, a partition and a comparison), this makes three over each live row and none over a
-dead one (at the first step only one beam of K is live), with the best 2K kept in a small
-sorted buffer while scanning. The matrix products of the decoder step stay in BLAS
+scores, a partition and a comparison), this makes four short loops over each live row
+(a float64 copy, the maximum, the exponentials, the candidates against a small sorted
+buffer of the best 2K) and none over an empty beam (at the first step only one of K is
+live). The matrix products of the decoder step stay in BLAS
 (:meth:`~minirnn.nn.seq2seq.decoder.AttentionDecoder.step`).
 
 :func:`minirnn.nn.seq2seq.decode.beam_search` calls it under the recurrent kernels' rule
