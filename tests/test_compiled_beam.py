@@ -190,7 +190,7 @@ def test_the_kernel_switch_chooses_the_bookkeeping() -> None:
     assert bookkeeping("compiled") == "compiled"
     assert bookkeeping("reference") == "numpy"
     assert bookkeeping("fused") == "numpy"
-    # "auto": compiled only where "beam" is in select.AUTO_COMPILED (opt-in today)
+    # "auto": compiled exactly where "beam" is in select.AUTO_COMPILED
     from minirnn.nn.kernels.select import AUTO_COMPILED
 
     assert bookkeeping("auto") == ("compiled" if "beam" in AUTO_COMPILED else "numpy")
