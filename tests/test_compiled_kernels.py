@@ -156,10 +156,11 @@ def test_compiled_runs_the_compiled_kernel_where_available() -> None:
     cell = LSTM(2, 3, seed=0).cells[0][0]
     assert select.choose(cell, "compiled") == "compiled:lstm"
     assert select.choose(cell, "fused") == "lstm"
-    # "auto" keeps the numpy kernels (select.AUTO_COMPILED is empty: compiled is opt-in).
-    assert select.choose(cell, "auto") == "lstm"
-    assert select.choose(GRU(2, 3, seed=0).cells[0][0], "auto") == "gru"
-    assert select.choose(RNN(2, 3, seed=0).cells[0][0], "auto") == "rnn"
+    # "auto" runs the compiled kernels where numba is importable (select.AUTO_COMPILED).
+    assert select.AUTO_COMPILED == select.COMPILED_NAMES
+    assert select.choose(cell, "auto") == "compiled:lstm"
+    assert select.choose(GRU(2, 3, seed=0).cells[0][0], "auto") == "compiled:gru"
+    assert select.choose(RNN(2, 3, seed=0).cells[0][0], "auto") == "compiled:rnn"
     assert select.choose(cell, "auto", lengths=True) is None
     assert select.choose(cell, "compiled", lengths=True) is None  # the reference loop
     assert select.choose(GRU(2, 3, seed=0).cells[0][0], "compiled") == "compiled:gru"

@@ -14,9 +14,9 @@ Keras's ``use_cudnn``):
   else the reference loop; without numba, the numpy kernel (:func:`compiled_available`
   says why);
 - ``"auto"`` (default) runs the compiled kernel where numba is importable and the kernel
-  is in :data:`AUTO_COMPILED` (empty today: see its comment), else the numpy fused kernel
-  where one applies, else the reference loop. Without numba (or with
-  ``MINIRNN_NO_COMPILED=1``) it runs the numpy kernels silently.
+  is in :data:`AUTO_COMPILED` (those measured faster than their numpy kernel: all three),
+  else the numpy fused kernel where one applies, else the reference loop. Without numba
+  (or with ``MINIRNN_NO_COMPILED=1``) it runs the numpy kernels silently.
 
 :func:`use_kernel` overrides ``"auto"`` inside a ``with`` block. The override lives in a
 :class:`contextvars.ContextVar`: it applies to the thread (or asyncio task) that entered
@@ -43,12 +43,13 @@ MODES = ("auto", "fused", "reference", "compiled")
 #: The fused kernels numba compiles (``kernel="compiled"``; the compiled module's
 #: ``COMPILED_KERNELS``, named here so that ``--version`` need not import numba).
 COMPILED_NAMES = frozenset({"lstm", "gru", "rnn"})
-#: The fused kernels that ``"auto"`` runs compiled where numba is importable. Empty: the
-#: compiled kernels' products go through the BLAS numba links (scipy's OpenBLAS), a second
-#: thread pool beside numpy's; inside a long-lived process that had run other work (the test
-#: suite) an adding-problem epoch took 20x longer compiled than in numpy (docs/performance.md),
-#: so compiled code stays a choice the user makes.
-AUTO_COMPILED: frozenset[str] = frozenset()
+#: The fused kernels that ``"auto"`` runs compiled where numba is importable: each was
+#: faster compiled than in numpy at every benchmark size and dtype, or equal within the
+#: rounds' range (docs/performance.md, *Compiled kernels*). (The 20x slower epoch once seen
+#: in the test run was the thread policy, not the compiled code: an earlier command's two
+#: BLAS threads stood for a later small model, numpy kernels alike; fixed in
+#: ``minirnn/train/threads.py``, see docs/performance.md.)
+AUTO_COMPILED: frozenset[str] = frozenset({"lstm", "gru", "rnn"})
 
 _OVERRIDE: ContextVar[str | None] = ContextVar("minirnn_kernel_override", default=None)
 
