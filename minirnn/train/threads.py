@@ -279,7 +279,7 @@ def keep_thread_policy() -> None:
     commands (the test suite calling the CLI's ``main``) thus gives each command its own
     decision, not the first command's; an earlier command's choice left standing made a
     later small model train with two BLAS threads, 10-20x slower on a loaded 2-core
-    machine (docs/performance.md, *The slow compiled epoch in the test run*).
+    machine (docs/performance.md, *The slow adding epoch of the test run*).
     """
     global _keep, _current
     with _LOCK:
