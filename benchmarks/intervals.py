@@ -34,12 +34,23 @@ ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- intervals-table -->", "<!-- /intervals-table -->"
 
 
+def _se(shares: list[float]) -> float:
+    """Standard error of a coverage from the shares covered per origin (origins are the
+    independent units: the steps of one forecast share its errors)."""
+    if len(shares) < 2:
+        return nan
+    return float(np.std(shares, ddof=1) / np.sqrt(len(shares)))
+
+
 def coverage(y: np.ndarray, steps: int, origins: int, first: float = 0.7) -> dict:
     """Fit at each origin, forecast ``steps`` ahead, count the truths inside each interval."""
     n = len(y)
     lo, hi = int(first * n), n - steps
     points = sorted({round(float(v)) for v in np.linspace(lo, hi, origins)})
     inside = {80: np.zeros(steps), 95: np.zeros(steps)}
+    # per origin: the share of its steps covered (the steps of one origin are correlated, so
+    # the standard error of a coverage comes from the spread of these, not from N values)
+    per_origin: dict[int, list[float]] = {80: [], 95: []}
     width: dict[int, list[float]] = {80: [], 95: []}
     msis: dict[int, list[float]] = {80: [], 95: []}
     used, failed = 0, []
@@ -53,7 +64,9 @@ def coverage(y: np.ndarray, steps: int, origins: int, first: float = 0.7) -> dic
             continue
         truth = y[origin : origin + steps]
         for level in (80, 95):
-            inside[level] += (truth >= f.lower[level]) & (truth <= f.upper[level])
+            hit = (truth >= f.lower[level]) & (truth <= f.upper[level])
+            inside[level] += hit
+            per_origin[level].append(float(np.mean(hit)))
             width[level].append(float(np.mean((f.upper[level] - f.lower[level])
                                               / np.maximum(np.abs(f.mean), 1e-12))))
             alpha = 1 - level / 100
@@ -68,6 +81,8 @@ def coverage(y: np.ndarray, steps: int, origins: int, first: float = 0.7) -> dic
                for level in (80, 95)},
             **{f"cover{level}_by_step": (inside[level] / max(used, 1)).tolist()
                for level in (80, 95)},
+            **{f"cover{level}_se": _se(per_origin[level]) for level in (80, 95)},
+            **{f"cover{level}_by_origin": per_origin[level] for level in (80, 95)},
             **{f"rel_width{level}": float(np.median(width[level])) if used else nan
                for level in (80, 95)},
             **{f"msis{level}": float(np.mean(msis[level])) if used else nan

@@ -73,6 +73,11 @@ _ALL_SUBSETS_UP_TO = 3
 _CALIBRATION_ORIGINS = 200
 #: Least errors per step ahead for its interval quantiles.
 _MIN_CALIBRATION = 10
+#: Fewer errors than this at a step ahead: its quantiles pool the neighbouring steps' errors
+#: (each divided by its step's RMS, the pooled quantile times this step's).
+_POOL_BELOW = 40
+#: Interval quantiles scaled by the local spread at the origin.
+_LOCAL_SPREAD = True
 #: Relative validation gain that makes more inputs worth reading.
 _INPUT_MARGIN = 0.01
 #: Least margin (log RMSE ratio, about 3 %) by which a forecast is clearly better than
@@ -205,6 +210,37 @@ def _lags(series: np.ndarray, origins: np.ndarray, p: int) -> np.ndarray:
 def _lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Least squares (SVD; the minimum-norm solution when lags are collinear)."""
     return np.linalg.lstsq(a, b, rcond=None)[0]
+
+
+def _conformal_quantiles(err: np.ndarray) -> np.ndarray:
+    """Split-conformal quantiles per step ahead of calibration errors ``err`` (N, K), NaN
+    where a step was not seen, shape (K, 4): 10, 90, 2.5, 97.5 %.
+
+    The upper bound is the r-th smallest of the step's m errors, the lower the r-th largest,
+    r = ceil((m + 1)(1 - a)) (at most m; a = 10 % or 2.5 % per side): the finite-sample
+    correction of split conformal prediction. A step with fewer than
+    ``_POOL_BELOW`` errors pools its neighbours (steps k - r .. k + r, r growing until
+    enough), each step's errors divided by its RMS and the pooled quantile multiplied by
+    step k's, so a far step's quantile is not read off a dozen errors.
+    """
+    k_max = err.shape[1]
+    finite = [err[:, k][np.isfinite(err[:, k])] for k in range(k_max)]
+    rms = np.array([max(float(np.sqrt(np.mean(e * e))), 1e-300) for e in finite])
+    out = np.empty((k_max, 4))
+    for k in range(k_max):
+        e, r = finite[k], 0
+        while len(e) < _POOL_BELOW and (k - r > 0 or k + r < k_max - 1):
+            r += 1
+            near = range(max(0, k - r), min(k_max, k + r + 1))
+            e = np.concatenate([finite[j] / rms[j] for j in near]) * rms[k]
+        m = len(e)
+        e = np.sort(e)
+        for j, level in enumerate((80, 95)):
+            a = (100 - level) / 200
+            # the r-th smallest error bounds the upper side, the r-th largest the lower
+            r = min(m, math.ceil((m + 1) * (1 - a)))
+            out[k, 2 * j: 2 * j + 2] = e[m - r], e[r - 1]
+    return out
 
 
 class Forecaster:
@@ -655,6 +691,11 @@ class Forecaster:
         if self.naive:
             self._choose_naive(y_all, folds, err_lin, final_val - truth_val)
         self.interval_q_: np.ndarray | None = None
+        # The local spread's window: two seasons (or 24 values), when the training span
+        # holds three windows (else no local scaling).
+        w = 2 * season if 0 < season <= 60 else 24
+        self.spread_window_ = w if n >= 3 * w and _LOCAL_SPREAD else 0
+        self.spread_ref_ = float(np.mean(np.abs(np.diff(self._level(train))))) or 1.0
         if self._calibrate_intervals:
             self.interval_q_ = self._calibrate(y_all, self.X_, n, n_val)
         return self
@@ -674,6 +715,7 @@ class Forecaster:
                   "season": season, "classical": self.naive_ in self.classical_}
         x_all = x_all[:, self.inputs_] if x_all is not None and self.inputs_ else None
         errors: list[np.ndarray] = []
+        spread_at: list[np.ndarray] = []
         for j in range(1, self.folds + 1):
             n_c = n - j * n_val
             copy = Forecaster(**config)
@@ -699,23 +741,33 @@ class Forecaster:
             err[seen] = (self._level(y_all[np.minimum(target, n - 1)])
                          - self._level(pred))[seen]
             errors.append(err)
+            spread_at.append(origins)
         if not errors:
             return None
         err = np.concatenate(errors)
+        # Normalised by the local spread at each origin (locally weighted conformal): a
+        # series whose noise grows or shrinks with its level gets intervals that follow it.
+        err = err / self._local_spread(y_all, np.concatenate(spread_at))[:, None]
         counts = np.sum(np.isfinite(err), axis=0)
         usable = int(np.argmin(counts >= _MIN_CALIBRATION)) if not np.all(
             counts >= _MIN_CALIBRATION) else k_max
         if usable == 0:
             return None
-        out = np.empty((usable, 4))
-        for k in range(usable):
-            e = err[:, k][np.isfinite(err[:, k])]
-            m = len(e)
-            for j, level in enumerate((80, 95)):
-                a = (100 - level) / 200
-                hi = min(1.0, (1 - a) * (1 + 1 / m))  # the conformal (m + 1) correction
-                out[k, 2 * j: 2 * j + 2] = np.quantile(e, [1 - hi, hi], method="inverted_cdf")
-        return out
+        return _conformal_quantiles(err[:, :usable])
+
+    def _local_spread(self, y_all: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        """The local spread at each origin, shape (N,): the mean absolute change of the
+        level-scale series over the ``spread_window_`` values up to the origin (fewer near
+        the start), relative to the training span's; ones when the window is 0."""
+        w = self.spread_window_
+        if not w:
+            return np.ones(len(origins))
+        change = np.abs(np.diff(self._level(y_all)))  # change[t - 1]: from t - 1 to t
+        total = np.concatenate([[0.0], np.cumsum(change)])
+        o = np.asarray(origins, dtype=np.int64)
+        start = np.maximum(o - w, 0)
+        local = (total[o] - total[start]) / np.maximum(o - start, 1)
+        return np.maximum(local, 1e-12) / max(self.spread_ref_, 1e-12)
 
     def _paths(self, y_all: np.ndarray, x_all: np.ndarray | None, origins: np.ndarray,
                steps: int) -> np.ndarray:
@@ -1165,7 +1217,8 @@ class Forecaster:
         if len(y_all) - 1 < self.t_min_:
             raise ValueError(f"need at least {self.t_min_ + 1} values to forecast, got "
                              f"{len(y_all)}")
-        return self._intervals(self._path(y_all, x_all, steps), steps, d_all)
+        spread = float(self._local_spread(y_all, np.array([len(y_all) - 1]))[0])
+        return self._intervals(self._path(y_all, x_all, steps), steps, d_all, spread)
 
     def _path(self, y_all: np.ndarray, x_all: np.ndarray | None, steps: int) -> np.ndarray:
         """The forecast mean of ``steps`` values past the end of ``y_all``, shape (S,)."""
@@ -1198,7 +1251,8 @@ class Forecaster:
             mean = self._mix(mean, self._naive(y_all, last, steps)[0])
         return self._clip(mean)
 
-    def _intervals(self, mean: np.ndarray, steps: int, d_all: np.ndarray | None) -> Forecast:
+    def _intervals(self, mean: np.ndarray, steps: int, d_all: np.ndarray | None,
+                   spread: float = 1.0) -> Forecast:
         """The forecast ``mean`` (S,) with its 80 % and 95 % intervals (the conformal
         quantiles per step, or the validation residuals'), and its dates."""
         tr = self.transform_
@@ -1207,7 +1261,7 @@ class Forecaster:
         xm = self._level(mean)
         k = np.arange(steps)
         if self.interval_q_ is not None:
-            q = self.interval_q_
+            q = self.interval_q_ * spread  # the local spread at the forecast's origin
             last = len(q)
             idx = np.minimum(k, last - 1)
             # Past the calibrated steps the spread goes on growing as it grew over their
@@ -1298,6 +1352,7 @@ class Forecaster:
             "naive_reason": self.naive_reason_,
             "classical": {k: c.state_dict() for k, c in self.classical_.items()},
             "interval_q": None if self.interval_q_ is None else self.interval_q_.tolist(),
+            "spread_window": self.spread_window_, "spread_ref": self.spread_ref_,
             "intermittent": self.intermittent_,
             "inputs": self.inputs_,
             "floor": self.floor_,
@@ -1386,6 +1441,9 @@ class Forecaster:
         fc.classical_ = {str(k): ClassicalMember.from_state(v) for k, v in classical.items()}
         q = state.get("interval_q")
         fc.interval_q_ = None if q is None else _finite(q, "interval_q").reshape(-1, 4)
+        # absent from files saved before the local spread: no scaling
+        fc.spread_window_ = _int(state.get("spread_window", 0))
+        fc.spread_ref_ = float(state.get("spread_ref", 1.0))
         fc.intermittent_ = bool(state.get("intermittent", False))
         fc.input_scores_ = []
         fc.X_ = None if state["X"] is None else _finite(state["X"], "X")
@@ -1436,6 +1494,10 @@ class Forecaster:
         if iq is not None and (iq.ndim != 2 or iq.shape[1] != 4 or not 1 <= len(iq) <= 10_000
                                or np.any(iq[:, 0] > iq[:, 1]) or np.any(iq[:, 2] > iq[:, 3])):
             raise ModelFileError(f"interval quantiles of shape {iq.shape} out of order")
+        if not 0 <= self.spread_window_ < n or not (
+                math.isfinite(self.spread_ref_) and self.spread_ref_ > 0):
+            raise ModelFileError(f"local spread window {self.spread_window_} (a series of "
+                                 f"{n}) or reference {self.spread_ref_} out of range")
         if not 0 <= self.season_ < n or not 1 <= self.look_back_ < n or \
                 not self.t_min_ < n or self.t_min_ < self.look_back_ + self.season_:
             raise ModelFileError(f"season {self.season_}, look-back {self.look_back_} and "

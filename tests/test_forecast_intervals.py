@@ -1,0 +1,115 @@
+"""Issue 33: conformal intervals per step ahead (finite-sample correction, pooled
+neighbouring steps, scaled by the local spread)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from minirnn.apps.forecasting import Forecaster
+from minirnn.apps.forecasting.forecaster import _POOL_BELOW, _conformal_quantiles, state_digest
+from minirnn.nn.io import ModelFileError
+
+LINEAR = {"network": False, "naive": False, "classical": False}
+
+
+def test_conformal_quantiles_take_the_corrected_order_statistic():
+    m = 59  # >= _POOL_BELOW: no pooling
+    assert m >= _POOL_BELOW
+    e = np.random.default_rng(0).permutation(np.arange(1.0, m + 1))  # errors 1 .. m
+    q = _conformal_quantiles(e[:, None])
+    for j, a in enumerate((0.1, 0.025)):
+        k = math.ceil((m + 1) * (1 - a))  # the k-th smallest error bounds the upper side
+        assert q[0, 2 * j + 1] == k
+        assert q[0, 2 * j] == m + 1 - k  # and symmetrically the lower side
+    # with too few errors for the 97.5 % side (ceil((m + 1) 0.975) > m): the largest
+    q = _conformal_quantiles(np.arange(1.0, 11.0)[:, None])
+    assert q[0, 3] == 10 and q[0, 2] == 1
+
+
+def test_a_step_with_few_errors_pools_its_neighbours():
+    rng = np.random.default_rng(1)
+    n, k = 200, 6
+    scale = np.arange(1, k + 1, dtype=float)  # errors growing with the step
+    err = rng.normal(0, 1, (n, k)) * scale
+    err[12:, k - 1] = np.nan  # the last step: only 12 errors
+    q = _conformal_quantiles(err)
+    # pooled: the neighbours' normalised errors times its own RMS, not 12 errors' extremes
+    width = q[:, 3] - q[:, 2]
+    assert width[-1] == pytest.approx(2 * 1.96 * np.sqrt(np.mean(err[:12, -1] ** 2)), rel=0.3)
+    assert np.all(np.diff(width[:-1]) > 0)  # the others keep their own, growing, spreads
+    alone = np.quantile(err[:12, -1], [0.025, 0.975], method="inverted_cdf")
+    assert not np.allclose(q[-1, 2:], alone)
+
+
+def _heteroscedastic(n: int, seed: int = 0) -> np.ndarray:
+    """An AR(1) around 50 whose noise sd grows from 0.5 to 3 over the series."""
+    rng = np.random.default_rng(seed)
+    sd = np.linspace(0.5, 3.0, n)
+    y = np.zeros(n)
+    for t in range(1, n):
+        y[t] = 0.6 * y[t - 1] + sd[t] * rng.normal()
+    return 50 + y
+
+
+def _test_coverage(fc: Forecaster, y: np.ndarray, start: int, steps: int) -> dict[int, float]:
+    """Share of test values inside the intervals that forecast() gives from each origin."""
+    origins = np.arange(start, len(y) - steps, 3)
+    pred = fc._paths(y, None, origins, steps)
+    spread = fc._local_spread(y, origins)[:, None, None]
+    q = fc.interval_q_[None, :steps, :] * spread  # type: ignore[index]
+    err = y[origins[:, None] + np.arange(1, steps + 1)[None, :]] - pred
+    return {80: float(np.mean((err >= q[..., 0]) & (err <= q[..., 1]))),
+            95: float(np.mean((err >= q[..., 2]) & (err <= q[..., 3])))}
+
+
+def test_intervals_follow_a_growing_spread(monkeypatch):
+    import minirnn.apps.forecasting.forecaster as module
+
+    y = _heteroscedastic(1200)
+    fc = Forecaster(transform="none", **LINEAR).fit(y, train_size=800)
+    assert fc.spread_window_ == 24
+    # the spread at the end of the test span is larger than at the end of training
+    assert fc._local_spread(y, np.array([1199]))[0] > 1.2 * fc._local_spread(
+        y, np.array([799]))[0]
+    cover = _test_coverage(fc, y, 800, 6)
+    assert 0.74 <= cover[80] <= 0.86 and 0.91 <= cover[95] <= 0.99, cover
+    # without the local spread the intervals of the noisier test span are too narrow
+    monkeypatch.setattr(module, "_LOCAL_SPREAD", False)
+    plain = Forecaster(transform="none", **LINEAR).fit(y, train_size=800)
+    assert plain.spread_window_ == 0
+    assert _test_coverage(plain, y, 800, 6)[80] < cover[80] - 0.05
+    # forecast() scales by the spread at the end of the data it is given
+    wide = fc.forecast(6, y=y).upper[80] - fc.forecast(6, y=y).lower[80]
+    narrow = fc.forecast(6, y=y[:400]).upper[80] - fc.forecast(6, y=y[:400]).lower[80]
+    assert np.all(wide > 1.5 * narrow)
+
+
+def test_local_spread_reads_only_the_past():
+    y = _heteroscedastic(600, seed=2)
+    fc = Forecaster(transform="none", **LINEAR).fit(y, train_size=400)
+    o = np.array([30, 200, 399])
+    changed = y.copy()
+    changed[400:] = 1e6
+    assert np.array_equal(fc._local_spread(changed, o), fc._local_spread(y, o))
+
+
+def test_the_local_spread_round_trips_and_a_bad_one_is_refused(tmp_path):
+    y = _heteroscedastic(500, seed=3)
+    fc = Forecaster(transform="none", **LINEAR).fit(y)
+    fc.save(tmp_path / "m.npz")
+    back = Forecaster.load(tmp_path / "m.npz")
+    assert back.spread_window_ == fc.spread_window_ and back.spread_ref_ == fc.spread_ref_
+    assert np.array_equal(back.forecast(12).upper[95], fc.forecast(12).upper[95])
+    state = {k: v for k, v in fc.state_dict().items() if k != "sha256"}
+    for bad in ({"spread_window": 10_000}, {"spread_ref": -1.0}):
+        body = {**state, **bad}
+        with pytest.raises(ModelFileError, match="local spread window"):
+            Forecaster._from_state({**body, "sha256": state_digest(body)})._check_state(None)
+    # a state saved before the local spread (no such keys): no scaling
+    old = {k: v for k, v in state.items() if k not in ("spread_window", "spread_ref")}
+    fc_old = Forecaster._from_state(old)
+    fc_old._check_state(None)
+    assert fc_old.spread_window_ == 0
