@@ -28,6 +28,12 @@ worker that fails, is one line on stderr and exit status 2 (1 for a failed worke
 (periodic validation included in the budget, best weights kept) against PyTorch's loop
 above given the same seconds. The machine is shared: the load average is printed with
 every run; compare the two numbers of one round, not runs of different rounds.
+
+Every worker runs with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` unset together
+(:func:`benchmarks.run.worker_env`, as ``benchmarks.run``'s workers: set on some machines,
+they hold a current OpenBLAS to older kernels) and records its native thread pools
+(threadpoolctl: the BLAS libraries and the kernels they ran), printed with its result and
+kept in ``--json``.
 """
 
 from __future__ import annotations
@@ -206,6 +212,22 @@ def worker_cli(path: Path, seconds: float, cfg: dict[str, Any], seed: int) -> di
 WORKERS = {"minirnn": worker_minirnn, "torch": worker_torch, "cli": worker_cli}
 
 
+def worker_threadpools(which: str) -> list[dict[str, Any]]:
+    """The native thread pools (threadpoolctl) of this worker after its run: the BLAS
+    libraries and the kernels they ran. The ``cli`` worker trains in a child process with
+    this environment; it loads numpy (and scipy's BLAS, which the compiled kernels use) to
+    report the same libraries."""
+    if which == "cli":
+        import contextlib
+
+        import numpy  # noqa: F401
+        with contextlib.suppress(ImportError):
+            import scipy.linalg.cython_blas  # noqa: F401
+    from benchmarks._worker import threadpools
+
+    return threadpools()
+
+
 def _embedding_backward_times(V: int, E: int, M: int, rng: Any, best: Any) -> dict[str, float]:
     import numpy as np
 
@@ -286,11 +308,13 @@ class WorkerFailedError(Exception):
 
 def run_worker(which: str, path: Path, seconds: float, cfg: dict[str, Any],
                seed: int) -> dict[str, Any]:
+    from benchmarks.run import worker_env
+
     cmd = [sys.executable, "-m", "benchmarks.charlm", "--worker", which, "--file", str(path),
            "--seconds", str(seconds), "--seed", str(seed), "--config", json.dumps(cfg)]
     load = os.getloadavg()[0]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset together, as for benchmarks.run's workers
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=worker_env())
     if out.returncode != 0:  # one line: the worker's last line of error, no traceback here
         last = (out.stderr.strip().splitlines() or ["no message"])[-1]
         raise WorkerFailedError(f"the {which} worker failed (exit {out.returncode}): {last}")
@@ -323,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--micro", action="store_true")
     parser.add_argument("--json", help="append the results to this JSON-lines file")
     args = parser.parse_args(argv)
-    cfg = dict(CONFIG, **json.loads(args.config)) if args.config else dict(CONFIG)
+    cfg: dict[str, Any] = dict(CONFIG, **json.loads(args.config)) if args.config else dict(CONFIG)
     if args.torch_threads:
         cfg["torch_threads"] = args.torch_threads
     if args.cli_args:
@@ -333,6 +357,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.worker:
         result = WORKERS[args.worker](Path(args.file), args.seconds, cfg, args.seed)
+        result["threadpools"] = worker_threadpools(args.worker)
+        from benchmarks._worker import thread_env
+
+        result["thread_env"] = thread_env()
         print(json.dumps(result))
         return 0
     with tempfile.TemporaryDirectory(prefix="minirnn-charlm-") as tmp:
@@ -351,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def compare(args: argparse.Namespace, cfg: dict[str, Any], path: Path) -> None:
     """The rounds: minirnn (or the CLI) and PyTorch, each in its own process."""
+    from benchmarks.run import blas_kernels
+
     ours = "cli" if args.cli else "minirnn"
     for r in range(args.rounds):
         order = [ours, "torch"] if r % 2 == 0 else ["torch", ours]
@@ -360,7 +390,8 @@ def compare(args: argparse.Namespace, cfg: dict[str, Any], path: Path) -> None:
             print(f"{path.name} {args.seconds:g}s round {r + 1} {res['framework']:8s} val "
                   f"{res['val_loss']:.4f} nats/char  {res['chars_per_second']:,.0f} chars/s  "
                   f"({res['chars']:,} chars; load {res['load_before']:.1f}->"
-                  f"{res['load_after']:.1f})", flush=True)
+                  f"{res['load_after']:.1f}; BLAS: {blas_kernels(res['threadpools'])})",
+                  flush=True)
         print(f"  loss ratio minirnn/torch {a['val_loss'] / b['val_loss']:.3f}, speed ratio "
               f"{a['chars_per_second'] / b['chars_per_second']:.2f}", flush=True)
         if args.json:

@@ -41,7 +41,7 @@ FRAMEWORKS = ("minirnn", "torch")
 OUTPUT_TOL = {"float32": 1e-4, "float64": 1e-10}
 GRAD_TOL = {"float32": 1e-3, "float64": 1e-8}
 #: (label, framework, extra environment) of the thread-policy-under-load test.
-LOAD_VARIANTS = (
+LOAD_VARIANTS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("minirnn (its own BLAS thread policy)", "minirnn", {}),
     ("minirnn, MINIRNN_BLAS_THREADS=keep (BLAS default)", "minirnn",
      {"MINIRNN_BLAS_THREADS": "keep"}),
@@ -97,6 +97,25 @@ def own_cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a benchmark worker process: this one's, with the repository on
+    ``PYTHONPATH``, :data:`UNSET_ENV` removed (together) and ``extra`` added."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    for name in UNSET_ENV:
+        env.pop(name, None)
+    env.update(extra or {})
+    return env
+
+
+def blas_kernels(pools: list[dict[str, Any]]) -> str:
+    """One line naming the BLAS libraries of a worker's threadpoolctl record
+    (:func:`benchmarks._worker.threadpools`) and the kernels each ran."""
+    return ", ".join(f"{p.get('internal_api')} {p.get('version')} ({p.get('prefix')}: "
+                     f"{p.get('architecture') or '?'} kernels, {p.get('num_threads')} threads)"
+                     for p in pools if p.get("user_api") == "blas") or "BLAS not detected"
+
+
 def run_worker(framework: str, task: dict[str, Any], env_extra: dict[str, str] | None = None,
                timeout: float = 1800) -> dict[str, Any]:
     """Run one worker process on ``task``; returns its JSON result plus ``other_cpu``.
@@ -104,11 +123,7 @@ def run_worker(framework: str, task: dict[str, Any], env_extra: dict[str, str] |
     ``other_cpu`` is the share of all CPUs that processes other than this benchmark used
     while the worker ran (None off Linux).
     """
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    for name in UNSET_ENV:
-        env.pop(name, None)
-    env.update(env_extra or {})
+    env = worker_env(env_extra)
     busy0, own0, wall0 = busy_cpu_seconds(), own_cpu_seconds(), time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", f"benchmarks.worker_{framework}"],
                           input=json.dumps(task), capture_output=True, text=True, cwd=ROOT,

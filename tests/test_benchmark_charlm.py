@@ -43,3 +43,22 @@ def test_a_failing_worker_is_one_line(tmp_path):
     message = str(info.value)
     assert message.startswith("the minirnn worker failed (exit 1): ") and "\n" not in message
     assert "hidden_size" in message
+
+
+def test_workers_run_without_the_openblas_core_variables_and_record_their_blas(tmp_path,
+                                                                                monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("OPENBLAS_L2_SIZE", "512")
+    text = tmp_path / "t.txt"
+    text.write_text("to be or not to be\n" * 200, encoding="utf-8")
+    cfg = {**charlm.CONFIG, "hidden_size": 8, "embedding_dim": 4, "seq_len": 10,
+           "batch_size": 4}
+    result = charlm.run_worker("minirnn", text, 0.5, cfg, 0)
+    assert "OPENBLAS_CORETYPE" not in result["thread_env"]
+    assert "OPENBLAS_L2_SIZE" not in result["thread_env"]
+    blas = [p for p in result["threadpools"] if p["user_api"] == "blas"]
+    assert blas and all(p.get("architecture") for p in blas), result["threadpools"]
+    from benchmarks.run import blas_kernels
+
+    line = blas_kernels(result["threadpools"])
+    assert "kernels" in line and str(blas[0]["architecture"]) in line
