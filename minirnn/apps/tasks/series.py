@@ -511,11 +511,11 @@ def read_panel(config: SeriesConfig) -> tuple[list[SeriesTable], list[str], list
                 continue
             found += 1
             tables.append(table)
-            names.append(col if len(paths) == 1 else (
-                stem if len(wanted) == 1 and len(set(stems)) == len(stems)
-                else f"{stem}:{col}"))
+            names.append(col if len(paths) == 1 else f"{stem}:{col}")
         if found == 0:
             raise TaskError(f"{path}: no numeric column to forecast")
+        if len(paths) > 1 and found == 1 and len(set(stems)) == len(stems):
+            names[-1] = stem  # one series per file: the file names it
         # The date column is not worth a note.
         dated = {t.date_column for t in tables[-found:]}
         notes = [n for n in notes if not any(n.startswith(f"{path}: column {d!r} skipped")
