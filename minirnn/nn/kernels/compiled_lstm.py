@@ -7,8 +7,8 @@ has the switch and the cache, :mod:`minirnn.nn.kernels.jit` the exponential).
   compiled loop calls the BLAS directly, without a Python round trip) and one pass over
   the gate block that computes the four gate nonlinearities, the cell, its tanh and the
   output (and the masked h of the next step) element by element (inference stores neither
-  the gates nor the cells); float32 arrays in float32 arithmetic
-  (:func:`_lstm_forward_loop32`);
+  the gates nor the cells); one loop for both dtypes, float32 arrays in float32 arithmetic
+  (:func:`_lstm_forward_loop`);
 - backward: the recursion of each chunk of steps is one compiled call (one pass per step
   over the gate block, then ``dh = W_hh^T dA`` in BLAS); the parameter gradients and dx
   stay the numpy kernel's per-chunk BLAS products (:func:`chunks.chunk_param_grads`).
@@ -36,13 +36,11 @@ from minirnn.nn.kernels.chunks import (
 from minirnn.nn.kernels.chunks import chunks as chunk_steps
 from minirnn.nn.kernels.jit import (
     _JIT,
-    _MINUS_TWO,
-    _ONE,
-    _TWO,
-    _exp,
-    _exp32,
+    _sigmoid_scaled,
     _take_output_grad,
     _tanh,
+    _tanh_scaled,
+    _tanh_t,
     njit,
 )
 from minirnn.nn.kernels.pool import Workspace
@@ -60,7 +58,11 @@ def _lstm_forward_loop(W: np.ndarray, x_tm: np.ndarray, order: np.ndarray, S: np
     :func:`minirnn.nn.kernels.lstm._weights`); S (H + D (+1), N) the stacked
     [h_{t-1} (masked); x_t; 1] with h_0 (masked) and the ones row written; c (H, N) the
     cell, updated in place; h (H, N) a work array. A (T or 1, 4H, N) and C (T or 1, H, N)
-    receive the activations and cells (step t at index t with ``keep``, else 0)."""
+    receive the activations and cells (step t at index t with ``keep``, else 0).
+
+    One loop for float32 and float64: :func:`_sigmoid_scaled`, :func:`_tanh_scaled` and
+    :func:`_tanh_t` compute in the arrays' precision (float32 in float32 arithmetic, twice
+    the vector lanes)."""
     H = c.shape[0]
     N = c.shape[1]
     D = x_tm.shape[2]
@@ -76,10 +78,10 @@ def _lstm_forward_loop(W: np.ndarray, x_tm: np.ndarray, order: np.ndarray, S: np
         if keep:
             for j in range(H):
                 for n in range(N):
-                    o = 1.0 / (1.0 + _exp(a[j, n]))
-                    i = 1.0 / (1.0 + _exp(a[H + j, n]))
-                    f = 1.0 / (1.0 + _exp(a[2 * H + j, n]))
-                    g = 2.0 / (1.0 + _exp(a[3 * H + j, n])) - 1.0
+                    o = _sigmoid_scaled(a[j, n])
+                    i = _sigmoid_scaled(a[H + j, n])
+                    f = _sigmoid_scaled(a[2 * H + j, n])
+                    g = _tanh_scaled(a[3 * H + j, n])
                     ct = f * c[j, n] + i * g
                     a[j, n] = o
                     a[H + j, n] = i
@@ -87,72 +89,17 @@ def _lstm_forward_loop(W: np.ndarray, x_tm: np.ndarray, order: np.ndarray, S: np
                     a[3 * H + j, n] = g
                     c[j, n] = ct
                     cs[j, n] = ct
-                    ht = o * _tanh(ct)
+                    ht = o * _tanh_t(ct)
                     h[j, n] = ht
                     S[j, n] = ht * mask[j, n] if use_mask else ht
         else:  # inference keeps nothing: the gates and cells are not stored
             for j in range(H):
                 for n in range(N):
-                    o = 1.0 / (1.0 + _exp(a[j, n]))
-                    i = 1.0 / (1.0 + _exp(a[H + j, n]))
-                    f = 1.0 / (1.0 + _exp(a[2 * H + j, n]))
-                    g = 2.0 / (1.0 + _exp(a[3 * H + j, n])) - 1.0
-                    ct = f * c[j, n] + i * g
+                    o = _sigmoid_scaled(a[j, n])
+                    ct = (_sigmoid_scaled(a[2 * H + j, n]) * c[j, n]
+                          + _sigmoid_scaled(a[H + j, n]) * _tanh_scaled(a[3 * H + j, n]))
                     c[j, n] = ct
-                    ht = o * _tanh(ct)
-                    h[j, n] = ht
-                    S[j, n] = ht * mask[j, n] if use_mask else ht
-        for n in range(N):
-            for j in range(H):
-                ys[t, n, j] = h[j, n]
-
-
-@njit(**_JIT)
-def _lstm_forward_loop32(W: np.ndarray, x_tm: np.ndarray, order: np.ndarray, S: np.ndarray,
-                       c: np.ndarray, mask: np.ndarray, use_mask: bool, keep: bool,
-                       A: np.ndarray, C: np.ndarray, h: np.ndarray,
-                       ys: np.ndarray) -> None:  # pragma: no cover (compiled)
-    """:func:`_lstm_forward_loop` for float32 arrays, in float32 arithmetic (twice the
-    vector lanes) with :func:`_exp32`; the same arguments."""
-    H = c.shape[0]
-    N = c.shape[1]
-    D = x_tm.shape[2]
-    for step in range(order.shape[0]):
-        t = order[step]
-        for n in range(N):
-            for d in range(D):
-                S[H + d, n] = x_tm[t, n, d]
-        slot = t if keep else 0
-        a = A[slot]
-        np.dot(W, S, a)
-        cs = C[slot]
-        if keep:
-            for j in range(H):
-                for n in range(N):
-                    o = _ONE / (_ONE + _exp32(a[j, n]))
-                    i = _ONE / (_ONE + _exp32(a[H + j, n]))
-                    f = _ONE / (_ONE + _exp32(a[2 * H + j, n]))
-                    g = _TWO / (_ONE + _exp32(a[3 * H + j, n])) - _ONE
-                    ct = f * c[j, n] + i * g
-                    a[j, n] = o
-                    a[H + j, n] = i
-                    a[2 * H + j, n] = f
-                    a[3 * H + j, n] = g
-                    c[j, n] = ct
-                    cs[j, n] = ct
-                    ht = o * (_TWO / (_ONE + _exp32(_MINUS_TWO * ct)) - _ONE)
-                    h[j, n] = ht
-                    S[j, n] = ht * mask[j, n] if use_mask else ht
-        else:  # inference keeps nothing: the gates and cells are not stored
-            for j in range(H):
-                for n in range(N):
-                    o = _ONE / (_ONE + _exp32(a[j, n]))
-                    i = _ONE / (_ONE + _exp32(a[H + j, n]))
-                    f = _ONE / (_ONE + _exp32(a[2 * H + j, n]))
-                    g = _TWO / (_ONE + _exp32(a[3 * H + j, n])) - _ONE
-                    ct = f * c[j, n] + i * g
-                    c[j, n] = ct
-                    ht = o * (_TWO / (_ONE + _exp32(_MINUS_TWO * ct)) - _ONE)
+                    ht = o * _tanh_t(ct)
                     h[j, n] = ht
                     S[j, n] = ht * mask[j, n] if use_mask else ht
         for n in range(N):
@@ -228,8 +175,7 @@ def lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     c = np.array(state0[1].T, order="C")  # a copy (updated in place), also where N = 1
     h = np.empty((H, N), dt)
     order = np.arange(T - 1, -1, -1) if reverse else np.arange(T)
-    loop = _lstm_forward_loop32 if dt == np.float32 else _lstm_forward_loop
-    loop(W, x_tm, order, S, c, mask, use_mask, keep, A, C, h, ys)
+    _lstm_forward_loop(W, x_tm, order, S, c, mask, use_mask, keep, A, C, h, ys)
     final = (ys[order[-1]].copy(), c.T.copy())
     return ys, final, ((A, C) if keep else None)
 

@@ -18,8 +18,9 @@ the sigmoid and tanh are already at their limits to below 1e-34): :func:`_exp`,
 ``exp(x) = 2^k p(r)`` with a Cody-Waite reduction and a degree-13 Taylor polynomial in
 float64 (relative error about 2e-16), and :func:`_exp32`, ``2^k p(r)`` in float32
 arithmetic (relative error about 2e-7; twice the vector lanes). :func:`_sigmoid`,
-:func:`_tanh_t` and :func:`_relu` pick the one of the argument's precision when compiled
-(numba overloads), so one loop serves float32 and float64 arrays.
+:func:`_tanh_t`, :func:`_relu` and the LSTM's :func:`_sigmoid_scaled` /
+:func:`_tanh_scaled` pick the one of the argument's precision when compiled (numba
+overloads), so one loop serves float32 and float64 arrays.
 
 A compiled function's disk cache is checked against its own file only: after editing this
 module, delete the cached ``compiled_*`` entries (``__pycache__/*.nbi``, ``*.nbc``) of
@@ -203,6 +204,18 @@ def _tanh_t(x: Any) -> Any:
     return np.tanh(x)
 
 
+def _sigmoid_scaled(a: Any) -> Any:
+    """sigmoid(-a) = 1 / (1 + exp(a)), in the precision of a: the sigmoid of a gate whose
+    pre-activation was scaled by -1 in the weights (the LSTM kernel's exp form)."""
+    return 1.0 / (1.0 + np.exp(a))
+
+
+def _tanh_scaled(a: Any) -> Any:
+    """tanh(-a/2) = 2 / (1 + exp(a)) - 1, in the precision of a: the tanh of a gate whose
+    pre-activation was scaled by -2 in the weights (the LSTM kernel's ``g``)."""
+    return 2.0 / (1.0 + np.exp(a)) - 1.0
+
+
 def _relu(x: Any) -> Any:
     """max(x, 0) in the precision of x (NaN stays NaN, as ``np.maximum``)."""
     return x if not x < 0 else x * 0
@@ -232,6 +245,28 @@ if _REASON is None:  # the dtype dispatch of the three, at compile time
 
         def tanh64(x: Any) -> Any:
             return _tanh(x)
+        return tanh64
+
+    @_overload(_sigmoid_scaled)
+    def _sigmoid_scaled_impl(a: Any) -> Any:  # pragma: no cover (compiled)
+        if a == _FLOAT32:
+            def sig32(a: Any) -> Any:
+                return _ONE / (_ONE + _exp32(a))
+            return sig32
+
+        def sig64(a: Any) -> Any:
+            return 1.0 / (1.0 + _exp(a))
+        return sig64
+
+    @_overload(_tanh_scaled)
+    def _tanh_scaled_impl(a: Any) -> Any:  # pragma: no cover (compiled)
+        if a == _FLOAT32:
+            def tanh32(a: Any) -> Any:
+                return _TWO / (_ONE + _exp32(a)) - _ONE
+            return tanh32
+
+        def tanh64(a: Any) -> Any:
+            return 2.0 / (1.0 + _exp(a)) - 1.0
         return tanh64
 
     @_overload(_relu)
