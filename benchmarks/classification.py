@@ -2,9 +2,11 @@
 
 Runs ``minirnn train classify --train X_TRAIN.ts --test X_TEST.ts --dtw yes`` (the defaults
 otherwise, each data set in its own process) and collects every ``report.json`` into one
-table: model test accuracy, the network alone, majority class, 1-NN Euclidean, 1-NN DTW
-(full window, always computed here), MiniRocket (aeon, when installed), the strongest
-baseline, training time; and the mean over the sets.
+table: model test accuracy, each blended part alone (the recurrent network, the
+nearest-neighbour evidence, the MiniRocket member) and the weights the model chose for them on
+its training file, majority class, 1-NN Euclidean, 1-NN DTW (full window, always computed
+here), MiniRocket (aeon, when installed), the strongest baseline, training time; and the mean
+over the sets.
 
 Data sets (everything is checked before the first run; a missing one is one line, exit 2):
 
@@ -186,7 +188,8 @@ def table(rows: list[dict[str, Any]], before: dict[str, float]) -> str:
     head = ["data set", "train/test", "dims", "classes", "model"]
     if before:
         head.append("model before")
-    head += ["network alone", "majority", "1-NN ED", "1-NN DTW", "MiniRocket",
+    head += ["network alone", "neighbours alone", "rocket member alone",
+             "weights net/nb/rk", "majority", "1-NN ED", "1-NN DTW", "MiniRocket",
              "vs strongest baseline", "wall (s)", "CPU (s)"]
     lines = ["| " + " | ".join(head) + " |",
              "|---|---|" + "---:|" * (len(head) - 5) + ":---|---:|---:|"]
@@ -200,14 +203,16 @@ def table(rows: list[dict[str, Any]], before: dict[str, float]) -> str:
                  str(len(r["classes"])), f"**{acc:.3f}**"]
         if before:
             cells.append(_acc(before.get(r["data_set"])))
-        cells += [_acc(parts.get("network")), _acc(r["majority_accuracy"]),
+        cells += [_acc(parts.get("network")), _acc(_neighbours(parts)),
+                  _acc(parts.get("rocket")), _weights(r), _acc(r["majority_accuracy"]),
                   _acc(r["nn1_euclidean_accuracy"]), _acc(r["nn1_dtw_accuracy"]),
                   _acc(r.get("minirocket_accuracy")), f"{gap:+.3f} ({best['name']})",
                   f"{r['wall_seconds']:.0f}", f"{r['cpu_seconds']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("| **mean** | | | | **" + _mean(rows, "test_accuracy") + "** | " +
                  ("" if not before else _mean_before(rows, before) + " | ") +
-                 " | ".join([_mean(rows, "network"), _mean(rows, "majority_accuracy"),
+                 " | ".join([_mean(rows, "network"), _mean(rows, "neighbors"),
+                             _mean(rows, "rocket"), "", _mean(rows, "majority_accuracy"),
                              _mean(rows, "nn1_euclidean_accuracy"),
                              _mean(rows, "nn1_dtw_accuracy"),
                              _mean(rows, "minirocket_accuracy")]) + " | | "
@@ -216,8 +221,29 @@ def table(rows: list[dict[str, Any]], before: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def _neighbours(parts: dict[str, Any]) -> object:
+    """The neighbour evidence alone: its blended distances (or its only distance)."""
+    if "neighbors" in parts:
+        return parts["neighbors"]
+    alone = [parts[k] for k in ("euclidean", "dtw", "ddtw") if k in parts]
+    return alone[0] if len(alone) == 1 else None
+
+
+def _weights(report: dict[str, Any]) -> str:
+    weights = (report.get("blend") or {}).get("weights")
+    if not weights:
+        return "-"
+    return "/".join(f"{float(weights.get(p, 0.0)):.2f}"
+                    for p in ("network", "neighbors", "rocket"))
+
+
+def _part(report: dict[str, Any], key: str) -> object:
+    parts = report.get("part_accuracy") or {}
+    return _neighbours(parts) if key == "neighbors" else parts.get(key)
+
+
 def _mean(rows: list[dict[str, Any]], key: str) -> str:
-    values = [(r.get("part_accuracy") or {}).get("network") if key == "network" else r.get(key)
+    values = [_part(r, key) if key in ("network", "neighbors", "rocket") else r.get(key)
               for r in rows]
     if any(v is None for v in values):
         return "-"

@@ -14,6 +14,7 @@ from minirnn.apps.classification import (
     euclidean_distances,
     fit_temperature,
     neighbor_proba,
+    rocket_unavailable,
 )
 from minirnn.apps.data import CBF_CLASSES, cylinder_bell_funnel, save_ts, synthetic_control
 from minirnn.cli import main
@@ -74,8 +75,10 @@ def test_fitted_temperature_minimises_the_log_loss():
 
 def _fit(**kw):
     x, y = synthetic_control(60, 40, seed=0)
+    # blend="fixed": the neighbour weight as given (blend="auto" is tested with the rocket
+    # member in test_classification_members.py)
     options = {"hidden_size": 8, "epochs": 3, "max_steps": 20, "seed": 0, "n_models": 2,
-               "dtype": np.float64, **kw}
+               "dtype": np.float64, "blend": "fixed", **kw}
     return SequenceClassifier(**options).fit(x, y), x, y
 
 
@@ -212,8 +215,8 @@ def test_bad_neighbour_arguments(kw, message):
 
 
 def test_cli_model_does_not_depend_on_the_test_file(tmp_path, capsys):
-    """Two runs that differ only in the test file train the same model: the blend and its
-    temperatures come from the training file alone."""
+    """Two runs that differ only in the test file train the same model: the blend weights
+    and the temperatures come from the training file alone."""
     x, y = cylinder_bell_funnel(24, 48, seed=0)
     save_ts(tmp_path / "A_TRAIN.ts", x, None, y, CBF_CLASSES)
     for k, seed in enumerate((1, 2)):
@@ -231,8 +234,15 @@ def test_cli_model_does_not_depend_on_the_test_file(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "its parts alone: network" in text and "leave-one-out accuracy" in text
     assert reports[0]["neighbors"] == reports[1]["neighbors"]
-    assert reports[0]["neighbors"]["weight"] == 0.5
-    assert set(reports[0]["part_accuracy"]) == {"network", "euclidean", "dtw", "ddtw"}
+    assert reports[0]["blend"] == reports[1]["blend"]
+    assert reports[0]["blend"]["method"] == "auto"
+    weights = reports[0]["blend"]["weights"]
+    assert sum(weights.values()) == pytest.approx(1.0)
+    assert reports[0]["neighbors"]["weight"] == weights["neighbors"]
+    rocket = {"rocket"} if rocket_unavailable() is None else set()
+    assert set(weights) == {"network", "neighbors", *rocket}
+    assert set(reports[0]["part_accuracy"]) == {"network", "euclidean", "dtw", "ddtw",
+                                                "neighbors", *rocket}
     xt, _ = cylinder_bell_funnel(10, 48, seed=9)
     np.testing.assert_array_equal(models[0].predict_proba(xt), models[1].predict_proba(xt))
 

@@ -103,8 +103,7 @@ def add_parser(tasks: Any, fmt: type[argparse.HelpFormatter]) -> None:
     parser.add_argument("--neighbors", type=_unit_fraction, default=d["neighbors"],
                         metavar="WEIGHT",
                         help="weight of nearest-neighbour evidence (distances to the training "
-                             "series) averaged with the network's probabilities; 0: network "
-                             "alone")
+                             "series) with --blend fixed; 0: no neighbour evidence")
     parser.add_argument("--neighbor-distances", type=_distances, default=d["neighbor_distances"],
                         help="distances of the nearest-neighbour evidence, equal shares "
                              "(ddtw: DTW of the first differences)")
@@ -126,6 +125,14 @@ def add_parser(tasks: Any, fmt: type[argparse.HelpFormatter]) -> None:
     parser.add_argument("--rocket", choices=["auto", "no"], default=d["rocket"],
                         help="compute the MiniRocket baseline (auto: when aeon, the rocket "
                              "extra, is installed)")
+    parser.add_argument("--rocket-member", choices=["auto", "yes", "no"],
+                        default=d["rocket_member"],
+                        help="a MiniRocket member (convolution features and a ridge "
+                             "classifier) in the blend (auto: when aeon is installed)")
+    parser.add_argument("--blend", choices=["auto", "fixed"], default=d["blend"],
+                        help="auto: weights of network, neighbours and MiniRocket member "
+                             "chosen by log loss on training series each did not learn from; "
+                             "fixed: network 1 - WEIGHT, neighbours --neighbors WEIGHT")
     parser.add_argument("--downsample", default=d["downsample"],
                         choices=["patch,mean", "mean,patch", "patch", "mean"],
                         help="series longer than --max-steps: groups of steps averaged "

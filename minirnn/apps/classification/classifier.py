@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from minirnn.apps.classification.baselines import stratified_split
+from minirnn.apps.classification.baselines import rocket_unavailable, stratified_split
+from minirnn.apps.classification.blend import choose_blend
 from minirnn.apps.classification.neighbors import (
     class_distances,
     dtw_distances,
@@ -21,6 +22,7 @@ from minirnn.apps.classification.neighbors import (
     paa,
     to_common_length,
 )
+from minirnn.apps.classification.rocket import RocketMember
 from minirnn.apps.recurrent import make_solver, recurrent_network
 from minirnn.nn.io import (
     ModelFileError,
@@ -45,8 +47,8 @@ from minirnn.train.solver import History, Solver
 
 __all__ = ["CLASSIFIER_KIND", "DTW_NEIGHBOR_BUDGET", "DTW_NEIGHBOR_BUDGET_COMPILED",
            "NEIGHBOR_MAX_STEPS", "NEIGHBOR_MAX_STEPS_COMPILED", "NEIGHBOR_TIME_SHARE",
-           "SequenceClassifier", "class_weights", "default_neighbor_steps",
-           "dtw_neighbor_budget", "znormalize"]
+           "ROCKET_SECONDS_PER_CELL", "ROCKET_TIME_SHARE", "SequenceClassifier",
+           "class_weights", "default_neighbor_steps", "dtw_neighbor_budget", "znormalize"]
 
 #: The ``kind`` of a classifier file (one archive: members, preprocessing, neighbours).
 CLASSIFIER_KIND = "classifier"
@@ -68,6 +70,14 @@ NEIGHBOR_MAX_STEPS_COMPILED = 300
 #: Under a time limit, the share of it the nearest-neighbour evidence may take (its
 #: leave-one-out distances, and the same distances for the expected queries).
 NEIGHBOR_TIME_SHARE = 0.3
+#: Under a time limit, the share of it the MiniRocket member may take (fitting, and
+#: transforming the expected queries); it is skipped when its estimate is larger, since its
+#: compiled code cannot be stopped midway.
+ROCKET_TIME_SHARE = 0.15
+#: Seconds per (series x step x feature) of the MiniRocket transform, for that estimate (about
+#: 1.5 s for ACSF1's 200 series of 1,460 steps on the project machine, with margin).
+ROCKET_SECONDS_PER_CELL = 1.5e-9
+_BLENDS = ("auto", "fixed")
 
 
 def default_neighbor_steps() -> int:
@@ -208,6 +218,18 @@ class SequenceClassifier:
         None (the default): :data:`NEIGHBOR_MAX_STEPS_COMPILED` (300) where the compiled
         DTW of the ``fast`` extra runs, :data:`NEIGHBOR_MAX_STEPS` (100) in numpy (nine
         times the cost for three times the steps: fine compiled, slow in numpy).
+    rocket : bool or "auto"
+        Also fit a MiniRocket member (:class:`~minirnn.apps.classification.rocket.
+        RocketMember`: convolution features and a ridge classifier); ``"auto"``: when aeon
+        (the ``rocket`` extra) is installed. A saved model with this member needs aeon to
+        predict.
+    blend : {"auto", "fixed"}
+        How the parts are combined. ``"auto"``: weights for the network, the neighbours
+        (``neighbors > 0``) and the rocket member chosen on a 0.1 grid by their log loss on
+        training series they did not learn from (:func:`~minirnn.apps.classification.blend.
+        choose_blend`: the network on its members' validation series, the others leave-one-
+        out; with ``validation_data``, on it). ``"fixed"``: ``(1 - neighbors) x network +
+        neighbors x neighbours``, no rocket member.
     verbose_time_limit : bool
         Print the TimeLimit summary when it stops a member.
     callbacks : sequence of Callback
@@ -238,7 +260,8 @@ class SequenceClassifier:
                  class_weight: Any = None, seed: int = 0, dtype: Any = np.float32,
                  n_models: int = 3, refit: bool = False, neighbors: float = 0.5,
                  neighbor_distances: str = "euclidean,dtw,ddtw", dtw_window: float = 0.1,
-                 neighbor_max_steps: int | None = None, time_limit: float | None = None,
+                 neighbor_max_steps: int | None = None, rocket: bool | str = "auto",
+                 blend: str = "auto", time_limit: float | None = None,
                  verbose_time_limit: bool = False, callbacks: Sequence[Callback] = ()
                  ) -> None:
         if cell not in RECURRENT_LAYERS:
@@ -271,6 +294,10 @@ class SequenceClassifier:
                              f"joined by commas, got {neighbor_distances!r}")
         if not isinstance(dtw_window, (int, float)) or not 0.0 <= dtw_window <= 1.0:
             raise ValueError(f"dtw_window must be a fraction in [0, 1], got {dtw_window!r}")
+        if rocket not in (True, False, "auto"):
+            raise ValueError(f"rocket must be True, False or 'auto', got {rocket!r}")
+        if blend not in _BLENDS:
+            raise ValueError(f"blend must be one of {_BLENDS}, got {blend!r}")
         if neighbor_max_steps is not None and (not isinstance(neighbor_max_steps, int) or
                                                neighbor_max_steps < 1):
             raise ValueError(f"neighbor_max_steps must be a positive int or None, got "
@@ -287,7 +314,8 @@ class SequenceClassifier:
                        "dropout": float(dropout), "n_models": n_models, "refit": bool(refit),
                        "neighbors": float(neighbors), "neighbor_distances": neighbor_distances,
                        "dtw_window": float(dtw_window),
-                       "neighbor_max_steps": neighbor_max_steps, "seed": int(seed)}
+                       "neighbor_max_steps": neighbor_max_steps, "rocket": rocket,
+                       "blend": blend, "seed": int(seed)}
         self.class_weight = class_weight
         self.dtype = np.dtype(dtype)
         self.time_limit = time_limit
@@ -303,6 +331,17 @@ class SequenceClassifier:
         #: the training series it compares against.
         self.neighbor_prep: dict[str, Any] = {}
         self.reference: dict[str, np.ndarray] = {}
+        #: The MiniRocket member (None: not fitted, see ``rocket_status``).
+        self.rocket: RocketMember | None = None
+        self.rocket_status = "off"
+        #: Weights of the parts in the predicted probabilities ("network", "neighbors",
+        #: "rocket"), and how they were chosen (``blend_scores``: the held-out accuracy and
+        #: log loss of each part and of the blend on the training data).
+        self.blend_weights: dict[str, float] = {"network": 1.0}
+        self.blend_scores: dict[str, float] = {}
+        #: Held-out probabilities of the training series by each part (N, C), NaN rows where
+        #: a part has none; what ``blend_weights`` were chosen on.
+        self.held_out: dict[str, np.ndarray] = {}
         #: Ctrl-C (or SIGTERM) ended ``fit``: the members trained so far are kept, the
         #: interrupted one with its best weights.
         self.interrupted = False
@@ -440,6 +479,7 @@ class SequenceClassifier:
                               "distances": kinds, "dropped": list(why), "why_dropped": why,
                               "temperature": {}, "loo_accuracy": {}}
         inputs = self._neighbor_inputs(x, lengths)
+        loo: dict[str, np.ndarray] = {}
         for kind in list(kinds):
             start = time.perf_counter()
             dist: np.ndarray | None
@@ -461,12 +501,14 @@ class SequenceClassifier:
             cdist = class_distances(dist, y, self.num_classes)
             self.neighbor_prep["temperature"][kind] = fit_temperature(cdist, y)
             self.neighbor_prep["loo_accuracy"][kind] = float(np.mean(cdist.argmin(1) == y))
+            loo[kind] = neighbor_proba(cdist, self.neighbor_prep["temperature"][kind])
             self.reference[kind] = inputs[kind]
         if not kinds:  # only DTW was asked for and it ran out of time
             self.neighbor_prep, self.reference = {}, {}
             return
         self.neighbor_prep["distances"] = kinds
         self.reference["y"] = np.asarray(y, np.int64)
+        self.held_out["neighbors"] = np.mean([loo[k] for k in kinds], axis=0)
 
     def _neighbor_proba(self, x: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
         npp = self.neighbor_prep
@@ -477,6 +519,56 @@ class SequenceClassifier:
             cdist = class_distances(dist, self.reference["y"], self.num_classes)
             out[kind] = neighbor_proba(cdist, float(npp["temperature"][kind]))
         return out
+
+    # ---------------------------------------------------------------- rocket member
+    def _fit_rocket(self, x: np.ndarray, lengths: np.ndarray, y: np.ndarray,
+                    query_count: int) -> None:
+        """Fit the MiniRocket member when asked for and affordable; ``rocket_status`` says
+        what happened."""
+        self.rocket = None
+        setting = self.config["rocket"]
+        if setting is False or self.config["blend"] == "fixed":
+            self.rocket_status = "off"
+            return
+        missing = rocket_unavailable()
+        if missing:
+            if setting is True:
+                raise ImportError(f"rocket=True: the MiniRocket member {missing}")
+            self.rocket_status = f"skipped ({missing})"
+            return
+        steps = max(int(lengths.max()), 9)
+        estimate = (len(y) + query_count) * steps * 10_000 * ROCKET_SECONDS_PER_CELL * \
+            max(1.0, min(x.shape[2], 9) / 2)
+        if self.time_limit is not None and estimate > ROCKET_TIME_SHARE * self.time_limit:
+            self.rocket_status = (f"skipped (about {estimate:.0f}s, over "
+                                  f"{ROCKET_TIME_SHARE:.0%} of the time limit)")
+            return
+        raw = np.asarray(x, np.float64)
+        if self.config["normalize"] == "series":
+            raw = znormalize(raw, lengths)
+        self.rocket = RocketMember(seed=self.config["seed"]).fit(raw, lengths, y,
+                                                                 self.num_classes)
+        self.held_out["rocket"] = self.rocket.oof_proba
+        self.rocket_status = "fitted"
+
+    def _rocket_proba(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        assert self.rocket is not None
+        raw = np.asarray(x, np.float64)
+        if self.config["normalize"] == "series":
+            raw = znormalize(raw, lengths)
+        return self.rocket.predict_proba(raw, lengths)
+
+    def _choose_blend(self, y: np.ndarray) -> None:
+        """``blend_weights`` from the held-out probabilities (``blend="auto"``), or the
+        fixed rule."""
+        if self.config["blend"] == "fixed" or len(self.held_out) == 1:
+            weight = float(self.config["neighbors"]) if self.neighbor_prep else 0.0
+            self.blend_weights = {"network": 1.0 - weight}
+            if self.neighbor_prep:
+                self.blend_weights["neighbors"] = weight
+            self.blend_scores = {}
+            return
+        self.blend_weights, self.blend_scores = choose_blend(self.held_out, y)
 
     # --------------------------------------------------------------------- model
     def _build(self, features: int, classes: int, member: int = 0) -> Sequential:
@@ -536,8 +628,14 @@ class SequenceClassifier:
         self.train_length = int(lengths.max())
         clock = time.perf_counter()
         self._fit_prep(x, lengths)
+        self.held_out = {}
         self._fit_neighbors(x, lengths, y, None if self.time_limit is None else
                             clock + NEIGHBOR_TIME_SHARE * self.time_limit, int(query_count))
+        self._fit_rocket(x, lengths, y, int(query_count))
+        # The network's held-out probabilities: each training series' mean over the members
+        # that held it out for validation (NaN where none did).
+        net_sum = np.zeros((len(y), c))
+        net_count = np.zeros(len(y))
         inputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # by id of the member's prep
         self.models, self.solvers, self.stoppers = [], [], []
         self.interrupted = False
@@ -563,6 +661,11 @@ class SequenceClassifier:
                 callbacks.append(TimeLimit(share, verbose=self.verbose_time_limit))
             model, solver, stopper = self._fit_member(k, fit_data, val_data, weights,
                                                       callbacks)
+            if splits and len(solver.history):
+                held = softmax(np.asarray(model.predict(val_data[0], lengths=val_data[2]),
+                                          np.float64))
+                net_sum[splits[k][1]] += held
+                net_count[splits[k][1]] += 1
             stopped = any(isinstance(cb, TimeLimit) and cb.stopped for cb in callbacks)
             if self.config["refit"] and splits and not solver.interrupted and not stopped:
                 # The validation split chose the number of epochs; now train a fresh model
@@ -584,6 +687,15 @@ class SequenceClassifier:
             raise KeyboardInterrupt  # stopped before any epoch: nothing to keep
         self.model = self.models[0]
         self.solver, self.stopper = self.solvers[0], self.stoppers[0]
+        if splits:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self.held_out["network"] = net_sum / net_count[:, None]
+            self._choose_blend(y)
+        else:  # every part on the given validation data
+            self.held_out = {}
+            parts = self.proba_parts(xv, lv, _grouped=True)
+            self.held_out = parts
+            self._choose_blend(yv)
         return self
 
     def _fit_member(self, k: int, fit_data: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -626,11 +738,13 @@ class SequenceClassifier:
             raise RuntimeError("the classifier is not trained: call fit() or load() first")
         return self.models
 
-    def proba_parts(self, x: np.ndarray, lengths: np.ndarray | None = None
+    def proba_parts(self, x: np.ndarray, lengths: np.ndarray | None = None, *,
+                    _grouped: bool = False, _needed: Sequence[str] | None = None
                     ) -> dict[str, np.ndarray]:
         """The pieces :meth:`predict_proba` blends, each (N, C): ``"network"`` (the
-        ensemble's mean) and one entry per nearest-neighbour distance (``"euclidean"``,
-        ``"dtw"``) when ``neighbors > 0``."""
+        ensemble's mean), one entry per nearest-neighbour distance (``"euclidean"``,
+        ``"dtw"``, ``"ddtw"``) when ``neighbors > 0``, and ``"rocket"`` with the MiniRocket
+        member (needs aeon)."""
         models = self._require_model()
         x, lengths = _check_input(x, lengths, "x", self.num_features)
         probas = []
@@ -638,8 +752,14 @@ class SequenceClassifier:
             xt, lt = self._transform(x, lengths, k)
             probas.append(softmax(np.asarray(model.predict(xt, lengths=lt), np.float64)))
         parts = {"network": np.mean(probas, axis=0)}
-        if self.neighbor_prep:
-            parts.update(self._neighbor_proba(x, lengths))
+        if self.neighbor_prep and (_needed is None or "neighbors" in _needed):
+            near = self._neighbor_proba(x, lengths)
+            if _grouped:
+                parts["neighbors"] = np.mean(list(near.values()), axis=0)
+            else:
+                parts.update(near)
+        if self.rocket is not None and (_needed is None or "rocket" in _needed):
+            parts["rocket"] = self._rocket_proba(x, lengths)
         return parts
 
     def decision_function(self, x: np.ndarray, lengths: np.ndarray | None = None
@@ -648,15 +768,14 @@ class SequenceClassifier:
         nearest-neighbour evidence when ``neighbors > 0`` (a single network without it:
         its logits)."""
         models = self._require_model()
-        if len(models) == 1 and not self.neighbor_prep:
+        if len(models) == 1 and not self.neighbor_prep and self.rocket is None:
             x, lengths = _check_input(x, lengths, "x", self.num_features)
             xt, lt = self._transform(x, lengths)
             return np.asarray(models[0].predict(xt, lengths=lt), np.float64)
-        parts = self.proba_parts(x, lengths)
-        proba = parts.pop("network")
-        if parts:
-            weight = float(self.config["neighbors"])
-            proba = (1.0 - weight) * proba + weight * np.mean(list(parts.values()), axis=0)
+        needed = [p for p, w in self.blend_weights.items() if w > 0]
+        parts = self.proba_parts(x, lengths, _grouped=True, _needed=needed)
+        proba = sum(self.blend_weights[p] * parts[p] for p in needed)
+        assert isinstance(proba, np.ndarray)
         return np.log(np.maximum(proba, 1e-300))
 
     def predict_proba(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
@@ -679,6 +798,9 @@ class SequenceClassifier:
                 "num_features": self.num_features, "train_length": self.train_length,
                 "prep": self.prep, "member_preps": self.member_preps[:len(self.models)],
                 "neighbor_prep": self.neighbor_prep, "config": self.config,
+                "blend_weights": self.blend_weights, "blend_scores": self.blend_scores,
+                "rocket_status": self.rocket_status,
+                "rocket_prep": None if self.rocket is None else self.rocket.settings(),
                 "dtype": self.dtype.name, **extra}
 
     def save(self, path: str | os.PathLike[str], **extra: Any) -> None:
@@ -697,6 +819,9 @@ class SequenceClassifier:
                            for name, value in model_arrays(model).items()})
         for name, value in self.reference.items():
             arrays[f"neighbors/{name}"] = value
+        if self.rocket is not None:
+            arrays.update({f"rocket/{name}": value
+                           for name, value in self.rocket.arrays().items()})
         header = {"kind": CLASSIFIER_KIND, "minirnn_version": __version__,
                   "open_with": "a classifier from 'minirnn train classify' (an ensemble with "
                                "its preprocessing and neighbours): load it with "
@@ -769,7 +894,7 @@ class SequenceClassifier:
                              for m in member_preps]
         if self.member_preps[0] != self.prep:
             raise ModelFileError(f"{p}: prep is not member 0's preprocessing")
-        known = {f"member{k}/" for k in range(len(specs))} | {"neighbors/"}
+        known = {f"member{k}/" for k in range(len(specs))} | {"neighbors/", "rocket/"}
         stray = sorted(k for k in arrays if k[:k.index("/") + 1] not in known) \
             if all("/" in k for k in arrays) else sorted(arrays)
         if stray:
@@ -795,6 +920,20 @@ class SequenceClassifier:
             self.reference = _checked_reference(self.neighbor_prep, reference,
                                                 self.num_classes, self.num_features,
                                                 self.train_length, p)
+        rocket_arrays = {name[len("rocket/"):]: v for name, v in arrays.items()
+                         if name.startswith("rocket/")}
+        if meta.get("rocket_prep") is not None or rocket_arrays:
+            if not isinstance(meta.get("rocket_prep"), dict):
+                raise ModelFileError(f"{p}: rocket arrays without their settings")
+            try:
+                self.rocket = RocketMember.from_arrays(
+                    meta["rocket_prep"], rocket_arrays, self.num_classes, self.num_features,
+                    self.train_length)
+            except ValueError as exc:
+                raise ModelFileError(f"{p}: {exc}") from None
+        self.rocket_status = str(meta.get("rocket_status", "off"))
+        self.blend_weights = _checked_weights(meta.get("blend_weights"), self, p)
+        self.blend_scores = dict(meta.get("blend_scores") or {})
         # Every member (and the neighbours) must turn a series into C finite numbers.
         probe = np.zeros((1, min(self.train_length, 8), self.num_features))
         for k, model in enumerate(models):
@@ -808,7 +947,29 @@ class SequenceClassifier:
                 if proba.shape != (1, self.num_classes) or not np.isfinite(proba).all():
                     raise ModelFileError(f"{p}: the {kind} neighbour evidence is not "
                                          "finite")
+        if self.rocket is not None and rocket_unavailable() is None:
+            # (without aeon the member cannot run; predicting says so in one ImportError)
+            proba = self._rocket_proba(probe, np.array([probe.shape[1]]))
+            if proba.shape != (1, self.num_classes) or not np.isfinite(proba).all():
+                raise ModelFileError(f"{p}: the rocket member's probabilities are not finite")
         return self, dict(meta)
+
+
+def _checked_weights(value: Any, clf: SequenceClassifier, p: Path) -> dict[str, float]:
+    """The blend weights of a classifier file: parts it has, non-negative, summing to 1
+    (an older file without them: the fixed rule of its configuration)."""
+    if value is None:
+        weight = float(clf.config["neighbors"]) if clf.neighbor_prep else 0.0
+        return {"network": 1.0 - weight, **({"neighbors": weight} if clf.neighbor_prep
+                                              else {})}
+    have = {"network"} | ({"neighbors"} if clf.neighbor_prep else set()) | (
+        {"rocket"} if clf.rocket is not None else set())
+    if not isinstance(value, dict) or not value or not set(value) <= have or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and 0.0 <= w <= 1.0
+            for w in value.values()) or abs(sum(value.values()) - 1.0) > 1e-6:
+        raise ModelFileError(f"{p}: blend weights must be numbers in [0, 1] summing to 1 over "
+                             f"the parts the file has ({sorted(have)}), got {value!r}"[:300])
+    return {k: float(w) for k, w in value.items()}
 
 
 def _whole(value: Any, name: str, least: int, p: Path) -> int:

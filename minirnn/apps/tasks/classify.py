@@ -51,6 +51,8 @@ FINAL_TIME_SHARE = 0.1
 #: Largest magnitude of a value in a classification file (normalising squares them).
 MAX_ABS_VALUE = 1e100
 POOLINGS = ("mean", "mean_max", "max", "last")
+_PART_NAMES = {"network": "network", "neighbors": "neighbours (blended)",
+               "rocket": "MiniRocket member"}
 DISTANCES = ("euclidean", "dtw", "ddtw")
 
 
@@ -91,6 +93,13 @@ class ClassifyConfig(CommonConfig):
                       help="compute the 1-NN DTW baseline (auto: when it takes seconds)")
     rocket: str = option("auto", choices=("auto", "no"),
                          help="compute the MiniRocket baseline (auto: when aeon is installed)")
+    rocket_member: str = option("auto", choices=("auto", "yes", "no"),
+                                help="a MiniRocket member in the blend (auto: when aeon is "
+                                     "installed)")
+    blend: str = option("auto", choices=("auto", "fixed"),
+                        help="weights of network, neighbours and rocket member: chosen on "
+                             "held-out training series (auto), or network 1 - neighbors and "
+                             "neighbours --neighbors (fixed)")
 
     def check(self) -> None:
         for name in ("train", "test"):
@@ -397,7 +406,8 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
         n_models=config.ensemble, refit=config.refit, optimizer=config.optimizer, seed=config.seed,
         neighbors=config.neighbors, neighbor_distances=config.neighbor_distances,
         dtw_window=config.dtw_window,
-        dtype=np.dtype(config.dtype),
+        rocket="auto" if config.rocket_member == "auto" else config.rocket_member == "yes",
+        blend=config.blend, dtype=np.dtype(config.dtype),
         time_limit=None if limit is None else max(
             limit * (1.0 - FINAL_TIME_SHARE) - (time.perf_counter() - began),
             0.05 * limit),
@@ -411,14 +421,22 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
           f"valid steps, dropout {config.dropout:g}; {config.optimizer} lr {lr:g}, batch "
           f"{config.batch_size}, up to {config.epochs} epochs, early stopping on validation "
           f"accuracy (patience {config.patience})", flush=True)
-    if config.neighbors > 0:
+    if config.blend == "fixed" and config.neighbors > 0:
         print(f"blended with nearest-neighbour evidence ({config.neighbor_distances} distances "
               f"to the training series, weight {config.neighbors:g})", flush=True)
+    elif config.blend == "auto":
+        near = f"nearest-neighbour evidence ({config.neighbor_distances} distances to the " \
+               "training series)" if config.neighbors > 0 else ""
+        rocket_member = "" if config.rocket_member == "no" else "a MiniRocket member"
+        others = " and ".join(p for p in (near, rocket_member) if p)
+        if others:
+            print(f"blended with {others}; weights chosen on held-out training series",
+                  flush=True)
     start = time.perf_counter()
     try:
         clf.fit(train.x, train.y, train.lengths, num_classes=len(classes),
                 query_count=len(test.y))
-    except ValueError as exc:
+    except (ValueError, ImportError) as exc:
         raise TaskError(str(exc)) from exc
     train_seconds = time.perf_counter() - start
     if clf.interrupted:
@@ -435,12 +453,30 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
                                             for k in npp["dropped"]) if npp["dropped"] else ""
         print(f"nearest-neighbour evidence, leave-one-out accuracy on the training file: "
               f"{loo}{dropped}", flush=True)
+    if clf.rocket is not None:
+        print(f"MiniRocket member: leave-one-out accuracy on the training file "
+              f"{clf.rocket.loo_accuracy:.4f} (ridge alpha {clf.rocket.alpha:.3g})", flush=True)
+    elif config.blend == "auto" and config.rocket_member != "no":
+        print(f"MiniRocket member: {clf.rocket_status}", flush=True)
+    weights = ", ".join(f"{k} {v:.2f}" for k, v in clf.blend_weights.items())
+    if clf.blend_scores:
+        held = ", ".join(f"{k} {clf.blend_scores[k + '_accuracy']:.3f}"
+                         for k in clf.blend_weights)
+        print(f"blend: {weights} (least log loss on {int(clf.blend_scores['rows'])} held-out "
+              f"training series, half way to equal shares; their accuracy: {held}, blend "
+              f"{clf.blend_scores['blend_accuracy']:.3f})", flush=True)
+    elif len(clf.blend_weights) > 1:
+        print(f"blend: {weights} (fixed)", flush=True)
     # The test file is used from here on only: the model is final.
     parts = clf.proba_parts(test.x, test.lengths)
     proba = clf.predict_proba(test.x, test.lengths)
     predicted = np.argmax(proba, axis=1)
     acc = float(np.mean(predicted == test.y))
     part_acc = {k: float(np.mean(np.argmax(v, axis=1) == test.y)) for k, v in parts.items()}
+    distances = [v for k, v in parts.items() if k in DISTANCES]
+    if len(distances) > 1:  # the neighbour evidence as the blend uses it: distances averaged
+        part_acc["neighbors"] = float(np.mean(np.argmax(np.mean(distances, axis=0), axis=1)
+                                              == test.y))
     verdict = "beats" if acc > euclid else ("ties" if acc == euclid else "does NOT beat")
     dtw_part = f", 1-NN DTW {dtw:.4f}" if dtw is not None else ""
     rocket_part = f", MiniRocket {rocket:.4f}" if rocket is not None else ""
@@ -449,7 +485,7 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
           f"[{train_seconds:.0f}s training]", flush=True)
     if len(parts) > 1:
         print("  its parts alone: " + ", ".join(
-            f"{'network' if k == 'network' else k + ' neighbours'} {v:.4f}"
+            f"{_PART_NAMES.get(k, k + ' neighbours')} {v:.4f}"
             for k, v in part_acc.items()), flush=True)
     strongest = _strongest(euclid, dtw, rocket)
     print(f"verdict: {_verdict(acc, *strongest)}", flush=True)
@@ -485,8 +521,13 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
         "beats_nn1_euclidean": acc > euclid,
         "strongest_baseline": {"name": strongest[0], "accuracy": strongest[1]},
         "verdict": f"{verdict} 1-NN Euclidean; {_verdict(acc, *strongest)}",
-        "part_accuracy": part_acc, "neighbors": {
-            "weight": config.neighbors if npp else 0.0,
+        "part_accuracy": part_acc,
+        "blend": {"method": config.blend, "weights": clf.blend_weights,
+                  "held_out": clf.blend_scores},
+        "rocket_member": {"status": clf.rocket_status, **(
+            {} if clf.rocket is None else clf.rocket.settings())},
+        "neighbors": {
+            "weight": clf.blend_weights.get("neighbors", 0.0),
             "distances": npp.get("distances", []), "dropped": npp.get("dropped", []),
             "temperature": npp.get("temperature", {}),
             "train_loo_accuracy": npp.get("loo_accuracy", {})},
