@@ -157,3 +157,28 @@ def test_csv_train_and_unlabelled_predict(tmp_path, capsys):
     assert "--ts FILE" in capsys.readouterr().err
     assert main(["predict", str(out / "model.npz"), "--dataset", "airline"]) == 2
     assert "not a shipped classify data set" in capsys.readouterr().err
+
+
+def test_blend_options_set_the_parts_and_their_weights(tmp_path, capsys):
+    train, test = _pair(tmp_path)
+    base = ["train", "classify", "--train", str(train), "--test", str(test), *TINY,
+            "--dtw", "no", "--rocket", "no", "--neighbor-distances", "euclidean"]
+    assert main([*base, "--output", str(tmp_path / "f"), "--blend", "fixed",
+                 "--neighbors", "0.3"]) == 0
+    text = capsys.readouterr().out
+    assert "blend: network 0.70, neighbors 0.30 (fixed)" in text
+    report = json.loads((tmp_path / "f" / "report.json").read_text())
+    assert report["blend"]["weights"] == {"network": pytest.approx(0.7), "neighbors": 0.3}
+    assert report["rocket_member"]["status"] == "off" and "rocket" not in report[
+        "part_accuracy"]
+    assert main([*base, "--output", str(tmp_path / "a"), "--rocket-member", "no"]) == 0
+    text = capsys.readouterr().out
+    assert "least log loss on" in text and "MiniRocket member" not in text
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert set(report["blend"]["weights"]) == {"network", "neighbors"}
+    assert report["blend"]["held_out"]["rows"] >= 3
+    for option, value in (("--blend", "mean"), ("--rocket-member", "x")):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*base, option, value])
+        assert exit_info.value.code == 2
+        assert f"argument {option}: invalid choice: '{value}'" in capsys.readouterr().err
