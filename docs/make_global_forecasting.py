@@ -78,7 +78,8 @@ def run_examples(text: str) -> str:
                 out = result.stdout
             shown = "\n".join(line for line in out.splitlines()
                               if not line.startswith(("saved ", "run folder")))
-            fence = "```text\n$ " + commands[-1] + "\n" + shown + "\n```"
+            # The command itself is in the page's ```bash block, above.
+            fence = "```text\n" + shown + "\n```"
             text = _replace(text, f"<!-- output:{name} -->", f"<!-- /output:{name} -->",
                             fence)
     return text
