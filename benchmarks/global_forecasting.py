@@ -14,7 +14,9 @@ series`` does):
    with different scales, levels, phases and noise;
 2. a real panel (``--data-dir``): the Melbourne daily minimum temperatures cut into their
    ten years (365 values each), forecast over each year's last third;
-3. a long series: the same temperatures whole (3,650 values): what the one-series
+3. unrelated real series (airline passengers, Lynx, shampoo sales, seatbelts KSI), where a
+   shared network has nothing to share: the per-series choice should keep the local one;
+4. a long series: the same temperatures whole (3,650 values): what the one-series
    Forecaster chooses with its network on, how it scores, and the global network on that one
    series.
 
@@ -183,6 +185,16 @@ def main(argv: list[str] | None = None) -> int:
         results["cases"].append(panel_case(
             "real panel: daily minimum temperatures, one series per year", years,
             [str(1981 + k) for k in range(len(years))], args.horizon))
+        # Where a global model should not help: unrelated series (the shared network can only
+        # lose; the per-series choice should keep the local forecaster).
+        unrelated = {"airline-passengers": "Passengers", "Lynx": "0", "ShampooSales": "Sales",
+                     "seatbelts": "KSI"}
+        found = {k: v for k, v in unrelated.items() if (args.data_dir / f"{k}.csv").is_file()}
+        if len(found) >= 2:
+            results["cases"].append(panel_case(
+                "real, unrelated: " + ", ".join(found),
+                [np.asarray(load_csv_column(args.data_dir / f"{k}.csv", c), dtype=np.float64)
+                 for k, c in found.items()], list(found), args.horizon))
         if not args.skip_long:
             results["long_series"] = long_case(y, args.horizon)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -124,7 +124,8 @@ class GlobalForecaster:
         seasons up to 52, else 24; shortened to a third of the shortest fitting span.
     season : int or "auto"
         Period of the seasonal naive forecast and of the look-back (0 = none); ``auto``: the
-        most frequent period detected on the series' training spans.
+        most frequent period detected on the series' training spans (on a tie, a period
+        rather than none). The local forecasters detect their own.
     cell, hidden_size, num_layers : the network (``"gru"``, ``"lstm"`` or ``"rnn"``).
     epochs, batch_size, lr, patience, clip_norm, optimizer : training; early stopping on the
         pooled validation windows keeps the best epoch's weights.
@@ -306,11 +307,12 @@ class GlobalForecaster:
                 if len(arr) != len(ys[i]):
                     raise ValueError(f"{names[i]}: {len(arr)} dates for {len(ys[i])} values")
                 date_list[i] = arr
-        # Season: the most frequent one detected (a panel of related series shares it).
+        # Season: the most frequent one detected (a panel of related series shares it); on
+        # a tie a season rather than none, then the shorter.
         if self.season == "auto":
             found = [detect_season(y[:n]) for y, n in zip(ys, sizes, strict=True)]
             counts = {s: found.count(s) for s in set(found)}
-            season = max(counts, key=lambda s: (counts[s], -s))
+            season = max(counts, key=lambda s: (counts[s], s > 0, -s))
         else:
             season = int(self.season)
         n_val, look = self._spans(sizes, season)
