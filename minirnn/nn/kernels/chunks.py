@@ -110,8 +110,16 @@ def chunk_param_grads(cell: Any, grads: Grads | None, dG: np.ndarray, hh_rows: R
         prev = (slice(sl.start + 1, sl.stop + 1) if reverse
                 else slice(sl.start - 1, sl.stop - 1))
     hprev = (ys[prev] if rec_mask is None else ys[prev] * rec_mask).reshape(-1, H)
-    d_rows = dG[:, rows].reshape(R, -1)
-    d_all = dG.reshape(R, K * N)
+    batch_major = dG.transpose(1, 2, 0)
+    if batch_major.flags.c_contiguous:
+        # The RNN's (K, N, H) array seen transposed: the products take its transposed
+        # views (BLAS transposes), where a (R, K N) reshape would copy the chunk twice
+        # (two chunk-sized temporaries: the RNN's training peak, docs/performance.md).
+        d_rows = batch_major[rows].reshape(-1, R).T
+        d_all = batch_major.reshape(K * N, R).T
+    else:
+        d_rows = dG[:, rows].reshape(R, -1)
+        d_all = dG.reshape(R, K * N)
     xs = x_tm[sl].reshape(K * N, x_tm.shape[2])
     for cb, gb in hh_rows:
         g_hh[cb] += d_rows[gb] @ hprev

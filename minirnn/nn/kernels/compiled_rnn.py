@@ -140,7 +140,10 @@ def rnn_backward(cell: Any, dys: np.ndarray | None, dfinal: State | None, x_tm: 
             else np.empty((0, 0), dt))
     h0 = state0[0] if rec_mask is None else state0[0] * rec_mask
     chunks = chunk_steps(T, N, reverse)
-    dz_buf = ws.take("DZ", (max(len(c) for c in chunks), N, H), dt)
+    # A fresh array, not the workspace's: kept in the pool between training steps it
+    # would count toward the next forward's peak (the float32 adding size measured 1.54x
+    # the BPTT minimum with it, 1.38x without; docs/performance.md); one allocation a call.
+    dz_buf = np.empty((max(len(c) for c in chunks), N, H), dt)
     whole = ((slice(0, H), slice(0, H)),)  # (cell rows, dZ rows)
     no_d = np.empty((0, 0, 0), dt)
     relu = cell.nonlinearity == "relu"
