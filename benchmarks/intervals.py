@@ -9,11 +9,14 @@ forecast`` use them) is fitted on the values up to each of ``--origins`` forecas
 spread over the last 30 % of the series, then forecasts ``--steps`` values past the origin
 with its 80 % and 95 % intervals (``Forecaster.forecast``); a value counts as covered when it
 lies within the interval. Nominal coverage is 80 % and 95 %: well below means the intervals
-are too narrow. The interval score (Winkler: width, plus 2 / alpha times the distance by which
-the value misses the interval) rewards narrow intervals that still cover; divided by the
-in-sample MAE of the seasonal naive (or naive) forecast it is the MSIS of the M4 competition
-(lower is better). Results go to ``benchmarks/results/intervals.json`` and the table between the
-``<!-- intervals-table -->`` markers of docs/forecasting.md (``--docs``).
+are too narrow. Each coverage has its standard error beside it, from the spread of the
+shares covered per origin (the steps of one forecast share its errors, so the origins, not
+the values, are the independent units): with 12 origins it is about 4-6 points, as large as
+the 5-point tolerance. The interval score (Winkler: width, plus 2 / alpha times the
+distance by which the value misses the interval) rewards narrow intervals that still cover;
+divided by the in-sample MAE of the seasonal naive (or naive) forecast it is the MSIS of the
+M4 competition (lower is better). Results go to ``benchmarks/results/intervals.json`` and
+the table between the ``<!-- intervals-table -->`` markers of docs/forecasting.md (``--docs``).
 """
 
 from __future__ import annotations
@@ -90,9 +93,9 @@ def coverage(y: np.ndarray, steps: int, origins: int, first: float = 0.7) -> dic
 
 
 def table(results: dict) -> str:
-    lines = ["| series | origins x steps | 80 % interval covers | 95 % interval covers | "
-             "80 % cover, step 1 / last | MSIS 80 % / 95 % | forecasts that failed | seconds |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| series | origins x steps | 80 % interval covers (± s.e.) | 95 % interval covers "
+             "(± s.e.) | 80 % cover, step 1 / last | MSIS 80 % / 95 % | forecasts that failed "
+             "| seconds |", "|---|---|---|---|---|---|---|---|"]
     tot = {80: 0.0, 95: 0.0}
     n = 0
     for name, r in results.items():
@@ -101,8 +104,9 @@ def table(results: dict) -> str:
         for level in (80, 95):
             tot[level] += r[f"cover{level}"] * k
         by = r["cover80_by_step"]
-        lines.append(f"| {name} | {r['origins']} x {r['steps']} | {r['cover80']:.0%} | "
-                     f"{r['cover95']:.0%} | {by[0]:.0%} / {by[-1]:.0%} | "
+        lines.append(f"| {name} | {r['origins']} x {r['steps']} | {r['cover80']:.0%} ± "
+                     f"{r['cover80_se']:.0%} | {r['cover95']:.0%} ± {r['cover95_se']:.0%} | "
+                     f"{by[0]:.0%} / {by[-1]:.0%} | "
                      f"{r['msis80']:.2f} / {r['msis95']:.2f} | {len(r['failed'])} | "
                      f"{r['seconds']:.0f} |")
     g80 = float(np.exp(np.mean([np.log(r["msis80"]) for r in results.values()])))

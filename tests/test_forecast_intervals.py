@@ -65,11 +65,15 @@ def _test_coverage(fc: Forecaster, y: np.ndarray, start: int, steps: int) -> dic
             95: float(np.mean((err >= q[..., 2]) & (err <= q[..., 3])))}
 
 
-def test_intervals_follow_a_growing_spread(monkeypatch):
-    import minirnn.apps.forecasting.forecaster as module
+def _spread(**options: object) -> Forecaster:
+    fc = Forecaster(**options)  # type: ignore[arg-type]
+    fc.local_spread = True
+    return fc
 
+
+def test_intervals_follow_a_growing_spread():
     y = _heteroscedastic(1200)
-    fc = Forecaster(transform="none", **LINEAR).fit(y, train_size=800)
+    fc = _spread(transform="none", **LINEAR).fit(y, train_size=800)
     assert fc.spread_window_ == 24
     # the spread at the end of the test span is larger than at the end of training
     assert fc._local_spread(y, np.array([1199]))[0] > 1.2 * fc._local_spread(
@@ -77,8 +81,7 @@ def test_intervals_follow_a_growing_spread(monkeypatch):
     cover = _test_coverage(fc, y, 800, 6)
     assert 0.74 <= cover[80] <= 0.86 and 0.91 <= cover[95] <= 0.99, cover
     # without the local spread the intervals of the noisier test span are too narrow
-    monkeypatch.setattr(module, "_LOCAL_SPREAD", False)
-    plain = Forecaster(transform="none", **LINEAR).fit(y, train_size=800)
+    plain = Forecaster(transform="none", **LINEAR).fit(y, train_size=800)  # the default
     assert plain.spread_window_ == 0
     assert _test_coverage(plain, y, 800, 6)[80] < cover[80] - 0.05
     # forecast() scales by the spread at the end of the data it is given
@@ -89,7 +92,7 @@ def test_intervals_follow_a_growing_spread(monkeypatch):
 
 def test_local_spread_reads_only_the_past():
     y = _heteroscedastic(600, seed=2)
-    fc = Forecaster(transform="none", **LINEAR).fit(y, train_size=400)
+    fc = _spread(transform="none", **LINEAR).fit(y, train_size=400)
     o = np.array([30, 200, 399])
     changed = y.copy()
     changed[400:] = 1e6
@@ -98,10 +101,11 @@ def test_local_spread_reads_only_the_past():
 
 def test_the_local_spread_round_trips_and_a_bad_one_is_refused(tmp_path):
     y = _heteroscedastic(500, seed=3)
-    fc = Forecaster(transform="none", **LINEAR).fit(y)
+    fc = _spread(transform="none", **LINEAR).fit(y)
+    assert fc.spread_window_ == 24
     fc.save(tmp_path / "m.npz")
     back = Forecaster.load(tmp_path / "m.npz")
-    assert back.spread_window_ == fc.spread_window_ and back.spread_ref_ == fc.spread_ref_
+    assert back.spread_window_ == 24 and back.spread_ref_ == fc.spread_ref_
     assert np.array_equal(back.forecast(12).upper[95], fc.forecast(12).upper[95])
     state = {k: v for k, v in fc.state_dict().items() if k != "sha256"}
     for bad in ({"spread_window": 10_000}, {"spread_ref": -1.0}):
