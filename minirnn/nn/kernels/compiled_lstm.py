@@ -36,9 +36,9 @@ from minirnn.nn.kernels.chunks import (
 from minirnn.nn.kernels.chunks import chunks as chunk_steps
 from minirnn.nn.kernels.jit import (
     _JIT,
+    _one_like,
     _sigmoid_scaled,
     _take_output_grad,
-    _tanh,
     _tanh_scaled,
     _tanh_t,
     njit,
@@ -129,19 +129,20 @@ def _lstm_backward_steps(A: np.ndarray, C: np.ndarray, c0: np.ndarray, start: in
         prev = t + 1 if reverse else t - 1  # the step before t in the forward's order
         cp = c0 if prev < 0 or prev >= T else C[prev]
         d = dA[k]
+        one = _one_like(dh[0, 0])  # float32 arrays in float32 arithmetic
         for j in range(H):
             for n in range(N):
                 o = a[j, n]
                 i = a[H + j, n]
                 f = a[2 * H + j, n]
                 g = a[3 * H + j, n]
-                tc = _tanh(ct_all[j, n])
+                tc = _tanh_t(ct_all[j, n])
                 dhv = dh[j, n]
-                dcv = dc[j, n] + dhv * o * (1.0 - tc * tc)
-                d[j, n] = dhv * tc * o * (1.0 - o)
-                d[H + j, n] = dcv * g * i * (1.0 - i)
-                d[2 * H + j, n] = dcv * cp[j, n] * f * (1.0 - f)
-                d[3 * H + j, n] = dcv * i * (1.0 - g * g)
+                dcv = dc[j, n] + dhv * o * (one - tc * tc)
+                d[j, n] = dhv * tc * o * (one - o)
+                d[H + j, n] = dcv * g * i * (one - i)
+                d[2 * H + j, n] = dcv * cp[j, n] * f * (one - f)
+                d[3 * H + j, n] = dcv * i * (one - g * g)
                 dc[j, n] = dcv * f
         np.dot(w_hh_t, d, dh)
         if use_mask:

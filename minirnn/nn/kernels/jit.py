@@ -216,6 +216,12 @@ def _tanh_scaled(a: Any) -> Any:
     return 2.0 / (1.0 + np.exp(a)) - 1.0
 
 
+def _one_like(x: Any) -> Any:
+    """1 in the precision of x (a float64 literal would turn float32 arithmetic into
+    float64)."""
+    return 1.0
+
+
 def _relu(x: Any) -> Any:
     """max(x, 0) in the precision of x (NaN stays NaN, as ``np.maximum``)."""
     return x if not x < 0 else x * 0
@@ -268,6 +274,17 @@ if _REASON is None:  # the dtype dispatch of the three, at compile time
         def tanh64(a: Any) -> Any:
             return 2.0 / (1.0 + _exp(a)) - 1.0
         return tanh64
+
+    @_overload(_one_like)
+    def _one_like_impl(x: Any) -> Any:  # pragma: no cover (compiled)
+        if x == _FLOAT32:
+            def one32(x: Any) -> Any:
+                return _ONE
+            return one32
+
+        def one64(x: Any) -> Any:
+            return 1.0
+        return one64
 
     @_overload(_relu)
     def _relu_impl(x: Any) -> Any:  # pragma: no cover (compiled)
