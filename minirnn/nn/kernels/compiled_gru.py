@@ -32,7 +32,14 @@ from minirnn.nn.kernels.chunks import (
     span,
 )
 from minirnn.nn.kernels.chunks import chunks as chunk_steps
-from minirnn.nn.kernels.jit import _JIT, _sigmoid, _take_output_grad, _tanh_t, njit
+from minirnn.nn.kernels.jit import (
+    _JIT,
+    _one_like,
+    _sigmoid,
+    _take_output_grad,
+    _tanh_t,
+    njit,
+)
 from minirnn.nn.kernels.pool import Workspace
 
 __all__ = ["gru_backward", "gru_forward"]
@@ -110,6 +117,7 @@ def _gru_backward_steps(A: np.ndarray, HN: np.ndarray, ys: np.ndarray, h0: np.nd
         e = E[k]
         prev = t + 1 if reverse else t - 1  # the step before t in the forward's order
         first = prev < 0 or prev >= T
+        one = _one_like(dh[0, 0])  # float32 arrays in float32 arithmetic
         for j in range(H):
             for n in range(N):
                 r = a[j, n]
@@ -117,10 +125,10 @@ def _gru_backward_steps(A: np.ndarray, HN: np.ndarray, ys: np.ndarray, h0: np.nd
                 nv = a[2 * H + j, n]
                 h_prev = h0[n, j] if first else ys[prev, n, j]
                 dhv = dh[j, n]
-                da_n = dhv * (1.0 - z) * (1.0 - nv * nv)
+                da_n = dhv * (one - z) * (one - nv * nv)
                 e[j, n] = da_n
-                e[H + j, n] = da_n * (hn_t[j, n] * r * (1.0 - r))
-                e[2 * H + j, n] = dhv * ((h_prev - nv) * z * (1.0 - z))
+                e[H + j, n] = da_n * (hn_t[j, n] * r * (one - r))
+                e[2 * H + j, n] = dhv * ((h_prev - nv) * z * (one - z))
                 e[3 * H + j, n] = da_n * r
                 dh[j, n] = dhv * z
         np.dot(w_hh_t, e[H:], nxt)

@@ -25,7 +25,7 @@ from minirnn.nn.cells.base import State
 from minirnn.nn.kernels import rnn as _rnn
 from minirnn.nn.kernels.chunks import Grads, chunk_param_grads, initial_grads, span
 from minirnn.nn.kernels.chunks import chunks as chunk_steps
-from minirnn.nn.kernels.jit import _JIT, _relu, _tanh_t, njit
+from minirnn.nn.kernels.jit import _JIT, _one_like, _relu, _tanh_t, njit
 from minirnn.nn.kernels.pool import Workspace
 
 __all__ = ["rnn_backward", "rnn_forward"]
@@ -65,6 +65,7 @@ def _rnn_backward_steps(ys: np.ndarray, start: int, stop: int, reverse: bool,
     outputs ys (T, N, H)."""
     N, H = dh.shape
     K = stop - start
+    one = _one_like(dh[0, 0])  # float32 arrays in float32 arithmetic
     for s in range(K):
         k = s if reverse else K - 1 - s
         t = start + k
@@ -78,7 +79,7 @@ def _rnn_backward_steps(ys: np.ndarray, start: int, stop: int, reverse: bool,
                 if relu:
                     dz[n, j] = g if yv > 0 else 0.0
                 else:
-                    dz[n, j] = g * (1.0 - yv * yv)
+                    dz[n, j] = g * (one - yv * yv)
         np.dot(dz, w_hh, dh)
         if use_mask:
             for n in range(N):
