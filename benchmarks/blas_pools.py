@@ -142,12 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.case in ("sticky", "both"):
         configs += [{"case": "sticky", "numpy": None, "scipy": None, "kernel": k,
                      "torch": False, **common} for k in ("fused", "compiled")]
+    from benchmarks.run import ROOT, worker_env
+
     print(f"{time.strftime('%H:%M:%S', time.gmtime())} UTC, load {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as tmp:
         for config in configs:
             child = subprocess.run(
                 [sys.executable, "-m", "benchmarks.blas_pools", "--child",
-                 json.dumps({**config, "tmp": tmp})], capture_output=True, text=True)
+                 json.dumps({**config, "tmp": tmp})], capture_output=True, text=True,
+                cwd=ROOT, env=worker_env())
             lines = child.stdout.strip().splitlines()
             if child.returncode != 0 or not lines:
                 print(f"{config}: failed\n{child.stderr[-2000:]}", file=sys.stderr)

@@ -168,3 +168,19 @@ def test_a_blas_loaded_during_a_compiled_fit_follows_numpy_during_and_after_it()
     assert got["before"] == {"numpy": 2}, got  # scipy's BLAS not loaded yet
     assert got["inside"] == {"numpy": 1, "scipy": 1}, got
     assert got["after"] == {"numpy": 2, "scipy": 2}, got
+
+
+def test_the_reproduction_script_runs_and_the_later_command_decides_one_thread(capsys):
+    """benchmarks/blas_pools.py, its ``sticky`` case on a tiny adding run (not timed)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if str(root) not in sys.path:  # benchmarks/ is not installed
+        sys.path.insert(0, str(root))
+    from benchmarks import blas_pools
+
+    assert blas_pools.main(["--case", "sticky", "--train-size", "100", "--epochs", "2"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("sticky")]
+    assert len(lines) == 2, lines
+    for line in lines:
+        assert "decision '1 (first recurrent layer" in line and "['numpy', 1]" in line, line
