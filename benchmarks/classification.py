@@ -26,6 +26,13 @@ Usage::
     python benchmarks/classification.py --data-dir ../shared/data --json after.json \\
         --before before.json                                   # a "model before" column
     python benchmarks/classification.py -- --seed 1            # CLI options after --
+    python benchmarks/classification.py --inner-cv --data-dir ../shared/data
+
+``--inner-cv`` never reads a test file: each set's TRAIN file is split in stratified halves
+(twice, split seeds 100 and 101), the default classifier is fitted on one half and scored on
+the other, and the held-out blend is compared with fixed alternatives and with other shares
+of equal weights (``BLEND_SHRINK``); the synthetic sets are drawn afresh with other seeds
+(CBF2, SC2, NS2). This is how the blend's defaults were chosen (docs/classification.md).
 
 Times: wall-clock of the whole command (loading, baselines, training, files) and the CPU
 seconds of its process (on a shared machine the wall time is inflated by other jobs; the CPU
@@ -255,6 +262,80 @@ def _mean_before(rows: list[dict[str, Any]], before: dict[str, float]) -> str:
     return "-" if any(v is None for v in values) else f"{np.mean(values):.3f}"
 
 
+#: --inner-cv: the synthetic sets drawn with other seeds than the benchmark's.
+INNER_SYNTHETIC = ("CBF2", "SC2", "NS2")
+#: --inner-cv: shares of equal weights compared.
+SHRINKS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _inner_data(name: str, sets: dict[str, tuple[Path, Path]]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The training file of an archive set (or a fresh synthetic set): x, lengths, y."""
+    from minirnn.apps.data import fill_missing, load_ts
+
+    if name == "CBF2":
+        x, y = cylinder_bell_funnel(60, seed=21)
+        return x, np.full(len(y), x.shape[1]), y
+    if name == "SC2":
+        x, y = synthetic_control(120, seed=21)
+        return x, np.full(len(y), x.shape[1]), y
+    if name == "NS2":
+        return noisy_sines(90, 21)
+    data = load_ts(sets[name][0])  # the TRAIN file only
+    x, lengths = data.x, data.lengths
+    if np.isnan(x).any():
+        x, lengths, _ = fill_missing(x, lengths)
+    assert data.y is not None
+    return x, lengths, data.y
+
+
+def inner_cv(names: list[str], sets: dict[str, tuple[Path, Path]], cli_seed: int) -> str:
+    """Fit the default classifier on half of each TRAIN file, score on the other half; the
+    table of blends (markdown)."""
+    from minirnn.apps.classification import SequenceClassifier, stratified_split
+    from minirnn.apps.classification.blend import BLEND_PARTS, choose_blend
+
+    results: dict[str, dict[str, float]] = {}
+    for name in names:
+        x, lengths, y = _inner_data(name, sets)
+        for split in (100, 101):
+            first, second = stratified_split(y, 0.5, seed=split)
+            for fold, (a, b) in enumerate(((first, second), (second, first))):
+                clf = SequenceClassifier(seed=cli_seed + fold + 2 * (split - 100)).fit(
+                    x[a], y[a], lengths[a], num_classes=int(y.max()) + 1,
+                    query_count=len(b))
+                parts = clf.proba_parts(x[b], lengths[b], _grouped=True)
+                row: dict[str, float] = {}
+                for part in BLEND_PARTS:
+                    if part in parts:
+                        row[f"{part} alone"] = float(np.mean(parts[part].argmax(1) == y[b]))
+                if set(parts) == set(BLEND_PARTS):
+                    best, _ = choose_blend(clf.held_out, y[a], shrink=0.0)
+                    for shrink in SHRINKS:
+                        mixed = np.sum([((1 - shrink) * best[p] + shrink / 3) * parts[p]
+                                        for p in BLEND_PARTS], axis=0)
+                        row[f"shrink {shrink:g}"] = float(np.mean(mixed.argmax(1) == y[b]))
+                    old = 0.5 * parts["network"] + 0.5 * parts["neighbors"]
+                    row["old fixed 0.5/0.5"] = float(np.mean(old.argmax(1) == y[b]))
+                results[f"{name} {split}/{fold}"] = row
+                print(f"{name} split {split} half {fold + 1}: " + ", ".join(
+                    f"{k} {v:.3f}" for k, v in row.items()), flush=True)
+    columns = list(dict.fromkeys(k for r in results.values() for k in r))
+    lines = ["| fit on half of the TRAIN file | " + " | ".join(columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    per_set: dict[str, list[dict[str, float]]] = {}
+    for key, row in results.items():
+        per_set.setdefault(key.split()[0], []).append(row)
+    for name, rows in per_set.items():
+        lines.append(f"| {name} ({len(rows)} halves) | " + " | ".join(
+            _acc(np.mean([r[c] for r in rows]) if all(c in r for r in rows) else None)
+            for c in columns) + " |")
+    lines.append("| **mean** | " + " | ".join(
+        _acc(np.mean([r[c] for r in results.values()])
+             if all(c in r for r in results.values()) else None) for c in columns) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=None,
@@ -266,8 +347,20 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="write all reports here")
     parser.add_argument("--before", type=Path, default=None,
                         help="the --json of an earlier run: its accuracies as 'model before'")
+    parser.add_argument("--inner-cv", action="store_true",
+                        help="choose-the-defaults mode: halves of the TRAIN files only")
     parser.add_argument("cli_args", nargs="*", help="extra CLI options after --")
     args = parser.parse_args()
+    if args.inner_cv:
+        wanted = list(args.only) if args.only else [*ARCHIVE, *AEON_UNIVARIATE,
+                                                    *INNER_SYNTHETIC]
+        sets = archive_sets(args.data_dir, args.extra_dir,
+                            [n for n in wanted if n not in INNER_SYNTHETIC])
+        text = inner_cv(wanted, sets, 0)
+        print(text)
+        if args.markdown:
+            args.markdown.write_text(text + "\n")
+        return
     # Every prerequisite first: the data sets and the --before file.
     wanted = list(args.only) if args.only else [*ARCHIVE, *AEON_UNIVARIATE, *SYNTHETIC]
     sets = archive_sets(args.data_dir, args.extra_dir, wanted)
