@@ -221,3 +221,18 @@ def test_rocket_and_blend_settings_are_checked(monkeypatch):
     fixed = SequenceClassifier(hidden_size=4, epochs=1, n_models=1, blend="fixed",
                                neighbors=0.3, neighbor_distances="euclidean").fit(x, y)
     assert fixed.blend_weights == {"network": pytest.approx(0.7), "neighbors": 0.3}
+
+
+@needs_aeon
+def test_with_validation_data_every_part_is_scored_on_it():
+    x, y = cylinder_bell_funnel(24, 60, seed=0)
+    xv, yv = cylinder_bell_funnel(12, 60, seed=1)
+    clf = SequenceClassifier(hidden_size=4, epochs=2, n_models=2, max_steps=20,
+                             neighbor_distances="euclidean").fit(x, y, validation_data=(xv, yv,
+                                                                                          None))
+    parts = clf.proba_parts(xv, _grouped=True)
+    assert set(clf.held_out) == set(parts) == {"network", "neighbors", "rocket"}
+    for name, proba in parts.items():
+        np.testing.assert_allclose(clf.held_out[name], proba)
+    assert clf.blend_scores["rows"] == 12
+    assert clf.blend_weights == choose_blend(parts, yv)[0]
