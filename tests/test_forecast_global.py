@@ -11,6 +11,7 @@ import pytest
 
 from minirnn.apps.forecasting.panel import CHOICES, GlobalForecaster
 from minirnn.apps.tasks import SeriesConfig
+from minirnn.apps.tasks.series import read_panel
 from minirnn.cli import main
 from minirnn.nn.io import ModelFileError
 
@@ -136,6 +137,21 @@ def test_config_reads_several_columns_and_files():
     assert SeriesConfig(csv="a.csv", column="all").panel
     with pytest.raises(ValueError, match="features"):
         SeriesConfig(csv="a.csv", column="x,y", features="z")
+
+
+def test_all_columns_leave_out_a_row_index(tmp_path):
+    # A first column counting 0, 1, 2, ... is the row index (as for one series), not a
+    # series whose drift forecast is exact (it made the geometric mean 0).
+    series = _panel()
+    path = tmp_path / "indexed.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["t", "A", "B", "C"])
+        for i in range(len(series[0])):
+            writer.writerow([i] + [f"{y[i]:.4f}" for y in series])
+    tables, names, _ = read_panel(SeriesConfig(csv=str(path), column="all"))
+    assert names == ["A", "B", "C"]
+    assert all(t.index_column == "t" for t in tables)
 
 
 def test_cli_trains_on_several_columns_and_forecasts_each(tmp_path, capsys):

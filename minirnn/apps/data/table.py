@@ -38,6 +38,9 @@ class SeriesTable:
     date_column : str or None
     inferred : list of str
         What was inferred about the columns (a date or index column), in words.
+    index_column : str or None
+        The first column when it holds whole numbers read as a row index or years, not
+        dates (not a series to forecast either).
     """
 
     values: np.ndarray
@@ -47,6 +50,7 @@ class SeriesTable:
     feature_names: list[str] = field(default_factory=list)
     date_column: str | None = None
     inferred: list[str] = field(default_factory=list)
+    index_column: str | None = None
 
 
 def parse_dates(texts: list[str] | np.ndarray, what: str = "dates") -> np.ndarray:
@@ -176,12 +180,14 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
         raise ValueError(f"{p}: column {column!r} is the target; do not list it in --features")
     date_idx: int | None = None
     inferred: list[str] = []
+    index_column: str | None = None
     if date_column == "auto" and col != 0 and 0 not in feat:
         first = header[0].strip()
         label = repr(first) if first else "the unnamed first column"
         cells = [r[0] if r else "" for _, r in rows]
         if _whole_numbers(cells) and (first.lower() in _DATE_NAMES or _counts_up(cells)):
             # Numbers are not dates: 0, 1, 2 would read as the years 0000, 0001, ...
+            index_column = first
             inferred.append(f"{label} holds whole numbers"
                             + (" counting up by one: a row index" if _counts_up(cells)
                                else "") + ", not dates (name it with --date-column to read "
@@ -247,4 +253,4 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
                        features=values[:, 1:].copy() if feat else None,
                        dates=dates, column=header[col].strip(), feature_names=features,
                        date_column=None if date_idx is None else header[date_idx].strip(),
-                       inferred=inferred)
+                       inferred=inferred, index_column=index_column)

@@ -498,20 +498,21 @@ def read_panel(config: SeriesConfig) -> tuple[list[SeriesTable], list[str], list
         wanted = cols
         if cols == ["all"]:
             wanted = [c for c in _header(path) if c not in config.feature_names]
-        found = 0
+        loaded: list[SeriesTable] = []
         for col in wanted:
             try:
-                table = load_table(path, col, date_column=config.date_column)
+                loaded.append(load_table(path, col, date_column=config.date_column))
             except (OSError, ValueError) as exc:
                 if cols == ["all"]:  # a date or text column: skipped, said
                     notes.append(f"{path}: column {col!r} skipped ({str(exc)[:120]})")
                     continue
                 raise TaskError(str(exc)) from exc
-            if cols == ["all"] and col == table.date_column:
-                continue
-            found += 1
-            tables.append(table)
-            names.append(col if len(paths) == 1 else f"{stem}:{col}")
+        if cols == ["all"]:  # the dates and a row index are not series
+            skip = {t.date_column for t in loaded} | {t.index_column for t in loaded}
+            loaded = [t for t in loaded if t.column not in skip]
+        found = len(loaded)
+        tables += loaded
+        names += [t.column if len(paths) == 1 else f"{stem}:{t.column}" for t in loaded]
         if found == 0:
             raise TaskError(f"{path}: no numeric column to forecast")
         if len(paths) > 1 and found == 1 and len(set(stems)) == len(stems):
