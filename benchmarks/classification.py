@@ -306,15 +306,19 @@ def inner_cv(names: list[str], sets: dict[str, tuple[Path, Path]], cli_seed: int
                     query_count=len(b))
                 parts = clf.proba_parts(x[b], lengths[b], _grouped=True)
                 row: dict[str, float] = {}
+                names = {"network": "network", "neighbors": "neighbours",
+                         "rocket": "MiniRocket member"}
                 for part in BLEND_PARTS:
                     if part in parts:
-                        row[f"{part} alone"] = float(np.mean(parts[part].argmax(1) == y[b]))
+                        row[f"{names[part]} alone"] = float(np.mean(parts[part].argmax(1)
+                                                                    == y[b]))
                 if set(parts) == set(BLEND_PARTS):
                     best, _ = choose_blend(clf.held_out, y[a], shrink=0.0)
                     for shrink in SHRINKS:
                         mixed = np.sum([((1 - shrink) * best[p] + shrink / 3) * parts[p]
                                         for p in BLEND_PARTS], axis=0)
-                        row[f"shrink {shrink:g}"] = float(np.mean(mixed.argmax(1) == y[b]))
+                        row[f"towards equal {shrink:g}"] = float(np.mean(mixed.argmax(1)
+                                                                         == y[b]))
                     old = 0.5 * parts["network"] + 0.5 * parts["neighbors"]
                     row["old fixed 0.5/0.5"] = float(np.mean(old.argmax(1) == y[b]))
                 results[f"{name} {split}/{fold}"] = row
