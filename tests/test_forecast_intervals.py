@@ -117,3 +117,17 @@ def test_the_local_spread_round_trips_and_a_bad_one_is_refused(tmp_path):
     fc_old = Forecaster._from_state(old)
     fc_old._check_state(None)
     assert fc_old.spread_window_ == 0
+
+
+def test_a_copy_forecasting_below_zero_does_not_blow_up_log_intervals():
+    """On Lynx's first 107 years the copy fitted before the middle validation span is a
+    linear AR on the levels that forecasts -781 lynx; on the model's log scale that was an
+    error of 9 (the floor), and the 95 % band 8,000 times wide."""
+    from minirnn.apps import datasets
+
+    y = datasets.load("lynx").values[:107]
+    fc = Forecaster(network=False).fit(y)
+    assert fc.transform_.uses_log and fc.interval_q_ is not None
+    assert np.all(np.abs(fc.interval_q_[:6]) < 5)  # factors of e^5 = 150 at most
+    f = fc.forecast(6)
+    assert np.all(f.upper[95] < 20 * y.max())
