@@ -44,7 +44,7 @@ def test_version_names_the_libraries_and_the_blas_kernels(tmp_path):
                for line in lines[1:]), lines
     # The last line says whether kernel="compiled" runs compiled code here, or why not.
     assert re.fullmatch(r"compiled kernels: (available \(numba \S+; [A-Z]+(, [A-Z]+)*"
-                        r"(; .+)?\)|off \(.+\))", lines[-1]), lines[-1]
+                        r"(, beam search)?(; .+)?\)|off \(.+\))", lines[-1]), lines[-1]
 
 
 def test_blas_report_warns_of_avx2_kernels_on_an_avx512_cpu(monkeypatch):

@@ -75,7 +75,7 @@ def test_the_version_line_without_numba_imported_agrees_with_the_loaded_kernels(
     if loaded_ok:
         assert light.split(";")[0] == loaded.split(";")[0]  # "... (numba <version>"
         assert set(COMPILED_KERNELS) == select.COMPILED_NAMES
-        assert light.endswith("; GRU, LSTM, RNN; compiled at first use)"), light
+        assert light.endswith("; GRU, LSTM, RNN, beam search; compiled at first use)"), light
     monkeypatch.setenv(numba_status.DISABLE_ENV, "1")
     assert select.compiled_report() == \
         "compiled kernels: off (switched off by MINIRNN_NO_COMPILED)"

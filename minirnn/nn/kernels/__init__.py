@@ -17,6 +17,7 @@ of ``minirnn/nn/layers/bptt.py`` (the reference path). Modules:
   :mod:`~minirnn.nn.kernels.compiled_rnn`) over :mod:`~minirnn.nn.kernels.jit` (numba and
   the shared element-wise math); :func:`compiled_available` says whether they run here
   and why not; :mod:`~minirnn.nn.kernels.compiled_dtw` the classifier's DTW;
+  :mod:`~minirnn.nn.kernels.compiled_beam` beam search's bookkeeping;
 - :mod:`~minirnn.nn.kernels.chunks`, :mod:`~minirnn.nn.kernels.pool`,
   :mod:`~minirnn.nn.kernels.split`: chunks of steps, reusable work arrays, the batch split
   over threads.

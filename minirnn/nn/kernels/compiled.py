@@ -59,8 +59,8 @@ def cache_dir() -> str | None:
 def version_line() -> str:
     """One line for ``--version``-style reports: which kernels run and why."""
     if _REASON is None:
-        return (f"compiled kernels: available (numba {numba.__version__}; LSTM, GRU, RNN; "
-                f"cache {cache_dir()})")
+        return (f"compiled kernels: available (numba {numba.__version__}; LSTM, GRU, RNN, "
+                f"beam search; cache {cache_dir()})")
     return f"compiled kernels: off ({_REASON})"
 
 

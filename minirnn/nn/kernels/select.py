@@ -43,13 +43,12 @@ MODES = ("auto", "fused", "reference", "compiled")
 #: The fused kernels numba compiles (``kernel="compiled"``; the compiled module's
 #: ``COMPILED_KERNELS``, named here so that ``--version`` need not import numba).
 COMPILED_NAMES = frozenset({"lstm", "gru", "rnn"})
-#: The fused kernels that ``"auto"`` runs compiled where numba is importable: each was
-#: faster compiled than in numpy at every benchmark size and dtype, or equal within the
-#: rounds' range (docs/performance.md, *Compiled kernels*). (The 20x slower epoch once seen
-#: in the test run was the thread policy, not the compiled code: an earlier command's two
-#: BLAS threads stood for a later small model, numpy kernels alike; fixed in
-#: ``minirnn/train/threads.py``, see docs/performance.md.)
-AUTO_COMPILED: frozenset[str] = frozenset({"lstm", "gru", "rnn"})
+#: The compiled code that ``"auto"`` runs where numba is importable: each was faster
+#: compiled than in numpy at every benchmark size and dtype, or equal within the rounds'
+#: range (docs/performance.md, *Compiled kernels*; docs/seq2seq-model.md for ``"beam"``,
+#: beam search's bookkeeping in :mod:`minirnn.nn.seq2seq.decode`, which follows the same
+#: rule under that name).
+AUTO_COMPILED: frozenset[str] = frozenset({"lstm", "gru", "rnn", "beam"})
 
 _OVERRIDE: ContextVar[str | None] = ContextVar("minirnn_kernel_override", default=None)
 
@@ -119,7 +118,8 @@ def compiled_report() -> str:
     # The kernels numba compiles (compiled.COMPILED_KERNELS, the same as COMPILED_NAMES: a
     # test holds them equal), without importing the module that compiles them.
     kernels = ", ".join(sorted(name.upper() for name in COMPILED_NAMES))
-    return f"compiled kernels: available (numba {version}; {kernels}; compiled at first use)"
+    return (f"compiled kernels: available (numba {version}; {kernels}, beam search; "
+            "compiled at first use)")
 
 
 def _compiled_name(cell: Cell, name: str) -> str:

@@ -86,8 +86,8 @@ class Recurrent(Layer):
         numba (the ``fast`` extra: ``minirnn/nn/kernels/compiled_lstm.py``, ...), the
         numpy kernel without numba, the reference loop where no kernel applies;
         ``"auto"`` (default) as ``"compiled"`` for the kernels in
-        :data:`minirnn.nn.kernels.select.AUTO_COMPILED` (none today: the numpy
-        kernels), else as ``"fused"``, overridden inside
+        :data:`minirnn.nn.kernels.select.AUTO_COMPILED` (all three: LSTM, GRU,
+        RNN), else as ``"fused"``, overridden inside
         :func:`minirnn.nn.kernels.use_kernel`. All give the same numbers (to rounding).
 
     Notes
