@@ -177,12 +177,13 @@ def nn1_dtw(x_train: np.ndarray, len_train: np.ndarray, y_train: np.ndarray,
 
 
 def rocket_unavailable() -> str | None:
-    """Why :func:`minirocket` cannot run here (aeon not installed: the ``rocket`` extra),
-    or None when it can."""
-    try:
-        import aeon  # noqa: F401
-    except ImportError:
-        return "needs aeon: pip install 'minirnn[rocket]'"
+    """Why :func:`minirocket` and the MiniRocket member cannot run here (aeon not installed:
+    the ``rocket`` extra), or None when they can."""
+    try:  # the modules they use: aeon itself imports without scikit-learn, these do not
+        import aeon.classification.convolution_based
+        import aeon.transformations.collection.convolution_based  # noqa: F401
+    except ImportError as exc:
+        return f"needs aeon: pip install 'minirnn[rocket]' ({exc})"
     return None
 
 

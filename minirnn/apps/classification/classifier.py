@@ -47,7 +47,7 @@ from minirnn.train.solver import History, Solver
 
 __all__ = ["CLASSIFIER_KIND", "DTW_NEIGHBOR_BUDGET", "DTW_NEIGHBOR_BUDGET_COMPILED",
            "NEIGHBOR_MAX_STEPS", "NEIGHBOR_MAX_STEPS_COMPILED", "NEIGHBOR_TIME_SHARE",
-           "ROCKET_SECONDS_PER_CELL", "ROCKET_TIME_SHARE", "SequenceClassifier",
+           "ROCKET_SECONDS_PER_CELL", "ROCKET_MEMBER_TIME_SHARE", "SequenceClassifier",
            "class_weights", "default_neighbor_steps", "dtw_neighbor_budget", "znormalize"]
 
 #: The ``kind`` of a classifier file (one archive: members, preprocessing, neighbours).
@@ -73,7 +73,7 @@ NEIGHBOR_TIME_SHARE = 0.3
 #: Under a time limit, the share of it the MiniRocket member may take (fitting, and
 #: transforming the expected queries); it is skipped when its estimate is larger, since its
 #: compiled code cannot be stopped midway.
-ROCKET_TIME_SHARE = 0.15
+ROCKET_MEMBER_TIME_SHARE = 0.15
 #: Seconds per (series x step x feature) of the MiniRocket transform, for that estimate (about
 #: 1.5 s for ACSF1's 200 series of 1,460 steps on the project machine, with margin).
 ROCKET_SECONDS_PER_CELL = 1.5e-9
@@ -539,9 +539,9 @@ class SequenceClassifier:
         steps = max(int(lengths.max()), 9)
         estimate = (len(y) + query_count) * steps * 10_000 * ROCKET_SECONDS_PER_CELL * \
             max(1.0, min(x.shape[2], 9) / 2)
-        if self.time_limit is not None and estimate > ROCKET_TIME_SHARE * self.time_limit:
+        if self.time_limit is not None and estimate > ROCKET_MEMBER_TIME_SHARE * self.time_limit:
             self.rocket_status = (f"skipped (about {estimate:.0f}s, over "
-                                  f"{ROCKET_TIME_SHARE:.0%} of the time limit)")
+                                  f"{ROCKET_MEMBER_TIME_SHARE:.0%} of the time limit)")
             return
         raw = np.asarray(x, np.float64)
         if self.config["normalize"] == "series":

@@ -53,7 +53,8 @@ class RNNClassifier(EstimatorParams):
     ----------
     cell, hidden_size, num_layers, bidirectional, pooling, normalize, max_steps, downsample,
     derivative, optimizer, clip_norm, patience, validation_fraction, dropout, n_models,
-    refit, neighbors, neighbor_distances, dtw_window, neighbor_max_steps, time_limit
+    refit, neighbors, neighbor_distances, dtw_window, neighbor_max_steps, rocket, blend,
+    time_limit
         As :class:`~minirnn.apps.classification.SequenceClassifier` (checked by ``fit``).
     epochs : int
         Most epochs per ensemble member (early stopping on validation accuracy usually
@@ -116,6 +117,7 @@ class RNNClassifier(EstimatorParams):
                  neighbor_distances: str = _APP["neighbor_distances"],
                  dtw_window: float = _APP["dtw_window"],
                  neighbor_max_steps: int | None = _APP["neighbor_max_steps"],
+                 rocket: bool | str = _APP["rocket"], blend: str = _APP["blend"],
                  time_limit: float | None = _APP["time_limit"],
                  callbacks: Sequence[Callback] = ()) -> None:
         # scikit-learn's convention: store every parameter unchanged; fit checks them.
@@ -145,6 +147,8 @@ class RNNClassifier(EstimatorParams):
         self.neighbor_distances = neighbor_distances
         self.dtw_window = dtw_window
         self.neighbor_max_steps = neighbor_max_steps
+        self.rocket = rocket
+        self.blend = blend
         self.time_limit = time_limit
         self.callbacks = callbacks
 
@@ -167,7 +171,8 @@ class RNNClassifier(EstimatorParams):
             dtype=np.dtype(self.dtype), n_models=self.n_models, refit=self.refit,
             neighbors=self.neighbors, neighbor_distances=self.neighbor_distances,
             dtw_window=self.dtw_window, neighbor_max_steps=self.neighbor_max_steps,
-            time_limit=self.time_limit, callbacks=list(self.callbacks))
+            rocket=self.rocket, blend=self.blend, time_limit=self.time_limit,
+            callbacks=list(self.callbacks))
 
     def _class_weight(self, classes: np.ndarray, y: np.ndarray) -> Any:
         weight = self.class_weight
