@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from math import nan
 from pathlib import Path
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- intervals-table -->", "<!-- /intervals-table -->"
 
 
-def _se(shares: list[float], origins: list[int], steps: int) -> float:
+def _se(shares: list[float], origins: list[int], steps: int) -> float | None:
     """Standard error of a coverage from the shares covered per origin: the steps of one
     forecast share its errors, and origins closer than ``steps`` share targets, so the
     independent units are batches of consecutive origins spanning ``steps`` values (batch
@@ -52,8 +51,8 @@ def _se(shares: list[float], origins: list[int], steps: int) -> float:
             first = origin
         batches[-1].append(share)
     means = [float(np.mean(b)) for b in batches]
-    if len(means) < 2:
-        return nan
+    if len(means) < 2:  # one batch: no estimate (None: valid JSON)
+        return None
     return float(np.std(means, ddof=1) / np.sqrt(len(means)))
 
 
@@ -118,7 +117,7 @@ def table(results: dict) -> str:
         for level in (80, 95):
             tot[level] += r[f"cover{level}"] * k
         by = r["cover80_by_step"]
-        se = {lv: "n/a (one batch)" if math.isnan(r[f"cover{lv}_se"]) else
+        se = {lv: "n/a (one batch)" if r[f"cover{lv}_se"] is None else
               f"{r[f'cover{lv}_se']:.0%}" for lv in (80, 95)}
         lines.append(f"| {name} | {r['origins']} x {r['steps']} | {r['cover80']:.0%} ± "
                      f"{se[80]} | {r['cover95']:.0%} ± {se[95]} | "
