@@ -44,6 +44,9 @@ MAX_ARIMA_MODELS = 24
 #: ARIMA parameters are estimated on the last values only (older values still start the
 #: recursion): an exact likelihood costs about 1 s per model on 2,400 values.
 MAX_ARIMA_VALUES = 480
+#: What a failed ARIMA estimate raises (a member that cannot be fitted is left out).
+_FIT_ERRORS = (ValueError, np.linalg.LinAlgError, IndexError, OverflowError,
+               ZeroDivisionError, FloatingPointError)
 #: Most quasi-Newton iterations of the exact likelihood (started from the least-squares
 #: estimate, it is near its optimum; each iteration costs 2 + parameters Kalman filters,
 #: about 15 ms each on 100 values of a loaded machine).
@@ -392,7 +395,7 @@ def _css(w: np.ndarray, p: int, q: int, sp: int, sq: int, m: int, const: bool,
     x0 = np.concatenate([[float(np.mean(w))] if const else [], np.zeros(k)])
     try:
         fit = least_squares(resid, x0, method="lm" if n > len(x0) else "trf", max_nfev=200)
-    except (ValueError, np.linalg.LinAlgError):
+    except _FIT_ERRORS:
         return None
     phi, theta = _polys(fit.x[int(const):], p, q, sp, sq, m)
     # Only stationary and invertible estimates (the roots outside the unit circle).
@@ -418,7 +421,7 @@ def _fit_arma(w: np.ndarray, p: int, q: int, sp: int, sq: int, m: int, const: bo
     try:
         res = model.fit(start_params=start, cov_type="none", low_memory=True,
                         method_kwargs={"maxiter": ML_ITERATIONS})
-    except (ValueError, np.linalg.LinAlgError, IndexError):  # from statsmodels' own start
+    except _FIT_ERRORS:  # from statsmodels' own start
         res = model.fit(cov_type="none", low_memory=True,
                         method_kwargs={"maxiter": ML_ITERATIONS})
     named = dict(zip(res.model.param_names, np.asarray(res.params, dtype=np.float64),
@@ -487,7 +490,7 @@ def _fit_arima(y: np.ndarray, season: int) -> ClassicalMember:
         raise ValueError("ARIMA: no order could be estimated")
     try:  # the chosen order by the exact likelihood
         params, coef = _fit_arma(w, *best[:4], m, best[4], got[1])
-    except (ValueError, np.linalg.LinAlgError, IndexError) as exc:
+    except _FIT_ERRORS as exc:
         raise ValueError(f"ARIMA: the estimate failed ({exc})") from None
     return ClassicalMember("ARIMA", m if (best[2] or best[3] or big_d) else 0,
                            {**params, "d": float(d), "D": float(big_d)}, coef)
