@@ -59,7 +59,15 @@ def train_series(args: argparse.Namespace) -> int:
         raise UsageError("--csv FILE (or --dataset NAME, one of the shipped series) is required")
     elif not args.column:
         raise UsageError("--column is required with --csv")
-    # Several columns or files: one global model (the task reads them as one text each).
+    join_series_lists(args)
+    train_task(args, printing_callbacks(args, "MSE"))
+    return 0
+
+
+def join_series_lists(args: argparse.Namespace) -> None:
+    """Check ``--csv`` and ``--column`` (lists: several files or columns train one global
+    model) and write them as the task's text: files joined by ``os.pathsep``, columns by
+    commas. ``minirnn train series`` and ``minirnn sweep series`` both call it."""
     columns = list(args.column or [])
     if any("," in c for c in columns):
         raise UsageError(f"--column: give several columns separated by spaces, not commas "
@@ -80,8 +88,6 @@ def train_series(args: argparse.Namespace) -> int:
         raise UsageError("--features works with one series only (one --csv, one --column)")
     args.column = ",".join(columns) if columns else None
     args.csv = os.pathsep.join(files) if files else None
-    train_task(args, printing_callbacks(args, "MSE"))
-    return 0
 
 
 def _forecast_steps(text: str) -> int:

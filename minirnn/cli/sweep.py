@@ -27,6 +27,7 @@ from minirnn.cli._common import (
     prepare_output,
     run_config,
 )
+from minirnn.cli.series import join_series_lists
 
 __all__ = ["add_parser", "add_train_options"]
 
@@ -243,6 +244,8 @@ def _sweep_command(args: argparse.Namespace, rest: list[str], st: Any) -> int:
             raise UsageError(f"{option} is not an option of a sweep's trials")
     train_parser = args.train_parsers[args.task]
     parsed = parse_quietly(train_parser, rest, f"minirnn train {args.task}")
+    if args.task == "series":  # several files or columns given as lists
+        join_series_lists(parsed)
     fields = task_fields(args.task)
     pinned = _given(train_parser, rest) & set(fields)
     fixed = {dest: getattr(parsed, dest) for dest in sorted(pinned)}

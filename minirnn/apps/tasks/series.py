@@ -14,6 +14,7 @@ from typing import Any
 
 from minirnn.apps import datasets
 from minirnn.apps.forecasting import Forecaster, SeriesTable, format_dates, load_table
+from minirnn.apps.forecasting.classical import CLASSICAL_METHODS
 from minirnn.apps.forecasting.forecaster import Evaluation, Forecast
 from minirnn.apps.forecasting.transforms import KINDS
 from minirnn.apps.tasks.config import CommonConfig, option
@@ -166,7 +167,7 @@ def verdict(ev: Evaluation, naive: str | None = None, reason: str = "") -> str:
         others = {k: v["rmse"] for k, v in m.items() if k not in ("model", naive)}
         beaten = [k for k, v in others.items() if model < v]
         losing = [k for k, v in others.items() if model > v]
-        what = "the classical member" if naive in ("ETS", "Theta") else "the naive forecast"
+        what = "the classical member" if naive in CLASSICAL_METHODS else "the naive forecast"
         return (f"{what} {naive} is the forecast used ("
                 + (f"{reason}; " if reason else "") + f"test RMSE {model:.3f})"
                 + (f"; it beats {', '.join(beaten)}" if beaten else "")
