@@ -30,9 +30,11 @@ Usage::
 
 ``--inner-cv`` never reads a test file: each set's TRAIN file is split in stratified halves
 (twice, split seeds 100 and 101), the default classifier is fitted on one half and scored on
-the other, and the held-out blend is compared with fixed alternatives and with other shares
-of equal weights (``BLEND_SHRINK``); the synthetic sets are drawn afresh with other seeds
-(CBF2, SC2, NS2). This is how the blend's defaults were chosen (docs/classification.md).
+the other, and the default blend (its share of equal weights from the evidence, the network's
+held-out probabilities discounted: ``minirnn/apps/classification/blend.py``) is compared with
+fixed alternatives and with fixed shares of equal weights; the synthetic sets are drawn
+afresh with other seeds (CBF2, SC2, NS2). This is how the blend's defaults were chosen
+(docs/classification.md).
 
 Times: wall-clock of the whole command (loading, baselines, training, files) and the CPU
 seconds of its process (on a shared machine the wall time is inflated by other jobs; the CPU
@@ -313,7 +315,13 @@ def inner_cv(names: list[str], sets: dict[str, tuple[Path, Path]], cli_seed: int
                         row[f"{names[part]} alone"] = float(np.mean(parts[part].argmax(1)
                                                                     == y[b]))
                 if set(parts) == set(BLEND_PARTS):
-                    best, _ = choose_blend(clf.held_out, y[a], shrink=0.0)
+                    # the default rule: the weights the classifier chose itself
+                    mixed = np.sum([clf.blend_weights[p] * parts[p] for p in BLEND_PARTS],
+                                   axis=0)
+                    row["default (adaptive)"] = float(np.mean(mixed.argmax(1) == y[b]))
+                    # the previous rule's family: fixed shares, the network as it looks
+                    best, _ = choose_blend(clf.held_out, y[a], shrink=0.0,
+                                           network_optimism=0.0)
                     for shrink in SHRINKS:
                         mixed = np.sum([((1 - shrink) * best[p] + shrink / 3) * parts[p]
                                         for p in BLEND_PARTS], axis=0)

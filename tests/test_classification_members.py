@@ -11,7 +11,7 @@ import pytest
 from minirnn.apps.classification import SequenceClassifier, rocket_unavailable
 from minirnn.apps.classification import classifier as classifier_module
 from minirnn.apps.classification import rocket as rocket_module
-from minirnn.apps.classification.blend import blend_candidates, choose_blend
+from minirnn.apps.classification.blend import adaptive_shrink, blend_candidates, choose_blend
 from minirnn.apps.classification.classifier import CLASSIFIER_KIND
 from minirnn.apps.classification.rocket import fit_kernels, ridge_loo, rocket_transform
 from minirnn.apps.data import cylinder_bell_funnel
@@ -103,10 +103,14 @@ def test_choose_blend_takes_the_better_part_ignores_rows_without_it_and_ties_to_
     weights, scores = choose_blend(held, y, shrink=0.0)
     assert weights == {"network": 1.0, "neighbors": 0.0, "rocket": 0.0}
     assert scores["rows"] == 4 and scores["network_accuracy"] == 1.0
-    # the default pulls the best weighting half way towards equal shares
-    weights, scores = choose_blend(held, y)
+    # a fixed share pulls the best weighting that far towards equal shares
+    weights, scores = choose_blend(held, y, shrink=0.5)
     assert weights == pytest.approx({"network": 2 / 3, "neighbors": 1 / 6, "rocket": 1 / 6})
-    assert scores["blend_accuracy"] == 1.0
+    assert scores["blend_accuracy"] == 1.0 and scores["shrink"] == 0.5
+    # the default: the network gains the same on every series, so nothing is pulled back
+    weights, scores = choose_blend(held, y)
+    assert weights == pytest.approx({"network": 1.0, "neighbors": 0.0, "rocket": 0.0})
+    assert scores["shrink"] == 0.0
     # two identical parts: any split of the weight has the same loss -> one part alone
     weights, _ = choose_blend({"network": good, "rocket": good}, y, shrink=0.0)
     assert sorted(weights.values()) == [0.0, 1.0]
@@ -116,6 +120,46 @@ def test_choose_blend_takes_the_better_part_ignores_rows_without_it_and_ties_to_
         {"a": 0.0, "b": 0.0, "c": 1.0}, {"a": 0.0, "b": 0.5, "c": 0.5},
         {"a": 0.0, "b": 1.0, "c": 0.0}, {"a": 0.5, "b": 0.0, "c": 0.5},
         {"a": 0.5, "b": 0.5, "c": 0.0}, {"a": 1.0, "b": 0.0, "c": 0.0}]
+
+
+def test_adaptive_shrink_is_one_over_the_t_statistic_of_the_gain():
+    equal = np.full(3, 2.0)
+    # gains 1, 2, 3: mean 2, standard error 1 / sqrt(3), t = 2 sqrt(3)
+    gains = np.array([1.0, 2.0, 3.0])
+    assert adaptive_shrink(equal - gains, equal) == pytest.approx(1 / (2 * 3 ** 0.5))
+    assert adaptive_shrink(equal - 0.5, equal) == 0.0  # the same gain everywhere
+    assert adaptive_shrink(equal + np.array([0.1, -0.05, 0.0]), equal) == 1.0  # no gain on average
+    assert adaptive_shrink(np.array([0.1]), np.array([0.9])) == 1.0  # one series proves nothing
+    assert adaptive_shrink(equal - np.array([-1.0, 2.0, 0.5]), equal) == 1.0  # t < 1
+    with pytest.raises(ValueError, match=r"two \(N,\) arrays, got \(3,\) and \(2,\)"):
+        adaptive_shrink(equal, equal[:2])
+
+
+def test_default_blend_shrinks_less_with_more_evidence_and_discounts_the_network():
+    """The same pattern of held-out results on 6 and on 60 series: the winner keeps more of
+    its weight on 60; a network whose held-out series look perfect is discounted."""
+    def held(repeat):
+        y = np.tile([0, 1, 0, 1, 0, 1], repeat)
+        hit = np.tile([0.9, 0.9, 0.9, 0.9, 0.2, 0.6], repeat)  # the network's p(true)
+        network = np.where(np.eye(2)[y] > 0, hit[:, None], 1 - hit[:, None])
+        flat = np.full((len(y), 2), 0.5)
+        return {"network": network, "neighbors": flat, "rocket": flat}, y
+
+    few, many = (choose_blend(*held(r))[0]["network"] for r in (1, 10))
+    assert few == pytest.approx(1 / 3)  # 6 series: t < 1, equal shares
+    assert 0.5 < many < 1.0
+    parts, y = held(10)
+    weights, scores = choose_blend(parts, y)
+    assert 0.0 < scores["shrink"] < 1.0
+    assert weights == choose_blend(parts, y)[0]  # deterministic
+    y = np.array([0, 1] * 10)
+    perfect = np.eye(2)[y]
+    rocket = perfect * 0.94 + 0.03  # p(true) 0.97, below 1 but above the discounted 0.95
+    held_out = {"network": perfect, "rocket": rocket}
+    assert choose_blend(held_out, y, shrink=0.0)[0]["rocket"] == 1.0
+    assert choose_blend(held_out, y, shrink=0.0, network_optimism=0.0)[0]["network"] == 1.0
+    with pytest.raises(ValueError, match=r"network_optimism must be in \[0, 1\), got 1.0"):
+        choose_blend(held_out, y, network_optimism=1.0)
 
 
 @needs_aeon

@@ -5,10 +5,18 @@ The parts are the recurrent ensemble (``"network"``), the nearest-neighbour evid
 probabilities for training series it did not learn from: the network for the series its
 members held out for validation, the neighbours and the ridge classifier of the rocket
 member leave-one-out. Every weighting on a grid of the simplex is scored on those series and
-the weights with the least log loss are then pulled part of the way (:data:`BLEND_SHRINK`)
-towards equal shares, because on training sets of a few dozen series the held-out series are
-few and the choice is noisy (docs/classification.md: how the share was chosen, by
-cross-validation inside the archive sets' training files). The test data is never involved.
+the weights with the least log loss are then pulled towards equal shares, because on
+training sets of a few dozen series the held-out series are few and the choice is noisy.
+
+How far they are pulled depends on the evidence (:func:`adaptive_shrink`): the share of equal
+weights is ``min(1, 1 / t)``, ``t`` the paired t statistic of the per-series log-loss gain of
+the chosen weighting over equal shares, so a choice that wins clearly on many held-out series
+is kept nearly as it is and one that wins by luck on a few is mostly undone. Before choosing,
+the network's held-out probabilities are mixed with the uniform distribution
+(:data:`NETWORK_OPTIMISM`): early stopping chose each member's epoch on those very series,
+so they look better than the network is. docs/classification.md gives the cross-validation
+inside the archive sets' training files (and on generated sets) that chose both. The test
+data is never involved.
 """
 
 from __future__ import annotations
@@ -17,21 +25,50 @@ import itertools
 
 import numpy as np
 
-__all__ = ["BLEND_PARTS", "BLEND_SHRINK", "BLEND_STEP", "blend_candidates", "choose_blend",
-           "log_loss"]
+__all__ = ["BLEND_PARTS", "BLEND_SHRINK", "BLEND_STEP", "NETWORK_OPTIMISM", "adaptive_shrink",
+           "blend_candidates", "choose_blend", "log_loss"]
 
 #: The blended parts, in the order of their simplicity (ties go to the earlier).
 BLEND_PARTS = ("network", "neighbors", "rocket")
 #: Grid step of the weights.
 BLEND_STEP = 0.1
-#: The chosen weights are ``(1 - BLEND_SHRINK) x best + BLEND_SHRINK x equal shares``.
-BLEND_SHRINK = 0.5
+#: The chosen weights are ``(1 - s) x best + s x equal shares``; ``None``: ``s`` from
+#: :func:`adaptive_shrink` (a number: that share, as the previous rule's 0.5).
+BLEND_SHRINK: float | None = None
+#: The network's held-out probabilities are ``(1 - NETWORK_OPTIMISM) x p + NETWORK_OPTIMISM / C``
+#: for choosing the weights (early stopping picked the epoch on those series).
+NETWORK_OPTIMISM = 0.1
 
 
 def log_loss(proba: np.ndarray, y: np.ndarray) -> float:
     """Mean negative log probability of the true class (probabilities floored at 1e-4, so
     one confident mistake does not decide a whole comparison)."""
     return float(-np.mean(np.log(np.maximum(proba[np.arange(len(y)), y], 1e-4)))) + 0.0
+
+
+def _series_loss(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return -np.log(np.maximum(proba[np.arange(len(y)), y], 1e-4))
+
+
+def adaptive_shrink(loss_best: np.ndarray, loss_equal: np.ndarray) -> float:
+    """The share of equal weights for a weighting whose held-out log losses per series are
+    ``loss_best`` (N,), against ``loss_equal`` (N,) for equal shares.
+
+    ``min(1, 1 / t)`` with ``t = mean(g) / (std(g) / sqrt(N))``, ``g = loss_equal -
+    loss_best``: 1 (equal shares) when the chosen weighting does not gain on average or
+    there are fewer than two series, 0 when it gains on every series by the same amount.
+    """
+    if np.ndim(loss_best) != 1 or np.shape(loss_best) != np.shape(loss_equal):
+        raise ValueError(f"loss_best and loss_equal must be two (N,) arrays, got "
+                         f"{np.shape(loss_best)} and {np.shape(loss_equal)}")
+    gain = np.asarray(loss_equal, np.float64) - np.asarray(loss_best, np.float64)
+    if len(gain) < 2 or gain.mean() <= 1e-12:
+        return 1.0
+    spread = gain.std(ddof=1)
+    if spread <= 1e-12:
+        return 0.0
+    t = gain.mean() / (spread / np.sqrt(len(gain)))
+    return float(min(1.0, 1.0 / t))
 
 
 def blend_candidates(parts: list[str], step: float = BLEND_STEP) -> list[dict[str, float]]:
@@ -45,7 +82,8 @@ def blend_candidates(parts: list[str], step: float = BLEND_STEP) -> list[dict[st
 
 
 def choose_blend(held_out: dict[str, np.ndarray], y: np.ndarray, *,
-                 step: float = BLEND_STEP, shrink: float = BLEND_SHRINK
+                 step: float = BLEND_STEP, shrink: float | None = BLEND_SHRINK,
+                 network_optimism: float = NETWORK_OPTIMISM
                  ) -> tuple[dict[str, float], dict[str, float]]:
     """The weights of the parts with the least held-out log loss, shrunk towards equal
     shares.
@@ -59,8 +97,12 @@ def choose_blend(held_out: dict[str, np.ndarray], y: np.ndarray, *,
     y : ndarray of int, shape (N,)
     step : float
         Grid step.
-    shrink : float in [0, 1]
-        Share of equal weights in the result (0: the least-loss weighting itself).
+    shrink : float in [0, 1] or None
+        Share of equal weights in the result (0: the least-loss weighting itself); None:
+        :func:`adaptive_shrink` of the least-loss weighting against equal shares.
+    network_optimism : float in [0, 1)
+        The network's held-out probabilities are mixed with the uniform distribution by
+        this share before anything is scored (its members stopped on those series).
 
     Returns
     -------
@@ -68,11 +110,15 @@ def choose_blend(held_out: dict[str, np.ndarray], y: np.ndarray, *,
         Summing to 1. The least-loss weighting before shrinking breaks ties (log loss within
         1e-9) towards fewer parts, then towards the earlier part of :data:`BLEND_PARTS`.
     scores : dict
-        ``rows`` (the series scored), each part's held-out accuracy and log loss alone, and
-        the returned blend's (``"blend_accuracy"``, ``"blend_log_loss"``) on those series.
+        ``rows`` (the series scored), each part's held-out accuracy and log loss alone, the
+        returned blend's (``"blend_accuracy"``, ``"blend_log_loss"``) on those series (the
+        network's probabilities as scored, i.e. mixed by ``network_optimism``) and the
+        share of equal weights used (``"shrink"``).
     """
-    if not 0.0 <= shrink <= 1.0:
-        raise ValueError(f"shrink must be in [0, 1], got {shrink!r}")
+    if shrink is not None and not 0.0 <= shrink <= 1.0:
+        raise ValueError(f"shrink must be in [0, 1] or None, got {shrink!r}")
+    if not 0.0 <= network_optimism < 1.0:
+        raise ValueError(f"network_optimism must be in [0, 1), got {network_optimism!r}")
     parts = [p for p in BLEND_PARTS if p in held_out]
     if not parts:
         raise ValueError("choose_blend needs at least one part")
@@ -83,6 +129,9 @@ def choose_blend(held_out: dict[str, np.ndarray], y: np.ndarray, *,
     if not rows.any():  # nothing held out: equal shares
         return {p: 1.0 / len(parts) for p in parts}, scores
     probs = {p: held_out[p][rows] for p in parts}
+    if "network" in probs:  # optimistic: the members' early stopping saw these series
+        probs["network"] = ((1.0 - network_optimism) * probs["network"]
+                            + network_optimism / probs["network"].shape[1])
     yy = y[rows]
     for p in parts:
         scores[f"{p}_accuracy"] = float(np.mean(probs[p].argmax(axis=1) == yy))
@@ -98,6 +147,12 @@ def choose_blend(held_out: dict[str, np.ndarray], y: np.ndarray, *,
                 abs(key[0] - best[0]) <= 1e-9 and key[1:3] < best[1:3]):
             best = (loss, used, -order, weights)
     assert best is not None
+    if shrink is None:
+        equal = sum(probs[p] / len(parts) for p in parts)
+        chosen = sum(w * probs[p] for p, w in best[3].items())
+        assert isinstance(equal, np.ndarray) and isinstance(chosen, np.ndarray)
+        shrink = adaptive_shrink(_series_loss(chosen, yy), _series_loss(equal, yy))
+    scores["shrink"] = float(shrink)
     weights = {p: (1.0 - shrink) * w + shrink / len(parts) for p, w in best[3].items()}
     blend = sum(w * probs[p] for p, w in weights.items())
     assert isinstance(blend, np.ndarray)

@@ -342,6 +342,10 @@ class SequenceClassifier:
         #: Held-out probabilities of the training series by each part (N, C), NaN rows where
         #: a part has none; what ``blend_weights`` were chosen on.
         self.held_out: dict[str, np.ndarray] = {}
+        #: The neighbours' held-out probabilities per distance (leave-one-out), and each
+        #: member's on its validation series (their indices, (n, C)): for studies of the blend.
+        self.held_out_distances: dict[str, np.ndarray] = {}
+        self.member_held_out: list[tuple[np.ndarray, np.ndarray]] = []
         #: Ctrl-C (or SIGTERM) ended ``fit``: the members trained so far are kept, the
         #: interrupted one with its best weights.
         self.interrupted = False
@@ -508,6 +512,7 @@ class SequenceClassifier:
             return
         self.neighbor_prep["distances"] = kinds
         self.reference["y"] = np.asarray(y, np.int64)
+        self.held_out_distances = {k: loo[k] for k in kinds}  # each distance, leave-one-out
         self.held_out["neighbors"] = np.mean([loo[k] for k in kinds], axis=0)
 
     def _neighbor_proba(self, x: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
@@ -629,6 +634,8 @@ class SequenceClassifier:
         clock = time.perf_counter()
         self._fit_prep(x, lengths)
         self.held_out = {}
+        self.held_out_distances = {}
+        self.member_held_out = []
         self._fit_neighbors(x, lengths, y, None if self.time_limit is None else
                             clock + NEIGHBOR_TIME_SHARE * self.time_limit, int(query_count))
         self._fit_rocket(x, lengths, y, int(query_count))
@@ -666,6 +673,7 @@ class SequenceClassifier:
                                           np.float64))
                 net_sum[splits[k][1]] += held
                 net_count[splits[k][1]] += 1
+                self.member_held_out.append((splits[k][1], held))
             stopped = any(isinstance(cb, TimeLimit) and cb.stopped for cb in callbacks)
             if self.config["refit"] and splits and not solver.interrupted and not stopped:
                 # The validation split chose the number of epochs; now train a fresh model
