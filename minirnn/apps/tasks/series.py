@@ -423,15 +423,21 @@ def _validation_origins(fc: Forecaster, n_train: int) -> int:
     return n_val - fc.horizon + 1
 
 
-def load_forecaster(path_text: str) -> tuple[Forecaster, dict[str, Any], Path]:
-    """(forecaster, its metadata, model path) of a ``series`` run folder or model file."""
-    from minirnn.nn.io import ModelFileError, load_metadata
-
+def _model_file(path_text: str) -> Path:
+    """The model file of a run folder (its ``model.npz``) or the file itself; it must exist."""
     path = Path(path_text)
     if path.is_dir():
         path = path / "model.npz"
     if not path.exists():
         raise TaskError(f"{path_text}: no such run directory or model file")
+    return path
+
+
+def load_forecaster(path_text: str) -> tuple[Forecaster, dict[str, Any], Path]:
+    """(forecaster, its metadata, model path) of a ``series`` run folder or model file."""
+    from minirnn.nn.io import ModelFileError, load_metadata
+
+    path = _model_file(path_text)
     try:
         meta = load_metadata(path)
         if "panel" in meta:
@@ -682,11 +688,7 @@ def load_global(path_text: str) -> tuple[Any, dict[str, Any], Path] | None:
     from minirnn.apps.forecasting.panel import GlobalForecaster
     from minirnn.nn.io import ModelFileError, load_metadata
 
-    path = Path(path_text)
-    if path.is_dir():
-        path = path / "model.npz"
-    if not path.exists():
-        raise TaskError(f"{path_text}: no such run directory or model file")
+    path = _model_file(path_text)
     try:
         meta = load_metadata(path)
         if "panel" not in meta:
