@@ -30,7 +30,6 @@ import argparse
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -39,7 +38,7 @@ from typing import Any
 
 from benchmarks import harness
 from benchmarks._worker import loadavg, thread_env, threadpools, time_calls_cpu
-from benchmarks.run import UNSET_ENV, busy_cpu_seconds, own_cpu_seconds
+from benchmarks.run import UNSET_ENV, run_module
 
 ROOT = Path(__file__).resolve().parent.parent
 PATHS = ("numpy", "compiled")
@@ -118,27 +117,10 @@ def run_worker(path: str, case: BeamCase, budget: float, min_repeats: int,
                threads: int | None) -> dict[str, Any]:
     """One worker process; its JSON plus ``other_cpu``, the share of the CPUs that other
     processes used meanwhile."""
-    env = {k: v for k, v in os.environ.items() if k not in UNSET_ENV}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    if threads is not None:
-        env.update(OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-                   MKL_NUM_THREADS=str(threads))
+    extra = {} if threads is None else {name: str(threads) for name in (
+        "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     task = {"case": asdict(case), "budget": budget, "min_repeats": min_repeats}
-    busy0, own0, wall0 = busy_cpu_seconds(), own_cpu_seconds(), time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.beam", "--worker", path],
-                          input=json.dumps(task), capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=1800, check=False)
-    wall = time.perf_counter() - wall0
-    busy1, own1 = busy_cpu_seconds(), own_cpu_seconds()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{path} worker failed (exit {proc.returncode}):\n"
-                           f"{proc.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["other_cpu"] = None
-    if busy0 is not None and busy1 is not None:
-        other = (busy1 - busy0) - (own1 - own0)
-        result["other_cpu"] = max(0.0, other) / (wall * (os.cpu_count() or 1))
-    return result
+    return run_module("benchmarks.beam", ["--worker", path], task, extra, label=path)
 
 
 def table(raw: dict[str, Any]) -> str:

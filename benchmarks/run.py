@@ -123,15 +123,24 @@ def run_worker(framework: str, task: dict[str, Any], env_extra: dict[str, str] |
     ``other_cpu`` is the share of all CPUs that processes other than this benchmark used
     while the worker ran (None off Linux).
     """
-    env = worker_env(env_extra)
+    return run_module(f"benchmarks.worker_{framework}", [], task, env_extra, timeout,
+                      label=framework)
+
+
+def run_module(module: str, args: list[str], task: dict[str, Any],
+               env_extra: dict[str, str] | None = None, timeout: float = 1800,
+               label: str | None = None) -> dict[str, Any]:
+    """``python -m module *args`` in :func:`worker_env` with ``task`` as JSON on stdin; its
+    last stdout line as JSON plus ``process_wall_s`` and ``other_cpu`` (see
+    :func:`run_worker`)."""
     busy0, own0, wall0 = busy_cpu_seconds(), own_cpu_seconds(), time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", f"benchmarks.worker_{framework}"],
+    proc = subprocess.run([sys.executable, "-m", module, *args],
                           input=json.dumps(task), capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=timeout, check=False)
+                          env=worker_env(env_extra), timeout=timeout, check=False)
     wall = time.perf_counter() - wall0
     busy1, own1 = busy_cpu_seconds(), own_cpu_seconds()
     if proc.returncode != 0:
-        raise RuntimeError(f"{framework} worker failed (exit {proc.returncode}):\n"
+        raise RuntimeError(f"{label or module} worker failed (exit {proc.returncode}):\n"
                            f"{proc.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     result["process_wall_s"] = wall
