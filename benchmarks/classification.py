@@ -27,6 +27,8 @@ Usage::
         --before before.json                                   # a "model before" column
     python benchmarks/classification.py -- --seed 1            # CLI options after --
     python benchmarks/classification.py --inner-cv --data-dir ../shared/data
+    python benchmarks/classification.py --across seed0.json seed1.json \\
+        --across-before before0.json before1.json            # the table over seeds
 
 ``--inner-cv`` never reads a test file: each set's TRAIN file is split in stratified halves
 (twice, split seeds 100 and 101), the default classifier is fitted on one half and scored on
@@ -348,6 +350,45 @@ def inner_cv(names: list[str], sets: dict[str, tuple[Path, Path]], cli_seed: int
     return "\n".join(lines)
 
 
+def across_seeds(after: list[Path], before: list[Path]) -> str:
+    """The per-set table over seeds (markdown) from the ``--json`` files of runs that differ
+    only in ``--seed``: model before and after, MiniRocket, 1-NN DTW, the worst seed's margin
+    over 1-NN DTW and the blend weights."""
+    def load(paths: list[Path]) -> list[dict[str, dict[str, Any]]]:
+        try:
+            return [{r["data_set"]: r for r in json.loads(p.read_text())} for p in paths]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            fail(f"--across: not the --json of earlier runs ({exc})")
+    runs, old = load(after), load(before)
+    seeds = " / ".join(str(k) for k in range(len(runs)))
+    head = ["data set"] + ([f"model before, seeds {seeds}"] if old else []) + [
+        f"model, seeds {seeds}", f"MiniRocket, seeds {seeds}", "1-NN DTW",
+        "model - 1-NN DTW, worst seed", f"weights net/nb/rk, seeds {seeds}"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 2) + ":---|"]
+    means: dict[str, list[list[float]]] = {"before": [], "model": [], "rocket": []}
+    for name in runs[0]:
+        rs = [run[name] for run in runs]
+        model = [float(r["test_accuracy"]) for r in rs]
+        rocket = [float(r.get("minirocket_accuracy") or np.nan) for r in rs]
+        dtw = float(rs[0]["nn1_dtw_accuracy"])
+        cells = [name]
+        if old:
+            before_acc = [float(o[name]["test_accuracy"]) for o in old]
+            means["before"].append(before_acc)
+            cells.append(" / ".join(f"{v:.3f}" for v in before_acc))
+        means["model"].append(model)
+        means["rocket"].append(rocket)
+        cells += [" / ".join(f"{v:.3f}" for v in model),
+                  " / ".join(f"{v:.3f}" for v in rocket), f"{dtw:.3f}",
+                  f"{min(model) - dtw:+.3f}", " ; ".join(_weights(r) for r in rs)]
+        lines.append("| " + " | ".join(cells) + " |")
+    mean = [" / ".join(f"{v:.3f}" for v in np.mean(means[k], axis=0))
+            for k in (["before"] if old else []) + ["model", "rocket"]]
+    dtw_mean = np.mean([float(r["nn1_dtw_accuracy"]) for r in runs[0].values()])
+    lines.append("| **mean** | " + " | ".join(mean) + f" | {dtw_mean:.3f} | | |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=None,
@@ -361,8 +402,15 @@ def main() -> None:
                         help="the --json of an earlier run: its accuracies as 'model before'")
     parser.add_argument("--inner-cv", action="store_true",
                         help="choose-the-defaults mode: halves of the TRAIN files only")
+    parser.add_argument("--across", type=Path, nargs="*", default=None,
+                        help="no runs: the table over seeds from these --json files (seed 0, "
+                             "1, ...), with --across-before as the 'model before' columns")
+    parser.add_argument("--across-before", type=Path, nargs="*", default=[])
     parser.add_argument("cli_args", nargs="*", help="extra CLI options after --")
     args = parser.parse_args()
+    if args.across:
+        print(across_seeds(args.across, args.across_before))
+        return
     if args.inner_cv:
         wanted = list(args.only) if args.only else [*ARCHIVE, *AEON_UNIVARIATE,
                                                     *INNER_SYNTHETIC]
