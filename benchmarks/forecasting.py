@@ -31,6 +31,9 @@ COLUMNS = {"airline-passengers": "Passengers", "daily-min-temperatures": "Temp",
 START, END = "<!-- forecasting-table -->", "<!-- /forecasting-table -->"
 R_START, R_END = "<!-- robustness-table -->", "<!-- /robustness-table -->"
 O_START, O_END = "<!-- airline-output -->", "<!-- /airline-output -->"
+C_START, C_END = "<!-- combination-table -->", "<!-- /combination-table -->"
+#: The share of each series held out for testing (``minirnn train series``'s default).
+TEST_SIZE = 0.33
 
 
 def robustness_series() -> list[tuple[str, object]]:
@@ -114,12 +117,15 @@ def regime_series(seed: int = 7) -> list[tuple[str, object]]:
     return out
 
 
-def robustness() -> str:
-    """Library defaults (first 67 % for training) on every robustness series: a table."""
+def robustness(combination: bool = False) -> str:
+    """Library defaults (first 67 % for training) on every robustness series: a table
+    (``combination=True``: with the forecast combination candidate, for comparison)."""
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
     from minirnn.apps.forecasting import Forecaster
+
+    Forecaster.combination = combination
 
     lines = ["| series | forecast by | model / persistence | model / linear AR | "
              "model / seasonal naive | model / ETS | model / Theta | model / ARIMA | MASE | "
@@ -366,6 +372,89 @@ def table(rows: list[dict]) -> str:
             "validation forecasts):\n\n" + members_table(rows))
 
 
+def combination_study(data: Path) -> str:
+    """Per real series: the default forecast, the forecast with the combination candidate
+    (``Forecaster.combination``), what validation said of it, the equal-weight mean of the
+    model and ETS, Theta and ARIMA used always (members fitted on the training span where
+    the forecaster could not validate them), and the best classical method picked on the
+    test span. RMSE / persistence's on the test span, library defaults (as the command)."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from minirnn.apps.forecasting import Forecaster, load_table
+    from minirnn.apps.forecasting.classical import available, fit_classical
+
+    if not available():
+        raise SystemExit("the combination study needs statsmodels (minirnn[classical])")
+    files = sorted(data.glob("*.csv"))
+    if not files:
+        raise SystemExit(f"no CSV files in {data}")
+    lines = ["| series | forecast used (default) | default | with the combination candidate "
+             "| combination on validation (/ model's RMSE) | always combined | best classical "
+             "(test pick) |", "|---|---|---|---|---|---|---|"]
+    cols: dict[str, list[float]] = {"default": [], "with": [], "always": [], "best": []}
+    for path in files:
+        table = load_table(str(path), _column(path), date_column="auto")
+        y = table.values
+        n = round(len(y) * (1 - TEST_SIZE))
+        fits = []
+        for on in (False, True):
+            fc = Forecaster()
+            fc.combination = on
+            fits.append(fc.fit(y, dates=table.dates, train_size=n))
+        plain, combined = fits
+        ev = plain.evaluate()
+        truth, pers = ev.truth, ev.metrics["persistence"]["rmse"]
+
+        def score(pred: np.ndarray, truth: np.ndarray = truth, pers: float = pers) -> float:
+            return float(np.sqrt(np.mean((pred - truth) ** 2))) / pers
+
+        naive, weight = plain.naive_, plain.naive_weight_
+        plain.naive_, plain.naive_weight_ = None, 0.0  # the model alone
+        model = plain.predict_origins(y, None, ev.origins)
+        plain.naive_, plain.naive_weight_ = naive, weight
+        members = {}
+        for kind in CLASSICAL:
+            member = plain.classical_.get(kind)
+            try:
+                member = member or fit_classical(kind, y[:n], plain.season_)
+            except ValueError:
+                continue
+            members[kind] = member.forecasts(y, ev.origins, plain.horizon)
+        ar = ev.baselines[f"linear AR({plain.baseline_order_})"]
+        row = {"default": score(ev.prediction),
+               "with": score(combined.evaluate().prediction),
+               "always": score(np.mean([model, *members.values()], axis=0)),
+               "best": min(score(p) for p in (ar, *members.values()))}
+        for key, value in row.items():
+            cols[key].append(value)
+        v = combined.validation_
+        if "naive combination, all spans" in v:
+            said = (f"{v['naive combination, all spans'] / v['model, all spans']:.3f}: "
+                    + ("chosen" if combined.naive_ == "combination" else "not chosen"))
+        else:
+            said = "— (members not fitted: fewer than 30 validation forecasts)"
+        used = (f"{weight:g} x {naive} + {1 - weight:g} x model" if naive and weight < 1
+                else (naive or "model"))
+        lines.append(f"| {path.stem} | {used} | {row['default']:.3f} | {row['with']:.3f} | "
+                     f"{said} | {row['always']:.3f} | {row['best']:.3f} |")
+        print(lines[-1], flush=True)
+
+    def gmean(xs: list[float]) -> float:
+        return float(math.exp(sum(math.log(x) for x in xs) / len(xs)))
+
+    g = {k: gmean(x) for k, x in cols.items()}
+    oracle = gmean([min(a, b) for a, b in zip(cols["default"], cols["always"], strict=True)])
+    return ("\n".join(lines) + f"\n\nGeometric mean of RMSE / persistence's: {g['default']:.3f} "
+            f"(default), {g['with']:.3f} (with the combination candidate), {g['always']:.3f} "
+            f"(always combined), {g['best']:.3f} (the best of linear AR, ETS, Theta and ARIMA "
+            f"per series, picked on the test span); against that best: "
+            f"{g['default'] / g['best']:.3f}, {g['with'] / g['best']:.3f}, "
+            f"{g['always'] / g['best']:.3f}; the better of default and always combined per "
+            f"series, picked on the test span: {oracle / g['best']:.3f} (the target: at most "
+            "0.95).\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", "--data", dest="data",
@@ -374,9 +463,21 @@ def main() -> None:
     parser.add_argument("--docs", default=str(ROOT / "docs" / "forecasting.md"))
     parser.add_argument("--robustness", action="store_true",
                         help="instead: library defaults on synthetic and sample series")
+    parser.add_argument("--combination", action="store_true",
+                        help="with --robustness: with the forecast combination candidate "
+                             "(prints the table, leaves the docs alone); alone: the "
+                             "combination study of the real series (a table for the docs)")
     args = parser.parse_args()
     if args.robustness:
+        if args.combination:
+            print(robustness(combination=True))
+            return
         _put(Path(args.docs), R_START, R_END, robustness())
+        return
+    if args.combination:
+        text = combination_study(Path(args.data))
+        print(text)
+        _put(Path(args.docs), C_START, C_END, text)
         return
     files = sorted(Path(args.data).glob("*.csv"))
     if not files:

@@ -442,3 +442,111 @@ def test_seatbelts_combines_theta_and_its_file_needs_no_statsmodels(tmp_path, mo
     off = Forecaster(**LINEAR, classical=False).fit(y, dates=data.dates, train_size=n)
     assert plain.classical_ == {} and plain.naive_ not in ("ETS", "Theta")
     assert np.array_equal(plain.evaluate().prediction, off.evaluate().prediction)
+
+
+# ------------------------------------------------------------ forecast combination (issue 33)
+def _seatbelts_fit() -> tuple[Forecaster, np.ndarray, int]:
+    data = datasets.load("seatbelts")
+    n = round(len(data.values) * 0.67)
+    return Forecaster(**LINEAR).fit(data.values, dates=data.dates, train_size=n), data.values, n
+
+
+def test_the_combination_is_the_mean_of_the_model_and_its_members(tmp_path):
+    pytest.importorskip("statsmodels")
+    from minirnn.apps.forecasting.forecaster import COMBINATION
+    from minirnn.nn.io import ModelFileError
+
+    fc, y, n = _seatbelts_fit()
+    assert set(fc.classical_) == {"ETS", "Theta", "ARIMA"}
+    fc.naive_, fc.naive_weight_ = None, 0.0  # the model alone
+    o = np.arange(n - 1, len(y) - 1)
+    model = fc.predict_origins(y, None, o)
+    model_path = fc.forecast(30).mean
+    fc.naive_, fc.naive_weight_ = COMBINATION, 0.75  # as chosen on validation
+    fc.naive_reason_ = "it was clearly better than the model on validation"
+    fc.validation_["naive weight 0.75, all spans"] = 1.0
+    members = [fc.classical_[k].forecasts(y, o, 1) for k in ("ETS", "Theta", "ARIMA")]
+    assert np.allclose(fc.predict_origins(y, None, o), np.mean([model, *members], axis=0),
+                       rtol=1e-12, atol=1e-9)
+    last = np.array([len(y) - 1])
+    paths = [fc.classical_[k].forecasts(y, last, 30)[0] for k in ("ETS", "Theta", "ARIMA")]
+    assert np.allclose(fc.forecast(30).mean, np.mean([model_path, *paths], axis=0),
+                       rtol=1e-12, atol=1e-9)
+    assert fc.method_.startswith("forecast combination: equal-weight mean of the model")
+    assert "ETS, Theta, ARIMA" in fc.method_
+    fc.save(tmp_path / "m.npz")
+    back = Forecaster.load(tmp_path / "m.npz")
+    assert (back.naive_, back.naive_weight_, back.method_) == (COMBINATION, 0.75, fc.method_)
+    assert np.array_equal(back.evaluate().prediction, fc.evaluate().prediction)
+    assert np.array_equal(back.forecast(30).mean, fc.forecast(30).mean)
+    # Equal weights are part of the combination: another weight is refused.
+    state = {k: v for k, v in fc.state_dict().items() if k != "sha256"}
+    edited = Forecaster._from_state({**state, "naive_weight": 0.5})
+    with pytest.raises(ModelFileError, match="combination's weight 0.5 is not 3/4"):
+        edited._check_state(None)
+    # and a combination without classical members is unknown
+    bare = Forecaster._from_state({**state, "classical": {}})
+    with pytest.raises(ModelFileError):
+        bare._check_state(None)
+
+
+@pytest.mark.parametrize("independent", [True, False])
+def test_the_combination_is_chosen_only_when_validation_says_so(monkeypatch, independent):
+    """Members whose validation errors are independent of the model's (as large): their
+    mean with the model is clearly better on every span, and chosen with equal weights.
+    Members repeating the model's errors: the combination is no better, and not chosen."""
+    pytest.importorskip("statsmodels")
+    from minirnn.apps.forecasting.forecaster import COMBINATION
+
+    original = Forecaster._fit_classical
+    rng = np.random.default_rng(0)
+
+    def members(self, y_all, folds):  # type: ignore[no-untyped-def]
+        real = original(self, y_all, folds)
+        o = np.concatenate([v_o for _, v_o in folds])
+        truth = y_all[o[:, None] + 1]
+        model_err = self._validation_forecasts - truth
+        out = {}
+        for k in real:
+            err = rng.permutation(model_err.ravel()).reshape(truth.shape) if independent \
+                else model_err
+            out[k] = truth + err
+        return out
+
+    original_choose = Forecaster._choose_naive
+
+    def choose(self, y_all, folds, err_lin, err_last):  # type: ignore[no-untyped-def]
+        o = np.concatenate([v_o for _, v_o in folds])
+        err = err_lin.copy()
+        err[: err_last.size] = err_last.ravel()
+        self._validation_forecasts = y_all[o[:, None] + 1] + err.reshape(len(o), 1)
+        return original_choose(self, y_all, folds, err_lin, err_last)
+
+    monkeypatch.setattr(Forecaster, "_fit_classical", members)
+    monkeypatch.setattr(Forecaster, "_choose_naive", choose)
+    monkeypatch.setattr(Forecaster, "combination", True)
+    fc, _, _ = _seatbelts_fit()
+    v = fc.validation_
+    assert "naive combination, all spans" in v
+    if independent:
+        assert (fc.naive_, fc.naive_weight_) == (COMBINATION, 0.75)
+        assert v["naive combination, all spans"] < 0.75 * v["model, all spans"]
+        assert v["combination / model, log RMSE ratio"] < -v["combination / model, spread"]
+        assert v["naive weight 0.75, all spans"] == pytest.approx(
+            v["naive combination, all spans"], rel=1e-12)
+    else:
+        assert fc.naive_ is None
+        assert v["naive combination, all spans"] == pytest.approx(v["model, all spans"])
+
+
+def test_without_the_combination_candidate_nothing_else_changes(monkeypatch):
+    pytest.importorskip("statsmodels")
+    assert Forecaster.combination is False  # off by default (docs/forecasting.md)
+    off, _, _ = _seatbelts_fit()
+    monkeypatch.setattr(Forecaster, "combination", True)
+    fc, _, _ = _seatbelts_fit()
+    assert "naive combination, all spans" not in off.validation_
+    assert "naive combination, all spans" in fc.validation_
+    if fc.naive_ != "combination":
+        assert (off.naive_, off.naive_weight_) == (fc.naive_, fc.naive_weight_)
+        assert np.array_equal(off.evaluate().prediction, fc.evaluate().prediction)

@@ -85,6 +85,9 @@ _MIN_MARGIN = 0.03
 #: one, since the method adapts to a count that dies out or stops (which the validation
 #: spans seldom show) and the model's intercept does not
 _COUNT_MARGIN = 0.1
+#: The forecast combination's name (as ``naive_``): the equal-weight mean of the model and
+#: every classical member fitted.
+COMBINATION = "combination"
 #: Network weights tried on validation; 0 means the linear model alone.
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: Most steps :meth:`Forecaster.forecast` makes (recursively beyond the horizon).
@@ -315,6 +318,17 @@ class Forecaster:
     (docs/forecasting.md). Not a constructor argument, so the estimators mirroring the
     constructor are unchanged; a saved model keeps its ``spread_window_``.
 
+    Class attribute ``combination`` (False; set it on an instance before ``fit``): the
+    forecast combination -- the equal-weight mean of the model and every classical member
+    fitted (ETS, Theta, ARIMA; M3/M4: the mean of several methods often beats the best one
+    picked afterwards) -- is a candidate too, scored on the validation spans from the
+    forecasts the members already made there and chosen by the same span-by-span rule as
+    the naive forecasts (``naive_ == "combination"``, ``naive_weight_ = k / (k + 1)`` for k
+    members: the model mixed with the members' mean). Off by default: on the real series
+    and the generated set of ``benchmarks/forecasting.py`` validation never chose it, and
+    where it would have helped on the test span (Lynx) the members cannot be validated
+    (docs/forecasting.md, "Forecast combination").
+
     Attributes (after ``fit``)
     --------------------------
     season_, look_back_, transform_ (TargetTransform), members_, baseline_order_,
@@ -338,6 +352,8 @@ class Forecaster:
 
     #: Interval quantiles scaled by the local spread (see the class docstring).
     local_spread: bool = False
+    #: The forecast combination is a candidate (see the class docstring).
+    combination: bool = False
 
     def __init__(self, *, horizon: int = 1, look_back: int | str = "auto",
                  transform: str = "auto", season: int | str = "auto", cell: str = "gru",
@@ -725,7 +741,8 @@ class Forecaster:
         season = self.season_
         k_max = h if self.inputs_ else max(h, 2 * season if 0 < season <= 60 else 24)
         config = {**self.get_config(), "network": False, "select_inputs": False,
-                  "season": season, "classical": self.naive_ in self.classical_}
+                  "season": season,
+                  "classical": self.naive_ in self.classical_ or self.naive_ == COMBINATION}
         x_all = x_all[:, self.inputs_] if x_all is not None and self.inputs_ else None
         errors: list[np.ndarray] = []
         spread_at: list[np.ndarray] = []
@@ -733,7 +750,9 @@ class Forecaster:
             n_c = n - j * n_val
             copy = Forecaster(**config)
             copy._calibrate_intervals = False
-            copy._classical_kinds = tuple(k for k in self.classical_ if k == self.naive_)
+            copy.combination = self.naive_ == COMBINATION
+            copy._classical_kinds = tuple(k for k in self.classical_ if k == self.naive_
+                                          or self.naive_ == COMBINATION)
             try:
                 copy.fit(
                     y_all[:n_c], None if x_all is None else x_all[:n_c],
@@ -876,6 +895,17 @@ class Forecaster:
         if self.classical and not self.intermittent_ and len(
                 origins) >= self.min_val_network and classical_available():
             cands.update(self._fit_classical(y_all, folds))
+        # Forecast combination (M3/M4: the mean of several methods beats the best single
+        # one picked afterwards): the equal-weight mean of the model and the classical
+        # members, from their validation forecasts already made (nothing refitted). It is
+        # the model mixed with the members' mean at weight k / (k + 1), so it is stored as
+        # that mix and forecast by the model's own machinery.
+        members = [k for k in CLASSICAL_METHODS if k in cands]
+        combo_weight = len(members) / (len(members) + 1)
+        member_mean = np.mean([cands[k] for k in members], axis=0) if members else None
+        if member_mean is not None and self.combination:
+            cands[COMBINATION] = ((1 - combo_weight) * (truth + err_model)
+                                  + combo_weight * member_mean)
         errs = {name: pred - truth for name, pred in cands.items()}
         scores = {name: rmse(pred, truth) for name, pred in cands.items()}
         for name, score in scores.items():
@@ -932,18 +962,25 @@ class Forecaster:
         mean, spread = gain(errs[chosen], err_model)
         self.validation_[f"{chosen} / model, log RMSE ratio"] = mean
         self.validation_[f"{chosen} / model, spread"] = spread
-        err_naive = errs[chosen].ravel()
+        mixed_with = cands[chosen]
+        weights: tuple[float, ...] = ALPHAS
+        if chosen == COMBINATION:  # equal weights, not tuned: the model and its members
+            assert member_mean is not None
+            mixed_with, weights, alone = member_mean, (combo_weight,), True
+            self.validation_["combination members"] = float(len(members))
+        err_naive = (mixed_with - truth).ravel()
         mixed = {w: float(np.sqrt(np.mean(((1 - w) * err_model.ravel() + w * err_naive) ** 2)))
-                 for w in ALPHAS}
+                 for w in weights}
         for w, score in mixed.items():
             self.validation_[f"naive weight {w:g}, all spans"] = score
-        weight = 1.0 if alone else min(mixed, key=lambda w: (mixed[w], w))
+        weight = (combo_weight if chosen == COMBINATION else 1.0) if alone else min(
+            mixed, key=lambda w: (mixed[w], w))
         if weight == 0.0:
             self.naive_reason_ = ""
             return
         self.naive_, self.naive_weight_ = chosen, weight
         self.residuals_ = self.transform_.level(truth) - self._level(
-            self._mix(truth + err_model, cands[chosen]))
+            self._mix(truth + err_model, mixed_with))
 
     def _fit_classical(self, y_all: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]
                        ) -> dict[str, np.ndarray]:
@@ -1109,8 +1146,12 @@ class Forecaster:
         return self._clip(pred)
 
     def _naive(self, y_all: np.ndarray, o: np.ndarray, steps: int) -> np.ndarray:
-        """The chosen naive forecast from the origins ``o``, shape (N, steps)."""
+        """The chosen naive forecast from the origins ``o``, shape (N, steps) (for the
+        combination: the mean of the classical members, which the model joins)."""
         assert self.naive_ is not None
+        if self.naive_ == COMBINATION:
+            return np.mean([c.forecasts(y_all, o, steps) for c in self.classical_.values()],
+                           axis=0)
         if self.naive_ in self.classical_:
             return self.classical_[self.naive_].forecasts(y_all, o, steps)
         return naive_forecasts(y_all, o, steps, self.season_, self.intermittent_)[self.naive_]
@@ -1352,6 +1393,8 @@ class Forecaster:
         weights = [m.weight for m in self.members_]
         lin = ("linear " + parts[0] if len(parts) == 1 else "weighted mean of linear "
                + ", ".join(f"{w:.3g} x {part}" for w, part in zip(weights, parts, strict=True)))
+        if self.naive_ == COMBINATION:
+            return self._combination_text(lin)
         if self.naive_ is not None:
             w = self.naive_weight_
             why = self.naive_reason_ or "it beat the model on validation"
@@ -1360,6 +1403,10 @@ class Forecaster:
                    f"{v[f'naive weight {w:g}, all spans']:.4g}, "
                    f"model alone {v['model, all spans']:.4g}, {self.naive_} alone "
                    f"{v[f'naive {self.naive_}, all spans']:.4g})")
+        return lin + self._network_text()
+
+    def _network_text(self) -> str:
+        """How the network takes part, in words (appended to the linear model's)."""
         if self.alpha_ == 0.0:
             if not self.network:
                 why = "no network"
@@ -1369,9 +1416,19 @@ class Forecaster:
                        f"{self.min_val_network})")
             else:
                 why = "the network did not help on validation"
-            return f"{lin} ({why}: network weight 0)"
-        return (f"{lin} + {self.cell.upper()} on its residuals (network weight "
+            return f" ({why}: network weight 0)"
+        return (f" + {self.cell.upper()} on its residuals (network weight "
                 f"{self.alpha_:g}, chosen on validation)")
+
+    def _combination_text(self, lin: str) -> str:
+        """The forecast combination in words: its members and why it is used."""
+        v, w = self.validation_, self.naive_weight_
+        names = ", ".join(self.classical_)
+        why = self.naive_reason_ or "it beat the model on validation"
+        return (f"forecast combination: equal-weight mean of the model ({lin}"
+                f"{self._network_text()}) and the classical members {names} ({why}; RMSE "
+                f"{v[f'naive weight {w:g}, all spans']:.4g} against the model's "
+                f"{v['model, all spans']:.4g} over all validation spans)")
 
     # -------------------------------------------------------------- save/load
     def _state(self) -> dict[str, Any]:
@@ -1521,7 +1578,12 @@ class Forecaster:
         if len(set(self.inputs_)) != e or not all(0 <= c < width_x for c in self.inputs_):
             raise ModelFileError(f"inputs {self.inputs_} are not distinct columns of the "
                                  f"{width_x} stored")
-        known = (*NAIVE_METHODS, *self.classical_)
+        known = (*NAIVE_METHODS, *self.classical_, *([COMBINATION] if self.classical_ else []))
+        k_c = len(self.classical_)
+        if self.naive_ == COMBINATION and not math.isclose(self.naive_weight_, k_c / (k_c + 1)):
+            raise ModelFileError(f"the combination's weight {self.naive_weight_} is not "
+                                 f"{k_c}/{k_c + 1} (equal weights for the model and {k_c} "
+                                 "classical members)")
         if (self.naive_ is not None and (self.naive_ not in known or (
                 self.naive_ == "seasonal naive" and self.season_ < 2))) or not (
                 0.0 <= self.naive_weight_ <= 1.0) or (self.naive_ is None) != (
