@@ -534,6 +534,9 @@ def test_the_combination_is_chosen_only_when_validation_says_so(monkeypatch, ind
         assert v["combination / model, log RMSE ratio"] < -v["combination / model, spread"]
         assert v["naive weight 0.75, all spans"] == pytest.approx(
             v["naive combination, all spans"], rel=1e-12)
+        assert fc.method_.startswith("forecast combination")
+        f = fc.forecast(24)  # intervals calibrated by copies that may combine too
+        assert np.all(np.isfinite(f.mean)) and np.all(f.lower[95] <= f.upper[95])
     else:
         assert fc.naive_ is None
         assert v["naive combination, all spans"] == pytest.approx(v["model, all spans"])
