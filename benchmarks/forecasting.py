@@ -390,8 +390,9 @@ def combination_study(data: Path) -> str:
     if not files:
         raise SystemExit(f"no CSV files in {data}")
     lines = ["| series | forecast used (default) | default | with the combination candidate "
-             "| combination on validation (/ model's RMSE) | always combined | best classical "
-             "(test pick) |", "|---|---|---|---|---|---|---|"]
+             "| combination on validation (/ model's RMSE) | always combined | top-k: the "
+             "model + members better on validation | best classical (test pick) |",
+             "|---|---|---|---|---|---|---|---|"]
     cols: dict[str, list[float]] = {"default": [], "with": [], "always": [], "best": []}
     for path in files:
         table = load_table(str(path), _column(path), date_column="auto")
@@ -429,6 +430,11 @@ def combination_study(data: Path) -> str:
         for key, value in row.items():
             cols[key].append(value)
         v = combined.validation_
+        better = [k for k in members if v.get(f"naive {k}, all spans", math.inf)
+                  < v["model, all spans"]]
+        top = (f"{score(np.mean([model, *(members[k] for k in better)], axis=0)):.3f} ("
+               + (", ".join(better) or "none") + ")") if "naive combination, all spans" in v \
+            else "—"
         if "naive combination, all spans" in v:
             said = (f"{v['naive combination, all spans'] / v['model, all spans']:.3f}: "
                     + ("chosen" if combined.naive_ == "combination" else "not chosen"))
@@ -437,7 +443,7 @@ def combination_study(data: Path) -> str:
         used = (f"{weight:g} x {naive} + {1 - weight:g} x model" if naive and weight < 1
                 else (naive or "model"))
         lines.append(f"| {path.stem} | {used} | {row['default']:.3f} | {row['with']:.3f} | "
-                     f"{said} | {row['always']:.3f} | {row['best']:.3f} |")
+                     f"{said} | {row['always']:.3f} | {top} | {row['best']:.3f} |")
         print(lines[-1], flush=True)
 
     def gmean(xs: list[float]) -> float:
