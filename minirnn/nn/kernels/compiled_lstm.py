@@ -48,26 +48,64 @@ from minirnn.nn.kernels.pool import Workspace
 __all__ = ["lstm_backward", "lstm_forward"]
 
 
+#: The forward loop's options: ``_JIT`` with floating-point contraction allowed (and nothing
+#: else of fastmath), so that LLVM fuses the exponentials' polynomial steps into FMAs: one
+#: rounding instead of two (as accurate or more), 10-15 % of the loop on the machine of
+#: docs/performance.md. Only here: the DTW sums must stay bit-identical to numpy's.
+_JIT_FMA: dict[str, Any] = {**_JIT, "fastmath": {"contract"}}
+
+
 @njit(**_JIT)
-def _lstm_forward_loop(W: np.ndarray, x_tm: np.ndarray, order: np.ndarray, S: np.ndarray,
-                       c: np.ndarray, mask: np.ndarray, use_mask: bool, keep: bool,
-                       A: np.ndarray, C: np.ndarray, h: np.ndarray,
-                       ys: np.ndarray) -> None:  # pragma: no cover (compiled)
+def _pack_weights(w_hh: np.ndarray, w_ih: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray,
+                  bias: bool, W: np.ndarray) -> None:  # pragma: no cover (compiled)
+    """:func:`minirnn.nn.kernels.lstm._weights` (exp form) in one compiled call: W
+    (4H, H + D (+1)) = ``[W_hh | W_ih | b_ih + b_hh]`` in kernel order [o, i, f, g], the
+    sigmoid rows times -1 and g's times -2 (exact: the same numbers as the numpy
+    function's, without its dozen calls of 1-2 us at the smallest size)."""
+    H = w_hh.shape[1]
+    D = w_ih.shape[1]
+    for k in range(4):
+        cb = 3 if k == 0 else k - 1  # kernel block k holds cell block cb ([i, f, g, o])
+        factor = -2.0 if k == 3 else -1.0  # (exact products, also in float64)
+        for r in range(H):
+            src = cb * H + r
+            dst = k * H + r
+            for col in range(H):
+                W[dst, col] = w_hh[src, col] * factor
+            for col in range(D):
+                W[dst, H + col] = w_ih[src, col] * factor
+            if bias:
+                W[dst, H + D] = (b_ih[src] + b_hh[src]) * factor
+
+
+@njit(**_JIT_FMA)
+def _lstm_forward_loop(W: np.ndarray, x_tm: np.ndarray, reverse: bool, S: np.ndarray,
+                       h0: np.ndarray, c0: np.ndarray, c: np.ndarray, mask: np.ndarray,
+                       use_mask: bool, keep: bool, A: np.ndarray, C: np.ndarray,
+                       h: np.ndarray, ys: np.ndarray, h_n: np.ndarray,
+                       c_n: np.ndarray) -> None:  # pragma: no cover (compiled)
     """The LSTM forward's time loop. W (4H, H + D (+1)) in kernel order [o, i, f, g],
     scaled by the exp form's factors (-1 on the sigmoid rows, -2 on g:
-    :func:`minirnn.nn.kernels.lstm._weights`); S (H + D (+1), N) the stacked
-    [h_{t-1} (masked); x_t; 1] with h_0 (masked) and the ones row written; c (H, N) the
-    cell, updated in place; h (H, N) a work array. A (T or 1, 4H, N) and C (T or 1, H, N)
-    receive the activations and cells (step t at index t with ``keep``, else 0).
+    :func:`_pack_weights`); S (H + D (+1), N) the stacked [h_{t-1} (masked); x_t; 1] with
+    the ones row written; h0, c0 (N, H) the initial state (h0 unmasked); c (H, N) the cell
+    and h (H, N) work arrays. A (T or 1, 4H, N) and C (T or 1, H, N) receive the
+    activations and cells (step t at index t with ``keep``, else 0); h_n, c_n (N, H) the
+    final state.
 
     One loop for float32 and float64: :func:`_sigmoid_scaled`, :func:`_tanh_scaled` and
     :func:`_tanh_t` compute in the arrays' precision (float32 in float32 arithmetic, twice
     the vector lanes)."""
     H = c.shape[0]
     N = c.shape[1]
+    T = x_tm.shape[0]
     D = x_tm.shape[2]
-    for step in range(order.shape[0]):
-        t = order[step]
+    for n in range(N):  # the initial state, transposed (and h masked) here: no numpy calls
+        for j in range(H):
+            c[j, n] = c0[n, j]
+            S[j, n] = h0[n, j] * mask[j, n] if use_mask else h0[n, j]
+    t = 0
+    for step in range(T):
+        t = T - 1 - step if reverse else step
         for n in range(N):
             for d in range(D):
                 S[H + d, n] = x_tm[t, n, d]
@@ -95,9 +133,13 @@ def _lstm_forward_loop(W: np.ndarray, x_tm: np.ndarray, order: np.ndarray, S: np
         else:  # inference keeps nothing: the gates and cells are not stored
             for j in range(H):
                 for n in range(N):
+                    # the same expressions as above (same FMA contractions: inference
+                    # and training give the same numbers)
                     o = _sigmoid_scaled(a[j, n])
-                    ct = (_sigmoid_scaled(a[2 * H + j, n]) * c[j, n]
-                          + _sigmoid_scaled(a[H + j, n]) * _tanh_scaled(a[3 * H + j, n]))
+                    i = _sigmoid_scaled(a[H + j, n])
+                    f = _sigmoid_scaled(a[2 * H + j, n])
+                    g = _tanh_scaled(a[3 * H + j, n])
+                    ct = f * c[j, n] + i * g
                     c[j, n] = ct
                     ht = o * _tanh_t(ct)
                     h[j, n] = ht
@@ -105,6 +147,10 @@ def _lstm_forward_loop(W: np.ndarray, x_tm: np.ndarray, order: np.ndarray, S: np
         for n in range(N):
             for j in range(H):
                 ys[t, n, j] = h[j, n]
+    for n in range(N):  # the final state: the last step's h (unmasked) and c
+        for j in range(H):
+            h_n[n, j] = ys[t, n, j]
+            c_n[n, j] = c[j, n]
 
 
 @njit(**_JIT)
@@ -154,14 +200,22 @@ def _lstm_backward_steps(A: np.ndarray, C: np.ndarray, c0: np.ndarray, start: in
 def lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
                  rec_mask: np.ndarray | None, keep: bool, ws: Workspace,
                  out: np.ndarray | None = None) -> tuple[np.ndarray, State, Any]:
-    """The LSTM forward of :func:`minirnn.nn.kernels.lstm.forward` with its time loop
-    compiled (:func:`_lstm_forward_loop`); same arguments, results and saved arrays."""
+    """The LSTM forward of :func:`minirnn.nn.kernels.lstm.forward` with its weight packing
+    (:func:`_pack_weights`) and time loop (:func:`_lstm_forward_loop`) compiled; same
+    arguments, results and saved arrays."""
     T, N, D = x_tm.shape
     if N == 0 or T == 0:  # nothing to loop over: the numpy kernel's handling
         return _lstm.forward(cell, x_tm, state0, reverse, rec_mask, keep, ws, out)
     H = cell.hidden_size
     dt = x_tm.dtype
-    W = _lstm._weights(cell, dt, H, True)
+    # The whole call is one compiled packing, one compiled loop and a few allocations: at
+    # the smallest benchmark size the numpy calls around the loop cost ~10 % of it.
+    bias = cell.bias_ih is not None and cell.bias_hh is not None
+    W = np.empty((4 * H, H + D + bias), dt)
+    no_bias = np.empty(0, dt)
+    _pack_weights(cell.weight_hh.data, cell.weight_ih.data,
+                  cell.bias_ih.data if bias else no_bias,
+                  cell.bias_hh.data if bias else no_bias, bias, W)
     A = ws.take("A", (T if keep else 1, 4 * H, N), dt)
     C = ws.take("C", (T if keep else 1, H, N), dt)
     S = ws.take("S", (1, W.shape[1], N), dt)[0]
@@ -170,14 +224,11 @@ def lstm_forward(cell: Any, x_tm: np.ndarray, state0: State, reverse: bool,
     use_mask = rec_mask is not None
     mask = (np.ascontiguousarray(rec_mask.T) if rec_mask is not None
             else np.empty((0, 0), dt))
-    np.copyto(S[:H], state0[0].T)
-    if rec_mask is not None:
-        S[:H] *= mask
-    c = np.array(state0[1].T, order="C")  # a copy (updated in place), also where N = 1
+    c = np.empty((H, N), dt)
     h = np.empty((H, N), dt)
-    order = np.arange(T - 1, -1, -1) if reverse else np.arange(T)
-    _lstm_forward_loop(W, x_tm, order, S, c, mask, use_mask, keep, A, C, h, ys)
-    final = (ys[order[-1]].copy(), c.T.copy())
+    final = (np.empty((N, H), dt), np.empty((N, H), dt))
+    _lstm_forward_loop(W, x_tm, reverse, S, state0[0], state0[1], c, mask, use_mask, keep,
+                       A, C, h, ys, final[0], final[1])
     return ys, final, ((A, C) if keep else None)
 
 
