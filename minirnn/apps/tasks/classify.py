@@ -463,7 +463,8 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
         held = ", ".join(f"{k} {clf.blend_scores[k + '_accuracy']:.3f}"
                          for k in clf.blend_weights)
         print(f"blend: {weights} (least log loss on {int(clf.blend_scores['rows'])} held-out "
-              f"training series, half way to equal shares; their accuracy: {held}, blend "
+              f"training series, {clf.blend_scores.get('shrink', 0.5):.2f} of the way to equal "
+              f"shares; their accuracy: {held}, blend "
               f"{clf.blend_scores['blend_accuracy']:.3f})", flush=True)
     elif len(clf.blend_weights) > 1:
         print(f"blend: {weights} (fixed)", flush=True)
