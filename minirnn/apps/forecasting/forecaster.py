@@ -244,6 +244,26 @@ def _conformal_quantiles(err: np.ndarray) -> np.ndarray:
     return out
 
 
+def check_network_options(positive: dict[str, Any], *, look_back: Any, season: Any,
+                          cell: Any, optimizer: Any) -> None:
+    """The options a forecaster's network shares (its own and the global one's): each of
+    ``positive`` a positive int, ``look_back`` and ``season`` ``'auto'`` or an int (a season
+    0 or at least 2), a known cell and optimizer; ValueError naming the first bad one."""
+    for name, value in positive.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if look_back != "auto" and (isinstance(look_back, bool) or not isinstance(
+            look_back, (int, np.integer)) or int(look_back) < 1):
+        raise ValueError(f"look_back must be a positive int or 'auto', got {look_back!r}")
+    if season != "auto" and (isinstance(season, bool) or not isinstance(
+            season, (int, np.integer)) or season < 0 or season == 1):
+        raise ValueError(f"season must be 'auto', 0 (none) or an int >= 2, got {season!r}")
+    if cell not in RECURRENT_LAYERS:
+        raise ValueError(f"cell must be one of {sorted(RECURRENT_LAYERS)}, got {cell!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+
+
 class Forecaster:
     """Forecast a series H steps ahead with a transformed linear AR plus a recurrent network.
 
@@ -367,23 +387,12 @@ class Forecaster:
                  bidirectional: bool = False, naive: bool = True, classical: bool = True,
                  select_inputs: bool = True, seed: int | None = 0,
                  dtype: str = "float32", callbacks: Sequence[Callback] = ()) -> None:
-        for name, value in (("horizon", horizon), ("hidden_size", hidden_size),
-                            ("num_layers", num_layers), ("epochs", epochs),
-                            ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if look_back != "auto" and (isinstance(look_back, bool) or not isinstance(
-                look_back, (int, np.integer)) or int(look_back) < 1):
-            raise ValueError(f"look_back must be a positive int or 'auto', got {look_back!r}")
+        check_network_options(
+            {"horizon": horizon, "hidden_size": hidden_size, "num_layers": num_layers,
+             "epochs": epochs, "batch_size": batch_size},
+            look_back=look_back, season=season, cell=cell, optimizer=optimizer)
         if transform not in ("auto", *KINDS):
             raise ValueError(f"transform must be 'auto' or one of {KINDS}, got {transform!r}")
-        if season != "auto" and (isinstance(season, bool) or not isinstance(
-                season, (int, np.integer)) or season < 0 or season == 1):
-            raise ValueError(f"season must be 'auto', 0 (none) or an int >= 2, got {season!r}")
-        if cell not in RECURRENT_LAYERS:
-            raise ValueError(f"cell must be one of {sorted(RECURRENT_LAYERS)}, got {cell!r}")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
         if not 0 < val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {val_fraction!r}")
         if lr is not None and not (isinstance(lr, (int, float)) and lr > 0

@@ -28,14 +28,18 @@ import numpy as np
 
 from minirnn.apps.data.baselines import naive_forecasts
 from minirnn.apps.data.table import format_dates, future_dates, parse_dates
-from minirnn.apps.forecasting.forecaster import Forecast, Forecaster, state_digest
+from minirnn.apps.forecasting.forecaster import (
+    Forecast,
+    Forecaster,
+    check_network_options,
+    state_digest,
+)
 from minirnn.apps.forecasting.metrics import rmse
 from minirnn.apps.forecasting.transforms import detect_season
 from minirnn.apps.recurrent import make_solver, recurrent_network
 from minirnn.nn.io import ModelFileError
 from minirnn.nn.losses import MSE
 from minirnn.nn.model import Sequential
-from minirnn.nn.registry import OPTIMIZERS, RECURRENT_LAYERS
 from minirnn.train.callbacks import Callback, EarlyStopping
 from minirnn.train.solver import Solver
 
@@ -176,22 +180,10 @@ class GlobalForecaster:
                  margin: float = DEFAULT_MARGIN, local_options: dict[str, Any] | None = None,
                  seed: int | None = 0, dtype: str = "float32",
                  callbacks: Sequence[Callback] = ()) -> None:
-        for name, value in (("horizon", horizon), ("hidden_size", hidden_size),
-                            ("num_layers", num_layers), ("epochs", epochs),
-                            ("batch_size", batch_size), ("patience", patience)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if look_back != "auto" and (isinstance(look_back, bool) or not isinstance(
-                look_back, (int, np.integer)) or int(look_back) < 1):
-            raise ValueError(f"look_back must be a positive int or 'auto', got {look_back!r}")
-        if season != "auto" and (isinstance(season, bool) or not isinstance(
-                season, (int, np.integer)) or season < 0 or season == 1):
-            raise ValueError(f"season must be 'auto', 0 (none) or an int >= 2, got {season!r}")
-        if cell not in RECURRENT_LAYERS:
-            raise ValueError(f"cell must be one of {sorted(RECURRENT_LAYERS)}, got {cell!r}")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got "
-                             f"{optimizer!r}")
+        check_network_options(
+            {"horizon": horizon, "hidden_size": hidden_size, "num_layers": num_layers,
+             "epochs": epochs, "batch_size": batch_size, "patience": patience},
+            look_back=look_back, season=season, cell=cell, optimizer=optimizer)
         if not 0.0 < float(val_fraction) < 1.0:
             raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction!r}")
         if not 0.0 <= float(margin) < 1.0:
