@@ -2,7 +2,9 @@
 :class:`~minirnn.nn.cells.lstm.LSTMCell` (the ``fast`` extra; :mod:`minirnn.nn.kernels.compiled`
 has the switch and the cache, :mod:`minirnn.nn.kernels.jit` the exponential).
 
-- forward (inference and training): the whole time loop is one compiled call. A step is
+- forward (inference and training): the weight packing is one compiled call and the
+  whole time loop another (with the initial and final states' transposes; FMA
+  contraction allowed: :data:`_JIT_FMA`). A step is
   one BLAS product ``[W_hh | W_ih | b] @ [h_{t-1}; x_t; 1]`` (``np.dot`` inside the
   compiled loop calls the BLAS directly, without a Python round trip) and one pass over
   the gate block that computes the four gate nonlinearities, the cell, its tanh and the
@@ -51,7 +53,8 @@ __all__ = ["lstm_backward", "lstm_forward"]
 #: The forward loop's options: ``_JIT`` with floating-point contraction allowed (and nothing
 #: else of fastmath), so that LLVM fuses the exponentials' polynomial steps into FMAs: one
 #: rounding instead of two (as accurate or more), 10-15 % of the loop on the machine of
-#: docs/performance.md. Only here: the DTW sums must stay bit-identical to numpy's.
+#: docs/performance.md. Only here: the DTW sums must stay bit-identical to numpy's (and
+#: in the LSTM backward, without exponentials but the cell's tanh, no gain was measured).
 _JIT_FMA: dict[str, Any] = {**_JIT, "fastmath": {"contract"}}
 
 
