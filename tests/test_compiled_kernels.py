@@ -15,7 +15,7 @@ pytest.importorskip("numba")
 
 import minirnn
 from minirnn.layers import GRU, LSTM, RNN
-from minirnn.nn.kernels import chunks, compiled, gru, lstm, rnn, run, select, split
+from minirnn.nn.kernels import chunks, compiled, compiled_lstm, gru, lstm, rnn, run, select, split
 from minirnn.nn.kernels.pool import workspace
 
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -287,3 +287,24 @@ def test_compiled_code_is_cached_in_the_user_cache_folder_when_the_package_is_re
     assert any(Path(runs[0][0]).glob("*_rnn_forward_loop*.nbc"))
     assert runs[0][1] == "0 1"  # compiled
     assert runs[1][1] == "1 0"  # loaded from the cache
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+@pytest.mark.parametrize("bias", [True, False])
+def test_compiled_weight_packing_is_the_numpy_kernels_exactly(dt: type, bias: bool) -> None:
+    """The compiled LSTM forward packs ``[W_hh | W_ih | b]`` in one compiled call: the same
+    numbers, bit for bit, as the numpy kernel's :func:`lstm._weights` (exp form), with and
+    without biases."""
+    cell = LSTM(3, 5, dtype=np.dtype(dt), seed=4, bias=bias).cells[0][0]
+    rng = np.random.default_rng(7)
+    for p in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh):
+        if p is not None:
+            p.data[...] = rng.standard_normal(p.data.shape)
+    ref = lstm._weights(cell, np.dtype(dt), 5, True)
+    got = np.full_like(ref, np.nan)
+    empty: np.ndarray = np.empty(0, dt)
+    b_ih = empty if cell.bias_ih is None else cell.bias_ih.data
+    b_hh = empty if cell.bias_hh is None else cell.bias_hh.data
+    compiled_lstm._pack_weights(cell.weight_hh.data, cell.weight_ih.data, b_ih, b_hh, bias,
+                                got)
+    np.testing.assert_array_equal(got, ref)
