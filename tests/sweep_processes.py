@@ -36,13 +36,13 @@ def wait_for_epoch(folder, count=1, timeout=90, procs=()):
     pytest.fail(f"no trial trained an epoch within {timeout} s")
 
 
-def start_and_stop_mid_trial(args, out, sig, *, group=False):
-    """Start a sweep command, send it ``sig`` while its first trial trains (to the whole
-    process group with ``group``); its exit status, stdout and stderr."""
+def start_and_stop_mid_trial(args, out, sig, *, group=False, count=1):
+    """Start a sweep command, send it ``sig`` once ``count`` trials train (to the whole
+    process group with ``group``); its exit status, stdout, stderr and process id."""
     proc = subprocess.Popen(sweep_cmd(*args), env=sweep_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=group)
     try:
-        wait_for_epoch(out, procs=[proc])
+        wait_for_epoch(out, count=count, procs=[proc])
         if group:
             os.killpg(proc.pid, sig)
         else:
@@ -52,4 +52,4 @@ def start_and_stop_mid_trial(args, out, sig, *, group=False):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return proc.returncode, stdout, stderr
+    return proc.returncode, stdout, stderr, proc.pid

@@ -203,7 +203,7 @@ def test_interrupted_and_killed_workers_leave_a_study_a_new_command_continues(tm
     args = [*TIMED, "--output", str(out), "--study", "k", "--trials", "1",
             "--heartbeat", "1", "--grace-period", "3"]
     # Ctrl-C: exit status 130, one line, the running trial is recorded as failed.
-    code, stdout, stderr = _start_and_stop_mid_trial(args, out, signal.SIGINT)
+    code, stdout, stderr, _ = _start_and_stop_mid_trial(args, out, signal.SIGINT)
     assert code == 130, stderr
     assert stderr.strip().count("\n") == 0 and "interrupted" in stderr
     assert "Traceback" not in stdout + stderr
@@ -211,7 +211,7 @@ def test_interrupted_and_killed_workers_leave_a_study_a_new_command_continues(tm
     assert first.state.name == "FAIL" and "interrupted" in first.user_attrs["error"]
     # kill -9: the trial stays RUNNING, the database stays whole.
     shutil.rmtree(out / "trials")
-    code, _, _ = _start_and_stop_mid_trial(args, out, signal.SIGKILL)
+    code, _, _, _ = _start_and_stop_mid_trial(args, out, signal.SIGKILL)
     assert code == -signal.SIGKILL
     with sqlite3.connect(out / "study.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

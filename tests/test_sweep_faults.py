@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
+from sweep_processes import start_and_stop_mid_trial, wait_for_epoch
 from sweep_processes import sweep_cmd as _sweep_cmd
 from sweep_processes import sweep_env as _env
-from sweep_processes import wait_for_epoch
 
 # Each case starts processes (and most a PostgreSQL server): 20-30 s apiece.
 pytestmark = pytest.mark.slow
@@ -297,20 +297,9 @@ def test_ctrl_c_stops_every_worker(tmp_path):
         out = tmp_path / f"sw{number}"
         args = [*ENDLESS, "--output", str(out), "--study", "c", "--trials", "4", "--n-jobs",
                 "2"]
-        proc = subprocess.Popen(_sweep_cmd(*args), env=_env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=group)
-        try:
-            wait_for_epoch(out, count=2, procs=[proc])
-            if group:
-                os.killpg(proc.pid, sig)
-            else:
-                proc.send_signal(sig)
-            stdout, stderr = proc.communicate(timeout=90)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        assert proc.returncode == status, stderr
+        code, stdout, stderr, pid = start_and_stop_mid_trial(args, out, sig, group=group,
+                                                             count=2)
+        assert code == status, stderr
         assert len(stderr.strip().splitlines()) == 1, stderr
         assert "Traceback" not in stdout + stderr
         trials = _trials(f"sqlite:///{out / 'study.db'}", "c")  # SQLite: no server needed
@@ -320,7 +309,7 @@ def test_ctrl_c_stops_every_worker(tmp_path):
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:
                 try:
-                    os.killpg(proc.pid, 0)
+                    os.killpg(pid, 0)
                 except ProcessLookupError:
                     break
                 time.sleep(0.1)
