@@ -50,7 +50,7 @@ from minirnn.apps.forecasting.classical import (
 from minirnn.apps.forecasting.classical import available as classical_available
 from minirnn.apps.forecasting.metrics import mae, mase, mase_scale, rmse
 from minirnn.apps.forecasting.transforms import (
-    CALENDAR_PERIODS,
+    DIFFERENCED_PERIODS,
     KINDS,
     RobustScaler,
     TargetTransform,
@@ -558,7 +558,7 @@ class Forecaster:
             kinds = [k for k in kinds if k not in ("log", "logdiff")]
         # Seasonal differencing assumes a fixed period: calendar periods, or one the user set.
         # Quasi-cycles (the lynx's ~9.6 years) are left to the AR lags.
-        fixed = season and (self.season != "auto" or season in CALENDAR_PERIODS)
+        fixed = season and (self.season != "auto" or season in DIFFERENCED_PERIODS)
         seasons = [season] if fixed and self.transform != "auto" else (
             [0, season] if fixed else [0])
         # Rolling-origin validation: up to `folds` consecutive spans of n_val values at the

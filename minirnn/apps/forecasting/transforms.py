@@ -22,6 +22,12 @@ __all__ = ["KINDS", "RobustScaler", "TargetTransform", "detect_season"]
 #: Periods of calendar data (quarters, days a week, months, weeks a year, hours a week,
 #: days a year) that a detected season snaps to.
 CALENDAR_PERIODS = (4, 7, 12, 24, 52, 168, 365)
+#: Periods a detected season is seasonally differenced at: the calendar's, and the day and
+#: the week of half-hourly data (not snapped to: a detected 46 stays 46).
+DIFFERENCED_PERIODS = (*CALENDAR_PERIODS, 48, 336)
+#: Daily periods of sub-daily data without dates (hourly, half-hourly) whose week (7 days)
+#: is tried as the season too.
+_DAYS = (24, 48)
 
 #: Transform names accepted by ``--transform`` (besides ``auto``).
 KINDS = ("none", "diff", "log", "logdiff")
@@ -205,7 +211,13 @@ def detect_season(y: np.ndarray, max_lag: int | None = None, threshold: float = 
         Periods the dates imply (12 for monthly data: ``minirnn.apps.data.table.
         calendar_periods``). When the strongest peak is none of them, the first of them that
         is a local peak with at least ``close`` times its autocorrelation is chosen instead
-        (an intermittent monthly count peaked at 24, not 12, by noise).
+        (an intermittent monthly count peaked at 24, not 12, by noise). Of two calendar
+        periods where one is a multiple of the other (the day and the week of hourly or
+        half-hourly data: 24 and 168, 48 and 336), the longer is chosen over the shorter
+        when its autocorrelation, corrected for the fewer pairs at the longer lag (times
+        T / (T - k)), is the higher: weekdays differ from weekends, and the day's period
+        would model them alike. Without dates, a detected 24 or 48 is checked against 7
+        times it the same way.
     close : float
 
     Returns
@@ -245,15 +257,32 @@ def detect_season(y: np.ndarray, max_lag: int | None = None, threshold: float = 
         for period in calendar:
             if 2 <= period <= limit and acf[period] >= close * top and \
                     acf[period] >= acf[period - 1] and acf[period] >= acf[period + 1]:
-                return period
+                return _longer_multiple(period, acf, n, limit, calendar)
     # The fundamental period: the shortest lag dividing the strongest peak's lag that is
     # nearly as strong (a quarterly series peaks at 4 and 8; noise may make 8 higher).
     best = next(k for k, v in peaks if k == top_k or (
         v >= 0.85 * top and round(top_k / k) >= 2
         and abs(top_k / k - round(top_k / k)) * k <= max(1, 0.05 * k)))
     # A broad yearly peak of daily data wanders by noise (351 rather than 365): snap to a
-    # calendar period within 7 %.
-    for period in CALENDAR_PERIODS:
+    # calendar period within 7 % (the dates' own first: half-hourly data peaked at 47).
+    for period in (*calendar, *CALENDAR_PERIODS):
         if best and abs(best - period) <= 0.07 * period and period <= limit:
-            return period
+            best = period
+            break
+    return _longer_multiple(best, acf, n, limit, calendar)
+
+
+def _longer_multiple(best: int, acf: np.ndarray, n: int, limit: int,
+                     calendar: tuple[int, ...]) -> int:
+    """The week instead of the day (see :func:`detect_season`): a multiple of ``best``
+    among the calendar periods (7 * best for an undated 24 or 48) that is a local peak of
+    the autocorrelation ``acf`` (of T = ``n`` values, lags 0..limit + 1) and higher than
+    ``best``'s once both are corrected for their number of pairs."""
+    longer = [w for w in calendar if best and w > best and w % best == 0]
+    if not calendar and best in _DAYS:
+        longer = [7 * best]
+    for w in longer:
+        if w <= limit and acf[w] >= acf[w - 1] and acf[w] >= acf[w + 1] and \
+                acf[w] * n / (n - w) > acf[best] * n / (n - best):
+            return w
     return best
