@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 #: file stem -> value column (other CSVs: their last column)
@@ -83,6 +84,106 @@ def robustness_series() -> list[tuple[str, object]]:
     return out
 
 
+#: One row of the new-kinds set: name, series, inputs (or None), dates (or None), horizon.
+Row = tuple[str, Any, Any, Any, int]
+
+
+def _taylor() -> Any:
+    """pmdarima's ``taylor`` (half-hourly electricity demand of England and Wales, 4,032
+    values from Monday 5 June 2000), or None without pmdarima. Its data sit in the source
+    of ``pmdarima/datasets/taylor.py``; read from there when pmdarima itself does not
+    import (it needs urllib3 and compiled parts that the data do not)."""
+    import importlib.util
+    import re
+
+    import numpy as np
+
+    try:
+        from pmdarima.datasets import load_taylor
+
+        return np.asarray(load_taylor(), dtype=np.float64)
+    except Exception:  # any failure of the optional package: read the source instead
+        pass
+    try:
+        spec = importlib.util.find_spec("pmdarima")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    src = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "taylor.py"
+    if not src.exists():
+        return None
+    text = src.read_text()
+    body = text[text.index("np.array(["): text.index("])", text.index("np.array(["))]
+    values = np.array([float(v) for v in re.findall(r"[-+]?\d+\.?\d*", body[9:])])
+    return values if len(values) == 4032 else None
+
+
+def new_kind_series() -> list[Row]:
+    """Kinds of series the defaults were not tuned on (issue 33): half-hourly data with a
+    daily and a weekly season (pmdarima's ``taylor`` when installed, and a generated one),
+    at horizons 1 and 48 (a day); weekly CO2 (statsmodels); series with exogenous columns
+    (quarterly US GDP with four macro columns, statsmodels' ``macrodata``; the shipped
+    seatbelts KSI with its law label; a generated series driven by a lagged input next to
+    a useless one). Rows whose package is missing are left out."""
+    import numpy as np
+
+    out: list[Row] = []
+    half_hour = np.timedelta64(30, "m")
+    y = _taylor()
+    if y is not None:
+        dates = np.datetime64("2000-06-05T00:00") + np.arange(len(y)) * half_hour
+        for h in (1, 48):
+            out.append((f"taylor half-hourly demand (4,032), h={h}", y, None, dates, h))
+    rng = np.random.default_rng(3)
+    n = 48 * 7 * 6
+    t = np.arange(n)
+    day = np.sin(2 * np.pi * t / 48) + 0.5 * np.sin(4 * np.pi * t / 48 + 1)
+    weekend = ((t // 48) % 7 >= 5).astype(float)
+    e, a = rng.normal(0, 0.15, n), np.zeros(n)
+    for i in range(1, n):
+        a[i] = 0.9 * a[i - 1] + e[i]
+    y = 100 + 10 * day * (1 - 0.4 * weekend) - 8 * weekend + a
+    dates = np.datetime64("2021-01-04T00:00") + t * half_hour
+    for h in (1, 48):
+        out.append((f"half-hourly, day + week seasons ({n}), h={h}", y, None, dates, h))
+    try:
+        import statsmodels.api as sm
+
+        co2 = sm.datasets.co2.load_pandas().data["co2"]
+        # 59 of 2,284 weeks are missing: filled by linear interpolation (the command
+        # refuses missing values)
+        values = co2.interpolate().to_numpy(dtype=np.float64)
+        out.append(("weekly CO2, Mauna Loa (2,284, statsmodels)", values, None,
+                    co2.index.to_numpy().astype("datetime64[D]"), 1))
+        macro = sm.datasets.macrodata.load_pandas().data
+        quarters = np.array([f"{int(yr)}-{3 * int(q) - 2:02d}" for yr, q in zip(
+            macro["year"], macro["quarter"], strict=True)], dtype="datetime64[M]")
+        out.append(("US real GDP + 4 macro inputs (203, statsmodels)",
+                    macro["realgdp"].to_numpy(dtype=np.float64),
+                    macro[["realcons", "realinv", "unemp", "tbilrate"]].to_numpy(
+                        dtype=np.float64), quarters, 1))
+    except ImportError:
+        pass
+    sys.path.insert(0, str(ROOT))
+    from minirnn.apps.datasets import load
+
+    belts = load("seatbelts", with_features=True)
+    out.append(("seatbelts KSI + law label (192)", belts.values, belts.features,
+                belts.dates, 1))
+    rng = np.random.default_rng(4)
+    n = 300
+    x1, x2 = np.zeros(n), rng.normal(0, 1, n)
+    for i in range(1, n):
+        x1[i] = 0.7 * x1[i - 1] + rng.normal()
+    y = np.zeros(n)
+    for i in range(1, n):
+        y[i] = 0.3 * y[i - 1] + 2.0 * x1[i - 1] + rng.normal(0, 0.5)
+    out.append(("driven by a lagged input + a useless one (300)", 20 + y,
+                np.column_stack([x1, x2]), None, 1))
+    return out
+
+
 def regime_series(seed: int = 7) -> list[tuple[str, object]]:
     """Counts and level shifts whose regime changes (fixed seed): checks that the choice of
     naive forecasts is not tuned to one series. The test span is the last third."""
@@ -127,15 +228,17 @@ def robustness(combination: bool = False) -> str:
 
     Forecaster.combination = combination
 
-    lines = ["| series | forecast by | model / persistence | model / linear AR | "
+    lines = ["| series | season | forecast by | model / persistence | model / linear AR | "
              "model / seasonal naive | model / ETS | model / Theta | model / ARIMA | MASE | "
              "seconds |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     ratios_p, ratios_ar, ratios_best = [], [], []
     naive_used = []
-    for name, y in robustness_series():
+    rows: list[Row] = [(name, y, None, None, 1) for name, y in robustness_series()]
+    rows += new_kind_series()
+    for name, y, x, dates, h in rows:
         start = time.perf_counter()
-        fc = Forecaster().fit(y, train_size=int(len(y) * 0.67))  # type: ignore[arg-type]
+        fc = Forecaster(horizon=h).fit(y, x, dates=dates, train_size=int(len(y) * 0.67))
         m = fc.evaluate().metrics
         seconds = time.perf_counter() - start
         ar = f"linear AR({fc.baseline_order_})"
@@ -151,7 +254,7 @@ def robustness(combination: bool = False) -> str:
         # linear AR, ETS, Theta or ARIMA (as members: fitted with 30 validation forecasts).
         best = min(m[k]["rmse"] for k in (ar, *CLASSICAL) if k in m)
         ratios_best.append(m["model"]["rmse"] / best)
-        lines.append(f"| {name} | {fc.method_} | {rp:.3f} | {ra:.3f} | "
+        lines.append(f"| {name} | {fc.season_ or '—'} | {fc.method_} | {rp:.3f} | {ra:.3f} | "
                      f"{ratio('seasonal naive')} | {ratio('ETS')} | {ratio('Theta')} | "
                      f"{ratio('ARIMA')} | "
                      f"{m['model']['mase']:.3f} | {seconds:.1f} |")
@@ -163,8 +266,7 @@ def robustness(combination: bool = False) -> str:
         return sum(r < 1 - 1e-9 for r in ratios)  # identical forecasts are a tie, not a win
 
     ties = sum(abs(r - 1) <= 1e-9 for r in ratios_ar)
-    worse = [name for (name, _), r in zip(robustness_series(), ratios_p, strict=True)
-             if r > 1 + 1e-9]
+    worse = [row[0] for row, r in zip(rows, ratios_p, strict=True) if r > 1 + 1e-9]
     lines.append(f"\nAt most persistence's RMSE on {len(ratios_p) - len(worse)} of "
                  f"{len(ratios_p)}" + (f" (worse: {'; '.join(worse)})" if worse else "")
                  + f"; below persistence on {below(ratios_p)} of {len(ratios_p)}, "
