@@ -78,3 +78,15 @@ def test_the_day_alone_is_weaker_than_the_week_on_a_weekly_pattern():
     assert weekly.evaluate().metrics["model"]["rmse"] < week_naive
     assert weekly.evaluate().metrics["model"]["rmse"] < daily.evaluate().metrics["model"][
         "rmse"]
+
+
+def test_the_look_back_of_a_weekly_season_spans_a_day():
+    y, dates = _half_hourly(5, 3, weekend=1.0)
+    fc = Forecaster(network=False, classical=False).fit(y, dates=dates, train_size=4 * WEEK)
+    assert fc.season_ == WEEK and fc.look_back_ == DAY + 1
+    hourly = np.arange(0, len(y), 2)  # the same series every hour: a day of 24, a week of 168
+    fc = Forecaster(network=False, classical=False).fit(
+        y[hourly], dates=dates[hourly], train_size=len(hourly) * 4 // 5)
+    assert fc.season_ == 168 and fc.look_back_ == 25
+    assert Forecaster(look_back=10, network=False, classical=False).fit(
+        y, dates=dates, train_size=4 * WEEK).look_back_ == 10  # as given

@@ -90,6 +90,8 @@ _COUNT_MARGIN = 0.1
 COMBINATION = "combination"
 #: Network weights tried on validation; 0 means the linear model alone.
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: Weekly seasons of hourly and half-hourly data, whose look-back spans a day.
+_WEEKS = (168, 336)
 #: Most steps :meth:`Forecaster.forecast` makes (recursively beyond the horizon).
 MAX_FORECAST_STEPS = 100_000
 #: Candidate AR orders (filtered by the look-back and the amount of data).
@@ -273,7 +275,8 @@ class Forecaster:
         H, steps predicted from each origin (direct multi-output: one output per step).
     look_back : int or "auto"
         L, past steps the network reads (and the longest AR order). ``auto``: the season + 1
-        (at least 12) for seasons up to 29, else 24; shortened for short series.
+        (at least 12) for seasons up to 29, a day + 1 for the week of hourly or half-hourly
+        data (season 168 or 336: 25 or 49), else 24; shortened for short series.
     transform : {"auto", "none", "diff", "log", "logdiff"}
         ``auto`` picks on the validation span (seasonal differencing tried too when a season
         is known).
@@ -463,6 +466,8 @@ class Forecaster:
         lost = 1 + season
         if self.look_back == "auto":
             look = max(12, season + 1) if 0 < season <= 29 else 24
+            if season in _WEEKS:  # the week of sub-daily data: the last day + 1 as well
+                look = season // 7 + 1
             room = (n - lost - n_val - h) // 3
             look = max(2, min(look, room))
         else:
