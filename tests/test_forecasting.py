@@ -373,3 +373,51 @@ def test_forecast_within_the_horizon_is_the_last_origins_prediction():
     fc = Forecaster(horizon=3, seed=0, **FAST).fit(y, train_size=84)
     np.testing.assert_allclose(fc.forecast(3).mean,
                                fc.predict_origins(y, None, [len(y) - 1])[0], rtol=1e-12)
+
+
+def test_load_table_interpolates_gaps_and_trims_edges(tmp_path):
+    path = _write(tmp_path / "gaps.csv", ["2000-01,,1", "2000-02,2,", "2000-03,NA,3",
+                                          "2000-04,6,4", "2000-05,,5"])
+    with pytest.raises(ValueError, match="line 2: column 'Value' has a missing value"):
+        load_table(path, "Value", features=["Extra"])
+    table = load_table(path, "Value", features=["Extra"], missing="interpolate")
+    np.testing.assert_array_equal(table.values, [2, 4, 6])  # rows 2000-02..04 kept
+    np.testing.assert_array_equal(table.features[:, 0], [3, 3, 4])  # edge: nearest value
+    assert [str(d) for d in table.dates] == ["2000-02", "2000-03", "2000-04"]
+    assert any("2 row(s) without a value of 'Value'" in n for n in table.inferred)
+    assert any("1 missing value(s) of 'Value' interpolated (first on line 4)" in n
+               for n in table.inferred)
+
+
+@pytest.mark.parametrize("rows,message", [
+    (["2000-01,1,1", "2000-02,,2", "2000-03,,3"], r"'Value' has 1 value\(s\) among 3 rows"),
+    (["2000-01,1,", "2000-02,2,", "2000-03,3,"], r"'Extra' has 0 value\(s\) in lines 2..4"),
+])
+def test_load_table_refuses_what_it_cannot_interpolate(tmp_path, rows, message):
+    path = _write(tmp_path / "few.csv", rows)
+    with pytest.raises(ValueError, match=message):
+        load_table(path, "Value", features=["Extra"], missing="interpolate")
+    with pytest.raises(ValueError, match="missing must be 'error' or 'interpolate', got 'x'"):
+        load_table(path, "Value", missing="x")
+
+
+def test_cli_series_with_gaps_interpolates_by_default_or_stops(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    months = [f"{2000 + i // 12}-{i % 12 + 1:02d}" for i in range(96)]
+    y = 10 + np.sin(np.arange(96) * 2 * np.pi / 12) + rng.normal(0, 0.1, 96)
+    cells = [f"{v:.4f}" for v in y]
+    cells[0] = cells[40] = cells[41] = ""
+    path = _write(tmp_path / "gaps.csv", [f"{m},{c}" for m, c in zip(months, cells, strict=True)],
+                  header="Month,Sales")
+    assert main(["train", "series", "--csv", str(path), "--column", "Sales", "--no-network",
+                 "--no-plot", "--output", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "1 row(s) without a value of 'Sales'" in out
+    assert "2 missing value(s) of 'Sales' interpolated (first on line 42)" in out
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["train_size"] + report["test_targets"] == 95
+    assert main(["train", "series", "--csv", str(path), "--column", "Sales", "--missing",
+                 "error", "--no-plot", "--output", str(tmp_path / "stop")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "line 2: column 'Sales' has a missing value" in err
+    assert not (tmp_path / "stop").exists()

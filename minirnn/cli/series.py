@@ -180,6 +180,9 @@ def add_parsers(tasks: Any, commands: Any, fmt: type[argparse.HelpFormatter]) ->
                              "column if it looks like dates; 'none': no dates")
     series.add_argument("--features", default=d["features"],
                         help="comma-separated extra columns used as inputs")
+    series.add_argument("--missing", choices=["interpolate", "error"], default=d["missing"],
+                        help="empty or NA cells: interpolate in row order (rows before the "
+                             "first or after the last value are left out), or stop")
     series.add_argument("--look-back", type=_auto_int, default=d["look_back"],
                         help="past values the network reads ('auto': season + 1, at least "
                              "12, for seasons up to 29, else 24; shorter for short series)")

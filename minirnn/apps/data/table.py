@@ -129,13 +129,44 @@ def future_dates(dates: np.ndarray, steps: int) -> np.ndarray:
     return ahead.astype(d.dtype)
 
 
+def _fill_gaps(values: np.ndarray, names: list[str], lines: list[int], path: Path,
+               inferred: list[str]) -> slice:
+    """Fill the NaN of ``values`` (rows, columns; the target first) in place; returns the
+    rows kept: from the target's first value to its last (a series cannot be forecast from
+    or evaluated on rows without it)."""
+    present = np.flatnonzero(~np.isnan(values[:, 0]))
+    if present.size < 2:
+        raise ValueError(f"{path}: column {names[0]!r} has {present.size} value(s) among "
+                         f"{len(values)} rows; at least 2 are needed to interpolate")
+    keep = slice(int(present[0]), int(present[-1]) + 1)
+    dropped = len(values) - (keep.stop - keep.start)
+    if dropped:
+        inferred.append(f"{dropped} row(s) without a value of {names[0]!r} at the start or "
+                        "end of the file left out")
+    block = values[keep]
+    steps = np.arange(len(block))
+    for j, name in enumerate(names):
+        gaps = np.isnan(block[:, j])
+        if not gaps.any():
+            continue
+        if gaps.all() or (~gaps).sum() < 2:
+            raise ValueError(f"{path}: column {name!r} has {int((~gaps).sum())} value(s) in "
+                             f"lines {lines[keep.start]}..{lines[keep.stop - 1]}; at least 2 "
+                             "are needed to interpolate")
+        block[gaps, j] = np.interp(steps[gaps], steps[~gaps], block[~gaps, j])
+        first = lines[keep.start + int(np.argmax(gaps))]
+        inferred.append(f"{int(gaps.sum())} missing value(s) of {name!r} interpolated "
+                        f"(first on line {first})")
+    return keep
+
+
 def format_dates(dates: np.ndarray) -> list[str]:
     """Dates as ISO strings at their own resolution (``1961-01``, ``1991-01-01``)."""
     return [str(v) for v in np.datetime_as_string(np.asarray(dates))]
 
 
 def load_table(path: str | os.PathLike[str], column: str, *, features: list[str] | None = None,
-               date_column: str | None = "auto") -> SeriesTable:
+               date_column: str | None = "auto", missing: str = "error") -> SeriesTable:
     """Read the target column, feature columns and dates of a CSV file, with checks.
 
     Parameters
@@ -152,15 +183,24 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
         ``1981-01-31``): a first column of whole numbers (``0, 1, 2``; ``1821, 1822``) is
         read as a row index, not as years, unless named here; None for no dates. What was
         inferred is in :attr:`SeriesTable.inferred`.
+    missing : {"error", "interpolate"}
+        Empty or ``NA``/``NaN``/``null``/``?`` cells: ``"error"`` stops at the first one;
+        ``"interpolate"`` drops the rows before the target's first value and after its last,
+        then fills the gaps linearly in row order (a feature's edges take its nearest
+        value), and says how many in :attr:`SeriesTable.inferred`.
 
     Raises
     ------
     FileNotFoundError
         If the file does not exist.
     ValueError
-        Empty file, missing column, missing value, non-numeric or non-finite cell, or dates
-        that cannot be read, are not increasing, or repeat; the message names the line.
+        Empty file, missing column, missing value (with ``missing="error"``; with
+        ``"interpolate"``, a column with fewer than two values), non-numeric or non-finite
+        cell, or dates that cannot be read, are not increasing, or repeat; the message names
+        the line.
     """
+    if missing not in ("error", "interpolate"):
+        raise ValueError(f"missing must be 'error' or 'interpolate', got {missing!r}")
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"CSV file not found: {p}")
@@ -211,8 +251,13 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
             text = row[c].strip()
             name = header[c].strip()
             if not text or text.lower() in ("na", "nan", "null", "none", "?"):
-                raise ValueError(f"{p}, line {line}: column {name!r} has a missing value "
-                                 f"({row[c]!r}); fill it in or drop the row before training")
+                if missing == "error":
+                    raise ValueError(f"{p}, line {line}: column {name!r} has a missing value "
+                                     f"({row[c]!r}); fill it in or drop the row before "
+                                     "training (or let it be interpolated: --missing "
+                                     "interpolate)")
+                values[i, j] = np.nan
+                continue
             try:
                 v = float(text)
             except ValueError:
@@ -222,6 +267,11 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
                 raise ValueError(f"{p}, line {line}: column {name!r} has a non-finite value "
                                  f"{row[c]!r}")
             values[i, j] = v
+    if missing == "interpolate" and np.isnan(values).any():
+        keep = _fill_gaps(values, [header[c].strip() for c in [col, *feat]],
+                          [line for line, _ in rows], p, inferred)
+        rows = rows[keep]
+        values = values[keep]
     dates = None
     if date_idx is not None:
         name = header[date_idx].strip()

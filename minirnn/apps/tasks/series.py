@@ -50,6 +50,8 @@ class SeriesConfig(CommonConfig):
     date_column: str | None = option("auto", help="column of ISO dates; 'auto': the first "
                                      "column if it looks like dates; None: no dates")
     features: str = option("", help="comma-separated extra columns used as inputs")
+    missing: str = option("interpolate", choices=("interpolate", "error"),
+                          help="empty or NA cells: interpolate in row order, or stop")
     look_back: int | str = option("auto", help="past values the network reads, or 'auto'")
     horizon: int = option(1, rule="positive", help="steps predicted from each origin")
     transform: str = option("auto", choices=("auto", *KINDS),
@@ -113,10 +115,11 @@ class SeriesConfig(CommonConfig):
 
 
 def read_series(path: str, column: str, features: list[str],
-                date_column: str | None) -> SeriesTable:
+                date_column: str | None, missing: str = "interpolate") -> SeriesTable:
     """The table of a CSV file, its problems as :class:`TaskError`."""
     try:
-        return load_table(path, column, features=features, date_column=date_column)
+        return load_table(path, column, features=features, date_column=date_column,
+                          missing=missing)
     except (OSError, ValueError) as exc:
         raise TaskError(str(exc)) from exc
 
@@ -303,7 +306,7 @@ def run_series(config: SeriesConfig, folder: Path, callbacks: Sequence[Callback]
         return run_panel(config, folder, callbacks, record)
     path, column = config.source()
     features = config.feature_names
-    table = read_series(path, column, features, config.date_column)
+    table = read_series(path, column, features, config.date_column, config.missing)
     total = len(table.values)
     n_train = round(total * (1 - config.test_size))
     if n_train >= total or total - n_train < config.horizon:
@@ -382,7 +385,7 @@ def run_series(config: SeriesConfig, folder: Path, callbacks: Sequence[Callback]
         "seconds": time.perf_counter() - start}
     metadata = {"task": "series", "forecaster": fc.state_dict(), "look_back": fc.look_back_,
                 "horizon": fc.horizon, "column": table.column, "features": features,
-                "date_column": table.date_column}
+                "date_column": table.date_column, "missing": config.missing}
     if fc.solver_ is not None and fc.model_ is not None and fc.probe_ is not None:
         stopper = fc.stopper_ if fc.stopper_ is not None else EarlyStopping()
         x_probe, y_probe = fc.probe_
@@ -468,7 +471,7 @@ def read_new_data(fc: Forecaster, meta: dict[str, Any], csv_path: str | None,
     trained = meta.get("date_column")  # may be "" (an unnamed first column)
     dates = date_column if date_column is not None else (
         "auto" if trained is None else trained)
-    table = read_series(csv_path, column, features, dates)
+    table = read_series(csv_path, column, features, dates, meta.get("missing", "interpolate"))
     if len(table.values) <= fc.t_min_:
         raise TaskError(f"{csv_path}: {len(table.values)} values; the model needs more than "
                         f"{fc.t_min_} (its look-back {fc.look_back_} plus differencing)")
@@ -508,7 +511,8 @@ def read_panel(config: SeriesConfig) -> tuple[list[SeriesTable], list[str], list
         loaded: list[SeriesTable] = []
         for col in wanted:
             try:
-                loaded.append(load_table(path, col, date_column=config.date_column))
+                loaded.append(load_table(path, col, date_column=config.date_column,
+                                         missing=config.missing))
             except (OSError, ValueError) as exc:
                 if cols == ["all"]:  # a date or text column: skipped, said
                     notes.append(f"{path}: column {col!r} skipped ({str(exc)[:120]})")
