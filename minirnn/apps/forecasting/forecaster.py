@@ -772,7 +772,7 @@ class Forecaster:
         spread_at: list[np.ndarray] = []
         # The oldest span starts later when the values before it are too few to refit the
         # members as fit would fit them (twice as many origins as coefficients, at least 6):
-        # a copy fitted on 3 values of Shampoo made a 95 % band 600 times wide.
+        # a copy fitted on 3 origins of Shampoo gave a 95 % bound 650 times the forecast.
         least = self.t_min_ + h + max([6] + [2 * self._coefficients(m) for m in self.members_])
         for j in range(1, self.folds + 1):
             n_c = max(n - j * n_val, least)
