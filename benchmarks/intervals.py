@@ -3,6 +3,7 @@
 Usage::
 
     python -m benchmarks.intervals [--data-dir ../shared/data] [--steps 6] [--origins 24]
+    python -m benchmarks.intervals --generated [--replicates 30]
 
 For each series, ``Forecaster()`` with its defaults (as ``minirnn train series`` / ``minirnn
 forecast`` use them) is fitted on the values up to each of ``--origins`` forecast origins
@@ -18,6 +19,16 @@ distance by which the value misses the interval) rewards narrow intervals that s
 divided by the in-sample MAE of the seasonal naive (or naive) forecast it is the MSIS of the
 M4 competition (lower is better). Results go to ``benchmarks/results/intervals.json`` and
 the table between the ``<!-- intervals-table -->`` markers of docs/forecasting.md (``--docs``).
+A series whose origins form one batch (Shampoo: 6 origins, 36 values) has no batch
+standard error; the table then shows the binomial one of independent values, a floor (the
+values of one forecast are correlated, so the true error is larger).
+
+``--generated``: the same on generated series whose truth is known (random walk, seasonal
+AR, a level shift, growing noise, Student-t(3) noise, a multiplicative season with trend;
+lengths 80, 150 or 300), ``--replicates`` independent series per kind, each forecast 6
+steps past its end: the standard errors come from independent replicates. Results go to
+``benchmarks/results/intervals_generated.json`` and the ``<!-- intervals-generated -->``
+table.
 """
 
 from __future__ import annotations
@@ -36,6 +47,10 @@ from minirnn.apps.forecasting import Forecaster
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- intervals-table -->", "<!-- /intervals-table -->"
+G_START, G_END = "<!-- intervals-generated -->", "<!-- /intervals-generated -->"
+#: Kinds of generated series (see ``generate``).
+KINDS = ("random walk", "seasonal AR", "level shift", "growing noise", "t(3) noise",
+         "trend x season")
 
 
 def _se(shares: list[float], origins: list[int], steps: int) -> float | None:
@@ -98,11 +113,101 @@ def coverage(y: np.ndarray, steps: int, origins: int, first: float = 0.7) -> dic
             **{f"cover{level}_by_step": (inside[level] / max(used, 1)).tolist()
                for level in (80, 95)},
             **{f"cover{level}_se": _se(per_origin[level], done, steps) for level in (80, 95)},
+            # the binomial error of independent values: a floor when there is one batch
+            **{f"cover{level}_se_independent": float(np.sqrt(
+                inside[level].sum() / (used * steps) * (1 - inside[level].sum() / (used * steps))
+                / (used * steps))) if used else nan for level in (80, 95)},
             **{f"cover{level}_by_origin": per_origin[level] for level in (80, 95)},
             **{f"rel_width{level}": float(np.median(width[level])) if used else nan
                for level in (80, 95)},
             **{f"msis{level}": float(np.mean(msis[level])) if used else nan
                for level in (80, 95)}}
+
+
+def generate(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A generated series of ``n + 6`` values (the last 6 are forecast) of one of ``KINDS``."""
+    m = n + 6
+    t = np.arange(m)
+    e = rng.normal(size=m)
+
+    def ar(phi: float, noise: np.ndarray) -> np.ndarray:
+        y = np.zeros(m)
+        for i in range(1, m):
+            y[i] = phi * y[i - 1] + noise[i]
+        return y
+
+    if kind == "random walk":
+        return 100 + np.cumsum(0.1 + e)
+    if kind == "seasonal AR":  # a fixed monthly pattern plus AR(1) noise
+        return 50 + 3 * rng.normal(size=12)[t % 12] + ar(0.6, e)
+    if kind == "level shift":  # a shift of 5 noise sds at a random time past the first third
+        return 20 + ar(0.5, e) + 5.0 * (t >= rng.integers(n // 3, m))
+    if kind == "growing noise":  # the noise sd grows fourfold over the series
+        return 30 + ar(0.7, np.linspace(0.5, 2.0, m) * e)
+    if kind == "t(3) noise":
+        return 30 + ar(0.6, rng.standard_t(3, size=m))
+    if kind == "trend x season":  # multiplicative season on a trend, like the airline data
+        return 100 * np.exp(0.01 * t + 0.15 * np.sin(2 * np.pi * t / 12)
+                            + np.cumsum(0.02 * e))
+    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+def generated(replicates: int, steps: int = 6) -> dict:
+    """Coverage and MSIS per kind of generated series, one forecast of ``steps`` values past
+    the end of each of ``replicates`` independent series (seeds 1000, 1001, ...)."""
+    out = {}
+    for kind in KINDS:
+        hit: dict[int, list[float]] = {80: [], 95: []}
+        msis: dict[int, list[float]] = {80: [], 95: []}
+        start = time.perf_counter()
+        for seed in range(replicates):
+            rng = np.random.default_rng(1000 + seed)
+            n = int(rng.choice([80, 150, 300]))
+            y = generate(kind, n, rng)
+            fc = Forecaster(seed=0).fit(y[:n])
+            f = fc.forecast(steps)
+            truth = y[n:n + steps]
+            for level in (80, 95):
+                lo, hi = f.lower[level], f.upper[level]
+                hit[level].append(float(np.mean((truth >= lo) & (truth <= hi))))
+                score = (hi - lo) + 2 / (1 - level / 100) * (
+                    np.maximum(lo - truth, 0) + np.maximum(truth - hi, 0))
+                msis[level].append(float(np.mean(score) / fc.mase_scale_))
+        out[kind] = {"replicates": replicates, "steps": steps,
+                     "seconds": time.perf_counter() - start,
+                     **{f"cover{lv}": float(np.mean(hit[lv])) for lv in (80, 95)},
+                     **{f"cover{lv}_se": float(np.std(hit[lv], ddof=1) / np.sqrt(replicates))
+                        for lv in (80, 95)},
+                     **{f"msis{lv}": float(np.mean(msis[lv])) for lv in (80, 95)}}
+        r = out[kind]
+        print(f"{kind}: 80 % covers {r['cover80']:.0%}, 95 % covers {r['cover95']:.0%} "
+              f"({r['seconds']:.0f} s)", flush=True)
+    return out
+
+
+def generated_table(results: dict) -> str:
+    lines = ["| generated series | series x steps | 80 % interval covers (± s.e.) | 95 % "
+             "interval covers (± s.e.) | MSIS 80 % / 95 % |", "|---|---|---|---|---|"]
+    for kind, r in results.items():
+        lines.append(f"| {kind} | {r['replicates']} x {r['steps']} | {r['cover80']:.0%} ± "
+                     f"{r['cover80_se']:.0%} | {r['cover95']:.0%} ± {r['cover95_se']:.0%} | "
+                     f"{r['msis80']:.2f} / {r['msis95']:.2f} |")
+    c = {lv: float(np.mean([r[f"cover{lv}"] for r in results.values()])) for lv in (80, 95)}
+    g = {lv: float(np.exp(np.mean([np.log(r[f"msis{lv}"]) for r in results.values()])))
+         for lv in (80, 95)}
+    lines.append(f"| **all** | | **{c[80]:.0%}** | **{c[95]:.0%}** | {g[80]:.2f} / "
+                 f"{g[95]:.2f} (geometric mean) |")
+    return "\n".join(lines)
+
+
+def _replace(doc: Path, start: str, end: str, text: str) -> None:
+    """Put ``text`` between the markers ``start`` and ``end`` of the file ``doc``."""
+    body = doc.read_text()
+    if start not in body or end not in body:
+        raise SystemExit(f"{doc} has no {start} ... {end} markers")
+    head, rest = body.split(start, 1)
+    _, tail = rest.split(end, 1)
+    doc.write_text(f"{head}{start}\n{text}\n{end}{tail}")
 
 
 def table(results: dict) -> str:
@@ -117,8 +222,8 @@ def table(results: dict) -> str:
         for level in (80, 95):
             tot[level] += r[f"cover{level}"] * k
         by = r["cover80_by_step"]
-        se = {lv: "n/a (one batch)" if r[f"cover{lv}_se"] is None else
-              f"{r[f'cover{lv}_se']:.0%}" for lv in (80, 95)}
+        se = {lv: f"n/a (one batch; > {r[f'cover{lv}_se_independent']:.0%})"
+              if r[f"cover{lv}_se"] is None else f"{r[f'cover{lv}_se']:.0%}" for lv in (80, 95)}
         lines.append(f"| {name} | {r['origins']} x {r['steps']} | {r['cover80']:.0%} ± "
                      f"{se[80]} | {r['cover95']:.0%} ± {se[95]} | "
                      f"{by[0]:.0%} / {by[-1]:.0%} | "
@@ -142,7 +247,20 @@ def main() -> int:
     parser.add_argument("--origins", type=int, default=24)
     parser.add_argument("--docs", type=Path, default=None)
     parser.add_argument("--only", nargs="*", default=None, help="series (file stems) to run")
+    parser.add_argument("--generated", action="store_true",
+                        help="generated series of known truth instead of the real ones")
+    parser.add_argument("--replicates", type=int, default=30,
+                        help="series per kind with --generated")
     args = parser.parse_args()
+    if args.generated:
+        gen = generated(args.replicates, args.steps)
+        (ROOT / "benchmarks" / "results" / "intervals_generated.json").write_text(
+            json.dumps(gen, indent=1) + "\n")
+        text = generated_table(gen)
+        print(text)
+        if args.docs is not None:
+            _replace(args.docs, G_START, G_END, text)
+        return 0
     results = {}
     for stem, column in COLUMNS.items():
         if args.only and stem not in args.only:
@@ -161,12 +279,7 @@ def main() -> int:
     text = table(results)
     print(text)
     if args.docs is not None:
-        doc = args.docs.read_text()
-        if START not in doc or END not in doc:
-            raise SystemExit(f"{args.docs} has no {START} ... {END} markers")
-        head, rest = doc.split(START, 1)
-        _, tail = rest.split(END, 1)
-        args.docs.write_text(f"{head}{START}\n{text}\n{END}{tail}")
+        _replace(args.docs, START, END, text)
     return 0
 
 

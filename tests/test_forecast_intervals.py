@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from minirnn.apps.forecasting import Forecaster
 from minirnn.apps.forecasting.forecaster import _POOL_BELOW, _conformal_quantiles, state_digest
@@ -24,9 +25,29 @@ def test_conformal_quantiles_take_the_corrected_order_statistic():
         k = math.ceil((m + 1) * (1 - a))  # the k-th smallest error bounds the upper side
         assert q[0, 2 * j + 1] == k
         assert q[0, 2 * j] == m + 1 - k  # and symmetrically the lower side
-    # with too few errors for the 97.5 % side (ceil((m + 1) 0.975) > m): the largest
-    q = _conformal_quantiles(np.arange(1.0, 11.0)[:, None])
-    assert q[0, 3] == 10 and q[0, 2] == 1
+    # 10 errors are enough for the 80 % sides (ceil(11 * 0.9) = 10): the extremes
+    e = np.arange(1.0, 11.0)
+    q = _conformal_quantiles(e[:, None])
+    assert q[0, 1] == 10 and q[0, 0] == 1
+    # ... but not for the 97.5 % side (ceil(11 * 0.975) = 11 > 10): the normal prediction
+    # bound, wider here than the extremes
+    half = stats.t.ppf(0.975, 9) * np.std(e, ddof=1) * math.sqrt(1 + 1 / 10)
+    assert q[0, 3] == pytest.approx(5.5 + half) and q[0, 2] == pytest.approx(5.5 - half)
+    assert q[0, 3] > 10 and q[0, 2] < 1
+
+
+def test_too_few_errors_for_a_level_still_cover_it():
+    """With m = 12 errors the largest bounds a new error with probability 12/13 = 92 %
+    only; the 95 % bound must cover about 95 % of new errors."""
+    rng = np.random.default_rng(5)
+    draws = rng.standard_normal((2000, 13))
+    inside, inside_max = [], []
+    for d in draws:
+        q = _conformal_quantiles(d[:12, None])[0]
+        inside.append(q[2] <= d[12] <= q[3])
+        inside_max.append(d[:12].min() <= d[12] <= d[:12].max())
+    assert np.mean(inside) >= 0.94
+    assert np.mean(inside_max) < 0.9  # the largest error alone (11/13 for both sides)
 
 
 def test_a_step_with_few_errors_pools_its_neighbours():
@@ -131,3 +152,62 @@ def test_a_copy_forecasting_below_zero_does_not_blow_up_log_intervals():
     assert np.all(np.abs(fc.interval_q_[:6]) < 5)  # factors of e^5 = 150 at most
     f = fc.forecast(6)
     assert np.all(f.upper[95] < 20 * y.max())
+
+
+def _seasonal_ar(n: int, seed: int) -> np.ndarray:
+    """A fixed monthly pattern plus AR(1) noise (sd 1 / sqrt(1 - 0.36))."""
+    rng = np.random.default_rng(seed)
+    e, y = rng.normal(size=n), np.zeros(n)
+    for t in range(1, n):
+        y[t] = 0.6 * y[t - 1] + e[t]
+    return 50 + 3 * rng.normal(size=12)[np.arange(n) % 12] + y
+
+
+def test_calibration_refits_the_chosen_forecast_on_the_past_only():
+    y = _seasonal_ar(240, seed=6)
+    fc = Forecaster(**LINEAR).fit(y)
+    before = [m.coef.copy() for m in fc.members_]
+    n_c = fc.n_train_ - fc._spans(fc.n_train_, fc.season_)[2]
+    copy = fc._refit_before(y, n_c, network=False)
+    assert copy is not None and copy is not fc
+    # the members fit chose (transform, order, weight), refitted: other coefficients
+    assert [(m.transform.name, m.order, m.weight) for m in copy.members_] == [
+        (m.transform.name, m.order, m.weight) for m in fc.members_]
+    assert not all(np.allclose(a.coef, b.coef) for a, b in zip(copy.members_, fc.members_,
+                                                                 strict=True))
+    # ... from the values before n_c only
+    changed = y.copy()
+    changed[n_c:] = 1e3
+    again = fc._refit_before(changed, n_c, network=False)
+    assert again is not None
+    for a, b in zip(copy.members_, again.members_, strict=True):
+        assert np.array_equal(a.coef, b.coef)
+    # the forecaster itself is unchanged; the network's weight is kept only when asked
+    assert all(np.array_equal(m.coef, c) for m, c in zip(fc.members_, before, strict=True))
+    fc.alpha_ = 0.5
+    assert fc._refit_before(y, n_c, network=True).alpha_ == 0.5  # type: ignore[union-attr]
+    assert fc._refit_before(y, n_c, network=False).alpha_ == 0.0  # type: ignore[union-attr]
+
+
+def test_a_copy_needs_two_fitting_origins_per_coefficient():
+    y = _seasonal_ar(240, seed=7)
+    fc = Forecaster(**LINEAR).fit(y)
+    need = 2 * max(fc._coefficients(m) for m in fc.members_)
+    least = fc.t_min_ + fc.horizon + need  # n_c - horizon - t_min_ fitting origins
+    assert fc._refit_before(y, least, network=False) is not None
+    assert fc._refit_before(y, least - 1, network=False) is None
+
+
+def test_short_seasonal_series_are_covered_about_their_level():
+    """Twenty short series (120 months, known truth), each forecast 6 steps past its end,
+    cover 72-88 % of their values at 80 % and 90-99 % at 95 % (the calibration copies are
+    fitted on 40-80 % of the data, so they err on the wide side: see
+    benchmarks/intervals.py --generated)."""
+    hit: dict[int, list[bool]] = {80: [], 95: []}
+    for seed in range(20):
+        y = _seasonal_ar(126, seed=100 + seed)
+        f = Forecaster(**LINEAR).fit(y[:120]).forecast(6)
+        for level in (80, 95):
+            hit[level].extend((y[120:] >= f.lower[level]) & (y[120:] <= f.upper[level]))
+    assert 0.72 <= np.mean(hit[80]) <= 0.88, np.mean(hit[80])
+    assert 0.9 <= np.mean(hit[95]) <= 0.99, np.mean(hit[95])
