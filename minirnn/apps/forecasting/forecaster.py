@@ -14,7 +14,8 @@ the exogenous inputs read and the network weight alpha are chosen on validation 
 from the end of the training data. A naive forecast (persistence, seasonal naive, drift, mean;
 Croston's SBA, TSB or zero for counts) replaces or joins the result only by a rule that must
 hold across those spans, not on their pooled score (see ``naive`` below). Intervals are
-conformal quantiles per step ahead of the errors of copies fitted before each validation span.
+conformal quantiles per step ahead of the errors of the chosen forecast refitted before each
+validation span.
 The test span (everything after ``train_size``) is never read by ``fit``.
 """
 
@@ -1338,8 +1339,11 @@ class Forecaster:
         -----
         Intervals: per step ahead k, the conformal
         quantiles (10/90 %, 2.5/97.5 %, with the (m + 1) / m correction for m errors) of the
-        errors that a copy fitted before the last validation span makes forecasting k steps
-        from each origin of that span, recursively as here, on the model's level scale (log
+        errors that the chosen forecast (its members, weights and naive choice kept, their
+        coefficients refitted) makes when fitted before each validation span and forecasting
+        k steps from each origin of that span, recursively as here; when a level has too few
+        errors for its order statistic, the wider of the largest error and the normal
+        (Student t) prediction bound; on the model's level scale (log
         for the log transforms, so intervals scale with the level); steps beyond the K
         calibrated ones reuse step K's quantiles times (k / K) ** b, b in [0, 1/2] from how
         the 95 % width grew from step K / 2 to K (K = 2 seasons up to 60, else 24; H with
