@@ -211,3 +211,15 @@ def test_predict_on_a_global_run_says_what_to_do(tmp_path, capsys):
                  "--hidden-size", "4", "--no-plot", "--quiet", "--output", str(out)]) == 0
     assert main(["predict", str(out), "--csv", data]) == 2
     assert "minirnn forecast RUN" in capsys.readouterr().err
+
+
+def test_weekly_season_of_half_hourly_series_reads_the_last_day():
+    """A week of half-hourly data (336) as the season: the look-back spans the last day + 1
+    (49 values), as the one-series Forecaster's does, not 24 (half a day)."""
+    t = np.arange(3 * 336)
+    rng = np.random.default_rng(0)
+    series = [10 + np.sin(2 * np.pi * t / 48) + 0.5 * (t % 336 >= 240) * k
+              + rng.normal(0, 0.1, len(t)) for k in (1, 2)]
+    gf = GlobalForecaster(**{**FAST, "epochs": 1, "local": False}, season=336).fit(
+        series, train_sizes=len(t) - 48)
+    assert gf.look_back_ == 49

@@ -92,7 +92,7 @@ COMBINATION = "combination"
 #: Network weights tried on validation; 0 means the linear model alone.
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: Weekly seasons of hourly and half-hourly data, whose look-back spans a day.
-_WEEKS = (168, 336)
+SUBDAILY_WEEKS = (168, 336)
 #: Most steps :meth:`Forecaster.forecast` makes (recursively beyond the horizon).
 MAX_FORECAST_STEPS = 100_000
 #: Candidate AR orders (filtered by the look-back and the amount of data).
@@ -482,7 +482,7 @@ class Forecaster:
         lost = 1 + season
         if self.look_back == "auto":
             look = max(12, season + 1) if 0 < season <= 29 else 24
-            if season in _WEEKS:  # the week of sub-daily data: the last day + 1 as well
+            if season in SUBDAILY_WEEKS:  # the week of sub-daily data: the last day + 1 as well
                 look = season // 7 + 1
             room = (n - lost - n_val - h) // 3
             look = max(2, min(look, room))

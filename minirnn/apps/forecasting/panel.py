@@ -29,6 +29,7 @@ import numpy as np
 from minirnn.apps.data.baselines import naive_forecasts
 from minirnn.apps.data.table import format_dates, future_dates, parse_dates
 from minirnn.apps.forecasting.forecaster import (
+    SUBDAILY_WEEKS,
     Forecast,
     Forecaster,
     check_network_options,
@@ -237,6 +238,8 @@ class GlobalForecaster:
         if self.look_back == "auto":
             s = season
             look = max(12, s + 1, 2 * h) if 0 < s <= 52 else max(24, 2 * h)
+            if s in SUBDAILY_WEEKS:  # the week of sub-daily data: the last day + 1, as Forecaster
+                look = max(s // 7 + 1, 2 * h)
             look = max(2, min(look, fit_room // 3))
         else:
             look = int(self.look_back)
