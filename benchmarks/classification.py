@@ -186,9 +186,38 @@ def run_one(name: str, train: Path, test: Path, folder: Path, extra: list[str]
         raise SystemExit(f"classification benchmark: {name}: minirnn exited with "
                          f"{proc.returncode} (its output above)")
     report = json.loads((out / "report.json").read_text())
+    report["neighbor_prep"] = _neighbor_settings(out / "model.npz")
     report["wall_seconds"] = wall
     report["cpu_seconds"] = cpu
     return report
+
+
+def _neighbor_settings(model: Path) -> dict[str, Any]:
+    """What the classifier chose for its nearest-neighbour evidence on the training file
+    (the bands of the warped distances and the distances' weights), from its model file."""
+    from minirnn.nn.io import read_file
+
+    header, _ = read_file(model, "classifier")
+    npp = header["metadata"].get("neighbor_prep") or {}
+    return {k: npp[k] for k in ("dtw_steps", "dtw_band", "dtw_bands", "band_loo_accuracy",
+                                "weights", "loo_accuracy") if k in npp}
+
+
+def _bands(report: dict[str, Any]) -> str:
+    """The warped distances' bands as % of the steps they run on, e.g. "100/10"."""
+    npp = report.get("neighbor_prep") or {}
+    bands, steps = npp.get("dtw_bands") or {}, npp.get("dtw_steps")
+    if not bands or not steps:
+        return "-"
+    return "/".join(f"{100 * bands[k] / max(steps - 1, 1):.0f}" if k in bands else "-"
+                    for k in ("dtw", "ddtw"))
+
+
+def _distance_weights(report: dict[str, Any]) -> str:
+    weights = (report.get("neighbor_prep") or {}).get("weights")
+    if not weights:
+        return "-"
+    return "/".join(f"{float(weights.get(k, 0.0)):.2f}" for k in ("euclidean", "dtw", "ddtw"))
 
 
 def _acc(value: object) -> str:
@@ -200,7 +229,8 @@ def table(rows: list[dict[str, Any]], before: dict[str, float]) -> str:
     if before:
         head.append("model before")
     head += ["network alone", "neighbours alone", "rocket member alone",
-             "weights net/nb/rk", "majority", "1-NN ED", "1-NN DTW", "MiniRocket",
+             "weights net/nb/rk", "DTW band % dtw/ddtw", "distance weights ed/dtw/ddtw",
+             "majority", "1-NN ED", "1-NN DTW", "MiniRocket",
              "vs strongest baseline", "wall (s)", "CPU (s)"]
     lines = ["| " + " | ".join(head) + " |",
              "|---|---|" + "---:|" * (len(head) - 5) + ":---|---:|---:|"]
@@ -215,7 +245,8 @@ def table(rows: list[dict[str, Any]], before: dict[str, float]) -> str:
         if before:
             cells.append(_acc(before.get(r["data_set"])))
         cells += [_acc(parts.get("network")), _acc(_neighbours(parts)),
-                  _acc(parts.get("rocket")), _weights(r), _acc(r["majority_accuracy"]),
+                  _acc(parts.get("rocket")), _weights(r), _bands(r), _distance_weights(r),
+                  _acc(r["majority_accuracy"]),
                   _acc(r["nn1_euclidean_accuracy"]), _acc(r["nn1_dtw_accuracy"]),
                   _acc(r.get("minirocket_accuracy")), f"{gap:+.3f} ({best['name']})",
                   f"{r['wall_seconds']:.0f}", f"{r['cpu_seconds']:.0f}"]
@@ -223,7 +254,8 @@ def table(rows: list[dict[str, Any]], before: dict[str, float]) -> str:
     lines.append("| **mean** | | | | **" + _mean(rows, "test_accuracy") + "** | " +
                  ("" if not before else _mean_before(rows, before) + " | ") +
                  " | ".join([_mean(rows, "network"), _mean(rows, "neighbors"),
-                             _mean(rows, "rocket"), "", _mean(rows, "majority_accuracy"),
+                             _mean(rows, "rocket"), "", "", "",
+                             _mean(rows, "majority_accuracy"),
                              _mean(rows, "nn1_euclidean_accuracy"),
                              _mean(rows, "nn1_dtw_accuracy"),
                              _mean(rows, "minirocket_accuracy")]) + " | | "
@@ -406,6 +438,9 @@ def main() -> None:
                         help="no runs: the table over seeds from these --json files (seed 0, "
                              "1, ...), with --across-before as the 'model before' columns")
     parser.add_argument("--across-before", type=Path, nargs="*", default=[])
+    parser.add_argument("--table", type=Path, default=None,
+                        help="no runs: the per-set table of an earlier run's --json file "
+                             "(with --before as its 'model before' column)")
     parser.add_argument("cli_args", nargs="*", help="extra CLI options after --")
     args = parser.parse_args()
     if args.across:
@@ -421,9 +456,7 @@ def main() -> None:
         if args.markdown:
             args.markdown.write_text(text + "\n")
         return
-    # Every prerequisite first: the data sets and the --before file.
-    wanted = list(args.only) if args.only else [*ARCHIVE, *AEON_UNIVARIATE, *SYNTHETIC]
-    sets = archive_sets(args.data_dir, args.extra_dir, wanted)
+    # Every prerequisite first: the --before file and the data sets.
     before: dict[str, float] = {}
     if args.before is not None:
         try:
@@ -431,6 +464,15 @@ def main() -> None:
                       for r in json.loads(args.before.read_text())}
         except (OSError, ValueError, KeyError, TypeError) as exc:
             fail(f"--before {args.before}: not the --json of an earlier run ({exc})")
+    if args.table is not None:
+        try:
+            saved = json.loads(args.table.read_text())
+            print(table(saved, before))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            fail(f"--table {args.table}: not the --json of an earlier run ({exc})")
+        return
+    wanted = list(args.only) if args.only else [*ARCHIVE, *AEON_UNIVARIATE, *SYNTHETIC]
+    sets = archive_sets(args.data_dir, args.extra_dir, wanted)
     rows = []
     with tempfile.TemporaryDirectory(prefix="minirnn-classify-bench-") as tmp:
         folder = Path(tmp)
