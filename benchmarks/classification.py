@@ -53,6 +53,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -204,17 +205,19 @@ def _neighbor_settings(model: Path) -> dict[str, Any]:
 
     header, _ = read_file(model, "classifier")
     npp = header["metadata"].get("neighbor_prep") or {}
-    return {k: npp[k] for k in ("dtw_steps", "dtw_band", "dtw_bands", "band_loo_accuracy",
-                                "weights", "loo_accuracy") if k in npp}
+    return {k: npp[k] for k in ("steps", "dtw_steps", "dtw_band", "dtw_bands",
+                                "band_loo_accuracy", "weights", "loo_accuracy") if k in npp}
 
 
 def _bands(report: dict[str, Any]) -> str:
-    """The warped distances' bands as % of the steps they run on, e.g. "100/10"."""
+    """The warped distances' bands as % of the steps they run on (the full window is 100),
+    e.g. "100/10"."""
     npp = report.get("neighbor_prep") or {}
-    bands, steps = npp.get("dtw_bands") or {}, npp.get("dtw_steps")
-    if not bands or not steps:
+    bands, steps, most = npp.get("dtw_bands") or {}, npp.get("steps"), npp.get("dtw_steps")
+    if not bands or not steps or not most:
         return "-"
-    return "/".join(f"{100 * bands[k] / max(steps - 1, 1):.0f}" if k in bands else "-"
+    short = math.ceil(steps / math.ceil(steps / most))  # the averaged steps DTW runs on
+    return "/".join(f"{100 * bands[k] / max(short - 1, 1):.0f}" if k in bands else "-"
                     for k in ("dtw", "ddtw"))
 
 
