@@ -241,9 +241,12 @@ class SequenceClassifier:
         (``neighbors > 0``) and the rocket member chosen on a 0.1 grid by their log loss on
         training series they did not learn from (:func:`~minirnn.apps.classification.blend.
         choose_blend`: the network on its members' validation series, discounted because
-        they chose its epochs, the others leave-one-out; with ``validation_data``, on it),
-        then pulled towards equal shares as far as that choice is uncertain. ``"fixed"``:
-        ``(1 - neighbors) x network + neighbors x neighbours``, no rocket member.
+        they chose its epochs, the others leave-one-out; with ``validation_data``, on it;
+        the weightings those series cannot tell from the least-loss one averaged), then
+        pulled towards equal shares as far as that choice is uncertain; the neighbours'
+        distances are weighted by the same rule on their leave-one-out probabilities.
+        ``"fixed"``: ``(1 - neighbors) x network + neighbors x neighbours``, the distances
+        in equal shares, no rocket member.
     verbose_time_limit : bool
         Print the TimeLimit summary when it stops a member.
     callbacks : sequence of Callback
