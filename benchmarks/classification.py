@@ -356,6 +356,7 @@ def _compare_rules(xa: np.ndarray, la: np.ndarray, ya: np.ndarray, xb: np.ndarra
     search only": that with this round's bands; "tie rule only": this round's blend and
     distance weights on the 10 % band."""
     from minirnn.apps.classification import SequenceClassifier, nn1_dtw
+    from minirnn.apps.classification import classifier as classifier_module
     from minirnn.apps.classification.blend import BLEND_PARTS, choose_blend
 
     def accuracy(proba: np.ndarray) -> float:
@@ -364,12 +365,17 @@ def _compare_rules(xa: np.ndarray, la: np.ndarray, ya: np.ndarray, xb: np.ndarra
     clf = SequenceClassifier(seed=seed).fit(xa, ya, la, num_classes=classes,
                                             query_count=len(yb))
     parts = clf.proba_parts(xb, lb)
-    # the neighbour evidence on the fixed 10 % band (a one-epoch network: only its
-    # neighbours are used, and they do not depend on it)
-    fixed = SequenceClassifier(seed=seed, dtw_windows=None, n_models=1, epochs=1,
-                               hidden_size=4, rocket=False).fit(
-        xa, ya, la, num_classes=classes, query_count=len(yb))
-    fixed_parts = fixed.proba_parts(xb, lb)
+    # the neighbour evidence on the fixed 10 % band, as before the search (a one-epoch
+    # network: only its neighbours are used, and they do not depend on it)
+    grid = classifier_module.DTW_WINDOWS
+    classifier_module.DTW_WINDOWS = ()
+    try:
+        fixed = SequenceClassifier(seed=seed, n_models=1, epochs=1, hidden_size=4,
+                                   rocket=False).fit(xa, ya, la, num_classes=classes,
+                                                     query_count=len(yb))
+        fixed_parts = fixed.proba_parts(xb, lb)
+    finally:
+        classifier_module.DTW_WINDOWS = grid
     row = {"network alone": accuracy(parts["network"])}
     distances = [k for k in ("euclidean", "dtw", "ddtw") if k in parts]
     shares = clf.neighbor_prep["weights"]

@@ -78,10 +78,11 @@ ROCKET_MEMBER_TIME_SHARE = 0.15
 #: Seconds per (series x step x feature) of the MiniRocket transform, for that estimate (about
 #: 1.5 s for ACSF1's 200 series of 1,460 steps on the project machine, with margin).
 ROCKET_SECONDS_PER_CELL = 1.5e-9
-#: Candidate bands of the DTW evidence, fractions of the length, chosen by leave-one-out
-#: accuracy on the training set (the UCR archive's "DTW with a learned warping window"
-#: searches 0-100 %; this coarser grid keeps the search within a few full-window costs).
-DTW_WINDOWS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+#: Candidate bands of the DTW evidence besides ``dtw_window``, fractions of the length, chosen
+#: by leave-one-out accuracy on the training set (the UCR archive's "DTW with a learned
+#: warping window" searches 0-100 % in 1 % steps; this coarser grid keeps the search near one
+#: full-window cost). Empty: ``dtw_window`` alone (the rule before the search).
+DTW_WINDOWS: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 _BLENDS = ("auto", "fixed")
 
 
@@ -215,18 +216,16 @@ class SequenceClassifier:
         joined by commas. Series are first brought to the longest training length (linear
         interpolation; z-normalised first with ``normalize="series"``) and every dimension
         standardised; DTW runs on at most ``neighbor_max_steps`` steps (averaged groups)
-        with a band chosen among ``dtw_windows`` (fractions of the length) by leave-one-out
-        accuracy on the training set, and is dropped (Euclidean only) when the training
-        set's distances would cost more than ``DTW_NEIGHBOR_BUDGET`` cell updates.
+        with a band chosen by leave-one-out accuracy on the training set among
+        ``dtw_window`` and :data:`DTW_WINDOWS` (fractions of the length, 0 to the full
+        window; each distance, "dtw" and "ddtw", its own; ties to the wider band, as the
+        archive's full-window 1-NN DTW; candidates whose distances would pass the DTW
+        budget are left out, the widest first), and is dropped (Euclidean only) when the
+        training set's distances at ``dtw_window`` would cost more than
+        ``DTW_NEIGHBOR_BUDGET`` cell updates.
     dtw_window : float in [0, 1]
-        The band of the DTW evidence with ``dtw_windows=None``; otherwise one more
-        candidate (it is affordable whenever the DTW evidence is).
-    dtw_windows : sequence of floats in [0, 1], or None
-        Candidate bands of the DTW evidence (:data:`DTW_WINDOWS`: 0 to the full length),
-        each distance ("dtw", "ddtw") taking the one with the best leave-one-out accuracy
-        on the training set, ties going to the wider band (the archive's full-window 1-NN
-        DTW); candidates whose distances would pass the DTW budget are left out, the
-        widest first. None: ``dtw_window`` alone.
+        A candidate band of the DTW evidence, always tried; the only one while
+        :data:`DTW_WINDOWS` is empty.
     neighbor_max_steps : int or None
         None (the default): :data:`NEIGHBOR_MAX_STEPS_COMPILED` (300) where the compiled
         DTW of the ``fast`` extra runs, :data:`NEIGHBOR_MAX_STEPS` (100) in numpy (nine
@@ -277,7 +276,6 @@ class SequenceClassifier:
                  class_weight: Any = None, seed: int = 0, dtype: Any = np.float32,
                  n_models: int = 3, refit: bool = False, neighbors: float = 0.5,
                  neighbor_distances: str = "euclidean,dtw,ddtw", dtw_window: float = 0.1,
-                 dtw_windows: Sequence[float] | None = DTW_WINDOWS,
                  neighbor_max_steps: int | None = None, rocket: bool | str = "auto",
                  blend: str = "auto", time_limit: float | None = None,
                  verbose_time_limit: bool = False, callbacks: Sequence[Callback] = ()
@@ -312,11 +310,6 @@ class SequenceClassifier:
                              f"joined by commas, got {neighbor_distances!r}")
         if not isinstance(dtw_window, (int, float)) or not 0.0 <= dtw_window <= 1.0:
             raise ValueError(f"dtw_window must be a fraction in [0, 1], got {dtw_window!r}")
-        if dtw_windows is not None and (isinstance(dtw_windows, (str, bytes)) or not all(
-                isinstance(w, (int, float)) and not isinstance(w, bool) and 0.0 <= w <= 1.0
-                for w in dtw_windows) or not len(dtw_windows)):
-            raise ValueError(f"dtw_windows must be fractions in [0, 1] or None, got "
-                             f"{dtw_windows!r}")
         if rocket not in (True, False, "auto"):
             raise ValueError(f"rocket must be True, False or 'auto', got {rocket!r}")
         if blend not in _BLENDS:
@@ -337,8 +330,6 @@ class SequenceClassifier:
                        "dropout": float(dropout), "n_models": n_models, "refit": bool(refit),
                        "neighbors": float(neighbors), "neighbor_distances": neighbor_distances,
                        "dtw_window": float(dtw_window),
-                       "dtw_windows": None if dtw_windows is None else
-                       sorted({float(w) for w in dtw_windows}),
                        "neighbor_max_steps": neighbor_max_steps, "rocket": rocket,
                        "blend": blend, "seed": int(seed)}
         self.class_weight = class_weight
@@ -515,9 +506,9 @@ class SequenceClassifier:
         # leave-one-out distances of every warped distance stay within the budget (they
         # cost about half of N^2 x steps x (2 band + 1) each: the distances are symmetric).
         bands = [band]
-        if cfg["dtw_windows"] is not None and warped:
+        if DTW_WINDOWS and warped:
             spent = 0.5 * n ** 2 * short * (2 * band + 1) * len(warped)
-            for b in sorted({_band_steps(w, short) for w in cfg["dtw_windows"]} - {band}):
+            for b in sorted({_band_steps(w, short) for w in DTW_WINDOWS} - {band}):
                 cost = 0.5 * n ** 2 * short * (2 * b + 1) * len(warped)
                 if spent + cost > budget:
                     break
