@@ -27,16 +27,21 @@ Usage::
         --before before.json                                   # a "model before" column
     python benchmarks/classification.py -- --seed 1            # CLI options after --
     python benchmarks/classification.py --inner-cv --data-dir ../shared/data
+    python benchmarks/classification.py --generated          # fresh CBF / NoisySines draws
+    python benchmarks/classification.py --table after.json   # the table of a saved run
     python benchmarks/classification.py --across seed0.json seed1.json \\
         --across-before before0.json before1.json            # the table over seeds
 
 ``--inner-cv`` never reads a test file: each set's TRAIN file is split in stratified halves
 (twice, split seeds 100 and 101), the default classifier is fitted on one half and scored on
-the other, and the default blend (its share of equal weights from the evidence, the network's
-held-out probabilities discounted: ``minirnn/apps/classification/blend.py``) is compared with
-fixed alternatives and with fixed shares of equal weights; the synthetic sets are drawn
-afresh with other seeds (CBF2, SC2, NS2). This is how the blend's defaults were chosen
-(docs/classification.md).
+the other, and the default (the DTW evidence's band chosen by leave-one-out, the blend's tie
+rule for the parts and for the distances of the neighbours:
+``minirnn/apps/classification/blend.py``) is compared on the same fits with the previous
+default (a 10 % band, distances in equal shares, the least-loss weighting alone), with each
+change alone, and with full-window 1-NN DTW; the synthetic sets are drawn afresh with other
+seeds (CBF2, SC2, NS2). ``--generated`` does the same on sets drawn with seeds the benchmark
+does not use (CBF: 30 training and 900 test series; NoisySines 60 and 300), fitted with
+seeds 0 and 1. This is how the defaults were chosen (docs/classification.md).
 
 Times: wall-clock of the whole command (loading, baselines, training, files) and the CPU
 seconds of its process (on a shared machine the wall time is inflated by other jobs; the CPU
@@ -48,6 +53,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -186,9 +192,40 @@ def run_one(name: str, train: Path, test: Path, folder: Path, extra: list[str]
         raise SystemExit(f"classification benchmark: {name}: minirnn exited with "
                          f"{proc.returncode} (its output above)")
     report = json.loads((out / "report.json").read_text())
+    report["neighbor_prep"] = _neighbor_settings(out / "model.npz")
     report["wall_seconds"] = wall
     report["cpu_seconds"] = cpu
     return report
+
+
+def _neighbor_settings(model: Path) -> dict[str, Any]:
+    """What the classifier chose for its nearest-neighbour evidence on the training file
+    (the bands of the warped distances and the distances' weights), from its model file."""
+    from minirnn.nn.io import read_file
+
+    header, _ = read_file(model, "classifier")
+    npp = header["metadata"].get("neighbor_prep") or {}
+    return {k: npp[k] for k in ("steps", "dtw_steps", "dtw_band", "dtw_bands",
+                                "band_loo_accuracy", "weights", "loo_accuracy") if k in npp}
+
+
+def _bands(report: dict[str, Any]) -> str:
+    """The warped distances' bands as % of the steps they run on (the full window is 100),
+    e.g. "100/10"."""
+    npp = report.get("neighbor_prep") or {}
+    bands, steps, most = npp.get("dtw_bands") or {}, npp.get("steps"), npp.get("dtw_steps")
+    if not bands or not steps or not most:
+        return "-"
+    short = math.ceil(steps / math.ceil(steps / most))  # the averaged steps DTW runs on
+    return "/".join(f"{100 * bands[k] / max(short - 1, 1):.0f}" if k in bands else "-"
+                    for k in ("dtw", "ddtw"))
+
+
+def _distance_weights(report: dict[str, Any]) -> str:
+    weights = (report.get("neighbor_prep") or {}).get("weights")
+    if not weights:
+        return "-"
+    return "/".join(f"{float(weights.get(k, 0.0)):.2f}" for k in ("euclidean", "dtw", "ddtw"))
 
 
 def _acc(value: object) -> str:
@@ -200,7 +237,8 @@ def table(rows: list[dict[str, Any]], before: dict[str, float]) -> str:
     if before:
         head.append("model before")
     head += ["network alone", "neighbours alone", "rocket member alone",
-             "weights net/nb/rk", "majority", "1-NN ED", "1-NN DTW", "MiniRocket",
+             "weights net/nb/rk", "DTW band % dtw/ddtw", "distance weights ed/dtw/ddtw",
+             "majority", "1-NN ED", "1-NN DTW", "MiniRocket",
              "vs strongest baseline", "wall (s)", "CPU (s)"]
     lines = ["| " + " | ".join(head) + " |",
              "|---|---|" + "---:|" * (len(head) - 5) + ":---|---:|---:|"]
@@ -215,7 +253,8 @@ def table(rows: list[dict[str, Any]], before: dict[str, float]) -> str:
         if before:
             cells.append(_acc(before.get(r["data_set"])))
         cells += [_acc(parts.get("network")), _acc(_neighbours(parts)),
-                  _acc(parts.get("rocket")), _weights(r), _acc(r["majority_accuracy"]),
+                  _acc(parts.get("rocket")), _weights(r), _bands(r), _distance_weights(r),
+                  _acc(r["majority_accuracy"]),
                   _acc(r["nn1_euclidean_accuracy"]), _acc(r["nn1_dtw_accuracy"]),
                   _acc(r.get("minirocket_accuracy")), f"{gap:+.3f} ({best['name']})",
                   f"{r['wall_seconds']:.0f}", f"{r['cpu_seconds']:.0f}"]
@@ -223,7 +262,8 @@ def table(rows: list[dict[str, Any]], before: dict[str, float]) -> str:
     lines.append("| **mean** | | | | **" + _mean(rows, "test_accuracy") + "** | " +
                  ("" if not before else _mean_before(rows, before) + " | ") +
                  " | ".join([_mean(rows, "network"), _mean(rows, "neighbors"),
-                             _mean(rows, "rocket"), "", _mean(rows, "majority_accuracy"),
+                             _mean(rows, "rocket"), "", "", "",
+                             _mean(rows, "majority_accuracy"),
                              _mean(rows, "nn1_euclidean_accuracy"),
                              _mean(rows, "nn1_dtw_accuracy"),
                              _mean(rows, "minirocket_accuracy")]) + " | | "
@@ -268,8 +308,9 @@ def _mean_before(rows: list[dict[str, Any]], before: dict[str, float]) -> str:
 
 #: --inner-cv: the synthetic sets drawn with other seeds than the benchmark's.
 INNER_SYNTHETIC = ("CBF2", "SC2", "NS2")
-#: --inner-cv: shares of equal weights compared.
-SHRINKS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: --generated: sets drawn with seeds the benchmark does not use, a few dozen training series
+#: and hundreds of test series (name, train seed; the test seed is the next).
+GENERATED = (("CBF", 31), ("CBF", 41), ("CBF", 51), ("CBF", 61), ("CBF", 71), ("NoisySines", 31))
 
 
 def _inner_data(name: str, sets: dict[str, tuple[Path, Path]]
@@ -293,11 +334,104 @@ def _inner_data(name: str, sets: dict[str, tuple[Path, Path]]
     return x, lengths, data.y
 
 
+def _generated(name: str, seed: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if name == "CBF":
+        x, y = cylinder_bell_funnel(n, seed=seed)
+        return x, np.full(len(y), x.shape[1]), y
+    return noisy_sines(n, seed)
+
+
+#: The columns of --inner-cv and --generated: each part alone, this round's rule, the rules
+#: it replaced (on the same fits), and full-window 1-NN DTW.
+RULE_COLUMNS = ("network alone", "neighbours alone", "MiniRocket member alone", "default",
+                "previous default", "band search only", "tie rule only", "1-NN DTW")
+
+
+def _compare_rules(xa: np.ndarray, la: np.ndarray, ya: np.ndarray, xb: np.ndarray,
+                   lb: np.ndarray, yb: np.ndarray, classes: int, seed: int
+                   ) -> dict[str, float]:
+    """Fit the default classifier on (xa, ya) and score every rule of RULE_COLUMNS on
+    (xb, yb). "previous default": the DTW evidence on a 10 % band, its three distances in
+    equal shares, the least-loss weighting alone before shrinking (no tie rule); "band
+    search only": that with this round's bands; "tie rule only": this round's blend and
+    distance weights on the 10 % band."""
+    from minirnn.apps.classification import SequenceClassifier, nn1_dtw
+    from minirnn.apps.classification import classifier as classifier_module
+    from minirnn.apps.classification.blend import BLEND_PARTS, choose_blend
+
+    def accuracy(proba: np.ndarray) -> float:
+        return float(np.mean(proba.argmax(1) == yb))
+
+    clf = SequenceClassifier(seed=seed).fit(xa, ya, la, num_classes=classes,
+                                            query_count=len(yb))
+    parts = clf.proba_parts(xb, lb)
+    # the neighbour evidence on the fixed 10 % band, as before the search (a one-epoch
+    # network: only its neighbours are used, and they do not depend on it)
+    grid = classifier_module.DTW_WINDOWS
+    classifier_module.DTW_WINDOWS = ()
+    try:
+        fixed = SequenceClassifier(seed=seed, n_models=1, epochs=1, hidden_size=4,
+                                   rocket=False).fit(xa, ya, la, num_classes=classes,
+                                                     query_count=len(yb))
+        fixed_parts = fixed.proba_parts(xb, lb)
+    finally:
+        classifier_module.DTW_WINDOWS = grid
+    row = {"network alone": accuracy(parts["network"])}
+    distances = [k for k in ("euclidean", "dtw", "ddtw") if k in parts]
+    shares = clf.neighbor_prep["weights"]
+    row["neighbours alone"] = accuracy(sum(shares[k] * parts[k] for k in distances))
+    if "rocket" in parts:
+        row["MiniRocket member alone"] = accuracy(parts["rocket"])
+    blended = clf.proba_parts(xb, lb, _grouped=True)
+    row["default"] = accuracy(sum(w * blended[p] for p, w in clf.blend_weights.items()))
+
+    def rule(held_d: dict[str, np.ndarray], test_d: dict[str, np.ndarray], tie: bool
+             ) -> float:
+        kinds = list(held_d)
+        if tie:
+            share = choose_blend(held_d, ya, network_optimism=0.0)[0]
+        else:
+            share = {k: 1.0 / len(kinds) for k in kinds}
+        held = {"network": clf.held_out["network"],
+                "neighbors": sum(share[k] * held_d[k] for k in kinds)}
+        test = {"network": parts["network"], "neighbors": sum(share[k] * test_d[k]
+                                                              for k in kinds)}
+        if "rocket" in clf.held_out:
+            held["rocket"], test["rocket"] = clf.held_out["rocket"], parts["rocket"]
+        weights, _ = choose_blend(held, ya, **({} if tie else {"tie": None}))
+        return accuracy(sum(weights[p] * test[p] for p in BLEND_PARTS if p in weights))
+
+    fixed_kinds = [k for k in ("euclidean", "dtw", "ddtw") if k in fixed_parts]
+    fixed_test = {k: fixed_parts[k] for k in fixed_kinds}
+    row["previous default"] = rule(fixed.held_out_distances, fixed_test, tie=False)
+    row["band search only"] = rule(clf.held_out_distances,
+                                   {k: parts[k] for k in distances}, tie=False)
+    row["tie rule only"] = rule(fixed.held_out_distances, fixed_test, tie=True)
+    row["1-NN DTW"] = float(np.mean(nn1_dtw(xa, la, ya, xb, lb) == yb))
+    return row
+
+
+def _rule_table(results: dict[str, dict[str, float]], first: str) -> str:
+    columns = [c for c in RULE_COLUMNS if any(c in r for r in results.values())]
+    lines = [f"| {first} | " + " | ".join(columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    per_set: dict[str, list[dict[str, float]]] = {}
+    for key, row in results.items():
+        per_set.setdefault(key.rsplit(" ", 1)[0], []).append(row)  # "name fit"
+    for name, rows in per_set.items():
+        lines.append(f"| {name} ({len(rows)} fits) | " + " | ".join(
+            _acc(np.mean([r[c] for r in rows]) if all(c in r for r in rows) else None)
+            for c in columns) + " |")
+    lines.append("| **mean** | " + " | ".join(
+        _acc(np.mean([r[c] for r in results.values()])
+             if all(c in r for r in results.values()) else None) for c in columns) + " |")
+    return "\n".join(lines)
+
+
 def inner_cv(names: list[str], sets: dict[str, tuple[Path, Path]], cli_seed: int) -> str:
     """Fit the default classifier on half of each TRAIN file, score on the other half; the
-    table of blends (markdown)."""
-    from minirnn.apps.classification import SequenceClassifier, stratified_split
-    from minirnn.apps.classification.blend import BLEND_PARTS, choose_blend
+    table of rules (markdown)."""
+    from minirnn.apps.classification import stratified_split
 
     results: dict[str, dict[str, float]] = {}
     for name in names:
@@ -305,49 +439,28 @@ def inner_cv(names: list[str], sets: dict[str, tuple[Path, Path]], cli_seed: int
         for split in (100, 101):
             first, second = stratified_split(y, 0.5, seed=split)
             for fold, (a, b) in enumerate(((first, second), (second, first))):
-                clf = SequenceClassifier(seed=cli_seed + fold + 2 * (split - 100)).fit(
-                    x[a], y[a], lengths[a], num_classes=int(y.max()) + 1,
-                    query_count=len(b))
-                parts = clf.proba_parts(x[b], lengths[b], _grouped=True)
-                row: dict[str, float] = {}
-                names = {"network": "network", "neighbors": "neighbours",
-                         "rocket": "MiniRocket member"}
-                for part in BLEND_PARTS:
-                    if part in parts:
-                        row[f"{names[part]} alone"] = float(np.mean(parts[part].argmax(1)
-                                                                    == y[b]))
-                if set(parts) == set(BLEND_PARTS):
-                    # the default rule: the weights the classifier chose itself
-                    mixed = np.sum([clf.blend_weights[p] * parts[p] for p in BLEND_PARTS],
-                                   axis=0)
-                    row["default (adaptive)"] = float(np.mean(mixed.argmax(1) == y[b]))
-                    # the previous rule's family: fixed shares, the network as it looks
-                    best, _ = choose_blend(clf.held_out, y[a], shrink=0.0,
-                                           network_optimism=0.0)
-                    for shrink in SHRINKS:
-                        mixed = np.sum([((1 - shrink) * best[p] + shrink / 3) * parts[p]
-                                        for p in BLEND_PARTS], axis=0)
-                        row[f"towards equal {shrink:g}"] = float(np.mean(mixed.argmax(1)
-                                                                         == y[b]))
-                    old = 0.5 * parts["network"] + 0.5 * parts["neighbors"]
-                    row["old fixed 0.5/0.5"] = float(np.mean(old.argmax(1) == y[b]))
-                results[f"{name} {split}/{fold}"] = row
+                row = _compare_rules(x[a], lengths[a], y[a], x[b], lengths[b], y[b],
+                                     int(y.max()) + 1, cli_seed + fold + 2 * (split - 100))
+                results[f"{name} {split}/{fold}"] = row  # grouped by name
                 print(f"{name} split {split} half {fold + 1}: " + ", ".join(
                     f"{k} {v:.3f}" for k, v in row.items()), flush=True)
-    columns = list(dict.fromkeys(k for r in results.values() for k in r))
-    lines = ["| fit on half of the TRAIN file | " + " | ".join(columns) + " |",
-             "|---|" + "---:|" * len(columns)]
-    per_set: dict[str, list[dict[str, float]]] = {}
-    for key, row in results.items():
-        per_set.setdefault(key.split()[0], []).append(row)
-    for name, rows in per_set.items():
-        lines.append(f"| {name} ({len(rows)} halves) | " + " | ".join(
-            _acc(np.mean([r[c] for r in rows]) if all(c in r for r in rows) else None)
-            for c in columns) + " |")
-    lines.append("| **mean** | " + " | ".join(
-        _acc(np.mean([r[c] for r in results.values()])
-             if all(c in r for r in results.values()) else None) for c in columns) + " |")
-    return "\n".join(lines)
+    return _rule_table(results, "fit on half of the TRAIN file")
+
+
+def generated_check(cli_seed: int) -> str:
+    """The rules on the GENERATED sets (train on a few dozen series, test on hundreds),
+    fitted with seeds cli_seed and cli_seed + 1 (markdown)."""
+    results: dict[str, dict[str, float]] = {}
+    for name, seed in GENERATED:
+        n_train, n_test = (30, 900) if name == "CBF" else (60, 300)
+        xa, la, ya = _generated(name, seed, n_train)
+        xb, lb, yb = _generated(name, seed + 1, n_test)
+        for fit_seed in (cli_seed, cli_seed + 1):
+            row = _compare_rules(xa, la, ya, xb, lb, yb, 3, fit_seed)
+            results[f"{name} seeds {seed}/{seed + 1} {fit_seed}"] = row
+            print(f"{name} seeds {seed}/{seed + 1}, fit seed {fit_seed}: " + ", ".join(
+                f"{k} {v:.3f}" for k, v in row.items()), flush=True)
+    return _rule_table(results, "generated set (train on the first seed, test on the next)")
 
 
 def across_seeds(after: list[Path], before: list[Path]) -> str:
@@ -402,14 +515,26 @@ def main() -> None:
                         help="the --json of an earlier run: its accuracies as 'model before'")
     parser.add_argument("--inner-cv", action="store_true",
                         help="choose-the-defaults mode: halves of the TRAIN files only")
+    parser.add_argument("--generated", action="store_true",
+                        help="choose-the-defaults mode: generated sets with seeds the "
+                             "benchmark does not use")
     parser.add_argument("--across", type=Path, nargs="*", default=None,
                         help="no runs: the table over seeds from these --json files (seed 0, "
                              "1, ...), with --across-before as the 'model before' columns")
     parser.add_argument("--across-before", type=Path, nargs="*", default=[])
+    parser.add_argument("--table", type=Path, default=None,
+                        help="no runs: the per-set table of an earlier run's --json file "
+                             "(with --before as its 'model before' column)")
     parser.add_argument("cli_args", nargs="*", help="extra CLI options after --")
     args = parser.parse_args()
     if args.across:
         print(across_seeds(args.across, args.across_before))
+        return
+    if args.generated:
+        text = generated_check(0)
+        print(text)
+        if args.markdown:
+            args.markdown.write_text(text + "\n")
         return
     if args.inner_cv:
         wanted = list(args.only) if args.only else [*ARCHIVE, *AEON_UNIVARIATE,
@@ -421,9 +546,7 @@ def main() -> None:
         if args.markdown:
             args.markdown.write_text(text + "\n")
         return
-    # Every prerequisite first: the data sets and the --before file.
-    wanted = list(args.only) if args.only else [*ARCHIVE, *AEON_UNIVARIATE, *SYNTHETIC]
-    sets = archive_sets(args.data_dir, args.extra_dir, wanted)
+    # Every prerequisite first: the --before file and the data sets.
     before: dict[str, float] = {}
     if args.before is not None:
         try:
@@ -431,6 +554,15 @@ def main() -> None:
                       for r in json.loads(args.before.read_text())}
         except (OSError, ValueError, KeyError, TypeError) as exc:
             fail(f"--before {args.before}: not the --json of an earlier run ({exc})")
+    if args.table is not None:
+        try:
+            saved = json.loads(args.table.read_text())
+            print(table(saved, before))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            fail(f"--table {args.table}: not the --json of an earlier run ({exc})")
+        return
+    wanted = list(args.only) if args.only else [*ARCHIVE, *AEON_UNIVARIATE, *SYNTHETIC]
+    sets = archive_sets(args.data_dir, args.extra_dir, wanted)
     rows = []
     with tempfile.TemporaryDirectory(prefix="minirnn-classify-bench-") as tmp:
         folder = Path(tmp)

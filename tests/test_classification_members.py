@@ -100,20 +100,49 @@ def test_choose_blend_takes_the_better_part_ignores_rows_without_it_and_ties_to_
     network = good.copy()
     network[:2] = np.nan  # no member held these out
     held = {"network": network, "neighbors": bad, "rocket": bad}
-    weights, scores = choose_blend(held, y, shrink=0.0)
+    weights, scores = choose_blend(held, y, shrink=0.0, tie=None)
     assert weights == {"network": 1.0, "neighbors": 0.0, "rocket": 0.0}
     assert scores["rows"] == 4 and scores["network_accuracy"] == 1.0
     # a fixed share pulls the best weighting that far towards equal shares
-    weights, scores = choose_blend(held, y, shrink=0.5)
+    weights, scores = choose_blend(held, y, shrink=0.5, tie=None)
     assert weights == pytest.approx({"network": 2 / 3, "neighbors": 1 / 6, "rocket": 1 / 6})
     assert scores["blend_accuracy"] == 1.0 and scores["shrink"] == 0.5
-    # the default: the network gains the same on every series, so nothing is pulled back
-    weights, scores = choose_blend(held, y)
+    # the network gains the same on every series, so nothing is pulled back
+    weights, scores = choose_blend(held, y, tie=None)
     assert weights == pytest.approx({"network": 1.0, "neighbors": 0.0, "rocket": 0.0})
     assert scores["shrink"] == 0.0
     # two identical parts: any split of the weight has the same loss -> one part alone
-    weights, _ = choose_blend({"network": good, "rocket": good}, y, shrink=0.0)
+    weights, _ = choose_blend({"network": good, "rocket": good}, y, shrink=0.0, tie=None)
     assert sorted(weights.values()) == [0.0, 1.0]
+
+
+def test_choose_blend_averages_the_weightings_the_series_cannot_tell_apart():
+    y = np.array([0, 1] * 10)
+    perfect = np.eye(2)[y]
+    # two parts perfect on every held-out series: every split ties, the average is half each
+    weights, scores = choose_blend({"neighbors": perfect, "rocket": perfect}, y, shrink=0.0)
+    assert weights == pytest.approx({"neighbors": 0.5, "rocket": 0.5})
+    assert scores["tied"] == 11
+    # one part a little less sharp (p 0.97 instead of 1): its loss is 20 x 0.03 = 0.61 in
+    # all, within 2 log 2 = 1.39 of the sharp one's, so the weightings still tie ...
+    soft = perfect * 0.94 + 0.03
+    weights, scores = choose_blend({"neighbors": soft, "rocket": perfect}, y, shrink=0.0)
+    assert scores["tied"] == 11 and weights["neighbors"] == pytest.approx(0.5)
+    # ... and without the tolerance the sharp part takes everything
+    assert choose_blend({"neighbors": soft, "rocket": perfect}, y, shrink=0.0,
+                        tie=None)[0] == {"neighbors": 0.0, "rocket": 1.0}
+    # the tied set is the weightings within tie / n of the least mean log loss: by hand
+    rng = np.random.default_rng(3)
+    held = {p: rng.dirichlet([1.0, 1.0], size=20) for p in ("network", "neighbors", "rocket")}
+    weights, scores = choose_blend(held, y, shrink=0.0, tie=0.5, network_optimism=0.0)
+    grid = blend_candidates(["network", "neighbors", "rocket"], 0.1)
+    loss = [np.mean(-np.log(np.maximum(sum(w[p] * held[p][np.arange(20), y] for p in w),
+                                       1e-4))) for w in grid]
+    near = [w for w, v in zip(grid, loss, strict=True) if v <= min(loss) + 0.5 / 20]
+    assert 1 < scores["tied"] == len(near) < len(grid)
+    assert weights == pytest.approx({p: np.mean([w[p] for w in near]) for p in held})
+    with pytest.raises(ValueError, match="tie must be >= 0"):
+        choose_blend(held, y, tie=-1.0)
     with pytest.raises(ValueError, match="shrink must be in"):
         choose_blend(held, y, shrink=1.5)
     assert blend_candidates(["a", "b", "c"], 0.5) == [
@@ -145,9 +174,12 @@ def test_default_blend_shrinks_less_with_more_evidence_and_discounts_the_network
         flat = np.full((len(y), 2), 0.5)
         return {"network": network, "neighbors": flat, "rocket": flat}, y
 
-    few, many = (choose_blend(*held(r))[0]["network"] for r in (1, 10))
+    few, many = (choose_blend(*held(r), tie=None)[0]["network"] for r in (1, 10))
     assert few == pytest.approx(1 / 3)  # 6 series: t < 1, equal shares
     assert 0.5 < many < 1.0
+    # the default (weightings within 2 log 2 averaged first): near equal shares on 6 series
+    few, many = (choose_blend(*held(r))[0]["network"] for r in (1, 10))
+    assert 1 / 3 < few < 0.4 and 0.5 < many < 1.0
     parts, y = held(10)
     weights, scores = choose_blend(parts, y)
     assert 0.0 < scores["shrink"] < 1.0
@@ -156,8 +188,9 @@ def test_default_blend_shrinks_less_with_more_evidence_and_discounts_the_network
     perfect = np.eye(2)[y]
     rocket = perfect * 0.94 + 0.03  # p(true) 0.97, below 1 but above the discounted 0.95
     held_out = {"network": perfect, "rocket": rocket}
-    assert choose_blend(held_out, y, shrink=0.0)[0]["rocket"] == 1.0
-    assert choose_blend(held_out, y, shrink=0.0, network_optimism=0.0)[0]["network"] == 1.0
+    assert choose_blend(held_out, y, shrink=0.0, tie=None)[0]["rocket"] == 1.0
+    assert choose_blend(held_out, y, shrink=0.0, network_optimism=0.0,
+                        tie=None)[0]["network"] == 1.0
     with pytest.raises(ValueError, match=r"network_optimism must be in \[0, 1\), got 1.0"):
         choose_blend(held_out, y, network_optimism=1.0)
 

@@ -30,6 +30,7 @@ from minirnn.apps.classification.classifier import (
 from minirnn.apps.classification.neighbors import (
     class_distances,
     dtw_distances,
+    dtw_self_distances,
     euclidean_distances,
     fit_temperature,
     neighbor_proba,
@@ -49,7 +50,7 @@ def example_path(name: str = "BasicMotions", split: str = "TRAIN") -> Path:
 __all__ = [
     "DTW_NEIGHBOR_BUDGET", "DTW_NEIGHBOR_BUDGET_COMPILED", "SequenceClassifier",
     "class_distances", "class_weights", "default_neighbor_steps", "dtw_cost", "dtw_distances",
-    "dtw_neighbor_budget",
+    "dtw_neighbor_budget", "dtw_self_distances",
     "euclidean_distances", "example_path", "fit_temperature", "majority_class", "minirocket",
     "neighbor_proba", "nn1_dtw", "nn1_euclidean", "resample", "rocket_unavailable",
     "stratified_split", "znormalize",

@@ -4,9 +4,13 @@ The parts are the recurrent ensemble (``"network"``), the nearest-neighbour evid
 (``"neighbors"``, its distances averaged) and the MiniRocket member (``"rocket"``). Each has
 probabilities for training series it did not learn from: the network for the series its
 members held out for validation, the neighbours and the ridge classifier of the rocket
-member leave-one-out. Every weighting on a grid of the simplex is scored on those series and
-the weights with the least log loss are then pulled towards equal shares, because on
-training sets of a few dozen series the held-out series are few and the choice is noisy.
+member leave-one-out. Every weighting on a grid of the simplex is scored on those series;
+the weightings whose log loss those few series cannot tell from the least one's
+(:data:`BLEND_TIE`) are averaged -- two parts that are both perfect on them share the weight,
+instead of the one with the sharper probabilities taking it all -- and the result is then
+pulled towards equal shares, because on training sets of a few dozen series the held-out
+series are few and the choice is noisy. The same rule weights the distances of the
+nearest-neighbour evidence on their leave-one-out probabilities.
 
 How far they are pulled depends on the evidence (:func:`adaptive_shrink`): the share of equal
 weights is ``min(1, 1 / t)``, ``t`` the paired t statistic of the per-series log-loss gain of
@@ -22,11 +26,12 @@ data is never involved.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
-__all__ = ["BLEND_PARTS", "BLEND_SHRINK", "BLEND_STEP", "NETWORK_OPTIMISM", "adaptive_shrink",
-           "blend_candidates", "choose_blend", "log_loss"]
+__all__ = ["BLEND_PARTS", "BLEND_SHRINK", "BLEND_STEP", "BLEND_TIE", "NETWORK_OPTIMISM",
+           "adaptive_shrink", "blend_candidates", "choose_blend", "log_loss"]
 
 #: The blended parts, in the order of their simplicity (ties go to the earlier).
 BLEND_PARTS = ("network", "neighbors", "rocket")
@@ -38,16 +43,15 @@ BLEND_SHRINK: float | None = None
 #: The network's held-out probabilities are ``(1 - NETWORK_OPTIMISM) x p + NETWORK_OPTIMISM / C``
 #: for choosing the weights (early stopping picked the epoch on those series).
 NETWORK_OPTIMISM = 0.1
+#: Weightings whose summed held-out log loss is within this of the least one's are averaged
+#: (``2 log 2``: as if one series' probability of its class were halved twice).
+BLEND_TIE = 2.0 * math.log(2.0)
 
 
 def log_loss(proba: np.ndarray, y: np.ndarray) -> float:
     """Mean negative log probability of the true class (probabilities floored at 1e-4, so
     one confident mistake does not decide a whole comparison)."""
     return float(-np.mean(np.log(np.maximum(proba[np.arange(len(y)), y], 1e-4)))) + 0.0
-
-
-def _series_loss(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return -np.log(np.maximum(proba[np.arange(len(y)), y], 1e-4))
 
 
 def adaptive_shrink(loss_best: np.ndarray, loss_equal: np.ndarray) -> float:
@@ -83,17 +87,18 @@ def blend_candidates(parts: list[str], step: float = BLEND_STEP) -> list[dict[st
 
 def choose_blend(held_out: dict[str, np.ndarray], y: np.ndarray, *,
                  step: float = BLEND_STEP, shrink: float | None = BLEND_SHRINK,
-                 network_optimism: float = NETWORK_OPTIMISM
+                 network_optimism: float = NETWORK_OPTIMISM, tie: float | None = BLEND_TIE
                  ) -> tuple[dict[str, float], dict[str, float]]:
-    """The weights of the parts with the least held-out log loss, shrunk towards equal
-    shares.
+    """The weights of the parts with the least held-out log loss (averaged over the
+    weightings that cannot be told from it), shrunk towards equal shares.
 
     Parameters
     ----------
     held_out : dict of part -> ndarray, shape (N, C)
         Probabilities of training series by parts that did not learn from them; a row of
         NaN where a part has none (the network for series no member held out). Only rows
-        that every part has are scored.
+        that every part has are scored. The parts of :data:`BLEND_PARTS` come first, in
+        that order, then any others (e.g. the distances of the neighbours) as given.
     y : ndarray of int, shape (N,)
     step : float
         Grid step.
@@ -103,23 +108,34 @@ def choose_blend(held_out: dict[str, np.ndarray], y: np.ndarray, *,
     network_optimism : float in [0, 1)
         The network's held-out probabilities are mixed with the uniform distribution by
         this share before anything is scored (its members stopped on those series).
+    tie : float >= 0 or None
+        Every weighting whose summed log loss over the ``n`` scored series is within
+        ``tie`` of the least one's (its mean within ``tie / n``) is as good as far as those
+        series can tell, and the weights are their average (:data:`BLEND_TIE`: two
+        halvings of one series' probability). So two parts that are both perfect on the
+        held-out series share the weight instead of the sharper one taking it all. None:
+        the least-loss weighting alone, ties (within 1e-9) broken towards fewer parts, then
+        towards the earlier part.
 
     Returns
     -------
     weights : dict of part -> float
-        Summing to 1. The least-loss weighting before shrinking breaks ties (log loss within
-        1e-9) towards fewer parts, then towards the earlier part of :data:`BLEND_PARTS`.
+        Summing to 1.
     scores : dict
         ``rows`` (the series scored), each part's held-out accuracy and log loss alone, the
         returned blend's (``"blend_accuracy"``, ``"blend_log_loss"``) on those series (the
-        network's probabilities as scored, i.e. mixed by ``network_optimism``) and the
-        share of equal weights used (``"shrink"``).
+        network's probabilities as scored, i.e. mixed by ``network_optimism``), the number
+        of weightings averaged (``"tied"``) and the share of equal weights used
+        (``"shrink"``).
     """
     if shrink is not None and not 0.0 <= shrink <= 1.0:
         raise ValueError(f"shrink must be in [0, 1] or None, got {shrink!r}")
     if not 0.0 <= network_optimism < 1.0:
         raise ValueError(f"network_optimism must be in [0, 1), got {network_optimism!r}")
-    parts = [p for p in BLEND_PARTS if p in held_out]
+    if tie is not None and not tie >= 0.0:
+        raise ValueError(f"tie must be >= 0 or None, got {tie!r}")
+    parts = [p for p in BLEND_PARTS if p in held_out] + [p for p in held_out
+                                                          if p not in BLEND_PARTS]
     if not parts:
         raise ValueError("choose_blend needs at least one part")
     rows = np.ones(len(y), dtype=bool)
@@ -133,29 +149,34 @@ def choose_blend(held_out: dict[str, np.ndarray], y: np.ndarray, *,
         probs["network"] = ((1.0 - network_optimism) * probs["network"]
                             + network_optimism / probs["network"].shape[1])
     yy = y[rows]
+    n = len(yy)
     for p in parts:
         scores[f"{p}_accuracy"] = float(np.mean(probs[p].argmax(axis=1) == yy))
         scores[f"{p}_log_loss"] = log_loss(probs[p], yy)
-    best: tuple[float, int, int, dict[str, float]] | None = None
-    for order, weights in enumerate(blend_candidates(parts, step)):
-        proba = sum(w * probs[p] for p, w in weights.items())
-        assert isinstance(proba, np.ndarray)
-        loss = log_loss(proba, yy)
-        used = sum(w > 0 for w in weights.values())
-        key = (loss, used, -order)
-        if best is None or key[0] < best[0] - 1e-9 or (
-                abs(key[0] - best[0]) <= 1e-9 and key[1:3] < best[1:3]):
-            best = (loss, used, -order, weights)
-    assert best is not None
+    grid = np.array([[w[p] for p in parts] for w in blend_candidates(parts, step)])  # (K, P)
+    truth = np.stack([probs[p][np.arange(n), yy] for p in parts], axis=1)  # (N, P)
+    losses = -np.log(np.maximum(truth @ grid.T, 1e-4))  # (N, K): every series, weighting
+    mean = losses.mean(axis=0)
+    used = (grid > 0).sum(axis=1)
+    # least loss (within 1e-9), then fewer parts, then the earlier in the candidates' order
+    best = int(np.lexsort((-np.arange(len(grid)), used, np.round(mean / 1e-9)))[0])
+    tied = mean <= mean[best] + (tie / n if tie is not None else 0.0) + 1e-12
+    if tie is None:
+        tied = np.arange(len(grid)) == best
+    chosen = grid[tied].mean(axis=0)
+    scores["tied"] = float(tied.sum())
+    equal = np.full(len(parts), 1.0 / len(parts))
     if shrink is None:
-        equal = sum(probs[p] / len(parts) for p in parts)
-        chosen = sum(w * probs[p] for p, w in best[3].items())
-        assert isinstance(equal, np.ndarray) and isinstance(chosen, np.ndarray)
-        shrink = adaptive_shrink(_series_loss(chosen, yy), _series_loss(equal, yy))
+        shrink = adaptive_shrink(_series_loss_of(truth @ chosen), _series_loss_of(truth @ equal))
     scores["shrink"] = float(shrink)
-    weights = {p: (1.0 - shrink) * w + shrink / len(parts) for p, w in best[3].items()}
+    final = (1.0 - shrink) * chosen + shrink * equal
+    weights = {p: float(w) for p, w in zip(parts, final, strict=True)}
     blend = sum(w * probs[p] for p, w in weights.items())
     assert isinstance(blend, np.ndarray)
     scores["blend_accuracy"] = float(np.mean(blend.argmax(axis=1) == yy))
     scores["blend_log_loss"] = log_loss(blend, yy)
     return weights, scores
+
+
+def _series_loss_of(p_true: np.ndarray) -> np.ndarray:
+    return -np.log(np.maximum(p_true, 1e-4))

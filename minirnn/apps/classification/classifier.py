@@ -16,6 +16,7 @@ from minirnn.apps.classification.blend import choose_blend
 from minirnn.apps.classification.neighbors import (
     class_distances,
     dtw_distances,
+    dtw_self_distances,
     euclidean_distances,
     fit_temperature,
     neighbor_proba,
@@ -45,7 +46,7 @@ from minirnn.nn.version import __version__
 from minirnn.train.callbacks import Callback, EarlyStopping, TimeLimit
 from minirnn.train.solver import History, Solver
 
-__all__ = ["CLASSIFIER_KIND", "DTW_NEIGHBOR_BUDGET", "DTW_NEIGHBOR_BUDGET_COMPILED",
+__all__ = ["CLASSIFIER_KIND", "DTW_NEIGHBOR_BUDGET", "DTW_NEIGHBOR_BUDGET_COMPILED", "DTW_WINDOWS",
            "NEIGHBOR_MAX_STEPS", "NEIGHBOR_MAX_STEPS_COMPILED", "NEIGHBOR_TIME_SHARE",
            "ROCKET_SECONDS_PER_CELL", "ROCKET_MEMBER_TIME_SHARE", "SequenceClassifier",
            "class_weights", "default_neighbor_steps", "dtw_neighbor_budget", "znormalize"]
@@ -77,6 +78,11 @@ ROCKET_MEMBER_TIME_SHARE = 0.15
 #: Seconds per (series x step x feature) of the MiniRocket transform, for that estimate (about
 #: 1.5 s for ACSF1's 200 series of 1,460 steps on the project machine, with margin).
 ROCKET_SECONDS_PER_CELL = 1.5e-9
+#: Candidate bands of the DTW evidence besides ``dtw_window``, fractions of the length, chosen
+#: by leave-one-out accuracy on the training set (the UCR archive's "DTW with a learned
+#: warping window" searches 0-100 % in 1 % steps; this coarser grid keeps the search near one
+#: full-window cost). Empty: ``dtw_window`` alone (the rule before the search).
+DTW_WINDOWS: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 _BLENDS = ("auto", "fixed")
 
 
@@ -210,10 +216,16 @@ class SequenceClassifier:
         joined by commas. Series are first brought to the longest training length (linear
         interpolation; z-normalised first with ``normalize="series"``) and every dimension
         standardised; DTW runs on at most ``neighbor_max_steps`` steps (averaged groups)
-        with a band of ``dtw_window`` of the length, and is dropped (Euclidean only) when
-        the training set's distances would cost more than ``DTW_NEIGHBOR_BUDGET`` cell
-        updates.
+        with a band chosen by leave-one-out accuracy on the training set among
+        ``dtw_window`` and :data:`DTW_WINDOWS` (fractions of the length, 0 to the full
+        window; each distance, "dtw" and "ddtw", its own; ties to the wider band, as the
+        archive's full-window 1-NN DTW; candidates whose distances would pass the DTW
+        budget are left out, the widest first), and is dropped (Euclidean only) when the
+        training set's distances at ``dtw_window`` would cost more than
+        ``DTW_NEIGHBOR_BUDGET`` cell updates.
     dtw_window : float in [0, 1]
+        A candidate band of the DTW evidence, always tried; the only one while
+        :data:`DTW_WINDOWS` is empty.
     neighbor_max_steps : int or None
         None (the default): :data:`NEIGHBOR_MAX_STEPS_COMPILED` (300) where the compiled
         DTW of the ``fast`` extra runs, :data:`NEIGHBOR_MAX_STEPS` (100) in numpy (nine
@@ -228,9 +240,12 @@ class SequenceClassifier:
         (``neighbors > 0``) and the rocket member chosen on a 0.1 grid by their log loss on
         training series they did not learn from (:func:`~minirnn.apps.classification.blend.
         choose_blend`: the network on its members' validation series, discounted because
-        they chose its epochs, the others leave-one-out; with ``validation_data``, on it),
-        then pulled towards equal shares as far as that choice is uncertain. ``"fixed"``:
-        ``(1 - neighbors) x network + neighbors x neighbours``, no rocket member.
+        they chose its epochs, the others leave-one-out; with ``validation_data``, on it;
+        the weightings those series cannot tell from the least-loss one averaged), then
+        pulled towards equal shares as far as that choice is uncertain; the neighbours'
+        distances are weighted by the same rule on their leave-one-out probabilities.
+        ``"fixed"``: ``(1 - neighbors) x network + neighbors x neighbours``, the distances
+        in equal shares, no rocket member.
     verbose_time_limit : bool
         Print the TimeLimit summary when it stops a member.
     callbacks : sequence of Callback
@@ -441,20 +456,27 @@ class SequenceClassifier:
                 out[kind] = np.diff(short, axis=1) if kind == "ddtw" else short
         return out
 
+    def _band(self, kind: str) -> int:
+        """The band of a warped distance (one for both in files of older versions)."""
+        npp = self.neighbor_prep
+        return int(npp.get("dtw_bands", {}).get(kind, npp["dtw_band"]))
+
     def _distances(self, kind: str, a: np.ndarray, b: np.ndarray,
                    deadline: float | None = None) -> np.ndarray:
         if kind in ("dtw", "ddtw"):
-            return dtw_distances(a, b, int(self.neighbor_prep["dtw_band"]), deadline=deadline)
+            return dtw_distances(a, b, self._band(kind), deadline=deadline)
         return euclidean_distances(a, b)
 
     def _fit_neighbors(self, x: np.ndarray, lengths: np.ndarray, y: np.ndarray,
                        deadline: float | None = None, query_count: int = 0) -> None:
-        """Keep the training series and fit each distance's temperature by leave-one-out
-        log loss on the training set (the test data is never involved).
+        """Keep the training series, choose each warped distance's band and fit each
+        distance's temperature, all by leave-one-out on the training set (the test data is
+        never involved).
 
         With a ``deadline`` (``time.perf_counter()``), a DTW distance whose leave-one-out
         distances do not finish by then, or whose time scaled to ``query_count`` further
-        series would pass it, is dropped (its reason in ``neighbor_prep["why_dropped"]``)."""
+        series would pass it, is dropped (its reason in ``neighbor_prep["why_dropped"]``);
+        a candidate band that would is not tried."""
         cfg = self.config
         self.neighbor_prep, self.reference = {}, {}
         if cfg["neighbors"] == 0.0:
@@ -468,17 +490,32 @@ class SequenceClassifier:
         std = flat.std(axis=0)
         dtw_steps = min(steps, cfg["neighbor_max_steps"] or default_neighbor_steps())
         short = math.ceil(steps / math.ceil(steps / dtw_steps))
-        band = max(1, math.ceil(cfg["dtw_window"] * short)) if cfg["dtw_window"] > 0 else 0
+        band = _band_steps(cfg["dtw_window"], short)
         kinds = cfg["neighbor_distances"].split(",")
         warped = [k for k in kinds if k != "euclidean"]
         why: dict[str, str] = {}
         if short < 3 and "ddtw" in warped:
             why["ddtw"] = "too short"  # no slopes to warp
         budget = dtw_neighbor_budget()
-        if len(y) ** 2 * short * (2 * band + 1) * len(warped) > budget:
+        n = len(y)
+        if n ** 2 * short * (2 * band + 1) * len(warped) > budget:
             why.update({k: f"over {budget:.0e} cell updates" for k in warped if k not in why})
         kinds = [k for k in kinds if k not in why] or ["euclidean"]
+        warped = [k for k in kinds if k != "euclidean"]
+        # Candidate bands: the given one, then the grid's narrowest first while the
+        # leave-one-out distances of every warped distance stay within the budget (they
+        # cost about half of N^2 x steps x (2 band + 1) each: the distances are symmetric).
+        bands = [band]
+        if DTW_WINDOWS and warped:
+            spent = 0.5 * n ** 2 * short * (2 * band + 1) * len(warped)
+            for b in sorted({_band_steps(w, short) for w in DTW_WINDOWS} - {band}):
+                cost = 0.5 * n ** 2 * short * (2 * b + 1) * len(warped)
+                if spent + cost > budget:
+                    break
+                spent += cost
+                bands.append(b)
         self.neighbor_prep = {"steps": steps, "dtw_steps": dtw_steps, "dtw_band": band,
+                              "dtw_bands": {}, "band_loo_accuracy": {},
                               "mean": flat.mean(axis=0).tolist(),
                               "std": np.where(std > 1e-8, std, 1.0).tolist(),
                               "distances": kinds, "dropped": list(why), "why_dropped": why,
@@ -486,24 +523,19 @@ class SequenceClassifier:
         inputs = self._neighbor_inputs(x, lengths)
         loo: dict[str, np.ndarray] = {}
         for kind in list(kinds):
-            start = time.perf_counter()
-            dist: np.ndarray | None
-            try:
-                dist = self._distances(kind, inputs[kind], inputs[kind], deadline)
-            except TimeoutError:
-                dist = None
-            # The queries (e.g. a test set) will cost about query_count / N of this; the
-            # Euclidean distances are one matrix product and always kept.
-            if kind != "euclidean" and (dist is None or (
-                    deadline is not None and time.perf_counter() + (
-                        time.perf_counter() - start) * query_count / len(y) > deadline)):
-                why[kind] = "past the time limit"
-                self.neighbor_prep["dropped"].append(kind)
-                kinds.remove(kind)
-                continue
-            assert dist is not None
-            np.fill_diagonal(dist, np.inf)  # leave one out
-            cdist = class_distances(dist, y, self.num_classes)
+            if kind == "euclidean":
+                dist = euclidean_distances(inputs[kind], inputs[kind])
+                np.fill_diagonal(dist, np.inf)  # leave one out
+                cdist = class_distances(dist, y, self.num_classes)
+            else:
+                found = self._choose_band(kind, inputs[kind], y, bands, deadline,
+                                          query_count)
+                if found is None:
+                    why[kind] = "past the time limit"
+                    self.neighbor_prep["dropped"].append(kind)
+                    kinds.remove(kind)
+                    continue
+                cdist = found
             self.neighbor_prep["temperature"][kind] = fit_temperature(cdist, y)
             self.neighbor_prep["loo_accuracy"][kind] = float(np.mean(cdist.argmin(1) == y))
             loo[kind] = neighbor_proba(cdist, self.neighbor_prep["temperature"][kind])
@@ -514,7 +546,44 @@ class SequenceClassifier:
         self.neighbor_prep["distances"] = kinds
         self.reference["y"] = np.asarray(y, np.int64)
         self.held_out_distances = {k: loo[k] for k in kinds}  # each distance, leave-one-out
-        self.held_out["neighbors"] = np.mean([loo[k] for k in kinds], axis=0)
+        # The distances' shares: the blend's rule on their leave-one-out probabilities (a
+        # distance that is perfect where the others are not takes most of the weight).
+        weights = choose_blend(self.held_out_distances, np.asarray(y), network_optimism=0.0)[0] \
+            if self.config["blend"] == "auto" else {k: 1.0 / len(kinds) for k in kinds}
+        self.neighbor_prep["weights"] = weights
+        self.held_out["neighbors"] = np.sum([weights[k] * loo[k] for k in kinds], axis=0)
+
+    def _choose_band(self, kind: str, series: np.ndarray, y: np.ndarray, bands: list[int],
+                     deadline: float | None, query_count: int) -> np.ndarray | None:
+        """The leave-one-out class distances of a warped distance at the band (of
+        ``bands``, the first the required one) with the best leave-one-out accuracy, ties
+        to the wider; the band goes into ``neighbor_prep``. None: even the first band does
+        not fit the deadline (with ``query_count`` queries to follow)."""
+        npp = self.neighbor_prep
+        best: tuple[float, int, np.ndarray] | None = None
+        scores: dict[str, float] = {}
+        for b in bands:
+            start = time.perf_counter()
+            try:
+                dist = dtw_self_distances(series, b, deadline=deadline)
+            except TimeoutError:
+                break
+            # The queries will cost about 2 x query_count / N of this (the leave-one-out
+            # distances were computed half and mirrored).
+            if deadline is not None and time.perf_counter() + 2.0 * (
+                    time.perf_counter() - start) * query_count / len(y) > deadline:
+                break
+            np.fill_diagonal(dist, np.inf)  # leave one out
+            cdist = class_distances(dist, y, self.num_classes)
+            acc = float(np.mean(cdist.argmin(1) == y))
+            scores[str(b)] = acc
+            if best is None or acc > best[0] or (acc == best[0] and b > best[1]):
+                best = (acc, b, cdist)
+        if best is None:
+            return None
+        npp["dtw_bands"][kind] = best[1]
+        npp["band_loo_accuracy"][kind] = scores
+        return best[2]
 
     def _neighbor_proba(self, x: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
         npp = self.neighbor_prep
@@ -525,6 +594,13 @@ class SequenceClassifier:
             cdist = class_distances(dist, self.reference["y"], self.num_classes)
             out[kind] = neighbor_proba(cdist, float(npp["temperature"][kind]))
         return out
+
+    def _neighbor_mix(self, near: dict[str, np.ndarray]) -> np.ndarray:
+        """The distances' probabilities in their shares (equal in files without them)."""
+        weights = self.neighbor_prep.get("weights") or {k: 1.0 / len(near) for k in near}
+        mixed = sum(float(weights[k]) * p for k, p in near.items())
+        assert isinstance(mixed, np.ndarray)
+        return mixed
 
     # ---------------------------------------------------------------- rocket member
     def _fit_rocket(self, x: np.ndarray, lengths: np.ndarray, y: np.ndarray,
@@ -764,7 +840,7 @@ class SequenceClassifier:
         if self.neighbor_prep and (_needed is None or "neighbors" in _needed):
             near = self._neighbor_proba(x, lengths)
             if _grouped:
-                parts["neighbors"] = np.mean(list(near.values()), axis=0)
+                parts["neighbors"] = self._neighbor_mix(near)
             else:
                 parts.update(near)
         if self.rocket is not None and (_needed is None or "rocket" in _needed):
@@ -964,6 +1040,12 @@ class SequenceClassifier:
         return self, dict(meta)
 
 
+def _band_steps(window: float, steps: int) -> int:
+    """A band as a fraction of the length -> steps: at least 1 when the fraction is not 0,
+    at most ``steps - 1`` (the full window)."""
+    return min(max(1, math.ceil(window * steps)), max(steps - 1, 0)) if window > 0 else 0
+
+
 def _checked_weights(value: Any, clf: SequenceClassifier, p: Path) -> dict[str, float]:
     """The blend weights of a classifier file: parts it has, non-negative, summing to 1
     (an older file without them: the fixed rule of its configuration)."""
@@ -1031,8 +1113,20 @@ def _checked_reference(npp: dict[str, Any], reference: dict[str, np.ndarray], cl
             not isinstance(band, int) or not 0 <= band <= dtw_steps:
         raise ModelFileError(f"{p}: neighbour sizes (steps {steps}, dtw_steps {dtw_steps}, "
                              f"band {band!r}) do not fit the training length {length}")
+    bands = npp.get("dtw_bands", {})
+    if not isinstance(bands, dict) or not set(bands) <= {"dtw", "ddtw"} or not all(
+            isinstance(b, int) and not isinstance(b, bool) and 0 <= b <= dtw_steps
+            for b in bands.values()):
+        raise ModelFileError(f"{p}: neighbour dtw_bands {bands!r} must map dtw/ddtw to bands "
+                             f"in [0, {dtw_steps}]"[:300])
     _floats(npp.get("mean"), "neighbour mean", features, p)
     _floats(npp.get("std"), "neighbour std", features, p, positive=True)
+    shares = npp.get("weights", {k: 1.0 / len(kinds) for k in kinds})
+    if not isinstance(shares, dict) or set(shares) != set(kinds) or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and 0.0 <= w <= 1.0
+            for w in shares.values()) or abs(sum(shares.values()) - 1.0) > 1e-6:
+        raise ModelFileError(f"{p}: neighbour weights must be numbers in [0, 1] summing to 1 "
+                             f"over {kinds}, got {shares!r}"[:300])
     temperature = npp.get("temperature")
     if not isinstance(temperature, dict) or set(temperature) != set(kinds):
         raise ModelFileError(f"{p}: neighbour temperatures missing")

@@ -16,8 +16,8 @@ import numpy as np
 
 from minirnn.apps.classification.baselines import resample
 
-__all__ = ["class_distances", "dtw_distances", "euclidean_distances", "fit_temperature",
-           "neighbor_proba", "paa", "to_common_length"]
+__all__ = ["class_distances", "dtw_distances", "dtw_self_distances", "euclidean_distances",
+           "fit_temperature", "neighbor_proba", "paa", "to_common_length"]
 
 
 def to_common_length(x: np.ndarray, lengths: np.ndarray, steps: int) -> np.ndarray:
@@ -137,6 +137,41 @@ def dtw_distances(a: np.ndarray, b: np.ndarray, window: int, *,
             prev, cur = cur, prev
         out[start:start + k] = prev[:, :, t - 1]
     return out / t
+
+
+def dtw_self_distances(a: np.ndarray, window: int, *, blocks: int = 8,
+                       compiled_dtw: bool = True, deadline: float | None = None) -> np.ndarray:
+    """:func:`dtw_distances` of ``a`` against itself, (Na, Na), for about half the work.
+
+    The band is symmetric, so the distance of p to q is that of q to p: the rows are cut into
+    ``blocks`` groups and only the blocks on and above the diagonal are computed
+    (``(blocks + 1) / (2 blocks)`` of the cell updates), the rest mirrored.
+
+    Parameters
+    ----------
+    a : ndarray, shape (Na, T, D)
+    window : int, >= 0
+    blocks : int, >= 1
+    compiled_dtw, deadline
+        As for :func:`dtw_distances`.
+
+    Returns
+    -------
+    ndarray, shape (Na, Na), symmetric
+    """
+    if blocks < 1:
+        raise ValueError(f"blocks must be >= 1, got {blocks}")
+    n = len(a)
+    bounds = np.linspace(0, n, min(blocks, n) + 1).astype(int)
+    out = np.empty((n, n))
+    for i in range(len(bounds) - 1):
+        lo, hi = bounds[i], bounds[i + 1]
+        # this block of rows against itself and every later block, in one call
+        part = dtw_distances(a[lo:hi], a[lo:], window, compiled_dtw=compiled_dtw,
+                             deadline=deadline)
+        out[lo:hi, lo:] = part
+        out[lo:, lo:hi] = part.T
+    return out
 
 
 def _past(deadline: float | None) -> None:
