@@ -42,6 +42,15 @@ def test_train_writes_report_model_and_predict_writes_probabilities(tmp_path, ca
     assert report["classes"] == CBF_CLASSES and np.sum(report["confusion_matrix"]) == 15
     assert report["nn1_dtw_accuracy"] is not None and 0 <= report["nn1_euclidean_accuracy"] <= 1
     assert len(report["members"]) == 2 and "time_limit" not in report
+    near = report["neighbors"]
+    warped = [k for k in near["distances"] if k in ("dtw", "ddtw")]
+    assert set(near["dtw_bands"]) == set(warped) and set(near["band_loo_accuracy"]) == set(warped)
+    if warped:
+        assert "DTW band chosen by leave-one-out: " in text
+    if len(near["distances"]) > 1:
+        assert set(near["distance_weights"]) == set(near["distances"])
+        assert sum(near["distance_weights"].values()) == pytest.approx(1.0)
+        assert "neighbors" in report["part_accuracy"]
     history = json.loads((out / "history.json").read_text())
     assert "val_accuracy" in history and "accuracy" in history
 

@@ -105,10 +105,11 @@ def add_parser(tasks: Any, fmt: type[argparse.HelpFormatter]) -> None:
                         help="weight of nearest-neighbour evidence (distances to the training "
                              "series) with --blend fixed; 0: no neighbour evidence")
     parser.add_argument("--neighbor-distances", type=_distances, default=d["neighbor_distances"],
-                        help="distances of the nearest-neighbour evidence, equal shares "
-                             "(ddtw: DTW of the first differences)")
+                        help="distances of the nearest-neighbour evidence, their shares "
+                             "chosen on leave-one-out (ddtw: DTW of the first differences)")
     parser.add_argument("--dtw-window", type=_unit_fraction, default=d["dtw_window"],
-                        help="band of the DTW evidence, as a fraction of the series length")
+                        help="a DTW band always tried (fraction of the series length) beside "
+                             "0-100 %%; the band with the best leave-one-out accuracy is used")
     parser.add_argument("--max-steps", type=positive_int, default=d["max_steps"],
                         help="average groups of steps so that no series is longer than this")
     parser.add_argument("--dropout", type=float, default=d["dropout"],

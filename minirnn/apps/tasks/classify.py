@@ -79,7 +79,8 @@ class ClassifyConfig(CommonConfig):
     neighbors: float = option(0.5, rule="unit", help="weight of nearest-neighbour evidence")
     neighbor_distances: str = option("euclidean,dtw,ddtw",
                                      help="distances of the nearest-neighbour evidence")
-    dtw_window: float = option(0.1, rule="unit", help="band of the DTW evidence")
+    dtw_window: float = option(0.1, rule="unit", help="a DTW band always tried beside the "
+                               "others; the best on leave-one-out is used")
     max_steps: int = option(100, rule="positive", help="average groups of steps above this")
     downsample: str = option("patch,mean", help="how series longer than max_steps are "
                              "shortened: mean (averaged groups), patch (groups side by side "
@@ -152,6 +153,13 @@ def check_magnitude(data: LabelledSequences, path: str) -> None:
         raise TaskError(f"{path}: values up to {largest:.3g} in magnitude are too large to "
                         f"normalise (their squares overflow); rescale the data to below "
                         f"{MAX_ABS_VALUE:g}")
+
+
+def _tied(scores: dict[str, float]) -> str:
+    """How many weightings were averaged, when more than one (their held-out losses were too
+    close to rank)."""
+    tied = int(scores.get("tied", 1))
+    return f", {tied} weightings within the tie margin averaged" if tied > 1 else ""
 
 
 def handle_missing(data: LabelledSequences, path: str, policy: str) -> LabelledSequences:
@@ -451,8 +459,14 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
         why = npp.get("why_dropped", {})
         dropped = "; dropped: " + ", ".join(f"{k} ({why.get(k, 'too costly or too short')})"
                                             for k in npp["dropped"]) if npp["dropped"] else ""
+        bands = npp.get("dtw_bands", {})
+        chosen = "; DTW band chosen by leave-one-out: " + ", ".join(
+            f"{k} {b} step(s)" for k, b in bands.items()) if bands else ""
+        shares = npp.get("weights", {})
+        mix = "; distance shares " + ", ".join(f"{k} {v:.2f}" for k, v in shares.items()) \
+            if len(shares) > 1 else ""
         print(f"nearest-neighbour evidence, leave-one-out accuracy on the training file: "
-              f"{loo}{dropped}", flush=True)
+              f"{loo}{dropped}{chosen}{mix}", flush=True)
     if clf.rocket is not None:
         print(f"MiniRocket member: leave-one-out accuracy on the training file "
               f"{clf.rocket.loo_accuracy:.4f} (ridge alpha {clf.rocket.alpha:.3g})", flush=True)
@@ -463,7 +477,8 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
         held = ", ".join(f"{k} {clf.blend_scores[k + '_accuracy']:.3f}"
                          for k in clf.blend_weights)
         print(f"blend: {weights} (least log loss on {int(clf.blend_scores['rows'])} held-out "
-              f"training series, {clf.blend_scores.get('shrink', 0.5):.2f} of the way to equal "
+              f"training series{_tied(clf.blend_scores)}, "
+              f"{clf.blend_scores.get('shrink', 0.5):.2f} of the way to equal "
               f"shares; their accuracy: {held}, blend "
               f"{clf.blend_scores['blend_accuracy']:.3f})", flush=True)
     elif len(clf.blend_weights) > 1:
@@ -474,10 +489,11 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
     predicted = np.argmax(proba, axis=1)
     acc = float(np.mean(predicted == test.y))
     part_acc = {k: float(np.mean(np.argmax(v, axis=1) == test.y)) for k, v in parts.items()}
-    distances = [v for k, v in parts.items() if k in DISTANCES]
-    if len(distances) > 1:  # the neighbour evidence as the blend uses it: distances averaged
-        part_acc["neighbors"] = float(np.mean(np.argmax(np.mean(distances, axis=0), axis=1)
-                                              == test.y))
+    distances = {k: v for k, v in parts.items() if k in DISTANCES}
+    if len(distances) > 1:  # the neighbour evidence as the blend uses it: in its shares
+        shares = npp.get("weights") or {k: 1.0 / len(distances) for k in distances}
+        mixed = sum(float(shares[k]) * v for k, v in distances.items())
+        part_acc["neighbors"] = float(np.mean(np.argmax(mixed, axis=1) == test.y))
     verdict = "beats" if acc > euclid else ("ties" if acc == euclid else "does NOT beat")
     dtw_part = f", 1-NN DTW {dtw:.4f}" if dtw is not None else ""
     rocket_part = f", MiniRocket {rocket:.4f}" if rocket is not None else ""
@@ -531,7 +547,10 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
             "weight": clf.blend_weights.get("neighbors", 0.0),
             "distances": npp.get("distances", []), "dropped": npp.get("dropped", []),
             "temperature": npp.get("temperature", {}),
-            "train_loo_accuracy": npp.get("loo_accuracy", {})},
+            "train_loo_accuracy": npp.get("loo_accuracy", {}),
+            "distance_weights": npp.get("weights", {}),
+            "dtw_bands": npp.get("dtw_bands", {}),
+            "band_loo_accuracy": npp.get("band_loo_accuracy", {})},
         "best_epoch": clf.stopper.best_epoch + 1, "epochs_run": len(clf.history),
         "train_seconds": train_seconds, "baseline_seconds": baseline_seconds,
         "n_train": len(train.y), "n_test": len(test.y), "dimensions": int(train.x.shape[2]),
