@@ -46,7 +46,7 @@ def test_train_writes_report_model_and_predict_writes_probabilities(tmp_path, ca
     warped = [k for k in near["distances"] if k in ("dtw", "ddtw")]
     assert set(near["dtw_bands"]) == set(warped) and set(near["band_loo_accuracy"]) == set(warped)
     if warped:
-        assert "DTW band chosen by leave-one-out: " in text
+        assert "warping bands chosen by leave-one-out (steps): " in text
     if len(near["distances"]) > 1:
         assert set(near["distance_weights"]) == set(near["distances"])
         assert sum(near["distance_weights"].values()) == pytest.approx(1.0)

@@ -460,8 +460,8 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
         dropped = "; dropped: " + ", ".join(f"{k} ({why.get(k, 'too costly or too short')})"
                                             for k in npp["dropped"]) if npp["dropped"] else ""
         bands = npp.get("dtw_bands", {})
-        chosen = "; DTW band chosen by leave-one-out: " + ", ".join(
-            f"{k} {b} step(s)" for k, b in bands.items()) if bands else ""
+        chosen = "; warping bands chosen by leave-one-out (steps): " + ", ".join(
+            f"{k} {b}" for k, b in bands.items()) if bands else ""
         shares = npp.get("weights", {})
         mix = "; distance shares " + ", ".join(f"{k} {v:.2f}" for k, v in shares.items()) \
             if len(shares) > 1 else ""
