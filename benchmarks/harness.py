@@ -411,6 +411,15 @@ def replace_generated(document: str, block: str, flag: str = "",
     return pattern.sub(lambda _: f"{begin}\n{block.strip()}\n{end}", document)
 
 
+def replace_between(document: str, start: str, end: str, block: str) -> str:
+    """``document`` with the text between the markers ``start`` and ``end`` replaced by
+    ``block``; ValueError when either marker is missing (a page is never half-written)."""
+    if start not in document or end not in document.split(start, 1)[1]:
+        raise ValueError(f"expected the markers {start!r} ... {end!r} in the document")
+    head, rest = document.split(start, 1)
+    return f"{head}{start}\n{block}\n{end}{rest.split(end, 1)[1]}"
+
+
 def load_test_rows(records: Sequence[dict[str, Any]]) -> list[list[str]]:
     """Table rows of the thread-policy-under-load test: ms per step idle, loaded, slowdown."""
     per: dict[tuple[str, bool], list[float]] = {}

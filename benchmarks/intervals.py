@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.forecasting import COLUMNS
+from benchmarks.harness import replace_between
 from minirnn.apps.data import load_csv_column
 from minirnn.apps.forecasting import Forecaster
 
@@ -202,12 +203,10 @@ def generated_table(results: dict) -> str:
 
 def _replace(doc: Path, start: str, end: str, text: str) -> None:
     """Put ``text`` between the markers ``start`` and ``end`` of the file ``doc``."""
-    body = doc.read_text()
-    if start not in body or end not in body:
-        raise SystemExit(f"{doc} has no {start} ... {end} markers")
-    head, rest = body.split(start, 1)
-    _, tail = rest.split(end, 1)
-    doc.write_text(f"{head}{start}\n{text}\n{end}{tail}")
+    try:
+        doc.write_text(replace_between(doc.read_text(), start, end, text))
+    except ValueError as exc:
+        raise SystemExit(f"{doc}: {exc}") from None
 
 
 def table(results: dict) -> str:
