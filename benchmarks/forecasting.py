@@ -88,7 +88,7 @@ def robustness_series() -> list[tuple[str, object]]:
 Row = tuple[str, Any, Any, Any, int]
 
 
-def _taylor() -> Any:
+def taylor_series() -> Any:
     """pmdarima's ``taylor`` (half-hourly electricity demand of England and Wales, 4,032
     values from Monday 5 June 2000), or None without pmdarima. Its data sit in the source
     of ``pmdarima/datasets/taylor.py``; read from there when pmdarima itself does not
@@ -130,7 +130,7 @@ def new_kind_series() -> list[Row]:
 
     out: list[Row] = []
     half_hour = np.timedelta64(30, "m")
-    y = _taylor()
+    y = taylor_series()
     if y is not None:
         dates = np.datetime64("2000-06-05T00:00") + np.arange(len(y)) * half_hour
         for h in (1, 48):

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.forecasting import COLUMNS
+from benchmarks.forecasting import COLUMNS, taylor_series
 from benchmarks.harness import replace_between
 from minirnn.apps.data import load_csv_column
 from minirnn.apps.forecasting import Forecaster
@@ -250,7 +250,19 @@ def main() -> int:
                         help="generated series of known truth instead of the real ones")
     parser.add_argument("--replicates", type=int, default=30,
                         help="series per kind with --generated")
+    parser.add_argument("--half-hourly", action="store_true",
+                        help="pmdarima's half-hourly taylor demand instead of the real series "
+                             "(needs pmdarima; results to intervals_half_hourly.json)")
     args = parser.parse_args()
+    if args.half_hourly:
+        y = taylor_series()
+        if y is None:
+            raise SystemExit("--half-hourly needs pmdarima (pip install pmdarima)")
+        half = {"taylor": coverage(np.asarray(y, dtype=np.float64), args.steps, args.origins)}
+        (ROOT / "benchmarks" / "results" / f"intervals_half_hourly_{args.steps}.json").write_text(
+            json.dumps(half, indent=1) + "\n")
+        print(table(half))
+        return 0
     if args.generated:
         gen = generated(args.replicates, args.steps)
         (ROOT / "benchmarks" / "results" / "intervals_generated.json").write_text(
