@@ -421,3 +421,23 @@ def test_cli_series_with_gaps_interpolates_by_default_or_stops(tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "line 2: column 'Sales' has a missing value" in err
     assert not (tmp_path / "stop").exists()
+
+
+@pytest.mark.parametrize("sep,cells,expected", [
+    (";", ["1,5", "2,25", "-3,0"], [1.5, 2.25, -3.0]),  # a spreadsheet with decimal commas
+    ("\t", ["1.5", "2,25", "3"], [1.5, 2.25, 3.0]),
+    (",", ["1.5", "2.25", "3"], [1.5, 2.25, 3.0]),
+])
+def test_load_table_reads_semicolon_and_tab_separated_files(tmp_path, sep, cells, expected):
+    rows = [f"2000-0{m + 1}{sep}{c}{sep}7" for m, c in enumerate(cells)]
+    path = _write(tmp_path / "s.csv", rows, header=sep.join(["Date", "Value", "Extra"]))
+    table = load_table(path, "Value", features=["Extra"])
+    np.testing.assert_array_equal(table.values, expected)
+    assert table.date_column == "Date" and table.features[:, 0].tolist() == [7, 7, 7]
+
+
+def test_thousands_separators_are_refused_with_a_hint(tmp_path):
+    path = _write(tmp_path / "t.csv", ['2000-01,"12,079"', "2000-02,12100"], header="Date,Value")
+    with pytest.raises(ValueError, match=r"line 2: .*'12,079'.*thousands separators\? write "
+                                         r"12079"):
+        load_table(path, "Value")

@@ -14,7 +14,8 @@ import numpy as np
 
 from minirnn.nn._validation import check_float_dtype
 
-__all__ = ["check_cells", "column_index", "csv_errors", "load_csv_column", "read_header", "short"]
+__all__ = ["check_cells", "column_index", "csv_delimiter", "csv_errors", "load_csv_column",
+           "read_header", "short"]
 
 #: Dates numpy reads that name no date in the file ("NaT", "today", "now"): refused.
 _NOT_DATES = ("nat", "today", "now", "")
@@ -49,6 +50,18 @@ def check_cells(row: list[str], line: int, path: Path) -> None:
         if "\n" in cell or "\r" in cell:
             raise ValueError(f"{path}, line {line}: a quoted field runs over several lines "
                              f"({short(cell)}); is a quote left unclosed?")
+
+
+def csv_delimiter(path: Path) -> str:
+    """The field separator of a CSV file from its first non-empty line: ``,`` when the line
+    holds one, else ``;`` (spreadsheets in locales with a decimal comma) or a tab, else
+    ``,`` (a file of one column)."""
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        first = next((line for line in handle if line.strip()), "")
+    for sep in (",", ";", "\t"):
+        if sep in first:
+            return sep
+    return ","
 
 
 def read_header(reader: Any, path: Path) -> list[str]:

@@ -9,15 +9,28 @@ from __future__ import annotations
 import csv
 import itertools
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from minirnn.apps.data.io import check_cells, column_index, csv_errors, read_header, short
+from minirnn.apps.data.io import (
+    check_cells,
+    column_index,
+    csv_delimiter,
+    csv_errors,
+    read_header,
+    short,
+)
 
 __all__ = ["SeriesTable", "calendar_periods", "format_dates", "future_dates",
            "infer_frequency", "load_table", "parse_dates"]
+
+#: A number with a decimal comma, read as such in files separated by ``;`` or tabs.
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+#: A number with thousands separators (refused, with a hint: 12,079 could be 12.079).
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
 
 #: Header names taken as a date column when ``date_column="auto"``.
 _DATE_NAMES = ("", "date", "time", "month", "year", "day", "week", "quarter", "timestamp",
@@ -204,8 +217,9 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"CSV file not found: {p}")
+    delimiter = csv_delimiter(p)
     with csv_errors(p), p.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(handle, delimiter=delimiter)
         header = read_header(reader, p)
         rows = [(reader.line_num, row) for row in reader
                 if row and any(cell.strip() for cell in row)]
@@ -258,11 +272,15 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
                                      "interpolate)")
                 values[i, j] = np.nan
                 continue
+            if delimiter != "," and _DECIMAL_COMMA.fullmatch(text):
+                text = text.replace(",", ".")  # 12,5 where the separator is ; or a tab
             try:
                 v = float(text)
             except ValueError:
+                hint = " (thousands separators? write 12079, not 12,079)" \
+                    if _THOUSANDS.fullmatch(text) else ""
                 raise ValueError(f"{p}, line {line}: column {name!r} has a non-numeric "
-                                 f"value {short(row[c])}; expected a number") from None
+                                 f"value {short(row[c])}; expected a number{hint}") from None
             if not np.isfinite(v):
                 raise ValueError(f"{p}, line {line}: column {name!r} has a non-finite value "
                                  f"{row[c]!r}")

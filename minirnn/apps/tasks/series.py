@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from minirnn.apps import datasets
+from minirnn.apps.data.io import csv_delimiter
 from minirnn.apps.forecasting import Forecaster, SeriesTable, format_dates, load_table
 from minirnn.apps.forecasting.classical import CLASSICAL_METHODS
 from minirnn.apps.forecasting.forecaster import Evaluation, Forecast
@@ -482,7 +483,7 @@ def read_new_data(fc: Forecaster, meta: dict[str, Any], csv_path: str | None,
 def _header(path: str) -> list[str]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            for row in csv.reader(handle):
+            for row in csv.reader(handle, delimiter=csv_delimiter(Path(path))):
                 if any(cell.strip() for cell in row):
                     return [cell.strip() for cell in row]
     except (OSError, UnicodeDecodeError) as exc:
