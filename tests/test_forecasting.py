@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from minirnn.apps import datasets
+from minirnn.apps.data.table import calendar_periods
 from minirnn.apps.forecasting import (
     Forecaster,
     RobustScaler,
@@ -441,3 +442,41 @@ def test_thousands_separators_are_refused_with_a_hint(tmp_path):
     with pytest.raises(ValueError, match=r"line 2: .*'12,079'.*thousands separators\? write "
                                          r"12079"):
         load_table(path, "Value")
+
+
+@pytest.mark.parametrize("cells,iso", [
+    (["1959Q1", "1959Q2", "1959 Q3", "1959-Q4"], ["1959-01", "1959-04", "1959-07", "1959-10"]),
+    (["Q4 1999", "Q1-2000"], ["1999-10", "2000-01"]),
+    (["1991 Jul", "1991 Aug", "Sep 1991", "October-1991"],
+     ["1991-07", "1991-08", "1991-09", "1991-10"]),
+    (["01/31/2015", "02/28/2015"], ["2015-01-31", "2015-02-28"]),  # month first: 31 > 12
+    (["31/12/2020 23:30", "01/01/2021 00:00"], ["2020-12-31T23:30", "2021-01-01T00:00"]),
+])
+def test_common_non_iso_dates_are_read(cells, iso):
+    np.testing.assert_array_equal(parse_dates(cells), np.array(iso, dtype="datetime64"))
+
+
+@pytest.mark.parametrize("cells", [
+    ["01/02/2015", "02/02/2015"],  # day or month first? nothing decides
+    ["1959Q1", "1959-02"],  # mixed forms
+    ["1991 Foo", "1991 Bar"],
+])
+def test_ambiguous_or_mixed_dates_are_not_guessed(cells):
+    with pytest.raises(ValueError, match="not an ISO 8601 date .* nor a quarter"):
+        parse_dates(cells)
+
+
+def test_month_end_dates_are_monthly_and_continue_as_month_ends():
+    dates = parse_dates(["2022-10-31", "2022-11-30", "2022-12-31"])
+    assert infer_frequency(dates) == ("M", 1) and calendar_periods(dates) == (12,)
+    assert [str(d) for d in future_dates(dates, 3)] == ["2023-01-31", "2023-02-28",
+                                                        "2023-03-31"]
+    firsts = parse_dates(["2022-11-01", "2022-12-01"])
+    assert [str(d) for d in future_dates(firsts, 2)] == ["2023-01-01", "2023-02-01"]
+
+
+def test_load_table_reads_quarter_dates(tmp_path):
+    path = _write(tmp_path / "q.csv", ["1959Q1,1", "1959Q2,2", "1959Q3,3"], header="quarter,gdp")
+    table = load_table(path, "gdp")
+    assert table.date_column == "quarter" and str(table.dates[-1]) == "1959-07"
+    assert any("every 3 months" in note for note in table.inferred)

@@ -66,9 +66,54 @@ class SeriesTable:
     index_column: str | None = None
 
 
+_MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul",
+                                             "aug", "sep", "oct", "nov", "dec"))}
+_QUARTER = re.compile(r"(\d{4})\s*[-/ ]?\s*Q([1-4])|Q([1-4])\s*[-/ ]?\s*(\d{4})", re.I)
+_MONTH_NAME = re.compile(r"(\d{4})\s*[-/ ]?\s*([a-z]{3})[a-z]*\.?|([a-z]{3})[a-z]*\.?\s*[-/ ]?"
+                         r"\s*(\d{4})", re.I)
+_SLASHED = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+
+
+def _iso_texts(texts: list[str]) -> list[str]:
+    """The column's dates as ISO 8601 when every cell has one of the common non-ISO forms:
+    quarters (``1959Q1``, ``1959-Q1``, ``Q1 1959``), month names (``1991 Jul``,
+    ``Jan-2015``), or slashes (``31/12/2020``, ``01/31/2015 00:30``: day first when a first
+    field exceeds 12, month first when a second does; left as they are when no cell
+    decides). Other columns are returned unchanged."""
+    cells = [str(t).strip() for t in texts]
+    if not cells:
+        return cells
+    quarters = [_QUARTER.fullmatch(c) for c in cells]
+    if all(quarters):
+        return [f"{m[1] or m[4]}-{3 * int(m[2] or m[3]) - 2:02d}"
+                for m in quarters if m is not None]
+    named = [_MONTH_NAME.fullmatch(c) for c in cells]
+    if all(m is not None and (m[2] or m[3]).lower() in _MONTHS for m in named):
+        return [f"{m[1] or m[4]}-{_MONTHS[(m[2] or m[3]).lower()]:02d}"
+                for m in named if m is not None]
+    slashed = [_SLASHED.fullmatch(c) for c in cells]
+    if all(slashed):
+        found = [m for m in slashed if m is not None]
+        day_first = any(int(m[1]) > 12 for m in found)
+        month_first = any(int(m[2]) > 12 for m in found)
+        if day_first == month_first:  # undecided (or contradictory): not read as dates
+            return cells
+        out = []
+        for m in found:
+            day, month = (m[1], m[2]) if day_first else (m[2], m[1])
+            clock = "" if m[4] is None else f"T{int(m[4]):02d}:{m[5]}:{m[6] or '00'}"
+            out.append(f"{m[3]}-{int(month):02d}-{int(day):02d}{clock}")
+        return out
+    return cells
+
+
 def parse_dates(texts: list[str] | np.ndarray, what: str = "dates") -> np.ndarray:
-    """ISO 8601 strings (``1949-01``, ``1981-01-31``, ``1821``) to ``datetime64``."""
+    """Date strings to ``datetime64``: ISO 8601 (``1949-01``, ``1981-01-31``, ``1821``,
+    ``2020-01-01 00:30``), or a column wholly in one common other form: quarters
+    (``1959Q1``, ``1959-Q1``), month names (``1991 Jul``, ``Jan-2015``) or slashed dates
+    whose order a day above 12 decides (``31/12/2020``, ``01/31/2015 00:30``)."""
     out = []
+    texts = _iso_texts(list(texts))
     for i, text in enumerate(texts):
         try:
             if str(text).strip().lower() in ("nat", "today", "now", ""):
@@ -76,22 +121,24 @@ def parse_dates(texts: list[str] | np.ndarray, what: str = "dates") -> np.ndarra
             out.append(np.datetime64(str(text).strip()))
         except ValueError:
             raise ValueError(f"{what}: row {i + 1} has {text!r}, not an ISO 8601 date "
-                             "(like 1949-01, 1981-01-31 or 1821)") from None
+                             "(like 1949-01, 1981-01-31 or 1821) nor a quarter (1959Q1), "
+                             "a month name (1991 Jul) or a slashed date") from None
     return np.array(out)  # numpy promotes mixed resolutions to the finest one
 
 
 def infer_frequency(dates: np.ndarray) -> tuple[str, int]:
     """The step between dates as ``(unit, count)``: ``("M", 1)`` monthly, ``("D", 7)`` weekly.
 
-    Calendar months (and years) are recognised when every date is the first of a month, so
-    ``1969-01-01, 1969-02-01`` is monthly. Irregular steps give the most common one.
+    Calendar months (and years) are recognised when every date is the first of a month, or
+    every date the last of a month, so ``1969-01-01, 1969-02-01`` and ``2015-01-31,
+    2015-02-28`` are monthly. Irregular steps give the most common one.
     """
     d = np.asarray(dates)
     if len(d) < 2:
         raise ValueError("need at least two dates to infer their frequency")
     unit = np.datetime_data(d.dtype)[0]
     months = d.astype("datetime64[M]")
-    if unit in ("Y", "M") or np.all(months.astype(d.dtype) == d):
+    if unit in ("Y", "M") or np.all(months.astype(d.dtype) == d) or _month_ends(d):
         steps = np.diff(months.astype(np.int64))
         unit = "M"
     else:
@@ -133,10 +180,22 @@ def _whole_numbers(texts: list[str]) -> bool:
     return all(t.isdigit() for t in stripped)
 
 
+def _month_ends(d: np.ndarray) -> bool:
+    """Every date is midnight of the last day of its month."""
+    days = d.astype("datetime64[D]")
+    return bool(np.all(days.astype(d.dtype) == d)
+                and np.all((days + 1).astype("datetime64[M]") != days.astype("datetime64[M]")))
+
+
 def future_dates(dates: np.ndarray, steps: int) -> np.ndarray:
-    """``steps`` dates after the last one, continuing the inferred frequency (same dtype)."""
+    """``steps`` dates after the last one, continuing the inferred frequency (same dtype;
+    month ends stay month ends)."""
     d = np.asarray(dates)
     unit, step = infer_frequency(d)
+    if unit in ("M", "Y") and np.datetime_data(d.dtype)[0] not in ("Y", "M") and _month_ends(d):
+        months = step * (12 if unit == "Y" else 1) * np.arange(1, steps + 1)
+        after = d[-1].astype("datetime64[M]") + months + 1  # the month after each target
+        return (after.astype("datetime64[D]") - 1).astype(d.dtype)
     last = d[-1].astype(f"datetime64[{unit}]")
     ahead = last + step * np.arange(1, steps + 1)
     return ahead.astype(d.dtype)
@@ -300,7 +359,8 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
             bad = int(str(exc).split("row ")[1].split()[0]) - 1 if "row " in str(exc) else 0
             raise ValueError(f"{p}, line {rows[bad][0]}: date column {name!r} has "
                              f"{texts[bad]!r}, not an ISO 8601 date (like 1949-01, "
-                             f"1981-01-31 or 1821)") from None
+                             f"1981-01-31 or 1821) nor a quarter (1959Q1), a month name "
+                             f"(1991 Jul) or a slashed date") from None
         steps = np.diff(dates.astype("datetime64[s]").astype(np.int64))
         if np.any(steps == 0):
             k = int(np.argmax(steps == 0)) + 1
