@@ -1463,7 +1463,9 @@ class Forecaster:
                     f"{v['model, all spans']:.4g} over all validation spans)")
         parts = [f"AR({m.order}) on "
                  + m.transform.name.replace("none", "levels")
-                 + ("" if m.exog or self.X_ is None else " (no inputs)")
+                 + ("" if self.X_ is None or not self.inputs_ else
+                    f" reading input(s) {'+'.join(str(i + 1) for i in self.inputs_)}"
+                    if m.exog else " without the inputs")
                  for m in self.members_]
         weights = [m.weight for m in self.members_]
         lin = ("linear " + parts[0] if len(parts) == 1 else "weighted mean of linear "
