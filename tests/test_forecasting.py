@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -480,3 +481,30 @@ def test_load_table_reads_quarter_dates(tmp_path):
     table = load_table(path, "gdp")
     assert table.date_column == "quarter" and str(table.dates[-1]) == "1959-07"
     assert any("every 3 months" in note for note in table.inferred)
+
+
+def test_load_table_finds_dates_after_a_row_index_and_under_longer_names(tmp_path):
+    path = _write(tmp_path / "pandas.csv", ["0,2015-01,1", "1,2015-02,2", "2,2015-03,3"],
+                  header=",Month,Sales")
+    table = load_table(path, "Sales")
+    assert table.index_column == "" and table.date_column == "Month"
+    assert str(table.dates[-1]) == "2015-03"
+    path = _write(tmp_path / "gmt.csv", ["2021-05-01 00:00:00+00:00,0.5",
+                                         "2021-05-01 00:30:00+00:00,0.7"],
+                  header="datetime_gmt,solar")
+    table = load_table(path, "solar")
+    assert table.date_column == "datetime_gmt"
+    assert any("(every 30 minutes)" in note for note in table.inferred)
+
+
+def test_time_zone_offsets_are_converted_to_utc_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dates = parse_dates(["2020-01-01 00:30:00+0100", "2020-01-01T01:00:00Z"])
+    assert [str(d) for d in dates] == ["2019-12-31T23:30:00", "2020-01-01T01:00:00"]
+
+
+def test_cli_csv_folder_is_named_as_a_folder(tmp_path, capsys):
+    assert main(["train", "series", "--csv", str(tmp_path), "--column", "x", "--no-plot",
+                 "--output", str(tmp_path / "o")]) == 2
+    assert "a folder, not a CSV file" in capsys.readouterr().err

@@ -78,6 +78,8 @@ def join_series_lists(args: argparse.Namespace) -> None:
         raise UsageError(f"--column names a column twice: {' '.join(columns)}")
     files = list(args.csv or [])
     for name in files:
+        if Path(name).is_dir():
+            raise UsageError(f"--csv {name}: a folder, not a CSV file")
         if not Path(name).is_file():
             raise UsageError(f"--csv {name}: no such file")
         if os.pathsep in name:

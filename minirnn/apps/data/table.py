@@ -10,6 +10,7 @@ import csv
 import itertools
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,7 +119,9 @@ def parse_dates(texts: list[str] | np.ndarray, what: str = "dates") -> np.ndarra
         try:
             if str(text).strip().lower() in ("nat", "today", "now", ""):
                 raise ValueError("not a date")  # numpy reads these, but they name no date
-            out.append(np.datetime64(str(text).strip()))
+            with warnings.catch_warnings():  # an offset (Z, +0100) is converted to UTC
+                warnings.filterwarnings("ignore", "no explicit representation of timezones")
+                out.append(np.datetime64(str(text).strip()))
         except ValueError:
             raise ValueError(f"{what}: row {i + 1} has {text!r}, not an ISO 8601 date "
                              "(like 1949-01, 1981-01-31 or 1821) nor a quarter (1959Q1), "
@@ -232,6 +235,13 @@ def _fill_gaps(values: np.ndarray, names: list[str], lines: list[int], path: Pat
     return keep
 
 
+def _date_like(name: str) -> bool:
+    """A header that names dates: one of :data:`_DATE_NAMES` (empty included) or a name
+    holding "date" or "time" (``datetime_gmt``, ``Date_Time``)."""
+    low = name.lower()
+    return low in _DATE_NAMES or "date" in low or "time" in low
+
+
 def format_dates(dates: np.ndarray) -> list[str]:
     """Dates as ISO strings at their own resolution (``1961-01``, ``1991-01-01``)."""
     return [str(v) for v in np.datetime_as_string(np.asarray(dates))]
@@ -275,7 +285,8 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
         raise ValueError(f"missing must be 'error' or 'interpolate', got {missing!r}")
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"CSV file not found: {p}")
+        raise FileNotFoundError(f"CSV file not found: {p}"
+                                + (" (a folder, not a file)" if p.is_dir() else ""))
     delimiter = csv_delimiter(p)
     with csv_errors(p), p.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
@@ -305,12 +316,20 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
                             + (" counting up by one: a row index" if _counts_up(cells)
                                else "") + ", not dates (name it with --date-column to read "
                             "them as years)")
-        elif first.lower() in _DATE_NAMES:
+        elif _date_like(first):
             try:
                 parse_dates(cells)
                 date_idx = 0
             except ValueError:
-                inferred.append(f"{label} is not a column of ISO dates: no dates used")
+                inferred.append(f"{label} is not a column of dates: no dates used")
+        second = header[1].strip() if len(header) > 1 else ""
+        if index_column is not None and col != 1 and 1 not in feat and _date_like(second):
+            # a saved row index first (pandas' to_csv), the dates after it
+            try:
+                parse_dates([r[1] if len(r) > 1 else "" for _, r in rows])
+                date_idx = 1
+            except ValueError:
+                inferred.append(f"{second!r} is not a column of dates: no dates used")
     elif date_column not in (None, "auto"):
         assert date_column is not None
         date_idx = column_index(header, date_column, "date column", p)
@@ -375,6 +394,10 @@ def load_table(path: str | os.PathLike[str], column: str, *, features: list[str]
         if len(dates) > 1:
             unit, step = infer_frequency(dates)
             every = {"Y": "year", "M": "month", "D": "day", "s": "second"}[unit]
+            for size, name_of in ((3600, "hour"), (60, "minute")):  # 1800 s: 30 minutes
+                if unit == "s" and step % size == 0:
+                    step, every = step // size, name_of
+                    break
             inferred.append(f"dates from {repr(name) if name else 'the unnamed first column'}"
                             f" ({'every ' + every if step == 1 else f'every {step} {every}s'})")
     return SeriesTable(values=values[:, 0].copy(),
