@@ -44,10 +44,22 @@ from minirnn.nn.model import Sequential
 from minirnn.train.callbacks import Callback, EarlyStopping
 from minirnn.train.solver import Solver
 
-__all__ = ["CHOICES", "GlobalForecaster", "PanelEvaluation"]
+__all__ = ["CHOICES", "GlobalForecaster", "PanelEvaluation", "choose_forecast"]
 
 #: The forecasts chosen between per series, on validation.
 CHOICES = ("local", "global", "combination")
+
+
+def choose_forecast(scores: dict[str, float], margin: float) -> str:
+    """The forecast of one series, from validation RMSEs (``global``, ``combination``,
+    ``local``, ``persistence``): the better of the global network and its mean with the
+    local forecaster when it beats the local one by ``margin`` (a share) and persistence
+    too, else the local forecaster (whose own rules weigh persistence and the other naive
+    forecasts: a network that loses to persistence is not trusted over it)."""
+    best = min(("global", "combination"), key=lambda k: scores[k])
+    if scores[best] < (1 - margin) * scores["local"] and scores[best] < scores["persistence"]:
+        return best
+    return "local"
 #: Least relative validation-RMSE gain for the global network (or the mean of both) to
 #: replace the local forecaster: the local one stays unless another is clearly better.
 DEFAULT_MARGIN = 0.02
@@ -394,10 +406,7 @@ class GlobalForecaster:
             scores["persistence"] = rmse(naive["persistence"], truth)
             if "seasonal naive" in naive:
                 scores["seasonal naive"] = rmse(naive["seasonal naive"], truth)
-            chosen = "global"
-            if self.local:
-                best = min(("global", "combination"), key=lambda k: scores[k])
-                chosen = best if scores[best] < (1 - self.margin) * scores["local"] else "local"
+            chosen = choose_forecast(scores, self.margin) if self.local else "global"
             choice.append(chosen)
             validation.append({k: float(v) for k, v in scores.items()})
             err = truth - cands[chosen]
