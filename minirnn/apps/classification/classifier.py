@@ -88,8 +88,13 @@ DTW_WINDOWS: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 _BLENDS = ("auto", "fixed")
 #: A member's early stopping: at its best validation accuracy, a fall of the validation loss
 #: (mean cross-entropy, nats) by at least this much restarts patience, as a rise in accuracy
-#: does; smaller falls (a network growing more confident at accuracy 1.0) do not.
-STOP_LOSS_DELTA = 0.03
+#: does; smaller falls (a network growing more confident at accuracy 1.0) do not. Chosen on
+#: halves of the benchmark's TRAIN files (11 sets, 38 fits, the network alone, scored on the
+#: other half): any fall (the rule before) 0.849, 0.01 0.846, 0.03 0.853, 0.05 0.854, 0.1
+#: 0.858, 0.2 0.834, accuracy rises alone 0.830 (GunPoint 0.96 -> 0.60: on 5 validation
+#: series the accuracy is 1.0 after a few epochs while the loss still falls by tenths); 0.05,
+#: the middle of the flat stretch, trains 26 % fewer epochs than the rule before.
+STOP_LOSS_DELTA = 0.05
 
 
 def default_neighbor_steps() -> int:
