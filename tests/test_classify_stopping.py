@@ -67,7 +67,7 @@ def test_ctrl_c_during_the_test_evaluation_keeps_the_final_model(tmp_path, capsy
     assert "nothing was saved" not in err[0] and "2 of 2 member(s)" in err[0]
     report = json.loads((stopped / "report.json").read_text())
     assert report["status"] == "interrupted" and report["test_accuracy"] is None
-    assert report["interrupted_during"].startswith("the test evaluation")
+    assert report["interrupted_during"] == "the test evaluation"
     assert report["members_trained"] == 2 and len(report["members"]) == 2
     assert report["confusion_matrix"] is None and report["per_class"] is None
     assert not (stopped / "per_class.csv").exists()  # no test figures claimed anywhere
@@ -80,6 +80,36 @@ def test_ctrl_c_during_the_test_evaluation_keeps_the_final_model(tmp_path, capsy
     np.testing.assert_array_equal(kept.predict_proba(xt), final.predict_proba(xt))
     done = json.loads((whole / "report.json").read_text())
     assert done["status"] == "finished" and done["test_accuracy"] is not None
+    assert "interrupted_during" not in done
+
+
+def test_ctrl_c_while_the_files_are_written_keeps_the_model_and_its_test_figures(
+        tmp_path, capsys, monkeypatch):
+    from minirnn.apps.tasks import classify as classify_module
+
+    train, test = _pair(tmp_path)
+    out = tmp_path / "run"
+    written = classify_module.write_history
+    calls = []
+
+    def interrupted_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return written(*args, **kwargs)
+
+    monkeypatch.setattr(classify_module, "write_history", interrupted_once)
+    assert main(["train", "classify", "--train", str(train), "--test", str(test),
+                 "--output", str(out), *TINY]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the final model, 2 of 2 member(s), and its test figures" in \
+        err[0] and "per_class.csv" in err[0], err
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "interrupted"
+    assert report["interrupted_during"] == "the saving of the files"
+    assert 0.0 <= report["test_accuracy"] <= 1.0 and len(calls) == 2
+    assert (out / "per_class.csv").is_file() and (out / "history.csv").is_file()
+    assert len(SequenceClassifier.load(out / "model.npz")[0].models) == 2
 
 
 def test_ctrl_c_while_choosing_the_blend_keeps_every_member(monkeypatch):

@@ -491,8 +491,10 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
     evaluation: dict[str, Any] | None = None
     written: list[str] = []
 
-    def report_of(evaluation: dict[str, Any] | None) -> dict[str, Any]:
-        """report.json: the test figures are None when Ctrl-C stopped their evaluation."""
+    def report_of(evaluation: dict[str, Any] | None, stopped: bool = False
+                  ) -> dict[str, Any]:
+        """report.json: the test figures are None when Ctrl-C stopped their evaluation
+        (``stopped``: Ctrl-C after training)."""
         test_part: dict[str, Any] = dict.fromkeys(
             ("test_accuracy", "test_f1_macro", "beats_nn1_euclidean", "verdict",
              "part_accuracy", "confusion_matrix", "per_class"))
@@ -532,9 +534,9 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
             "classifier": {**clf.config, "dtype": config.dtype,
                            "class_weight": config.class_weight, "missing": config.missing,
                            "znorm": config.znorm},
-            "status": "interrupted" if clf.interrupted or evaluation is None else "finished",
-            **({} if evaluation is not None else
-               {"interrupted_during": "the test evaluation (the model is final)"}),
+            "status": "interrupted" if clf.interrupted or stopped else "finished",
+            **({"interrupted_during": "the test evaluation" if evaluation is None else
+                "the saving of the files"} if stopped else {}),
             "ensemble": config.ensemble, "members_trained": len(clf.models),
             "config": run,
             "members": [{"best_epoch": st.best_epoch + 1, "epochs_run": len(sv.history)}
@@ -579,13 +581,14 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
         clf.save(folder / "model.npz", classes=classes, train_file=str(config.train),
                  label_column=config.label_column)
         write_history(folder, clf.history)
-        write_json(folder / "report.json", report_of(evaluation))
+        write_json(folder / "report.json", report_of(evaluation, stopped=True))
         kept = ["model.npz", "report.json", "history.csv",
                 *(w for w in written if w.endswith(".csv") and w != "history.csv")]
         members = f"{len(clf.models)} of {config.ensemble} member(s)"
-        what = (f"the final model, {members}; the test evaluation was interrupted: "
-                f"report.json has no test figures") if evaluation is None else \
-            f"the final model, {members}, and its test figures"
+        model = "the model" if clf.interrupted else "the final model"
+        what = (f"{model}, {members}; the test evaluation was interrupted: report.json has "
+                f"no test figures") if evaluation is None else \
+            f"{model}, {members}, and its test figures"
         raise RunInterrupted(f"saved {folder}/: {', '.join(dict.fromkeys(kept))} ({what})"
                              ) from None
     print(f"saved {folder}/: {', '.join(written)}", flush=True)
