@@ -28,7 +28,7 @@ from minirnn.apps.tasks.errors import RunInterrupted, TaskError
 from minirnn.apps.tasks.run_folder import plot_run, time_limit_report, write_history, write_json
 from minirnn.nn.metrics import confusion_matrix, f1_macro, precision_recall_f1
 from minirnn.nn.registry import RECURRENT_LAYERS, default_lr
-from minirnn.train.callbacks import Callback
+from minirnn.train.callbacks import Callback, EarlyStopping
 from minirnn.train.solver import History
 
 __all__ = ["ADAM_LR", "MAX_ABS_VALUE", "ClassifyConfig", "MemberLine", "check_magnitude",
@@ -256,7 +256,11 @@ class MemberLine(Callback):
             print(f"{who}: stopped before its first epoch", flush=True)
             return
         acc = history["val_accuracy"]
-        best = int(np.argmax(acc))
+        # The epoch whose weights the member keeps (its early stopping's choice: report.json
+        # says the same), not merely the first at the best accuracy.
+        stoppers = [cb for cb in self.solver.callbacks if isinstance(cb, EarlyStopping)]
+        best = stoppers[0].best_epoch if stoppers and stoppers[0].best_epoch >= 0 \
+            else int(np.argmax(acc))
         print(f"{who}: {len(history)} epochs, best validation accuracy {acc[best]:.4f} "
               f"(epoch {best + 1}), loss {history['loss'][-1]:.4f}  "
               f"[{time.perf_counter() - self.clock:.0f}s]", flush=True)
@@ -484,6 +488,125 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
     elif len(clf.blend_weights) > 1:
         print(f"blend: {weights} (fixed)", flush=True)
     # The test file is used from here on only: the model is final.
+    evaluation: dict[str, Any] | None = None
+    written: list[str] = []
+
+    def report_of(evaluation: dict[str, Any] | None, stopped: bool = False
+                  ) -> dict[str, Any]:
+        """report.json: the test figures are None when Ctrl-C stopped their evaluation
+        (``stopped``: Ctrl-C after training)."""
+        test_part: dict[str, Any] = dict.fromkeys(
+            ("test_accuracy", "test_f1_macro", "beats_nn1_euclidean", "verdict",
+             "part_accuracy", "confusion_matrix", "per_class"))
+        if evaluation is not None:
+            test_part = {k: evaluation[k] for k in test_part}
+        return {
+            "task": "classify", "data_set": name, "train_file": str(config.train),
+            "test_file": str(config.test), "classes": classes,
+            "test_accuracy": test_part["test_accuracy"],
+            "test_f1_macro": test_part["test_f1_macro"],
+            "majority_accuracy": majority, "nn1_euclidean_accuracy": euclid,
+            "nn1_dtw_accuracy": dtw, "minirocket_accuracy": rocket,
+            "minirocket_status": rocket_text if rocket is None else "computed",
+            "minirocket_seconds": rocket_seconds if rocket is not None else None,
+            "beats_nn1_euclidean": test_part["beats_nn1_euclidean"],
+            "strongest_baseline": {"name": strongest[0], "accuracy": strongest[1]},
+            "verdict": test_part["verdict"],
+            "part_accuracy": test_part["part_accuracy"],
+            "blend": {"method": config.blend, "weights": clf.blend_weights,
+                      "held_out": clf.blend_scores},
+            "rocket_member": {"status": clf.rocket_status, **(
+                {} if clf.rocket is None else clf.rocket.settings())},
+            "neighbors": {
+                "weight": clf.blend_weights.get("neighbors", 0.0),
+                "distances": npp.get("distances", []), "dropped": npp.get("dropped", []),
+                "temperature": npp.get("temperature", {}),
+                "train_loo_accuracy": npp.get("loo_accuracy", {}),
+                "distance_weights": npp.get("weights", {}),
+                "dtw_bands": npp.get("dtw_bands", {}),
+                "band_loo_accuracy": npp.get("band_loo_accuracy", {})},
+            "best_epoch": clf.stopper.best_epoch + 1, "epochs_run": len(clf.history),
+            "train_seconds": train_seconds, "baseline_seconds": baseline_seconds,
+            "n_train": len(train.lengths), "n_test": len(test.lengths),
+            "dimensions": int(train.x.shape[2]),
+            "confusion_matrix": test_part["confusion_matrix"],
+            "per_class": test_part["per_class"],
+            "classifier": {**clf.config, "dtype": config.dtype,
+                           "class_weight": config.class_weight, "missing": config.missing,
+                           "znorm": config.znorm},
+            "status": "interrupted" if clf.interrupted or stopped else "finished",
+            **({"interrupted_during": "the test evaluation" if evaluation is None else
+                "the saving of the files"} if stopped else {}),
+            "ensemble": config.ensemble, "members_trained": len(clf.models),
+            "config": run,
+            "members": [{"best_epoch": st.best_epoch + 1, "epochs_run": len(sv.history)}
+                        for sv, st in zip(clf.solvers, clf.stoppers, strict=True)],
+            **_time_limit_info(clf, config),
+        }
+
+    strongest = _strongest(euclid, dtw, rocket)
+    try:
+        evaluation = _evaluate(clf, test, classes, (majority, euclid, dtw, rocket),
+                               train_seconds)
+        cm = evaluation["cm"]
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "per_class.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["class", "precision", "recall", "f1", "support"])
+            for cname in classes:
+                figures = evaluation["per_class"][cname]
+                writer.writerow([cname, figures["precision"], figures["recall"],
+                                 figures["f1"], figures["support"]])
+        with open(folder / "confusion.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["true \\ predicted", *classes])
+            for k, cname in enumerate(classes):
+                writer.writerow([cname, *cm[k].tolist()])
+        written += ["per_class.csv", "confusion.csv"]
+        clf.save(folder / "model.npz", classes=classes, train_file=str(config.train),
+                 label_column=config.label_column)
+        write_history(folder, clf.history)
+        report = report_of(evaluation)
+        write_json(folder / "report.json", report)
+        written = ["model.npz", "report.json", *written, "history.csv"]
+        if not config.no_plot:
+            if _plot_confusion(cm, classes, folder / "confusion.png",
+                               f"{name}: test accuracy {evaluation['test_accuracy']:.3f}"):
+                written.append("confusion.png")
+            plot_run(folder, clf.history, None, f"classify {name}")
+    except KeyboardInterrupt:
+        # The first Ctrl-C / SIGTERM after training (the CLI's signal policy ignores later
+        # ones, so this saving is not cut short): the trained model is complete, keep it.
+        folder.mkdir(parents=True, exist_ok=True)
+        clf.save(folder / "model.npz", classes=classes, train_file=str(config.train),
+                 label_column=config.label_column)
+        write_history(folder, clf.history)
+        write_json(folder / "report.json", report_of(evaluation, stopped=True))
+        kept = ["model.npz", "report.json", "history.csv",
+                *(w for w in written if w.endswith(".csv") and w != "history.csv")]
+        members = f"{len(clf.models)} of {config.ensemble} member(s)"
+        model = "the model" if clf.interrupted else "the final model"
+        what = (f"{model}, {members}; the test evaluation was interrupted: report.json has "
+                f"no test figures") if evaluation is None else \
+            f"{model}, {members}, and its test figures"
+        raise RunInterrupted(f"saved {folder}/: {', '.join(dict.fromkeys(kept))} ({what})"
+                             ) from None
+    print(f"saved {folder}/: {', '.join(written)}", flush=True)
+    if clf.interrupted:
+        raise RunInterrupted(f"saved {folder}/: {', '.join(written)} ({len(clf.models)} of "
+                             f"{config.ensemble} member(s), the best weights of each)")
+    return report, clf.history
+
+
+def _evaluate(clf: SequenceClassifier, test: LabelledSequences, classes: list[str],
+              baselines: tuple[float, float, float | None, float | None],
+              train_seconds: float) -> dict[str, Any]:
+    """The final model on the test file, printed: its accuracy, its parts' accuracies, the
+    verdict against the baselines (majority, 1-NN Euclidean, DTW, MiniRocket) and the
+    per-class figures; returned as report.json's test entries (and ``cm``)."""
+    assert test.y is not None
+    majority, euclid, dtw, rocket = baselines
+    npp = clf.neighbor_prep
     parts = clf.proba_parts(test.x, test.lengths)
     proba = clf.predict_proba(test.x, test.lengths)
     predicted = np.argmax(proba, axis=1)
@@ -513,69 +636,12 @@ def run_classify(config: ClassifyConfig, folder: Path, callbacks: Sequence[Callb
     print(f"{'class':>{width}}  precision  recall  support")
     for k, cname in enumerate(classes):
         print(f"{cname:>{width}}  {precision[k]:9.3f}  {recall[k]:6.3f}  {cm[k].sum():7d}")
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "per_class.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["class", "precision", "recall", "f1", "support"])
-        for k, cname in enumerate(classes):
-            writer.writerow([cname, precision[k], recall[k], f1[k], int(cm[k].sum())])
-    with open(folder / "confusion.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["true \\ predicted", *classes])
-        for k, cname in enumerate(classes):
-            writer.writerow([cname, *cm[k].tolist()])
-    clf.save(folder / "model.npz", classes=classes, train_file=str(config.train),
-             label_column=config.label_column)
-    write_history(folder, clf.history)
-    report = {
-        "task": "classify", "data_set": name, "train_file": str(config.train),
-        "test_file": str(config.test), "classes": classes, "test_accuracy": acc,
-        "test_f1_macro": f1_macro(test.y, predicted, len(classes)),
-        "majority_accuracy": majority, "nn1_euclidean_accuracy": euclid,
-        "nn1_dtw_accuracy": dtw, "minirocket_accuracy": rocket,
-        "minirocket_status": rocket_text if rocket is None else "computed",
-        "minirocket_seconds": rocket_seconds if rocket is not None else None,
+    return {
+        "test_accuracy": acc, "test_f1_macro": f1_macro(test.y, predicted, len(classes)),
         "beats_nn1_euclidean": acc > euclid,
-        "strongest_baseline": {"name": strongest[0], "accuracy": strongest[1]},
         "verdict": f"{verdict} 1-NN Euclidean; {_verdict(acc, *strongest)}",
-        "part_accuracy": part_acc,
-        "blend": {"method": config.blend, "weights": clf.blend_weights,
-                  "held_out": clf.blend_scores},
-        "rocket_member": {"status": clf.rocket_status, **(
-            {} if clf.rocket is None else clf.rocket.settings())},
-        "neighbors": {
-            "weight": clf.blend_weights.get("neighbors", 0.0),
-            "distances": npp.get("distances", []), "dropped": npp.get("dropped", []),
-            "temperature": npp.get("temperature", {}),
-            "train_loo_accuracy": npp.get("loo_accuracy", {}),
-            "distance_weights": npp.get("weights", {}),
-            "dtw_bands": npp.get("dtw_bands", {}),
-            "band_loo_accuracy": npp.get("band_loo_accuracy", {})},
-        "best_epoch": clf.stopper.best_epoch + 1, "epochs_run": len(clf.history),
-        "train_seconds": train_seconds, "baseline_seconds": baseline_seconds,
-        "n_train": len(train.y), "n_test": len(test.y), "dimensions": int(train.x.shape[2]),
-        "confusion_matrix": cm.tolist(),
+        "part_accuracy": part_acc, "cm": cm, "confusion_matrix": cm.tolist(),
         "per_class": {c: {"precision": float(precision[k]), "recall": float(recall[k]),
                           "f1": float(f1[k]), "support": int(cm[k].sum())}
                       for k, c in enumerate(classes)},
-        "classifier": {**clf.config, "dtype": config.dtype, "class_weight": config.class_weight,
-                       "missing": config.missing, "znorm": config.znorm},
-        "status": "interrupted" if clf.interrupted else "finished",
-        "ensemble": config.ensemble, "members_trained": len(clf.models),
-        "config": run,
-        "members": [{"best_epoch": st.best_epoch + 1, "epochs_run": len(sv.history)}
-                    for sv, st in zip(clf.solvers, clf.stoppers, strict=True)],
-        **_time_limit_info(clf, config),
     }
-    write_json(folder / "report.json", report)
-    written = ["model.npz", "report.json", "per_class.csv", "confusion.csv", "history.csv"]
-    if not config.no_plot:
-        if _plot_confusion(cm, classes, folder / "confusion.png",
-                           f"{name}: test accuracy {acc:.3f}"):
-            written.append("confusion.png")
-        plot_run(folder, clf.history, None, f"classify {name}")
-    print(f"saved {folder}/: {', '.join(written)}", flush=True)
-    if clf.interrupted:
-        raise RunInterrupted(f"saved {folder}/: {', '.join(written)} ({len(clf.models)} of "
-                             f"{config.ensemble} member(s), the best weights of each)")
-    return report, clf.history
