@@ -191,3 +191,14 @@ def test_blend_options_set_the_parts_and_their_weights(tmp_path, capsys):
             main([*base, option, value])
         assert exit_info.value.code == 2
         assert f"argument {option}: invalid choice: '{value}'" in capsys.readouterr().err
+
+
+def test_resume_without_a_checkpoint_points_to_the_saved_model(tmp_path):
+    from minirnn.cli._common import UsageError, resume_argv
+
+    (tmp_path / "report.json").write_text(json.dumps({"config": {"argv": ["train", "classify"]}}))
+    with pytest.raises(UsageError, match="nothing to resume$"):
+        resume_argv(["train", "classify"], str(tmp_path))
+    (tmp_path / "model.npz").write_bytes(b"")
+    with pytest.raises(UsageError, match=r"nothing to resume \(its model.npz predicts as it is"):
+        resume_argv(["train", "classify"], str(tmp_path))

@@ -232,7 +232,10 @@ def resume_argv(argv: Sequence[str], run_dir: str) -> list[str]:
     if not report_path.is_file():
         raise UsageError(f"--resume {run_dir}: no report.json there (not a minirnn run folder)")
     if not (folder / "checkpoint.npz").is_file():
-        raise UsageError(f"--resume {run_dir}: no checkpoint.npz there, nothing to resume")
+        kept = " (its model.npz predicts as it is: 'minirnn predict')" if (
+            folder / "model.npz").is_file() else ""
+        raise UsageError(f"--resume {run_dir}: no checkpoint.npz there, nothing to resume"
+                         f"{kept}")
     try:
         saved = json.loads(report_path.read_text())["config"]["argv"]
         if not isinstance(saved, list) or not all(isinstance(a, str) for a in saved):
