@@ -80,9 +80,18 @@ class TargetTransform:
                              f"value <= 0 (min {float(np.min(y)):g}); use 'diff' or 'none'")
 
     def level(self, y: np.ndarray) -> np.ndarray:
-        """x: the series on the level scale of the model (log or identity), float64."""
+        """x: the series on the level scale of the model (log or identity), float64.
+
+        Values <= 0 give NaN or -inf silently: :meth:`check` refuses them in the training
+        span, but candidate transforms are also computed over later values (validation and
+        test spans), where a series may cross zero: those candidates must not print numpy's
+        warning (forecasting from such values with a log transform is refused by
+        :meth:`check`)."""
         y = np.asarray(y, dtype=np.float64)
-        return np.log(y) if self.uses_log else y.copy()
+        if not self.uses_log:
+            return y.copy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(y)
 
     def inverse_level(self, x: np.ndarray) -> np.ndarray:
         """Undo :meth:`level`."""
