@@ -5,6 +5,7 @@ Data are small Cylinder-Bell-Funnel sets written as .ts files, so nothing is rea
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -202,3 +203,26 @@ def test_resume_without_a_checkpoint_points_to_the_saved_model(tmp_path):
     (tmp_path / "model.npz").write_bytes(b"")
     with pytest.raises(UsageError, match=r"nothing to resume \(its model.npz predicts as it is"):
         resume_argv(["train", "classify"], str(tmp_path))
+
+
+def test_predict_scores_known_labels_and_keeps_unknown_ones(tmp_path, capsys):
+    train, test = _pair(tmp_path)
+    out = tmp_path / "run"
+    assert main(["train", "classify", "--train", str(train), "--test", str(test), "--output",
+                 str(out), *TINY, "--dtw", "no", "--rocket", "no", "--rocket-member", "no"]) == 0
+    capsys.readouterr()
+    x, _ = cylinder_bell_funnel(6, 32, seed=9)
+    labels = np.array([0, 1, 2, 3, 3, 1])  # 3: a class the model never saw
+    save_ts(tmp_path / "new.ts", x, None, labels, [*CBF_CLASSES, "square"])
+    preds = tmp_path / "new.csv"
+    assert main(["predict", str(out), "--ts", str(tmp_path / "new.ts"), "--output",
+                 str(preds)]) == 0
+    text = capsys.readouterr().out
+    assert "(4 series)" in text
+    assert "2 series labelled square (classes the model was not trained on: cylinder, bell, " \
+           "funnel) are predicted, not scored" in text
+    rows = list(csv.DictReader(preds.open()))
+    assert [r["true"] for r in rows] == ["cylinder", "bell", "funnel", "square", "square", "bell"]
+    shown = float(re.search(r"accuracy on the labelled file \S+: (\S+)", text).group(1))
+    right = [r["predicted"] == r["true"] for r in rows if r["true"] != "square"]
+    assert shown == pytest.approx(np.mean(right), abs=5e-5)

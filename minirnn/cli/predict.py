@@ -96,14 +96,13 @@ def _predict_classes(args: argparse.Namespace) -> int:
     path = Path(args.csv)
     if not path.is_file():
         raise UsageError(f"{args.csv}: no such file")
-    try:
+    try:  # the file's own labels, matched to the model's classes by name below
         if path.suffix.lower() == ".ts":
-            data = load_ts(path, classes=classes)
+            data = load_ts(path)
         else:
             column = args.column if args.column is not None else \
                 str(meta.get("label_column", "0"))
-            data = load_csv_sequences(path, label_column=label_column(column),
-                                      classes=classes)
+            data = load_csv_sequences(path, label_column=label_column(column))
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     if data.x.shape[2] != clf.num_features:
@@ -112,10 +111,21 @@ def _predict_classes(args: argparse.Namespace) -> int:
     data = handle_missing(data, args.csv, "interpolate")
     proba = clf.predict_proba(data.x, data.lengths)
     predicted = np.argmax(proba, axis=1)
+    truth: list[str] | None = None
     if data.y is not None:
+        truth = [str(data.classes[int(k)]) for k in data.y]
+        index = {c: i for i, c in enumerate(classes)}
+        known = np.array([t in index for t in truth])
         shown = f"{args.dataset} (shipped test file)" if args.dataset else args.csv
-        print(f"accuracy on the labelled file {shown}: "
-              f"{float(np.mean(predicted == data.y)):.4f} ({len(predicted)} series)", flush=True)
+        if known.any():
+            right = predicted[known] == np.array([index[t] for t in truth if t in index])
+            print(f"accuracy on the labelled file {shown}: {float(np.mean(right)):.4f} "
+                  f"({int(known.sum())} series)", flush=True)
+        if not known.all():  # predicted all the same; a label the model never saw can't score
+            unknown = sorted({t for t in truth if t not in index})
+            print(f"{int((~known).sum())} series labelled {', '.join(unknown)} (classes the "
+                  f"model was not trained on: {', '.join(classes)}) are predicted, not "
+                  "scored", flush=True)
     counts = np.bincount(predicted, minlength=len(classes))
     print("predicted classes: " + ", ".join(f"{c} {n}" for c, n in zip(classes, counts,
                                                                        strict=True) if n),
@@ -124,10 +134,10 @@ def _predict_classes(args: argparse.Namespace) -> int:
                              str(path.with_name(path.stem + "_predictions.csv")))
     with open(output, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["index", "predicted", *(["true"] if data.y is not None else []),
+        writer.writerow(["index", "predicted", *(["true"] if truth is not None else []),
                          *(f"p_{c}" for c in classes)])
         for i in range(len(predicted)):
-            true = [classes[int(data.y[i])]] if data.y is not None else []
+            true = [truth[i]] if truth is not None else []
             writer.writerow([i, classes[int(predicted[i])], *true,
                              *(f"{p:.6g}" for p in proba[i])])
     print(f"saved {output}", flush=True)
