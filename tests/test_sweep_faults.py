@@ -315,3 +315,31 @@ def test_ctrl_c_stops_every_worker(tmp_path):
                 time.sleep(0.1)
             else:
                 pytest.fail("a process of the sweep outlived it")
+
+
+def test_a_stop_signal_inside_the_connection_pool_prints_no_traceback():
+    """The stop signal's KeyboardInterrupt can land in SQLAlchemy's pool reset, which logs it
+    with a traceback (seen once in CI: 16 lines where the command prints one); other pool
+    errors still print."""
+    import io
+    import logging
+
+    from minirnn.apps.sweeps import study
+
+    study._quiet_pool_on_stop()
+    study._quiet_pool_on_stop()  # once only
+    pool = logging.getLogger("sqlalchemy.pool")
+    handlers = [h for h in pool.handlers
+                if any(isinstance(f, study._DropStopSignals) for f in h.filters)]
+    assert len(handlers) == 1 and not pool.propagate
+    stream = io.StringIO()
+    handlers[0].setStream(stream)
+    child = logging.getLogger("sqlalchemy.pool.impl.QueuePool")
+    for exc in (KeyboardInterrupt(), ValueError("bad connection")):
+        try:
+            raise exc
+        except BaseException:
+            child.error("Exception during reset or similar", exc_info=True)
+    text = stream.getvalue()
+    assert "KeyboardInterrupt" not in text
+    assert text.count("Exception during reset or similar") == 1 and "bad connection" in text

@@ -27,6 +27,7 @@ import functools
 import gc
 import inspect
 import json
+import logging
 import math
 import os
 import re
@@ -475,8 +476,32 @@ class _StaleTrials:
                   f"died or lost the database): failed; {then}", flush=True)
 
 
+class _DropStopSignals(logging.Filter):
+    """Drops the records of a stop signal's KeyboardInterrupt: it is raised wherever the
+    process is (:func:`stop_signals`), and when that is inside SQLAlchemy's connection-pool
+    reset the pool logs it with a traceback ("Exception during reset or similar") although
+    the sweep is only stopping."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt))
+
+
+def _quiet_pool_on_stop() -> None:
+    """Route SQLAlchemy's pool records through a stderr handler that drops stop signals
+    (records of its child loggers propagate to it; other errors still print)."""
+    pool = logging.getLogger("sqlalchemy.pool")
+    if any(isinstance(f, _DropStopSignals) for h in pool.handlers for f in h.filters):
+        return
+    handler = logging.StreamHandler()  # stderr at WARNING, as logging's last resort
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(_DropStopSignals())
+    pool.addHandler(handler)
+    pool.propagate = False
+
+
 def _open_sweep(spec: SweepSpec, worker: int = 0) -> tuple[optuna.Study, _Storage]:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    _quiet_pool_on_stop()
     stale = _StaleTrials(spec.echo)
     heartbeat = spec.heartbeat or HEARTBEAT_SECONDS
     grace = spec.grace or GRACE_SECONDS
