@@ -476,27 +476,32 @@ class _StaleTrials:
                   f"died or lost the database): failed; {then}", flush=True)
 
 
-class _DropStopSignals(logging.Filter):
-    """Drops the records of a stop signal's KeyboardInterrupt: it is raised wherever the
-    process is (:func:`stop_signals`), and when that is inside SQLAlchemy's connection-pool
-    reset the pool logs it with a traceback ("Exception during reset or similar") although
-    the sweep is only stopping."""
+class _PoolStderr(logging.Handler):
+    """SQLAlchemy's pool records to the current ``sys.stderr`` (as logging's last resort
+    writes them), except a stop signal's KeyboardInterrupt: it is raised wherever the process
+    is (:func:`stop_signals`), and when that is inside the pool's connection reset the pool
+    logs it with a traceback ("Exception during reset or similar") although the sweep is
+    only stopping."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt))
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            return
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # a closed stderr: logging's own policy for failed writes
+            self.handleError(record)
 
 
 def _quiet_pool_on_stop() -> None:
-    """Route SQLAlchemy's pool records through a stderr handler that drops stop signals
-    (records of its child loggers propagate to it; other errors still print)."""
+    """Route SQLAlchemy's pool records (its child loggers propagate to it) through
+    :class:`_PoolStderr`, once a process."""
     pool = logging.getLogger("sqlalchemy.pool")
-    if any(isinstance(f, _DropStopSignals) for h in pool.handlers for f in h.filters):
-        return
-    handler = logging.StreamHandler()  # stderr at WARNING, as logging's last resort
-    handler.setLevel(logging.WARNING)
-    handler.addFilter(_DropStopSignals())
-    pool.addHandler(handler)
-    pool.propagate = False
+    if not any(isinstance(h, _PoolStderr) for h in pool.handlers):
+        pool.addHandler(_PoolStderr())
+        pool.propagate = False
 
 
 def _open_sweep(spec: SweepSpec, worker: int = 0) -> tuple[optuna.Study, _Storage]:
